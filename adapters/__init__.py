@@ -1,0 +1,1 @@
+"""Thin platform adapters around the core (installed as ``companion_adapters``)."""

@@ -1,0 +1,91 @@
+"""A terminal chat with the same core: one local user (a moderator), one community.
+
+It is also a ChatPort, so scheduled posts and threads are printed as they fall due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import BinaryIO, TextIO
+
+from companion.app import App
+from companion.events import Actor, MessageRef, Place
+from companion.markup import to_plain
+
+PLACE = Place(platform="console", community_id="console:local", room_id="console")
+USER = Actor(id="console:you", display_name="you", is_moderator=True)
+QUIT = {"quit", "exit", ":q"}
+
+
+class ConsoleAdapter:
+    def __init__(
+        self,
+        app: App,
+        *,
+        stdin: BinaryIO | None = None,
+        stdout: TextIO | None = None,
+        interactive: bool | None = None,
+    ) -> None:
+        self.app = app
+        self.stdin = stdin or sys.stdin.buffer
+        self.stdout = stdout or sys.stdout
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self._lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text if text.endswith("\n") else text + "\n")
+        self.stdout.flush()
+
+    async def run(self) -> None:
+        """Read lines until end of input or `quit`; answer each."""
+        loop = asyncio.get_running_loop()
+        reader = threading.Thread(target=self._read_lines, args=(loop,), daemon=True)
+        reader.start()
+        if self.interactive:
+            self.write("Companion. Type `help` to see what I can do, `quit` to leave.")
+        while True:
+            if self.interactive:
+                self.stdout.write("> ")
+                self.stdout.flush()
+            raw = await self._lines.get()
+            if raw is None:
+                return
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                self.write("That line was not valid UTF-8 text, so I ignored it.")
+                continue
+            if line.strip().lower() in QUIT:
+                return
+            await self.handle(line)
+
+    async def handle(self, line: str) -> None:
+        stripped = line.strip()
+        if stripped[:1] in ("!", "/"):
+            stripped = stripped[1:]
+        reply = await self.app.dispatcher.run_text(stripped, USER, PLACE, self.app.clock.now())
+        self.write(to_plain(reply.text))
+
+    def _read_lines(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            for raw in iter(self.stdin.readline, b""):
+                loop.call_soon_threadsafe(self._lines.put_nowait, raw)
+        except (OSError, ValueError):
+            pass
+        finally:
+            try:
+                loop.call_soon_threadsafe(self._lines.put_nowait, None)
+            except RuntimeError:  # the loop is already closed
+                pass
+
+    # --- ChatPort -------------------------------------------------------------------------
+
+    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+        self.write(f"\n[scheduled post]\n{to_plain(text)}")
+        return MessageRef(place, message_id=key)
+
+    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
+        self.write(f"\n[new discussion thread: {to_plain(title)}]\n{to_plain(text)}")
+        return Place(place.platform, place.community_id, place.room_id, thread_id=key)

@@ -1,0 +1,79 @@
+"""The composition root: the one place that wires store, content, features and scheduler."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from companion import content as content_module
+from companion.commands import Registry
+from companion.config import Settings
+from companion.content import Content
+from companion.dispatch import Dispatcher
+from companion.features.communities import Communities
+from companion.features.definitions import Definitions
+from companion.features.help import Help
+from companion.features.lessons import Lessons
+from companion.features.reflections import Reflections
+from companion.ports import Clock, SystemClock
+from companion.store import Store
+
+PREFIXES = {"matrix": "!", "discord": "/", "console": ""}
+
+
+@dataclass(slots=True)
+class App:
+    settings: Settings
+    store: Store
+    content: Content
+    registry: Registry
+    dispatcher: Dispatcher
+    communities: Communities
+    reflections: Reflections
+    clock: Clock
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+    content: Content | None = None,
+) -> App:
+    """Load content (refusing invalid files), open the store, register every feature."""
+    content = content or content_module.load(settings.content_dir)
+    clock = clock or SystemClock()
+    rng = rng or random.Random()
+    store = await Store.open(settings.db_path)
+    try:
+        communities = Communities(store, settings.default_timezone)
+        await communities.load()
+        reflections = Reflections(store, content, communities)
+        registry = Registry()
+        features = [
+            Help(registry, PREFIXES),
+            Definitions(content),
+            reflections,
+            Lessons(content, rng),
+            communities,
+        ]
+        for feature in features:
+            registry.extend(feature.commands())
+    except BaseException:
+        await store.close()
+        raise
+    return App(
+        settings=settings,
+        store=store,
+        content=content,
+        registry=registry,
+        dispatcher=Dispatcher(registry),
+        communities=communities,
+        reflections=reflections,
+        clock=clock,
+        rng=rng,
+    )

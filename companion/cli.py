@@ -1,0 +1,169 @@
+"""The `companion` command: console, ask, run, content check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from companion import content as content_module
+from companion.config import ConfigError, Settings, default_db_path, load_settings
+from companion.schema import ContentError
+
+log = logging.getLogger("companion")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, ContentError) as error:
+        print(f"companion: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="companion", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def local(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--db", type=Path, default=None, help=f"the SQLite file (default: {default_db_path()})"
+        )
+        p.add_argument("--content", type=Path, default=None, help="content directory")
+        p.add_argument("--timezone", default="UTC", help="the community's default time zone")
+
+    console = sub.add_parser("console", help="chat with Companion in this terminal")
+    local(console)
+    console.set_defaults(func=_console)
+
+    ask = sub.add_parser("ask", help='run one command and print the reply: ask "define allyship"')
+    local(ask)
+    ask.add_argument("line", nargs="+", help="the command")
+    ask.set_defaults(func=_ask)
+
+    run = sub.add_parser("run", help="start the adapters named in a config file")
+    run.add_argument("--config", type=Path, required=True)
+    run.set_defaults(func=_run)
+
+    commands = sub.add_parser("commands", help="print the command list as Markdown")
+    commands.set_defaults(func=_commands)
+
+    content = sub.add_parser("content", help="check the content files")
+    content_sub = content.add_subparsers(required=True, metavar="ACTION")
+    check = content_sub.add_parser("check", help="validate content/*.toml without starting")
+    check.add_argument("dir", nargs="?", type=Path, default=None)
+    check.set_defaults(func=_content_check)
+    return parser
+
+
+def _local_settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        db_path=args.db or default_db_path(),
+        content_dir=args.content,
+        default_timezone=args.timezone,
+    )
+
+
+def _console(args: argparse.Namespace) -> int:
+    return asyncio.run(_serve(_local_settings(args)))
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from companion.app import build
+    from companion_adapters.console import ConsoleAdapter
+
+    async def once() -> None:
+        app = await build(_local_settings(args))
+        try:
+            await ConsoleAdapter(app, interactive=False).handle(" ".join(args.line))
+        finally:
+            await app.close()
+
+    asyncio.run(once())
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    return asyncio.run(_serve(load_settings(args.config)))
+
+
+async def _serve(settings: Settings) -> int:
+    """Build the app, start every configured adapter, stop on SIGINT/SIGTERM or when done."""
+    from companion.app import build
+    from companion_adapters.console import ConsoleAdapter
+
+    app = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        if "console" in settings.adapters:
+            tasks.append(asyncio.create_task(ConsoleAdapter(app).run(), name="console"))
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await app.close()
+    return 0
+
+
+def _commands(args: argparse.Namespace) -> int:
+    print(asyncio.run(commands_markdown()))
+    return 0
+
+
+async def commands_markdown() -> str:
+    """The README's command table, generated from the registry of a throwaway app."""
+    from companion.app import build
+
+    app = await build(Settings(db_path=Path(":memory:")))
+    try:
+        rows = ["| command | what it does | who |", "|---|---|---|"]
+        for spec in app.registry:
+            who = "moderators" if spec.moderator_only else "anyone"
+            usage = spec.usage.replace("|", "\\|")
+            rows.append(f"| `{usage}` | {spec.description} | {who} |")
+        return "\n".join(rows)
+    finally:
+        await app.close()
+
+
+def _content_check(args: argparse.Namespace) -> int:
+    loaded = content_module.load(args.dir)
+    counts = {
+        "terms": len(loaded.terms),
+        "reflections": len(loaded.reflections),
+        "prompts": len(loaded.prompts),
+        "resources": len(loaded.resources),
+        "myths": len(loaded.myths),
+        "practices": len(loaded.practices),
+        "plans": len(loaded.plans),
+        "tags": len(loaded.tags),
+    }
+    print("content OK: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

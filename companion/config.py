@@ -1,0 +1,101 @@
+"""Settings from a TOML file; secrets only from environment variables (never the file)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_dir
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says what to change."""
+
+
+def default_db_path() -> Path:
+    return Path(user_data_dir("companion", appauthor=False)) / "companion.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_path: Path = field(default_factory=default_db_path)
+    content_dir: Path | None = None
+    default_timezone: str = "UTC"
+    grace_hours: float = 6.0
+    adapters: tuple[str, ...] = ("console",)
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.sections.get(name, {})
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"No config file at {path}.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    base = path.resolve().parent
+    for secret_key in ("token", "access_token", "password"):
+        for name, section in data.items():
+            if isinstance(section, dict) and secret_key in section:
+                raise ConfigError(
+                    f"[{name}] {secret_key} must not be in the config file; "
+                    "set it in the environment instead (see config.example.toml)."
+                )
+    storage = _table(data, "storage")
+    community = _table(data, "community")
+    scheduler = _table(data, "scheduler")
+    content = _table(data, "content")
+    adapters = tuple(
+        name
+        for name in ("console", "matrix", "discord")
+        if _table(data, name).get("enabled", True) and name in data
+    )
+    if not adapters:
+        raise ConfigError(f"{path} names no adapter: add a [console], [matrix] or [discord] table.")
+    db = storage.get("path", str(default_db_path()))
+    content_dir = content.get("dir")
+    grace = scheduler.get("grace_hours", 6)
+    if not isinstance(grace, int | float) or grace < 0:
+        raise ConfigError("[scheduler] grace_hours must be a number of hours, 0 or more.")
+    return Settings(
+        db_path=_resolve(base, str(db)),
+        content_dir=_resolve(base, str(content_dir)) if content_dir else None,
+        default_timezone=str(community.get("default_timezone", "UTC")),
+        grace_hours=float(grace),
+        adapters=adapters,
+        sections={k: v for k, v in data.items() if isinstance(v, dict)},
+    )
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table.")
+    return value
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() or value == ":memory:" else base / path
+
+
+def secret(name: str) -> str | None:
+    """A secret from the environment, or from the file named by NAME_FILE (outside the repo)."""
+    value = os.environ.get(name)
+    if value:
+        return value.strip()
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip() or None
+        except OSError as error:
+            raise ConfigError(
+                f"{name}_FILE points at {file_name}, which I cannot read: {error}"
+            ) from None
+    return None

@@ -1,0 +1,468 @@
+"""The shipped texts: loaded from content/*.toml at start, validated, held in memory.
+
+The bot refuses to start on invalid content; ``companion content check`` runs the same
+validation without starting. See content/README.md for the file formats.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from companion.schema import (
+    ContentError,
+    Entries,
+    Field,
+    Problem,
+    has_quotation,
+    positive,
+    question,
+    read_lines,
+    slug,
+    url,
+    validate_entries,
+)
+
+RESOURCE_KINDS = ("book", "article", "talk", "podcast", "newsletter", "video", "website", "report")
+FILES = (
+    "tags.toml",
+    "resources.toml",
+    "glossary.toml",
+    "reflections.toml",
+    "prompts.toml",
+    "myths.toml",
+    "practices.toml",
+    "plans.toml",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    id: str
+    title: str
+    creator: str
+    kind: str
+    tags: tuple[str, ...]
+    year: int | None = None
+    publisher: str | None = None
+    url: str | None = None
+    summary: str | None = None
+    isbn: str | None = None
+
+    @property
+    def citation(self) -> str:
+        """Author, *work*, year: the attribution shown with every quotation."""
+        bits = [self.creator, f"*{self.title}*"]
+        if self.publisher:
+            bits.append(self.publisher)
+        if self.year:
+            bits.append(str(self.year))
+        return ", ".join(bits)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    text: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    id: str
+    term: str
+    definition: str
+    aliases: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
+    quote: Quote | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reflection:
+    id: str
+    text: str
+    tags: tuple[str, ...]
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    id: str
+    title: str
+    text: str
+    tags: tuple[str, ...]
+    source: str | None = None
+    plan: str | None = None
+    chapter: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Myth:
+    id: str
+    number: int
+    myth: str
+    correction: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Practice:
+    id: str
+    kind: str  # "do" or "dont"
+    text: str
+    reason: str
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chapter:
+    number: int
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: str
+    title: str
+    book: str | None
+    pace_days: int
+    chapters: int | None  # the verified total, when known
+    min_chapters: int
+    known: tuple[Chapter, ...] = ()
+
+    def chapter_title(self, number: int) -> str | None:
+        return next((c.title for c in self.known if c.number == number), None)
+
+
+@dataclass(slots=True)
+class Content:
+    tags: dict[str, str]
+    resources: dict[str, Resource]
+    terms: dict[str, Term]
+    reflections: dict[str, Reflection]
+    prompts: dict[str, Prompt]
+    myths: list[Myth]
+    practices: list[Practice]
+    plans: dict[str, Plan]
+    _names: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for term in self.terms.values():
+            for name in (term.id, term.term, *term.aliases):
+                self._names.setdefault(normalize(name), term.id)
+
+    def find_term(self, query: str) -> Term | None:
+        """Exact after normalizing, else one small typo away (plain Levenshtein ratio)."""
+        key = normalize(query)
+        if key in self._names:
+            return self.terms[self._names[key]]
+        best = process.extractOne(key, list(self._names), scorer=fuzz.ratio, score_cutoff=85)
+        return self.terms[self._names[best[0]]] if best else None
+
+    def suggest_terms(self, query: str, limit: int = 3) -> list[Term]:
+        key = normalize(query)
+        found = process.extract(
+            key, list(self._names), scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=55
+        )
+        terms: list[Term] = []
+        for name, _, _ in found:
+            term = self.terms[self._names[name]]
+            if term not in terms:
+                terms.append(term)
+        return terms[:limit]
+
+    def pick(self, items: Iterable[Any], rng: random.Random) -> Any:
+        return rng.choice(list(items))
+
+
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """Lowercase, hyphens and punctuation to spaces, single spaces."""
+    text = text.lower().replace("-", " ").replace("_", " ")
+    return " ".join(_PUNCT.sub("", text).split())
+
+
+# --- schema -------------------------------------------------------------------------------
+
+SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
+    "resources.toml": (
+        "resource",
+        (
+            Field("id", str, True, check=slug),
+            Field("title", str, True, max_len=200),
+            Field("creator", str, True, max_len=200),
+            Field("kind", str, True, choices=RESOURCE_KINDS),
+            Field("tags", list, True, item_kind=str),
+            Field("year", int, check=lambda y: None if 1800 <= y <= 2100 else "is not a year"),
+            Field("publisher", str, max_len=120),
+            Field("url", str, check=url),
+            Field("summary", str, max_len=300),
+            Field(
+                "isbn",
+                str,
+                check=lambda v: (
+                    None if re.fullmatch(r"\d{9}[\dX]|\d{13}", v) else "must be 10 or 13 digits"
+                ),
+            ),
+        ),
+    ),
+    "glossary.toml": (
+        "term",
+        (
+            Field("id", str, True, check=slug),
+            Field("term", str, True, max_len=60),
+            Field("definition", str, True, max_len=600),
+            Field("aliases", list, item_kind=str),
+            Field("related", list, item_kind=str),
+            Field("sources", list, item_kind=str),
+            Field("parts", list, item_kind=str, max_len=400),
+            Field("quote", dict),
+        ),
+    ),
+    "reflections.toml": (
+        "reflection",
+        (
+            Field("id", str, True, check=slug),
+            Field("text", str, True, max_len=280, check=question),
+            Field("tags", list, True, item_kind=str),
+            Field("source", str),
+        ),
+    ),
+    "prompts.toml": (
+        "prompt",
+        (
+            Field("id", str, True, check=slug),
+            Field("title", str, True, max_len=80),
+            Field("text", str, True, max_len=600),
+            Field("tags", list, True, item_kind=str),
+            Field("source", str),
+            Field("plan", str),
+            Field("chapter", int, check=positive),
+        ),
+    ),
+    "myths.toml": (
+        "myth",
+        (
+            Field("id", str, True, check=slug),
+            Field("number", int, True, check=positive),
+            Field("myth", str, True, max_len=200),
+            Field("correction", str, True, max_len=800),
+            Field("source", str, True),
+        ),
+    ),
+    "practices.toml": (
+        "practice",
+        (
+            Field("id", str, True, check=slug),
+            Field("kind", str, True, choices=("do", "dont")),
+            Field("text", str, True, max_len=200),
+            Field("reason", str, True, max_len=300),
+            Field("source", str),
+        ),
+    ),
+    "plans.toml": (
+        "plan",
+        (
+            Field("id", str, True, check=slug),
+            Field("title", str, True, max_len=200),
+            Field("book", str),
+            Field("pace_days", int, check=positive),
+            Field("chapters", int, check=positive),
+            Field("min_chapters", int, check=positive),
+            Field("chapter", list),
+        ),
+    ),
+}
+
+
+def default_dir() -> Path:
+    """content/ beside the package (a checkout or an editable install)."""
+    return Path(__file__).resolve().parent.parent / "content"
+
+
+def load(directory: Path | None = None) -> Content:
+    """Read and validate every content file; raise ContentError listing every problem."""
+    directory = Path(directory) if directory else default_dir()
+    if not directory.is_dir():
+        raise ContentError([Problem(str(directory), None, None, None, "no such directory")])
+    raw: dict[str, dict[str, Any]] = {}
+    lines: dict[str, list[str]] = {}
+    problems: list[Problem] = []
+    for name in FILES:
+        path = directory / name
+        if not path.exists():
+            problems.append(Problem(name, None, None, None, "file is missing"))
+            continue
+        try:
+            lines[name] = read_lines(path)
+            raw[name] = tomllib.loads("\n".join(lines[name]))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            line = _toml_error_line(str(error))
+            problems.append(Problem(name, line, None, None, f"not valid TOML: {error}"))
+    if problems:
+        raise ContentError(problems)
+    return _build(raw, lines)
+
+
+def _toml_error_line(message: str) -> int | None:
+    found = re.search(r"line (\d+)", message)
+    return int(found.group(1)) if found else None
+
+
+def _build(raw: dict[str, dict[str, Any]], lines: dict[str, list[str]]) -> Content:
+    problems: list[Problem] = []
+    tags_table = raw["tags.toml"].get("tags")
+    if not isinstance(tags_table, dict) or not tags_table:
+        problems.append(Problem("tags.toml", None, None, "tags", "needs a [tags] table"))
+        tags_table = {}
+    for tag, description in tags_table.items():
+        if slug(tag) or not isinstance(description, str):
+            msg = "each tag is a slug with a one-line description"
+            problems.append(Problem("tags.toml", _line_of(lines["tags.toml"], tag), None, tag, msg))
+    entries: dict[str, Entries] = {}
+    for name, (table, fields) in SCHEMAS.items():
+        items = raw[name].get(table, [])
+        extra = set(raw[name]) - {table}
+        if extra:
+            problems.append(Problem(name, None, None, None, f"unexpected tables: {sorted(extra)}"))
+        if not isinstance(items, list):
+            problems.append(Problem(name, None, None, None, f"use [[{table}]] for each entry"))
+            items = []
+        entries[name] = Entries(name, table, items, lines[name])
+        problems.extend(validate_entries(entries[name], fields))
+    if any(not isinstance(i, dict) for e in entries.values() for i in e.items):
+        raise ContentError(problems)
+    problems.extend(_cross_check(entries, set(tags_table)))
+    if problems:
+        raise ContentError(problems)
+    return _assemble(entries, tags_table)
+
+
+def _line_of(text_lines: list[str], key: str) -> int | None:
+    for number, line in enumerate(text_lines, 1):
+        if line.strip().startswith(key):
+            return number
+    return None
+
+
+def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    resource_ids = {r.get("id") for r in entries["resources.toml"].items}
+    term_ids = {t.get("id") for t in entries["glossary.toml"].items}
+    plans = {p.get("id"): p for p in entries["plans.toml"].items}
+
+    def refs(e: Entries, i: int, name: str, known: set[Any], what: str) -> None:
+        value = e.items[i].get(name)
+        for ref in value if isinstance(value, list) else [value] if value else []:
+            if isinstance(ref, str) and ref not in known:
+                choices = [k for k in known if isinstance(k, str)]
+                close = process.extractOne(ref, choices, scorer=fuzz.ratio, score_cutoff=70)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                problems.append(e.problem(i, name, f'unknown {what} "{ref}"{hint}'))
+
+    for e in entries.values():
+        for i, item in enumerate(e.items):
+            if isinstance(item.get("tags"), list):
+                refs(e, i, "tags", tags, "tag (add it to tags.toml)")
+            if "source" in item:
+                refs(e, i, "source", resource_ids, "resource")
+            for text_field in ("text", "myth"):
+                value = item.get(text_field)
+                if isinstance(value, str) and has_quotation(value) and "source" not in item:
+                    msg = "contains a quotation, so it needs a source (a resource id)"
+                    problems.append(e.problem(i, text_field, msg))
+    glossary = entries["glossary.toml"]
+    for i, item in enumerate(glossary.items):
+        refs(glossary, i, "related", term_ids - {item.get("id")}, "term")
+        refs(glossary, i, "sources", resource_ids, "resource")
+        quote = item.get("quote")
+        if isinstance(quote, dict):
+            if set(quote) != {"text", "source"} or not all(
+                isinstance(v, str) and v.strip() for v in quote.values()
+            ):
+                msg = "a quote is { text = ..., source = resource id }, both required"
+                problems.append(glossary.problem(i, "quote", msg))
+            elif quote["source"] not in resource_ids:
+                problems.append(glossary.problem(i, "quote", f'unknown source "{quote["source"]}"'))
+    prompts = entries["prompts.toml"]
+    for i, item in enumerate(prompts.items):
+        if "chapter" in item and "plan" not in item:
+            problems.append(prompts.problem(i, "chapter", "a chapter needs a plan"))
+        plan = plans.get(item.get("plan", ""))
+        if "plan" in item and plan is None:
+            refs(prompts, i, "plan", set(plans), "plan")
+        elif plan is not None and isinstance(item.get("chapter"), int):
+            last = plan.get("chapters") if isinstance(plan.get("chapters"), int) else 10_000
+            if item["chapter"] > last:
+                problems.append(prompts.problem(i, "chapter", f"the plan has {last} chapters"))
+    plan_entries = entries["plans.toml"]
+    for i, item in enumerate(plan_entries.items):
+        refs(plan_entries, i, "book", resource_ids, "resource")
+        numbers = []
+        chapters = item.get("chapter", [])
+        for chapter in chapters if isinstance(chapters, list) else []:
+            if not isinstance(chapter, dict) or not isinstance(chapter.get("number"), int):
+                problems.append(plan_entries.problem(i, "chapter", "each needs a number"))
+                continue
+            if set(chapter) - {"number", "title"}:
+                msg = "a chapter has only number and title"
+                problems.append(plan_entries.problem(i, "chapter", msg))
+            numbers.append(chapter["number"])
+        if len(numbers) != len(set(numbers)):
+            problems.append(plan_entries.problem(i, "chapter", "a chapter number is repeated"))
+    return problems
+
+
+def _assemble(entries: dict[str, Entries], tags: dict[str, str]) -> Content:
+    def items(name: str) -> list[dict[str, Any]]:
+        return entries[name].items
+
+    def tup(item: dict[str, Any], key: str) -> tuple[str, ...]:
+        return tuple(item.get(key, ()))
+
+    resources = {
+        r["id"]: Resource(**{**r, "tags": tup(r, "tags")}) for r in items("resources.toml")
+    }
+    terms = {
+        t["id"]: Term(
+            id=t["id"],
+            term=t["term"],
+            definition=t["definition"],
+            aliases=tup(t, "aliases"),
+            related=tup(t, "related"),
+            sources=tup(t, "sources"),
+            parts=tup(t, "parts"),
+            quote=Quote(**t["quote"]) if "quote" in t else None,
+        )
+        for t in items("glossary.toml")
+    }
+    reflections = {
+        r["id"]: Reflection(**{**r, "tags": tup(r, "tags")}) for r in items("reflections.toml")
+    }
+    prompts = {p["id"]: Prompt(**{**p, "tags": tup(p, "tags")}) for p in items("prompts.toml")}
+    myths = sorted((Myth(**m) for m in items("myths.toml")), key=lambda m: m.number)
+    practices = [Practice(**p) for p in items("practices.toml")]
+    plans = {}
+    for p in items("plans.toml"):
+        known = tuple(sorted((Chapter(**c) for c in p.get("chapter", [])), key=lambda c: c.number))
+        highest = max((c.number for c in known), default=1)
+        plans[p["id"]] = Plan(
+            id=p["id"],
+            title=p["title"],
+            book=p.get("book"),
+            pace_days=p.get("pace_days", 7),
+            chapters=p.get("chapters"),
+            min_chapters=p.get("min_chapters", p.get("chapters", highest)),
+            known=known,
+        )
+    return Content(tags, resources, terms, reflections, prompts, myths, practices, plans)

@@ -1,0 +1,73 @@
+"""From an Invocation to a Reply: permission check, argument check, handler, errors.
+
+A :class:`UserError` becomes its message. Anything else is logged with its traceback and
+answered with a short apology, so nothing a user types can crash the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from companion import textparse
+from companion.commands import Registry, UserError
+from companion.events import Actor, Invocation, Place, Reply
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again later."
+MAX_CHOICES = 25
+
+
+class Dispatcher:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def run_text(self, line: str, actor: Actor, place: Place, at: datetime) -> Reply:
+        """Parse a text command (prefix already removed) and run it."""
+        try:
+            parsed = textparse.parse(line, self.registry)
+        except UserError as error:
+            return Reply(str(error), private=False)
+        return await self.dispatch(Invocation(parsed.spec.name, parsed.args, actor, place, at))
+
+    async def dispatch(self, inv: Invocation) -> Reply:
+        """Run a command whose arguments are raw (strings) or already typed."""
+        spec = self.registry.get(inv.command)
+        if spec is None:
+            return Reply(textparse.unknown_command_message(inv.command, self.registry))
+        try:
+            if spec.moderator_only and not inv.actor.is_moderator:
+                raise UserError(f"Only moderators can use `{spec.name}`.")
+            if inv.place.is_direct and not spec.in_direct:
+                raise UserError(f"`{spec.name}` works inside a community, not in a direct chat.")
+            bound = replace(inv, command=spec.name, args=spec.bind(inv.args))
+            reply = await spec.handler(bound)
+        except UserError as error:
+            return Reply(str(error), private=spec.private)
+        except Exception:
+            log.exception("command %r failed (place %s)", spec.name, inv.place)
+            return Reply(APOLOGY, private=spec.private)
+        if spec.private and not reply.private:
+            reply = replace(reply, private=True)
+        return reply
+
+    async def complete(self, inv: Invocation, param_name: str, partial: str) -> Sequence[str]:
+        """Suggestions for one parameter (Discord autocomplete, "did you mean" elsewhere)."""
+        spec = self.registry.get(inv.command)
+        if spec is None:
+            return []
+        param = next((p for p in spec.params if p.name == param_name), None)
+        if param is None:
+            return []
+        if param.choices:
+            return [c for c in param.choices if c.startswith(partial.lower())][:MAX_CHOICES]
+        if param.complete is None:
+            return []
+        try:
+            return list(await param.complete(inv, partial[:100]))[:MAX_CHOICES]
+        except Exception:
+            log.exception("completion for %r %r failed", spec.name, param_name)
+            return []

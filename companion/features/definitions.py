@@ -1,0 +1,86 @@
+"""`define` and `terms`: the cited glossary, forgiving case, punctuation and small typos."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rapidfuzz import fuzz, process
+
+from companion.commands import CommandSpec, Param, ParamType, UserError
+from companion.content import Content, Term
+from companion.events import Invocation, Reply
+from companion.markup import escape
+
+
+class Definitions:
+    def __init__(self, content: Content) -> None:
+        self.content = content
+        self._complete_names = sorted({t.term for t in content.terms.values()})
+
+    def commands(self) -> list[CommandSpec]:
+        return [
+            CommandSpec(
+                "define",
+                "Look up a word in the glossary, with its sources",
+                self.define,
+                params=(
+                    Param(
+                        "term",
+                        "The word or phrase, e.g. allyship",
+                        ParamType.TEXT,
+                        rest=True,
+                        max_length=100,
+                        complete=self.complete,
+                    ),
+                ),
+                aliases=("what is", "what's"),
+                examples=("define allyship", "define ally theater"),
+            ),
+            CommandSpec("terms", "List every word in the glossary", self.terms),
+        ]
+
+    async def complete(self, inv: Invocation, partial: str) -> Sequence[str]:
+        if not partial:
+            return self._complete_names[:25]
+        found = process.extract(partial, self._complete_names, scorer=fuzz.WRatio, limit=25)
+        return [name for name, _, _ in found]
+
+    async def define(self, inv: Invocation) -> Reply:
+        query = str(inv.args["term"]).rstrip("?!. ")
+        term = self.content.find_term(query)
+        if term is None:
+            shown = escape(query[:60])
+            close = self.content.suggest_terms(query)
+            if close:
+                names = ", ".join(f"**{escape(t.term)}**" for t in close)
+                raise UserError(f"I don't have “{shown}” in the glossary. Did you mean {names}?")
+            raise UserError(f"I don't have “{shown}” in the glossary. `terms` lists every entry.")
+        return Reply(self.render(term))
+
+    def render(self, term: Term) -> str:
+        lines = [f"**{term.term[:1].upper()}{term.term[1:]}**", term.definition]
+        if term.quote:
+            source = self.content.resources[term.quote.source]
+            link = f" [link]({source.url})" if source.url else ""
+            lines += ["", f"“{term.quote.text}”", f"— {source.citation}{link}"]
+        if term.parts:
+            lines += [""] + [f"- {part}" for part in term.parts]
+        if term.related:
+            names = ", ".join(self.content.terms[r].term for r in term.related)
+            lines += ["", f"Related: {names}"]
+        cited = [s for s in term.sources if not term.quote or s != term.quote.source]
+        if cited:
+            lines += ["", "Sources:"]
+            for source_id in cited:
+                source = self.content.resources[source_id]
+                link = f" [link]({source.url})" if source.url else ""
+                lines.append(f"- {source.citation}{link}")
+        return "\n".join(lines)
+
+    async def terms(self, inv: Invocation) -> Reply:
+        names = sorted(t.term for t in self.content.terms.values())
+        return Reply(
+            f"**The glossary** ({len(names)} terms)\n"
+            + ", ".join(names)
+            + "\n\nAsk about any of them with `define <term>`."
+        )

@@ -1,0 +1,75 @@
+"""`help`: generated from the registry, so it never disagrees with the commands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from companion.commands import CommandSpec, Param, ParamType, Registry, UserError
+from companion.events import Invocation, Reply
+from companion.textparse import unknown_command_message
+
+
+class Help:
+    def __init__(self, registry: Registry, prefixes: dict[str, str] | None = None) -> None:
+        self.registry = registry
+        self.prefixes = prefixes or {}
+
+    def commands(self) -> list[CommandSpec]:
+        return [
+            CommandSpec(
+                "help",
+                "What I can do, or how to use one command",
+                self.help,
+                params=(
+                    Param(
+                        "command",
+                        "A command name, e.g. define",
+                        ParamType.TEXT,
+                        required=False,
+                        rest=True,
+                        max_length=60,
+                        complete=self.complete,
+                    ),
+                ),
+                examples=("help", "help define"),
+            )
+        ]
+
+    async def complete(self, inv: Invocation, partial: str) -> Sequence[str]:
+        return [s.name for s in self.registry if s.name.startswith(partial.lower())][:25]
+
+    async def help(self, inv: Invocation) -> Reply:
+        name = inv.args.get("command")
+        prefix = self.prefixes.get(inv.place.platform, "")
+        if name is None:
+            return Reply(self.overview(inv.actor.is_moderator, prefix))
+        spec = self.registry.get(str(name).strip().lstrip("!/"))
+        if spec is None:
+            group = self.registry.subcommands(str(name).strip().lower())
+            if group:
+                return Reply("\n".join(f"- `{prefix}{s.usage}`: {s.description}" for s in group))
+            raise UserError(unknown_command_message(str(name), self.registry))
+        return Reply(self.detail(spec, prefix))
+
+    def overview(self, moderator: bool, prefix: str) -> str:
+        lines = ["**What I can do**"]
+        for spec in self.registry:
+            if spec.moderator_only and not moderator:
+                continue
+            mark = " (moderators)" if spec.moderator_only else ""
+            lines.append(f"- `{prefix}{spec.usage}`: {spec.description}{mark}")
+        lines.append(f"\nType `{prefix}help <command>` for details.")
+        return "\n".join(lines)
+
+    def detail(self, spec: CommandSpec, prefix: str) -> str:
+        lines = [f"`{prefix}{spec.usage}`", spec.description]
+        if spec.moderator_only:
+            lines.append("Only moderators can use it.")
+        for param in spec.params:
+            optional = "" if param.required else " (optional)"
+            lines.append(f"- {param.name}{optional}: {param.description}")
+        if spec.aliases:
+            lines.append("Also: " + ", ".join(f"`{a}`" for a in spec.aliases))
+        if spec.examples:
+            lines.append("Examples: " + ", ".join(f"`{prefix}{e}`" for e in spec.examples))
+        return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""`myth` and `practice`: the common misunderstandings and the dos and don'ts."""
+
+from __future__ import annotations
+
+import random
+
+from companion.commands import CommandSpec, Param, ParamType, UserError
+from companion.content import Content, Myth, Practice
+from companion.events import Invocation, Reply
+
+
+class Lessons:
+    def __init__(self, content: Content, rng: random.Random) -> None:
+        self.content = content
+        self.rng = rng
+
+    def commands(self) -> list[CommandSpec]:
+        count = len(self.content.myths)
+        return [
+            CommandSpec(
+                "myth",
+                "A common myth about allyship, with its correction",
+                self.myth,
+                params=(
+                    Param(
+                        "number",
+                        f"Which myth, 1 to {count}",
+                        ParamType.INT,
+                        required=False,
+                        min_value=1,
+                        max_value=max(count, 1),
+                    ),
+                ),
+                examples=("myth", "myth 3"),
+            ),
+            CommandSpec(
+                "practice",
+                "A do or a don't of allyship, with the reason",
+                self.practice,
+                params=(Param("kind", "do or dont", required=False, choices=("do", "dont")),),
+                examples=("practice", "practice dont"),
+            ),
+        ]
+
+    async def myth(self, inv: Invocation) -> Reply:
+        number = inv.args.get("number")
+        if number is None:
+            myth = self.rng.choice(self.content.myths)
+        else:
+            myth = next((m for m in self.content.myths if m.number == number), None)
+            if myth is None:
+                raise UserError(f"There is no myth {number}.")
+        return Reply(self.render_myth(myth))
+
+    def render_myth(self, myth: Myth) -> str:
+        source = self.content.resources[myth.source]
+        total = len(self.content.myths)
+        return (
+            f"**Myth {myth.number} of {total}:** “{myth.myth}”\n"
+            f"{myth.correction}\n"
+            f"— adapted from {source.citation}"
+        )
+
+    async def practice(self, inv: Invocation) -> Reply:
+        kind = inv.args.get("kind")
+        pool = [p for p in self.content.practices if kind is None or p.kind == kind]
+        if not pool:
+            raise UserError("There is nothing of that kind in the practices yet.")
+        return Reply(self.render_practice(self.rng.choice(pool)))
+
+    def render_practice(self, practice: Practice) -> str:
+        label = "Do" if practice.kind == "do" else "Don't"
+        lines = [f"**{label}:** {practice.text}", f"Why: {practice.reason}"]
+        if practice.source:
+            lines.append(f"— adapted from {self.content.resources[practice.source].citation}")
+        return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""The core's small Markdown: what a Reply's text may contain, and how to show it.
+
+Supported: paragraphs and line breaks, "- " bullets, **bold**, *italic*, `code`,
+[text](https://link) and backslash escapes. Anything that came from a user goes through
+:func:`escape` first, so it is shown as typed and can never become markup or a mass mention.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+_MASS_MENTION = re.compile(r"@(everyone|here|room|channel)\b", re.IGNORECASE)
+ZWSP = "\u200b"
+_INLINE = re.compile(
+    r"\\(?P<esc>.)"
+    r"|\*\*(?P<bold>.+?)\*\*"
+    r"|\*(?P<ital>[^*\s](?:.*?[^*\s])?)\*"
+    r"|`(?P<code>[^`]+)`"
+    r"|\[(?P<label>[^\]]+)\]\((?P<url>https?://[^)\s]+)\)",
+    re.DOTALL,
+)
+
+
+def defuse_mentions(text: str) -> str:
+    """Break @everyone / @here / @room so no client treats them as a mass mention."""
+    return _MASS_MENTION.sub(lambda m: "@" + ZWSP + m.group(1), text)
+
+
+def escape(text: str) -> str:
+    """Make user text safe to put inside a reply: no markup, no mass mentions."""
+    text = _SPECIAL.sub(r"\\\1", text)
+    if text.startswith(("- ", "+ ")):
+        text = "\\" + text
+    return defuse_mentions(text)
+
+
+def to_plain(md: str) -> str:
+    """Render for a terminal or a plain-text body: markup removed, links shown in full."""
+
+    def inline(m: re.Match[str]) -> str:
+        if m.group("esc") is not None:
+            return m.group("esc")
+        if m.group("bold") is not None:
+            return _INLINE.sub(inline, m.group("bold"))
+        if m.group("ital") is not None:
+            return _INLINE.sub(inline, m.group("ital"))
+        if m.group("code") is not None:
+            return m.group("code")
+        label = _INLINE.sub(inline, m.group("label"))
+        return f"{label} <{m.group('url')}>"
+
+    lines = []
+    for line in md.split("\n"):
+        if line.startswith("- "):
+            line = "• " + line[2:]
+        lines.append(_INLINE.sub(inline, line))
+    return "\n".join(lines)
+
+
+def to_html(md: str) -> str:
+    """Render for Matrix's formatted_body: every character of text is HTML-escaped."""
+
+    def inline(m: re.Match[str]) -> str:
+        if m.group("esc") is not None:
+            return html.escape(m.group("esc"))
+        if m.group("bold") is not None:
+            return f"<strong>{_html_inline(m.group('bold'))}</strong>"
+        if m.group("ital") is not None:
+            return f"<em>{_html_inline(m.group('ital'))}</em>"
+        if m.group("code") is not None:
+            return f"<code>{html.escape(m.group('code'))}</code>"
+        url = html.escape(m.group("url"), quote=True)
+        return f'<a href="{url}">{_html_inline(m.group("label"))}</a>'
+
+    def _html_inline(text: str) -> str:
+        out, last = [], 0
+        for m in _INLINE.finditer(text):
+            out.append(html.escape(text[last : m.start()]))
+            out.append(inline(m))
+            last = m.end()
+        out.append(html.escape(text[last:]))
+        return "".join(out)
+
+    blocks: list[str] = []
+    items: list[str] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            blocks.append("<p>" + "<br>".join(para) + "</p>")
+            para.clear()
+        if items:
+            blocks.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for line in md.split("\n"):
+        if line.startswith("- "):
+            if para:
+                flush()
+            items.append(_html_inline(line[2:]))
+        elif not line.strip():
+            flush()
+        else:
+            if items:
+                flush()
+            para.append(_html_inline(line))
+    flush()
+    return "".join(blocks)

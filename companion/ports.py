@@ -1,0 +1,60 @@
+"""What the core needs from the outside world, as protocols adapters and tests implement."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Protocol
+
+from companion.events import MessageRef, Place
+
+
+class PostError(Exception):
+    """An adapter could not deliver a scheduled post (room gone, no permission, ...).
+
+    ``permanent`` tells the scheduler not to bother retrying.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class ChatPort(Protocol):
+    """How the scheduler speaks into a platform.
+
+    ``key`` is a stable idempotency key of at most 25 characters for one scheduled
+    occurrence: adapters pass it on as a transaction id / nonce so a retry cannot post twice.
+    """
+
+    async def post(self, place: Place, text: str, *, key: str) -> MessageRef: ...
+
+    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place: ...
+
+
+class Clock(Protocol):
+    """Time, injected so tests can travel in it."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+    async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
+        """Return at ``when`` or as soon as ``wake`` is set, whichever comes first."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
+        delay = (when - self.now()).total_seconds()
+        if delay <= 0:
+            return
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=delay)
+        except TimeoutError:
+            pass

@@ -1,0 +1,32 @@
+"""All SQL lives in this package. Features call these repository methods, never SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from companion.store.communities import CommunityRepo
+from companion.store.db import Database
+from companion.store.kv import KeyValueRepo
+from companion.store.prompts import PromptRepo
+from companion.store.reflections import ReflectionRepo
+from companion.store.schedules import ScheduleRepo
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.communities = CommunityRepo(db)
+        self.reflections = ReflectionRepo(db)
+        self.kv = KeyValueRepo(db)
+        self.prompts = PromptRepo(db)
+        self.schedules = ScheduleRepo(db)
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        return cls(await Database.open(path))
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+__all__ = ["Database", "Store"]

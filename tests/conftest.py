@@ -1,0 +1,79 @@
+"""Shared fixtures: shipped content, a real SQLite file per test, an app with a fake clock."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from companion import content as content_module
+from companion.app import App, build
+from companion.config import Settings
+from companion.content import Content
+from companion.events import Actor, Place, Reply
+from tests.fakes import FakeClock
+
+pytest_plugins = ["tests.matrix_server.fixtures"]
+
+FIXTURE_CONTENT = Path(__file__).parent / "fixtures" / "content"
+START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
+
+MEMBER = Actor("u:member", "Member")
+MODERATOR = Actor("u:mod", "Moderator", is_moderator=True)
+PLACE = Place("test", "c:one", "r:general")
+
+
+@pytest.fixture(scope="session")
+def shipped() -> Content:
+    return content_module.load()
+
+
+@pytest.fixture(scope="session")
+def small() -> Content:
+    return content_module.load(FIXTURE_CONTENT)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "companion.db"
+
+
+AppFactory = Callable[..., Awaitable[App]]
+
+
+@pytest.fixture
+async def make_app(db_path: Path, clock: FakeClock, small: Content) -> AsyncIterator[AppFactory]:
+    """Build apps on the same SQLite file (call again to 'restart'); all closed at the end."""
+    apps: list[App] = []
+
+    async def factory(content: Content | None = None, **settings: object) -> App:
+        app = await build(
+            Settings(db_path=db_path, **settings),  # type: ignore[arg-type]
+            clock=clock,
+            rng=random.Random(7),
+            content=content or small,
+        )
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        await app.close()
+
+
+@pytest.fixture
+async def app(make_app: AppFactory) -> App:
+    return await make_app()
+
+
+async def say(app: App, line: str, actor: Actor = MEMBER, place: Place = PLACE) -> Reply:
+    """Send a text command as a user would."""
+    return await app.dispatcher.run_text(line, actor, place, app.clock.now())

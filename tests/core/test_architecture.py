@@ -1,0 +1,41 @@
+"""The core stays platform-neutral, and SQL stays in the store."""
+
+import pkgutil
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import companion
+
+ROOT = Path(companion.__file__).parent
+
+
+def test_importing_every_core_module_loads_no_platform_library():
+    modules = [
+        m.name
+        for m in pkgutil.walk_packages([str(ROOT)], "companion.")
+        if not m.name.endswith("__main__")
+    ]
+    assert "companion.dispatch" in modules and "companion.store.db" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('discord', 'nio'))\n"
+        "print(leaked)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+SQL = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b", re.I)
+
+
+def test_sql_lives_only_in_the_store():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in ROOT.rglob("*.py")
+        if "store" not in path.relative_to(ROOT).parts and SQL.search(path.read_text())
+    ]
+    assert offenders == []

@@ -1,0 +1,52 @@
+"""The terminal adapter driven as a user would: a subprocess, lines on stdin, output read."""
+
+import subprocess
+import sys
+
+
+def run_console(db, stdin: bytes) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "companion", "console", "--db", str(db)],
+        input=stdin,
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode()
+
+
+def test_a_conversation_in_the_terminal(db_path):
+    out = run_console(db_path, b"help\ndefine alyship\n!reflect\n/myth 2\nquit\ndefine power\n")
+    assert "What I can do" in out
+    assert "an active and consistent practice of using power and privilege" in out
+    assert "Michelle MiJung Kim" in out
+    assert "Today's reflection" in out
+    assert "Myth 2 of 4" in out
+    assert "Power\n" not in out  # nothing after quit is answered
+
+
+def test_bad_bytes_and_nonsense_get_one_line_each_and_the_session_goes_on(db_path):
+    out = run_console(db_path, b"\xff\xfe\x00garbage\n\n'unbalanced\nfrobnicate\nterms\n")
+    lines = out.splitlines()
+    assert "That line was not valid UTF-8 text, so I ignored it." in lines
+    assert any("Type a command" in line for line in lines)
+    assert any("I don't know" in line for line in lines)
+    assert "The glossary" in out
+
+
+def test_the_same_question_after_a_restart(db_path):
+    first = run_console(db_path, b"reflect\n")
+    second = run_console(db_path, b"reflect\n")
+    assert first == second and "Today's reflection" in first
+
+
+def test_ask_prints_one_reply(db_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "companion", "ask", "--db", str(db_path), "define allyship"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    assert "an active and consistent practice of using power and privilege" in done.stdout
+    assert "Michelle MiJung Kim" in done.stdout

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from companion import content as content_module
-from companion.commands import Registry
+from companion.commands import Feature, Registry
 from companion.config import Settings
 from companion.content import Content
 from companion.dispatch import Dispatcher
@@ -14,8 +15,11 @@ from companion.features.communities import Communities
 from companion.features.definitions import Definitions
 from companion.features.help import Help
 from companion.features.lessons import Lessons
+from companion.features.prompts import Prompts
 from companion.features.reflections import Reflections
+from companion.features.schedules import Schedules
 from companion.ports import Clock, SystemClock
+from companion.scheduler import Scheduler
 from companion.store import Store
 
 PREFIXES = {"matrix": "!", "discord": "/", "console": ""}
@@ -30,10 +34,13 @@ class App:
     dispatcher: Dispatcher
     communities: Communities
     reflections: Reflections
+    prompts: Prompts
+    scheduler: Scheduler
     clock: Clock
     rng: random.Random = field(default_factory=random.Random)
 
     async def close(self) -> None:
+        await self.scheduler.stop()
         await self.store.close()
 
 
@@ -53,13 +60,17 @@ async def build(
         communities = Communities(store, settings.default_timezone)
         await communities.load()
         reflections = Reflections(store, content, communities)
+        prompts = Prompts(store, content, rng)
+        scheduler = Scheduler(store, clock, grace=timedelta(hours=settings.grace_hours))
         registry = Registry()
-        features = [
+        features: list[Feature] = [
             Help(registry, PREFIXES),
             Definitions(content),
             reflections,
             Lessons(content, rng),
             communities,
+            prompts,
+            Schedules(scheduler, communities, reflections, prompts, content),
         ]
         for feature in features:
             registry.extend(feature.commands())
@@ -74,6 +85,8 @@ async def build(
         dispatcher=Dispatcher(registry),
         communities=communities,
         reflections=reflections,
+        prompts=prompts,
+        scheduler=scheduler,
         clock=clock,
         rng=rng,
     )

@@ -114,7 +114,10 @@ async def _serve(settings: Settings) -> int:
     tasks: list[asyncio.Task[None]] = []
     try:
         if "console" in settings.adapters:
-            tasks.append(asyncio.create_task(ConsoleAdapter(app).run(), name="console"))
+            console = ConsoleAdapter(app)
+            app.scheduler.attach("console", console)
+            tasks.append(asyncio.create_task(console.run(), name="console"))
+        await app.scheduler.start()
         stopper = asyncio.create_task(stop.wait(), name="stop")
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from companion.events import Invocation, Reply
 
@@ -17,6 +18,12 @@ Handler = Callable[[Invocation], Awaitable[Reply]]
 Completer = Callable[[Invocation, str], Awaitable[Sequence[str]]]
 
 MAX_TEXT_ARG = 2000
+
+
+class Feature(Protocol):
+    """A feature module's object: it declares its commands."""
+
+    def commands(self) -> list[CommandSpec]: ...
 
 
 class UserError(Exception):

@@ -1,7 +1,12 @@
 """The terminal adapter driven as a user would: a subprocess, lines on stdin, output read."""
 
+import io
 import subprocess
 import sys
+from datetime import timedelta
+
+from companion_adapters.console import ConsoleAdapter
+from tests.core.schedule_helpers import run_until
 
 
 def run_console(db, stdin: bytes) -> str:
@@ -50,3 +55,15 @@ def test_ask_prints_one_reply(db_path):
     assert done.returncode == 0
     assert "an active and consistent practice of using power and privilege" in done.stdout
     assert "Michelle MiJung Kim" in done.stdout
+
+
+async def test_scheduled_posts_are_printed_as_they_fall_due(app, clock):
+    out = io.StringIO()
+    console = ConsoleAdapter(app, stdout=out, interactive=False)
+    app.scheduler.attach("console", console)
+    await console.handle("schedule reflection 12:30")
+    await console.handle("schedule discussion daily 13:00 next")
+    await run_until(app, clock, clock.now() + timedelta(hours=2))
+    text = out.getvalue()
+    assert "[scheduled post]\nToday's reflection" in text
+    assert "[new discussion thread: " in text

@@ -1,0 +1,215 @@
+"""Discussion prompts: the shipped ones plus each community's own, kept in SQLite."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rapidfuzz import fuzz, process
+
+from companion.commands import CommandSpec, Param, ParamType, UserError
+from companion.content import Content
+from companion.events import Invocation, Reply
+from companion.markup import escape
+from companion.store import Store
+
+MAX_PROMPT = 600
+_TAG = re.compile(r"^#([a-z0-9]+(?:-[a-z0-9]+)*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class PromptView:
+    ref: str  # "s:<slug>" shipped, "c:<id>" the community's own
+    title: str
+    text: str
+    tags: tuple[str, ...]
+    source: str | None = None
+
+    @property
+    def shown_id(self) -> str:
+        return self.ref[2:]
+
+    @property
+    def community(self) -> bool:
+        return self.ref.startswith("c:")
+
+
+class Prompts:
+    def __init__(self, store: Store, content: Content, rng: random.Random) -> None:
+        self.store = store
+        self.content = content
+        self.rng = rng
+        self.shipped = [
+            PromptView(f"s:{p.id}", p.title, p.text, p.tags, p.source)
+            for p in content.prompts.values()
+            if p.plan is None  # book-club prompts are shown by their club, chapter by chapter
+        ]
+
+    def commands(self) -> list[CommandSpec]:
+        ident = Param("id", "A prompt id (see `prompt list`)", complete=self.complete_id)
+        return [
+            CommandSpec(
+                "prompt", "A discussion prompt to talk about", self.random_prompt, in_direct=True
+            ),
+            CommandSpec(
+                "prompt add",
+                "Add a discussion prompt for this community; end with #tags",
+                self.add,
+                params=(
+                    Param(
+                        "text",
+                        "The prompt, optionally ending in #tags",
+                        ParamType.TEXT,
+                        rest=True,
+                        max_length=MAX_PROMPT + 200,
+                    ),
+                ),
+                moderator_only=True,
+                in_direct=False,
+                examples=("prompt add What did you notice this week? #practice",),
+            ),
+            CommandSpec(
+                "prompt list",
+                "List this community's prompts and the shipped ones, by tag",
+                self.list,
+                params=(
+                    Param(
+                        "tag",
+                        "Only prompts with this tag",
+                        required=False,
+                        complete=self.complete_tag,
+                    ),
+                ),
+                in_direct=False,
+            ),
+            CommandSpec(
+                "prompt remove",
+                "Remove one of this community's prompts",
+                self.remove,
+                params=(ident,),
+                moderator_only=True,
+                in_direct=False,
+            ),
+        ]
+
+    async def all_for(self, community_id: str) -> list[PromptView]:
+        own = [
+            PromptView(f"c:{row.id}", row.title, row.text, row.tags)
+            for row in await self.store.prompts.for_community(community_id)
+        ]
+        return own + self.shipped
+
+    async def find(self, community_id: str, shown_id: str) -> PromptView:
+        shown_id = shown_id.strip().lstrip("#").lower()
+        views = await self.all_for(community_id)
+        for view in views:
+            if view.shown_id == shown_id:
+                return view
+        close = process.extract(
+            shown_id, [v.shown_id for v in views], scorer=fuzz.ratio, limit=3, score_cutoff=60
+        )
+        hint = f" Did you mean {', '.join(f'`{c}`' for c, _, _ in close)}?" if close else ""
+        raise UserError(f"There is no prompt `{escape(shown_id[:40])}` here.{hint}")
+
+    async def next_unused(self, community_id: str) -> PromptView:
+        """The community's newest unused prompt first, then the shipped ones in order."""
+        views = await self.all_for(community_id)
+        used = await self.store.prompts.used(community_id)
+        own = [v for v in views if v.community]
+        ordered = list(reversed(own)) + [v for v in views if not v.community]
+        for view in ordered:
+            if view.ref not in used:
+                return view
+        await self.store.prompts.reset_used(community_id)  # a new round
+        return ordered[0]
+
+    async def mark_used(self, community_id: str, ref: str, when: datetime) -> None:
+        await self.store.prompts.mark_used(community_id, ref, when)
+
+    async def random_prompt(self, inv: Invocation) -> Reply:
+        views = self.shipped if inv.place.is_direct else await self.all_for(inv.place.community_id)
+        if not views:
+            raise UserError("There are no prompts yet.")
+        return Reply(render(self.rng.choice(views), self.content))
+
+    async def add(self, inv: Invocation) -> Reply:
+        words = str(inv.args["text"]).split()
+        tags: list[str] = []
+        while words and words[-1].startswith("#"):
+            match = _TAG.match(words[-1].lower())
+            if not match:
+                raise UserError(
+                    f"`{escape(words[-1][:40])}` is not a tag: use # and lowercase words joined "
+                    "by hyphens, like #active-practice."
+                )
+            tags.insert(0, match.group(1))
+            words.pop()
+        text = " ".join(words)
+        if len(text) < 10:
+            raise UserError("A prompt needs a question or two (at least 10 characters).")
+        if len(text) > MAX_PROMPT:
+            raise UserError(f"A prompt can be at most {MAX_PROMPT} characters ({len(text)} now).")
+        prompt_id = await self.store.prompts.add(
+            inv.place.community_id, title_from(text), text, tuple(tags), inv.actor.id, inv.at
+        )
+        tag_text = f" (tags: {', '.join(tags)})" if tags else ""
+        return Reply(f"Added prompt `{prompt_id}`{tag_text}: {escape(text)}")
+
+    async def list(self, inv: Invocation) -> Reply:
+        tag = inv.args.get("tag")
+        tag = str(tag).lstrip("#").lower() if tag else None
+        views = await self.all_for(inv.place.community_id)
+        if tag:
+            views = [v for v in views if tag in v.tags]
+            if not views:
+                raise UserError(f"No prompt has the tag `{escape(tag[:40])}`.")
+        own = [v for v in views if v.community]
+        shipped = [v for v in views if not v.community]
+        lines = [f"**This community's prompts** ({len(own)})"]
+        lines += [f"- `{v.shown_id}` {escape(v.text)}" for v in own] or ["- none yet"]
+        if tag:
+            lines.append(f"\n**Shipped prompts tagged {tag}** ({len(shipped)})")
+            lines += [f"- `{v.shown_id}` {v.title}" for v in shipped]
+        else:
+            counts: dict[str, int] = {}
+            for view in shipped:
+                for t in view.tags:
+                    counts[t] = counts.get(t, 0) + 1
+            popular = ", ".join(f"{t} ({n})" for t, n in sorted(counts.items()))
+            lines.append(f"\nPlus {len(shipped)} shipped prompts. Filter by tag: {popular}")
+        return Reply("\n".join(lines))
+
+    async def remove(self, inv: Invocation) -> Reply:
+        shown = str(inv.args["id"]).lstrip("#")
+        if not shown.isdigit():
+            raise UserError("Only this community's own prompts (numbered ones) can be removed.")
+        if not await self.store.prompts.remove(inv.place.community_id, int(shown), inv.at):
+            raise UserError(f"There is no prompt `{escape(shown[:20])}` here.")
+        return Reply(f"Removed prompt `{shown}`.")
+
+    async def complete_id(self, inv: Invocation, partial: str) -> Sequence[str]:
+        views = await self.all_for(inv.place.community_id)
+        ids = [v.shown_id for v in views]
+        if not partial:
+            return ids[:25]
+        return [i for i, _, _ in process.extract(partial, ids, scorer=fuzz.WRatio, limit=25)]
+
+    async def complete_tag(self, inv: Invocation, partial: str) -> Sequence[str]:
+        return [t for t in sorted(self.content.tags) if t.startswith(partial.lower())][:25]
+
+
+def title_from(text: str, limit: int = 80) -> str:
+    first = re.split(r"(?<=[?.!])\s", text, maxsplit=1)[0]
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def render(view: PromptView, content: Content) -> str:
+    lines = [f"**{escape(view.title)}**"]
+    if view.text != view.title:
+        lines.append(escape(view.text))
+    if view.source:
+        lines.append(f"— {content.resources[view.source].citation}")
+    return "\n".join(lines)

@@ -1,0 +1,274 @@
+"""`schedule ...`: moderators plan reflection posts and discussion threads in local time."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from companion.commands import CommandSpec, Param, ParamType, UserError
+from companion.content import Content
+from companion.events import Invocation, Reply
+from companion.features.communities import Communities, complete_zone, parse_zone
+from companion.features.prompts import Prompts, render
+from companion.features.reflections import Reflections
+from companion.features.reflections import render as render_reflection
+from companion.markup import escape
+from companion.recurrence import DAY_NAMES, Recurrence
+from companion.scheduler import Action, Post, Scheduler, Thread, describe
+from companion.store.schedules import ScheduleRow
+
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+THREAD_TITLE = 100
+
+
+def parse_time(text: str) -> time:
+    match = _TIME.match(text.strip())
+    if not match:
+        shown = escape(text.strip()[:20])
+        raise UserError(f"`{shown}` is not a time: use HH:MM, from 00:00 to 23:59.")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_days(text: str) -> tuple[int, ...]:
+    days: set[int] = set()
+    for part in re.split(r"[,\s]+", text.strip().lower()):
+        if not part:
+            continue
+        found = [i for i, name in enumerate(DAY_NAMES) if part.startswith(name) or name == part]
+        if not found:
+            names = ", ".join(DAY_NAMES)
+            raise UserError(f"`{escape(part[:20])}` is not a day: use {names} (e.g. tue,thu).")
+        days.update(found)
+    if not days:
+        raise UserError("Name at least one day, e.g. `weekly tue,thu 19:30`.")
+    return tuple(sorted(days))
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"`{escape(text[:20])}` is not a date: use YYYY-MM-DD.") from None
+
+
+class Schedules:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        communities: Communities,
+        reflections: Reflections,
+        prompts: Prompts,
+        content: Content,
+    ) -> None:
+        self.scheduler = scheduler
+        self.communities = communities
+        self.reflections = reflections
+        self.prompts = prompts
+        self.content = content
+        scheduler.register("reflection", self.render_reflection)
+        scheduler.register("discussion", self.render_discussion, self.discussion_sent)
+
+    def commands(self) -> list[CommandSpec]:
+        ident = Param("id", "The schedule number (see `schedule list`)", ParamType.INT, min_value=1)
+        return [
+            CommandSpec(
+                "schedule reflection",
+                "Post the day's reflection question here every day at a local time",
+                self.add_reflection,
+                params=(
+                    Param("time", "HH:MM, 24-hour", max_length=10),
+                    Param(
+                        "zone",
+                        "IANA time zone (default: the community's)",
+                        required=False,
+                        complete=complete_zone,
+                    ),
+                ),
+                moderator_only=True,
+                in_direct=False,
+                examples=("schedule reflection 09:00", "schedule reflection 08:30 Europe/Berlin"),
+            ),
+            CommandSpec(
+                "schedule discussion",
+                "Open a discussion thread here: once, daily or weekly, with a prompt or the next",
+                self.add_discussion,
+                params=(
+                    Param("rule", "once, daily or weekly", choices=("once", "daily", "weekly")),
+                    Param(
+                        "when",
+                        "once: YYYY-MM-DD HH:MM; daily: HH:MM; weekly: DAYS HH:MM, "
+                        "then a prompt id or next",
+                        ParamType.TEXT,
+                        rest=True,
+                        max_length=200,
+                    ),
+                ),
+                moderator_only=True,
+                in_direct=False,
+                examples=(
+                    "schedule discussion weekly thu 19:30 next",
+                    "schedule discussion once 2026-12-01 18:00 power-at-work",
+                ),
+            ),
+            CommandSpec(
+                "schedule list",
+                "What is planned here, with the next times",
+                self.list,
+                in_direct=False,
+            ),
+            CommandSpec(
+                "schedule cancel",
+                "Cancel a schedule",
+                self.cancel,
+                params=(ident,),
+                moderator_only=True,
+                in_direct=False,
+            ),
+            CommandSpec(
+                "schedule pause",
+                "Pause a schedule",
+                self.pause,
+                params=(ident,),
+                moderator_only=True,
+                in_direct=False,
+            ),
+            CommandSpec(
+                "schedule resume",
+                "Resume a paused schedule from now on",
+                self.resume,
+                params=(ident,),
+                moderator_only=True,
+                in_direct=False,
+            ),
+        ]
+
+    # --- commands -----------------------------------------------------------------------
+
+    async def add_reflection(self, inv: Invocation) -> Reply:
+        at = parse_time(str(inv.args["time"]))
+        zone_name = inv.args.get("zone")
+        zone = (
+            parse_zone(str(zone_name))
+            if zone_name
+            else self.communities.zone(inv.place.community_id)
+        )
+        today = inv.at.astimezone(zone).date()
+        recurrence = Recurrence("daily", at, zone, today)
+        row = await self.scheduler.add(inv.place, "reflection", recurrence, "", inv.actor.id)
+        return Reply(
+            f"Planned #{row.id}: the reflection question {describe(row)}. "
+            f"First post: {self.local(row)}."
+        )
+
+    async def add_discussion(self, inv: Invocation) -> Reply:
+        rule = str(inv.args["rule"])
+        words = str(inv.args["when"]).split()
+        zone = self.communities.zone(inv.place.community_id)
+        today = inv.at.astimezone(zone).date()
+        need = {"once": 2, "daily": 1, "weekly": 2}[rule]
+        if len(words) < need:
+            shapes = {"once": "YYYY-MM-DD HH:MM", "daily": "HH:MM", "weekly": "DAYS HH:MM"}
+            raise UserError(f"After `{rule}` write {shapes[rule]}, then a prompt id or `next`.")
+        if len(words) > need + 1:
+            raise UserError("Too many words: give the time, then one prompt id or `next`.")
+        at = parse_time(words[need - 1])
+        if rule == "once":
+            start = parse_date(words[0])
+            recurrence = Recurrence("once", at, zone, start)
+        elif rule == "weekly":
+            recurrence = Recurrence("weekly", at, zone, today, parse_days(words[0]))
+        else:
+            recurrence = Recurrence("daily", at, zone, today)
+        if recurrence.next_after(inv.at) is None:
+            raise UserError("That time has already passed; pick a time in the future.")
+        choice = words[need] if len(words) > need else "next"
+        if choice.lower() == "next":
+            payload, what = "next", "the next unused prompt"
+        else:
+            view = await self.prompts.find(inv.place.community_id, choice)
+            payload, what = view.ref, f"prompt `{view.shown_id}`"
+        row = await self.scheduler.add(inv.place, "discussion", recurrence, payload, inv.actor.id)
+        return Reply(
+            f"Planned #{row.id}: a discussion thread with {what}, {describe(row)}. "
+            f"First one: {self.local(row)}."
+        )
+
+    async def list(self, inv: Invocation) -> Reply:
+        rows = await self.scheduler.store.schedules.for_community(inv.place.community_id)
+        if not rows:
+            return Reply(
+                "Nothing is planned here yet. Moderators can start with "
+                "`schedule reflection 09:00`."
+            )
+        lines = ["**Planned here**"]
+        for row in rows:
+            what = "Reflection question" if row.kind == "reflection" else "Discussion thread"
+            if row.kind not in ("reflection", "discussion"):
+                what = row.kind.replace("-", " ").capitalize()
+            status = f"next: {self.local(row)}" if row.status == "active" else "paused"
+            line = f"- **#{row.id}** {what}, {describe(row)} · {status}"
+            if row.status == "paused" and row.status_reason and inv.actor.is_moderator:
+                line += f" (why: {escape(row.status_reason[:300])}; `schedule resume {row.id}`)"
+            lines.append(line)
+        return Reply("\n".join(lines))
+
+    async def _own(self, inv: Invocation) -> ScheduleRow:
+        row = await self.scheduler.store.schedules.get(int(inv.args["id"]))  # type: ignore[arg-type]
+        if (
+            row is None
+            or row.community_id != inv.place.community_id
+            or row.status not in ("active", "paused")
+        ):
+            raise UserError(f"There is no schedule #{inv.args['id']} here (see `schedule list`).")
+        return row
+
+    async def cancel(self, inv: Invocation) -> Reply:
+        row = await self._own(inv)
+        await self.scheduler.set_status(row, "cancelled")
+        return Reply(f"Cancelled #{row.id}.")
+
+    async def pause(self, inv: Invocation) -> Reply:
+        row = await self._own(inv)
+        if row.status == "paused":
+            raise UserError(f"#{row.id} is already paused.")
+        await self.scheduler.set_status(row, "paused")
+        return Reply(f"Paused #{row.id}. `schedule resume {row.id}` starts it again.")
+
+    async def resume(self, inv: Invocation) -> Reply:
+        row = await self._own(inv)
+        if row.status == "active":
+            raise UserError(f"#{row.id} is not paused.")
+        row = await self.scheduler.set_status(row, "active")
+        if row.status != "active":
+            return Reply(f"#{row.id} has no more dates to post, so it is finished.")
+        return Reply(f"Resumed #{row.id}; next: {self.local(row)}.")
+
+    def local(self, row: ScheduleRow) -> str:
+        if not row.next_run:
+            return "none"
+        moment = datetime.fromisoformat(row.next_run).astimezone(ZoneInfo(row.timezone))
+        return moment.strftime("%a %d %b %Y, %H:%M ") + row.timezone
+
+    # --- what a due schedule posts --------------------------------------------------------
+
+    async def render_reflection(self, row: ScheduleRow, due: datetime) -> Action:
+        day = due.astimezone(self.communities.zone(row.community_id)).date()
+        question = await self.reflections.for_day(row.community_id, day)
+        return Post(render_reflection(question, self.content, heading="Today's reflection"))
+
+    async def render_discussion(self, row: ScheduleRow, due: datetime) -> Action:
+        view = None
+        if row.payload != "next":
+            try:
+                view = await self.prompts.find(row.community_id, row.payload[2:])
+            except UserError:
+                view = None  # removed since it was planned: take the next one instead
+        if view is None:
+            view = await self.prompts.next_unused(row.community_id)
+        title = view.title if len(view.title) <= THREAD_TITLE else view.title[:99] + "…"
+        return Thread(title, render(view, self.content), meta=view.ref)
+
+    async def discussion_sent(self, row: ScheduleRow, due: datetime, action: Action) -> None:
+        if action.meta:
+            await self.prompts.mark_used(row.community_id, action.meta, due)

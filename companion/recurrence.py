@@ -1,0 +1,68 @@
+"""Wall-clock recurrence: "daily 09:00 Europe/Berlin" stays 09:00 local across DST.
+
+python-dateutil's rrule does the calendar arithmetic on naive local times; zoneinfo turns
+each local time into an instant. A local time that does not exist (the spring-forward gap)
+moves to the first valid minute after it; one that exists twice (the fall-back hour) is
+taken once, at its first occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import DAILY, WEEKLY, rrule
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class Recurrence:
+    rule: str  # once | daily | weekly
+    at: time
+    zone: ZoneInfo
+    start: date
+    days: tuple[int, ...] = ()  # weekly: 0 = Monday
+
+    def local_times(self, after_local: datetime) -> Iterator[datetime]:
+        """Naive local datetimes of the rule, from the day of ``after_local`` on."""
+        first = datetime.combine(self.start, self.at)
+        if self.rule == "once":
+            yield first
+            return
+        freq = DAILY if self.rule == "daily" else WEEKLY
+        byweekday = self.days if self.rule == "weekly" else None
+        rule = rrule(freq, dtstart=first, byweekday=byweekday)
+        yield from rule.xafter(max(first, after_local - timedelta(days=1)), inc=True)
+
+    def next_after(self, after: datetime) -> datetime | None:
+        """The first occurrence strictly after the instant ``after`` (UTC), or None."""
+        after_local = after.astimezone(self.zone).replace(tzinfo=None)
+        for local in self.local_times(after_local):
+            instant = to_instant(local, self.zone)
+            if instant > after:
+                return instant
+        return None
+
+    def describe(self) -> str:
+        hhmm = self.at.strftime("%H:%M")
+        if self.rule == "once":
+            return f"once on {self.start.isoformat()} at {hhmm} {self.zone.key}"
+        if self.rule == "daily":
+            return f"daily at {hhmm} {self.zone.key}"
+        names = ", ".join(DAY_NAMES[d].capitalize() for d in self.days)
+        return f"weekly on {names} at {hhmm} {self.zone.key}"
+
+
+def to_instant(local: datetime, zone: ZoneInfo) -> datetime:
+    """A naive local time to a UTC instant; a time in a DST gap moves to the gap's end."""
+    candidate = local
+    for _ in range(24 * 60):
+        aware = candidate.replace(tzinfo=zone, fold=0)
+        back = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        if back == candidate:
+            return aware.astimezone(UTC)
+        candidate += timedelta(minutes=1)
+    raise ValueError(f"{local} never becomes valid in {zone.key}")

@@ -1,0 +1,318 @@
+"""One timer for the whole process: posts each due occurrence exactly once, in local time.
+
+- ``next_run`` is persisted; the loop sleeps until the earliest one (no polling) and any
+  change to the schedules wakes it.
+- Each occurrence is claimed in a transaction before it is sent and marked sent after; its
+  key (at most 25 characters) goes to the adapter as the idempotency key, so a retry after a
+  crash cannot post twice on platforms that honour it.
+- An occurrence missed while the bot was down is posted late within the grace window, and
+  otherwise recorded as skipped and logged. Failed posts are retried with backoff, then the
+  schedule is paused with the reason, which ``schedule list`` shows moderators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from companion.events import Place
+from companion.ports import ChatPort, Clock, PostError
+from companion.recurrence import Recurrence
+from companion.store import Store
+from companion.store.schedules import NewSchedule, ScheduleRow, Skip, iso
+
+log = logging.getLogger(__name__)
+
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+IDLE_WAKE = timedelta(hours=6)  # a sanity wake-up when nothing is planned at all
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    text: str
+    meta: str = ""  # what the renderer wants to know again after sending
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    title: str
+    text: str
+    meta: str = ""
+
+
+Action = Post | Thread
+Render = Callable[[ScheduleRow, datetime], Awaitable[Action]]
+AfterSent = Callable[[ScheduleRow, datetime, Action], Awaitable[None]]
+
+
+def occurrence_key(schedule_id: int, due: datetime) -> str:
+    """Stable per occurrence and at most 25 characters (Discord's nonce limit)."""
+    return f"cmp{_b36(schedule_id)}-{_b36(int(due.timestamp()) // 60)}"
+
+
+def _b36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if number == 0:
+            return out
+
+
+def recurrence_of(row: ScheduleRow) -> Recurrence:
+    return Recurrence(
+        rule=row.rule,
+        at=time.fromisoformat(row.at_time),
+        zone=ZoneInfo(row.timezone),
+        start=date.fromisoformat(row.start_date),
+        days=tuple(int(d) for d in row.days.split(",") if d),
+    )
+
+
+def place_of(row: ScheduleRow) -> Place:
+    return Place(row.platform, row.community_id, row.room_id, row.thread_id)
+
+
+@dataclass(slots=True)
+class Kind:
+    render: Render
+    after_sent: AfterSent | None = None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        grace: timedelta = timedelta(hours=6),
+        backoff: tuple[timedelta, ...] = BACKOFF,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.grace = grace
+        self.backoff = backoff
+        self.ports: dict[str, ChatPort] = {}
+        self.kinds: dict[str, Kind] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._run_lock = asyncio.Lock()
+
+    # --- wiring -------------------------------------------------------------------------
+
+    def register(self, kind: str, render: Render, after_sent: AfterSent | None = None) -> None:
+        self.kinds[kind] = Kind(render, after_sent)
+
+    def attach(self, platform: str, port: ChatPort) -> None:
+        """An adapter offers its ChatPort; schedules of its platform start being served."""
+        self.ports[platform] = port
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Start the one loop (again after a reconnect is fine: it never starts a second)."""
+        if self._task is not None and not self._task.done():
+            return
+        await self.recover()
+        self._task = asyncio.create_task(self._loop(), name="companion-scheduler")
+
+    async def recover(self) -> int:
+        """Occurrences claimed by a process that stopped before marking them: send again
+        with the same key (the platform drops a duplicate), or skip them past grace."""
+        recovered = await self.store.schedules.recover_claimed(self.clock.now())
+        if recovered:
+            log.warning("%d scheduled post(s) were claimed before a stop; retrying", recovered)
+        return recovered
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # --- planning -----------------------------------------------------------------------
+
+    async def add(
+        self,
+        place: Place,
+        kind: str,
+        recurrence: Recurrence,
+        payload: str,
+        created_by: str,
+        *,
+        grace: timedelta | None = None,
+    ) -> ScheduleRow:
+        now = self.clock.now()
+        first = recurrence.next_after(now)
+        if first is None:
+            raise ValueError("the schedule has no occurrence in the future")
+        new = NewSchedule(
+            community_id=place.community_id,
+            platform=place.platform,
+            room_id=place.room_id,
+            thread_id=place.thread_id,
+            kind=kind,
+            rule=recurrence.rule,
+            days=",".join(str(d) for d in recurrence.days),
+            start_date=recurrence.start.isoformat(),
+            at_time=recurrence.at.strftime("%H:%M"),
+            timezone=recurrence.zone.key,
+            payload=payload,
+            next_run=iso(first),
+            created_by=created_by,
+            created_at=iso(now),
+            grace_seconds=int(grace.total_seconds()) if grace is not None else None,
+        )
+        schedule_id = await self.store.schedules.add(new)
+        self.wake()
+        row = await self.store.schedules.get(schedule_id)
+        assert row is not None
+        return row
+
+    async def set_status(self, row: ScheduleRow, status: str) -> ScheduleRow:
+        """Pause, resume (from now on: nothing missed while paused is posted) or cancel."""
+        next_run = row.next_run
+        if status == "active":
+            upcoming = recurrence_of(row).next_after(self.clock.now())
+            next_run = iso(upcoming) if upcoming else None
+            if next_run is None:
+                status = "done"
+        await self.store.schedules.set_status(row.id, status, reason=None, next_run=next_run)
+        self.wake()
+        updated = await self.store.schedules.get(row.id)
+        assert updated is not None
+        return updated
+
+    # --- running ------------------------------------------------------------------------
+
+    async def run_due(self) -> int:
+        """Send everything due now. Returns how many sends were attempted."""
+        async with self._run_lock:
+            if not self.ports:
+                return 0
+            platforms = sorted(self.ports)
+            now = self.clock.now()
+            work: list[tuple[str, ScheduleRow, datetime]] = []
+            for occ, row in await self.store.schedules.retries_due(now, platforms):
+                work.append((occ.key, row, datetime.fromisoformat(occ.due_at)))
+            while True:
+                due = await self.store.schedules.due(now, platforms, BATCH)
+                for row in due:
+                    claimed = await self._claim(row, now)
+                    if claimed is not None:
+                        work.append((claimed[0], row, claimed[1]))
+                if len(due) < BATCH:
+                    break
+            if work:
+                await asyncio.gather(*(self._send(key, row, at) for key, row, at in work))
+            return len(work)
+
+    async def _claim(self, row: ScheduleRow, now: datetime) -> tuple[str, datetime] | None:
+        """Record every occurrence up to now; the newest one within grace is to be sent."""
+        assert row.next_run is not None
+        recurrence = recurrence_of(row)
+        grace = (
+            timedelta(seconds=row.grace_seconds) if row.grace_seconds is not None else self.grace
+        )
+        due = datetime.fromisoformat(row.next_run)
+        pending: list[datetime] = []
+        upcoming: datetime | None = due
+        while upcoming is not None and upcoming <= now:
+            pending.append(upcoming)
+            upcoming = recurrence.next_after(upcoming)
+        skipped = []
+        for missed in pending[:-1]:
+            skipped.append(Skip(occurrence_key(row.id, missed), iso(missed), "a later one was due"))
+        last = pending[-1]
+        send: tuple[str, datetime] | None = (occurrence_key(row.id, last), last)
+        if now - last > grace:
+            skipped.append(
+                Skip(occurrence_key(row.id, last), iso(last), "missed: past the grace window")
+            )
+            send = None
+        for skip in skipped:
+            log.warning(
+                "schedule %d: skipped the post due %s (%s)", row.id, skip.due_at, skip.detail
+            )
+        won = await self.store.schedules.claim(
+            row,
+            key=send[0] if send else None,
+            due_at=iso(send[1]) if send else None,
+            skipped=skipped,
+            next_run=iso(upcoming) if upcoming else None,
+            now=now,
+        )
+        return send if won else None
+
+    async def _send(self, key: str, row: ScheduleRow, due: datetime) -> None:
+        schedules = self.store.schedules
+        now = self.clock.now()
+        kind = self.kinds.get(row.kind)
+        port = self.ports.get(row.platform)
+        if kind is None or port is None:
+            detail = f"no handler for {row.kind!r} on {row.platform!r}"
+            await schedules.give_up(key, "failed", detail, now, pause=row.id)
+            return
+        attempts = await schedules.start_attempt(key, now)
+        try:
+            action = await kind.render(row, due)
+            place = place_of(row)
+            if isinstance(action, Thread):
+                await port.open_thread(place, action.title, action.text, key=key)
+            else:
+                await port.post(place, action.text, key=key)
+        except Exception as error:  # an adapter's failure must not stop the loop
+            await self._failed(key, row, attempts, error)
+            return
+        await schedules.mark_sent(key, self.clock.now())
+        if kind.after_sent is not None:
+            try:
+                await kind.after_sent(row, due, action)
+            except Exception:
+                log.exception("schedule %d: bookkeeping after a post failed", row.id)
+
+    async def _failed(self, key: str, row: ScheduleRow, attempts: int, error: Exception) -> None:
+        now = self.clock.now()
+        reason = str(error) or type(error).__name__
+        permanent = isinstance(error, PostError) and error.permanent
+        if not isinstance(error, PostError):
+            log.exception("schedule %d: post failed", row.id, exc_info=error)
+        if permanent or attempts > len(self.backoff):
+            detail = f"posting failed {attempts} time(s): {reason}"
+            log.warning("schedule %d paused: %s", row.id, detail)
+            await self.store.schedules.give_up(key, "failed", detail, now, pause=row.id)
+            return
+        retry_at = now + self.backoff[attempts - 1]
+        log.warning("schedule %d: post failed (%s); retrying at %s", row.id, reason, iso(retry_at))
+        await self.store.schedules.retry_later(key, retry_at, reason, now)
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_due()
+                earliest = await self.store.schedules.earliest_wake(sorted(self.ports))
+            except Exception:
+                log.exception("scheduler pass failed; trying again in a minute")
+                earliest = iso(self.clock.now() + timedelta(minutes=1))
+            if earliest:
+                wake_at = datetime.fromisoformat(earliest)
+            else:
+                wake_at = self.clock.now() + IDLE_WAKE
+            await self.clock.sleep_until(wake_at, self._wake)
+
+
+def describe(row: ScheduleRow) -> str:
+    return recurrence_of(row).describe()

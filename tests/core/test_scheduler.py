@@ -1,0 +1,260 @@
+"""Scheduling in wall-clock time, exactly once, with an injected clock (no real waiting)."""
+
+import asyncio
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from companion.ports import PostError
+from tests.conftest import MEMBER, MODERATOR, PLACE, say
+from tests.core.schedule_helpers import run_until
+from tests.fakes import RecordingPort
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.fixture
+def port(clock):
+    return RecordingPort(clock=clock)
+
+
+@pytest.fixture
+async def sched_app(app, port):
+    app.scheduler.attach("test", port)
+    return app
+
+
+def local_times(port, zone):
+    return [s.at.astimezone(zone).strftime("%Y-%m-%d %H:%M") for s in port.sent]
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "days"),
+    [
+        ("Europe/Berlin", datetime(2026, 3, 26, 12, tzinfo=UTC), 6),  # spring forward 29 Mar
+        ("Europe/Berlin", datetime(2026, 10, 22, 12, tzinfo=UTC), 6),  # fall back 25 Oct
+        ("America/New_York", datetime(2026, 3, 5, 18, tzinfo=UTC), 6),  # spring forward 8 Mar
+        ("America/New_York", datetime(2026, 10, 29, 18, tzinfo=UTC), 6),  # fall back 1 Nov
+    ],
+)
+async def test_daily_0900_stays_0900_local_across_dst(sched_app, port, clock, zone, start, days):
+    clock.set(start)
+    reply = await say(sched_app, f"schedule reflection 09:00 {zone}", MODERATOR)
+    assert "Planned #1" in reply.text
+    await run_until(sched_app, clock, start + timedelta(days=days))
+    times = local_times(port, ZoneInfo(zone))
+    assert len(times) == days
+    assert all(t.endswith(" 09:00") for t in times), times
+    assert len({t[:10] for t in times}) == days  # one per local day
+
+
+async def test_a_time_in_the_spring_gap_posts_once_at_the_first_valid_minute(
+    sched_app, port, clock
+):
+    clock.set(datetime(2026, 3, 27, 12, tzinfo=UTC))
+    await say(sched_app, "schedule reflection 02:30 Europe/Berlin", MODERATOR)
+    await run_until(sched_app, clock, datetime(2026, 3, 31, 12, tzinfo=UTC))
+    assert local_times(port, BERLIN) == [
+        "2026-03-28 02:30",
+        "2026-03-29 03:00",  # 02:30 does not exist that night
+        "2026-03-30 02:30",
+        "2026-03-31 02:30",
+    ]
+
+
+async def test_the_repeated_hour_posts_once(sched_app, port, clock):
+    clock.set(datetime(2026, 10, 24, 12, tzinfo=UTC))
+    await say(sched_app, "schedule reflection 02:30 Europe/Berlin", MODERATOR)
+    await run_until(sched_app, clock, datetime(2026, 10, 26, 12, tzinfo=UTC))
+    assert local_times(port, BERLIN) == ["2026-10-25 02:30", "2026-10-26 02:30"]
+    first = port.sent[0].at
+    assert first == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # the first 02:30 (CEST)
+
+
+async def test_weekly_discussions_open_threads_with_unused_prompts(sched_app, port, clock):
+    await say(sched_app, "schedule discussion weekly tue,thu 19:30 next", MODERATOR)
+    await run_until(sched_app, clock, clock.now() + timedelta(days=14))
+    assert [s.kind for s in port.sent] == ["thread"] * 4
+    assert [s.at.strftime("%a %H:%M") for s in port.sent] == ["Tue 19:30", "Thu 19:30"] * 2
+    titles = [s.title for s in port.sent]
+    assert len(set(titles)) == 4  # no prompt twice
+    assert all(0 < len(t) <= 100 for t in titles)
+
+
+async def test_a_one_off_discussion_with_a_chosen_prompt(sched_app, port, clock):
+    reply = await say(
+        sched_app, "schedule discussion once 2026-03-05 18:00 power-at-work", MODERATOR
+    )
+    assert "Planned #1" in reply.text
+    await run_until(sched_app, clock, datetime(2026, 3, 10, tzinfo=UTC))
+    assert [s.title for s in port.sent] == ["Power at work"]
+    assert "Nothing is planned" in (await say(sched_app, "schedule list")).text
+
+
+async def test_the_scheduled_post_and_reflect_ask_the_same_question(sched_app, port, clock):
+    await say(sched_app, "schedule reflection 13:00", MODERATOR)
+    await run_until(sched_app, clock, clock.now() + timedelta(hours=2))
+    asked = (await say(sched_app, "reflect")).text
+    assert port.sent[0].text == asked
+
+
+async def test_restart_in_the_middle_of_a_day_sends_nothing_twice(make_app, clock):
+    first_port = RecordingPort(clock=clock)
+    app = await make_app()
+    app.scheduler.attach("test", first_port)
+    await say(app, "schedule reflection 09:00", MODERATOR)
+    await say(app, "schedule reflection 18:00", MODERATOR)
+    await run_until(app, clock, datetime(2026, 3, 3, 10, tzinfo=UTC))  # 09:00 posted
+    await app.close()
+
+    second_port = RecordingPort(clock=clock)
+    restarted = await make_app()
+    restarted.scheduler.attach("test", second_port)
+    await run_until(restarted, clock, datetime(2026, 3, 4, 0, tzinfo=UTC))
+    assert [s.at.hour for s in first_port.sent] == [18, 9]  # Mar 2 18:00, Mar 3 09:00
+    assert [s.at.hour for s in second_port.sent] == [18]  # only what was still to come
+    assert first_port.keys_seen.isdisjoint(second_port.keys_seen)
+
+
+async def test_downtime_within_grace_posts_late(make_app, clock):
+    app = await make_app()
+    await say(app, "schedule reflection 13:00", MODERATOR)
+    await app.close()
+    clock.set(datetime(2026, 3, 2, 17, tzinfo=UTC))  # down from 12:00 to 17:00
+    port = RecordingPort(clock=clock)
+    restarted = await make_app()
+    restarted.scheduler.attach("test", port)
+    await restarted.scheduler.run_due()
+    assert len(port.sent) == 1 and port.sent[0].at.hour == 17
+
+
+async def test_downtime_past_grace_skips_and_logs(make_app, clock, caplog):
+    app = await make_app()
+    await say(app, "schedule reflection 13:00", MODERATOR)
+    await app.close()
+    clock.set(datetime(2026, 3, 4, 20, tzinfo=UTC))  # missed Mar 2, 3 and 4 (7 h late)
+    port = RecordingPort(clock=clock)
+    restarted = await make_app()
+    restarted.scheduler.attach("test", port)
+    with caplog.at_level(logging.WARNING):
+        await restarted.scheduler.run_due()
+    assert port.sent == []
+    occurrences = await restarted.store.schedules.occurrences(1)
+    assert [o.state for o in occurrences] == ["skipped"] * 3
+    assert "past the grace window" in caplog.text
+    await run_until(restarted, clock, datetime(2026, 3, 5, 14, tzinfo=UTC))
+    assert len(port.sent) == 1  # and it goes on the next day
+
+
+async def test_two_communities_in_different_zones(sched_app, port, clock):
+    berlin = replace(PLACE, community_id="c:berlin")
+    new_york = replace(PLACE, community_id="c:ny")
+    await say(sched_app, "timezone Europe/Berlin", MODERATOR, berlin)
+    await say(sched_app, "timezone America/New_York", MODERATOR, new_york)
+    await say(sched_app, "schedule reflection 08:00", MODERATOR, berlin)
+    await say(sched_app, "schedule reflection 08:00", MODERATOR, new_york)
+    await run_until(sched_app, clock, clock.now() + timedelta(days=1))
+    sent = {s.place.community_id: s.at for s in port.sent}
+    assert sent["c:berlin"].astimezone(BERLIN).hour == 8
+    assert sent["c:ny"].astimezone(NEW_YORK).hour == 8
+    assert sent["c:berlin"] != sent["c:ny"]
+
+
+async def test_cancel_while_due_posts_nothing(sched_app, port, clock):
+    await say(sched_app, "schedule reflection 13:00", MODERATOR)
+    clock.set(datetime(2026, 3, 2, 13, 0, 5, tzinfo=UTC))  # due, not yet run
+    assert "Cancelled #1" in (await say(sched_app, "schedule cancel 1", MODERATOR)).text
+    await run_until(sched_app, clock, clock.now() + timedelta(days=2))
+    assert port.sent == []
+
+
+async def test_pause_and_resume_from_now_on(sched_app, port, clock):
+    await say(sched_app, "schedule reflection 13:00", MODERATOR)
+    await say(sched_app, "schedule pause 1", MODERATOR)
+    await run_until(sched_app, clock, clock.now() + timedelta(days=2))
+    assert port.sent == []
+    assert "paused" in (await say(sched_app, "schedule list")).text
+    assert "Resumed #1" in (await say(sched_app, "schedule resume 1", MODERATOR)).text
+    await run_until(sched_app, clock, clock.now() + timedelta(days=1))
+    assert len(port.sent) == 1
+
+
+async def test_failing_posts_retry_with_backoff_then_pause_and_tell_moderators(
+    sched_app, port, clock
+):
+    port.fail_with = PostError("the room is gone")
+    await say(sched_app, "schedule reflection 13:00", MODERATOR)
+    await run_until(sched_app, clock, clock.now() + timedelta(hours=2))
+    occurrence = (await sched_app.store.schedules.occurrences(1))[0]
+    assert occurrence.state == "failed" and occurrence.attempts == 4
+    listing = (await say(sched_app, "schedule list", MODERATOR)).text
+    assert "paused" in listing and "the room is gone" in listing
+    assert "the room is gone" not in (await say(sched_app, "schedule list", MEMBER)).text
+    port.fail_with = None
+    await say(sched_app, "schedule resume 1", MODERATOR)
+    await run_until(sched_app, clock, clock.now() + timedelta(days=1))
+    assert len(port.sent) == 1
+
+
+async def test_a_permanent_failure_pauses_at_once(sched_app, port, clock):
+    port.fail_with = PostError("no permission to post", permanent=True)
+    await say(sched_app, "schedule reflection 13:00", MODERATOR)
+    await run_until(sched_app, clock, clock.now() + timedelta(hours=2))
+    assert (await sched_app.store.schedules.occurrences(1))[0].attempts == 1
+    assert "no permission" in (await say(sched_app, "schedule list", MODERATOR)).text
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("schedule reflection 25:00", "is not a time"),
+        ("schedule reflection 9am", "is not a time"),
+        ("schedule reflection 09:00 Mars/Olympus", "not a time zone"),
+        ("schedule discussion once 2026-03-01 10:00", "already passed"),
+        ("schedule discussion once 2026-02-30 10:00", "is not a date"),
+        ("schedule discussion weekly someday 10:00", "is not a day"),
+        ("schedule discussion daily 10:00 no-such-prompt", "There is no prompt"),
+        ("schedule discussion hourly 10:00", "must be one of: once, daily, weekly"),
+        ("schedule discussion daily", "When is missing. Usage: `schedule discussion"),
+        ("schedule discussion weekly 10:00", "After `weekly` write DAYS HH:MM"),
+    ],
+)
+async def test_bad_plans_are_explained_and_nothing_is_stored(sched_app, line, expected):
+    reply = await say(sched_app, line, MODERATOR)
+    assert expected in reply.text
+    assert await sched_app.store.schedules.for_community(PLACE.community_id) == []
+
+
+async def test_members_cannot_plan_or_cancel_and_communities_are_separate(sched_app):
+    assert "Only moderators" in (await say(sched_app, "schedule reflection 09:00")).text
+    await say(sched_app, "schedule reflection 09:00", MODERATOR)
+    other = replace(PLACE, community_id="c:other")
+    reply = await say(sched_app, "schedule cancel 1", MODERATOR, other)
+    assert "There is no schedule #1 here" in reply.text
+    assert (await sched_app.store.schedules.get(1)).status == "active"
+
+
+async def test_the_loop_sleeps_until_due_and_wakes_on_changes(sched_app, port, clock):
+    await sched_app.scheduler.start()
+    await sched_app.scheduler.start()  # a reconnect: still one loop
+    loops = [t for t in asyncio.all_tasks() if t.get_name() == "companion-scheduler"]
+    assert len(loops) == 1
+    await say(sched_app, "schedule reflection 12:30", MODERATOR)  # wakes the loop
+    clock.set(datetime(2026, 3, 2, 12, 29, tzinfo=UTC))
+    await _settle(port, 0)
+    assert port.sent == []
+    clock.set(datetime(2026, 3, 2, 12, 30, tzinfo=UTC))
+    await _settle(port, 1)
+    assert len(port.sent) == 1
+
+
+async def _settle(port: RecordingPort, expected: int) -> None:
+    for _ in range(100):
+        if len(port.sent) >= expected:
+            await asyncio.sleep(0.01)
+            return
+        await asyncio.sleep(0.01)

@@ -7,7 +7,7 @@ restarts and content edits; the scheduled morning post asks the same question th
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from datetime import date
 
 from companion.commands import CommandSpec
@@ -25,6 +25,7 @@ class Reflections:
         self.communities = communities
         self._counts: dict[str, dict[str, int]] = {}
         self._today: dict[str, tuple[str, str]] = {}  # community -> (day, reflection id)
+        self._order: dict[str, list[str]] = {}
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -61,17 +62,17 @@ class Reflections:
         return self.content.reflections[chosen]
 
     def _next(self, community_id: str, counts: dict[str, int]) -> str:
-        """The least-asked question; ties in an order shuffled per community and cycle."""
-        ids = self.content.reflections
-        cycle = min(counts.get(i, 0) for i in ids)
-        fresh = [i for i in ids if counts.get(i, 0) == cycle]
-        return min(fresh, key=lambda i: _shuffle_key(community_id, cycle, i))
+        """The least-asked question, in an order shuffled once per community."""
+        order = self._order.get(community_id)
+        if order is None:
+            order = sorted(self.content.reflections, key=lambda i: _shuffle_key(community_id, i))
+            self._order[community_id] = order
+        cycle = min(counts.get(i, 0) for i in order)
+        return next(i for i in order if counts.get(i, 0) == cycle)
 
 
-def _shuffle_key(community_id: str, cycle: int, reflection_id: str) -> bytes:
-    return hashlib.blake2b(
-        f"{community_id}\0{cycle}\0{reflection_id}".encode(), digest_size=8
-    ).digest()
+def _shuffle_key(community_id: str, reflection_id: str) -> int:
+    return zlib.crc32(f"{community_id}\0{reflection_id}".encode())
 
 
 def render(question: Reflection, content: Content, *, heading: str) -> str:

@@ -1,0 +1,398 @@
+"""The Discord adapter: slash commands in, Invocations to the core, Replies out; a ChatPort.
+
+The commands are the core's registry rendered as data (``tree.py``) and synced in
+``setup_hook``; interactions arrive through ``on_interaction`` and are routed back to their
+``CommandSpec`` by name. discord.py's ``app_commands`` framework is not used: it builds
+commands from decorated Python functions, while here they are declared once, as data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+
+from companion.app import App
+from companion.config import ConfigError, Settings
+from companion.events import Actor, Invocation, MessageRef, Place
+from companion.markup import escape
+from companion.ports import PostError
+from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
+from companion_adapters.discord.render import part_nonce, split_message, to_discord
+from companion_adapters.discord.tree import RenderedTree, Route, RouteKey, render_tree
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+NO_MENTIONS = discord.AllowedMentions.none()
+DEFER_AFTER = 2.0  # seconds: defer a reply that is not ready by then (Discord waits 3 s)
+THREAD_NAME = 100
+MAX_CHOICE = 100
+ALREADY_HAS_THREAD = 160004
+STALE = "I don't know that command any more; Discord may still be updating the list."
+APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again later."
+SUBCOMMAND_TYPES = (1, 2)
+
+
+class CompanionClient(discord.Client):
+    """discord.py's client, with only what a slash-command bot needs from the gateway."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        # No voice here: spare the log the warnings about voice libraries not installed.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels (text or forum) and roles, for threads and moderators
+        options.setdefault("allowed_mentions", NO_MENTIONS)
+        options.setdefault("member_cache_flags", discord.MemberCacheFlags.none())
+        options.setdefault("chunk_guilds_at_startup", False)
+        options.setdefault("max_messages", None)
+        super().__init__(intents=intents, **options)
+        self.adapter = adapter
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_interaction(interaction)
+
+
+class DiscordAdapter:
+    """One bot connection serving one App; also the App scheduler's ChatPort for Discord."""
+
+    def __init__(self, app: App, config: DiscordConfig, **client_options: Any) -> None:
+        self.app = app
+        self.config = config
+        self.tree: RenderedTree = render_tree(
+            app.registry, global_scope=config.test_guild_id is None
+        )
+        self.routes: Mapping[RouteKey, Route] = self.tree.routes
+        self.client = CompanionClient(self, **client_options)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def serve(self, bot_token: str) -> None:
+        """Log in (a rejected token is a ConfigError), serve until cancelled, then close."""
+        with endpoints(self.config.api_base, self.config.gateway_url):
+            try:
+                try:
+                    await self.client.login(bot_token)
+                except discord.LoginFailure:
+                    raise ConfigError(
+                        f"Discord rejected the bot token in {TOKEN_VARIABLE} (401 Unauthorized): "
+                        "copy a fresh one from the developer portal (Bot > Reset Token)."
+                    ) from None
+                await self.client.connect(reconnect=True)
+            finally:
+                await self.client.close()
+
+    async def setup(self) -> None:
+        """Once per login (never on reconnects): sync the commands, then offer the ChatPort."""
+        await self.sync_commands()
+        self.app.scheduler.attach(PLATFORM, self)
+        await self.app.scheduler.start()  # idempotent: never a second loop
+
+    async def sync_commands(self) -> None:
+        http = self.client.http
+        app_id = self.client.application_id
+        assert app_id is not None, "setup_hook runs after login, which sets the application id"
+        guild_id = self.config.test_guild_id
+        if guild_id is None:
+            await http.bulk_upsert_global_commands(app_id, self.tree.commands)
+            log.info("synced %d global commands", len(self.tree.commands))
+            return
+        try:
+            await http.bulk_upsert_guild_commands(app_id, guild_id, self.tree.commands)
+        except discord.Forbidden:
+            raise ConfigError(
+                f"[discord] test_guild_id {guild_id}: the bot cannot register commands there "
+                "(is it in that guild, invited with the applications.commands scope?)."
+            ) from None
+        log.info("synced %d commands to guild %d", len(self.tree.commands), guild_id)
+
+    # --- interactions -------------------------------------------------------------------
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        try:
+            if interaction.type is discord.InteractionType.application_command:
+                await self._command(interaction)
+            elif interaction.type is discord.InteractionType.autocomplete:
+                await self._autocomplete(interaction)
+        except Exception:
+            log.exception("interaction %s (%s) failed", interaction.id, _name(interaction))
+            if interaction.type is discord.InteractionType.application_command:
+                with contextlib.suppress(discord.HTTPException):
+                    await self._say(interaction, [APOLOGY], ephemeral=True)
+
+    def _target(
+        self, interaction: discord.Interaction
+    ) -> tuple[Route, dict[str, object], str | None] | None:
+        """The route, the option values and the focused option (autocomplete) of a command."""
+        data: Mapping[str, Any] = interaction.data or {}
+        options = data.get("options") or []
+        sub = None
+        if options and options[0].get("type") in SUBCOMMAND_TYPES:
+            sub = options[0]["name"]
+            options = options[0].get("options") or []
+        route = self.routes.get((data.get("name", ""), sub))
+        if route is None:
+            return None
+        args: dict[str, object] = {}
+        focused = None
+        for option in options:
+            if "value" in option:
+                args[option["name"]] = option["value"]
+                if option.get("focused"):
+                    focused = option["name"]
+        return route, args, focused
+
+    def _actor(self, interaction: discord.Interaction) -> Actor:
+        user = interaction.user
+        moderator = False
+        if interaction.guild_id is not None:
+            perms = interaction.permissions  # the member's, from the interaction itself
+            moderator = perms.administrator or perms.manage_guild or perms.manage_threads
+            if (
+                not moderator
+                and self.config.moderator_role_ids
+                and isinstance(user, discord.Member)
+            ):
+                moderator = any(user.get_role(r) for r in self.config.moderator_role_ids)
+        return Actor(str(user.id), user.display_name, moderator)
+
+    @staticmethod
+    def _place(interaction: discord.Interaction) -> Place:
+        channel = interaction.channel
+        channel_id = interaction.channel_id or 0
+        if interaction.guild_id is None:
+            return Place(PLATFORM, f"dm:{interaction.user.id}", str(channel_id))
+        community = str(interaction.guild_id)
+        if isinstance(channel, discord.Thread) and channel.parent_id:
+            return Place(PLATFORM, community, str(channel.parent_id), str(channel.id))
+        return Place(PLATFORM, community, str(channel_id))
+
+    async def _command(self, interaction: discord.Interaction) -> None:
+        target = self._target(interaction)
+        if target is None:
+            await self._say(interaction, [STALE], ephemeral=True)
+            return
+        route, args, _ = target
+        spec = route.spec
+        inv = Invocation(
+            spec.name,
+            args,
+            self._actor(interaction),
+            self._place(interaction),
+            self.app.clock.now(),
+        )
+        response = interaction.response
+        if spec.slow:
+            await response.defer(ephemeral=spec.private, thinking=True)
+            reply = await self.app.dispatcher.dispatch(inv)
+        else:
+            # Answer directly when the core is quick (always, so far); defer if it is not.
+            loop = asyncio.get_running_loop()
+            late: list[asyncio.Task[Any]] = []
+            timer = loop.call_later(
+                DEFER_AFTER,
+                lambda: late.append(
+                    loop.create_task(response.defer(ephemeral=spec.private, thinking=True))
+                ),
+            )
+            try:
+                reply = await self.app.dispatcher.dispatch(inv)
+            finally:
+                timer.cancel()
+            if late:
+                await late[0]
+        chunks = split_message(to_discord(reply.text))
+        await self._say(interaction, chunks, reply.private, deferred_private=spec.private)
+
+    async def _say(
+        self,
+        interaction: discord.Interaction,
+        chunks: list[str],
+        ephemeral: bool,
+        *,
+        deferred_private: bool = True,
+    ) -> None:
+        """The first chunk as the response, the rest as followups. After a defer, the first
+        followup replaces "thinking..." and keeps the defer's visibility, so a private reply
+        after a public defer removes that message and goes out privately instead."""
+        response = interaction.response
+        rest = chunks
+        if not response.is_done():
+            await response.send_message(
+                chunks[0], ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, suppress_embeds=True
+            )
+            rest = chunks[1:]
+        elif ephemeral and not deferred_private:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+        for chunk in rest:
+            await interaction.followup.send(
+                chunk, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, suppress_embeds=True
+            )
+
+    async def _autocomplete(self, interaction: discord.Interaction) -> None:
+        target = self._target(interaction)
+        focused = target[2] if target is not None else None
+        if target is None or focused is None:
+            await interaction.response.autocomplete([])
+            return
+        route, args, _ = target
+        partial = str(args.pop(focused, ""))
+        inv = Invocation(
+            route.spec.name,
+            args,
+            self._actor(interaction),
+            self._place(interaction),
+            self.app.clock.now(),
+        )
+        values = await self.app.dispatcher.complete(inv, focused, partial)
+        choices: list[app_commands.Choice[Any]] = []
+        integer = focused in route.integer_params
+        for value in values:
+            text = str(value)
+            if not 0 < len(text) <= MAX_CHOICE:
+                continue
+            if integer:
+                try:
+                    choices.append(app_commands.Choice(name=text, value=int(text)))
+                except ValueError:
+                    continue
+            else:
+                choices.append(app_commands.Choice(name=text, value=text))
+        await interaction.response.autocomplete(choices[:25])
+
+    # --- ChatPort -----------------------------------------------------------------------
+
+    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+        """A scheduled post in the place's channel (or thread); ``key`` is the nonce."""
+        self._check_open()
+        channel_id = int(place.thread_id or place.room_id)
+        target = self.client.get_partial_messageable(channel_id, guild_id=_guild_id(place))
+        with post_errors(f"posting in channel {channel_id}"):
+            first = await self._send_all(target, to_discord(text), key, "")
+        return MessageRef(place, str(first.id))
+
+    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
+        """A discussion thread named ``title``: on a starter message in a text channel, or a
+        post in a forum channel. A retry with the same ``key`` finds the first attempt's
+        starter message (nonce) and thread (a message has at most one)."""
+        self._check_open()
+        channel_id = int(place.room_id)
+        name = " ".join(title.split())[:THREAD_NAME] or "Discussion"
+        body = to_discord(text)
+        with post_errors(f"opening a thread in channel {channel_id}"):
+            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(
+                channel_id
+            )
+            if isinstance(channel, discord.ForumChannel):
+                # Discord's forum-post endpoint takes no nonce: a retry after the post was
+                # made but before the scheduler recorded it can post twice (rare).
+                first, *rest = split_message(body)
+                post = await channel.create_thread(
+                    name=name, content=first, allowed_mentions=NO_MENTIONS, suppress_embeds=True
+                )
+                thread: discord.abc.Messageable = post.thread
+                for i, chunk in enumerate(rest, 1):
+                    await thread.send(
+                        chunk,
+                        nonce=part_nonce(key, f"t{i}"),
+                        allowed_mentions=NO_MENTIONS,
+                        suppress_embeds=True,
+                    )
+                return Place(place.platform, place.community_id, place.room_id, str(post.thread.id))
+            if not isinstance(channel, discord.TextChannel):
+                raise PostError(
+                    f"channel {channel_id} is a {type(channel).__name__}: threads need a text "
+                    "or forum channel",
+                    permanent=True,
+                )
+            starter = await channel.send(
+                f"**{escape(name)}**",
+                nonce=part_nonce(key),
+                allowed_mentions=NO_MENTIONS,
+                suppress_embeds=True,
+            )
+            try:
+                thread_id = (await starter.create_thread(name=name)).id
+            except discord.HTTPException as error:
+                if error.code != ALREADY_HAS_THREAD:
+                    raise
+                thread_id = starter.id  # a thread started on a message has the message's id
+            target = self.client.get_partial_messageable(thread_id, guild_id=channel.guild.id)
+            await self._send_all(target, body, key, "t")
+        return Place(place.platform, place.community_id, place.room_id, str(thread_id))
+
+    async def _send_all(
+        self, target: discord.abc.Messageable, text: str, key: str, tag: str
+    ) -> discord.Message:
+        first: discord.Message | None = None
+        for i, chunk in enumerate(split_message(text)):
+            part = f"{tag}{i}" if (tag or i) else ""
+            message = await target.send(
+                chunk,
+                nonce=part_nonce(key, part),
+                allowed_mentions=NO_MENTIONS,
+                suppress_embeds=True,
+            )
+            first = first or message
+        assert first is not None
+        return first
+
+    def _check_open(self) -> None:
+        if self.client.is_closed() or self.client.user is None:
+            raise PostError("the Discord connection is not open")
+
+
+@contextlib.contextmanager
+def post_errors(what: str) -> Iterator[None]:
+    """discord.py's errors as the scheduler's: Forbidden and NotFound will not get better."""
+    try:
+        yield
+    except (discord.Forbidden, discord.NotFound) as error:
+        raise PostError(f"{what}: {error.text or error}", permanent=True) from error
+    except discord.HTTPException as error:
+        raise PostError(f"{what}: {error}") from error
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        raise PostError(f"{what}: {error!r}") from error
+
+
+@contextlib.contextmanager
+def endpoints(api_base: str | None, gateway_url: str | None) -> Iterator[None]:
+    """Point discord.py at a Discord-compatible server (its URLs are class attributes)."""
+    http_route, websocket = discord.http.Route, discord.gateway.DiscordWebSocket
+    saved = http_route.BASE, websocket.DEFAULT_GATEWAY
+    if api_base:
+        http_route.BASE = api_base
+    if gateway_url:
+        websocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+    try:
+        yield
+    finally:
+        http_route.BASE, websocket.DEFAULT_GATEWAY = saved
+
+
+def _guild_id(place: Place) -> int | None:
+    return None if place.is_direct else int(place.community_id)
+
+
+def _name(interaction: discord.Interaction) -> str:
+    data: Mapping[str, Any] = interaction.data or {}
+    return str(data.get("name", "?"))
+
+
+async def run(app: App, settings: Settings, **client_options: Any) -> None:
+    """Serve ``app`` on Discord until cancelled. Bad settings or token: ConfigError, early."""
+    config = DiscordConfig.from_settings(settings)
+    bot_token = token()
+    adapter = DiscordAdapter(app, config, **client_options)
+    await adapter.serve(bot_token)

@@ -1,0 +1,469 @@
+"""The Discord adapter end to end: discord.py's real client against the loopback double.
+
+Each test starts the adapter with ``run(app, settings)`` (settings point it at the double),
+acts as a Discord user would (slash commands, autocomplete, DMs) and asserts on what the
+double recorded the bot sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from companion.app import App
+from companion.commands import CommandSpec, Param, ParamType
+from companion.config import ConfigError, Settings
+from companion.content import Content
+from companion.events import Invocation, Reply
+from companion.scheduler import occurrence_key
+from companion_adapters.discord import run
+from tests.conftest import START, AppFactory
+from tests.discord_double import (
+    Channel,
+    ChannelType,
+    DefaultGuild,
+    DiscordDouble,
+    InteractionRecord,
+    Perm,
+)
+from tests.fakes import FakeClock
+
+pytestmark = pytest.mark.discord
+
+TOKEN_VARIABLE = "COMPANION_DISCORD_TOKEN"
+NO_PINGS: dict[str, list[str]] = {"parse": []}
+BotFactory = Callable[..., Awaitable["Bot"]]
+
+
+@dataclass
+class Bot:
+    app: App
+    double: DiscordDouble
+    guild: DefaultGuild
+    task: asyncio.Task[None]
+
+    @property
+    def clock(self) -> FakeClock:
+        assert isinstance(self.app.clock, FakeClock)
+        return self.app.clock
+
+    async def ask(self, name: str, options: dict[str, Any] | None = None, **kw: Any) -> str:
+        """``/name options`` in a guild; the whole answer the user sees."""
+        record = await self.double.slash(name, options, **kw)
+        await self.double.wait_for_response(record)
+        return text_of(record)
+
+
+def text_of(record: InteractionRecord) -> str:
+    return "\n".join(m.content for m in record.messages)
+
+
+def discord_settings(double: DiscordDouble, **extra: Any) -> dict[str, Any]:
+    return {"discord": {"api_base": double.api_base, "gateway_url": double.gateway_url, **extra}}
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[DiscordDouble]:
+    async with DiscordDouble() as double:
+        yield double
+
+
+@pytest.fixture
+async def start_bot(
+    double: DiscordDouble,
+    make_app: AppFactory,
+    shipped: Content,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[BotFactory]:
+    """Start the adapter through its public entry point; stop it (cancel) at the end."""
+    tasks: list[asyncio.Task[None]] = []
+    guild = double.add_default_guild()
+    monkeypatch.setenv(TOKEN_VARIABLE, double.token)
+
+    async def factory(extra_specs: tuple[CommandSpec, ...] = (), **discord_extra: Any) -> Bot:
+        app = await make_app(
+            content=shipped,
+            sections=discord_settings(double, **discord_extra),
+            adapters=("discord",),
+        )
+        app.registry.extend(extra_specs)
+        task = asyncio.create_task(run(app, app.settings, guild_ready_timeout=0.01))
+        tasks.append(task)
+        await double.wait_ready()
+        return Bot(app, double, guild, task)
+
+    yield factory
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 2)
+
+
+@pytest.fixture
+async def bot(start_bot: BotFactory) -> Bot:
+    return await start_bot()
+
+
+# --- answering commands ---------------------------------------------------------------
+
+
+async def test_define_answers_with_the_cited_definition(bot: Bot) -> None:
+    record = await bot.double.slash("define", {"term": "allyship"})
+    await bot.double.wait_for_response(record)
+
+    assert record.callback is not None and record.callback.type == 4  # answered at once
+    [message] = record.messages
+    assert message.content.startswith("**Allyship**")
+    assert "an active and consistent practice" in message.content
+    assert "— Michelle MiJung Kim" in message.content
+    assert not message.ephemeral
+    assert message.allowed_mentions == NO_PINGS
+    bot.double.assert_clean()
+
+
+async def test_define_autocomplete_offers_matching_terms(bot: Bot) -> None:
+    choices = await bot.double.autocomplete("define", {"term": "ally"}, focused="term")
+
+    values = [c["value"] for c in choices]
+    assert 0 < len(values) <= 25
+    assert "allyship" in values[:3]
+    assert all(c["name"] == c["value"] for c in choices)
+    everything = await bot.double.autocomplete("define", {"term": ""}, focused="term")
+    assert len(everything) == 25  # more terms than Discord shows: the first 25
+    bot.double.assert_clean()
+
+
+async def test_zone_autocomplete_in_a_subcommand(bot: Bot) -> None:
+    choices = await bot.double.autocomplete(
+        "schedule reflection",
+        {"time": "09:00", "zone": "berlin"},
+        focused="zone",
+        user=bot.guild.moderator,
+    )
+    assert "Europe/Berlin" in [c["value"] for c in choices]
+
+
+async def test_user_text_cannot_ping_or_become_markup(bot: Bot) -> None:
+    member = bot.guild.member
+    typed = f"@everyone **hi** <@{member.id}> @here"
+    record = await bot.double.slash("define", {"term": typed})
+    await bot.double.wait_for_response(record)
+
+    [message] = record.messages
+    assert message.allowed_mentions == NO_PINGS
+    assert message.data["mention_everyone"] is False
+    assert message.data["mentions"] == [] and message.data["mention_roles"] == []
+    # Shown as typed: escaped markup, mass mentions broken by a zero-width space.
+    assert "\\*\\*hi\\*\\*" in message.content
+    assert f"\\<@{member.id}\\>" in message.content
+    assert "@everyone" not in message.content and "@\u200beveryone" in message.content
+    bot.double.assert_clean()
+
+
+async def test_a_long_reply_is_split_on_line_boundaries(bot: Bot) -> None:
+    moderator = bot.guild.moderator
+    for n in range(4):
+        text = f"Prompt {n}: " + " ".join(["What did you notice about power this week?"] * 13)
+        answer = await bot.ask("prompt add", {"text": text}, user=moderator)
+        assert answer.startswith("Added prompt")
+
+    record = await bot.double.slash("prompt list")
+    await bot.double.wait_for_response(record, followups=1)
+
+    messages = record.messages
+    assert len(messages) >= 2
+    assert all(0 < len(m.content) <= 2000 for m in messages)
+    assert all(m.allowed_mentions == NO_PINGS for m in messages)
+    # No line was cut: every prompt line is whole in one message.
+    lines = [line for m in messages for line in m.content.split("\n")]
+    assert sum(line.startswith("- `") and line.endswith("week?") for line in lines) == 4
+    bot.double.assert_clean()
+
+
+# --- moderators -----------------------------------------------------------------------
+
+
+async def test_only_moderators_can_schedule(bot: Bot) -> None:
+    refused = await bot.ask("schedule reflection", {"time": "09:00"}, user=bot.guild.member)
+    assert refused == "Only moderators can use `schedule reflection`."
+
+    planned = await bot.ask("schedule reflection", {"time": "09:00"}, user=bot.guild.moderator)
+    assert planned.startswith("Planned #1: the reflection question")
+    listed = await bot.ask("schedule list", user=bot.guild.member)
+    assert "#1" in listed
+    bot.double.assert_clean()
+
+
+async def test_manage_threads_or_a_configured_role_makes_a_moderator(
+    double: DiscordDouble, start_bot: BotFactory
+) -> None:
+    guild = double.guilds[0]
+    facilitators = guild.add_role("Facilitators")  # no permissions at all
+    helpers = guild.add_role("Thread helpers", Perm.MANAGE_THREADS)
+    facilitator = guild.add_member(double.add_user("facilitator"), [facilitators])
+    helper = guild.add_member(double.add_user("helper"), [helpers])
+    bot = await start_bot(moderator_role_ids=[facilitators.id])
+
+    for who in (facilitator, helper, bot.guild.owner):
+        answer = await bot.ask("schedule reflection", {"time": "10:00"}, user=who)
+        assert answer.startswith("Planned #"), (who.user.username, answer)
+
+
+async def test_moderator_only_groups_are_hidden_from_members(
+    start_bot: BotFactory, double: DiscordDouble
+) -> None:
+    async def nothing(inv: Invocation) -> Reply:
+        return Reply("done")
+
+    specs = (
+        CommandSpec("club start", "Start a club", nothing, moderator_only=True),
+        CommandSpec("club stop", "Stop a club", nothing, moderator_only=True),
+    )
+    bot = await start_bot(extra_specs=specs)
+    [club] = [c for c in double.commands() if c["name"] == "club"]
+    assert club["default_member_permissions"] == str(Perm.MANAGE_GUILD)
+    with pytest.raises(PermissionError):
+        await double.slash("club start", user=bot.guild.member)
+    assert await bot.ask("club start", user=bot.guild.moderator) == "done"
+
+
+# --- scheduled discussions ------------------------------------------------------------
+
+
+async def test_scheduled_discussions_open_a_thread_and_a_forum_post(bot: Bot) -> None:
+    double, guild = bot.double, bot.guild
+    # Commands cannot be typed in a forum channel itself, only in its posts.
+    post = Channel(
+        "Introductions",
+        ChannelType.PUBLIC_THREAD,
+        guild_id=guild.guild.id,
+        parent_id=guild.forum.id,
+        owner_id=guild.member.id,
+    )
+    guild.guild.threads.append(post)
+    when = START + timedelta(hours=1)
+    moment = {"rule": "once", "when": when.strftime("%Y-%m-%d %H:%M") + " next"}
+    for channel in (guild.text, post):
+        answer = await bot.ask("schedule discussion", moment, user=guild.moderator, channel=channel)
+        assert answer.startswith("Planned #"), answer
+
+    bot.clock.set(when)
+    await bot.app.scheduler.run_due()
+    await double.wait_until(lambda: len(double.threads) == 2, what="two threads")
+
+    by_source = {t.source: t for t in double.threads}
+    thread, forum_post = by_source["message"], by_source["forum"]
+    # Text channel: a starter message carrying the occurrence key, a thread on it, the prompt.
+    starter = next(m for m in double.messages if m.id == thread.id)
+    assert starter.channel_id == guild.text.id and starter.nonce == occurrence_key(1, when)
+    assert starter.payload["enforce_nonce"] is True
+    assert starter.content == f"**{thread.name}**" and 0 < len(thread.name) <= 100
+    inside = [m for m in double.messages if m.channel_id == thread.id]
+    assert inside and thread.name in inside[0].content.replace("\\", "")
+    # Forum channel: a post named from the prompt, with the prompt as its first message.
+    assert forum_post.channel.parent_id == guild.forum.id
+    assert forum_post.starter is not None and forum_post.name in forum_post.starter.content
+    assert all(m.allowed_mentions == NO_PINGS for m in double.messages)
+
+    # A second pass (a retry, a reconnect) posts nothing again.
+    sent = len(double.messages)
+    await bot.app.scheduler.run_due()
+    assert len(double.messages) == sent and len(double.threads) == 2
+    double.assert_clean()
+
+
+async def test_a_retried_thread_reuses_the_first_attempt(bot: Bot) -> None:
+    from companion.events import Place
+
+    place = Place("discord", str(bot.guild.guild.id), str(bot.guild.text.id))
+    port = bot.app.scheduler.ports["discord"]
+    first = await port.open_thread(place, "Power at work", "What changed?", key="cmp1-abc")
+    again = await port.open_thread(place, "Power at work", "What changed?", key="cmp1-abc")
+
+    assert first == again
+    assert len(bot.double.threads) == 1
+    assert [m.content for m in bot.double.messages] == ["**Power at work**", "What changed?"]
+    # Discord refused the second thread on the same message; nothing else went wrong.
+    assert [e.body["code"] for e in bot.double.errors] == [160004]
+
+
+async def test_posting_where_the_bot_may_not_is_a_permanent_failure(bot: Bot) -> None:
+    from companion.events import Place
+    from companion.ports import PostError
+    from tests.discord_double import Overwrite
+
+    guild = bot.guild
+    guild.text.overwrites.append(Overwrite(guild.bot_role.id, deny=Perm.SEND_MESSAGES))
+    port = bot.app.scheduler.ports["discord"]
+    with pytest.raises(PostError) as raised:
+        await port.post(Place("discord", str(guild.guild.id), str(guild.text.id)), "hi", key="k1")
+    assert raised.value.permanent
+
+
+# --- direct messages --------------------------------------------------------------------
+
+
+async def test_direct_messages_get_only_what_makes_sense_there(bot: Bot) -> None:
+    user = bot.guild.member.user
+    record = await bot.double.slash_dm("help", user=user)
+    await bot.double.wait_for_response(record)
+    assert text_of(record).startswith("**What I can do**")
+
+    record = await bot.double.slash_dm("define", {"term": "privilege"}, user=user)
+    await bot.double.wait_for_response(record)
+    assert text_of(record).startswith("**Privilege**")
+
+    with pytest.raises(LookupError):  # not offered in DMs at all
+        await bot.double.slash_dm("schedule list", user=user)
+    with pytest.raises(LookupError):
+        await bot.double.slash_dm("timezone", user=user)
+    # A group usable in DMs (/prompt show) also holds community-only subcommands: refused.
+    record = await bot.double.slash_dm("prompt list", user=user)
+    await bot.double.wait_for_response(record)
+    assert "works inside a community" in text_of(record)
+    bot.double.assert_clean()
+
+
+# --- the command tree -----------------------------------------------------------------
+
+
+async def test_the_whole_registry_passes_discords_validation(bot: Bot) -> None:
+    [sync] = bot.double.command_syncs
+    assert sync.accepted and sync.guild_id is None
+    registered = {c["name"]: c for c in bot.double.commands()}
+    assert sorted(registered) == sorted({s.name.split()[0] for s in bot.app.registry})
+    prompt = {o["name"] for o in registered["prompt"]["options"]}
+    assert prompt == {"show", "add", "list", "remove"}
+    assert registered["define"]["contexts"] == [0, 1]
+    assert registered["schedule"]["contexts"] == [0]
+    # The bare `prompt` is `/prompt show`.
+    answer = await bot.ask("prompt show")
+    assert answer.startswith("**")
+    bot.double.assert_clean()
+
+
+async def test_a_test_guild_gets_the_commands_instead(
+    double: DiscordDouble, start_bot: BotFactory
+) -> None:
+    guild = double.guilds[0]
+    bot = await start_bot(test_guild_id=str(guild.id))
+    [sync] = double.command_syncs
+    assert sync.accepted and sync.guild_id == guild.id
+    assert double.commands() == [] and double.commands(guild)
+    assert all("contexts" not in c for c in sync.payload)
+    assert "Allyship" in await bot.ask("define", {"term": "allyship"})
+
+
+# --- private and slow commands ----------------------------------------------------------
+
+
+async def test_private_replies_are_ephemeral_and_slow_ones_defer(start_bot: BotFactory) -> None:
+    release = asyncio.Event()
+
+    async def whisper(inv: Invocation) -> Reply:
+        return Reply(f"only you, {inv.args['word']}")
+
+    async def ponder(inv: Invocation) -> Reply:
+        await release.wait()
+        return Reply("line\n" * 700)  # 3,500 characters: two messages
+
+    specs = (
+        CommandSpec(
+            "whisper",
+            "Say something privately",
+            whisper,
+            params=(Param("word", "a word", ParamType.WORD),),
+            private=True,
+        ),
+        CommandSpec("ponder", "Think long", ponder, slow=True),
+    )
+    bot = await start_bot(extra_specs=specs)
+    record = await bot.double.slash("whisper", {"word": "hello"})
+    await bot.double.wait_for_response(record)
+    [message] = record.messages
+    assert message.ephemeral and message.content == "only you, hello"
+
+    record = await bot.double.slash("ponder")
+    await bot.double.wait_until(lambda: record.callback is not None, what="the defer")
+    assert record.callback is not None and record.callback.type == 5
+    release.set()
+    await bot.double.wait_for_response(record, followups=2)
+    assert [len(m.content) for m in record.messages] == [1999, 1499]
+    assert record.original is not None  # the "thinking..." message, edited by the followup
+    assert record.original.edits[0]["allowed_mentions"] == NO_PINGS
+    assert all(m.allowed_mentions == NO_PINGS for m in record.followups[1:])
+    bot.double.assert_clean()
+
+
+# --- connection -------------------------------------------------------------------------
+
+
+async def test_a_reconnect_resumes_without_a_second_scheduler_or_replays(bot: Bot) -> None:
+    double = bot.double
+    await bot.ask("schedule reflection", {"time": "12:30"}, user=bot.guild.moderator)
+    bot.clock.set(START + timedelta(minutes=30))
+    await double.wait_until(lambda: len(double.messages) == 2, what="the reflection post")
+
+    await double.force_reconnect()
+    # An interaction sent while the bot is away arrives once, on RESUME.
+    await double.force_reconnect(wait=False)
+    record = await double.slash("define", {"term": "privilege"})
+    await double.wait_ready()
+    await double.wait_for_response(record)
+
+    assert (double.identify_count, double.resume_count) == (1, 2)
+    loops = [t for t in asyncio.all_tasks() if t.get_name() == "companion-scheduler"]
+    assert len(loops) == 1 and bot.app.scheduler.running
+    await bot.app.scheduler.run_due()
+    await asyncio.sleep(0.05)
+    assert len(double.messages) == 3  # the reflection once, two replies, nothing twice
+    assert len([c for c in double.callbacks if c.interaction_id == record.id]) == 1
+    double.assert_clean()
+
+
+async def test_a_missing_token_names_the_variable(
+    double: DiscordDouble, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(TOKEN_VARIABLE, raising=False)
+    monkeypatch.delenv(TOKEN_VARIABLE + "_FILE", raising=False)
+    app = await make_app(sections=discord_settings(double))
+    with pytest.raises(ConfigError, match=TOKEN_VARIABLE):
+        await run(app, app.settings)
+    assert double.requests == []
+
+
+async def test_a_rejected_token_fails_at_start_with_a_clear_message(
+    double: DiscordDouble, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TOKEN_VARIABLE, "not-the-token")
+    app = await make_app(sections=discord_settings(double))
+    with pytest.raises(ConfigError, match="rejected the bot token") as raised:
+        await asyncio.wait_for(run(app, app.settings), 2)
+    assert "not-the-token" not in str(raised.value)
+
+
+async def test_bad_settings_are_config_errors(make_app: AppFactory) -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"test_guild_id": "general"}, "test_guild_id"),
+        ({"moderator_role_ids": 5}, "moderator_role_ids"),
+        ({"api_base": "discord.com"}, "api_base"),
+        ({"gatway_url": "ws://x"}, "gatway_url"),
+    ]
+    for section, message in cases:
+        app = await make_app()
+        settings = replace(app.settings, sections={"discord": section})
+        with pytest.raises(ConfigError, match=message):
+            await run(app, settings)
+
+
+def test_settings_default_to_discord_itself() -> None:
+    from companion_adapters.discord import DiscordConfig
+
+    config = DiscordConfig.from_settings(Settings(sections={"discord": {"enabled": True}}))
+    assert config == DiscordConfig()

@@ -117,6 +117,10 @@ async def _serve(settings: Settings) -> int:
             console = ConsoleAdapter(app)
             app.scheduler.attach("console", console)
             tasks.append(asyncio.create_task(console.run(), name="console"))
+        if "discord" in settings.adapters:
+            from companion_adapters.discord import run as run_discord
+
+            tasks.append(asyncio.create_task(run_discord(app, settings), name="discord"))
         await app.scheduler.start()
         stopper = asyncio.create_task(stop.wait(), name="stop")
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -37,6 +37,7 @@ THREAD_NAME = 100
 MAX_CHOICE = 100
 ALREADY_HAS_THREAD = 160004
 STALE = "I don't know that command any more; Discord may still be updating the list."
+ANSWERED_PRIVATELY = "I answered you privately."
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again later."
 SUBCOMMAND_TYPES = (1, 2)
 
@@ -224,7 +225,7 @@ class DiscordAdapter:
     ) -> None:
         """The first chunk as the response, the rest as followups. After a defer, the first
         followup replaces "thinking..." and keeps the defer's visibility, so a private reply
-        after a public defer removes that message and goes out privately instead."""
+        after a public defer first turns that message into a note, then goes out privately."""
         response = interaction.response
         rest = chunks
         if not response.is_done():
@@ -233,8 +234,9 @@ class DiscordAdapter:
             )
             rest = chunks[1:]
         elif ephemeral and not deferred_private:
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.delete_original_response()
+            await interaction.edit_original_response(
+                content=ANSWERED_PRIVATELY, allowed_mentions=NO_MENTIONS
+            )
         for chunk in rest:
             await interaction.followup.send(
                 chunk, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, suppress_embeds=True

@@ -22,7 +22,8 @@ from companion.config import ConfigError, Settings
 from companion.content import Content
 from companion.events import Invocation, Reply
 from companion.scheduler import occurrence_key
-from companion_adapters.discord import run
+from companion_adapters.discord import CompanionClient, run
+from companion_adapters.discord import adapter as adapter_module
 from tests.conftest import START, AppFactory
 from tests.discord_double import (
     Channel,
@@ -62,6 +63,10 @@ class Bot:
 
 def text_of(record: InteractionRecord) -> str:
     return "\n".join(m.content for m in record.messages)
+
+
+def called_back(record: InteractionRecord) -> Callable[[], bool]:
+    return lambda: record.callback is not None
 
 
 def discord_settings(double: DiscordDouble, **extra: Any) -> dict[str, Any]:
@@ -390,7 +395,7 @@ async def test_private_replies_are_ephemeral_and_slow_ones_defer(start_bot: BotF
     assert message.ephemeral and message.content == "only you, hello"
 
     record = await bot.double.slash("ponder")
-    await bot.double.wait_until(lambda: record.callback is not None, what="the defer")
+    await bot.double.wait_until(called_back(record), what="the defer")
     assert record.callback is not None and record.callback.type == 5
     release.set()
     await bot.double.wait_for_response(record, followups=2)
@@ -401,6 +406,36 @@ async def test_private_replies_are_ephemeral_and_slow_ones_defer(start_bot: BotF
     bot.double.assert_clean()
 
 
+async def test_a_reply_not_ready_in_time_is_deferred(
+    start_bot: BotFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(adapter_module, "DEFER_AFTER", 0.02)  # Discord allows 3 s; 2 s here
+    release = asyncio.Event()
+
+    async def mull(inv: Invocation) -> Reply:
+        await release.wait()
+        return Reply("thought it over", private=inv.args["where"] == "me")
+
+    where = Param("where", "all or me", choices=("all", "me"))
+    bot = await start_bot(extra_specs=(CommandSpec("mull", "Think", mull, params=(where,)),))
+    double = bot.double
+    for choice in ("all", "me"):
+        release.clear()
+        record = await double.slash("mull", {"where": choice})
+        await double.wait_until(called_back(record), what="the defer")
+        assert record.callback is not None and record.callback.type == 5
+        release.set()
+        await double.wait_for_response(record, followups=1)
+        assert record.original is not None and not record.original.ephemeral
+        if choice == "all":
+            assert [m.content for m in record.messages] == ["thought it over"]
+        else:  # private after a public defer: a public note, the answer privately
+            note, answer = record.messages
+            assert note.content == "I answered you privately."
+            assert answer.content == "thought it over" and answer.ephemeral
+    double.assert_clean()
+
+
 # --- connection -------------------------------------------------------------------------
 
 
@@ -409,6 +444,9 @@ async def test_a_reconnect_resumes_without_a_second_scheduler_or_replays(bot: Bo
     await bot.ask("schedule reflection", {"time": "12:30"}, user=bot.guild.moderator)
     bot.clock.set(START + timedelta(minutes=30))
     await double.wait_until(lambda: len(double.messages) == 2, what="the reflection post")
+    [post] = [m for m in double.messages if m.source == "channel"]
+    assert post.nonce == occurrence_key(1, START + timedelta(minutes=30))
+    assert post.payload["enforce_nonce"] is True and post.allowed_mentions == NO_PINGS
 
     await double.force_reconnect()
     # An interaction sent while the bot is away arrives once, on RESUME.
@@ -424,6 +462,25 @@ async def test_a_reconnect_resumes_without_a_second_scheduler_or_replays(bot: Bo
     await asyncio.sleep(0.05)
     assert len(double.messages) == 3  # the reflection once, two replies, nothing twice
     assert len([c for c in double.callbacks if c.interaction_id == record.id]) == 1
+    double.assert_clean()
+
+
+async def test_a_new_session_identifies_again_without_a_second_setup(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_wait(self: CompanionClient, shard_id: int | None, *, initial: bool) -> None:
+        return None  # discord.py waits 5 s before identifying again
+
+    monkeypatch.setattr(CompanionClient, "before_identify_hook", no_wait)
+    double = bot.double
+    await double.invalidate_session(resumable=False)
+    await double.wait_until(lambda: double.identify_count == 2, what="a second IDENTIFY")
+    await double.wait_ready()
+
+    assert "Privilege" in await bot.ask("define", {"term": "privilege"})
+    assert len(double.command_syncs) == 1  # setup_hook ran once
+    loops = [t for t in asyncio.all_tasks() if t.get_name() == "companion-scheduler"]
+    assert len(loops) == 1
     double.assert_clean()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -100,7 +101,12 @@ async def start_bot(
         app.registry.extend(extra_specs)
         task = asyncio.create_task(run(app, app.settings, guild_ready_timeout=0.01))
         tasks.append(task)
-        await double.wait_ready()
+        ready = asyncio.create_task(double.wait_ready())
+        await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():  # the adapter stopped before it was ready: show why
+            ready.cancel()
+            task.result()
+        await ready
         return Bot(app, double, guild, task)
 
     yield factory
@@ -482,6 +488,22 @@ async def test_a_new_session_identifies_again_without_a_second_setup(
     loops = [t for t in asyncio.all_tasks() if t.get_name() == "companion-scheduler"]
     assert len(loops) == 1
     double.assert_clean()
+
+
+async def test_the_token_is_never_logged(
+    double: DiscordDouble,
+    start_bot: BotFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    double.token = "MTAx.secret-bot-token.Zq9"
+    monkeypatch.setenv(TOKEN_VARIABLE, double.token)
+    caplog.set_level(logging.DEBUG)
+    bot = await start_bot()
+    assert "Allyship" in await bot.ask("define", {"term": "allyship"})
+    await double.force_reconnect()
+    assert len(caplog.records) > 20  # discord.py's debug logging was on
+    assert "secret-bot-token" not in caplog.text
 
 
 async def test_a_missing_token_names_the_variable(

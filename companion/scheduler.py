@@ -23,7 +23,7 @@ from companion.events import Place
 from companion.ports import ChatPort, Clock, PostError
 from companion.recurrence import Recurrence
 from companion.store import Store
-from companion.store.schedules import NewSchedule, ScheduleRow, Skip, iso
+from companion.store.schedules import Claim, NewSchedule, ScheduleRow, Skip, iso
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,22 @@ def place_of(row: ScheduleRow) -> Place:
     return Place(row.platform, row.community_id, row.room_id, row.thread_id)
 
 
+Prepare = Callable[[list[tuple[ScheduleRow, datetime]]], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class Kind:
     render: Render
     after_sent: AfterSent | None = None
+    prepare: Prepare | None = None  # batch-load what render() needs for many posts at once
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    key: str
+    row: ScheduleRow
+    due: datetime
+    attempts: int
 
 
 class Scheduler:
@@ -106,8 +118,14 @@ class Scheduler:
 
     # --- wiring -------------------------------------------------------------------------
 
-    def register(self, kind: str, render: Render, after_sent: AfterSent | None = None) -> None:
-        self.kinds[kind] = Kind(render, after_sent)
+    def register(
+        self,
+        kind: str,
+        render: Render,
+        after_sent: AfterSent | None = None,
+        prepare: Prepare | None = None,
+    ) -> None:
+        self.kinds[kind] = Kind(render, after_sent, prepare)
 
     def attach(self, platform: str, port: ChatPort) -> None:
         """An adapter offers its ChatPort; schedules of its platform start being served."""
@@ -198,45 +216,61 @@ class Scheduler:
     # --- running ------------------------------------------------------------------------
 
     async def run_due(self) -> int:
-        """Send everything due now. Returns how many sends were attempted."""
+        """Send everything due now. Returns how many sends were attempted.
+
+        One pass costs a handful of database calls however many posts fall due together:
+        one claim transaction, one batch preparation per kind, one batch marked sent.
+        """
         async with self._run_lock:
             if not self.ports:
                 return 0
             platforms = sorted(self.ports)
             now = self.clock.now()
-            work: list[tuple[str, ScheduleRow, datetime]] = []
+            jobs: list[Job] = []
             for occ, row in await self.store.schedules.retries_due(now, platforms):
-                work.append((occ.key, row, datetime.fromisoformat(occ.due_at)))
+                attempts = await self.store.schedules.start_attempt(occ.key, now)
+                jobs.append(Job(occ.key, row, datetime.fromisoformat(occ.due_at), attempts))
             while True:
                 due = await self.store.schedules.due(now, platforms, BATCH)
-                for row in due:
-                    claimed = await self._claim(row, now)
-                    if claimed is not None:
-                        work.append((claimed[0], row, claimed[1]))
+                claims = [self._plan(row, now) for row in due]
+                won = await self.store.schedules.claim_many(claims, now)
+                for row, claim in zip(due, claims, strict=True):
+                    if row.id in won and claim.key and claim.due_at:
+                        jobs.append(Job(claim.key, row, datetime.fromisoformat(claim.due_at), 1))
                 if len(due) < BATCH:
                     break
-            if work:
-                await asyncio.gather(*(self._send(key, row, at) for key, row, at in work))
-            return len(work)
+            if not jobs:
+                return 0
+            await self._prepare(jobs)
+            results = await asyncio.gather(*(self._send(job) for job in jobs))
+            sent = [(job, action) for job, action in zip(jobs, results, strict=True) if action]
+            await self.store.schedules.mark_sent([job.key for job, _ in sent], self.clock.now())
+            for job, action in sent:
+                after = self.kinds[job.row.kind].after_sent
+                if after is not None and action is not None:
+                    try:
+                        await after(job.row, job.due, action)
+                    except Exception:
+                        log.exception("schedule %d: bookkeeping after a post failed", job.row.id)
+            return len(jobs)
 
-    async def _claim(self, row: ScheduleRow, now: datetime) -> tuple[str, datetime] | None:
-        """Record every occurrence up to now; the newest one within grace is to be sent."""
+    def _plan(self, row: ScheduleRow, now: datetime) -> Claim:
+        """Every occurrence up to now: the newest one within grace is sent, older ones skipped."""
         assert row.next_run is not None
         recurrence = recurrence_of(row)
         grace = (
             timedelta(seconds=row.grace_seconds) if row.grace_seconds is not None else self.grace
         )
-        due = datetime.fromisoformat(row.next_run)
         pending: list[datetime] = []
-        upcoming: datetime | None = due
+        upcoming: datetime | None = datetime.fromisoformat(row.next_run)
         while upcoming is not None and upcoming <= now:
             pending.append(upcoming)
             upcoming = recurrence.next_after(upcoming)
-        skipped = []
-        for missed in pending[:-1]:
-            skipped.append(Skip(occurrence_key(row.id, missed), iso(missed), "a later one was due"))
+        skipped = [
+            Skip(occurrence_key(row.id, m), iso(m), "a later one was due") for m in pending[:-1]
+        ]
         last = pending[-1]
-        send: tuple[str, datetime] | None = (occurrence_key(row.id, last), last)
+        send: datetime | None = last
         if now - last > grace:
             skipped.append(
                 Skip(occurrence_key(row.id, last), iso(last), "missed: past the grace window")
@@ -246,42 +280,50 @@ class Scheduler:
             log.warning(
                 "schedule %d: skipped the post due %s (%s)", row.id, skip.due_at, skip.detail
             )
-        won = await self.store.schedules.claim(
-            row,
-            key=send[0] if send else None,
-            due_at=iso(send[1]) if send else None,
-            skipped=skipped,
+        return Claim(
+            schedule_id=row.id,
+            expected_next=row.next_run,
             next_run=iso(upcoming) if upcoming else None,
-            now=now,
+            key=occurrence_key(row.id, send) if send else None,
+            due_at=iso(send) if send else None,
+            skipped=tuple(skipped),
         )
-        return send if won else None
 
-    async def _send(self, key: str, row: ScheduleRow, due: datetime) -> None:
-        schedules = self.store.schedules
-        now = self.clock.now()
+    async def _prepare(self, jobs: list[Job]) -> None:
+        """Let each kind load what its posts need in one go (a failure only costs speed)."""
+        by_kind: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_kind.setdefault(job.row.kind, []).append(job)
+        for name, group in by_kind.items():
+            kind = self.kinds.get(name)
+            if kind is not None and kind.prepare is not None:
+                try:
+                    await kind.prepare([(job.row, job.due) for job in group])
+                except Exception:
+                    log.exception("preparing %d %r post(s) failed", len(group), name)
+
+    async def _send(self, job: Job) -> Action | None:
+        """Render and send one occurrence; on failure schedule a retry (or give up)."""
+        row = job.row
         kind = self.kinds.get(row.kind)
         port = self.ports.get(row.platform)
         if kind is None or port is None:
             detail = f"no handler for {row.kind!r} on {row.platform!r}"
-            await schedules.give_up(key, "failed", detail, now, pause=row.id)
-            return
-        attempts = await schedules.start_attempt(key, now)
+            await self.store.schedules.give_up(
+                job.key, "failed", detail, self.clock.now(), pause=row.id
+            )
+            return None
         try:
-            action = await kind.render(row, due)
+            action = await kind.render(row, job.due)
             place = place_of(row)
             if isinstance(action, Thread):
-                await port.open_thread(place, action.title, action.text, key=key)
+                await port.open_thread(place, action.title, action.text, key=job.key)
             else:
-                await port.post(place, action.text, key=key)
+                await port.post(place, action.text, key=job.key)
         except Exception as error:  # an adapter's failure must not stop the loop
-            await self._failed(key, row, attempts, error)
-            return
-        await schedules.mark_sent(key, self.clock.now())
-        if kind.after_sent is not None:
-            try:
-                await kind.after_sent(row, due, action)
-            except Exception:
-                log.exception("schedule %d: bookkeeping after a post failed", row.id)
+            await self._failed(job.key, row, job.attempts, error)
+            return None
+        return action
 
     async def _failed(self, key: str, row: ScheduleRow, attempts: int, error: Exception) -> None:
         now = self.clock.now()

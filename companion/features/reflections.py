@@ -25,7 +25,9 @@ class Reflections:
         self.communities = communities
         self._counts: dict[str, dict[str, int]] = {}
         self._today: dict[str, tuple[str, str]] = {}  # community -> (day, reflection id)
-        self._order: dict[str, list[str]] = {}
+        # One shuffled order of all questions (stable across restarts); each community starts
+        # at its own offset in it, so neighbours do not get the same question the same day.
+        self._order = sorted(content.reflections, key=lambda i: zlib.crc32(i.encode()))
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -44,35 +46,46 @@ class Reflections:
         return Reply(render(question, self.content, heading="Today's reflection"))
 
     async def for_day(self, community_id: str, day: date) -> Reflection:
-        key = day.isoformat()
+        return (await self.for_days([(community_id, day)]))[0]
+
+    async def for_days(self, wanted: list[tuple[str, date]]) -> list[Reflection]:
+        """The question of each (community, local day): at most two database calls in all."""
+        keys = [(community_id, day.isoformat()) for community_id, day in wanted]
+        found = {k: got for k in keys if (got := self._cached(*k)) is not None}
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing:
+            unknown = [c for c in dict.fromkeys(c for c, _ in missing) if c not in self._counts]
+            if unknown:
+                self._counts.update(await self.store.reflections.use_counts_many(unknown))
+            picks = [(c, day, self._next(c, self._counts[c])) for c, day in missing]
+            chosen = await self.store.reflections.claim_days(picks)
+            for community_id, day, candidate in picks:
+                got = chosen.get((community_id, day), candidate)
+                if got == candidate:
+                    counts = self._counts[community_id]
+                    counts[got] = counts.get(got, 0) + 1
+                if got not in self.content.reflections:  # removed from the files since
+                    got = candidate
+                self._today[community_id] = (day, got)
+                found[(community_id, day)] = got
+        return [self.content.reflections[found[k]] for k in keys]
+
+    def _cached(self, community_id: str, day: str) -> str | None:
         cached = self._today.get(community_id)
-        if cached and cached[0] == key and cached[1] in self.content.reflections:
-            return self.content.reflections[cached[1]]
-        counts = self._counts.get(community_id)
-        if counts is None:
-            counts = await self.store.reflections.use_counts(community_id)
-            self._counts[community_id] = counts
-        candidate = self._next(community_id, counts)
-        chosen = await self.store.reflections.claim_day(community_id, key, candidate)
-        if chosen == candidate:
-            counts[chosen] = counts.get(chosen, 0) + 1
-        self._today[community_id] = (key, chosen)
-        if chosen not in self.content.reflections:  # removed from the files since
-            return self.content.reflections[candidate]
-        return self.content.reflections[chosen]
+        if cached and cached[0] == day and cached[1] in self.content.reflections:
+            return cached[1]
+        return None
 
     def _next(self, community_id: str, counts: dict[str, int]) -> str:
-        """The least-asked question, in an order shuffled once per community."""
-        order = self._order.get(community_id)
-        if order is None:
-            order = sorted(self.content.reflections, key=lambda i: _shuffle_key(community_id, i))
-            self._order[community_id] = order
+        """The least-asked question, walking the shuffled list from this community's offset."""
+        order = self._order
+        start = zlib.crc32(community_id.encode()) % len(order)
         cycle = min(counts.get(i, 0) for i in order)
-        return next(i for i in order if counts.get(i, 0) == cycle)
-
-
-def _shuffle_key(community_id: str, reflection_id: str) -> int:
-    return zlib.crc32(f"{community_id}\0{reflection_id}".encode())
+        for step in range(len(order)):
+            candidate = order[(start + step) % len(order)]
+            if counts.get(candidate, 0) == cycle:
+                return candidate
+        raise AssertionError("unreachable: some question has the lowest count")
 
 
 def render(question: Reflection, content: Content, *, heading: str) -> str:

@@ -66,7 +66,7 @@ class Schedules:
         self.reflections = reflections
         self.prompts = prompts
         self.content = content
-        scheduler.register("reflection", self.render_reflection)
+        scheduler.register("reflection", self.render_reflection, prepare=self.prepare_reflections)
         scheduler.register("discussion", self.render_discussion, self.discussion_sent)
 
     def commands(self) -> list[CommandSpec]:
@@ -252,9 +252,14 @@ class Schedules:
 
     # --- what a due schedule posts --------------------------------------------------------
 
+    async def prepare_reflections(self, due: list[tuple[ScheduleRow, datetime]]) -> None:
+        await self.reflections.for_days([(row.community_id, self._day(row, at)) for row, at in due])
+
+    def _day(self, row: ScheduleRow, due: datetime) -> date:
+        return due.astimezone(self.communities.zone(row.community_id)).date()
+
     async def render_reflection(self, row: ScheduleRow, due: datetime) -> Action:
-        day = due.astimezone(self.communities.zone(row.community_id)).date()
-        question = await self.reflections.for_day(row.community_id, day)
+        question = await self.reflections.for_day(row.community_id, self._day(row, due))
         return Post(render_reflection(question, self.content, heading="Today's reflection"))
 
     async def render_discussion(self, row: ScheduleRow, due: datetime) -> Action:

@@ -6,7 +6,7 @@ only; every value is bound as a parameter.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,6 +75,22 @@ class Skip:
     key: str
     due_at: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What one due schedule becomes: maybe an occurrence to send, skipped ones, a next run."""
+
+    schedule_id: int
+    expected_next: str
+    next_run: str | None
+    key: str | None = None
+    due_at: str | None = None
+    skipped: tuple[Skip, ...] = ()
+
+    @property
+    def status(self) -> str:
+        return "active" if self.next_run else "done"
 
 
 def iso(moment: datetime) -> str:
@@ -159,41 +175,44 @@ class ScheduleRepo:
         )
         return row[0] if row and row[0] else None
 
-    async def claim(
-        self,
-        schedule: ScheduleRow,
-        *,
-        key: str | None,
-        due_at: str | None,
-        skipped: Iterable[Skip],
-        next_run: str | None,
-        now: datetime,
-    ) -> bool:
-        """Advance the schedule and record its occurrences in one transaction.
+    async def claim_many(self, claims: Sequence[Claim], now: datetime) -> set[int]:
+        """Advance schedules and record their occurrences, all in one transaction.
 
-        The compare-and-set on next_run means two processes can never claim the same one.
+        The compare-and-set on next_run means two processes can never claim the same one;
+        the returned ids are the schedules this call won.
         """
-        status = "active" if next_run else "done"
+        won: set[int] = set()
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE schedule SET next_run = ?, status = ? "
-                "WHERE id = ? AND status = 'active' AND next_run = ?",
-                (next_run, status, schedule.id, schedule.next_run),
-            )
-            if cursor.rowcount != 1:
-                return False
+            for start in range(0, len(claims), 200):
+                chunk = claims[start : start + 200]
+                values = ", ".join("(?, ?, ?, ?)" for _ in chunk)
+                params: list[object] = []
+                for c in chunk:
+                    params += [c.schedule_id, c.expected_next, c.next_run, c.status]
+                rows = await conn.execute_fetchall(
+                    "UPDATE schedule SET next_run = v.column3, status = v.column4 "  # noqa: S608
+                    f"FROM (VALUES {values}) AS v WHERE schedule.id = v.column1 "
+                    "AND schedule.next_run = v.column2 AND schedule.status = 'active' "
+                    "RETURNING schedule.id",
+                    params,
+                )
+                won.update(int(row[0]) for row in rows)
+            mine = [c for c in claims if c.schedule_id in won]
             await conn.executemany(
                 "INSERT OR IGNORE INTO occurrence (key, schedule_id, due_at, state, detail, "
                 "updated_at) VALUES (?, ?, ?, 'skipped', ?, ?)",
-                [(s.key, schedule.id, s.due_at, s.detail, iso(now)) for s in skipped],
+                [
+                    (s.key, c.schedule_id, s.due_at, s.detail, iso(now))
+                    for c in mine
+                    for s in c.skipped
+                ],
             )
-            if key is not None:
-                await conn.execute(
-                    "INSERT OR IGNORE INTO occurrence (key, schedule_id, due_at, state, attempts, "
-                    "updated_at) VALUES (?, ?, ?, 'claimed', 0, ?)",
-                    (key, schedule.id, due_at, iso(now)),
-                )
-        return True
+            await conn.executemany(
+                "INSERT OR IGNORE INTO occurrence (key, schedule_id, due_at, state, attempts, "
+                "updated_at) VALUES (?, ?, ?, 'claimed', 1, ?)",
+                [(c.key, c.schedule_id, c.due_at, iso(now)) for c in mine if c.key],
+            )
+        return won
 
     async def retries_due(
         self, now: datetime, platforms: Sequence[str]
@@ -229,12 +248,15 @@ class ScheduleRepo:
             )
         return int(rows[0][0]) if rows else 1
 
-    async def mark_sent(self, key: str, now: datetime, detail: str | None = None) -> None:
-        await self.db.execute(
-            "UPDATE occurrence SET state = 'sent', retry_at = NULL, detail = ?, updated_at = ? "
-            "WHERE key = ?",
-            (detail, iso(now), key),
-        )
+    async def mark_sent(self, keys: Sequence[str], now: datetime) -> None:
+        if not keys:
+            return
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE occurrence SET state = 'sent', retry_at = NULL, detail = NULL, "
+                "updated_at = ? WHERE key = ?",
+                [(iso(now), key) for key in keys],
+            )
 
     async def retry_later(self, key: str, retry_at: datetime, detail: str, now: datetime) -> None:
         await self.db.execute(

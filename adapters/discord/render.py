@@ -19,16 +19,21 @@ EMPTY = "(nothing to show)"
 
 # Line starts Discord renders as blocks: "# h1".."### h3", "-# subtext", "> quote".
 _BLOCK = re.compile(r"^(?=#{1,3}[ \t]|-#[ \t]|>)", re.MULTILINE)
+_BLOCK_STARTS = ("#", ">", "-#")
 # Escapes and code spans are kept as they are; the Discord-only inline markers are escaped.
 _INLINE = re.compile(r"(\\.|`[^`\n]+`)|(\|\||~~|__)", re.DOTALL)
 
 
 def to_discord(md: str) -> str:
     """Render a Reply's text for a Discord message."""
-    md = _BLOCK.sub("\\\\", md)
-    if "||" in md or "~~" in md or "__" in md:
+    # Cheap checks first (one character, then two): most replies need no regex at all.
+    if ("#" in md or ">" in md) and (
+        md.startswith(_BLOCK_STARTS) or "\n#" in md or "\n>" in md or "\n-#" in md
+    ):
+        md = _BLOCK.sub("\\\\", md)
+    if ("|" in md or "~" in md or "_" in md) and ("||" in md or "~~" in md or "__" in md):
         md = _INLINE.sub(_escape_inline, md)
-    return defuse_mentions(md)
+    return defuse_mentions(md) if "@" in md else md
 
 
 def _escape_inline(match: re.Match[str]) -> str:

@@ -21,6 +21,7 @@ from discord import app_commands
 
 from companion.app import App
 from companion.config import ConfigError, Settings
+from companion.dispatch import APOLOGY
 from companion.events import Actor, Invocation, MessageRef, Place
 from companion.markup import escape
 from companion.ports import PostError
@@ -38,7 +39,6 @@ MAX_CHOICE = 100
 ALREADY_HAS_THREAD = 160004
 STALE = "I don't know that command any more; Discord may still be updating the list."
 ANSWERED_PRIVATELY = "I answered you privately."
-APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again later."
 SUBCOMMAND_TYPES = (1, 2)
 
 

@@ -67,6 +67,19 @@ def _parser() -> argparse.ArgumentParser:
     check = content_sub.add_parser("check", help="validate content/*.toml without starting")
     check.add_argument("dir", nargs="?", type=Path, default=None)
     check.set_defaults(func=_content_check)
+    for action, helptext in (
+        ("export", "write a community's own entries to a JSON file (- for stdout)"),
+        ("import", "add a community's entries from a JSON export (all or nothing)"),
+    ):
+        sub_action = content_sub.add_parser(action, help=helptext)
+        sub_action.add_argument("file", help="the JSON file (- for standard input/output)")
+        sub_action.add_argument("--db", type=Path, default=None, help="the SQLite file")
+        sub_action.add_argument(
+            "--community",
+            default="console:local",
+            help="the community id (a Discord guild id, a Matrix room id; default: the console)",
+        )
+        sub_action.set_defaults(func=_content_exchange, action=action)
     return parser
 
 
@@ -154,6 +167,34 @@ async def commands_markdown() -> str:
         return "\n".join(rows)
     finally:
         await app.close()
+
+
+def _content_exchange(args: argparse.Namespace) -> int:
+    from companion import exchange
+    from companion.store import Store
+
+    async def with_store(use):  # type: ignore[no-untyped-def]
+        store = await Store.open(args.db or default_db_path())
+        try:
+            return await use(store)
+        finally:
+            await store.close()
+
+    if args.action == "export":
+        text = asyncio.run(with_store(lambda s: exchange.export_community(s, args.community)))
+        if args.file == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.file).write_text(text, encoding="utf-8")
+        return 0
+    raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    try:
+        added = asyncio.run(with_store(lambda s: exchange.import_community(s, args.community, raw)))
+    except exchange.ExchangeError as error:
+        print(f"companion: nothing imported: {error}", file=sys.stderr)
+        return 2
+    print(f"imported {added} prompt(s) into {args.community}")
+    return 0
 
 
 def _content_check(args: argparse.Namespace) -> int:

@@ -1,0 +1,59 @@
+"""A community's own prompts move to a file and back; a broken file changes nothing."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+from companion import exchange
+from tests.conftest import MODERATOR, PLACE, say
+
+
+async def test_export_then_import_into_another_server(app, make_app, tmp_path):
+    await say(app, "prompt add Who spoke first in your last meeting, and why? #power", MODERATOR)
+    await say(app, "prompt add What did you give up this month for someone else?", MODERATOR)
+    text = await exchange.export_community(app.store, "c:one")
+    assert [p["tags"] for p in json.loads(text)["prompts"]] == [["power"], []]
+
+    assert await exchange.import_community(app.store, "c:new", text) == 2
+    listed = (await say(app, "prompt list", MODERATOR, replace(PLACE, community_id="c:new"))).text
+    assert "Who spoke first" in listed and "What did you give up" in listed
+
+
+async def test_a_broken_file_imports_nothing(app):
+    good = {
+        "title": "Fine",
+        "text": "A perfectly fine prompt?",
+        "tags": [],
+        "created_at": "2026-03-01T10:00:00+00:00",
+    }
+    bad = dict(good, tags=["<b>bold</b>"])
+    text = json.dumps({"format": exchange.FORMAT, "prompts": [good, bad]})
+    try:
+        await exchange.import_community(app.store, "c:one", text)
+    except exchange.ExchangeError as error:
+        assert 'prompts[2], field "tags"' in str(error)
+    else:
+        raise AssertionError("a tag with markup was imported")
+    assert await app.store.prompts.for_community("c:one") == []
+
+
+def test_the_cli_round_trip(tmp_path):
+    db, out = tmp_path / "c.db", tmp_path / "export.json"
+    run = [sys.executable, "-m", "companion"]
+    subprocess.run(
+        [*run, "ask", "--db", str(db), "prompt add What will you practise this week?"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([*run, "content", "export", "--db", str(db), str(out)], check=True)
+    other = tmp_path / "other.db"
+    done = subprocess.run(
+        [*run, "content", "import", "--db", str(other), str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "imported 1 prompt" in done.stdout
+    out.write_text("{not json")
+    failed = subprocess.run(
+        [*run, "content", "import", "--db", str(other), str(out)], capture_output=True, text=True
+    )
+    assert failed.returncode == 2 and "nothing imported" in failed.stderr

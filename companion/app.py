@@ -11,6 +11,8 @@ from companion.commands import Feature, Registry
 from companion.config import Settings
 from companion.content import Content
 from companion.dispatch import Dispatcher
+from companion.features.bookclub import BookClubs
+from companion.features.bookclub_plans import Plans
 from companion.features.communities import Communities
 from companion.features.definitions import Definitions
 from companion.features.help import Help
@@ -62,6 +64,7 @@ async def build(
         reflections = Reflections(store, content, communities)
         prompts = Prompts(store, content, rng)
         scheduler = Scheduler(store, clock, grace=timedelta(hours=settings.grace_hours))
+        plans = Plans(store, content)
         registry = Registry()
         features: list[Feature] = [
             Help(registry, PREFIXES),
@@ -71,6 +74,8 @@ async def build(
             communities,
             prompts,
             Schedules(scheduler, communities, reflections, prompts, content),
+            plans,
+            BookClubs(store, scheduler, communities, plans),
         ]
         for feature in features:
             registry.extend(feature.commands())

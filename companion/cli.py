@@ -130,6 +130,10 @@ async def _serve(settings: Settings) -> int:
             console = ConsoleAdapter(app)
             app.scheduler.attach("console", console)
             tasks.append(asyncio.create_task(console.run(), name="console"))
+        if "matrix" in settings.adapters:
+            from companion_adapters.matrix import run as run_matrix  # imports nio only here
+
+            tasks.append(asyncio.create_task(run_matrix(app, settings), name="matrix"))
         if "discord" in settings.adapters:
             from companion_adapters.discord import run as run_discord
 

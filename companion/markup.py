@@ -13,6 +13,7 @@ import re
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 _MASS_MENTION = re.compile(r"@(everyone|here|room|channel)\b", re.IGNORECASE)
 ZWSP = "\u200b"
+_LIST_START = re.compile(r"^([-+] )", re.MULTILINE)
 _INLINE = re.compile(
     r"\\(?P<esc>.)"
     r"|\*\*(?P<bold>.+?)\*\*"
@@ -31,8 +32,7 @@ def defuse_mentions(text: str) -> str:
 def escape(text: str) -> str:
     """Make user text safe to put inside a reply: no markup, no mass mentions."""
     text = _SPECIAL.sub(r"\\\1", text)
-    if text.startswith(("- ", "+ ")):
-        text = "\\" + text
+    text = _LIST_START.sub(r"\\\1", text)  # a line of user text never becomes a bullet
     return defuse_mentions(text)
 
 

@@ -49,7 +49,13 @@ class Help:
             if group:
                 return Reply("\n".join(f"- `{prefix}{s.usage}`: {s.description}" for s in group))
             raise UserError(unknown_command_message(str(name), self.registry))
-        return Reply(self.detail(spec, prefix))
+        text = self.detail(spec, prefix)
+        group = [s for s in self.registry.subcommands(spec.name) if s is not spec]
+        if group:
+            text += "\n\nAlso:\n" + "\n".join(
+                f"- `{prefix}{s.usage}`: {s.description}" for s in group
+            )
+        return Reply(text)
 
     def overview(self, moderator: bool, prefix: str) -> str:
         lines = ["**What I can do**"]

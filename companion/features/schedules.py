@@ -196,7 +196,9 @@ class Schedules:
 
     async def list(self, inv: Invocation) -> Reply:
         rows = await self.scheduler.store.schedules.for_community(inv.place.community_id)
-        if not rows:
+        clubs = {r.room_id for r in rows if r.kind.startswith("bookclub-")}
+        rows = [r for r in rows if not r.kind.startswith("bookclub-")]
+        if not rows and not clubs:
             return Reply(
                 "Nothing is planned here yet. Moderators can start with "
                 "`schedule reflection 09:00`."
@@ -204,13 +206,16 @@ class Schedules:
         lines = ["**Planned here**"]
         for row in rows:
             what = "Reflection question" if row.kind == "reflection" else "Discussion thread"
-            if row.kind not in ("reflection", "discussion"):
-                what = row.kind.replace("-", " ").capitalize()
             status = f"next: {self.local(row)}" if row.status == "active" else "paused"
             line = f"- **#{row.id}** {what}, {describe(row)} · {status}"
             if row.status == "paused" and row.status_reason and inv.actor.is_moderator:
                 line += f" (why: {escape(row.status_reason[:300])}; `schedule resume {row.id}`)"
             lines.append(line)
+        if clubs:
+            lines.append(
+                f"- Book club discussions in {len(clubs)} channel(s): `bookclub schedule` "
+                "in the club's channel lists them"
+            )
         return Reply("\n".join(lines))
 
     async def _own(self, inv: Invocation) -> ScheduleRow:

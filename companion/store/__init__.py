@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from companion.store.bookclubs import BookClubRepo
 from companion.store.communities import CommunityRepo
 from companion.store.db import Database
 from companion.store.kv import KeyValueRepo
@@ -20,6 +21,7 @@ class Store:
         self.kv = KeyValueRepo(db)
         self.prompts = PromptRepo(db)
         self.schedules = ScheduleRepo(db)
+        self.bookclubs = BookClubRepo(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

@@ -1,0 +1,454 @@
+"""`bookclub ...`: read a book together, a discussion thread per chapter, spoiler-safe.
+
+Each chapter's thread and the reminder the day before are one-off schedules, so the
+scheduler's guarantees hold: posted once, in local time, surviving restarts. Progress is
+private: members see their own; everyone else sees only a count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from companion.commands import CommandSpec, Param, ParamType, UserError
+from companion.events import Invocation, Place, Reply
+from companion.features.bookclub_plans import Plans, PlanView
+from companion.features.communities import Communities
+from companion.features.schedules import parse_date, parse_days, parse_time
+from companion.markup import escape
+from companion.recurrence import Recurrence, to_instant
+from companion.scheduler import Action, Post, Scheduler, Thread
+from companion.store import Store
+from companion.store.bookclubs import ClubRow, SessionRow
+from companion.store.schedules import ScheduleRow, iso
+
+DEFAULT_TIME = time(18, 0)
+THREAD_KIND, REMINDER_KIND = "bookclub-chapter", "bookclub-reminder"
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    every_days: int
+    weekday: int | None  # weekly on this day (0 = Monday), else every N days from the start
+    at: time
+
+    def opens(self, start: date, chapters: int) -> list[date]:
+        """The local date of each chapter's discussion: one pace after reading starts."""
+        if self.weekday is None:
+            return [start + timedelta(days=self.every_days * k) for k in range(1, chapters + 1)]
+        first = start + timedelta(days=(self.weekday - start.weekday() - 1) % 7 + 1)
+        return [first + timedelta(weeks=k) for k in range(chapters)]
+
+
+def parse_pace(words: list[str], default_days: int) -> Pace:
+    if not words:
+        return Pace(default_days, None, DEFAULT_TIME)
+    if words[0] == "every" and len(words) in (3, 4) and words[2] in ("day", "days"):
+        if not words[1].isdigit() or not 1 <= int(words[1]) <= 60:
+            raise UserError("`every N days` takes N from 1 to 60.")
+        at = parse_time(words[3]) if len(words) == 4 else DEFAULT_TIME
+        return Pace(int(words[1]), None, at)
+    if words[0] == "weekly" and len(words) == 3:
+        day = parse_days(words[1])
+        if len(day) != 1:
+            raise UserError("A club meets on one day a week, e.g. `weekly thu 19:00`.")
+        return Pace(7, day[0], parse_time(words[2]))
+    raise UserError("Give the pace as `every 7 days [HH:MM]` or `weekly thu 19:00`.")
+
+
+class BookClubs:
+    def __init__(
+        self, store: Store, scheduler: Scheduler, communities: Communities, plans: Plans
+    ) -> None:
+        self.store = store
+        self.scheduler = scheduler
+        self.communities = communities
+        self.plans = plans
+        scheduler.register(THREAD_KIND, self.render_chapter)
+        scheduler.register(REMINDER_KIND, self.render_reminder)
+
+    def commands(self) -> list[CommandSpec]:
+        here = {"in_direct": False}
+        return [
+            CommandSpec(
+                "bookclub",
+                "This channel's book club: the book, this week's chapter, the next discussion",
+                self.status,
+                aliases=("bookclub status",),
+                **here,
+            ),
+            CommandSpec(
+                "bookclub start",
+                "Start a book club here on a reading plan, with a thread per chapter",
+                self.start,
+                params=(
+                    Param(
+                        "plan", "The reading plan, e.g. the-wake-up", complete=self.plans.complete
+                    ),
+                    Param("date", "The day reading starts, YYYY-MM-DD", max_length=10),
+                    Param(
+                        "pace",
+                        "every N days [HH:MM] or weekly DAY HH:MM; then optionally chapters N",
+                        ParamType.TEXT,
+                        required=False,
+                        rest=True,
+                        max_length=80,
+                    ),
+                ),
+                moderator_only=True,
+                examples=(
+                    "bookclub start the-wake-up 2026-12-01 weekly thu 19:00",
+                    "bookclub start the-wake-up 2026-12-01 every 14 days 18:30 chapters 12",
+                ),
+                **here,
+            ),
+            CommandSpec(
+                "bookclub progress",
+                "Mark how far you have read (only you see it)",
+                self.progress,
+                params=(
+                    Param(
+                        "chapter",
+                        "The last chapter you finished",
+                        ParamType.INT,
+                        min_value=0,
+                        max_value=200,
+                    ),
+                ),
+                private=True,
+                **here,
+            ),
+            CommandSpec(
+                "bookclub prompts",
+                "Prompts for the chapters you have reached, no further",
+                self.prompts,
+                private=True,
+                **here,
+            ),
+            CommandSpec(
+                "bookclub schedule", "Every chapter with its discussion date", self.schedule, **here
+            ),
+            CommandSpec(
+                "bookclub pause",
+                "Pause the club; later dates shift by the pause",
+                self.pause,
+                moderator_only=True,
+                **here,
+            ),
+            CommandSpec(
+                "bookclub resume", "Resume a paused club", self.resume, moderator_only=True, **here
+            ),
+            CommandSpec(
+                "bookclub skip",
+                "Skip the next chapter discussion",
+                self.skip,
+                moderator_only=True,
+                **here,
+            ),
+            CommandSpec("bookclub end", "End the club here", self.end, moderator_only=True, **here),
+        ]
+
+    # --- helpers --------------------------------------------------------------------------
+
+    async def _club(self, inv: Invocation) -> ClubRow:
+        club = await self.store.bookclubs.club_in_room(inv.place.platform, inv.place.room_id)
+        if club is None:
+            raise UserError(
+                "There is no book club in this channel. Moderators can start one "
+                "with `bookclub start the-wake-up YYYY-MM-DD`."
+            )
+        return club
+
+    def _local(self, club: ClubRow, at: str) -> str:
+        moment = datetime.fromisoformat(at).astimezone(ZoneInfo(club.timezone))
+        return moment.strftime("%a %d %b %Y, %H:%M ") + club.timezone
+
+    async def _add_session_schedules(
+        self, place: Place, zone: ZoneInfo, chapter_day: date, at: time, by: str, now: datetime
+    ) -> tuple[str, int, int | None]:
+        """The one-off thread schedule and, unless already past, the reminder a day before."""
+        thread = await self.scheduler.add(
+            place, THREAD_KIND, Recurrence("once", at, zone, chapter_day), "", by
+        )
+        reminder_day = chapter_day - timedelta(days=1)
+        reminder_id = None
+        if to_instant(datetime.combine(reminder_day, at), zone) > now:
+            reminder = await self.scheduler.add(
+                place, REMINDER_KIND, Recurrence("once", at, zone, reminder_day), "", by
+            )
+            reminder_id = reminder.id
+        assert thread.next_run is not None
+        return thread.next_run, thread.id, reminder_id
+
+    async def _cancel(self, schedule_ids: list[int | None]) -> None:
+        for schedule_id in schedule_ids:
+            if schedule_id is None:
+                continue
+            row = await self.store.schedules.get(schedule_id)
+            if row is not None and row.status in ("active", "paused"):
+                await self.scheduler.set_status(row, "cancelled")
+
+    # --- commands -------------------------------------------------------------------------
+
+    async def start(self, inv: Invocation) -> Reply:
+        plan = await self.plans.find(inv.place.community_id, str(inv.args["plan"]))
+        start = parse_date(str(inv.args["date"]))
+        zone = self.communities.zone(inv.place.community_id)
+        if start < inv.at.astimezone(zone).date():
+            raise UserError("That start date has passed; pick today or a later day.")
+        words = str(inv.args.get("pace") or "").lower().split()
+        chapters = plan.chapters or plan.min_chapters
+        if len(words) >= 2 and words[-2] == "chapters":
+            if not words[-1].isdigit() or not 1 <= int(words[-1]) <= 200:
+                raise UserError("`chapters N` takes N from 1 to 200.")
+            chapters = int(words[-1])
+            words = words[:-2]
+            if plan.chapters and chapters > plan.chapters:
+                raise UserError(f"`{plan.name}` has {plan.chapters} chapters.")
+        pace = parse_pace(words, plan.pace_days)
+        if await self.store.bookclubs.club_in_room(inv.place.platform, inv.place.room_id):
+            raise UserError("This channel already has a book club; `bookclub end` it first.")
+        days = pace.opens(start, chapters)
+        sessions = []
+        here = Place(inv.place.platform, inv.place.community_id, inv.place.room_id)
+        for chapter, day in enumerate(days, 1):
+            opens_at, thread_id, reminder_id = await self._add_session_schedules(
+                here, zone, day, pace.at, inv.actor.id, inv.at
+            )
+            sessions.append((chapter, opens_at, thread_id, reminder_id))
+        club_id = await self.store.bookclubs.add_club(
+            inv.place.community_id,
+            inv.place.platform,
+            inv.place.room_id,
+            plan.ref,
+            plan.title,
+            chapters,
+            zone.key,
+            inv.actor.id,
+            inv.at,
+            sessions,
+        )
+        if club_id is None:  # another moderator was quicker
+            await self._cancel([s for _, _, t, r in sessions for s in (t, r)])
+            raise UserError("This channel already has a book club; `bookclub end` it first.")
+        unverified = (
+            ""
+            if plan.chapters
+            else (
+                f" (I know of {plan.min_chapters} chapters; if your copy has more, "
+                "start again with `chapters N`)"
+            )
+        )
+        first = self._local_zone(zone, sessions[0][1])
+        return Reply(
+            f"Book club started: *{escape(plan.title)}*, {chapters} chapters{unverified}. "
+            f"Reading starts {start.isoformat()}; the chapter 1 discussion opens here {first}, "
+            "with a reminder the day before. `bookclub schedule` lists every date."
+        )
+
+    def _local_zone(self, zone: ZoneInfo, at: str) -> str:
+        moment = datetime.fromisoformat(at).astimezone(zone)
+        return moment.strftime("%a %d %b %Y, %H:%M ") + zone.key
+
+    async def status(self, inv: Invocation) -> Reply:
+        club = await self._club(inv)
+        sessions = await self.store.bookclubs.sessions(club.id)
+        now = iso(inv.at)
+        opened = [s for s in sessions if s.state == "planned" and s.opens_at <= now]
+        upcoming = [s for s in sessions if s.state == "planned" and s.opens_at > now]
+        plan = await self.plans.by_ref(club.community_id, club.plan_ref)
+        lines = [f"**Book club: {escape(club.title)}** ({club.chapters} chapters)"]
+        current = opened[-1].chapter if opened else 1
+        if opened:
+            lines.append(
+                f"This week: {plan.chapter_label(current)} "
+                f"(discussion opened {self._local(club, opened[-1].opens_at)})"
+            )
+        if club.status == "paused":
+            lines.append("The club is paused; a moderator can `bookclub resume` it.")
+        elif upcoming:
+            nxt = upcoming[0]
+            lines.append(
+                f"Next discussion: {plan.chapter_label(nxt.chapter)}, "
+                f"{self._local(club, nxt.opens_at)}"
+            )
+        else:
+            lines.append("Every chapter has been discussed.")
+        done = await self.store.bookclubs.finished_count(club.id, current)
+        people = "member has" if done == 1 else "members have"
+        lines.append(f"{done} {people} marked chapter {current} done.")
+        return Reply("\n".join(lines))
+
+    async def progress(self, inv: Invocation) -> Reply:
+        club = await self._club(inv)
+        chapter = int(inv.args["chapter"])  # type: ignore[call-overload]
+        if chapter > club.chapters:
+            raise UserError(f"This book has {club.chapters} chapters.")
+        await self.store.bookclubs.set_progress(club.id, inv.actor.id, chapter, inv.at)
+        if chapter == 0:
+            return Reply("Noted: you have not started yet. Only you can see this.")
+        return Reply(
+            f"Noted: you have read up to chapter {chapter} of {club.chapters}. "
+            "Only you can see this; `bookclub prompts` shows prompts up to there."
+        )
+
+    async def prompts(self, inv: Invocation) -> Reply:
+        club = await self._club(inv)
+        reached = await self.store.bookclubs.progress(club.id, inv.actor.id)
+        if reached == 0:
+            raise UserError(
+                "Tell me how far you have read first, with `bookclub progress "
+                "<chapter>`: I only show prompts for chapters you have reached."
+            )
+        plan = await self.plans.by_ref(club.community_id, club.plan_ref)
+        found = await self.plans.prompts(plan, 1, reached)
+        if not found:
+            return Reply(f"There are no prompts yet for chapters 1 to {reached}.")
+        lines = [f"**Prompts up to chapter {reached}** (nothing past where you are)"]
+        for chapter, text in found:
+            lines.append(f"- {plan.chapter_label(chapter)}: {escape(text)}")
+        return Reply("\n".join(lines))
+
+    async def schedule(self, inv: Invocation) -> Reply:
+        club = await self._club(inv)
+        plan = await self.plans.by_ref(club.community_id, club.plan_ref)
+        lines = [f"**{escape(club.title)}**: the discussions"]
+        for session in await self.store.bookclubs.sessions(club.id):
+            when = self._local(club, session.opens_at)
+            note = {"planned": "", "skipped": " (skipped)", "cancelled": " (cancelled)"}
+            lines.append(f"- {plan.chapter_label(session.chapter)} · {when}{note[session.state]}")
+        if club.status == "paused":
+            lines.append("Paused: these dates move on by the length of the pause.")
+        return Reply("\n".join(lines))
+
+    async def pause(self, inv: Invocation) -> Reply:
+        club = await self._club(inv)
+        if club.status == "paused":
+            raise UserError("The club is already paused.")
+        for session in await self._future(club, inv.at):
+            for schedule_id in (session.thread_schedule_id, session.reminder_schedule_id):
+                row = await self._schedule(schedule_id)
+                if row is not None and row.status == "active":
+                    await self.scheduler.set_status(row, "paused")
+        await self.store.bookclubs.set_status(club.id, "paused", iso(inv.at))
+        return Reply(
+            "Paused the book club. `bookclub resume` moves the remaining dates on "
+            "by the length of the pause."
+        )
+
+    async def resume(self, inv: Invocation) -> Reply:
+        club = await self._club(inv)
+        if club.status != "paused" or club.paused_at is None:
+            raise UserError("The club is not paused.")
+        paused_at = datetime.fromisoformat(club.paused_at)
+        zone = ZoneInfo(club.timezone)
+        # Shift by the local days the pause covered: paused Tuesday, resumed Friday = 3 days.
+        shift = inv.at.astimezone(zone).date() - paused_at.astimezone(zone).date()
+        here = Place(club.platform, club.community_id, club.room_id)
+        changes = []
+        for session in await self._future(club, paused_at):
+            await self._cancel([session.thread_schedule_id, session.reminder_schedule_id])
+            local = datetime.fromisoformat(session.opens_at).astimezone(zone)
+            opens_at, thread_id, reminder_id = await self._add_session_schedules(
+                here, zone, local.date() + shift, local.time(), inv.actor.id, inv.at
+            )
+            changes.append((club.id, session.chapter, opens_at, "planned", thread_id, reminder_id))
+        await self.store.bookclubs.update_sessions(changes)
+        await self.store.bookclubs.set_status(club.id, "active", None)
+        days = shift.days
+        return Reply(
+            f"Resumed. The remaining discussions moved {days} day{'s' * (days != 1)} "
+            "later; `bookclub schedule` shows the new dates."
+        )
+
+    async def skip(self, inv: Invocation) -> Reply:
+        club = await self._club(inv)
+        future = await self._future(club, inv.at)
+        if not future:
+            raise UserError("There is no discussion left to skip.")
+        session = future[0]
+        await self._cancel([session.thread_schedule_id, session.reminder_schedule_id])
+        await self.store.bookclubs.update_sessions(
+            [
+                (
+                    club.id,
+                    session.chapter,
+                    session.opens_at,
+                    "skipped",
+                    session.thread_schedule_id or 0,
+                    session.reminder_schedule_id or 0,
+                )
+            ]
+        )
+        return Reply(
+            f"Skipped the chapter {session.chapter} discussion; the others keep their dates."
+        )
+
+    async def end(self, inv: Invocation) -> Reply:
+        club = await self._club(inv)
+        changes = []
+        for session in await self._future(club, inv.at):
+            await self._cancel([session.thread_schedule_id, session.reminder_schedule_id])
+            changes.append(
+                (
+                    club.id,
+                    session.chapter,
+                    session.opens_at,
+                    "cancelled",
+                    session.thread_schedule_id or 0,
+                    session.reminder_schedule_id or 0,
+                )
+            )
+        await self.store.bookclubs.update_sessions(changes)
+        await self.store.bookclubs.set_status(club.id, "ended", None)
+        return Reply(
+            f"Ended the book club on *{escape(club.title)}*. Thank you for reading together."
+        )
+
+    async def _future(self, club: ClubRow, after: datetime) -> list[SessionRow]:
+        return [
+            s
+            for s in await self.store.bookclubs.sessions(club.id)
+            if s.state == "planned" and s.opens_at > iso(after)
+        ]
+
+    async def _schedule(self, schedule_id: int | None) -> ScheduleRow | None:
+        return await self.store.schedules.get(schedule_id) if schedule_id else None
+
+    # --- what the scheduler posts -----------------------------------------------------------
+
+    async def _session(self, row: ScheduleRow) -> tuple[SessionRow, ClubRow, PlanView]:
+        found = await self.store.bookclubs.session_for_schedule(row.id)
+        if found is None:
+            raise RuntimeError(f"schedule {row.id} belongs to no book club session")
+        session, club = found
+        return session, club, await self.plans.by_ref(club.community_id, club.plan_ref)
+
+    async def render_chapter(self, row: ScheduleRow, due: datetime) -> Action:
+        session, club, plan = await self._session(row)
+        label = plan.chapter_label(session.chapter)
+        title = f"{club.title}: {label}"
+        if len(title) > 100:
+            title = f"{club.title[: 98 - len(label)].rstrip()}… {label}"[:100]
+        prompts = await self.plans.prompts(plan, session.chapter, session.chapter)
+        lines = [f"**{escape(club.title)}, {label}**"]
+        if prompts:
+            lines += ["Some questions to start with:"] + [f"- {escape(t)}" for _, t in prompts]
+        else:
+            lines.append(
+                "No prompts were written for this chapter yet: share what stayed with you."
+            )
+        lines.append(
+            f"\nMark how far you have read (only you see it): `bookclub progress {session.chapter}`"
+        )
+        return Thread(title, "\n".join(lines))
+
+    async def render_reminder(self, row: ScheduleRow, due: datetime) -> Action:
+        session, club, plan = await self._session(row)
+        when = self._local(club, session.opens_at)
+        return Post(
+            f"Reminder: the discussion of {plan.chapter_label(session.chapter)} of "
+            f"*{escape(club.title)}* opens here tomorrow ({when}). "
+            f"`bookclub progress <chapter>` marks how far you have read, privately."
+        )

@@ -1,0 +1,206 @@
+"""Book clubs, their chapter sessions, members' private progress, community reading plans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from companion.store.db import Database
+from companion.store.schedules import iso
+
+_CLUB = (
+    "id, community_id, platform, room_id, plan_ref, title, chapters, timezone, status, "
+    "paused_at, created_by, created_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClubRow:
+    id: int
+    community_id: str
+    platform: str
+    room_id: str
+    plan_ref: str
+    title: str
+    chapters: int
+    timezone: str
+    status: str
+    paused_at: str | None
+    created_by: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    club_id: int
+    chapter: int
+    opens_at: str
+    state: str
+    thread_schedule_id: int | None
+    reminder_schedule_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    id: int
+    community_id: str
+    slug: str
+    title: str
+    chapters: int
+
+
+class BookClubRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- plans ----------------------------------------------------------------------------
+
+    async def add_plan(
+        self, community_id: str, slug: str, title: str, chapters: int, by: str, now: datetime
+    ) -> int | None:
+        """None when the community already has a plan with that slug."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO reading_plan (community_id, slug, title, chapters, "
+                "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (community_id, slug, title, chapters, by, iso(now)),
+            )
+            return int(cursor.lastrowid) if cursor.rowcount == 1 and cursor.lastrowid else None
+
+    async def plans(self, community_id: str) -> list[PlanRow]:
+        rows = await self.db.fetchall(
+            "SELECT id, community_id, slug, title, chapters FROM reading_plan "
+            "WHERE community_id = ? ORDER BY id",
+            (community_id,),
+        )
+        return [PlanRow(*row) for row in rows]
+
+    async def add_plan_prompt(self, plan_id: int, chapter: int, text: str, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO plan_prompt (plan_id, chapter, text, created_at) VALUES (?, ?, ?, ?)",
+            (plan_id, chapter, text, iso(now)),
+        )
+
+    async def plan_prompts(self, plan_id: int, upto: int) -> list[tuple[int, str]]:
+        rows = await self.db.fetchall(
+            "SELECT chapter, text FROM plan_prompt WHERE plan_id = ? AND chapter <= ? "
+            "ORDER BY chapter, id",
+            (plan_id, upto),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    # --- clubs ----------------------------------------------------------------------------
+
+    async def add_club(
+        self,
+        community_id: str,
+        platform: str,
+        room_id: str,
+        plan_ref: str,
+        title: str,
+        chapters: int,
+        timezone: str,
+        by: str,
+        now: datetime,
+        sessions: Sequence[tuple[int, str, int, int]],
+    ) -> int | None:
+        """A club and its sessions (chapter, opens_at, thread and reminder schedule ids).
+
+        None when the room already has a club (the unique index decides, even in a race).
+        """
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO club (community_id, platform, room_id, plan_ref, title, "
+                "chapters, timezone, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    community_id,
+                    platform,
+                    room_id,
+                    plan_ref,
+                    title,
+                    chapters,
+                    timezone,
+                    by,
+                    iso(now),
+                ),
+            )
+            if cursor.rowcount != 1 or not cursor.lastrowid:
+                return None
+            club_id = int(cursor.lastrowid)
+            await conn.executemany(
+                "INSERT INTO club_session (club_id, chapter, opens_at, thread_schedule_id, "
+                "reminder_schedule_id) VALUES (?, ?, ?, ?, ?)",
+                [(club_id, *session) for session in sessions],
+            )
+            return club_id
+
+    async def club_in_room(self, platform: str, room_id: str) -> ClubRow | None:
+        row = await self.db.fetchone(
+            f"SELECT {_CLUB} FROM club WHERE platform = ? AND room_id = ? "  # noqa: S608
+            "AND status != 'ended'",
+            (platform, room_id),
+        )
+        return ClubRow(*row) if row else None
+
+    async def get(self, club_id: int) -> ClubRow | None:
+        row = await self.db.fetchone(f"SELECT {_CLUB} FROM club WHERE id = ?", (club_id,))  # noqa: S608
+        return ClubRow(*row) if row else None
+
+    async def sessions(self, club_id: int) -> list[SessionRow]:
+        rows = await self.db.fetchall(
+            "SELECT club_id, chapter, opens_at, state, thread_schedule_id, reminder_schedule_id "
+            "FROM club_session WHERE club_id = ? ORDER BY chapter",
+            (club_id,),
+        )
+        return [SessionRow(*row) for row in rows]
+
+    async def set_status(self, club_id: int, status: str, paused_at: str | None) -> None:
+        await self.db.execute(
+            "UPDATE club SET status = ?, paused_at = ? WHERE id = ?", (status, paused_at, club_id)
+        )
+
+    async def update_sessions(self, changes: Sequence[tuple[int, int, str, str, int, int]]) -> None:
+        """(club, chapter, opens_at, state, thread schedule, reminder schedule) in one go."""
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE club_session SET opens_at = ?, state = ?, thread_schedule_id = ?, "
+                "reminder_schedule_id = ? WHERE club_id = ? AND chapter = ?",
+                [(o, s, t, r, club, chapter) for club, chapter, o, s, t, r in changes],
+            )
+
+    # --- progress -------------------------------------------------------------------------
+
+    async def set_progress(self, club_id: int, member_id: str, chapter: int, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO club_progress (club_id, member_id, chapter, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (club_id, member_id) "
+            "DO UPDATE SET chapter = excluded.chapter, updated_at = excluded.updated_at",
+            (club_id, member_id, chapter, iso(now)),
+        )
+
+    async def progress(self, club_id: int, member_id: str) -> int:
+        row = await self.db.fetchone(
+            "SELECT chapter FROM club_progress WHERE club_id = ? AND member_id = ?",
+            (club_id, member_id),
+        )
+        return int(row[0]) if row else 0
+
+    async def finished_count(self, club_id: int, chapter: int) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM club_progress WHERE club_id = ? AND chapter >= ?",
+            (club_id, chapter),
+        )
+        return int(row[0]) if row else 0
+
+    async def session_for_schedule(self, schedule_id: int) -> tuple[SessionRow, ClubRow] | None:
+        """The chapter session a thread or reminder schedule belongs to, with its club."""
+        columns = ", ".join(f"c.{name.strip()}" for name in _CLUB.split(","))
+        row = await self.db.fetchone(
+            "SELECT s.club_id, s.chapter, s.opens_at, s.state, s.thread_schedule_id, "  # noqa: S608
+            f"s.reminder_schedule_id, {columns} FROM club_session s "
+            "JOIN club c ON c.id = s.club_id "
+            "WHERE s.thread_schedule_id = ? OR s.reminder_schedule_id = ?",
+            (schedule_id, schedule_id),
+        )
+        return (SessionRow(*row[:6]), ClubRow(*row[6:])) if row else None

@@ -1,0 +1,107 @@
+"""The ``[matrix]`` table of the config file, checked once at start.
+
+Secrets never come from here (``companion.config`` refuses them in the file): the access
+token or password is read from the environment by the adapter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from fnmatch import fnmatchcase
+from typing import Any
+
+from companion.config import ConfigError
+
+TOKEN_ENV = "COMPANION_MATRIX_ACCESS_TOKEN"
+PASSWORD_ENV = "COMPANION_MATRIX_PASSWORD"
+
+_USER_ID = re.compile(r"^@[^:\s]+:[^\s:]+(:\d{1,5})?$")
+_KEYS = {
+    "enabled",
+    "homeserver",
+    "user_id",
+    "command_prefix",
+    "moderator_level",
+    "allowed_inviters",
+    "max_command_age_minutes",
+    "device_name",
+}
+
+
+def server_of(user_id: str) -> str:
+    """The server part of a *user* id (room ids have none in room version 12)."""
+    return user_id.split(":", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixConfig:
+    homeserver: str
+    user_id: str
+    command_prefix: str = "!"
+    moderator_level: int = 50
+    allowed_inviters: tuple[str, ...] = ()
+    max_command_age: timedelta = timedelta(minutes=10)
+    device_name: str = "Companion"
+
+    def may_invite(self, user_id: str | None) -> bool:
+        """Whether an invite from this user is accepted (glob patterns, case-sensitive)."""
+        if not user_id:
+            return False
+        return any(fnmatchcase(user_id, pattern) for pattern in self.allowed_inviters)
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> MatrixConfig:
+        """Check the raw ``[matrix]`` table; every problem is a ConfigError naming the key."""
+        unknown = sorted(set(section) - _KEYS)
+        if unknown:
+            raise ConfigError(
+                f"[matrix] has unknown setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(_KEYS))}."
+            )
+        homeserver = section.get("homeserver")
+        if not isinstance(homeserver, str) or not homeserver.startswith(("http://", "https://")):
+            raise ConfigError(
+                '[matrix] homeserver must be the URL of your homeserver, e.g. "https://matrix.org".'
+            )
+        user_id = section.get("user_id")
+        if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+            raise ConfigError(
+                '[matrix] user_id must be the bot\'s full Matrix id, e.g. "@companion:example.org".'
+            )
+        prefix = section.get("command_prefix", "!")
+        if (
+            not isinstance(prefix, str)
+            or not 1 <= len(prefix) <= 5
+            or any(ch.isspace() or ch == "`" or ch.isalnum() for ch in prefix)
+        ):
+            raise ConfigError(
+                "[matrix] command_prefix must be 1-5 characters, no letters, digits, "
+                'spaces or backticks (default "!").'
+            )
+        level = section.get("moderator_level", 50)
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise ConfigError("[matrix] moderator_level must be a whole number (default 50).")
+        inviters = section.get("allowed_inviters", [f"*:{server_of(user_id)}"])
+        if not isinstance(inviters, list) or not all(isinstance(p, str) and p for p in inviters):
+            raise ConfigError(
+                "[matrix] allowed_inviters must be a list of user id patterns, "
+                'e.g. ["*:example.org"].'
+            )
+        age = section.get("max_command_age_minutes", 10)
+        if isinstance(age, bool) or not isinstance(age, int | float) or age < 0:
+            raise ConfigError("[matrix] max_command_age_minutes must be a number, 0 or more.")
+        device_name = section.get("device_name", "Companion")
+        if not isinstance(device_name, str) or not device_name.strip():
+            raise ConfigError("[matrix] device_name must be a non-empty string.")
+        return cls(
+            homeserver=homeserver.rstrip("/"),
+            user_id=user_id,
+            command_prefix=prefix,
+            moderator_level=level,
+            allowed_inviters=tuple(inviters),
+            max_command_age=timedelta(minutes=float(age)),
+            device_name=device_name.strip(),
+        )

@@ -1,0 +1,337 @@
+"""The Matrix adapter's pieces without a server: events in, power, contents out, settings,
+and the send loop's handling of rate limits and refusals (with a stand-in client)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from companion.app import App
+from companion.config import ConfigError
+from companion.markup import escape
+from companion.ports import PostError
+from companion_adapters.matrix import inbound, outbound
+from companion_adapters.matrix.rooms import RoomState
+from companion_adapters.matrix.settings import MatrixConfig
+
+ME = "@companion:example.org"
+ALICE = "@alice:example.org"
+ROOM = "!AbCdEf0123456789"  # room version 12: no server part
+
+
+def message(body: str, sender: str = ALICE, **content: Any) -> dict[str, Any]:
+    return {
+        "type": "m.room.message",
+        "event_id": "$cmd",
+        "sender": sender,
+        "origin_server_ts": 1_700_000_000_000,
+        "content": {"msgtype": content.pop("msgtype", "m.text"), "body": body, **content},
+    }
+
+
+def state(kind: str, content: dict[str, Any], sender: str = ALICE, key: str = "") -> dict[str, Any]:
+    return {"type": kind, "state_key": key, "sender": sender, "content": content}
+
+
+# --- events in -------------------------------------------------------------------------------
+
+
+def test_a_prefixed_text_message_is_a_command() -> None:
+    command = inbound.command_of(message("!define allyship"), ROOM, ME, "!")
+    assert command is not None
+    assert (command.line, command.sender, command.room_id) == ("define allyship", ALICE, ROOM)
+    assert command.thread_root is None and command.event_id == "$cmd"
+    assert inbound.command_of(message("  !help"), ROOM, ME, "!") is not None
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        message("hello everyone"),
+        message("!!! amazing"),
+        message("! define"),
+        message("!"),
+        message("!define allyship", sender=ME),  # its own
+        message("!define allyship", msgtype="m.notice"),  # another bot
+        message("!define allyship", msgtype="m.emote"),
+        message("* !define x", **{"m.new_content": {"body": "!define x", "msgtype": "m.text"}}),
+        message("!define x", **{"m.relates_to": {"rel_type": "m.replace", "event_id": "$a"}}),
+        {**message("!define x"), "state_key": ""},
+        {**message("!define x"), "type": "m.room.encrypted"},
+        {**message("!define x"), "content": {"msgtype": "m.text", "body": 5}},
+    ],
+)
+def test_what_is_not_a_command(event: dict[str, Any]) -> None:
+    assert inbound.command_of(event, ROOM, ME, "!") is None
+
+
+def test_a_custom_prefix_and_a_reply_fallback() -> None:
+    assert inbound.command_of(message("!define x"), ROOM, ME, "c/") is None
+    command = inbound.command_of(message("c/define x"), ROOM, ME, "c/")
+    assert command is not None and command.line == "define x"
+    quoted = message("> <@bob:example.org> !define y\n> more\n\n!define allyship")
+    command = inbound.command_of(quoted, ROOM, ME, "!")
+    assert command is not None and command.line == "define allyship"
+
+
+def test_a_command_in_a_thread_keeps_its_root() -> None:
+    event = message(
+        "!define ally",
+        **{"m.relates_to": {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": True}},
+    )
+    command = inbound.command_of(event, ROOM, ME, "!")
+    assert command is not None and command.thread_root == "$root"
+    place = inbound.place_of(command, direct=False)
+    assert (place.platform, place.community_id, place.room_id) == ("matrix", ROOM, ROOM)
+    assert place.thread_id == "$root" and not place.is_direct
+    direct = inbound.place_of(command, direct=True)
+    assert direct.is_direct and direct.room_id == ROOM
+
+
+def test_commands_older_than_the_limit_are_too_old() -> None:
+    command = inbound.command_of(message("!help"), ROOM, ME, "!")
+    assert command is not None
+    sent = command.origin_server_ts / 1000
+    ten = timedelta(minutes=10)
+    assert not inbound.too_old(command, sent + 599, ten)
+    assert inbound.too_old(command, sent + 601, ten)
+    assert not inbound.too_old(command, sent - 30, ten)  # the server's clock runs ahead
+
+
+def test_only_what_follows_the_bots_own_join_counts() -> None:
+    joined = state("m.room.member", {"membership": "join"}, sender=ME, key=ME)
+    renamed = {**joined, "unsigned": {"prev_content": {"membership": "join"}}}
+    events = [message("!old"), joined, message("!new"), renamed, message("!newer")]
+    assert inbound.joined_at(events, ME) == 2
+    assert inbound.joined_at([message("!a")], ME) == 0
+
+
+def test_reading_an_invite() -> None:
+    invite = inbound.invite_of(
+        [
+            state("m.room.name", {"name": "Circle @room"}),
+            state("m.room.member", {"membership": "join"}, key=ALICE),
+            state("m.room.member", {"membership": "invite", "is_direct": True}, key=ME),
+            state("m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"}),
+        ],
+        ME,
+    )
+    assert invite == inbound.Invite(ALICE, True, True, "Circle @room")
+    assert inbound.invite_of([], ME) == inbound.Invite(None, False, False, None)
+
+
+# --- power -------------------------------------------------------------------------------
+
+
+def test_room_v12_creators_moderate_without_a_power_level_entry() -> None:
+    room = RoomState()
+    room.apply_all(
+        [
+            state("m.room.create", {"room_version": "12", "additional_creators": ["@co:x.org"]}),
+            state("m.room.power_levels", {"users": {"@mod:x.org": 50}, "users_default": 0}),
+        ]
+    )
+    assert room.is_moderator(ALICE, 50) and room.is_moderator("@co:x.org", 100)
+    assert room.is_moderator("@mod:x.org", 50) and not room.is_moderator("@mod:x.org", 51)
+    assert not room.is_moderator("@someone:x.org", 50)
+
+
+def test_before_v12_only_power_levels_count() -> None:
+    room = RoomState()
+    room.apply(state("m.room.create", {"room_version": "10", "creator": ALICE}))
+    assert room.is_moderator(ALICE, 50)  # no power_levels event yet: the creator has 100
+    room.apply(state("m.room.power_levels", {"users": {"@mod:x.org": "75"}, "users_default": 0}))
+    assert not room.is_moderator(ALICE, 50)  # demoted by the power levels
+    assert room.is_moderator("@mod:x.org", 75)  # old rooms may carry levels as strings
+    room.apply(state("m.room.power_levels", {"users": {}, "users_default": 50}))
+    assert room.is_moderator("@anyone:x.org", 50)
+
+
+def test_names_and_encryption_follow_the_state() -> None:
+    room = RoomState()
+    room.apply(state("m.room.member", {"membership": "join", "displayname": "Bea"}, key=ALICE))
+    assert room.display_name(ALICE) == "Bea"
+    assert room.display_name("@carl:example.org") == "carl"
+    room.apply(state("m.room.member", {"membership": "leave"}, key=ALICE))
+    assert room.display_name(ALICE) == "alice"
+    room.apply(state("m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"}))
+    assert room.encrypted and room.encrypted_by == ALICE
+    actor = inbound.actor_of(
+        inbound.Command("$e", ROOM, ALICE, "help", None, 0), room, moderator_level=50
+    )
+    assert (actor.id, actor.display_name, actor.is_moderator) == (ALICE, "alice", False)
+
+
+# --- contents out ------------------------------------------------------------------------
+
+
+def test_a_reply_is_a_notice_with_html_and_no_mentions() -> None:
+    content = outbound.notice("**Allyship**\nA practice.", outbound.reply_to("$cmd"))
+    assert content == {
+        "msgtype": "m.notice",
+        "body": "Allyship\nA practice.",
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<p><strong>Allyship</strong><br>A practice.</p>",
+        "m.mentions": {},
+        "m.relates_to": {"m.in_reply_to": {"event_id": "$cmd"}},
+    }
+
+
+def test_user_text_in_a_reply_stays_text() -> None:
+    typed = "<b>x</b> @room <script>alert(1)</script> [a](https://evil.example)"
+    content = outbound.notice(f"I don't have “{escape(typed)}”.")
+    assert "<b>" not in content["formatted_body"] and "<a " not in content["formatted_body"]
+    assert "&lt;script&gt;" in content["formatted_body"]
+    assert "@room" not in content["body"] and "@room" not in content["formatted_body"]
+    assert outbound.plain_notice("hi @room")["body"] == "hi @\u200broom"
+
+
+def test_thread_relations() -> None:
+    assert outbound.reply_to("$cmd", "$root") == {
+        "rel_type": "m.thread",
+        "event_id": "$root",
+        "is_falling_back": False,
+        "m.in_reply_to": {"event_id": "$cmd"},
+    }
+    assert outbound.in_thread("$root") == {
+        "rel_type": "m.thread",
+        "event_id": "$root",
+        "is_falling_back": True,
+        "m.in_reply_to": {"event_id": "$root"},
+    }
+
+
+def test_a_very_long_reply_is_split_into_notices_that_fit() -> None:
+    text = "\n".join(f"- item {i} " + "é" * 300 for i in range(300))
+    text += "\n" + "word " * 20_000 + "\n" + "x" * 70_000 + "\n" + "\\*" * 20_000
+    parts = outbound.notices(text, outbound.reply_to("$cmd"))
+    assert len(parts) > 5
+    for part in parts:
+        assert outbound.size(part) <= outbound.MAX_CONTENT_BYTES
+        assert part["m.relates_to"] == {"m.in_reply_to": {"event_id": "$cmd"}}
+    bodies = "".join(p["body"] for p in parts)
+    assert bodies.count("item ") == 300 and bodies.count("x") == 70_000
+    assert bodies.count("*") == 20_000 and "\\" not in bodies  # no escape cut in two
+    assert outbound.notices("short") == [outbound.notice("short")]
+
+
+def test_transaction_ids_are_stable_and_distinct() -> None:
+    assert outbound.txn_id("reply", "$a") == outbound.txn_id("reply", "$a")
+    assert outbound.txn_id("reply", "$a") != outbound.txn_id("reply", "$b")
+    assert outbound.txn_id("hello", "!r") != outbound.txn_id("reply", "!r")
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+def test_settings_defaults() -> None:
+    config = MatrixConfig.from_section({"homeserver": "https://hs.example/", "user_id": ME})
+    assert config.homeserver == "https://hs.example"
+    assert config.command_prefix == "!" and config.moderator_level == 50
+    assert config.max_command_age == timedelta(minutes=10)
+    assert config.allowed_inviters == ("*:example.org",)
+    assert config.may_invite(ALICE) and not config.may_invite("@eve:evil.example")
+    assert not config.may_invite("@eve:example.org.evil") and not config.may_invite(None)
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"user_id": ME}, "homeserver"),
+        ({"homeserver": "hs.example", "user_id": ME}, "homeserver"),
+        ({"homeserver": "https://hs", "user_id": "companion"}, "user_id"),
+        ({"homeserver": "https://hs", "user_id": ME, "command_prefix": "go "}, "command_prefix"),
+        ({"homeserver": "https://hs", "user_id": ME, "moderator_level": "50"}, "moderator_level"),
+        ({"homeserver": "https://hs", "user_id": ME, "allowed_inviters": "*"}, "allowed_inviters"),
+        (
+            {"homeserver": "https://hs", "user_id": ME, "max_command_age_minutes": -1},
+            "max_command_age_minutes",
+        ),
+        ({"homeserver": "https://hs", "user_id": ME, "prefix": "!"}, "prefix"),
+    ],
+)
+def test_bad_settings_name_the_key(section: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        MatrixConfig.from_section(section)
+
+
+# --- the send loop, with a stand-in client -------------------------------------------------
+
+
+class FakeTransport:
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+async def test_sending_waits_out_rate_limits_and_stops_at_refusals(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nio import RoomSendError, RoomSendResponse
+
+    from companion_adapters.matrix import adapter as adapter_module
+
+    slept: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(adapter_module.asyncio, "sleep", no_sleep)
+    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    bot = adapter_module.MatrixAdapter(app, config)
+    answers: list[object] = []
+    sent: list[tuple[str, str]] = []
+
+    async def room_send(room: str, kind: str, content: dict[str, Any], tx_id: str) -> object:
+        sent.append((room, tx_id))
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(bot.client, "room_send", room_send)
+
+    def error(code: str, status: int, retry: int | None = None) -> RoomSendError:
+        response = RoomSendError(f"{code} happened", code, retry, room_id=ROOM)
+        response.transport_response = FakeTransport(status)  # type: ignore[assignment]
+        return response
+
+    try:
+        answers[:] = [
+            error("M_LIMIT_EXCEEDED", 429, 1500),
+            TimeoutError(),
+            error("M_UNKNOWN", 502),
+            RoomSendResponse("$ok", ROOM),
+        ]
+        assert await bot._send(ROOM, outbound.notice("hi"), "txn1") == "$ok"
+        assert slept[0] == 1.5 and len(slept) == 3
+        assert {tx for _, tx in sent} == {"txn1"}  # every retry with the same transaction id
+
+        answers[:] = [error("M_FORBIDDEN", 403)]
+        with pytest.raises(PostError) as refused:
+            await bot._send(ROOM, outbound.notice("hi"), "txn2")
+        assert refused.value.permanent and "M_FORBIDDEN" in str(refused.value)
+
+        answers[:] = [OSError("connection refused")] * 6
+        with pytest.raises(PostError) as down:
+            await bot._send(ROOM, outbound.notice("hi"), "txn3")
+        assert not down.value.permanent
+
+        bot.rooms[ROOM] = RoomState(encrypted=True)
+        with pytest.raises(PostError, match="encrypted") as encrypted:
+            await bot._send(ROOM, outbound.notice("hi"), "txn4")
+        assert encrypted.value.permanent
+    finally:
+        await bot.close()
+
+
+def test_the_sync_filter_asks_only_for_what_the_bot_reads() -> None:
+    from companion_adapters.matrix.adapter import FILTER
+
+    room = FILTER["room"]
+    assert set(room["timeline"]["types"]) >= {"m.room.message", "m.room.member"}
+    assert room["state"]["lazy_load_members"] and room["timeline"]["lazy_load_members"]
+    assert FILTER["presence"] == {"not_types": ["*"]}
+    json.dumps(FILTER)  # sent inline with each sync

@@ -1,1 +1,34 @@
-"""Matrix adapter (matrix-nio)."""
+"""Matrix adapter (matrix-nio): ``!`` text commands, ``m.notice`` replies, ``m.thread``
+threads, power levels, and the ChatPort for scheduled posts.
+
+Importing this package does not import matrix-nio; :func:`run` does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from companion.app import App
+    from companion.config import Settings
+
+__all__ = ["run"]
+
+
+async def run(app: App, settings: Settings) -> None:
+    """Connect the bot account of ``[matrix]``, offer it to the scheduler, then sync until
+    cancelled. Bad settings, a missing or refused token raise ConfigError before any sync."""
+    from companion_adapters.matrix.adapter import MatrixAdapter
+    from companion_adapters.matrix.settings import MatrixConfig
+
+    config = MatrixConfig.from_section(settings.section("matrix"))
+    adapter = MatrixAdapter(app, config)
+    try:
+        await adapter.login()
+        app.scheduler.attach("matrix", adapter)
+        await app.scheduler.start()
+        await adapter.sync_forever()
+    finally:
+        if app.scheduler.ports.get("matrix") is adapter:
+            del app.scheduler.ports["matrix"]
+        await adapter.close()

@@ -1,0 +1,542 @@
+"""The Matrix adapter on matrix-nio: a sync loop in, ``m.notice`` replies out, a ChatPort.
+
+Thin on purpose: events become (line, Actor, Place) for the dispatcher, Replies become
+notices. What is kept between runs lives in the bot's own database (``app.store.kv``):
+the sync token, the direct rooms, and (with a password login) the device and its token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    JoinResponse,
+    LoginResponse,
+    RoomCreateResponse,
+    RoomPreset,
+    RoomSendResponse,
+    SyncResponse,
+    WhoamiResponse,
+)
+
+from companion.app import App
+from companion.config import ConfigError, secret
+from companion.events import Actor, MessageRef, Place
+from companion.ports import PostError
+from companion_adapters.matrix import inbound, outbound
+from companion_adapters.matrix.rooms import RoomState
+from companion_adapters.matrix.settings import PASSWORD_ENV, TOKEN_ENV, MatrixConfig
+
+log = logging.getLogger("companion_adapters.matrix")
+
+T = TypeVar("T")
+
+SYNC_TIMEOUT_MS = 30_000  # long-poll: the homeserver answers at once when something happens
+TIMELINE_LIMIT = 50
+CATCH_UP_LIMIT = 100  # the first sync after a restart reaches further back
+BACKOFF_FIRST = 0.25
+BACKOFF_MAX = 30.0
+SEND_ATTEMPTS = 6  # 0.25 + 0.5 + 1 + 2 + 4 s between them: a homeserver restart fits
+MAX_RETRY_AFTER = 30.0
+STARTUP_PATIENCE = 30.0  # how long an unreachable homeserver is waited for at start
+
+NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+
+_STATE_TYPES = [
+    "m.room.create",
+    "m.room.power_levels",
+    "m.room.member",
+    "m.room.encryption",
+    "m.room.name",
+]
+
+
+def sync_filter(limit: int) -> dict[str, Any]:
+    """Only what the bot reads: messages and the state that decides power, names and
+    encryption; members lazy-loaded (just the senders), nothing else."""
+    nothing = {"not_types": ["*"]}
+    return {
+        "presence": nothing,
+        "account_data": nothing,
+        "room": {
+            "state": {"types": _STATE_TYPES, "lazy_load_members": True},
+            "timeline": {
+                "types": [*_STATE_TYPES, "m.room.message"],
+                "limit": limit,
+                "lazy_load_members": True,
+            },
+            "ephemeral": nothing,
+            "account_data": nothing,
+        },
+    }
+
+
+FILTER = sync_filter(TIMELINE_LIMIT)
+CATCH_UP_FILTER = sync_filter(CATCH_UP_LIMIT)
+
+
+class _Retry(Exception):
+    """A start-up request the homeserver could not answer right now."""
+
+
+def http_status(response: object) -> int | None:
+    transport = getattr(response, "transport_response", None)
+    status = getattr(transport, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def is_rate_limited(response: ErrorResponse) -> bool:
+    return response.status_code == "M_LIMIT_EXCEEDED" or http_status(response) == 429
+
+
+def _sources(events: Iterable[object]) -> list[Mapping[str, Any]]:
+    """The raw dicts behind matrix-nio's event objects (the logic works on those)."""
+    out = []
+    for event in events:
+        source = getattr(event, "source", None)
+        if not isinstance(source, Mapping):
+            continue
+        content = getattr(event, "content", None)
+        if "content" not in source and isinstance(content, dict):
+            source = {**source, "content": content}  # nio pops it from invite member events
+        out.append(source)
+    return out
+
+
+class MatrixAdapter:
+    """One bot account: call :meth:`login`, then :meth:`sync_forever`; it is the ChatPort."""
+
+    def __init__(
+        self,
+        app: App,
+        config: MatrixConfig,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        sync_timeout_ms: int = SYNC_TIMEOUT_MS,
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.wall_clock = wall_clock
+        self.sync_timeout_ms = sync_timeout_ms
+        self.client = AsyncClient(
+            config.homeserver,
+            config.user_id,
+            config=AsyncClientConfig(
+                max_limit_exceeded=0,  # rate limits and timeouts are retried here, visibly
+                max_timeouts=0,
+                request_timeout=20,
+                store_sync_tokens=False,
+                encryption_enabled=False,
+            ),
+        )
+        self.me = config.user_id
+        self.rooms: dict[str, RoomState] = {}
+        self.direct: dict[str, str] = {}  # direct room id -> the other user
+        self._dm_lock = asyncio.Lock()
+        self._password: str | None = None
+        self._closed = False
+        self._token_key = f"matrix:next_batch:{self.me}"
+        self._direct_key = f"matrix:direct:{self.me}"
+        self._session_key = f"matrix:session:{self.me}"
+        # What the sync loop is doing, for logs and tests.
+        self.syncs = 0
+        self.failures_in_a_row = 0
+        self.synced = asyncio.Event()
+
+    # --- start ------------------------------------------------------------------------------
+
+    async def login(self) -> None:
+        """Use the access token (or password) from the environment; fail early and clearly."""
+        token = secret(TOKEN_ENV)
+        password = None if token else secret(PASSWORD_ENV)
+        if not token and not password:
+            raise ConfigError(
+                f"The Matrix adapter needs the bot's access token: set {TOKEN_ENV} "
+                f"(or {PASSWORD_ENV} to log in with a password once) in the environment."
+            )
+        if token:
+            who = await self._whoami(token)
+            if isinstance(who, ErrorResponse):
+                raise ConfigError(
+                    f"The homeserver at {self.config.homeserver} refused the access token in "
+                    f"{TOKEN_ENV} ({who.status_code}: {who.message}). "
+                    f"Set {TOKEN_ENV} to a valid token for {self.me}."
+                )
+            self.client.restore_login(self.me, who.device_id or "", token)
+        else:
+            assert password is not None
+            self._password = password
+            await self._password_login(password)
+        saved = await self.app.store.kv.get(self._direct_key)
+        if saved:
+            try:
+                loaded = json.loads(saved)
+                self.direct = {str(k): str(v) for k, v in loaded.items()}
+            except (ValueError, AttributeError):
+                log.warning("the saved list of direct rooms was unreadable; starting a new one")
+        log.info("logged in to %s as %s", self.config.homeserver, self.me)
+
+    async def _whoami(self, token: str) -> WhoamiResponse | ErrorResponse:
+        self.client.restore_login(self.me, "", token)
+
+        async def ask() -> WhoamiResponse | ErrorResponse:
+            response = await self.client.whoami()
+            if isinstance(response, ErrorResponse):
+                status = http_status(response) or 0
+                if status >= 500 or is_rate_limited(response):
+                    raise _Retry(str(response))
+                return response
+            if response.user_id != self.me:
+                raise ConfigError(
+                    f"The access token in {TOKEN_ENV} belongs to {response.user_id}, "
+                    f"but [matrix] user_id is {self.me}."
+                )
+            return response
+
+        return await self._patiently(ask)
+
+    async def _password_login(self, password: str) -> None:
+        saved = await self.app.store.kv.get(self._session_key)
+        if saved:
+            try:
+                session = json.loads(saved)
+                device, token = str(session["device_id"]), str(session["access_token"])
+            except (ValueError, KeyError, TypeError):
+                device, token = "", ""
+            if token:
+                who = await self._whoami(token)
+                if isinstance(who, WhoamiResponse):
+                    self.client.restore_login(self.me, device, token)
+                    return
+                log.info("the saved session was refused (%s); logging in again", who.status_code)
+            self.client.access_token = ""
+            self.client.device_id = device  # log in again on the same device
+
+        async def login() -> LoginResponse | ErrorResponse:
+            response = await self.client.login(password, device_name=self.config.device_name)
+            if isinstance(response, ErrorResponse) and (
+                (http_status(response) or 0) >= 500 or is_rate_limited(response)
+            ):
+                raise _Retry(str(response))
+            return response
+
+        response = await self._patiently(login)
+        if not isinstance(response, LoginResponse):
+            raise ConfigError(
+                f"The homeserver at {self.config.homeserver} refused the password in "
+                f"{PASSWORD_ENV} for {self.me} ({response.status_code}: {response.message})."
+            )
+        self.client.restore_login(self.me, response.device_id, response.access_token)
+        await self.app.store.kv.set(
+            self._session_key,
+            json.dumps({"device_id": response.device_id, "access_token": response.access_token}),
+        )
+
+    async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Retry a start-up request while the homeserver is unreachable, then give up."""
+        deadline = time.monotonic() + STARTUP_PATIENCE
+        delay = BACKOFF_FIRST
+        while True:
+            try:
+                return await call()
+            except (*NETWORK_ERRORS, _Retry) as error:
+                if time.monotonic() + delay > deadline:
+                    raise ConfigError(
+                        f"Cannot reach the Matrix homeserver at {self.config.homeserver} "
+                        f"({type(error).__name__}: {error}); check [matrix] homeserver."
+                    ) from None
+                log.warning("homeserver not answering (%s); trying again in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def close(self) -> None:
+        self._closed = True
+        await self.client.close()
+
+    # --- the sync loop ----------------------------------------------------------------------
+
+    async def sync_forever(self) -> None:
+        """Sync until cancelled. The token is saved after each sync, once its events are
+        handled; connection failures are retried with backoff, never fatal."""
+        token = await self.app.store.kv.get(self._token_key)
+        answer = token is not None  # first start ever: answer nothing said before it
+        full_state = True  # the room state is not kept between runs: fetch it once
+        delay = BACKOFF_FIRST
+        while True:
+            try:
+                response: object = await self.client.sync(
+                    timeout=0 if full_state else self.sync_timeout_ms,
+                    sync_filter=CATCH_UP_FILTER if full_state else FILTER,
+                    since=token,
+                    full_state=full_state or None,
+                )
+            except NETWORK_ERRORS as error:
+                response = error
+            if not isinstance(response, SyncResponse):
+                if isinstance(response, ErrorResponse) and self._bad_token(response, token):
+                    log.warning("the saved sync token was refused; starting afresh")
+                    token, answer, full_state = None, False, True
+                delay = await self._sync_failed(response, delay)
+                continue
+            if self.failures_in_a_row:
+                log.warning("syncing again after %d failed attempt(s)", self.failures_in_a_row)
+            self.failures_in_a_row = 0
+            delay = BACKOFF_FIRST
+            await self._handle(response, answer=answer)
+            answer, full_state = True, False
+            if response.next_batch and response.next_batch != token:
+                token = response.next_batch
+                await self.app.store.kv.set(self._token_key, token)
+            self.syncs += 1
+            self.synced.set()
+
+    @staticmethod
+    def _bad_token(response: ErrorResponse, token: str | None) -> bool:
+        status = http_status(response)
+        return token is not None and status == 400 and response.status_code != "M_LIMIT_EXCEEDED"
+
+    async def _sync_failed(self, problem: object, delay: float) -> float:
+        """Log, wait, and return the next delay. An access token the homeserver no longer
+        accepts is fatal with a token (say so), and a new login with a password."""
+        self.failures_in_a_row += 1
+        wait = delay
+        if isinstance(problem, ErrorResponse):
+            if problem.status_code == "M_UNKNOWN_TOKEN":
+                if self._password is None:
+                    raise ConfigError(
+                        f"The homeserver no longer accepts the access token in {TOKEN_ENV}; "
+                        "set a new one and start again."
+                    )
+                await self.app.store.kv.set(self._session_key, "")
+                await self._password_login(self._password)
+                return BACKOFF_FIRST
+            if is_rate_limited(problem) and problem.retry_after_ms:
+                wait = min(problem.retry_after_ms / 1000, MAX_RETRY_AFTER)
+            what = str(problem)
+        else:
+            what = f"{type(problem).__name__}: {problem}"
+        log.warning(
+            "sync failed (%s); attempt %d, trying again in %.2f s",
+            what,
+            self.failures_in_a_row,
+            wait,
+        )
+        await asyncio.sleep(wait)
+        return min(max(delay * 2, BACKOFF_FIRST), BACKOFF_MAX)
+
+    async def _handle(self, response: SyncResponse, *, answer: bool) -> None:
+        """Rooms' state in order, then every command answered (concurrently), invites."""
+        jobs: list[Awaitable[None]] = []
+        now = self.wall_clock()
+        for room_id, info in response.rooms.join.items():
+            room = self.rooms.setdefault(room_id, RoomState())
+            was_encrypted = room.encrypted
+            room.apply_all(_sources(info.state))
+            events = _sources(info.timeline.events)
+            start = inbound.joined_at(events, self.me)
+            for i, event in enumerate(events):
+                if "state_key" in event:
+                    room.apply(event)
+                    continue
+                if not answer or i < start or room.encrypted:
+                    continue
+                command = inbound.command_of(event, room_id, self.me, self.config.command_prefix)
+                if command is None:
+                    continue
+                if inbound.too_old(command, now, self.config.max_command_age):
+                    log.info("not answering %s in %s: too old", command.event_id, room_id)
+                    continue
+                place = inbound.place_of(command, room_id in self.direct)
+                actor = inbound.actor_of(command, room, self.config.moderator_level)
+                jobs.append(self._answer(command, actor, place))
+            if answer and info.timeline.limited and start == 0:
+                log.warning(
+                    "%s: more events than one sync holds arrived at once; "
+                    "commands among the oldest of them were not answered",
+                    room_id,
+                )
+            if room.encrypted and not was_encrypted:
+                jobs.append(self._leave_encrypted(room_id, room))
+        for room_id, invite in response.rooms.invite.items():
+            jobs.append(self._on_invite(room_id, _sources(invite.invite_state)))
+        for room_id in response.rooms.leave:
+            self.rooms.pop(room_id, None)
+        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.error("handling a sync failed", exc_info=outcome)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    async def _answer(self, command: inbound.Command, actor: Actor, place: Place) -> None:
+        try:
+            reply = await self.app.dispatcher.run_text(
+                command.line, actor, place, self.app.clock.now()
+            )
+            txn = outbound.txn_id("reply", command.event_id)
+            here = outbound.reply_to(command.event_id, command.thread_root)
+            if reply.private and not place.is_direct:
+                direct = await self._direct_room(actor.id)
+                await self._send_md(direct, reply.text, None, txn)
+                await self._send_md(
+                    command.room_id, "I've answered you in a direct message.", here, txn + "p"
+                )
+            else:
+                await self._send_md(command.room_id, reply.text, here, txn)
+        except PostError as error:
+            log.warning("could not answer %s in %s: %s", command.event_id, command.room_id, error)
+        except Exception:
+            log.exception("answering %s in %s failed", command.event_id, command.room_id)
+
+    def hello(self) -> str:
+        p = self.config.command_prefix
+        return (
+            "Hello! I'm Companion, here to learn allyship together with you. "
+            f"Type `{p}help` to see what I can do, or start with `{p}define allyship`."
+        )
+
+    # --- invites, direct rooms, encryption --------------------------------------------------
+
+    async def _on_invite(self, room_id: str, invite_state: list[Mapping[str, Any]]) -> None:
+        invite = inbound.invite_of(invite_state, self.me)
+        try:
+            if not self.config.may_invite(invite.inviter):
+                log.info("declining the invite to %s from %s", room_id, invite.inviter)
+                await self._leave(room_id)
+                return
+            if invite.encrypted:
+                await self._leave(room_id)
+                if invite.inviter:
+                    label = f"“{invite.room_name}”" if invite.room_name else room_id
+                    done = f"declined the invite to {label}"
+                    await self._explain_encryption(invite.inviter, room_id, done)
+                return
+            joined = await self.client.join(room_id)
+            if not isinstance(joined, JoinResponse):
+                log.warning("could not join %s: %s", room_id, joined)
+                return
+            log.info("joined %s (invited by %s)", room_id, invite.inviter)
+            if invite.is_direct and invite.inviter and invite.inviter not in self.direct.values():
+                await self._remember_direct(room_id, invite.inviter)
+            await self._send_md(room_id, self.hello(), None, outbound.txn_id("hello", room_id))
+        except PostError as error:
+            log.warning("after the invite to %s: %s", room_id, error)
+        except NETWORK_ERRORS as error:
+            log.warning("handling the invite to %s failed: %s", room_id, error)
+
+    async def _leave_encrypted(self, room_id: str, room: RoomState) -> None:
+        """Encryption was turned on in a room the bot is in: it cannot read it, so it leaves
+        and tells the person who turned it on."""
+        try:
+            await self._leave(room_id)
+            self.rooms.pop(room_id, None)
+            who = room.encrypted_by
+            if who and who != self.me:
+                label = f"“{room.name}”" if room.name else room_id
+                await self._explain_encryption(who, room_id, f"left {label}")
+        except (PostError, *NETWORK_ERRORS) as error:
+            log.warning("after leaving the encrypted room %s: %s", room_id, error)
+
+    async def _explain_encryption(self, user_id: str, room_id: str, done: str) -> None:
+        """One plain, unencrypted line in a direct room with the user."""
+        direct = await self._direct_room(user_id)
+        text = (
+            f"I can't work in end-to-end encrypted rooms yet, so I {done}. "
+            "Invite me to a room without encryption to use me there."
+        )
+        await self._send(direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id))
+
+    async def _leave(self, room_id: str) -> None:
+        response = await self.client.room_leave(room_id)
+        if isinstance(response, ErrorResponse):
+            log.warning("could not leave %s: %s", room_id, response)
+
+    async def _direct_room(self, user_id: str) -> str:
+        """The direct room with a user: the one remembered, or a new one (invited)."""
+        async with self._dm_lock:
+            for room_id, other in self.direct.items():
+                if other == user_id:
+                    return room_id
+            response = await self.client.room_create(
+                is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+            )
+            if not isinstance(response, RoomCreateResponse):
+                raise PostError(f"could not open a direct room with {user_id}: {response}")
+            await self._remember_direct(response.room_id, user_id)
+            return response.room_id
+
+    async def _remember_direct(self, room_id: str, user_id: str) -> None:
+        self.direct[room_id] = user_id
+        await self.app.store.kv.set(self._direct_key, json.dumps(self.direct))
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def _send_md(
+        self, room_id: str, md: str, relates_to: dict[str, Any] | None, txn: str
+    ) -> str:
+        """Send a Reply text as one notice (or several if it is very long); the first id."""
+        first = ""
+        for i, content in enumerate(outbound.notices(md, relates_to)):
+            event_id = await self._send(room_id, content, txn if i == 0 else f"{txn}.{i}")
+            first = first or event_id
+        return first
+
+    async def _send(self, room_id: str, content: dict[str, Any], txn: str) -> str:
+        """One event with a transaction id (a retry posts nothing twice). Rate limits wait
+        ``retry_after_ms``; connection failures and 5xx back off; other refusals are
+        permanent. Returns the event id or raises PostError."""
+        if self._closed:
+            raise PostError("the Matrix connection is closed")
+        room = self.rooms.get(room_id)
+        if room is not None and room.encrypted:
+            raise PostError(
+                f"{room_id} is end-to-end encrypted, which I don't support yet", permanent=True
+            )
+        delay = BACKOFF_FIRST
+        problem = ""
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            wait = delay
+            try:
+                response = await self.client.room_send(
+                    room_id, "m.room.message", content, tx_id=txn
+                )
+            except NETWORK_ERRORS as error:
+                problem = f"{type(error).__name__}: {error}"
+                delay *= 2
+            else:
+                if isinstance(response, RoomSendResponse):
+                    return str(response.event_id)
+                assert isinstance(response, ErrorResponse)
+                status = http_status(response)
+                problem = f"{response.status_code or status}: {response.message}"
+                if is_rate_limited(response):
+                    wait = min((response.retry_after_ms or 1000) / 1000, MAX_RETRY_AFTER)
+                elif status is None or status >= 500:
+                    delay *= 2
+                else:
+                    raise PostError(f"{room_id} refused the message ({problem})", permanent=True)
+            if attempt < SEND_ATTEMPTS:
+                log.warning("sending to %s failed (%s); again in %.2f s", room_id, problem, wait)
+                await asyncio.sleep(wait)
+        raise PostError(f"sending to {room_id} failed {SEND_ATTEMPTS} times ({problem})")
+
+    # --- ChatPort ---------------------------------------------------------------------------
+
+    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+        relates = outbound.in_thread(place.thread_id) if place.thread_id else None
+        event_id = await self._send_md(place.room_id, text, relates, key)
+        return MessageRef(place, event_id)
+
+    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
+        """A root notice (the title) and the text as the first message of its thread."""
+        root = await self._send_md(place.room_id, title, None, key + "r")
+        await self._send_md(place.room_id, text, outbound.in_thread(root), key + "t")
+        return Place(place.platform, place.community_id, place.room_id, thread_id=root)

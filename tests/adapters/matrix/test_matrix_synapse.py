@@ -1,0 +1,547 @@
+"""The Matrix adapter end to end, against a real Synapse on 127.0.0.1.
+
+Each test registers fresh users, runs the bot in this event loop with ``run(app, settings)``
+(a temporary SQLite file, the shipped content, a FakeClock), and drives it with a second
+matrix-nio client as a person would: invite, commands, threads, restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from nio import (
+    AsyncClient,
+    JoinResponse,
+    RoomCreateResponse,
+    RoomGetStateEventResponse,
+    RoomPutStateResponse,
+    RoomSendResponse,
+    SyncResponse,
+)
+
+from companion.app import App, build
+from companion.config import ConfigError, Settings
+from companion.content import Content
+from companion.events import Place
+from companion.ports import PostError
+from companion_adapters.matrix import run
+from companion_adapters.matrix.adapter import MatrixAdapter
+from tests.conftest import START
+from tests.fakes import FakeClock
+from tests.matrix_server.synapse import RegisteredUser, SynapseServer
+
+pytestmark = pytest.mark.matrix
+
+TOKEN_ENV = "COMPANION_MATRIX_ACCESS_TOKEN"
+PASSWORD_ENV = "COMPANION_MATRIX_PASSWORD"
+ROOT = Path(__file__).resolve().parents[3]
+_ids = itertools.count()
+
+Event = dict[str, Any]
+
+
+def fresh(synapse: SynapseServer, name: str, **kw: Any) -> RegisteredUser:
+    return synapse.register(f"{name}_{os.getpid()}_{next(_ids)}", **kw)
+
+
+class Person:
+    """Someone in the rooms, with a real client; remembers every event it has seen."""
+
+    def __init__(self, synapse: SynapseServer, user: RegisteredUser) -> None:
+        self.user = user
+        self.id = user.user_id
+        self.client = AsyncClient(synapse.base_url, user.user_id)
+        self.client.restore_login(user.user_id, user.device_id, user.access_token)
+        self.events: list[tuple[str, Event]] = []  # (room id, event source)
+        self.invited: list[str] = []
+
+    async def sync(self, timeout_ms: int = 250) -> None:
+        response = await self.client.sync(timeout=timeout_ms)
+        if not isinstance(response, SyncResponse):
+            await asyncio.sleep(0.05)
+            return
+        for room_id, info in response.rooms.join.items():
+            for event in info.timeline.events:
+                self.events.append((room_id, event.source))
+        self.invited.extend(response.rooms.invite)
+
+    async def wait_for(self, match: Callable[[str, Event], bool], within: float = 6.0) -> Event:
+        """The first event (seen before or arriving within ``within`` s) that matches."""
+        deadline = time.monotonic() + within
+        checked = 0
+        while True:
+            for room_id, event in self.events[checked:]:
+                if match(room_id, event):
+                    return event
+            checked = len(self.events)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.id} saw no matching event within {within} s")
+            await self.sync()
+
+    async def reply_to(self, room_id: str, event_id: str, sender: str) -> Event:
+        return await self.wait_for(
+            lambda room, e: room == room_id and e.get("sender") == sender and replied(e) == event_id
+        )
+
+    async def say(self, room_id: str, body: str, **content: Any) -> str:
+        payload = {"msgtype": content.pop("msgtype", "m.text"), "body": body, **content}
+        response = await self.client.room_send(room_id, "m.room.message", payload)
+        assert isinstance(response, RoomSendResponse), response
+        return response.event_id
+
+    async def room(self, *invite: str, **kw: Any) -> str:
+        created = await self.client.room_create(name="circle", invite=list(invite), **kw)
+        assert isinstance(created, RoomCreateResponse), created
+        return created.room_id
+
+    async def join(self, room_id: str) -> None:
+        assert isinstance(await self.client.join(room_id), JoinResponse)
+
+    def sent_by(self, sender: str, room_id: str) -> list[Event]:
+        return [e for r, e in self.events if r == room_id and e.get("sender") == sender]
+
+
+def replied(event: Event) -> str | None:
+    relates = event.get("content", {}).get("m.relates_to", {})
+    return relates.get("m.in_reply_to", {}).get("event_id")
+
+
+def notice_from(sender: str, room_id: str, contains: str = "") -> Callable[[str, Event], bool]:
+    def match(room: str, event: Event) -> bool:
+        content = event.get("content", {})
+        return (
+            room == room_id
+            and event.get("sender") == sender
+            and content.get("msgtype") == "m.notice"
+            and contains in content.get("body", "")
+        )
+
+    return match
+
+
+@dataclass
+class Bot:
+    user: RegisteredUser
+    app: App
+    task: asyncio.Task[None]
+
+    @property
+    def id(self) -> str:
+        return self.user.user_id
+
+    @property
+    def adapter(self) -> MatrixAdapter:
+        port = self.app.scheduler.ports["matrix"]
+        assert isinstance(port, MatrixAdapter)
+        return port
+
+    @property
+    def clock(self) -> FakeClock:
+        assert isinstance(self.app.clock, FakeClock)
+        return self.app.clock
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        await self.app.close()
+
+
+@pytest.fixture
+async def people(synapse: SynapseServer) -> AsyncIterator[Callable[[str], Person]]:
+    made: list[Person] = []
+
+    def make(name: str) -> Person:
+        person = Person(synapse, fresh(synapse, name))
+        made.append(person)
+        return person
+
+    yield make
+    for person in made:
+        await person.client.close()
+
+
+def matrix_settings(
+    synapse: SynapseServer, user: RegisteredUser, db: Path, **extra: Any
+) -> Settings:
+    section = {"homeserver": synapse.base_url, "user_id": user.user_id, **extra}
+    return Settings(db_path=db, adapters=("matrix",), sections={"matrix": section})
+
+
+@pytest.fixture
+async def start_bot(
+    synapse: SynapseServer,
+    shipped: Content,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start the bot (again, on the same database, to 'restart' it); all stopped at the end."""
+    running: list[Bot] = []
+    clock = FakeClock(START)
+
+    async def start(user: RegisteredUser | None = None, **extra: Any) -> Bot:
+        user = user or fresh(synapse, "bot")
+        monkeypatch.setenv(TOKEN_ENV, user.access_token)
+        settings = matrix_settings(synapse, user, tmp_path / "bot.db", **extra)
+        app = await build(settings, clock=clock, content=shipped)
+        task = asyncio.create_task(run(app, settings))
+        bot = Bot(user, app, task)
+        running.append(bot)
+        deadline = time.monotonic() + 5
+        while "matrix" not in app.scheduler.ports or not bot.adapter.synced.is_set():
+            if task.done():
+                task.result()
+            assert time.monotonic() < deadline, "the bot did not finish its first sync"
+            await asyncio.sleep(0.01)
+        return bot
+
+    yield start
+    for bot in running:
+        if not bot.task.done():
+            await bot.stop()
+
+
+async def joined_room(person: Person, bot: Bot, **kw: Any) -> str:
+    """A room made by ``person`` with the bot in it (after its hello)."""
+    room_id = await person.room(bot.id, **kw)
+    await person.wait_for(notice_from(bot.id, room_id, "Hello!"))
+    return room_id
+
+
+# --- invite, hello, commands ---------------------------------------------------------------
+
+
+async def test_invite_hello_and_define_answered_as_a_reply(start_bot: Any, people: Any) -> None:
+    bot = await start_bot()
+    alice = people("alice")
+    room_id = await alice.room(bot.id)
+
+    hello = await alice.wait_for(notice_from(bot.id, room_id, "Hello!"))
+    assert "!help" in hello["content"]["body"]
+    assert hello["content"]["m.mentions"] == {}
+
+    chat = await alice.say(room_id, "just chatting, not a command")
+    bang = await alice.say(room_id, "!!! wow")
+    from_a_bot = await alice.say(room_id, "!define allyship", msgtype="m.notice")
+    command = await alice.say(room_id, "!define allyship")
+
+    reply = await alice.reply_to(room_id, command, bot.id)
+    content = reply["content"]
+    assert content["msgtype"] == "m.notice"
+    assert "an active and consistent practice" in content["body"]
+    assert content["format"] == "org.matrix.custom.html"
+    assert "<strong>Allyship</strong>" in content["formatted_body"]
+    assert content["m.mentions"] == {}
+    assert "**" not in content["body"]  # the plain body carries no Markdown
+    answered = {replied(e) for e in alice.sent_by(bot.id, room_id)}
+    assert answered.isdisjoint({chat, bang, from_a_bot})
+
+    root = await alice.say(room_id, "Thread: what did you notice this week?")
+    in_thread = await alice.say(
+        room_id,
+        "!define ally",
+        **{
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": root},
+            }
+        },
+    )
+    reply = await alice.reply_to(room_id, in_thread, bot.id)
+    relates = reply["content"]["m.relates_to"]
+    assert relates["rel_type"] == "m.thread" and relates["event_id"] == root
+    assert relates["is_falling_back"] is False
+
+
+async def test_only_moderators_schedule_and_room_creators_are_moderators(
+    start_bot: Any, people: Any
+) -> None:
+    bot = await start_bot()
+    alice, bob = people("creator"), people("member")
+    room_id = await alice.room(bot.id, bob.id)
+    await bob.join(room_id)
+    await alice.wait_for(notice_from(bot.id, room_id, "Hello!"))
+
+    refused = await bob.say(room_id, "!schedule reflection 09:00")
+    reply = await bob.reply_to(room_id, refused, bot.id)
+    assert "Only moderators" in reply["content"]["body"]
+
+    # Room version 12: the creator is in no power_levels "users" entry, yet moderates.
+    levels = await alice.client.room_get_state_event(room_id, "m.room.power_levels")
+    assert isinstance(levels, RoomGetStateEventResponse)
+    assert alice.id not in levels.content.get("users", {})
+    planned = await alice.say(room_id, "!schedule reflection 09:00")
+    reply = await alice.reply_to(room_id, planned, bot.id)
+    assert reply["content"]["body"].startswith("Planned #")
+
+    # Power level 50 makes Bob a moderator; the bot sees the change in its sync.
+    users = {**levels.content.get("users", {}), bob.id: 50}
+    put = await alice.client.room_put_state(
+        room_id, "m.room.power_levels", {**levels.content, "users": users}
+    )
+    assert isinstance(put, RoomPutStateResponse), put
+    promoted = await bob.say(room_id, "!schedule reflection 18:30")
+    reply = await bob.reply_to(room_id, promoted, bot.id)
+    assert reply["content"]["body"].startswith("Planned #")
+
+
+async def test_a_scheduled_discussion_opens_a_thread_once(
+    start_bot: Any, people: Any, synapse: SynapseServer
+) -> None:
+    bot = await start_bot()
+    alice = people("host")
+    room_id = await joined_room(alice, bot)
+
+    command = await alice.say(room_id, "!schedule discussion once 2026-03-02 13:00 next")
+    reply = await alice.reply_to(room_id, command, bot.id)
+    assert reply["content"]["body"].startswith("Planned #"), reply["content"]["body"]
+
+    bot.clock.set(START + timedelta(hours=1))  # the scheduler's loop wakes on the clock
+    thread_reply = await alice.wait_for(
+        lambda room, e: (
+            room == room_id
+            and e.get("sender") == bot.id
+            and e.get("content", {}).get("m.relates_to", {}).get("rel_type") == "m.thread"
+        )
+    )
+    root_id = thread_reply["content"]["m.relates_to"]["event_id"]
+    root = next(e for _, e in alice.events if e.get("event_id") == root_id)
+    assert root["content"]["msgtype"] == "m.notice" and root["sender"] == bot.id
+    assert thread_reply["content"]["m.relates_to"]["is_falling_back"] is True
+    assert thread_reply["content"]["m.mentions"] == {}
+
+    threads = await asyncio.to_thread(
+        synapse.request_json,
+        "GET",
+        f"/_matrix/client/v1/rooms/{quote(room_id)}/threads",
+        access_token=alice.user.access_token,
+    )
+    assert [t["event_id"] for t in threads["chunk"]] == [root_id]
+
+    # The key is the transaction id: sending the same occurrence again posts nothing new.
+    place = Place("matrix", room_id, room_id)
+    again = await bot.adapter.open_thread(place, "title", "text", key="cmpdup-1")
+    assert again == await bot.adapter.open_thread(place, "title", "text", key="cmpdup-1")
+    first = await bot.adapter.post(place, "once", key="cmpdup-2")
+    assert first.message_id == (await bot.adapter.post(place, "once", key="cmpdup-2")).message_id
+
+    elsewhere = await alice.room()  # the bot is not in it
+    with pytest.raises(PostError) as refused:
+        await bot.adapter.post(Place("matrix", elsewhere, elsewhere), "hi", key="cmpx-1")
+    assert refused.value.permanent
+
+
+# --- restarts ------------------------------------------------------------------------------
+
+
+async def test_restart_answers_what_was_missed_and_nothing_twice(
+    start_bot: Any, people: Any, synapse: SynapseServer
+) -> None:
+    bot_user = fresh(synapse, "bot")
+    alice = people("regular")
+    room_id = await alice.room(bot_user.user_id)
+    # The bot account joins before the bot ever runs; what is said then stays unanswered.
+    raw = AsyncClient(synapse.base_url, bot_user.user_id)
+    raw.restore_login(bot_user.user_id, bot_user.device_id, bot_user.access_token)
+    assert isinstance(await raw.join(room_id), JoinResponse)
+    await raw.close()
+    before = await alice.say(room_id, "!define ally")
+
+    bot = await start_bot(bot_user)
+    first = await alice.say(room_id, "!define allyship")
+    await alice.reply_to(room_id, first, bot.id)
+    await bot.stop()
+
+    missed = await alice.say(room_id, "!define equity")  # while the bot is down
+    bot = await start_bot(bot_user)
+    await alice.reply_to(room_id, missed, bot.id)
+    last = await alice.say(room_id, "!terms")
+    await alice.reply_to(room_id, last, bot.id)
+
+    answers = [replied(e) for e in alice.sent_by(bot.id, room_id)]
+    assert answers.count(first) == 1 and answers.count(missed) == 1
+    assert before not in answers
+
+
+async def test_survives_a_homeserver_restart(
+    start_bot: Any, people: Any, synapse: SynapseServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    alice = people("steady")
+    room_id = await joined_room(alice, bot)
+
+    caplog.set_level(logging.WARNING, logger="companion_adapters.matrix")
+    await synapse.arestart()
+    command = await alice.say(room_id, "!define allyship")
+    reply = await alice.reply_to(room_id, command, bot.id)
+    assert "an active and consistent practice" in reply["content"]["body"]
+    assert any("sync failed" in r.getMessage() for r in caplog.records)
+    assert bot.adapter.failures_in_a_row == 0 and not bot.task.done()
+
+
+# --- what users type, and what the bot sends back -----------------------------------------
+
+
+async def test_huge_and_html_laden_messages_are_answered_safely(
+    start_bot: Any, people: Any
+) -> None:
+    bot = await start_bot()
+    alice = people("tester")
+    room_id = await joined_room(alice, bot)
+
+    huge = await alice.say(room_id, "!define " + "x" * 63_000)  # near the 64 KiB event limit
+    reply = await alice.reply_to(room_id, huge, bot.id)
+    assert "too long" in reply["content"]["body"]
+
+    nasty = "!define <b>x</b> @room <script>alert(1)</script>"
+    html = await alice.say(
+        room_id, nasty, format="org.matrix.custom.html", formatted_body="<b>x</b> @room"
+    )
+    reply = await alice.reply_to(room_id, html, bot.id)
+    content = reply["content"]
+    for field in ("body", "formatted_body"):
+        assert "@room" not in content[field]
+    assert "<b>" not in content["formatted_body"] and "<script" not in content["formatted_body"]
+    assert "&lt;script&gt;" in content["formatted_body"]
+    assert content["m.mentions"] == {}
+
+    # A reply too big for one event arrives as several notices, each accepted.
+    long_text = "\n".join(f"- line {i}: " + "allyship is a practice " * 12 for i in range(400))
+    await bot.adapter.post(Place("matrix", room_id, room_id), long_text, key="cmplong-1")
+    await alice.wait_for(notice_from(bot.id, room_id, "line 399:"))
+    parts = [e for e in alice.sent_by(bot.id, room_id) if "line " in e["content"].get("body", "")]
+    assert len(parts) >= 4
+    assert "line 0:" in parts[0]["content"]["body"]
+
+
+async def test_invites_from_strangers_and_encrypted_rooms_are_declined(
+    start_bot: Any, people: Any
+) -> None:
+    alice, stranger = people("friend"), people("stranger")
+    bot = await start_bot(allowed_inviters=[alice.id])
+
+    unwelcome = await stranger.room(bot.id)
+    await stranger.wait_for(
+        lambda room, e: (
+            room == unwelcome
+            and e.get("type") == "m.room.member"
+            and e.get("state_key") == bot.id
+            and e["content"].get("membership") == "leave"
+        )
+    )
+
+    secret = await alice.room(
+        bot.id,
+        initial_state=[
+            {
+                "type": "m.room.encryption",
+                "state_key": "",
+                "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+            }
+        ],
+    )
+    deadline = time.monotonic() + 6
+    while not alice.invited:
+        assert time.monotonic() < deadline, "no direct room from the bot"
+        await alice.sync()
+    direct = alice.invited[0]
+    assert direct != secret
+    await alice.join(direct)
+    line = await alice.wait_for(notice_from(bot.id, direct, "end-to-end encrypted"))
+    assert "formatted_body" not in line["content"] and line["content"]["m.mentions"] == {}
+    assert "“circle”" in line["content"]["body"]
+    await alice.wait_for(
+        lambda room, e: (
+            room == secret
+            and e.get("type") == "m.room.member"
+            and e.get("state_key") == bot.id
+            and e["content"].get("membership") == "leave"
+        )
+    )
+    assert bot.adapter.direct == {direct: alice.id}
+
+
+# --- start-up failures -----------------------------------------------------------------
+
+
+async def test_a_missing_or_refused_token_fails_at_start(
+    synapse: SynapseServer, shipped: Content, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = fresh(synapse, "bot")
+    settings = matrix_settings(synapse, user, tmp_path / "bot.db")
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    app = await build(settings, content=shipped)
+    try:
+        with pytest.raises(ConfigError, match=TOKEN_ENV):
+            await run(app, settings)
+        monkeypatch.setenv(TOKEN_ENV, "syt_not_a_real_token")
+        with pytest.raises(ConfigError, match=f"M_UNKNOWN_TOKEN.*{TOKEN_ENV}"):
+            await run(app, settings)
+    finally:
+        await app.close()
+
+    # The same through the command line: a one-line message naming the variable, exit 2.
+    config = tmp_path / "companion.toml"
+    config.write_text(
+        f'[storage]\npath = "cli.db"\n\n[matrix]\nhomeserver = "{synapse.base_url}"\n'
+        f'user_id = "{user.user_id}"\n'
+    )
+    env = {**os.environ, TOKEN_ENV: "syt_not_a_real_token", "PYTHONPATH": str(ROOT)}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "companion", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert TOKEN_ENV in done.stderr and "syt_not_a_real_token" not in done.stderr
+
+
+async def test_a_password_login_keeps_its_device_across_restarts(
+    people: Any, synapse: SynapseServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    user = fresh(synapse, "pwbot", password="correct horse battery")
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    monkeypatch.setenv(PASSWORD_ENV, user.password)
+
+    async def start() -> Bot:
+        settings = matrix_settings(synapse, user, tmp_path / "pw.db")
+        app = await build(settings, clock=FakeClock(START))
+        bot = Bot(user, app, asyncio.create_task(run(app, settings)))
+        deadline = time.monotonic() + 5
+        while "matrix" not in app.scheduler.ports or not bot.adapter.synced.is_set():
+            assert not bot.task.done(), bot.task.exception()
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        return bot
+
+    bot = await start()
+    device = bot.adapter.client.device_id
+    assert device and device != user.device_id
+    await bot.stop()
+    bot = await start()
+    try:
+        assert bot.adapter.client.device_id == device
+        alice = people("pwfriend")
+        room_id = await joined_room(alice, bot)
+        command = await alice.say(room_id, "!define allyship")
+        await alice.reply_to(room_id, command, bot.id)
+    finally:
+        await bot.stop()

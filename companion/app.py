@@ -16,10 +16,16 @@ from companion.features.bookclub_plans import Plans
 from companion.features.communities import Communities
 from companion.features.definitions import Definitions
 from companion.features.help import Help
+from companion.features.journal import Journal
 from companion.features.lessons import Lessons
+from companion.features.moderation import Moderation
+from companion.features.privacy import Privacy
 from companion.features.prompts import Prompts
 from companion.features.reflections import Reflections
+from companion.features.resources import Resources
 from companion.features.schedules import Schedules
+from companion.identity import MemberHasher, load_or_create_key
+from companion.notices import Notices
 from companion.ports import Clock, SystemClock
 from companion.scheduler import Scheduler
 from companion.store import Store
@@ -65,10 +71,11 @@ async def build(
         prompts = Prompts(store, content, rng)
         scheduler = Scheduler(store, clock, grace=timedelta(hours=settings.grace_hours))
         plans = Plans(store, content)
+        hasher = MemberHasher(load_or_create_key(settings.key_file))
         registry = Registry()
         features: list[Feature] = [
             Help(registry, PREFIXES),
-            Definitions(content),
+            Definitions(content, store),
             reflections,
             Lessons(content, rng),
             communities,
@@ -76,6 +83,17 @@ async def build(
             Schedules(scheduler, communities, reflections, prompts, content),
             plans,
             BookClubs(store, scheduler, communities, plans),
+            Resources(store, content),
+            Moderation(
+                store,
+                content,
+                hasher,
+                Notices(store, scheduler, clock),
+                scheduler,
+                per_day=settings.suggestions_per_day,
+            ),
+            Journal(store, content, communities, reflections),
+            Privacy(store),
         ]
         for feature in features:
             registry.extend(feature.commands())

@@ -25,11 +25,22 @@ class Settings:
     content_dir: Path | None = None
     default_timezone: str = "UTC"
     grace_hours: float = 6.0
+    suggestions_per_day: int = 5
+    key_path: Path | None = None  # the anonymity key; default: beside the database
     adapters: tuple[str, ...] = ("console",)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
         return self.sections.get(name, {})
+
+    @property
+    def key_file(self) -> Path | None:
+        """Where the key for anonymous questions lives (None: in memory, for :memory: dbs)."""
+        if self.key_path is not None:
+            return self.key_path
+        if str(self.db_path) == ":memory:":
+            return None
+        return self.db_path.with_name(self.db_path.stem + ".key")
 
 
 def load_settings(path: Path) -> Settings:
@@ -61,6 +72,10 @@ def load_settings(path: Path) -> Settings:
     db = storage.get("path", str(default_db_path()))
     content_dir = content.get("dir")
     grace = scheduler.get("grace_hours", 6)
+    per_day = community.get("suggestions_per_day", 5)
+    if not isinstance(per_day, int) or per_day < 0:
+        raise ConfigError("[community] suggestions_per_day must be a whole number, 0 or more.")
+    key_path = storage.get("key_path")
     if not isinstance(grace, int | float) or grace < 0:
         raise ConfigError("[scheduler] grace_hours must be a number of hours, 0 or more.")
     return Settings(
@@ -68,6 +83,8 @@ def load_settings(path: Path) -> Settings:
         content_dir=_resolve(base, str(content_dir)) if content_dir else None,
         default_timezone=str(community.get("default_timezone", "UTC")),
         grace_hours=float(grace),
+        suggestions_per_day=per_day,
+        key_path=_resolve(base, str(key_path)) if key_path else None,
         adapters=adapters,
         sections={k: v for k, v in data.items() if isinstance(v, dict)},
     )

@@ -41,7 +41,7 @@ class FakeClock:
 
 @dataclass(slots=True)
 class Sent:
-    kind: str  # "post" or "thread"
+    kind: str  # "post", "thread" or "notice" (then title is the member id)
     place: Place
     text: str
     key: str
@@ -67,6 +67,10 @@ class RecordingPort:
         self._check(key)
         self.sent.append(Sent("thread", place, text, key, title=title, at=self._now()))
         return Place(place.platform, place.community_id, place.room_id, f"t{len(self.sent)}")
+
+    async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
+        self._check(key)
+        self.sent.append(Sent("notice", place, text, key, title=member_id, at=self._now()))
 
     def _check(self, key: str) -> None:
         assert 0 < len(key) <= 25, f"idempotency key {key!r} must be 1-25 characters"

@@ -89,3 +89,7 @@ class ConsoleAdapter:
     async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
         self.write(f"\n[new discussion thread: {to_plain(title)}]\n{to_plain(text)}")
         return Place(place.platform, place.community_id, place.room_id, thread_id=key)
+
+    async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
+        """A private message to the one local user."""
+        self.write(f"\n[a private message for you]\n{to_plain(text)}")

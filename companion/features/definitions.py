@@ -7,14 +7,16 @@ from collections.abc import Sequence
 from rapidfuzz import fuzz, process
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.content import Content, Term
+from companion.content import Content, Term, normalize
 from companion.events import Invocation, Reply
 from companion.markup import escape
+from companion.store import Store
 
 
 class Definitions:
-    def __init__(self, content: Content) -> None:
+    def __init__(self, content: Content, store: Store) -> None:
         self.content = content
+        self.store = store
         self._complete_names = sorted({t.term for t in content.terms.values()})
 
     def commands(self) -> list[CommandSpec]:
@@ -48,6 +50,10 @@ class Definitions:
     async def define(self, inv: Invocation) -> Reply:
         query = str(inv.args["term"]).rstrip("?!. ")
         term = self.content.find_term(query)
+        if term is None and not inv.place.is_direct:
+            own = await self._community_term(inv.place.community_id, query)
+            if own is not None:
+                return Reply(own)
         if term is None:
             shown = escape(query[:60])
             close = self.content.suggest_terms(query)
@@ -56,6 +62,23 @@ class Definitions:
                 raise UserError(f"I don't have “{shown}” in the glossary. Did you mean {names}?")
             raise UserError(f"I don't have “{shown}” in the glossary. `terms` lists every entry.")
         return Reply(self.render(term))
+
+    async def _community_term(self, community_id: str, query: str) -> str | None:
+        """A term this community added through the moderation queue (one read, on a miss)."""
+        terms = await self.store.contributions.terms(community_id)
+        if not terms:
+            return None
+        key = normalize(query)
+        best = process.extractOne(
+            key, [normalize(t) for t, _ in terms], scorer=fuzz.ratio, score_cutoff=85
+        )
+        if best is None:
+            return None
+        term, definition = terms[best[2]]
+        return (
+            f"**{escape(term)}**\n{escape(definition)}\n\n"
+            "Added by this community (not from the shipped, cited glossary)."
+        )
 
     def render(self, term: Term) -> str:
         lines = [f"**{term.term[:1].upper()}{term.term[1:]}**", term.definition]

@@ -136,18 +136,7 @@ class Prompts:
         return Reply(render(self.rng.choice(views), self.content))
 
     async def add(self, inv: Invocation) -> Reply:
-        words = str(inv.args["text"]).split()
-        tags: list[str] = []
-        while words and words[-1].startswith("#"):
-            match = _TAG.match(words[-1].lower())
-            if not match:
-                raise UserError(
-                    f"`{escape(words[-1][:40])}` is not a tag: use # and lowercase words joined "
-                    "by hyphens, like #active-practice."
-                )
-            tags.insert(0, match.group(1))
-            words.pop()
-        text = " ".join(words)
+        text, tags = split_tags(str(inv.args["text"]))
         if len(text) < 10:
             raise UserError("A prompt needs a question or two (at least 10 characters).")
         if len(text) > MAX_PROMPT:
@@ -199,6 +188,22 @@ class Prompts:
 
     async def complete_tag(self, inv: Invocation, partial: str) -> Sequence[str]:
         return [t for t in sorted(self.content.tags) if t.startswith(partial.lower())][:25]
+
+
+def split_tags(text: str) -> tuple[str, list[str]]:
+    """'What did you notice? #listening #power' -> the text and ['listening', 'power']."""
+    words = text.split()
+    tags: list[str] = []
+    while words and words[-1].startswith("#"):
+        match = _TAG.match(words[-1].lower())
+        if not match:
+            raise UserError(
+                f"`{escape(words[-1][:40])}` is not a tag: use # and lowercase words joined "
+                "by hyphens, like #active-practice."
+            )
+        tags.insert(0, match.group(1))
+        words.pop()
+    return " ".join(words), tags
 
 
 def title_from(text: str, limit: int = 80) -> str:

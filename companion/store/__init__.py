@@ -6,8 +6,10 @@ from pathlib import Path
 
 from companion.store.bookclubs import BookClubRepo
 from companion.store.communities import CommunityRepo
+from companion.store.contributions import ContributionRepo
 from companion.store.db import Database
 from companion.store.kv import KeyValueRepo
+from companion.store.members import MemberRepo
 from companion.store.prompts import PromptRepo
 from companion.store.reflections import ReflectionRepo
 from companion.store.schedules import ScheduleRepo
@@ -22,6 +24,8 @@ class Store:
         self.prompts = PromptRepo(db)
         self.schedules = ScheduleRepo(db)
         self.bookclubs = BookClubRepo(db)
+        self.contributions = ContributionRepo(db)
+        self.members = MemberRepo(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

@@ -1,0 +1,382 @@
+"""The moderation queue: members suggest resources, terms, prompts and anonymous questions;
+moderators approve or reject them (the suggester is told privately), block members from
+suggesting, and read the audit log. Anonymous questions store no author, only a keyed hash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from companion import links
+from companion.commands import CommandSpec, Param, ParamType, UserError
+from companion.content import Content
+from companion.events import Invocation, Place, Reply
+from companion.features.prompts import MAX_PROMPT, split_tags, title_from
+from companion.identity import MemberHasher
+from companion.markup import escape
+from companion.notices import Notices
+from companion.scheduler import Scheduler
+from companion.store import Store
+from companion.store.contributions import SuggestionRow
+
+MAX_TITLE = 200
+MAX_DEFINITION = 600
+KINDS = {
+    "resource": "resource",
+    "term": "glossary term",
+    "prompt": "prompt",
+    "question": "anonymous question",
+}
+
+
+class Moderation:
+    def __init__(
+        self,
+        store: Store,
+        content: Content,
+        hasher: MemberHasher,
+        notices: Notices,
+        scheduler: Scheduler,
+        *,
+        per_day: int = 5,
+    ) -> None:
+        self.store = store
+        self.hasher = hasher
+        self.notices = notices
+        self.scheduler = scheduler
+        self.per_day = per_day
+        self.shipped_links = {
+            links.normalize(r.url): r.title for r in content.resources.values() if r.url
+        }
+
+    def commands(self) -> list[CommandSpec]:
+        ident = Param("id", "The queue number (see `queue`)", ParamType.INT, min_value=1)
+        mod = {"moderator_only": True, "in_direct": False}
+        return [
+            CommandSpec(
+                "resource suggest",
+                "Suggest a book, article or talk for this community's library",
+                self.suggest_resource,
+                params=(
+                    Param("url", "A link to it (http or https)", max_length=links.MAX_URL),
+                    Param(
+                        "title",
+                        "Its title, optionally ending in #tags",
+                        ParamType.TEXT,
+                        rest=True,
+                        max_length=MAX_TITLE + 200,
+                    ),
+                ),
+                private=True,
+                in_direct=False,
+                examples=(
+                    "resource suggest https://example.org/talk Why listening matters #listening",
+                ),
+            ),
+            CommandSpec(
+                "suggest term",
+                "Suggest a glossary term and its definition",
+                self.suggest_term,
+                params=(
+                    Param("term", "The word or phrase (quote it if it has spaces)", max_length=60),
+                    Param(
+                        "definition",
+                        "A short definition in your own words",
+                        ParamType.TEXT,
+                        rest=True,
+                        max_length=MAX_DEFINITION,
+                    ),
+                ),
+                private=True,
+                in_direct=False,
+                examples=('suggest term "call in" Inviting someone privately to reflect on harm',),
+            ),
+            CommandSpec(
+                "suggest prompt",
+                "Suggest a discussion prompt for this community",
+                self.suggest_prompt,
+                params=(
+                    Param(
+                        "text",
+                        "The prompt, optionally ending in #tags",
+                        ParamType.TEXT,
+                        rest=True,
+                        max_length=MAX_PROMPT + 200,
+                    ),
+                ),
+                private=True,
+                in_direct=False,
+            ),
+            CommandSpec(
+                "ask anonymously",
+                "Ask the community a question without your name: moderators review it first",
+                self.ask_anonymously,
+                params=(
+                    Param(
+                        "question",
+                        "Your question",
+                        ParamType.TEXT,
+                        rest=True,
+                        max_length=MAX_PROMPT,
+                    ),
+                ),
+                private=True,
+                in_direct=False,
+            ),
+            CommandSpec("queue", "Suggestions waiting for review, oldest first", self.queue, **mod),
+            CommandSpec("approve", "Approve a suggestion", self.approve, params=(ident,), **mod),
+            CommandSpec(
+                "reject",
+                "Reject a suggestion, with the reason the suggester will see",
+                self.reject,
+                params=(
+                    ident,
+                    Param("reason", "Why, kindly put", ParamType.TEXT, rest=True, max_length=500),
+                ),
+                **mod,
+            ),
+            CommandSpec(
+                "block",
+                "Stop the author of a suggestion from suggesting more",
+                self.block,
+                params=(ident,),
+                **mod,
+            ),
+            CommandSpec(
+                "unblock",
+                "Let the author of a suggestion suggest again",
+                self.unblock,
+                params=(ident,),
+                **mod,
+            ),
+            CommandSpec(
+                "audit", "Who approved, rejected or blocked what, and when", self.audit, **mod
+            ),
+        ]
+
+    # --- suggesting -------------------------------------------------------------------------
+
+    async def _admit(self, inv: Invocation) -> str:
+        """The member's keyed hash, if they may suggest now (not blocked, under the limit)."""
+        author_hash = self.hasher(inv.place.community_id, inv.actor.id)
+        blocked, recent = await self.store.contributions.standing(
+            inv.place.community_id, author_hash, inv.at - timedelta(days=1)
+        )
+        if blocked:
+            raise UserError("A moderator has paused your suggestions in this community.")
+        if recent >= self.per_day:
+            raise UserError(
+                f"You have made {recent} suggestions today, the most a day here. "
+                "Thank you; please try again tomorrow."
+            )
+        return author_hash
+
+    async def _queue(
+        self,
+        inv: Invocation,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        anonymous: bool = False,
+        url_key: str | None = None,
+    ) -> int:
+        author_hash = await self._admit(inv)
+        return await self.store.contributions.suggest(
+            inv.place.community_id,
+            kind,
+            data,
+            author_id=None if anonymous else inv.actor.id,
+            author_hash=author_hash,
+            platform=inv.place.platform,
+            room_id=inv.place.room_id,
+            url_key=url_key,
+            now=inv.at,
+        )
+
+    async def suggest_resource(self, inv: Invocation) -> Reply:
+        url = links.check(str(inv.args["url"]))
+        key = links.normalize(url)
+        title, tags = split_tags(str(inv.args["title"]))
+        if not title:
+            raise UserError("Give the resource a title after the link.")
+        if len(title) > MAX_TITLE:
+            raise UserError(f"A title can be at most {MAX_TITLE} characters.")
+        shipped = self.shipped_links.get(key)
+        if shipped:
+            raise UserError(f"That one is already in the library: *{escape(shipped)}*.")
+        found = await self.store.contributions.find_link(inv.place.community_id, key)
+        if found and found[0] == "library":
+            raise UserError(f"That one is already in the library: *{escape(found[1])}*.")
+        if found:
+            raise UserError(f"That link is already waiting for review ({found[1]}).")
+        number = await self._queue(
+            inv, "resource", {"url": url, "title": title, "tags": tags}, url_key=key
+        )
+        return Reply(
+            f"Thank you. Your suggestion #{number} is waiting for a moderator; "
+            "I will tell you privately what they decide."
+        )
+
+    async def suggest_term(self, inv: Invocation) -> Reply:
+        term = str(inv.args["term"]).strip()
+        definition = str(inv.args["definition"]).strip()
+        if len(definition) < 15:
+            raise UserError("Give a definition of at least a sentence (15 characters or more).")
+        number = await self._queue(inv, "term", {"term": term, "definition": definition})
+        return Reply(f"Thank you. Your suggestion #{number} is waiting for a moderator.")
+
+    async def suggest_prompt(self, inv: Invocation) -> Reply:
+        text, tags = split_tags(str(inv.args["text"]))
+        if not 10 <= len(text) <= MAX_PROMPT:
+            raise UserError(f"A prompt is 10 to {MAX_PROMPT} characters.")
+        number = await self._queue(inv, "prompt", {"text": text, "tags": tags})
+        return Reply(f"Thank you. Your suggestion #{number} is waiting for a moderator.")
+
+    async def ask_anonymously(self, inv: Invocation) -> Reply:
+        question = str(inv.args["question"]).strip()
+        if len(question) < 10:
+            raise UserError("Write your question in a sentence or two (10 characters or more).")
+        await self._queue(inv, "question", {"question": question}, anonymous=True)
+        return Reply(
+            "Your question is with the moderators, without your name. If they "
+            "approve it, I will post it here with no name attached. Nobody, "
+            "moderators included, can see who asked."
+        )
+
+    # --- reviewing --------------------------------------------------------------------------
+
+    async def queue(self, inv: Invocation) -> Reply:
+        items = await self.store.contributions.pending(inv.place.community_id)
+        if not items:
+            return Reply("The queue is empty.")
+        total = await self.store.contributions.count_pending(inv.place.community_id)
+        lines = [f"**Waiting for review** ({total}, oldest first)"]
+        lines += [f"- #{item.id} {describe(item)} · {item.created_at[:10]}" for item in items]
+        lines.append("`approve <id>` or `reject <id> <reason>`; `block <id>` stops its author.")
+        return Reply("\n".join(lines))
+
+    async def _pending(self, inv: Invocation) -> SuggestionRow:
+        item = await self.store.contributions.get(inv.place.community_id, int(inv.args["id"]))  # type: ignore[call-overload]
+        if item is None:
+            raise UserError(f"There is no suggestion #{inv.args['id']} here.")
+        if item.status != "pending":
+            raise UserError(f"#{item.id} was already {item.status}.")
+        return item
+
+    async def approve(self, inv: Invocation) -> Reply:
+        item = await self._pending(inv)
+        data = item.data
+        extra: dict[str, Any] = {}
+        if item.kind == "resource":
+            extra["add_resource"] = (
+                data["url"],
+                item.url_key or links.normalize(data["url"]),
+                data["title"],
+                tuple(data.get("tags", ())),
+            )
+        elif item.kind == "term":
+            extra["add_term"] = (data["term"], data["definition"])
+        elif item.kind == "prompt":
+            extra["add_prompt"] = (
+                title_from(data["text"]),
+                data["text"],
+                tuple(data.get("tags", ())),
+            )
+        if not await self.store.contributions.decide(
+            item, "approved", inv.actor.id, None, inv.at, **extra
+        ):
+            raise UserError(f"#{item.id} was decided by someone else a moment ago.")
+        outcome = ""
+        if item.kind == "question":
+            outcome = await self._post_question(item, inv.at)
+        await self._tell(
+            item, f"Your suggestion #{item.id} ({describe(item)}) was approved. Thank you."
+        )
+        return Reply(f"#{item.id} approved. {outcome}".strip())
+
+    async def _post_question(self, item: SuggestionRow, now: datetime) -> str:
+        place = Place(item.platform, item.community_id, item.room_id)
+        port = self.scheduler.ports.get(item.platform)
+        if port is None:
+            return "I could not post it: that platform is not connected right now."
+        text = f"**A question from a member, asked anonymously**\n{escape(item.data['question'])}"
+        try:
+            await port.post(place, text, key=f"anon-{item.id}")
+        except Exception as error:
+            return f"I could not post it ({error}); the question is kept in the audit log."
+        return "Posted it without a name."
+
+    async def reject(self, inv: Invocation) -> Reply:
+        item = await self._pending(inv)
+        reason = str(inv.args["reason"]).strip()
+        if len(reason) < 3:
+            raise UserError("Give the suggester a reason (a few words at least).")
+        if not await self.store.contributions.decide(
+            item, "rejected", inv.actor.id, reason, inv.at
+        ):
+            raise UserError(f"#{item.id} was decided by someone else a moment ago.")
+        await self._tell(
+            item,
+            f"Your suggestion #{item.id} ({describe(item)}) was not added. "
+            f"The moderator's reason: {escape(reason)}",
+        )
+        return Reply(f"#{item.id} rejected; the suggester will see your reason.")
+
+    async def _tell(self, item: SuggestionRow, text: str) -> None:
+        if item.author_id is None:  # anonymous, or the member asked to be forgotten
+            return
+        place = Place(item.platform, item.community_id, item.room_id)
+        await self.notices.send(place, item.author_id, text)
+
+    async def block(self, inv: Invocation) -> Reply:
+        return await self._set_block(inv, blocked=True)
+
+    async def unblock(self, inv: Invocation) -> Reply:
+        return await self._set_block(inv, blocked=False)
+
+    async def _set_block(self, inv: Invocation, *, blocked: bool) -> Reply:
+        item = await self.store.contributions.get(inv.place.community_id, int(inv.args["id"]))  # type: ignore[call-overload]
+        if item is None:
+            raise UserError(f"There is no suggestion #{inv.args['id']} here.")
+        changed = await self.store.contributions.set_block(
+            inv.place.community_id,
+            item.author_hash,
+            inv.actor.id,
+            blocked,
+            f"author of #{item.id}",
+            inv.at,
+        )
+        if blocked:
+            return Reply(
+                f"The author of #{item.id} can no longer suggest here."
+                if changed
+                else f"The author of #{item.id} was already blocked."
+            )
+        return Reply(
+            f"The author of #{item.id} can suggest again."
+            if changed
+            else f"The author of #{item.id} was not blocked."
+        )
+
+    async def audit(self, inv: Invocation) -> Reply:
+        rows = await self.store.contributions.audit(inv.place.community_id)
+        if not rows:
+            return Reply("Nothing has been reviewed here yet.")
+        lines = ["**Moderation log** (newest first)"]
+        for row in rows:
+            who = escape(row.actor_id) if row.actor_id else "a former member"
+            why = f": {escape(row.detail)}" if row.detail else ""
+            lines.append(f"- {row.at[:16].replace('T', ' ')} {who} {row.action} {row.target}{why}")
+        return Reply("\n".join(lines))
+
+
+def describe(item: SuggestionRow) -> str:
+    data = item.data
+    if item.kind == "resource":
+        return f"resource: {escape(data['title'])} <{escape(data['url'])}>"
+    if item.kind == "term":
+        return f"glossary term: **{escape(data['term'])}**, {escape(data['definition'])}"
+    if item.kind == "prompt":
+        return f"prompt: {escape(data['text'])}"
+    return f"anonymous question: {escape(data['question'])}"

@@ -1,0 +1,122 @@
+"""`resources`: the shipped library and what this community added, searched and paged."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from companion.commands import CommandSpec, Param, ParamType, UserError
+from companion.content import Content
+from companion.events import Invocation, Reply
+from companion.markup import escape
+from companion.store import Store
+
+PAGE = 8
+_PAGE_WORDS = re.compile(r"^(?P<query>.*?)\s*\bpage\s+(?P<page>\d+)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    title: str
+    creator: str | None
+    kind: str | None
+    year: int | None
+    url: str | None
+    tags: tuple[str, ...]
+    community: bool  # added by this community (marked in lists)
+
+
+class Resources:
+    def __init__(self, store: Store, content: Content) -> None:
+        self.store = store
+        self.content = content
+        self.shipped = [
+            Entry(r.title, r.creator, r.kind, r.year, r.url, r.tags, False)
+            for r in sorted(content.resources.values(), key=lambda r: r.title.lower())
+        ]
+
+    def commands(self) -> list[CommandSpec]:
+        return [
+            CommandSpec(
+                "resources",
+                "Books, articles and talks: search by tag or words; add `page 2` for more",
+                self.resources,
+                params=(
+                    Param(
+                        "query",
+                        "A tag (e.g. listening) or words to search for",
+                        ParamType.TEXT,
+                        required=False,
+                        rest=True,
+                        max_length=100,
+                    ),
+                ),
+                examples=("resources", "resources accountability", "resources kim page 2"),
+            )
+        ]
+
+    async def entries(self, community_id: str | None) -> list[Entry]:
+        own = []
+        if community_id is not None:
+            own = [
+                Entry(r.title, None, None, None, r.url, r.tags, True)
+                for r in await self.store.contributions.resources(community_id)
+            ]
+        return own + self.shipped  # the community's newest first, then the library
+
+    async def resources(self, inv: Invocation) -> Reply:
+        query = str(inv.args.get("query") or "").strip()
+        page = 1
+        paged = _PAGE_WORDS.match(query)
+        if paged:
+            query, page = paged.group("query").strip(), int(paged.group("page"))
+        community = None if inv.place.is_direct else inv.place.community_id
+        found = search(await self.entries(community), query, set(self.content.tags))
+        if not found:
+            raise UserError(
+                f"Nothing matches “{escape(query[:60])}”. Try a tag such as "
+                "`listening` or `accountability`, or `resources` for everything."
+            )
+        pages = (len(found) + PAGE - 1) // PAGE
+        if page > pages:
+            raise UserError(f"There {'is' if pages == 1 else 'are'} only {pages} page(s).")
+        shown = found[(page - 1) * PAGE : page * PAGE]
+        heading = f"“{escape(query)}”" if query else "the library"
+        lines = [f"**Resources: {heading}** (page {page} of {pages}, {len(found)} in all)"]
+        lines += [render(entry) for entry in shown]
+        if page < pages:
+            more = f"resources {query} page {page + 1}".replace("  ", " ")
+            lines.append(f"More: `{more}`")
+        lines.append("Know a good one? `resource suggest <link> <title>`")
+        return Reply("\n".join(lines))
+
+
+def search(entries: list[Entry], query: str, tags: set[str]) -> list[Entry]:
+    """A known tag filters; other words rank by fuzzy match on title, creator and tags."""
+    if not query:
+        return entries
+    lowered = query.lower().lstrip("#")
+    if lowered in tags:
+        return [e for e in entries if lowered in e.tags]
+    scored = []
+    for index, entry in enumerate(entries):
+        fields = [entry.title, entry.creator or "", " ".join(entry.tags)]
+        score = max(fuzz.partial_ratio(lowered, f.lower()) for f in fields if f)
+        if score >= 80:
+            scored.append((-score, index, entry))
+    return [entry for _, _, entry in sorted(scored)]
+
+
+def render(entry: Entry) -> str:
+    bits = [f"*{escape(entry.title)}*"]
+    if entry.creator:
+        bits.append(escape(entry.creator))
+    details = ", ".join(str(x) for x in (entry.kind, entry.year) if x)
+    line = " · ".join(bits) + (f" ({details})" if details else "")
+    if entry.url:
+        line += f" [link]({entry.url})"
+    if entry.community:
+        line += " · shared here"
+    return f"- {line}"

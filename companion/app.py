@@ -44,6 +44,7 @@ class App:
     reflections: Reflections
     prompts: Prompts
     scheduler: Scheduler
+    help: Help
     clock: Clock
     rng: random.Random = field(default_factory=random.Random)
 
@@ -73,8 +74,9 @@ async def build(
         plans = Plans(store, content)
         hasher = MemberHasher(load_or_create_key(settings.key_file))
         registry = Registry()
+        help_feature = Help(registry, PREFIXES)
         features: list[Feature] = [
-            Help(registry, PREFIXES),
+            help_feature,
             Definitions(content, store),
             reflections,
             Lessons(content, rng),
@@ -110,6 +112,7 @@ async def build(
         reflections=reflections,
         prompts=prompts,
         scheduler=scheduler,
+        help=help_feature,
         clock=clock,
         rng=rng,
     )

@@ -132,6 +132,11 @@ class Scheduler:
         self.ports[platform] = port
         self.wake()
 
+    def detach(self, platform: str) -> None:
+        """An adapter stopped: its schedules wait (nothing is claimed) until it is back."""
+        self.ports.pop(platform, None)
+        self.wake()
+
     def wake(self) -> None:
         self._wake.set()
 

@@ -27,7 +27,14 @@ from companion.markup import escape
 from companion.ports import PostError
 from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
 from companion_adapters.discord.render import part_nonce, split_message, to_discord
-from companion_adapters.discord.tree import RenderedTree, Route, RouteKey, render_tree
+from companion_adapters.discord.tree import (
+    RenderedTree,
+    Route,
+    RouteKey,
+    command_paths,
+    render_tree,
+    slash_usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,8 @@ class DiscordAdapter:
         )
         self.routes: Mapping[RouteKey, Route] = self.tree.routes
         self.client = CompanionClient(self, **client_options)
+        paths = command_paths(spec.name for spec in app.registry)
+        app.help.usage_styles[PLATFORM] = lambda spec: slash_usage(spec, paths[spec.name])
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -91,6 +100,7 @@ class DiscordAdapter:
                     ) from None
                 await self.client.connect(reconnect=True)
             finally:
+                self.app.scheduler.detach(PLATFORM)
                 await self.client.close()
 
     async def setup(self) -> None:

@@ -176,3 +176,11 @@ def render_option(spec: CommandSpec, param: Param) -> JSON:
 
 def _valid_name(name: str) -> bool:
     return bool(_NAME.match(name)) and name.lower() == name
+
+
+def slash_usage(spec: CommandSpec, path: tuple[str, ...]) -> str:
+    """How a Discord user types a command: `/prompt show`, `/define term:<term>`."""
+    words = ["/" + " ".join(path)]
+    for param in spec.params:
+        words.append(f"{param.name}:<{param.name}>" if param.required else f"[{param.name}:]")
+    return " ".join(words)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from companion.commands import CommandSpec, Param, ParamType, Registry, UserError
 from companion.events import Invocation, Reply
@@ -13,6 +13,13 @@ class Help:
     def __init__(self, registry: Registry, prefixes: dict[str, str] | None = None) -> None:
         self.registry = registry
         self.prefixes = prefixes or {}
+        # An adapter whose users type commands differently (Discord's "/define term:")
+        # registers how to show a command's usage; others get "PREFIX name <arg>".
+        self.usage_styles: dict[str, Callable[[CommandSpec], str]] = {}
+
+    def usage(self, spec: CommandSpec, platform: str) -> str:
+        style = self.usage_styles.get(platform)
+        return style(spec) if style else self.prefixes.get(platform, "") + spec.usage
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -40,14 +47,16 @@ class Help:
 
     async def help(self, inv: Invocation) -> Reply:
         name = inv.args.get("command")
-        prefix = self.prefixes.get(inv.place.platform, "")
+        platform = inv.place.platform
+        prefix = self.prefixes.get(platform, "")
         if name is None:
-            return Reply(self.overview(inv.actor.is_moderator, prefix))
+            return Reply(self.overview(inv.actor.is_moderator, platform))
         spec = self.registry.get(str(name).strip().lstrip("!/"))
         if spec is None:
             group = self.registry.subcommands(str(name).strip().lower())
             if group:
-                return Reply("\n".join(f"- `{prefix}{s.usage}`: {s.description}" for s in group))
+                lines = [f"- `{self.usage(s, platform)}`: {s.description}" for s in group]
+                return Reply("\n".join(lines))
             raise UserError(unknown_command_message(str(name), self.registry))
         text = self.detail(spec, prefix)
         group = [s for s in self.registry.subcommands(spec.name) if s is not spec]
@@ -57,18 +66,20 @@ class Help:
             )
         return Reply(text)
 
-    def overview(self, moderator: bool, prefix: str) -> str:
+    def overview(self, moderator: bool, platform: str) -> str:
+        prefix = self.prefixes.get(platform, "")
         lines = ["**What I can do**"]
         for spec in self.registry:
             if spec.moderator_only and not moderator:
                 continue
             mark = " (moderators)" if spec.moderator_only else ""
-            lines.append(f"- `{prefix}{spec.usage}`: {spec.description}{mark}")
+            lines.append(f"- `{self.usage(spec, platform)}`: {spec.description}{mark}")
         lines.append(f"\nType `{prefix}help <command>` for details.")
         return "\n".join(lines)
 
-    def detail(self, spec: CommandSpec, prefix: str) -> str:
-        lines = [f"`{prefix}{spec.usage}`", spec.description]
+    def detail(self, spec: CommandSpec, platform: str) -> str:
+        prefix = self.prefixes.get(platform, "")
+        lines = [f"`{self.usage(spec, platform)}`", spec.description]
         if spec.moderator_only:
             lines.append("Only moderators can use it.")
         for param in spec.params:

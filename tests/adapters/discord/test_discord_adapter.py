@@ -325,6 +325,8 @@ async def test_direct_messages_get_only_what_makes_sense_there(bot: Bot) -> None
     record = await bot.double.slash_dm("help", user=user)
     await bot.double.wait_for_response(record)
     assert text_of(record).startswith("**What I can do**")
+    assert "`/define term:<term>`" in text_of(record)  # how Discord users type it
+    assert "`/prompt show`" in text_of(record)
 
     record = await bot.double.slash_dm("define", {"term": "privilege"}, user=user)
     await bot.double.wait_for_response(record)

@@ -11,7 +11,7 @@ from companion.commands import CommandSpec, Param, ParamType
 from companion.config import Settings
 from companion.content import Content
 from companion.events import Invocation, Reply
-from companion_adapters.discord.tree import BARE, command_paths, render_tree, shorten
+from companion_adapters.discord.tree import BARE, command_paths, render_tree, shorten, slash_usage
 from tests.discord_double.validation import validate_commands
 
 pytestmark = pytest.mark.discord
@@ -134,3 +134,18 @@ async def test_the_full_registry_renders_within_discords_limits(
             assert {r.spec.name for r in tree.routes.values()} == {s.name for s in app.registry}
     finally:
         await app.close()
+
+
+def test_help_on_discord_shows_slash_usage():
+    async def handler(inv: Invocation) -> Reply:  # pragma: no cover - never called
+        raise AssertionError
+
+    spec = CommandSpec(
+        "define", "d", handler, params=(Param("term", "t", ParamType.TEXT, rest=True),)
+    )
+    prompt = CommandSpec("prompt", "p", handler)
+    prompt_add = CommandSpec("prompt add", "p", handler, params=(Param("text", "t"),))
+    paths = command_paths(["define", "prompt", "prompt add"])
+    assert slash_usage(spec, paths["define"]) == "/define term:<term>"
+    assert slash_usage(prompt, paths["prompt"]) == "/prompt show"
+    assert slash_usage(prompt_add, paths["prompt add"]) == "/prompt add text:<text>"

@@ -344,6 +344,13 @@ class DiscordAdapter:
             await self._send_all(target, body, key, "t")
         return Place(place.platform, place.community_id, place.room_id, str(thread_id))
 
+    async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
+        """A private message to one member: a DM (``key`` is the nonce)."""
+        self._check_open()
+        with post_errors(f"messaging member {member_id} privately"):
+            channel = await self.client.create_dm(discord.Object(id=int(member_id)))
+            await self._send_all(channel, to_discord(text), key, "")
+
     async def _send_all(
         self, target: discord.abc.Messageable, text: str, key: str, tag: str
     ) -> discord.Message:

@@ -548,3 +548,57 @@ def test_settings_default_to_discord_itself() -> None:
 
     config = DiscordConfig.from_settings(Settings(sections={"discord": {"enabled": True}}))
     assert config == DiscordConfig()
+
+
+# --- member contributions ---------------------------------------------------------------
+
+
+def rows_naming(app: App, needle: str) -> list[str]:
+    """Every table.column of the bot's SQLite file whose text contains ``needle``."""
+    import sqlite3
+
+    conn = sqlite3.connect(app.settings.db_path)
+    found = []
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        for column in [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]:
+            query = f"SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE ?"  # noqa: S608
+            if conn.execute(query, (f"%{needle}%",)).fetchone()[0]:
+                found.append(f"{table}.{column}")
+    conn.close()
+    return found
+
+
+async def test_suggest_approve_reject_round_trip(bot: Bot) -> None:
+    member, moderator = bot.guild.member, bot.guild.moderator
+    link = "https://example.org/listening?utm_source=feed"
+    record = await bot.double.slash(
+        "resource suggest", {"url": link, "title": "On listening #listening"}, user=member
+    )
+    await bot.double.wait_for_response(record)
+    assert record.messages[0].ephemeral and "#1 is waiting" in text_of(record)
+    assert "On listening" in await bot.ask("queue", user=moderator)
+    assert "#1 approved" in await bot.ask("approve", {"id": 1}, user=moderator)
+    dm = bot.double.dm_channel(member.user)
+    [told] = [m for m in bot.double.messages if m.channel_id == dm.id]
+    assert "Your suggestion #1" in told.content and told.allowed_mentions == NO_PINGS
+    assert "shared here" in await bot.ask("resources", {"query": "listening"}, user=member)
+
+    await bot.ask("suggest prompt", {"text": "Who carries the invisible work here?"}, user=member)
+    await bot.ask("reject", {"id": 2, "reason": "We have one like it"}, user=moderator)
+    dms = [m for m in bot.double.messages if m.channel_id == dm.id]
+    assert len(dms) == 2 and "We have one like it" in dms[-1].content
+
+
+async def test_an_anonymous_question_is_posted_without_a_name(bot: Bot) -> None:
+    member = bot.guild.guild.add_member(bot.double.add_user("quiet-robin"), [])
+    moderator = bot.guild.moderator
+    question = "How do I speak up when I am the only one who noticed? @everyone"
+    record = await bot.double.slash("ask anonymously", {"question": question}, user=member)
+    await bot.double.wait_for_response(record)
+    assert record.messages[0].ephemeral
+    assert "Posted it without a name" in await bot.ask("approve", {"id": 1}, user=moderator)
+    [posted] = [m for m in bot.double.messages if "asked anonymously" in m.content]
+    assert posted.channel_id == bot.guild.text.id and posted.allowed_mentions == NO_PINGS
+    assert member.user.username not in posted.content
+    assert str(member.user.id) not in posted.content
+    assert rows_naming(bot.app, str(member.user.id)) == []

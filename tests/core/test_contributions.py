@@ -1,6 +1,5 @@
 """Member contributions: the queue round trip, anonymity, the journal, and privacy."""
 
-import sqlite3
 from dataclasses import replace
 from datetime import timedelta
 
@@ -8,6 +7,7 @@ import pytest
 
 from companion.events import Actor
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
+from tests.dbsearch import columns_containing
 from tests.fakes import RecordingPort
 
 LINK = "https://www.example.org/listening-talk/?utm_source=newsletter"
@@ -18,20 +18,6 @@ def port(app, clock):
     recording = RecordingPort(clock=clock)
     app.scheduler.attach(PLACE.platform, recording)
     return recording
-
-
-def rows_naming(db_path, needle: str) -> list[str]:
-    """Every (table.column) in the SQLite file whose text contains ``needle``."""
-    conn = sqlite3.connect(db_path)
-    found = []
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    for table in tables:
-        for column in [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]:
-            query = f"SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE ?"  # noqa: S608
-            if conn.execute(query, (f"%{needle}%",)).fetchone()[0]:
-                found.append(f"{table}.{column}")
-    conn.close()
-    return found
 
 
 async def test_suggest_approve_and_find_it_in_resources(app, port):
@@ -66,8 +52,8 @@ async def test_an_anonymous_question_is_posted_without_a_name(app, port, db_path
     [post] = [s for s in port.sent if s.kind == "post"]
     assert "asked anonymously" in post.text and "How do I speak up" in post.text
     assert "Quiet" not in post.text and member.id not in post.text
-    assert rows_naming(db_path, member.id) == []
-    assert rows_naming(db_path, "quiet.member") == []
+    assert columns_containing(db_path, member.id) == []
+    assert columns_containing(db_path, "quiet.member") == []
 
 
 async def test_limits_and_blocks_work_for_anonymous_askers_too(make_app, db_path):
@@ -92,12 +78,12 @@ async def test_forget_me_leaves_no_row_that_names_the_member(app, port, db_path,
     await say(app, "approve 1", MODERATOR)
     await say(app, "suggest prompt Where did you take a risk for someone else?", member)
     await say(app, "approve 2", MODERATOR)
-    assert rows_naming(db_path, member.id)  # it is there before
+    assert columns_containing(db_path, member.id)  # it is there before
     warning = await say(app, "forget me", member)
-    assert "forget me confirm" in warning.text and rows_naming(db_path, member.id)
+    assert "forget me confirm" in warning.text and columns_containing(db_path, member.id)
     done = await say(app, "forget me confirm", member)
     assert done.private and "Nothing I keep names you" in done.text
-    assert rows_naming(db_path, member.id) == []
+    assert columns_containing(db_path, member.id) == []
     assert "A talk worth hearing" in (await say(app, "resources talk worth")).text  # stays
     assert "Where did you take a risk" in (await say(app, "prompt list", MODERATOR)).text
 

@@ -26,6 +26,7 @@ from companion.scheduler import occurrence_key
 from companion_adapters.discord import CompanionClient, run
 from companion_adapters.discord import adapter as adapter_module
 from tests.conftest import START, AppFactory
+from tests.dbsearch import columns_containing
 from tests.discord_double import (
     Channel,
     ChannelType,
@@ -553,21 +554,6 @@ def test_settings_default_to_discord_itself() -> None:
 # --- member contributions ---------------------------------------------------------------
 
 
-def rows_naming(app: App, needle: str) -> list[str]:
-    """Every table.column of the bot's SQLite file whose text contains ``needle``."""
-    import sqlite3
-
-    conn = sqlite3.connect(app.settings.db_path)
-    found = []
-    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
-        for column in [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]:
-            query = f"SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE ?"  # noqa: S608
-            if conn.execute(query, (f"%{needle}%",)).fetchone()[0]:
-                found.append(f"{table}.{column}")
-    conn.close()
-    return found
-
-
 async def test_suggest_approve_reject_round_trip(bot: Bot) -> None:
     member, moderator = bot.guild.member, bot.guild.moderator
     link = "https://example.org/listening?utm_source=feed"
@@ -601,4 +587,4 @@ async def test_an_anonymous_question_is_posted_without_a_name(bot: Bot) -> None:
     assert posted.channel_id == bot.guild.text.id and posted.allowed_mentions == NO_PINGS
     assert member.user.username not in posted.content
     assert str(member.user.id) not in posted.content
-    assert rows_naming(bot.app, str(member.user.id)) == []
+    assert columns_containing(bot.app.settings.db_path, str(member.user.id)) == []

@@ -1,6 +1,7 @@
 """The terminal adapter driven as a user would: a subprocess, lines on stdin, output read."""
 
 import io
+import signal
 import subprocess
 import sys
 from datetime import timedelta
@@ -67,3 +68,23 @@ async def test_scheduled_posts_are_printed_as_they_fall_due(app, clock):
     text = out.getvalue()
     assert "[scheduled post]\nToday's reflection" in text
     assert "[new discussion thread: " in text
+
+
+def test_run_with_a_config_stops_cleanly_on_sigterm(tmp_path):
+    config = tmp_path / "companion.toml"
+    config.write_text('[storage]\npath = "bot.db"\n[console]\nenabled = true\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "companion", "run", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"define privilege\n")
+    process.stdin.flush()
+    first = process.stdout.readline()  # the answer: the bot is up and serving
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err.decode()
+    assert first.startswith(b"Privilege")
+    assert (tmp_path / "bot.key").exists()  # the anonymity key sits beside the database

@@ -47,6 +47,16 @@ class Invocation:
             raise ValueError("Invocation.at must be timezone-aware")
         object.__setattr__(self, "args", MappingProxyType(dict(self.args)))
 
+    def number(self, name: str, default: int = 0) -> int:
+        """An INT argument (already checked by the dispatcher), or ``default`` if absent."""
+        value = self.args.get(name)
+        return value if isinstance(value, int) else default
+
+    def text(self, name: str, default: str = "") -> str:
+        """A text argument, or ``default`` if absent."""
+        value = self.args.get(name)
+        return default if value is None else str(value)
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:

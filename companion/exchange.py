@@ -60,8 +60,8 @@ def parse(text: str) -> list[ImportedPrompt]:
         where = f"prompts[{index}]"
         if not isinstance(item, dict):
             raise ExchangeError(f"{where} must be an object")
-        text = item.get("text")
-        if not isinstance(text, str) or not 10 <= len(text.strip()) <= MAX_PROMPT:
+        body = item.get("text")
+        if not isinstance(body, str) or not 10 <= len(body.strip()) <= MAX_PROMPT:
             raise ExchangeError(f'{where}, field "text": 10 to {MAX_PROMPT} characters of text')
         tags = item.get("tags", [])
         if not isinstance(tags, list) or not all(
@@ -73,10 +73,10 @@ def parse(text: str) -> list[ImportedPrompt]:
             datetime.fromisoformat(created)
         except (TypeError, ValueError):
             raise ExchangeError(f'{where}, field "created_at": an ISO date and time') from None
-        title = item.get("title") or title_from(text.strip())
+        title: object = item.get("title") or title_from(body.strip())
         if not isinstance(title, str) or len(title) > 100:
             raise ExchangeError(f'{where}, field "title": at most 100 characters')
-        parsed.append(ImportedPrompt(title, text.strip(), tuple(tags), created))
+        parsed.append(ImportedPrompt(title, body.strip(), tuple(tags), created))
     return parsed
 
 

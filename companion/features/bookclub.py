@@ -69,14 +69,13 @@ class BookClubs:
         scheduler.register(REMINDER_KIND, self.render_reminder)
 
     def commands(self) -> list[CommandSpec]:
-        here = {"in_direct": False}
         return [
             CommandSpec(
                 "bookclub",
                 "This channel's book club: the book, this week's chapter, the next discussion",
                 self.status,
                 aliases=("bookclub status",),
-                **here,
+                in_direct=False,
             ),
             CommandSpec(
                 "bookclub start",
@@ -101,7 +100,7 @@ class BookClubs:
                     "bookclub start the-wake-up 2026-12-01 weekly thu 19:00",
                     "bookclub start the-wake-up 2026-12-01 every 14 days 18:30 chapters 12",
                 ),
-                **here,
+                in_direct=False,
             ),
             CommandSpec(
                 "bookclub progress",
@@ -117,36 +116,45 @@ class BookClubs:
                     ),
                 ),
                 private=True,
-                **here,
+                in_direct=False,
             ),
             CommandSpec(
                 "bookclub prompts",
                 "Prompts for the chapters you have reached, no further",
                 self.prompts,
                 private=True,
-                **here,
+                in_direct=False,
             ),
             CommandSpec(
-                "bookclub schedule", "Every chapter with its discussion date", self.schedule, **here
+                "bookclub schedule",
+                "Every chapter with its discussion date",
+                self.schedule,
+                in_direct=False,
             ),
             CommandSpec(
                 "bookclub pause",
                 "Pause the club; later dates shift by the pause",
                 self.pause,
                 moderator_only=True,
-                **here,
+                in_direct=False,
             ),
             CommandSpec(
-                "bookclub resume", "Resume a paused club", self.resume, moderator_only=True, **here
+                "bookclub resume",
+                "Resume a paused club",
+                self.resume,
+                moderator_only=True,
+                in_direct=False,
             ),
             CommandSpec(
                 "bookclub skip",
                 "Skip the next chapter discussion",
                 self.skip,
                 moderator_only=True,
-                **here,
+                in_direct=False,
             ),
-            CommandSpec("bookclub end", "End the club here", self.end, moderator_only=True, **here),
+            CommandSpec(
+                "bookclub end", "End the club here", self.end, moderator_only=True, in_direct=False
+            ),
         ]
 
     # --- helpers --------------------------------------------------------------------------
@@ -282,7 +290,7 @@ class BookClubs:
 
     async def progress(self, inv: Invocation) -> Reply:
         club = await self._club(inv)
-        chapter = int(inv.args["chapter"])  # type: ignore[call-overload]
+        chapter = inv.number("chapter")
         if chapter > club.chapters:
             raise UserError(f"This book has {club.chapters} chapters.")
         await self.store.bookclubs.set_progress(club.id, inv.actor.id, chapter, inv.at)
@@ -376,8 +384,8 @@ class BookClubs:
                     session.chapter,
                     session.opens_at,
                     "skipped",
-                    session.thread_schedule_id or 0,
-                    session.reminder_schedule_id or 0,
+                    session.thread_schedule_id,
+                    session.reminder_schedule_id,
                 )
             ]
         )
@@ -396,8 +404,8 @@ class BookClubs:
                     session.chapter,
                     session.opens_at,
                     "cancelled",
-                    session.thread_schedule_id or 0,
-                    session.reminder_schedule_id or 0,
+                    session.thread_schedule_id,
+                    session.reminder_schedule_id,
                 )
             )
         await self.store.bookclubs.update_sessions(changes)

@@ -63,7 +63,7 @@ class Journal:
         return Reply("Kept in your journal; only you can read it (`journal`).")
 
     async def journal(self, inv: Invocation) -> Reply:
-        page = int(inv.args.get("page") or 1)  # type: ignore[call-overload]
+        page = inv.number("page", 1)
         rows = await self.store.members.journal(inv.actor.id, PAGE, (page - 1) * PAGE)
         if not rows:
             if page > 1:

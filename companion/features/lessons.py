@@ -47,9 +47,10 @@ class Lessons:
         if number is None:
             myth = self.rng.choice(self.content.myths)
         else:
-            myth = next((m for m in self.content.myths if m.number == number), None)
-            if myth is None:
+            found = next((m for m in self.content.myths if m.number == number), None)
+            if found is None:
                 raise UserError(f"There is no myth {number}.")
+            myth = found
         return Reply(self.render_myth(myth))
 
     def render_myth(self, myth: Myth) -> str:

@@ -52,7 +52,6 @@ class Moderation:
 
     def commands(self) -> list[CommandSpec]:
         ident = Param("id", "The queue number (see `queue`)", ParamType.INT, min_value=1)
-        mod = {"moderator_only": True, "in_direct": False}
         return [
             CommandSpec(
                 "resource suggest",
@@ -124,8 +123,21 @@ class Moderation:
                 private=True,
                 in_direct=False,
             ),
-            CommandSpec("queue", "Suggestions waiting for review, oldest first", self.queue, **mod),
-            CommandSpec("approve", "Approve a suggestion", self.approve, params=(ident,), **mod),
+            CommandSpec(
+                "queue",
+                "Suggestions waiting for review, oldest first",
+                self.queue,
+                moderator_only=True,
+                in_direct=False,
+            ),
+            CommandSpec(
+                "approve",
+                "Approve a suggestion",
+                self.approve,
+                params=(ident,),
+                moderator_only=True,
+                in_direct=False,
+            ),
             CommandSpec(
                 "reject",
                 "Reject a suggestion, with the reason the suggester will see",
@@ -134,24 +146,31 @@ class Moderation:
                     ident,
                     Param("reason", "Why, kindly put", ParamType.TEXT, rest=True, max_length=500),
                 ),
-                **mod,
+                moderator_only=True,
+                in_direct=False,
             ),
             CommandSpec(
                 "block",
                 "Stop the author of a suggestion from suggesting more",
                 self.block,
                 params=(ident,),
-                **mod,
+                moderator_only=True,
+                in_direct=False,
             ),
             CommandSpec(
                 "unblock",
                 "Let the author of a suggestion suggest again",
                 self.unblock,
                 params=(ident,),
-                **mod,
+                moderator_only=True,
+                in_direct=False,
             ),
             CommandSpec(
-                "audit", "Who approved, rejected or blocked what, and when", self.audit, **mod
+                "audit",
+                "Who approved, rejected or blocked what, and when",
+                self.audit,
+                moderator_only=True,
+                in_direct=False,
             ),
         ]
 
@@ -257,7 +276,7 @@ class Moderation:
         return Reply("\n".join(lines))
 
     async def _pending(self, inv: Invocation) -> SuggestionRow:
-        item = await self.store.contributions.get(inv.place.community_id, int(inv.args["id"]))  # type: ignore[call-overload]
+        item = await self.store.contributions.get(inv.place.community_id, inv.number("id"))
         if item is None:
             raise UserError(f"There is no suggestion #{inv.args['id']} here.")
         if item.status != "pending":
@@ -336,7 +355,7 @@ class Moderation:
         return await self._set_block(inv, blocked=False)
 
     async def _set_block(self, inv: Invocation, *, blocked: bool) -> Reply:
-        item = await self.store.contributions.get(inv.place.community_id, int(inv.args["id"]))  # type: ignore[call-overload]
+        item = await self.store.contributions.get(inv.place.community_id, inv.number("id"))
         if item is None:
             raise UserError(f"There is no suggestion #{inv.args['id']} here.")
         changed = await self.store.contributions.set_block(

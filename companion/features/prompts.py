@@ -74,7 +74,7 @@ class Prompts:
             CommandSpec(
                 "prompt list",
                 "List this community's prompts and the shipped ones, by tag",
-                self.list,
+                self.list_,
                 params=(
                     Param(
                         "tag",
@@ -147,7 +147,7 @@ class Prompts:
         tag_text = f" (tags: {', '.join(tags)})" if tags else ""
         return Reply(f"Added prompt `{prompt_id}`{tag_text}: {escape(text)}")
 
-    async def list(self, inv: Invocation) -> Reply:
+    async def list_(self, inv: Invocation) -> Reply:
         tag = inv.args.get("tag")
         tag = str(tag).lstrip("#").lower() if tag else None
         views = await self.all_for(inv.place.community_id)

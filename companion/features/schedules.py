@@ -114,7 +114,7 @@ class Schedules:
             CommandSpec(
                 "schedule list",
                 "What is planned here, with the next times",
-                self.list,
+                self.list_,
                 in_direct=False,
             ),
             CommandSpec(
@@ -194,7 +194,7 @@ class Schedules:
             f"First one: {self.local(row)}."
         )
 
-    async def list(self, inv: Invocation) -> Reply:
+    async def list_(self, inv: Invocation) -> Reply:
         rows = await self.scheduler.store.schedules.for_community(inv.place.community_id)
         clubs = {r.room_id for r in rows if r.kind.startswith("bookclub-")}
         rows = [r for r in rows if not r.kind.startswith("bookclub-")]
@@ -219,7 +219,7 @@ class Schedules:
         return Reply("\n".join(lines))
 
     async def _own(self, inv: Invocation) -> ScheduleRow:
-        row = await self.scheduler.store.schedules.get(int(inv.args["id"]))  # type: ignore[arg-type]
+        row = await self.scheduler.store.schedules.get(inv.number("id"))
         if (
             row is None
             or row.community_id != inv.place.community_id

@@ -103,7 +103,7 @@ class BookClubRepo:
         timezone: str,
         by: str,
         now: datetime,
-        sessions: Sequence[tuple[int, str, int, int]],
+        sessions: Sequence[tuple[int, str, int, int | None]],
     ) -> int | None:
         """A club and its sessions (chapter, opens_at, thread and reminder schedule ids).
 
@@ -160,7 +160,9 @@ class BookClubRepo:
             "UPDATE club SET status = ?, paused_at = ? WHERE id = ?", (status, paused_at, club_id)
         )
 
-    async def update_sessions(self, changes: Sequence[tuple[int, int, str, str, int, int]]) -> None:
+    async def update_sessions(
+        self, changes: Sequence[tuple[int, int, str, str, int | None, int | None]]
+    ) -> None:
         """(club, chapter, opens_at, state, thread schedule, reminder schedule) in one go."""
         async with self.db.transaction() as conn:
             await conn.executemany(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,7 +75,9 @@ class PromptRepo:
         await self.db.execute("DELETE FROM prompt_use WHERE community_id = ?", (community_id,))
 
     async def add_many(
-        self, community_id: str, prompts: list[tuple[str, str, tuple[str, ...], str | None, str]]
+        self,
+        community_id: str,
+        prompts: Sequence[tuple[str, str, tuple[str, ...], str | None, str]],
     ) -> int:
         """Add (title, text, tags, author, created_at) rows in one transaction: all or none."""
         async with self.db.transaction() as conn:

@@ -165,3 +165,11 @@ async def test_the_club_in_the_terminal(app, clock):
     assert "[new discussion thread: The Wake Up: Closing the Gap" in text
     assert "chapter 1]" in text and "chapter 2]" in text and "chapter 3]" not in text
     assert "Reminder: the discussion of chapter 2" in text
+
+
+async def test_skip_works_when_a_reminder_was_already_too_late(app):
+    # Reading starts today; chapter 1 opens tomorrow 10:00, so today's 10:00 reminder is past.
+    reply = await say(app, "bookclub start the-wake-up 2026-03-02 every 1 day 10:00", MODERATOR)
+    assert "Book club started" in reply.text
+    assert "Skipped the chapter 1" in (await say(app, "bookclub skip", MODERATOR)).text
+    assert "Ended" in (await say(app, "bookclub end", MODERATOR)).text

@@ -7,14 +7,16 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from companion import content as content_module
 from companion.config import ConfigError, Settings, default_db_path, load_settings
 from companion.schema import ContentError
 
 log = logging.getLogger("companion")
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,7 +179,7 @@ def _content_exchange(args: argparse.Namespace) -> int:
     from companion import exchange
     from companion.store import Store
 
-    async def with_store(use):  # type: ignore[no-untyped-def]
+    async def with_store(use: Callable[[Store], Awaitable[T]]) -> T:
         store = await Store.open(args.db or default_db_path())
         try:
             return await use(store)

@@ -8,6 +8,7 @@ the sync token, the direct rooms, and (with a password login) the device and its
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import time
@@ -84,6 +85,24 @@ FILTER = sync_filter(TIMELINE_LIMIT)
 CATCH_UP_FILTER = sync_filter(CATCH_UP_LIMIT)
 
 
+class _Client(AsyncClient):
+    """matrix-nio's client, keeping the raw invite state of the last sync: nio keeps only
+    member, name and alias events of an invite, and drops m.room.encryption."""
+
+    raw_invites: dict[str, list[dict[str, Any]]] = {}
+
+    async def parse_body(self, transport_response: aiohttp.ClientResponse) -> dict[Any, Any]:
+        body = await super().parse_body(transport_response)
+        if transport_response.url.path.endswith("/sync") and isinstance(body, dict):
+            invites = body.get("rooms", {}).get("invite", {})
+            self.raw_invites = {
+                room_id: copy.deepcopy(info.get("invite_state", {}).get("events", []))
+                for room_id, info in invites.items()
+                if isinstance(info, dict)
+            }
+        return body
+
+
 class _Retry(Exception):
     """A start-up request the homeserver could not answer right now."""
 
@@ -127,7 +146,7 @@ class MatrixAdapter:
         self.config = config
         self.wall_clock = wall_clock
         self.sync_timeout_ms = sync_timeout_ms
-        self.client = AsyncClient(
+        self.client = _Client(
             config.homeserver,
             config.user_id,
             config=AsyncClientConfig(
@@ -141,6 +160,7 @@ class MatrixAdapter:
         self.me = config.user_id
         self.rooms: dict[str, RoomState] = {}
         self.direct: dict[str, str] = {}  # direct room id -> the other user
+        self._greet: dict[str, str | None] = {}  # joined, hello once its state is known
         self._dm_lock = asyncio.Lock()
         self._password: str | None = None
         self._closed = False
@@ -364,10 +384,16 @@ class MatrixAdapter:
                     "commands among the oldest of them were not answered",
                     room_id,
                 )
+            greet = room_id in self._greet
+            inviter = self._greet.pop(room_id, None)
             if room.encrypted and not was_encrypted:
-                jobs.append(self._leave_encrypted(room_id, room))
+                jobs.append(self._leave_encrypted(room_id, room, inviter))
+            elif greet:
+                jobs.append(self._hello(room_id))
         for room_id, invite in response.rooms.invite.items():
-            jobs.append(self._on_invite(room_id, _sources(invite.invite_state)))
+            raw = self.client.raw_invites.get(room_id)
+            state = raw if raw is not None else _sources(invite.invite_state)
+            jobs.append(self._on_invite(room_id, state))
         for room_id in response.rooms.leave:
             self.rooms.pop(room_id, None)
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
@@ -426,19 +452,27 @@ class MatrixAdapter:
             log.info("joined %s (invited by %s)", room_id, invite.inviter)
             if invite.is_direct and invite.inviter and invite.inviter not in self.direct.values():
                 await self._remember_direct(room_id, invite.inviter)
-            await self._send_md(room_id, self.hello(), None, outbound.txn_id("hello", room_id))
+            # The hello waits for the room's state in the next sync: an encrypted room whose
+            # invite did not say so gets no plain-text hello.
+            self._greet[room_id] = invite.inviter
         except PostError as error:
             log.warning("after the invite to %s: %s", room_id, error)
         except NETWORK_ERRORS as error:
             log.warning("handling the invite to %s failed: %s", room_id, error)
 
-    async def _leave_encrypted(self, room_id: str, room: RoomState) -> None:
-        """Encryption was turned on in a room the bot is in: it cannot read it, so it leaves
-        and tells the person who turned it on."""
+    async def _hello(self, room_id: str) -> None:
+        try:
+            await self._send_md(room_id, self.hello(), None, outbound.txn_id("hello", room_id))
+        except PostError as error:
+            log.warning("could not say hello in %s: %s", room_id, error)
+
+    async def _leave_encrypted(self, room_id: str, room: RoomState, inviter: str | None) -> None:
+        """A room the bot is in is (or became) encrypted: it cannot read it, so it leaves and
+        tells whoever invited it, or else whoever turned encryption on."""
         try:
             await self._leave(room_id)
             self.rooms.pop(room_id, None)
-            who = room.encrypted_by
+            who = inviter or room.encrypted_by
             if who and who != self.me:
                 label = f"“{room.name}”" if room.name else room_id
                 await self._explain_encryption(who, room_id, f"left {label}")

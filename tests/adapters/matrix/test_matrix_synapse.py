@@ -33,9 +33,10 @@ from nio import (
 )
 
 from companion.app import App, build
+from companion.commands import CommandSpec
 from companion.config import ConfigError, Settings
 from companion.content import Content
-from companion.events import Place
+from companion.events import Invocation, Place, Reply
 from companion.ports import PostError
 from companion_adapters.matrix import run
 from companion_adapters.matrix.adapter import MatrixAdapter
@@ -191,11 +192,17 @@ async def start_bot(
     running: list[Bot] = []
     clock = FakeClock(START)
 
-    async def start(user: RegisteredUser | None = None, **extra: Any) -> Bot:
+    async def start(
+        user: RegisteredUser | None = None,
+        *,
+        commands: tuple[CommandSpec, ...] = (),
+        **extra: Any,
+    ) -> Bot:
         user = user or fresh(synapse, "bot")
         monkeypatch.setenv(TOKEN_ENV, user.access_token)
         settings = matrix_settings(synapse, user, tmp_path / "bot.db", **extra)
         app = await build(settings, clock=clock, content=shipped)
+        app.registry.extend(commands)
         task = asyncio.create_task(run(app, settings))
         bot = Bot(user, app, task)
         running.append(bot)
@@ -463,7 +470,7 @@ async def test_invites_from_strangers_and_encrypted_rooms_are_declined(
     await alice.join(direct)
     line = await alice.wait_for(notice_from(bot.id, direct, "end-to-end encrypted"))
     assert "formatted_body" not in line["content"] and line["content"]["m.mentions"] == {}
-    assert "“circle”" in line["content"]["body"]
+    assert "declined the invite to “circle”" in line["content"]["body"]
     await alice.wait_for(
         lambda room, e: (
             room == secret
@@ -472,7 +479,70 @@ async def test_invites_from_strangers_and_encrypted_rooms_are_declined(
             and e["content"].get("membership") == "leave"
         )
     )
+    never_joined = [
+        e
+        for r, e in alice.events
+        if r == secret and e.get("state_key") == bot.id and e["content"].get("membership") == "join"
+    ]
+    assert never_joined == [] and alice.sent_by(bot.id, secret)[0]["type"] == "m.room.member"
     assert bot.adapter.direct == {direct: alice.id}
+
+    # Encryption turned on in a room the bot is in: it leaves, and says why in the same DM.
+    later = await joined_room(alice, bot)
+    put = await alice.client.room_put_state(
+        later, "m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"}
+    )
+    assert isinstance(put, RoomPutStateResponse), put
+    line = await alice.wait_for(notice_from(bot.id, direct, "so I left “circle”"))
+    assert "formatted_body" not in line["content"]
+    assert bot.adapter.direct == {direct: alice.id}
+    with pytest.raises(PostError) as refused:
+        await bot.adapter.post(Place("matrix", later, later), "hello?", key="cmpenc-1")
+    assert refused.value.permanent
+
+
+async def whisper(inv: Invocation) -> Reply:
+    where = "a direct chat" if inv.place.is_direct else "a community"
+    return Reply(f"Only for you, **{inv.actor.display_name}**, asked in {where}.")
+
+
+async def test_private_replies_go_to_one_direct_room(start_bot: Any, people: Any) -> None:
+    secret = CommandSpec("whisper", "Answer privately", whisper, private=True)
+    bot = await start_bot(commands=(secret,))
+    alice = people("private")
+    room_id = await joined_room(alice, bot)
+
+    asked = await alice.say(room_id, "!whisper")
+    pointer = await alice.reply_to(room_id, asked, bot.id)
+    assert "direct message" in pointer["content"]["body"]
+    deadline = time.monotonic() + 6
+    while not alice.invited:
+        assert time.monotonic() < deadline, "no direct room from the bot"
+        await alice.sync()
+    direct = alice.invited[0]
+    await alice.join(direct)
+    answer = await alice.wait_for(notice_from(bot.id, direct, "Only for you"))
+    assert "asked in a community" in answer["content"]["body"]
+
+    again = await alice.say(room_id, "!whisper")
+    await alice.reply_to(room_id, again, bot.id)
+    await alice.wait_for(
+        lambda room, e: (
+            room == direct
+            and replied(e) is None
+            and e is not answer
+            and "Only for you" in e.get("content", {}).get("body", "")
+        )
+    )
+    assert bot.adapter.direct == {direct: alice.id}  # the same direct room, reused
+
+    # In the direct room itself: a direct chat, where community commands are refused.
+    here = await alice.say(direct, "!whisper")
+    reply = await alice.reply_to(direct, here, bot.id)
+    assert "asked in a direct chat" in reply["content"]["body"]
+    refused = await alice.say(direct, "!schedule reflection 09:00")
+    reply = await alice.reply_to(direct, refused, bot.id)
+    assert "inside a community" in reply["content"]["body"]
 
 
 # --- start-up failures -----------------------------------------------------------------

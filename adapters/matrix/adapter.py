@@ -12,7 +12,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -92,7 +92,7 @@ class _Client(AsyncClient):
     raw_invites: dict[str, list[dict[str, Any]]] = {}
 
     async def parse_body(self, transport_response: aiohttp.ClientResponse) -> dict[Any, Any]:
-        body = await super().parse_body(transport_response)
+        body: dict[Any, Any] = await super().parse_body(transport_response)
         if transport_response.url.path.endswith("/sync") and isinstance(body, dict):
             invites = body.get("rooms", {}).get("invite", {})
             self.raw_invites = {
@@ -115,6 +115,10 @@ def http_status(response: object) -> int | None:
 
 def is_rate_limited(response: ErrorResponse) -> bool:
     return response.status_code == "M_LIMIT_EXCEEDED" or http_status(response) == 429
+
+
+def _problem(response: ErrorResponse) -> str:
+    return f"{response.status_code or http_status(response)}: {response.message}"
 
 
 def _sources(events: Iterable[object]) -> list[Mapping[str, Any]]:
@@ -431,7 +435,7 @@ class MatrixAdapter:
 
     # --- invites, direct rooms, encryption --------------------------------------------------
 
-    async def _on_invite(self, room_id: str, invite_state: list[Mapping[str, Any]]) -> None:
+    async def _on_invite(self, room_id: str, invite_state: Sequence[Mapping[str, Any]]) -> None:
         invite = inbound.invite_of(invite_state, self.me)
         try:
             if not self.config.may_invite(invite.inviter):
@@ -445,7 +449,7 @@ class MatrixAdapter:
                     done = f"declined the invite to {label}"
                     await self._explain_encryption(invite.inviter, room_id, done)
                 return
-            joined = await self.client.join(room_id)
+            joined = await self._request(lambda: self.client.join(room_id), f"joining {room_id}")
             if not isinstance(joined, JoinResponse):
                 log.warning("could not join %s: %s", room_id, joined)
                 return
@@ -489,7 +493,9 @@ class MatrixAdapter:
         await self._send(direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id))
 
     async def _leave(self, room_id: str) -> None:
-        response = await self.client.room_leave(room_id)
+        response = await self._request(
+            lambda: self.client.room_leave(room_id), f"leaving {room_id}"
+        )
         if isinstance(response, ErrorResponse):
             log.warning("could not leave %s: %s", room_id, response)
 
@@ -499,13 +505,17 @@ class MatrixAdapter:
             for room_id, other in self.direct.items():
                 if other == user_id:
                     return room_id
-            response = await self.client.room_create(
-                is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+            response = await self._request(
+                lambda: self.client.room_create(
+                    is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+                ),
+                f"opening a direct room with {user_id}",
             )
             if not isinstance(response, RoomCreateResponse):
                 raise PostError(f"could not open a direct room with {user_id}: {response}")
-            await self._remember_direct(response.room_id, user_id)
-            return response.room_id
+            room_id = str(response.room_id)
+            await self._remember_direct(room_id, user_id)
+            return room_id
 
     async def _remember_direct(self, room_id: str, user_id: str) -> None:
         self.direct[room_id] = user_id
@@ -524,8 +534,7 @@ class MatrixAdapter:
         return first
 
     async def _send(self, room_id: str, content: dict[str, Any], txn: str) -> str:
-        """One event with a transaction id (a retry posts nothing twice). Rate limits wait
-        ``retry_after_ms``; connection failures and 5xx back off; other refusals are
+        """One event with a transaction id (a retry posts nothing twice); a refusal is
         permanent. Returns the event id or raises PostError."""
         if self._closed:
             raise PostError("the Matrix connection is closed")
@@ -534,33 +543,42 @@ class MatrixAdapter:
             raise PostError(
                 f"{room_id} is end-to-end encrypted, which I don't support yet", permanent=True
             )
+        response = await self._request(
+            lambda: self.client.room_send(room_id, "m.room.message", content, tx_id=txn),
+            f"sending to {room_id}",
+        )
+        if isinstance(response, RoomSendResponse):
+            return str(response.event_id)
+        raise PostError(f"{room_id} refused the message ({_problem(response)})", permanent=True)
+
+    async def _request(self, call: Callable[[], Awaitable[T]], what: str) -> T:
+        """One homeserver request, tried again while rate limited (after ``retry_after_ms``),
+        unreachable or failing with 5xx (backing off), at most SEND_ATTEMPTS times. Returns
+        the answer or the refusal (a 4xx error); raises PostError if it never got either."""
         delay = BACKOFF_FIRST
         problem = ""
         for attempt in range(1, SEND_ATTEMPTS + 1):
             wait = delay
             try:
-                response = await self.client.room_send(
-                    room_id, "m.room.message", content, tx_id=txn
-                )
+                response = await call()
             except NETWORK_ERRORS as error:
                 problem = f"{type(error).__name__}: {error}"
                 delay *= 2
             else:
-                if isinstance(response, RoomSendResponse):
-                    return str(response.event_id)
-                assert isinstance(response, ErrorResponse)
+                if not isinstance(response, ErrorResponse):
+                    return response
                 status = http_status(response)
-                problem = f"{response.status_code or status}: {response.message}"
+                problem = _problem(response)
                 if is_rate_limited(response):
                     wait = min((response.retry_after_ms or 1000) / 1000, MAX_RETRY_AFTER)
                 elif status is None or status >= 500:
                     delay *= 2
                 else:
-                    raise PostError(f"{room_id} refused the message ({problem})", permanent=True)
+                    return response
             if attempt < SEND_ATTEMPTS:
-                log.warning("sending to %s failed (%s); again in %.2f s", room_id, problem, wait)
+                log.warning("%s failed (%s); again in %.2f s", what, problem, wait)
                 await asyncio.sleep(wait)
-        raise PostError(f"sending to {room_id} failed {SEND_ATTEMPTS} times ({problem})")
+        raise PostError(f"{what} failed {SEND_ATTEMPTS} times ({problem})")
 
     # --- ChatPort ---------------------------------------------------------------------------
 

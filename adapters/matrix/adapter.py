@@ -143,12 +143,12 @@ class MatrixAdapter:
         app: App,
         config: MatrixConfig,
         *,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] | None = None,
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
     ) -> None:
         self.app = app
         self.config = config
-        self.wall_clock = wall_clock
+        self.wall_clock = wall_clock or time.time  # the age of commands (server timestamps)
         self.sync_timeout_ms = sync_timeout_ms
         self.client = _Client(
             config.homeserver,
@@ -358,7 +358,8 @@ class MatrixAdapter:
         return min(max(delay * 2, BACKOFF_FIRST), BACKOFF_MAX)
 
     async def _handle(self, response: SyncResponse, *, answer: bool) -> None:
-        """Rooms' state in order, then every command answered (concurrently), invites."""
+        """Each room's state in order and its commands answered one after the other (rooms
+        side by side); then invites."""
         jobs: list[Awaitable[None]] = []
         now = self.wall_clock()
         for room_id, info in response.rooms.join.items():
@@ -367,9 +368,12 @@ class MatrixAdapter:
             room.apply_all(_sources(info.state))
             events = _sources(info.timeline.events)
             start = inbound.joined_at(events, self.me)
+            answers: list[tuple[inbound.Command, Actor, Place]] = []
             for i, event in enumerate(events):
                 if "state_key" in event:
                     room.apply(event)
+                    if self._left_direct(room_id, event):
+                        jobs.append(self._forget_direct(room_id, leave=True))
                     continue
                 if not answer or i < start or room.encrypted:
                     continue
@@ -381,7 +385,9 @@ class MatrixAdapter:
                     continue
                 place = inbound.place_of(command, room_id in self.direct)
                 actor = inbound.actor_of(command, room, self.config.moderator_level)
-                jobs.append(self._answer(command, actor, place))
+                answers.append((command, actor, place))
+            if answers:
+                jobs.append(self._answer_in_order(answers))
             if answer and info.timeline.limited and start == 0:
                 log.warning(
                     "%s: more events than one sync holds arrived at once; "
@@ -400,11 +406,17 @@ class MatrixAdapter:
             jobs.append(self._on_invite(room_id, state))
         for room_id in response.rooms.leave:
             self.rooms.pop(room_id, None)
+            if room_id in self.direct:
+                jobs.append(self._forget_direct(room_id, leave=False))
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, Exception):
                 log.error("handling a sync failed", exc_info=outcome)
 
     # --- commands ---------------------------------------------------------------------------
+
+    async def _answer_in_order(self, answers: list[tuple[inbound.Command, Actor, Place]]) -> None:
+        for command, actor, place in answers:
+            await self._answer(command, actor, place)
 
     async def _answer(self, command: inbound.Command, actor: Actor, place: Place) -> None:
         try:
@@ -476,6 +488,8 @@ class MatrixAdapter:
         try:
             await self._leave(room_id)
             self.rooms.pop(room_id, None)
+            if room_id in self.direct:
+                await self._forget_direct(room_id, leave=False)
             who = inviter or room.encrypted_by
             if who and who != self.me:
                 label = f"“{room.name}”" if room.name else room_id
@@ -520,6 +534,28 @@ class MatrixAdapter:
     async def _remember_direct(self, room_id: str, user_id: str) -> None:
         self.direct[room_id] = user_id
         await self.app.store.kv.set(self._direct_key, json.dumps(self.direct))
+
+    def _left_direct(self, room_id: str, event: Mapping[str, Any]) -> bool:
+        """The other person left (or was removed from) a direct room with the bot."""
+        other = self.direct.get(room_id)
+        content = event.get("content")
+        return (
+            other is not None
+            and event.get("type") == "m.room.member"
+            and event.get("state_key") == other
+            and isinstance(content, Mapping)
+            and content.get("membership") in ("leave", "ban")
+        )
+
+    async def _forget_direct(self, room_id: str, *, leave: bool) -> None:
+        """A direct room nobody reads any more: the next private reply opens a new one."""
+        self.direct.pop(room_id, None)
+        await self.app.store.kv.set(self._direct_key, json.dumps(self.direct))
+        if leave:
+            try:
+                await self._leave(room_id)
+            except PostError as error:
+                log.warning("could not leave the direct room %s: %s", room_id, error)
 
     # --- sending ----------------------------------------------------------------------------
 

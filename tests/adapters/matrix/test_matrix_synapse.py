@@ -38,6 +38,7 @@ from companion.config import ConfigError, Settings
 from companion.content import Content
 from companion.events import Invocation, Place, Reply
 from companion.ports import PostError
+from companion_adapters.matrix import adapter as adapter_module
 from companion_adapters.matrix import run
 from companion_adapters.matrix.adapter import MatrixAdapter
 from tests.conftest import START
@@ -356,7 +357,7 @@ async def test_a_scheduled_discussion_opens_a_thread_once(
 
 
 async def test_restart_answers_what_was_missed_and_nothing_twice(
-    start_bot: Any, people: Any, synapse: SynapseServer
+    start_bot: Any, people: Any, synapse: SynapseServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot_user = fresh(synapse, "bot")
     alice = people("regular")
@@ -382,6 +383,28 @@ async def test_restart_answers_what_was_missed_and_nothing_twice(
     answers = [replied(e) for e in alice.sent_by(bot.id, room_id)]
     assert answers.count(first) == 1 and answers.count(missed) == 1
     assert before not in answers
+
+    # Down for "an hour": the command sent meanwhile is past max_command_age_minutes.
+    await bot.stop()
+    stale = await alice.say(room_id, "!define bias")
+    monkeypatch.setattr(adapter_module, "time", HourLaterOnce())
+    bot = await start_bot(bot_user)
+    fresh_one = await alice.say(room_id, "!define equity")
+    await alice.reply_to(room_id, fresh_one, bot.id)
+    assert stale not in [replied(e) for e in alice.sent_by(bot.id, room_id)]
+
+
+class HourLaterOnce:
+    """The wall clock as the adapter's first sync sees it after a long downtime."""
+
+    monotonic = staticmethod(time.monotonic)
+
+    def __init__(self) -> None:
+        self.first = True
+
+    def time(self) -> float:
+        skew, self.first = (3600.0 if self.first else 0.0), False
+        return time.time() + skew
 
 
 async def test_survives_a_homeserver_restart(
@@ -543,6 +566,21 @@ async def test_private_replies_go_to_one_direct_room(start_bot: Any, people: Any
     refused = await alice.say(direct, "!schedule reflection 09:00")
     reply = await alice.reply_to(direct, refused, bot.id)
     assert "inside a community" in reply["content"]["body"]
+
+    # Alice leaves the direct room: the bot forgets it, and the next private reply opens
+    # a new one.
+    await alice.client.room_leave(direct)
+    deadline = time.monotonic() + 6
+    while direct in bot.adapter.direct:
+        assert time.monotonic() < deadline, "the bot kept a direct room nobody reads"
+        await asyncio.sleep(0.02)
+    alice.invited.clear()
+    last = await alice.say(room_id, "!whisper")
+    await alice.reply_to(room_id, last, bot.id)
+    while not alice.invited:
+        assert time.monotonic() < deadline + 6, "no new direct room"
+        await alice.sync()
+    assert alice.invited[0] != direct and bot.adapter.direct == {alice.invited[0]: alice.id}
 
 
 # --- start-up failures -----------------------------------------------------------------

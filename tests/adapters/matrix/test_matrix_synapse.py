@@ -231,7 +231,10 @@ async def joined_room(person: Person, bot: Bot, **kw: Any) -> str:
 # --- invite, hello, commands ---------------------------------------------------------------
 
 
-async def test_invite_hello_and_define_answered_as_a_reply(start_bot: Any, people: Any) -> None:
+async def test_invite_hello_and_define_answered_as_a_reply(
+    start_bot: Any, people: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     bot = await start_bot()
     alice = people("alice")
     room_id = await alice.room(bot.id)
@@ -273,6 +276,7 @@ async def test_invite_hello_and_define_answered_as_a_reply(start_bot: Any, peopl
     relates = reply["content"]["m.relates_to"]
     assert relates["rel_type"] == "m.thread" and relates["event_id"] == root
     assert relates["is_falling_back"] is False
+    assert caplog.records and bot.user.access_token not in caplog.text  # never logged
 
 
 async def test_only_moderators_schedule_and_room_creators_are_moderators(

@@ -22,13 +22,19 @@ ALICE = "@alice:example.org"
 ROOM = "!AbCdEf0123456789"  # room version 12: no server part
 
 
-def message(body: str, sender: str = ALICE, **content: Any) -> dict[str, Any]:
+def message(
+    body: str,
+    *,
+    sender: str = ALICE,
+    msgtype: str = "m.text",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "type": "m.room.message",
         "event_id": "$cmd",
         "sender": sender,
         "origin_server_ts": 1_700_000_000_000,
-        "content": {"msgtype": content.pop("msgtype", "m.text"), "body": body, **content},
+        "content": {"msgtype": msgtype, "body": body, **(extra or {})},
     }
 
 
@@ -57,8 +63,8 @@ def test_a_prefixed_text_message_is_a_command() -> None:
         message("!define allyship", sender=ME),  # its own
         message("!define allyship", msgtype="m.notice"),  # another bot
         message("!define allyship", msgtype="m.emote"),
-        message("* !define x", **{"m.new_content": {"body": "!define x", "msgtype": "m.text"}}),
-        message("!define x", **{"m.relates_to": {"rel_type": "m.replace", "event_id": "$a"}}),
+        message("* !define x", extra={"m.new_content": {"body": "!define x", "msgtype": "m.text"}}),
+        message("!define x", extra={"m.relates_to": {"rel_type": "m.replace", "event_id": "$a"}}),
         {**message("!define x"), "state_key": ""},
         {**message("!define x"), "type": "m.room.encrypted"},
         {**message("!define x"), "content": {"msgtype": "m.text", "body": 5}},
@@ -80,7 +86,7 @@ def test_a_custom_prefix_and_a_reply_fallback() -> None:
 def test_a_command_in_a_thread_keeps_its_root() -> None:
     event = message(
         "!define ally",
-        **{"m.relates_to": {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": True}},
+        extra={"m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}},
     )
     command = inbound.command_of(event, ROOM, ME, "!")
     assert command is not None and command.thread_root == "$root"
@@ -295,7 +301,7 @@ async def test_sending_waits_out_rate_limits_and_stops_at_refusals(
 
     def error(code: str, status: int, retry: int | None = None) -> RoomSendError:
         response = RoomSendError(f"{code} happened", code, retry, room_id=ROOM)
-        response.transport_response = FakeTransport(status)  # type: ignore[assignment]
+        response.transport_response = FakeTransport(status)
         return response
 
     try:
@@ -335,3 +341,78 @@ def test_the_sync_filter_asks_only_for_what_the_bot_reads() -> None:
     assert room["state"]["lazy_load_members"] and room["timeline"]["lazy_load_members"]
     assert FILTER["presence"] == {"not_types": ["*"]}
     json.dumps(FILTER)  # sent inline with each sync
+
+
+# --- a sync response handled, without a server ---------------------------------------------
+
+
+def ns(**kw: Any) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**kw)
+
+
+def sourced(*events: dict[str, Any]) -> list[Any]:
+    return [ns(source=event) for event in events]
+
+
+def sync_response(
+    timeline: list[dict[str, Any]],
+    state: tuple[dict[str, Any], ...] = (),
+    limited: bool = False,
+) -> Any:
+    room = ns(state=sourced(*state), timeline=ns(events=sourced(*timeline), limited=limited))
+    return ns(rooms=ns(join={ROOM: room}, invite={}, leave={}))
+
+
+async def test_a_sync_becomes_commands_in_order_with_power_as_it_was(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from companion_adapters.matrix.adapter import MatrixAdapter
+
+    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    bot = MatrixAdapter(app, config, wall_clock=lambda: 1_700_000_000.0)
+    answered: list[tuple[str, bool, str]] = []
+
+    async def answer(command: inbound.Command, actor: Any, place: Any) -> None:
+        answered.append((command.line, actor.is_moderator, place.community_id))
+
+    monkeypatch.setattr(bot, "_answer", answer)
+    bob = "@bob:example.org"
+
+    def said(body: str, sender: str, event_id: str, age_s: float = 1) -> dict[str, Any]:
+        event = message(body, sender=sender)
+        event["event_id"] = event_id
+        event["origin_server_ts"] = int((1_700_000_000 - age_s) * 1000)
+        return event
+
+    try:
+        create = state("m.room.create", {"room_version": "12"})
+        levels = state("m.room.power_levels", {"users": {}, "users_default": 0})
+        promoted = state("m.room.power_levels", {"users": {bob: 50}, "users_default": 0})
+        joined = state("m.room.member", {"membership": "join"}, sender=ME, key=ME)
+        await bot._handle(
+            sync_response(
+                [
+                    said("!define before-join", ALICE, "$0"),
+                    joined,
+                    said("!define one", bob, "$1"),
+                    promoted,
+                    said("!define two", bob, "$2"),
+                    said("!define old", ALICE, "$3", age_s=3600),
+                    said("!define three", ALICE, "$4"),
+                ],
+                state=(create, levels),
+            ),
+            answer=True,
+        )
+        assert answered == [
+            ("define one", False, ROOM),  # Bob before his promotion
+            ("define two", True, ROOM),  # and after it
+            ("define three", True, ROOM),  # Alice created the room
+        ]
+        answered.clear()
+        await bot._handle(sync_response([said("!define x", ALICE, "$5")]), answer=False)
+        assert answered == []  # the first sync ever answers nothing
+    finally:
+        await bot.close()

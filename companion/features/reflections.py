@@ -28,6 +28,8 @@ class Reflections:
         # One shuffled order of all questions (stable across restarts); each community starts
         # at its own offset in it, so neighbours do not get the same question the same day.
         self._order = sorted(content.reflections, key=lambda i: zlib.crc32(i.encode()))
+        self._cursor: dict[str, int] = {}
+        self._cycle: dict[str, int] = {}
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -77,15 +79,26 @@ class Reflections:
         return None
 
     def _next(self, community_id: str, counts: dict[str, int]) -> str:
-        """The least-asked question, walking the shuffled list from this community's offset."""
+        """The next least-asked question, walking the shuffled list from where it last stopped.
+
+        Each community starts at its own offset in one shared order and keeps a cursor, so a
+        pick is usually one step; the least-asked count ("cycle") only rises once every
+        question has reached it, so nothing repeats before all were asked.
+        """
         order = self._order
-        start = zlib.crc32(community_id.encode()) % len(order)
-        cycle = min(counts.get(i, 0) for i in order)
-        for step in range(len(order)):
-            candidate = order[(start + step) % len(order)]
-            if counts.get(candidate, 0) == cycle:
-                return candidate
-        raise AssertionError("unreachable: some question has the lowest count")
+        size = len(order)
+        cursor = self._cursor.get(community_id)
+        if cursor is None:
+            cursor = zlib.crc32(community_id.encode()) % size
+        cycle = self._cycle.get(community_id, 0)
+        while True:
+            for step in range(size):
+                index = (cursor + step) % size
+                if counts.get(order[index], 0) <= cycle:
+                    self._cursor[community_id] = (index + 1) % size
+                    self._cycle[community_id] = cycle
+                    return order[index]
+            cycle += 1
 
 
 def render(question: Reflection, content: Content, *, heading: str) -> str:

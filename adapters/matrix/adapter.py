@@ -94,12 +94,15 @@ class _Client(AsyncClient):
     async def parse_body(self, transport_response: aiohttp.ClientResponse) -> dict[Any, Any]:
         body: dict[Any, Any] = await super().parse_body(transport_response)
         if transport_response.url.path.endswith("/sync") and isinstance(body, dict):
-            invites = body.get("rooms", {}).get("invite", {})
-            self.raw_invites = {
-                room_id: copy.deepcopy(info.get("invite_state", {}).get("events", []))
-                for room_id, info in invites.items()
-                if isinstance(info, dict)
-            }
+            rooms = body.get("rooms")
+            invites = rooms.get("invite") if isinstance(rooms, dict) else None
+            raw: dict[str, list[dict[str, Any]]] = {}
+            for room_id, info in invites.items() if isinstance(invites, dict) else ():
+                state = info.get("invite_state") if isinstance(info, dict) else None
+                events = state.get("events") if isinstance(state, dict) else None
+                if isinstance(events, list):
+                    raw[room_id] = [copy.deepcopy(e) for e in events if isinstance(e, dict)]
+            self.raw_invites = raw
         return body
 
 

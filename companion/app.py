@@ -45,6 +45,7 @@ class App:
     prompts: Prompts
     scheduler: Scheduler
     help: Help
+    hasher: MemberHasher  # keyed hash of member ids, for anything that must not name them
     clock: Clock
     rng: random.Random = field(default_factory=random.Random)
 
@@ -113,6 +114,7 @@ async def build(
         prompts=prompts,
         scheduler=scheduler,
         help=help_feature,
+        hasher=hasher,
         clock=clock,
         rng=rng,
     )

@@ -199,7 +199,7 @@ def _content_exchange(args: argparse.Namespace) -> int:
     except exchange.ExchangeError as error:
         print(f"companion: nothing imported: {error}", file=sys.stderr)
         return 2
-    print(f"imported {added} prompt(s) into {args.community}")
+    print(f"imported {added} entries into {args.community}")
     return 0
 
 

@@ -8,6 +8,7 @@ from companion.store.bookclubs import BookClubRepo
 from companion.store.communities import CommunityRepo
 from companion.store.contributions import ContributionRepo
 from companion.store.db import Database
+from companion.store.exchange import ExchangeRepo
 from companion.store.kv import KeyValueRepo
 from companion.store.members import MemberRepo
 from companion.store.prompts import PromptRepo
@@ -26,6 +27,7 @@ class Store:
         self.bookclubs = BookClubRepo(db)
         self.contributions = ContributionRepo(db)
         self.members = MemberRepo(db)
+        self.exchange = ExchangeRepo(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

@@ -252,8 +252,13 @@ class ContributionRepo:
         return [CommunityResourceRow(r[0], r[1], r[2], tuple(r[3].split()), r[4]) for r in rows]
 
     async def terms(self, community_id: str) -> list[tuple[str, str]]:
+        return [(term, definition) for term, definition, _ in await self.terms_added(community_id)]
+
+    async def terms_added(self, community_id: str) -> list[tuple[str, str, str]]:
+        """(term, definition, added_at) of the community's own glossary additions."""
         rows = await self.db.fetchall(
-            "SELECT term, definition FROM community_term WHERE community_id = ? ORDER BY id",
+            "SELECT term, definition, added_at FROM community_term WHERE community_id = ? "
+            "ORDER BY id",
             (community_id,),
         )
-        return [(str(r[0]), str(r[1])) for r in rows]
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]

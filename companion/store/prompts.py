@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -73,17 +72,3 @@ class PromptRepo:
 
     async def reset_used(self, community_id: str) -> None:
         await self.db.execute("DELETE FROM prompt_use WHERE community_id = ?", (community_id,))
-
-    async def add_many(
-        self,
-        community_id: str,
-        prompts: Sequence[tuple[str, str, tuple[str, ...], str | None, str]],
-    ) -> int:
-        """Add (title, text, tags, author, created_at) rows in one transaction: all or none."""
-        async with self.db.transaction() as conn:
-            await conn.executemany(
-                "INSERT INTO prompt (community_id, title, text, tags, author_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(community_id, t, x, " ".join(g), a, c) for t, x, g, a, c in prompts],
-            )
-        return len(prompts)

@@ -6,18 +6,28 @@ import sys
 from dataclasses import replace
 
 from companion import exchange
-from tests.conftest import MODERATOR, PLACE, say
+from tests.conftest import MEMBER, MODERATOR, PLACE, say
 
 
 async def test_export_then_import_into_another_server(app, make_app, tmp_path):
     await say(app, "prompt add Who spoke first in your last meeting, and why? #power", MODERATOR)
     await say(app, "prompt add What did you give up this month for someone else?", MODERATOR)
+    await say(app, "resource suggest https://example.org/a-talk A talk on listening #listening")
+    await say(app, 'suggest term "call in" Inviting someone privately to reflect on harm done.')
+    await say(app, "approve 1", MODERATOR)
+    await say(app, "approve 2", MODERATOR)
     text = await exchange.export_community(app.store, "c:one")
-    assert [p["tags"] for p in json.loads(text)["prompts"]] == [["power"], []]
+    data = json.loads(text)
+    assert [p["tags"] for p in data["prompts"]] == [["power"], []]
+    assert [r["title"] for r in data["resources"]] == ["A talk on listening"]
+    assert [t["term"] for t in data["terms"]] == ["call in"]
 
-    assert await exchange.import_community(app.store, "c:new", text) == 2
-    listed = (await say(app, "prompt list", MODERATOR, replace(PLACE, community_id="c:new"))).text
+    assert await exchange.import_community(app.store, "c:new", text) == 4
+    elsewhere = replace(PLACE, community_id="c:new")
+    listed = (await say(app, "prompt list", MODERATOR, elsewhere)).text
     assert "Who spoke first" in listed and "What did you give up" in listed
+    assert "A talk on listening" in (await say(app, "resources listening", MEMBER, elsewhere)).text
+    assert "Added by this community" in (await say(app, "define call in", MEMBER, elsewhere)).text
 
 
 async def test_a_broken_file_imports_nothing(app):
@@ -28,6 +38,14 @@ async def test_a_broken_file_imports_nothing(app):
         "created_at": "2026-03-01T10:00:00+00:00",
     }
     bad = dict(good, tags=["<b>bold</b>"])
+    link = {"url": "javascript:alert(1)", "title": "x", "added_at": "2026-03-01T10:00:00+00:00"}
+    text = json.dumps({"format": exchange.FORMAT, "prompts": [good], "resources": [link]})
+    try:
+        await exchange.import_community(app.store, "c:one", text)
+    except exchange.ExchangeError as error:
+        assert 'resources[1], field "url"' in str(error)
+    else:
+        raise AssertionError("a javascript: link was imported")
     text = json.dumps({"format": exchange.FORMAT, "prompts": [good, bad]})
     try:
         await exchange.import_community(app.store, "c:one", text)
@@ -51,7 +69,7 @@ def test_the_cli_round_trip(tmp_path):
     done = subprocess.run(
         [*run, "content", "import", "--db", str(other), str(out)], capture_output=True, text=True
     )
-    assert done.returncode == 0 and "imported 1 prompt" in done.stdout
+    assert done.returncode == 0 and "imported 1 entries" in done.stdout
     out.write_text("{not json")
     failed = subprocess.run(
         [*run, "content", "import", "--db", str(other), str(out)], capture_output=True, text=True

@@ -102,8 +102,11 @@ class Definitions:
 
     async def terms(self, inv: Invocation) -> Reply:
         names = sorted(t.term for t in self.content.terms.values())
-        return Reply(
-            f"**The glossary** ({len(names)} terms)\n"
-            + ", ".join(names)
-            + "\n\nAsk about any of them with `define <term>`."
-        )
+        lines = [f"**The glossary** ({len(names)} terms)", ", ".join(names)]
+        if not inv.place.is_direct:
+            own = await self.store.contributions.terms(inv.place.community_id)
+            if own:
+                lines.append(f"\n**Added by this community** ({len(own)})")
+                lines.append(", ".join(escape(term) for term, _ in own))
+        lines.append("\nAsk about any of them with `define <term>`.")
+        return Reply("\n".join(lines))

@@ -28,6 +28,10 @@ async def test_export_then_import_into_another_server(app, make_app, tmp_path):
     assert "Who spoke first" in listed and "What did you give up" in listed
     assert "A talk on listening" in (await say(app, "resources listening", MEMBER, elsewhere)).text
     assert "Added by this community" in (await say(app, "define call in", MEMBER, elsewhere)).text
+    assert (
+        "**Added by this community** (1)\ncall in"
+        in (await say(app, "terms", MEMBER, elsewhere)).text
+    )
 
 
 async def test_a_broken_file_imports_nothing(app):

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -69,6 +70,9 @@ class CompanionClient(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_interaction(interaction)
+
+
+RETRY_WINDOW = timedelta(hours=1)
 
 
 class DiscordAdapter:
@@ -307,8 +311,11 @@ class DiscordAdapter:
                 channel_id
             )
             if isinstance(channel, discord.ForumChannel):
-                # Discord's forum-post endpoint takes no nonce: a retry after the post was
-                # made but before the scheduler recorded it can post twice (rare).
+                # Discord's forum-post endpoint takes no nonce, so a retry looks for the post
+                # the first attempt made: the bot's own, same name, created in the last hour.
+                earlier = self._recent_post(channel, name)
+                if earlier is not None:
+                    return Place(place.platform, place.community_id, place.room_id, str(earlier))
                 first, *rest = split_message(body)
                 post = await channel.create_thread(
                     name=name, content=first, allowed_mentions=NO_MENTIONS, suppress_embeds=True
@@ -343,6 +350,21 @@ class DiscordAdapter:
             target = self.client.get_partial_messageable(thread_id, guild_id=channel.guild.id)
             await self._send_all(target, body, key, "t")
         return Place(place.platform, place.community_id, place.room_id, str(thread_id))
+
+    def _recent_post(self, forum: discord.ForumChannel, name: str) -> int | None:
+        """A forum post this bot opened under ``name`` within the hour (from the cache that
+        READY/GUILD_CREATE and THREAD_CREATE fill, so it survives a restart too)."""
+        me = self.client.user
+        since = discord.utils.utcnow() - RETRY_WINDOW
+        for thread in forum.threads:
+            if (
+                me is not None
+                and thread.owner_id == me.id
+                and thread.name == name
+                and discord.utils.snowflake_time(thread.id) >= since
+            ):
+                return thread.id
+        return None
 
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
         """A private message to one member: a DM (``key`` is the nonce)."""

@@ -305,6 +305,20 @@ async def test_a_retried_thread_reuses_the_first_attempt(bot: Bot) -> None:
     assert [e.body["code"] for e in bot.double.errors] == [160004]
 
 
+async def test_a_retried_forum_post_reuses_the_first_attempt(bot: Bot) -> None:
+    from companion.events import Place
+
+    place = Place("discord", str(bot.guild.guild.id), str(bot.guild.forum.id))
+    port = bot.app.scheduler.ports["discord"]
+    first = await port.open_thread(place, "Listening first", "Who spoke?", key="cmp1-f")
+    await bot.double.wait_until(lambda: len(bot.double.threads) == 1)
+    again = await port.open_thread(place, "Listening first", "Who spoke?", key="cmp1-f")
+    other = await port.open_thread(place, "Another prompt", "What changed?", key="cmp2-f")
+
+    assert first == again and other != first
+    assert [t.name for t in bot.double.threads] == ["Listening first", "Another prompt"]
+
+
 async def test_posting_where_the_bot_may_not_is_a_permanent_failure(bot: Bot) -> None:
     from companion.events import Place
     from companion.ports import PostError

@@ -23,6 +23,8 @@ async def run(app: App, settings: Settings) -> None:
 
     config = MatrixConfig.from_section(settings.section("matrix"))
     adapter = MatrixAdapter(app, config)
+    # `help` shows the prefix users type here (a copy: Help may share the default mapping).
+    app.help.prefixes = {**app.help.prefixes, "matrix": config.command_prefix}
     try:
         await adapter.login()
         app.scheduler.attach("matrix", adapter)
@@ -30,5 +32,5 @@ async def run(app: App, settings: Settings) -> None:
         await adapter.sync_forever()
     finally:
         if app.scheduler.ports.get("matrix") is adapter:
-            del app.scheduler.ports["matrix"]
+            app.scheduler.detach("matrix")
         await adapter.close()

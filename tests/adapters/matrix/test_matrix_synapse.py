@@ -32,7 +32,7 @@ from nio import (
     SyncResponse,
 )
 
-from companion.app import App, build
+from companion.app import PREFIXES, App, build
 from companion.commands import CommandSpec
 from companion.config import ConfigError, Settings
 from companion.content import Content
@@ -277,6 +277,16 @@ async def test_invite_hello_and_define_answered_as_a_reply(
     assert relates["rel_type"] == "m.thread" and relates["event_id"] == root
     assert relates["is_falling_back"] is False
     assert caplog.records and bot.user.access_token not in caplog.text  # never logged
+
+
+async def test_help_shows_the_configured_prefix(start_bot: Any, people: Any) -> None:
+    bot = await start_bot(command_prefix="?")
+    alice = people("prefixed")
+    room_id = await joined_room(alice, bot)
+    asked = await alice.say(room_id, "?help")
+    body = (await alice.reply_to(room_id, asked, bot.id))["content"]["body"]
+    assert "?define" in body and "!define" not in body
+    assert PREFIXES["matrix"] == "!"  # the default mapping shared by every app is untouched
 
 
 async def test_only_moderators_schedule_and_room_creators_are_moderators(

@@ -3,6 +3,8 @@
 Thin on purpose: events become (line, Actor, Place) for the dispatcher, Replies become
 notices. What is kept between runs lives in the bot's own database (``app.store.kv``):
 the sync token, the direct rooms, and (with a password login) the device and its token.
+Nothing kept there names a member: a direct room is filed under a keyed hash of the
+member's id (``app.hasher``), never the id itself.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ BACKOFF_MAX = 30.0
 SEND_ATTEMPTS = 6  # 0.25 + 0.5 + 1 + 2 + 4 s between them: a homeserver restart fits
 MAX_RETRY_AFTER = 30.0
 STARTUP_PATIENCE = 30.0  # how long an unreachable homeserver is waited for at start
+DIRECT_SCOPE = "matrix:direct"  # the hasher's "community" for the direct-room bookkeeping
 
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
@@ -166,7 +169,9 @@ class MatrixAdapter:
         )
         self.me = config.user_id
         self.rooms: dict[str, RoomState] = {}
-        self.direct: dict[str, str] = {}  # direct room id -> the other user
+        # Direct rooms, both ways, by the other member's keyed hash (see member_key).
+        self.direct: dict[str, str] = {}  # direct room id -> member key
+        self._direct_of: dict[str, str] = {}  # member key -> direct room id
         self._greet: dict[str, str | None] = {}  # joined, hello once its state is known
         self._dm_lock = asyncio.Lock()
         self._password: str | None = None
@@ -203,14 +208,30 @@ class MatrixAdapter:
             assert password is not None
             self._password = password
             await self._password_login(password)
-        saved = await self.app.store.kv.get(self._direct_key)
-        if saved:
-            try:
-                loaded = json.loads(saved)
-                self.direct = {str(k): str(v) for k, v in loaded.items()}
-            except (ValueError, AttributeError):
-                log.warning("the saved list of direct rooms was unreadable; starting a new one")
+        await self._load_direct()
         log.info("logged in to %s as %s", self.config.homeserver, self.me)
+
+    async def _load_direct(self) -> None:
+        """The saved direct rooms; entries from before they were hashed (a user id) are
+        hashed now and saved again, so no user id stays in the database."""
+        saved = await self.app.store.kv.get(self._direct_key)
+        if not saved:
+            return
+        try:
+            loaded = json.loads(saved)
+            entries = [(str(k), str(v)) for k, v in loaded.items()]
+        except (ValueError, AttributeError):
+            log.warning("the saved list of direct rooms was unreadable; starting a new one")
+            return
+        migrated = False
+        for room_id, value in entries:
+            if value.startswith("@"):
+                value, migrated = self.member_key(value), True
+            if value not in self._direct_of:
+                self.direct[room_id] = value
+                self._direct_of[value] = room_id
+        if migrated or len(self.direct) != len(entries):
+            await self._save_direct()
 
     async def _whoami(self, token: str) -> WhoamiResponse | ErrorResponse:
         self.client.restore_login(self.me, "", token)
@@ -469,7 +490,11 @@ class MatrixAdapter:
                 log.warning("could not join %s: %s", room_id, joined)
                 return
             log.info("joined %s (invited by %s)", room_id, invite.inviter)
-            if invite.is_direct and invite.inviter and invite.inviter not in self.direct.values():
+            if (
+                invite.is_direct
+                and invite.inviter
+                and self.member_key(invite.inviter) not in self._direct_of
+            ):
                 await self._remember_direct(room_id, invite.inviter)
             # The hello waits for the room's state in the next sync: an encrypted room whose
             # invite did not say so gets no plain-text hello.
@@ -516,12 +541,16 @@ class MatrixAdapter:
         if isinstance(response, ErrorResponse):
             log.warning("could not leave %s: %s", room_id, response)
 
+    def member_key(self, user_id: str) -> str:
+        """What the direct-room bookkeeping files a member under: a keyed hash of the id."""
+        return self.app.hasher(DIRECT_SCOPE, user_id)
+
     async def _direct_room(self, user_id: str) -> str:
         """The direct room with a user: the one remembered, or a new one (invited)."""
         async with self._dm_lock:
-            for room_id, other in self.direct.items():
-                if other == user_id:
-                    return room_id
+            known = self._direct_of.get(self.member_key(user_id))
+            if known is not None:
+                return known
             response = await self._request(
                 lambda: self.client.room_create(
                     is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
@@ -535,25 +564,35 @@ class MatrixAdapter:
             return room_id
 
     async def _remember_direct(self, room_id: str, user_id: str) -> None:
-        self.direct[room_id] = user_id
+        key = self.member_key(user_id)
+        self.direct[room_id] = key
+        self._direct_of[key] = room_id
+        await self._save_direct()
+
+    async def _save_direct(self) -> None:
         await self.app.store.kv.set(self._direct_key, json.dumps(self.direct))
 
     def _left_direct(self, room_id: str, event: Mapping[str, Any]) -> bool:
         """The other person left (or was removed from) a direct room with the bot."""
         other = self.direct.get(room_id)
         content = event.get("content")
+        user = event.get("state_key")
         return (
             other is not None
             and event.get("type") == "m.room.member"
-            and event.get("state_key") == other
+            and isinstance(user, str)
+            and user != self.me
             and isinstance(content, Mapping)
             and content.get("membership") in ("leave", "ban")
+            and self.member_key(user) == other
         )
 
     async def _forget_direct(self, room_id: str, *, leave: bool) -> None:
         """A direct room nobody reads any more: the next private reply opens a new one."""
-        self.direct.pop(room_id, None)
-        await self.app.store.kv.set(self._direct_key, json.dumps(self.direct))
+        key = self.direct.pop(room_id, None)
+        if key is not None and self._direct_of.get(key) == room_id:
+            del self._direct_of[key]
+        await self._save_direct()
         if leave:
             try:
                 await self._leave(room_id)

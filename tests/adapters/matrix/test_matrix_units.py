@@ -416,3 +416,37 @@ async def test_a_sync_becomes_commands_in_order_with_power_as_it_was(
         assert answered == []  # the first sync ever answers nothing
     finally:
         await bot.close()
+
+
+# --- direct rooms, filed by a keyed hash; private notices ------------------------------------
+
+
+async def test_direct_rooms_are_kept_under_a_keyed_hash_and_old_entries_migrate(
+    app: App,
+) -> None:
+    from companion_adapters.matrix.adapter import MatrixAdapter
+
+    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    key = f"matrix:direct:{ME}"
+    bob = "@bob:example.org"
+    bot = MatrixAdapter(app, config)
+    try:
+        alice_key = bot.member_key(ALICE)
+        assert alice_key == app.hasher("matrix:direct", ALICE) and ALICE not in alice_key
+        # As saved before the hashing: room id -> user id. Bob's entry is already hashed.
+        old = {"!dm-1": ALICE, "!dm-2": bot.member_key(bob)}
+        await app.store.kv.set(key, json.dumps(old))
+        await bot._load_direct()
+        assert bot.direct == {"!dm-1": alice_key, "!dm-2": bot.member_key(bob)}
+        saved = await app.store.kv.get(key)
+        assert saved is not None and "@" not in saved and "alice" not in saved
+        assert await bot._direct_room(ALICE) == "!dm-1"  # found by the hash
+
+        left = state("m.room.member", {"membership": "leave"}, sender=ALICE, key=ALICE)
+        assert bot._left_direct("!dm-1", left)
+        assert not bot._left_direct("!dm-2", left)  # someone else's direct room
+        await bot._forget_direct("!dm-1", leave=False)
+        assert bot.direct == {"!dm-2": bot.member_key(bob)}
+        assert alice_key not in (await app.store.kv.get(key) or "")
+    finally:
+        await bot.close()

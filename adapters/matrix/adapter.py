@@ -658,7 +658,7 @@ class MatrixAdapter:
                 await asyncio.sleep(wait)
         raise PostError(f"{what} failed {SEND_ATTEMPTS} times ({problem})")
 
-    # --- ChatPort ---------------------------------------------------------------------------
+    # --- ChatPort and PrivateChannel ---------------------------------------------------------
 
     async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
         relates = outbound.in_thread(place.thread_id) if place.thread_id else None
@@ -670,3 +670,9 @@ class MatrixAdapter:
         root = await self._send_md(place.room_id, title, None, key + "r")
         await self._send_md(place.room_id, text, outbound.in_thread(root), key + "t")
         return Place(place.platform, place.community_id, place.room_id, thread_id=root)
+
+    async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
+        """A private notice to one member (a suggestion's outcome), in their direct room;
+        the key makes the transaction id, so a retried notice arrives once."""
+        direct = await self._direct_room(member_id)
+        await self._send_md(direct, text, None, outbound.txn_id("notice", key))

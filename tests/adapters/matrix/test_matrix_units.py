@@ -450,3 +450,33 @@ async def test_direct_rooms_are_kept_under_a_keyed_hash_and_old_entries_migrate(
         assert alice_key not in (await app.store.kv.get(key) or "")
     finally:
         await bot.close()
+
+
+async def test_a_private_notice_goes_to_the_members_direct_room(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from companion.events import Place
+    from companion.notices import PrivateChannel
+    from companion_adapters.matrix.adapter import MatrixAdapter
+
+    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    bot = MatrixAdapter(app, config)
+    sent: list[tuple[str, dict[str, Any], str]] = []
+
+    async def send(room_id: str, content: dict[str, Any], txn: str) -> str:
+        sent.append((room_id, content, txn))
+        return f"$e{len(sent)}"
+
+    monkeypatch.setattr(bot, "_send", send)
+    try:
+        assert isinstance(bot, PrivateChannel)
+        await bot._remember_direct("!dm", ALICE)
+        place = Place("matrix", ROOM, ROOM)
+        await bot.notify(place, ALICE, "Your suggestion #1 was **approved**.", key="notice-1")
+        await bot.notify(place, ALICE, "Your suggestion #1 was **approved**.", key="notice-1")
+        [(room, content, txn), (_, _, again)] = sent
+        assert room == "!dm" and "m.relates_to" not in content
+        assert content["body"] == "Your suggestion #1 was approved."
+        assert txn == again == outbound.txn_id("notice", "notice-1")  # a retry posts once
+    finally:
+        await bot.close()

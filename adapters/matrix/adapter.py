@@ -25,6 +25,7 @@ from nio import (
     JoinResponse,
     LoginResponse,
     RoomCreateResponse,
+    RoomGetStateEventResponse,
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
@@ -35,7 +36,7 @@ from companion.app import App
 from companion.config import ConfigError, secret
 from companion.events import Actor, MessageRef, Place
 from companion.ports import PostError
-from companion_adapters.matrix import inbound, outbound
+from companion_adapters.matrix import anonymity, inbound, outbound
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.settings import PASSWORD_ENV, TOKEN_ENV, MatrixConfig
 
@@ -51,6 +52,7 @@ BACKOFF_MAX = 30.0
 SEND_ATTEMPTS = 6  # 0.25 + 0.5 + 1 + 2 + 4 s between them: a homeserver restart fits
 MAX_RETRY_AFTER = 30.0
 STARTUP_PATIENCE = 30.0  # how long an unreachable homeserver is waited for at start
+MEMBERSHIP_LOOKUPS = 8  # membership questions to the homeserver at once
 DIRECT_SCOPE = "matrix:direct"  # the hasher's "community" for the direct-room bookkeeping
 
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
@@ -444,11 +446,16 @@ class MatrixAdapter:
 
     async def _answer(self, command: inbound.Command, actor: Actor, place: Place) -> None:
         try:
+            txn = outbound.txn_id("reply", command.event_id)
+            here = outbound.reply_to(command.event_id, command.thread_root)
+            ask = anonymity.parse(command.line)
+            if ask is not None:
+                text = await self._ask_anonymously(command, ask, place)
+                await self._send_md(command.room_id, text, here, txn)
+                return
             reply = await self.app.dispatcher.run_text(
                 command.line, actor, place, self.app.clock.now()
             )
-            txn = outbound.txn_id("reply", command.event_id)
-            here = outbound.reply_to(command.event_id, command.thread_root)
             if reply.private and not place.is_direct:
                 direct = await self._direct_room(actor.id)
                 await self._send_md(direct, reply.text, None, txn)
@@ -461,6 +468,58 @@ class MatrixAdapter:
             log.warning("could not answer %s in %s: %s", command.event_id, command.room_id, error)
         except Exception:
             log.exception("answering %s in %s failed", command.event_id, command.room_id)
+
+    async def _ask_anonymously(
+        self, command: inbound.Command, ask: anonymity.AnonymousAsk, place: Place
+    ) -> str:
+        """Everyone in a room sees who writes there: from a community room the question is
+        not passed on (the member is told to use a direct message); from the member's own
+        direct room it goes to the community room they share with the bot, as if asked
+        there. The answer goes back where the command was sent."""
+        prefix = self.config.command_prefix
+        own_direct = self.direct.get(command.room_id) == self.member_key(command.sender)
+        if not place.is_direct or not own_direct:
+            return anonymity.use_a_direct_message(prefix, self.me)
+        rooms = await self._shared_rooms(command.sender)
+        if not rooms:
+            return anonymity.no_shared_room()
+        room = anonymity.pick(rooms, ask)
+        if room is None:
+            return anonymity.which_room(rooms, prefix, ask.choice)
+        state = self.rooms.get(room.room_id, RoomState())
+        actor = inbound.actor_of(command, state, self.config.moderator_level)
+        community = Place(inbound.PLATFORM, room.room_id, room.room_id)
+        reply = await self.app.dispatcher.run_text(ask.line, actor, community, self.app.clock.now())
+        return reply.text
+
+    async def _shared_rooms(self, user_id: str) -> list[anonymity.SharedRoom]:
+        """The community rooms (joined, not direct, not encrypted) the user is joined to,
+        in the order of the numbered list. Members are lazy-loaded in the sync, so the
+        homeserver is asked, a few rooms at a time."""
+        candidates = [
+            (room_id, room)
+            for room_id, room in self.rooms.items()
+            if room_id not in self.direct and not room.encrypted
+        ]
+        limit = asyncio.Semaphore(MEMBERSHIP_LOOKUPS)
+
+        async def joined(room_id: str) -> bool:
+            async with limit:
+                response = await self._request(
+                    lambda: self.client.room_get_state_event(room_id, "m.room.member", user_id),
+                    f"looking up a membership in {room_id}",
+                )
+            return (
+                isinstance(response, RoomGetStateEventResponse)
+                and response.content.get("membership") == "join"
+            )
+
+        found = await asyncio.gather(*(joined(room_id) for room_id, _ in candidates))
+        return anonymity.ordered(
+            anonymity.SharedRoom(room_id, room.name)
+            for (room_id, room), member in zip(candidates, found, strict=True)
+            if member
+        )
 
     def hello(self) -> str:
         p = self.config.command_prefix

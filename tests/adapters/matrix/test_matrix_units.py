@@ -480,3 +480,130 @@ async def test_a_private_notice_goes_to_the_members_direct_room(
         assert txn == again == outbound.txn_id("notice", "notice-1")  # a retry posts once
     finally:
         await bot.close()
+
+
+# --- ask anonymously: routed through a direct message -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "choice", "question"),
+    [
+        ("ask anonymously How do I speak up?", None, "How do I speak up?"),
+        ("Ask  ANONYMOUSLY\nHow do I\nspeak up?", None, "How do I\nspeak up?"),
+        ("ask anonymously #2 How do I speak up?", 2, "How do I speak up?"),
+        ("ask anonymously #2", 2, ""),
+        ("ask anonymously", None, ""),
+        ("ask anonymously #metoo is it ok to ask?", None, "#metoo is it ok to ask?"),
+        ("ask anonymously #2nd try", None, "#2nd try"),
+        ("ask anonymously 2 things", None, "2 things"),
+    ],
+)
+def test_reading_an_anonymous_question(line: str, choice: int | None, question: str) -> None:
+    from companion_adapters.matrix import anonymity
+
+    ask = anonymity.parse(line)
+    assert ask == anonymity.AnonymousAsk(choice, question)
+    assert ask.line == f"ask anonymously {question}".strip()
+
+
+@pytest.mark.parametrize(
+    "line", ["ask", "ask a question", "help ask anonymously", "asks anonymously x", "anonymously"]
+)
+def test_other_commands_are_not_anonymous_questions(line: str) -> None:
+    from companion_adapters.matrix import anonymity
+
+    assert anonymity.parse(line) is None
+
+
+def test_shared_rooms_are_numbered_in_a_stable_order() -> None:
+    from companion_adapters.matrix.anonymity import AnonymousAsk, SharedRoom, ordered, pick
+
+    rooms = [
+        SharedRoom("!c", "readers"),
+        SharedRoom("!b", None),
+        SharedRoom("!a", "Readers"),
+        SharedRoom("!d", "Allies"),
+    ]
+    listed = ordered(rooms)
+    assert [r.room_id for r in listed] == ["!b", "!d", "!a", "!c"]
+    assert ordered(reversed(rooms)) == listed
+    assert pick(listed, AnonymousAsk(2, "q")) == SharedRoom("!d", "Allies")
+    assert pick(listed, AnonymousAsk(None, "q")) is None  # several: the member must choose
+    assert pick(listed, AnonymousAsk(5, "q")) is None and pick(listed, AnonymousAsk(0, "q")) is None
+    assert pick(listed[:1], AnonymousAsk(None, "q")) == listed[0]
+
+
+def test_what_the_bot_says_about_anonymity_is_safe_markup() -> None:
+    from companion_adapters.matrix import anonymity
+
+    here = outbound.notice(anonymity.use_a_direct_message("?", "@comp_anion:example.org"))
+    assert "?ask anonymously <question>" in here["body"] and "\n" not in here["body"]
+    assert "@comp_anion:example.org" in here["body"]
+    rooms = [anonymity.SharedRoom("!a", "<b>Allies</b> @room"), anonymity.SharedRoom("!b", None)]
+    listed = outbound.notice(anonymity.which_room(rooms, "!", choice=7))
+    assert "There is no #7" in listed["body"] and "#2 !b" in listed["body"]
+    assert "<b>" not in listed["formatted_body"] and "@room" not in listed["body"]
+
+
+async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from companion.events import Actor, Place
+    from companion_adapters.matrix import anonymity
+    from companion_adapters.matrix.adapter import MatrixAdapter
+
+    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    bot = MatrixAdapter(app, config)
+    said: list[tuple[str, str, Any]] = []
+    shared: list[anonymity.SharedRoom] = []
+
+    async def send_md(room_id: str, md: str, relates_to: Any, txn: str) -> str:
+        said.append((room_id, md, relates_to))
+        return "$r"
+
+    async def shared_rooms(user_id: str) -> list[anonymity.SharedRoom]:
+        assert user_id == ALICE
+        return anonymity.ordered(shared)
+
+    monkeypatch.setattr(bot, "_send_md", send_md)
+    monkeypatch.setattr(bot, "_shared_rooms", shared_rooms)
+    alice = Actor(ALICE, "alice")
+
+    async def ask(room_id: str, line: str) -> str:
+        said.clear()
+        command = inbound.Command("$q", room_id, ALICE, line, None, 0)
+        place = inbound.place_of(command, room_id in bot.direct)
+        await bot._answer(command, alice, place)
+        [(where, text, relates)] = said
+        assert where == room_id and relates == {"m.in_reply_to": {"event_id": "$q"}}
+        return text
+
+    async def pending(room_id: str) -> int:
+        return await app.store.contributions.count_pending(room_id)
+
+    try:
+        question = "ask anonymously How do I speak up without centring myself?"
+        told = await ask(ROOM, question)
+        assert "direct message" in told and await pending(ROOM) == 0
+
+        await bot._remember_direct("!dm", ALICE)
+        assert "not in any room with you" in await ask("!dm", question)
+        shared[:] = [anonymity.SharedRoom("!r1", "Zebras"), anonymity.SharedRoom("!r2", "Allies")]
+        listed = await ask("!dm", question)
+        assert "- #1 Allies\n- #2 Zebras" in listed and await pending("!r2") == 0
+        assert "There is no #3" in await ask("!dm", question.replace("ly ", "ly #3 ", 1))
+        done = await ask("!dm", question.replace("ly ", "ly #2 ", 1))
+        assert "without your name" in done
+        assert await pending("!r1") == 1 and await pending("!r2") == 0
+        shared[:] = shared[:1]
+        await ask("!dm", question.replace("How", "And how"))
+        assert await pending("!r1") == 2
+
+        # Someone else in Alice's direct room is not in a direct chat of their own.
+        said.clear()
+        command = inbound.Command("$q", "!dm", "@bob:example.org", question, None, 0)
+        await bot._answer(command, Actor(command.sender, "bob"), inbound.place_of(command, True))
+        assert "direct message" in said[0][1] and await pending("!r1") == 2
+        assert Place("matrix", "!r1", "!r1").community_id == "!r1"
+    finally:
+        await bot.close()

@@ -8,14 +8,12 @@ matrix-nio client as a person would: invite, commands, threads, restarts.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,161 +23,44 @@ import pytest
 from nio import (
     AsyncClient,
     JoinResponse,
-    RoomCreateResponse,
     RoomGetStateEventResponse,
     RoomPutStateResponse,
-    RoomSendResponse,
-    SyncResponse,
 )
 
-from companion.app import PREFIXES, App, build
+from companion.app import PREFIXES, build
 from companion.commands import CommandSpec
-from companion.config import ConfigError, Settings
+from companion.config import ConfigError
 from companion.content import Content
 from companion.events import Invocation, Place, Reply
 from companion.ports import PostError
 from companion_adapters.matrix import adapter as adapter_module
 from companion_adapters.matrix import run
-from companion_adapters.matrix.adapter import MatrixAdapter
 from tests.conftest import START
 from tests.fakes import FakeClock
-from tests.matrix_server.synapse import RegisteredUser, SynapseServer
+from tests.matrix_server.people import (
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    Bot,
+    Person,
+    bot_starter,
+    fresh,
+    joined_room,
+    matrix_settings,
+    notice_from,
+    people_maker,
+    replied,
+)
+from tests.matrix_server.synapse import SynapseServer
 
 pytestmark = pytest.mark.matrix
 
-TOKEN_ENV = "COMPANION_MATRIX_ACCESS_TOKEN"
-PASSWORD_ENV = "COMPANION_MATRIX_PASSWORD"
 ROOT = Path(__file__).resolve().parents[3]
-_ids = itertools.count()
-
-Event = dict[str, Any]
-
-
-def fresh(synapse: SynapseServer, name: str, **kw: Any) -> RegisteredUser:
-    return synapse.register(f"{name}_{os.getpid()}_{next(_ids)}", **kw)
-
-
-class Person:
-    """Someone in the rooms, with a real client; remembers every event it has seen."""
-
-    def __init__(self, synapse: SynapseServer, user: RegisteredUser) -> None:
-        self.user = user
-        self.id = user.user_id
-        self.client = AsyncClient(synapse.base_url, user.user_id)
-        self.client.restore_login(user.user_id, user.device_id, user.access_token)
-        self.events: list[tuple[str, Event]] = []  # (room id, event source)
-        self.invited: list[str] = []
-
-    async def sync(self, timeout_ms: int = 250) -> None:
-        response = await self.client.sync(timeout=timeout_ms)
-        if not isinstance(response, SyncResponse):
-            await asyncio.sleep(0.05)
-            return
-        for room_id, info in response.rooms.join.items():
-            for event in info.timeline.events:
-                self.events.append((room_id, event.source))
-        self.invited.extend(response.rooms.invite)
-
-    async def wait_for(self, match: Callable[[str, Event], bool], within: float = 6.0) -> Event:
-        """The first event (seen before or arriving within ``within`` s) that matches."""
-        deadline = time.monotonic() + within
-        checked = 0
-        while True:
-            for room_id, event in self.events[checked:]:
-                if match(room_id, event):
-                    return event
-            checked = len(self.events)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.id} saw no matching event within {within} s")
-            await self.sync()
-
-    async def reply_to(self, room_id: str, event_id: str, sender: str) -> Event:
-        return await self.wait_for(
-            lambda room, e: room == room_id and e.get("sender") == sender and replied(e) == event_id
-        )
-
-    async def say(self, room_id: str, body: str, **content: Any) -> str:
-        payload = {"msgtype": content.pop("msgtype", "m.text"), "body": body, **content}
-        response = await self.client.room_send(room_id, "m.room.message", payload)
-        assert isinstance(response, RoomSendResponse), response
-        return response.event_id
-
-    async def room(self, *invite: str, **kw: Any) -> str:
-        created = await self.client.room_create(name="circle", invite=list(invite), **kw)
-        assert isinstance(created, RoomCreateResponse), created
-        return created.room_id
-
-    async def join(self, room_id: str) -> None:
-        assert isinstance(await self.client.join(room_id), JoinResponse)
-
-    def sent_by(self, sender: str, room_id: str) -> list[Event]:
-        return [e for r, e in self.events if r == room_id and e.get("sender") == sender]
-
-
-def replied(event: Event) -> str | None:
-    relates = event.get("content", {}).get("m.relates_to", {})
-    return relates.get("m.in_reply_to", {}).get("event_id")
-
-
-def notice_from(sender: str, room_id: str, contains: str = "") -> Callable[[str, Event], bool]:
-    def match(room: str, event: Event) -> bool:
-        content = event.get("content", {})
-        return (
-            room == room_id
-            and event.get("sender") == sender
-            and content.get("msgtype") == "m.notice"
-            and contains in content.get("body", "")
-        )
-
-    return match
-
-
-@dataclass
-class Bot:
-    user: RegisteredUser
-    app: App
-    task: asyncio.Task[None]
-
-    @property
-    def id(self) -> str:
-        return self.user.user_id
-
-    @property
-    def adapter(self) -> MatrixAdapter:
-        port = self.app.scheduler.ports["matrix"]
-        assert isinstance(port, MatrixAdapter)
-        return port
-
-    @property
-    def clock(self) -> FakeClock:
-        assert isinstance(self.app.clock, FakeClock)
-        return self.app.clock
-
-    async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-        await self.app.close()
 
 
 @pytest.fixture
 async def people(synapse: SynapseServer) -> AsyncIterator[Callable[[str], Person]]:
-    made: list[Person] = []
-
-    def make(name: str) -> Person:
-        person = Person(synapse, fresh(synapse, name))
-        made.append(person)
-        return person
-
-    yield make
-    for person in made:
-        await person.client.close()
-
-
-def matrix_settings(
-    synapse: SynapseServer, user: RegisteredUser, db: Path, **extra: Any
-) -> Settings:
-    section = {"homeserver": synapse.base_url, "user_id": user.user_id, **extra}
-    return Settings(db_path=db, adapters=("matrix",), sections={"matrix": section})
+    async with people_maker(synapse) as make:
+        yield make
 
 
 @pytest.fixture
@@ -189,43 +70,8 @@ async def start_bot(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Start the bot (again, on the same database, to 'restart' it); all stopped at the end."""
-    running: list[Bot] = []
-    clock = FakeClock(START)
-
-    async def start(
-        user: RegisteredUser | None = None,
-        *,
-        commands: tuple[CommandSpec, ...] = (),
-        **extra: Any,
-    ) -> Bot:
-        user = user or fresh(synapse, "bot")
-        monkeypatch.setenv(TOKEN_ENV, user.access_token)
-        settings = matrix_settings(synapse, user, tmp_path / "bot.db", **extra)
-        app = await build(settings, clock=clock, content=shipped)
-        app.registry.extend(commands)
-        task = asyncio.create_task(run(app, settings))
-        bot = Bot(user, app, task)
-        running.append(bot)
-        deadline = time.monotonic() + 5
-        while "matrix" not in app.scheduler.ports or not bot.adapter.synced.is_set():
-            if task.done():
-                task.result()
-            assert time.monotonic() < deadline, "the bot did not finish its first sync"
-            await asyncio.sleep(0.01)
-        return bot
-
-    yield start
-    for bot in running:
-        if not bot.task.done():
-            await bot.stop()
-
-
-async def joined_room(person: Person, bot: Bot, **kw: Any) -> str:
-    """A room made by ``person`` with the bot in it (after its hello)."""
-    room_id = await person.room(bot.id, **kw)
-    await person.wait_for(notice_from(bot.id, room_id, "Hello!"))
-    return room_id
+    async with bot_starter(synapse, shipped, tmp_path, monkeypatch) as start:
+        yield start
 
 
 # --- invite, hello, commands ---------------------------------------------------------------

@@ -147,6 +147,8 @@ async def _serve(settings: Settings) -> int:
             if task is not stopper and task.exception():
                 raise task.exception()  # type: ignore[misc]
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -259,7 +259,7 @@ class Moderation:
         await self._queue(inv, "question", {"question": question}, anonymous=True)
         return Reply(
             "Your question is with the moderators, without your name. If they "
-            "approve it, I will post it here with no name attached. Nobody, "
+            "approve it, I will post it in the community's room with no name attached. Nobody, "
             "moderators included, can see who asked."
         )
 

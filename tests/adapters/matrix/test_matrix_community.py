@@ -10,7 +10,7 @@ what the room sees, and that the adapter's own bookkeeping names nobody.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,41 +19,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from nio import RoomInviteResponse, RoomPreset
 
-from companion.content import Content
 from tests.dbsearch import columns_containing
 from tests.matrix_server.people import (
     Bot,
     Event,
     Person,
-    bot_starter,
     joined_room,
     notice_from,
-    people_maker,
     replied,
 )
-from tests.matrix_server.synapse import SynapseServer
 
 pytestmark = pytest.mark.matrix
 
 POINTER = "answered you in a direct message"
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@pytest.fixture
-async def people(synapse: SynapseServer) -> AsyncIterator[Callable[[str], Person]]:
-    async with people_maker(synapse) as make:
-        yield make
-
-
-@pytest.fixture
-async def start_bot(
-    synapse: SynapseServer,
-    shipped: Content,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Callable[..., Any]]:
-    async with bot_starter(synapse, shipped, tmp_path, monkeypatch) as start:
-        yield start
 
 
 async def community(

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,13 +40,10 @@ from tests.matrix_server.people import (
     PASSWORD_ENV,
     TOKEN_ENV,
     Bot,
-    Person,
-    bot_starter,
     fresh,
     joined_room,
     matrix_settings,
     notice_from,
-    people_maker,
     replied,
 )
 from tests.matrix_server.synapse import SynapseServer
@@ -55,23 +51,6 @@ from tests.matrix_server.synapse import SynapseServer
 pytestmark = pytest.mark.matrix
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-async def people(synapse: SynapseServer) -> AsyncIterator[Callable[[str], Person]]:
-    async with people_maker(synapse) as make:
-        yield make
-
-
-@pytest.fixture
-async def start_bot(
-    synapse: SynapseServer,
-    shipped: Content,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Callable[..., Any]]:
-    async with bot_starter(synapse, shipped, tmp_path, monkeypatch) as start:
-        yield start
 
 
 # --- invite, hello, commands ---------------------------------------------------------------

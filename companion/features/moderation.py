@@ -12,7 +12,7 @@ from companion import links
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
 from companion.events import Invocation, Place, Reply
-from companion.features.prompts import MAX_PROMPT, split_tags, title_from
+from companion.features.prompts import MAX_PROMPT, PROMPT_TEXT, split_tags, title_from
 from companion.identity import MemberHasher
 from companion.markup import escape
 from companion.notices import Notices
@@ -95,15 +95,7 @@ class Moderation:
                 "suggest prompt",
                 "Suggest a discussion prompt for this community",
                 self.suggest_prompt,
-                params=(
-                    Param(
-                        "text",
-                        "The prompt, optionally ending in #tags",
-                        ParamType.TEXT,
-                        rest=True,
-                        max_length=MAX_PROMPT + 200,
-                    ),
-                ),
+                params=(PROMPT_TEXT,),
                 private=True,
                 in_direct=False,
             ),

@@ -18,6 +18,14 @@ from companion.store import Store
 
 MAX_PROMPT = 600
 _TAG = re.compile(r"^#([a-z0-9]+(?:-[a-z0-9]+)*)$")
+# A prompt's text, as `prompt add` and `suggest prompt` take it (tags are split off after).
+PROMPT_TEXT = Param(
+    "text",
+    "The prompt, optionally ending in #tags",
+    ParamType.TEXT,
+    rest=True,
+    max_length=MAX_PROMPT + 200,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +66,7 @@ class Prompts:
                 "prompt add",
                 "Add a discussion prompt for this community; end with #tags",
                 self.add,
-                params=(
-                    Param(
-                        "text",
-                        "The prompt, optionally ending in #tags",
-                        ParamType.TEXT,
-                        rest=True,
-                        max_length=MAX_PROMPT + 200,
-                    ),
-                ),
+                params=(PROMPT_TEXT,),
                 moderator_only=True,
                 in_direct=False,
                 examples=("prompt add What did you notice this week? #practice",),

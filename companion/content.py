@@ -6,10 +6,8 @@ validation without starting. See content/README.md for the file formats.
 
 from __future__ import annotations
 
-import random
 import re
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,9 +136,6 @@ class Plan:
     min_chapters: int
     known: tuple[Chapter, ...] = ()
 
-    def chapter_title(self, number: int) -> str | None:
-        return next((c.title for c in self.known if c.number == number), None)
-
 
 @dataclass(slots=True)
 class Content:
@@ -178,9 +173,6 @@ class Content:
             if term not in terms:
                 terms.append(term)
         return terms[:limit]
-
-    def pick(self, items: Iterable[Any], rng: random.Random) -> Any:
-        return rng.choice(list(items))
 
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from rapidfuzz import fuzz, process
@@ -11,20 +12,22 @@ from companion.commands import CommandSpec, Param, UserError
 from companion.events import Invocation, Reply
 from companion.store import Store
 
-_ZONES: list[str] | None = None
 
-
+@cache
 def all_zones() -> list[str]:
-    global _ZONES
-    if _ZONES is None:
-        _ZONES = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
-    return _ZONES
+    """IANA zone names (read from the tz database once)."""
+    return sorted(z for z in available_timezones() if "/" in z or z == "UTC")
+
+
+@cache
+def _zones_by_lowercase() -> dict[str, str]:
+    return {z.lower(): z for z in all_zones()}
 
 
 def parse_zone(name: str) -> ZoneInfo:
     """An IANA zone by name, case forgiven; a clear UserError otherwise."""
     cleaned = name.strip()
-    exact = {z.lower(): z for z in all_zones()}.get(cleaned.lower())
+    exact = _zones_by_lowercase().get(cleaned.lower())
     if exact:
         return ZoneInfo(exact)
     try:

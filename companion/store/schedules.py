@@ -142,10 +142,6 @@ class ScheduleRepo:
         )
         return [ScheduleRow(*row) for row in rows]
 
-    async def count_active(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM schedule WHERE status = 'active'")
-        return int(row[0]) if row else 0
-
     async def set_status(
         self, schedule_id: int, status: str, *, reason: str | None, next_run: str | None
     ) -> None:

@@ -38,18 +38,10 @@ class Plans:
     def __init__(self, store: Store, content: Content) -> None:
         self.store = store
         self.content = content
-        self.shipped = {
-            plan.id: PlanView(
-                ref=f"s:{plan.id}",
-                name=plan.id,
-                title=content.resources[plan.book].title if plan.book else plan.title,
-                chapters=plan.chapters,
-                min_chapters=plan.min_chapters,
-                pace_days=plan.pace_days,
-                titles={c.number: c.title for c in plan.known if c.title},
-            )
-            for plan in content.plans.values()
-        }
+
+    @property
+    def shipped(self) -> dict[str, PlanView]:
+        return self.content.derived(_shipped)
 
     async def all_for(self, community_id: str) -> list[PlanView]:
         own = [
@@ -164,3 +156,18 @@ class Plans:
             raise UserError("A prompt is 10 to 600 characters.")
         await self.store.bookclubs.add_plan_prompt(int(plan.ref[2:]), chapter, text, inv.at)
         return Reply(f"Added a prompt to chapter {chapter} of `{plan.name}`.")
+
+
+def _shipped(content: Content) -> dict[str, PlanView]:
+    return {
+        plan.id: PlanView(
+            ref=f"s:{plan.id}",
+            name=plan.id,
+            title=content.resources[plan.book].title if plan.book else plan.title,
+            chapters=plan.chapters,
+            min_chapters=plan.min_chapters,
+            pace_days=plan.pace_days,
+            titles={c.number: c.title for c in plan.known if c.title},
+        )
+        for plan in content.plans.values()
+    }

@@ -17,7 +17,10 @@ class Definitions:
     def __init__(self, content: Content, store: Store) -> None:
         self.content = content
         self.store = store
-        self._complete_names = sorted({t.term for t in content.terms.values()})
+
+    @property
+    def _complete_names(self) -> list[str]:
+        return self.content.derived(_names)
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -110,3 +113,7 @@ class Definitions:
                 lines.append(", ".join(escape(term) for term, _ in own))
         lines.append("\nAsk about any of them with `define <term>`.")
         return Reply("\n".join(lines))
+
+
+def _names(content: Content) -> list[str]:
+    return sorted({t.term for t in content.terms.values()})

@@ -25,9 +25,6 @@ class Reflections:
         self.communities = communities
         self._counts: dict[str, dict[str, int]] = {}
         self._today: dict[str, tuple[str, str]] = {}  # community -> (day, reflection id)
-        # One shuffled order of all questions (stable across restarts); each community starts
-        # at its own offset in it, so neighbours do not get the same question the same day.
-        self._order = sorted(content.reflections, key=lambda i: zlib.crc32(i.encode()))
         self._cursor: dict[str, int] = {}
         self._cycle: dict[str, int] = {}
 
@@ -85,7 +82,7 @@ class Reflections:
         pick is usually one step; the least-asked count ("cycle") only rises once every
         question has reached it, so nothing repeats before all were asked.
         """
-        order = self._order
+        order = self.content.derived(_order)
         size = len(order)
         cursor = self._cursor.get(community_id)
         if cursor is None:
@@ -99,6 +96,12 @@ class Reflections:
                     self._cycle[community_id] = cycle
                     return order[index]
             cycle += 1
+
+
+def _order(content: Content) -> list[str]:
+    """One shuffled order of all questions (stable across restarts); each community starts
+    at its own offset in it, so neighbours do not get the same question the same day."""
+    return sorted(content.reflections, key=lambda i: zlib.crc32(i.encode()))
 
 
 def render(question: Reflection, content: Content, *, heading: str) -> str:

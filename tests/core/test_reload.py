@@ -1,0 +1,172 @@
+"""Content edits without a restart: SIGHUP to `companion run`, or `companion content reload`."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from companion import content as content_module
+from companion.events import Invocation
+from companion.reload import Reloader
+from tests.conftest import FIXTURE_CONTENT, MEMBER, PLACE, AppFactory, say
+
+NEW_TERM = """
+[[term]]
+id = "solidarity"
+term = "solidarity"
+definition = "Standing with others in a shared struggle, on their terms."
+sources = ["awaken-allyship-2019"]
+"""
+BROKEN = '\n[[term]]\nid = "broken"\nterm = broken\n'  # a value without its quotes
+
+
+def _content_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "content"
+    shutil.copytree(FIXTURE_CONTENT, target)
+    return target
+
+
+def _broken_line(glossary: Path) -> int:
+    return len(glossary.read_text(encoding="utf-8").splitlines())
+
+
+async def test_reload_swaps_content_every_feature_sees_and_keeps_it_on_errors(
+    tmp_path: Path, make_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = _content_copy(tmp_path)
+    app = await make_app(content=content_module.load(directory))  # its own, not the session's
+    reloader = Reloader(app.content, directory)
+    assert "solidarity" not in (await say(app, "terms")).text
+    glossary = directory / "glossary.toml"
+    glossary.write_text(glossary.read_text(encoding="utf-8") + NEW_TERM, encoding="utf-8")
+    assert await reloader.reload()
+    assert "shared struggle" in (await say(app, "define solidarity")).text
+    assert "solidarity" in (await say(app, "terms")).text
+    define = Invocation("define", {}, MEMBER, PLACE, app.clock.now())
+    assert "solidarity" in await app.dispatcher.complete(define, "term", "solid")  # its index
+
+    glossary.write_text(glossary.read_text(encoding="utf-8") + BROKEN, encoding="utf-8")
+    assert not await reloader.reload()
+    assert f"glossary.toml:{_broken_line(glossary)}" in caplog.text
+    assert "keeping the content loaded before" in caplog.text
+    assert "shared struggle" in (await say(app, "define solidarity")).text
+
+
+class Running:
+    """`companion run` with the console adapter, talked to through its stdin and stdout."""
+
+    def __init__(self, config: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "companion.cli", "run", "--config", str(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.out: queue.Queue[str] = queue.Queue()
+        self.err: queue.Queue[str] = queue.Queue()
+        self.err_seen: list[str] = []
+        for stream, into in ((self.process.stdout, self.out), (self.process.stderr, self.err)):
+            threading.Thread(target=self._pump, args=(stream, into), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream: IO[str] | None, into: queue.Queue[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            into.put(line)
+
+    def say(self, line: str, expect: str) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self._wait(self.out, expect, [])
+
+    def log(self, expect: str) -> str:
+        return self._wait(self.err, expect, self.err_seen)
+
+    def _wait(self, source: queue.Queue[str], expect: str, seen: list[str]) -> str:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                line = source.get(timeout=0.2)
+            except queue.Empty:
+                assert self.process.poll() is None, f"companion run exited: {seen}"
+                continue
+            seen.append(line)
+            if expect in line:
+                return line
+        raise AssertionError(f"no {expect!r} within 30 s; saw {seen}")
+
+
+def test_sighup_to_companion_run_reloads_and_a_broken_file_keeps_the_old(tmp_path: Path) -> None:
+    directory = _content_copy(tmp_path)
+    config = tmp_path / "companion.toml"
+    config.write_text(
+        f'[storage]\npath = "{tmp_path / "companion.db"}"\n'
+        f'[content]\ndir = "{directory}"\n[console]\nenabled = true\n',
+        encoding="utf-8",
+    )
+    pid_file = tmp_path / "companion.pid"
+    bot = Running(config)
+    try:
+        bot.say("define allyship", "again and again")
+        assert int(pid_file.read_text()) == bot.process.pid
+        glossary = directory / "glossary.toml"
+        glossary.write_text(glossary.read_text(encoding="utf-8") + NEW_TERM, encoding="utf-8")
+        reload = subprocess.run(
+            [sys.executable, "-m", "companion.cli", "content", "reload", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert reload.returncode == 0, reload.stderr
+        assert f"process {bot.process.pid}" in reload.stdout
+        bot.log("content reloaded")
+        bot.say("define solidarity", "shared struggle")
+
+        glossary.write_text(glossary.read_text(encoding="utf-8") + BROKEN, encoding="utf-8")
+        refused = subprocess.run(
+            [sys.executable, "-m", "companion.cli", "content", "reload", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        where = f"glossary.toml:{_broken_line(glossary)}"
+        assert refused.returncode == 2 and where in refused.stderr  # checked, never sent
+
+        os.kill(bot.process.pid, signal.SIGHUP)  # as `systemctl reload` does
+        bot.log("content reload failed")
+        bot.log(where)
+        bot.say("define solidarity", "shared struggle")  # the old content stays
+        assert bot.process.stdin is not None
+        bot.process.stdin.close()  # the console's end of input stops `companion run`
+        assert bot.process.wait(timeout=30) == 0
+        assert not pid_file.exists()
+    finally:
+        if bot.process.poll() is None:
+            bot.process.kill()
+            bot.process.wait()
+
+
+def test_content_reload_without_a_running_bot_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from companion.cli import main
+
+    config = tmp_path / "companion.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "c.db"}"\n[console]\n', encoding="utf-8")
+    assert main(["content", "reload", "--config", str(config)]) == 1
+    assert "no running `companion run`" in capsys.readouterr().err
+    (tmp_path / "c.pid").write_text("999999999\n")  # a process that cannot exist
+    assert main(["content", "reload", "--config", str(config)]) == 1
+    assert "not running" in capsys.readouterr().err

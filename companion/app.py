@@ -25,6 +25,7 @@ from companion.features.reflections import Reflections
 from companion.features.resources import Resources
 from companion.features.schedules import Schedules
 from companion.identity import MemberHasher, load_or_create_key
+from companion.metrics import Metrics
 from companion.notices import Notices
 from companion.ports import Clock, SystemClock
 from companion.scheduler import Scheduler
@@ -48,6 +49,7 @@ class App:
     hasher: MemberHasher  # keyed hash of member ids, for anything that must not name them
     clock: Clock
     rng: random.Random = field(default_factory=random.Random)
+    metrics: Metrics = field(default_factory=Metrics)  # this app's own registry
 
     async def close(self) -> None:
         await self.scheduler.stop()
@@ -71,7 +73,11 @@ async def build(
         await communities.load()
         reflections = Reflections(store, content, communities)
         prompts = Prompts(store, content, rng)
-        scheduler = Scheduler(store, clock, grace=timedelta(hours=settings.grace_hours))
+        metrics = Metrics()
+        scheduler = Scheduler(
+            store, clock, grace=timedelta(hours=settings.grace_hours), metrics=metrics
+        )
+        metrics.probe(lambda: metrics.scheduler_up.set(1 if scheduler.running else 0))
         plans = Plans(store, content)
         hasher = MemberHasher(load_or_create_key(settings.key_file))
         registry = Registry()
@@ -108,7 +114,7 @@ async def build(
         store=store,
         content=content,
         registry=registry,
-        dispatcher=Dispatcher(registry),
+        dispatcher=Dispatcher(registry, metrics),
         communities=communities,
         reflections=reflections,
         prompts=prompts,
@@ -117,4 +123,5 @@ async def build(
         hasher=hasher,
         clock=clock,
         rng=rng,
+        metrics=metrics,
     )

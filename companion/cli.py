@@ -130,6 +130,7 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
     SIGHUP reloads the content files (see companion.reload); `pid_file` tells
     `companion content reload` where to send it.
     """
+    from companion import health
     from companion.app import build
     from companion.reload import Reloader
     from companion_adapters.console import ConsoleAdapter
@@ -141,7 +142,9 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, Reloader(app.content, settings.content_dir).request)
     tasks: list[asyncio.Task[None]] = []
+    endpoint: health.HealthServer | None = None
     try:
+        endpoint = await health.start(app.metrics, app.scheduler, settings)  # [metrics]
         if pid_file is not None:
             await asyncio.to_thread(pid_file.write_text, f"{os.getpid()}\n")
         if "console" in settings.adapters:
@@ -170,6 +173,8 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if endpoint is not None:
+            await endpoint.stop()
         await app.close()
     return 0
 

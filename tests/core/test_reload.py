@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import IO
 
 import pytest
 
@@ -19,6 +15,7 @@ from companion import content as content_module
 from companion.events import Invocation
 from companion.reload import Reloader
 from tests.conftest import FIXTURE_CONTENT, MEMBER, PLACE, AppFactory, say
+from tests.core.running import Running
 
 NEW_TERM = """
 [[term]]
@@ -62,50 +59,10 @@ async def test_reload_swaps_content_every_feature_sees_and_keeps_it_on_errors(
     assert "shared struggle" in (await say(app, "define solidarity")).text
 
 
-class Running:
-    """`companion run` with the console adapter, talked to through its stdin and stdout."""
-
-    def __init__(self, config: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "companion.cli", "run", "--config", str(config)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.out: queue.Queue[str] = queue.Queue()
-        self.err: queue.Queue[str] = queue.Queue()
-        self.err_seen: list[str] = []
-        for stream, into in ((self.process.stdout, self.out), (self.process.stderr, self.err)):
-            threading.Thread(target=self._pump, args=(stream, into), daemon=True).start()
-
-    @staticmethod
-    def _pump(stream: IO[str] | None, into: queue.Queue[str]) -> None:
-        assert stream is not None
-        for line in stream:
-            into.put(line)
-
-    def say(self, line: str, expect: str) -> str:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-        return self._wait(self.out, expect, [])
-
-    def log(self, expect: str) -> str:
-        return self._wait(self.err, expect, self.err_seen)
-
-    def _wait(self, source: queue.Queue[str], expect: str, seen: list[str]) -> str:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                line = source.get(timeout=0.2)
-            except queue.Empty:
-                assert self.process.poll() is None, f"companion run exited: {seen}"
-                continue
-            seen.append(line)
-            if expect in line:
-                return line
-        raise AssertionError(f"no {expect!r} within 30 s; saw {seen}")
+def _reload(config: Path) -> subprocess.CompletedProcess[str]:
+    """`companion content reload`, from another process as an operator runs it."""
+    command = [sys.executable, "-m", "companion.cli", "content", "reload", "--config", str(config)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 def test_sighup_to_companion_run_reloads_and_a_broken_file_keeps_the_old(tmp_path: Path) -> None:
@@ -117,30 +74,20 @@ def test_sighup_to_companion_run_reloads_and_a_broken_file_keeps_the_old(tmp_pat
         encoding="utf-8",
     )
     pid_file = tmp_path / "companion.pid"
-    bot = Running(config)
+    bot = Running(["run", "--config", str(config)])
     try:
         bot.say("define allyship", "again and again")
         assert int(pid_file.read_text()) == bot.process.pid
         glossary = directory / "glossary.toml"
         glossary.write_text(glossary.read_text(encoding="utf-8") + NEW_TERM, encoding="utf-8")
-        reload = subprocess.run(
-            [sys.executable, "-m", "companion.cli", "content", "reload", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        reload = _reload(config)
         assert reload.returncode == 0, reload.stderr
         assert f"process {bot.process.pid}" in reload.stdout
         bot.log("content reloaded")
         bot.say("define solidarity", "shared struggle")
 
         glossary.write_text(glossary.read_text(encoding="utf-8") + BROKEN, encoding="utf-8")
-        refused = subprocess.run(
-            [sys.executable, "-m", "companion.cli", "content", "reload", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        refused = _reload(config)
         where = f"glossary.toml:{_broken_line(glossary)}"
         assert refused.returncode == 2 and where in refused.stderr  # checked, never sent
 
@@ -148,14 +95,10 @@ def test_sighup_to_companion_run_reloads_and_a_broken_file_keeps_the_old(tmp_pat
         bot.log("content reload failed")
         bot.log(where)
         bot.say("define solidarity", "shared struggle")  # the old content stays
-        assert bot.process.stdin is not None
-        bot.process.stdin.close()  # the console's end of input stops `companion run`
-        assert bot.process.wait(timeout=30) == 0
+        assert bot.stop() == 0
         assert not pid_file.exists()
     finally:
-        if bot.process.poll() is None:
-            bot.process.kill()
-            bot.process.wait()
+        bot.kill()
 
 
 def test_content_reload_without_a_running_bot_says_so(

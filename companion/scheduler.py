@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from companion.events import Place
 from companion.ports import ChatPort, Clock, PostError
 from companion.recurrence import Recurrence
-from companion.store import Store
+from companion.store import Repositories, Store
 from companion.store.schedules import Claim, NewSchedule, ScheduleRow, Skip, iso
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,10 @@ class Scheduler:
         created_by: str,
         *,
         grace: timedelta | None = None,
+        repos: Repositories | None = None,
     ) -> ScheduleRow:
+        """Plan a schedule; pass a unit of work as ``repos`` to make it part of that unit."""
+        repos = repos or self.store
         now = self.clock.now()
         first = recurrence.next_after(now)
         if first is None:
@@ -198,23 +201,26 @@ class Scheduler:
             created_at=iso(now),
             grace_seconds=int(grace.total_seconds()) if grace is not None else None,
         )
-        schedule_id = await self.store.schedules.add(new)
+        schedule_id = await repos.schedules.add(new)
         self.wake()
-        row = await self.store.schedules.get(schedule_id)
+        row = await repos.schedules.get(schedule_id)
         assert row is not None
         return row
 
-    async def set_status(self, row: ScheduleRow, status: str) -> ScheduleRow:
+    async def set_status(
+        self, row: ScheduleRow, status: str, *, repos: Repositories | None = None
+    ) -> ScheduleRow:
         """Pause, resume (from now on: nothing missed while paused is posted) or cancel."""
+        repos = repos or self.store
         next_run = row.next_run
         if status == "active":
             upcoming = recurrence_of(row).next_after(self.clock.now())
             next_run = iso(upcoming) if upcoming else None
             if next_run is None:
                 status = "done"
-        await self.store.schedules.set_status(row.id, status, reason=None, next_run=next_run)
+        await repos.schedules.set_status(row.id, status, reason=None, next_run=next_run)
         self.wake()
-        updated = await self.store.schedules.get(row.id)
+        updated = await repos.schedules.get(row.id)
         assert updated is not None
         return updated
 

@@ -253,9 +253,21 @@ class Scheduler:
             if not jobs:
                 return 0
             await self._prepare(jobs)
-            results = await asyncio.gather(*(self._send(job) for job in jobs))
-            sent = [(job, action) for job, action in zip(jobs, results, strict=True) if action]
+            # One job's unexpected failure must not cost the others their "sent" mark:
+            # unmarked, they would be sent again after a restart.
+            results = await asyncio.gather(
+                *(self._send(job) for job in jobs), return_exceptions=True
+            )
+            sent: list[tuple[Job, Action]] = []
+            for job, result in zip(jobs, results, strict=True):
+                if isinstance(result, BaseException):
+                    await self._unexpected(job, result)
+                elif result is not None:
+                    sent.append((job, result))
             await self.store.schedules.mark_sent([job.key for job, _ in sent], self.clock.now())
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result  # a cancellation, after the marks are safe
             for job, action in sent:
                 after = self.kinds[job.row.kind].after_sent
                 if after is not None and action is not None:
@@ -335,6 +347,20 @@ class Scheduler:
             await self._failed(job.key, row, job.attempts, error)
             return None
         return action
+
+    async def _unexpected(self, job: Job, error: BaseException) -> None:
+        """A send that failed outside its own error handling: retry it after the first
+        backoff; if even that cannot be written, it stays claimed and a restart retries it."""
+        log.error("schedule %d: sending failed unexpectedly", job.row.id, exc_info=error)
+        if not isinstance(error, Exception):
+            return
+        now = self.clock.now()
+        try:
+            await self.store.schedules.retry_later(
+                job.key, now + (self.backoff or BACKOFF)[0], type(error).__name__, now
+            )
+        except Exception:
+            log.exception("schedule %d: could not plan the retry", job.row.id)
 
     async def _failed(self, key: str, row: ScheduleRow, attempts: int, error: Exception) -> None:
         now = self.clock.now()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from companion import content as content_module
+from companion import operations
 from companion.config import ConfigError, Settings, default_db_path, load_settings
 from companion.schema import ContentError
 
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands = sub.add_parser("commands", help="print the command list as Markdown")
     commands.set_defaults(func=_commands)
+    operations.add_parsers(sub)
 
     content = sub.add_parser("content", help="check the content files")
     content_sub = content.add_subparsers(required=True, metavar="ACTION")
@@ -74,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "dir", nargs="?", type=Path, default=None, help="a content directory to check instead"
     )
     check.set_defaults(func=_content_check)
+    operations.add_reload_parser(content_sub)
     for action, helptext in (
         ("export", "write a community's own entries to a JSON file (- for stdout)"),
         ("import", "add a community's entries from a JSON export (all or nothing)"),

@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="companion", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"companion {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     parser.add_argument(
         "--log-format", choices=logs.FORMATS, default="human", help="json: one object per line"
@@ -72,8 +73,12 @@ def _parser() -> argparse.ArgumentParser:
 
     content = sub.add_parser("content", help="check the content files")
     content_sub = content.add_subparsers(required=True, metavar="ACTION")
-    check = content_sub.add_parser("check", help="validate content/*.toml without starting")
-    check.add_argument("dir", nargs="?", type=Path, default=None)
+    check = content_sub.add_parser(
+        "check", help="validate the content files without starting (default: the shipped ones)"
+    )
+    check.add_argument(
+        "dir", nargs="?", type=Path, default=None, help="a content directory to check instead"
+    )
     check.set_defaults(func=_content_check)
     operations.add_reload_parser(content_sub)
     for action, helptext in (
@@ -90,6 +95,16 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub_action.set_defaults(func=_content_exchange, action=action)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (the one pip and the wheel name show)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("companion")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _local_settings(args: argparse.Namespace) -> Settings:
@@ -229,7 +244,8 @@ def _content_exchange(args: argparse.Namespace) -> int:
 
 
 def _content_check(args: argparse.Namespace) -> int:
-    loaded = content_module.load(args.dir)
+    directory = args.dir or content_module.default_dir()
+    loaded = content_module.load(directory)
     counts = {
         "terms": len(loaded.terms),
         "reflections": len(loaded.reflections),
@@ -240,7 +256,7 @@ def _content_check(args: argparse.Namespace) -> int:
         "plans": len(loaded.plans),
         "tags": len(loaded.tags),
     }
-    print("content OK: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    print(f"content OK in {directory}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     return 0
 
 

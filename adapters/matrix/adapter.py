@@ -456,6 +456,8 @@ class MatrixAdapter:
             reply = await self.app.dispatcher.run_text(
                 command.line, actor, place, self.app.clock.now()
             )
+            if reply is None:  # over the flood limit, and told so already
+                return
             if reply.private and not place.is_direct:
                 direct = await self._direct_room(actor.id)
                 await self._send_md(direct, reply.text, None, txn, reply.kind)
@@ -490,7 +492,7 @@ class MatrixAdapter:
         actor = inbound.actor_of(command, state, self.config.moderator_level)
         community = Place(inbound.PLATFORM, room.room_id, room.room_id)
         reply = await self.app.dispatcher.run_text(ask.line, actor, community, self.app.clock.now())
-        return reply.text
+        return "" if reply is None else reply.text
 
     async def _shared_rooms(self, user_id: str) -> list[anonymity.SharedRoom]:
         """The community rooms (joined, not direct, not encrypted) the user is joined to,

@@ -48,6 +48,8 @@ class RoomState:
     has_power_levels: bool = False
     users: dict[str, int] = field(default_factory=dict)
     users_default: int = 0
+    events: dict[str, int] = field(default_factory=dict)  # the level each event type needs
+    events_default: int = 0
     encrypted: bool = False
     encrypted_by: str | None = None
     names: dict[str, str] = field(default_factory=dict)
@@ -78,6 +80,15 @@ class RoomState:
                         self.users[str(user)] = level
             default = _level(content.get("users_default", 0))
             self.users_default = default if default is not None else 0
+            events = content.get("events")
+            self.events = {}
+            if isinstance(events, Mapping):
+                for event_type, value in events.items():
+                    level = _level(value)
+                    if level is not None:
+                        self.events[str(event_type)] = level
+            events_default = _level(content.get("events_default", 0))
+            self.events_default = events_default if events_default is not None else 0
         elif kind == "m.room.encryption":
             if content.get("algorithm"):
                 self.encrypted = True
@@ -111,6 +122,10 @@ class RoomState:
         if user_id in self.users:
             return self.users[user_id]
         return self.users_default
+
+    def needed_to_send(self, event_type: str) -> int:
+        """The power level a (non-state) event of ``event_type`` needs."""
+        return self.events.get(event_type, self.events_default)
 
     def is_moderator(self, user_id: str, level: int) -> bool:
         return self.power(user_id) >= level

@@ -22,8 +22,8 @@ from companion.config import ConfigError, Settings, read_config, settings_from, 
 from companion.content import Content
 from companion.identity import read_key
 from companion.schema import ContentError
-from companion.store import Store
-from companion.store.db import latest_version
+from companion.store import Store, maintenance
+from companion.store.maintenance import MaintenanceError
 
 EXAMPLE = "config.example.toml"
 # The module of each platform's checks: `async def checks(context) -> list[Check]`.
@@ -135,12 +135,12 @@ async def _database(settings: Settings) -> tuple[Store | None, list[Check]]:
             ]
         return None, [passed("database", f"{path} does not exist yet: made at first start")]
     try:
-        store, version = await _open(path)
-    except Exception as error:  # any reason a file is not a readable database
+        found = await maintenance.check(path)
+    except MaintenanceError as error:
         return None, [
             failed(
                 "database",
-                f"cannot read {path} as a database: {error}",
+                str(error),
                 "set [storage] path to Companion's database, or restore it from a backup",
             )
         ]
@@ -153,38 +153,28 @@ async def _database(settings: Settings) -> tuple[Store | None, list[Check]]:
                 f"let the user that runs Companion write {path} and {path.parent}",
             )
         )
-    latest = latest_version()
+    if not found.integrity_ok:
+        checks.append(
+            failed(
+                "database integrity",
+                f"{path} fails SQLite's integrity check: {'; '.join(found.integrity[:3])}",
+                "stop Companion and put back your latest backup of the database",
+            )
+        )
+    version, latest = found.version, found.shipped
     if version < latest:
-        await store.close()
-        return None, [
-            *checks,
-            failed(
-                "database migration",
-                f"{path} is at migration {version}; this Companion needs {latest}",
-                "back the file up, then start `companion run` once: it applies the "
-                f"migrations {version + 1}-{latest} at start",
-            ),
-        ]
+        fix = (
+            "back the file up (`companion db backup`), then start `companion run` once: "
+            f"it applies the migrations {version + 1}-{latest} at start"
+        )
+        detail = f"{path} is at migration {version}; this Companion needs {latest}"
+        return None, [*checks, failed("database migration", detail, fix)]
     if version > latest:
-        await store.close()
-        return None, [
-            *checks,
-            failed(
-                "database migration",
-                f"{path} is at migration {version}, newer than this Companion ({latest})",
-                "install the Companion version that wrote it (or newer)",
-            ),
-        ]
-    return store, [*checks, passed("database", f"{path}: readable, at migration {version}")]
-
-
-async def _open(path: Path) -> tuple[Store, int]:
-    store = await Store.open_readonly(path)
-    try:
-        return store, await store.db.version()
-    except BaseException:
-        await store.close()
-        raise
+        detail = f"{path} is at migration {version}, newer than this Companion ({latest})"
+        fix = "install the Companion version that wrote it (or a newer one)"
+        return None, [*checks, failed("database migration", detail, fix)]
+    checks.append(passed("database", f"{path}: intact, at migration {version}"))
+    return await Store.open_readonly(path), checks
 
 
 def _key_file(settings: Settings) -> Check:

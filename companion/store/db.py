@@ -40,11 +40,6 @@ async def _connect(database: str, **options: Any) -> aiosqlite.Connection:
     return await pending
 
 
-def latest_version() -> int:
-    """The migration level this version of Companion brings a database to."""
-    return migrations()[-1][0]
-
-
 class Database:
     """The connection, plus a lock so one task's transaction never mixes with another's."""
 

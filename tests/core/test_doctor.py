@@ -17,7 +17,7 @@ import pytest
 from companion.cli import main
 from companion.identity import load_or_create_key
 from companion.store import Database
-from companion.store.db import latest_version
+from companion.store.db import migrations
 
 FIXTURE_CONTENT = Path(__file__).resolve().parents[1] / "fixtures" / "content"
 
@@ -58,7 +58,7 @@ def test_a_database_in_use_and_a_private_key_pass(tmp_path, capsys):
     load_or_create_key(tmp_path / "companion.key")
     code, lines = doctor(write(tmp_path), capsys)
     assert code == 0, lines
-    assert f"ok    database: {tmp_path / 'companion.db'}: readable, at migration " in lines[3]
+    assert f"ok    database: {tmp_path / 'companion.db'}: intact, at migration " in lines[3]
     assert lines[4] == f"ok    key file: {tmp_path / 'companion.key'}: readable, mode 600"
 
 
@@ -103,11 +103,12 @@ def test_a_database_behind_the_migrations_is_reported_not_migrated(tmp_path, cap
     load_or_create_key(tmp_path / "companion.key")
     code, lines = doctor(write(tmp_path), capsys)
     assert code == 1
-    latest = latest_version()
+    latest = len(migrations())
     assert failing(lines) == [
         (
             f"FAIL  database migration: {db} is at migration 2; this Companion needs {latest}",
-            "      fix: back the file up, then start `companion run` once: it applies the "
+            "      fix: back the file up (`companion db backup`), then start `companion run` "
+            "once: it applies the "
             f"migrations 3-{latest} at start",
         )
     ]
@@ -120,7 +121,9 @@ def test_a_file_that_is_no_database_is_reported(tmp_path, capsys):
     code, lines = doctor(write(tmp_path), capsys)
     assert code == 1
     fails = failing(lines)
-    assert fails[0][0].startswith(f"FAIL  database: cannot read {tmp_path / 'companion.db'}")
+    assert fails[0][0].startswith(
+        f"FAIL  database: {tmp_path / 'companion.db'} is not a readable SQLite database"
+    )
     assert "restore it from a backup" in fails[0][1]
 
 

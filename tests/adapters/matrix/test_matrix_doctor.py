@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -39,17 +39,24 @@ def line(checks: list[Check], name: str) -> Check:
     return found[0]
 
 
-@pytest.fixture(autouse=True)
-def no_password(monkeypatch: pytest.MonkeyPatch) -> None:
+Doctor = Callable[[Person, str], Awaitable[list[Check]]]
+
+
+@pytest.fixture
+def doctor(synapse: SynapseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Doctor:
+    """``await doctor(bot, token)``: the checks for ``bot``'s account used with ``token``."""
     for name in (PASSWORD_ENV, f"{PASSWORD_ENV}_FILE", f"{TOKEN_ENV}_FILE"):
         monkeypatch.delenv(name, raising=False)
 
+    async def run(bot: Person, token: str) -> list[Check]:
+        monkeypatch.setenv(TOKEN_ENV, token)
+        return await diagnose(config(tmp_path, synapse, bot.id))
+
+    return run
+
 
 async def test_each_joined_room_says_whether_the_bot_can_send_and_if_it_is_encrypted(
-    synapse: SynapseServer,
-    people: Callable[[str], Person],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    people: Callable[[str], Person], doctor: Doctor, tmp_path: Path
 ) -> None:
     host, bot = people("host"), people("bot")
     rooms = {
@@ -59,9 +66,8 @@ async def test_each_joined_room_says_whether_the_bot_can_send_and_if_it_is_encry
     }
     for room_id in rooms.values():
         await bot.join(room_id)
-    monkeypatch.setenv(TOKEN_ENV, bot.user.access_token)
 
-    checks = await diagnose(config(tmp_path, synapse, bot.id))
+    checks = await doctor(bot, bot.user.access_token)
 
     assert line(checks, "matrix token").ok and line(checks, "matrix account").ok
     open_send = line(checks, f"matrix room open ({rooms['open']}): send")
@@ -81,15 +87,11 @@ async def test_each_joined_room_says_whether_the_bot_can_send_and_if_it_is_encry
 
 
 async def test_a_refused_token_names_the_variable_to_set(
-    synapse: SynapseServer,
-    people: Callable[[str], Person],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    people: Callable[[str], Person], doctor: Doctor
 ) -> None:
     bot = people("bot")
-    monkeypatch.setenv(TOKEN_ENV, "syt_not_a_token")
 
-    checks = await diagnose(config(tmp_path, synapse, bot.id))
+    checks = await doctor(bot, "syt_not_a_token")
 
     token = line(checks, "matrix token")
     assert not token.ok and "M_UNKNOWN_TOKEN" in token.detail
@@ -98,15 +100,11 @@ async def test_a_refused_token_names_the_variable_to_set(
 
 
 async def test_the_token_of_another_account_is_named(
-    synapse: SynapseServer,
-    people: Callable[[str], Person],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    people: Callable[[str], Person], doctor: Doctor
 ) -> None:
     bot, someone = people("bot"), people("someone")
-    monkeypatch.setenv(TOKEN_ENV, someone.user.access_token)
 
-    checks = await diagnose(config(tmp_path, synapse, bot.id))
+    checks = await doctor(bot, someone.user.access_token)
 
     assert line(checks, "matrix token").ok
     account = line(checks, "matrix account")
@@ -117,17 +115,13 @@ async def test_the_token_of_another_account_is_named(
 
 
 async def test_a_healthy_bot_passes_every_line(
-    synapse: SynapseServer,
-    people: Callable[[str], Person],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    people: Callable[[str], Person], doctor: Doctor
 ) -> None:
     host, bot = people("host"), people("bot")
     room_id = await host.room(bot.id, name="circle")
     await bot.join(room_id)
-    monkeypatch.setenv(TOKEN_ENV, bot.user.access_token)
 
-    checks = await diagnose(config(tmp_path, synapse, bot.id))
+    checks = await doctor(bot, bot.user.access_token)
 
     assert [c for c in checks if not c.ok] == []
     assert exit_code(checks) == 0

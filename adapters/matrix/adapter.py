@@ -38,7 +38,13 @@ from companion.events import Actor, Kind, MessageRef, Place
 from companion.ports import PostError
 from companion_adapters.matrix import anonymity, inbound, outbound
 from companion_adapters.matrix.rooms import RoomState
-from companion_adapters.matrix.settings import PASSWORD_ENV, TOKEN_ENV, MatrixConfig
+from companion_adapters.matrix.settings import (
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    MatrixConfig,
+    parse_session,
+    session_key,
+)
 
 log = logging.getLogger("companion_adapters.matrix")
 
@@ -180,7 +186,7 @@ class MatrixAdapter:
         self._closed = False
         self._token_key = f"matrix:next_batch:{self.me}"
         self._direct_key = f"matrix:direct:{self.me}"
-        self._session_key = f"matrix:session:{self.me}"
+        self._session_key = session_key(self.me)
         # What the sync loop is doing, for logs and tests.
         self.syncs = 0
         self.failures_in_a_row = 0
@@ -257,11 +263,7 @@ class MatrixAdapter:
     async def _password_login(self, password: str) -> None:
         saved = await self.app.store.kv.get(self._session_key)
         if saved:
-            try:
-                session = json.loads(saved)
-                device, token = str(session["device_id"]), str(session["access_token"])
-            except (ValueError, KeyError, TypeError):
-                device, token = "", ""
+            device, token = parse_session(saved)
             if token:
                 who = await self._whoami(token)
                 if isinstance(who, WhoamiResponse):

@@ -24,6 +24,7 @@ from companion.features.prompts import Prompts
 from companion.features.reflections import Reflections
 from companion.features.resources import Resources
 from companion.features.schedules import Schedules
+from companion.flood import FloodGate
 from companion.identity import MemberHasher, load_or_create_key
 from companion.metrics import Metrics
 from companion.notices import Notices
@@ -114,7 +115,13 @@ async def build(
         store=store,
         content=content,
         registry=registry,
-        dispatcher=Dispatcher(registry, metrics),
+        dispatcher=Dispatcher(
+            registry,
+            FloodGate(
+                clock, settings.commands_per_window, timedelta(seconds=settings.window_seconds)
+            ),
+            metrics,
+        ),
         communities=communities,
         reflections=reflections,
         prompts=prompts,

@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, required=True)
     run.set_defaults(func=_run)
 
+    doctor = sub.add_parser("doctor", help="check a config file, its database and platforms")
+    doctor.add_argument("--config", type=Path, required=True)
+    doctor.set_defaults(func=_doctor)
+
     commands = sub.add_parser("commands", help="print the command list as Markdown")
     commands.set_defaults(func=_commands)
     operations.add_parsers(sub)
@@ -137,6 +141,14 @@ def _ask(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     return asyncio.run(_serve(settings, pid_file=operations.pid_file(settings)))
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from companion import doctor
+
+    checks = asyncio.run(doctor.diagnose(args.config))
+    print(doctor.render(checks))
+    return doctor.exit_code(checks)
 
 
 async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:

@@ -17,9 +17,6 @@ from companion.config import ConfigError, Settings
 from companion.metrics import Metrics
 from companion.scheduler import Scheduler
 
-KEYS = ("enabled", "bind", "port", "stale_after_seconds")
-
-
 BIND, PORT, STALE = "127.0.0.1", 9464, 180.0
 
 

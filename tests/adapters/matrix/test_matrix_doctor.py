@@ -23,11 +23,11 @@ ENCRYPTED = [
 ]
 
 
-def config(tmp_path: Path, synapse: SynapseServer, user_id: str) -> Path:
+def config(tmp_path: Path, synapse: SynapseServer, user_id: str, *lines: str) -> Path:
     path = tmp_path / "companion.toml"
     path.write_text(
         f'[storage]\npath = "companion.db"\n\n[matrix]\nhomeserver = "{synapse.base_url}"\n'
-        f'user_id = "{user_id}"\n',
+        f'user_id = "{user_id}"\n' + "".join(f"{line}\n" for line in lines),
         encoding="utf-8",
     )
     return path
@@ -39,18 +39,19 @@ def line(checks: list[Check], name: str) -> Check:
     return found[0]
 
 
-Doctor = Callable[[Person, str], Awaitable[list[Check]]]
+Doctor = Callable[..., Awaitable[list[Check]]]
 
 
 @pytest.fixture
 def doctor(synapse: SynapseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Doctor:
-    """``await doctor(bot, token)``: the checks for ``bot``'s account used with ``token``."""
+    """``await doctor(bot, token, *config_lines)``: the checks for ``bot``'s account used
+    with ``token``."""
     for name in (PASSWORD_ENV, f"{PASSWORD_ENV}_FILE", f"{TOKEN_ENV}_FILE"):
         monkeypatch.delenv(name, raising=False)
 
-    async def run(bot: Person, token: str) -> list[Check]:
+    async def run(bot: Person, token: str, *lines: str) -> list[Check]:
         monkeypatch.setenv(TOKEN_ENV, token)
-        return await diagnose(config(tmp_path, synapse, bot.id))
+        return await diagnose(config(tmp_path, synapse, bot.id, *lines))
 
     return run
 
@@ -91,7 +92,14 @@ async def test_a_refused_token_names_the_variable_to_set(
 ) -> None:
     bot = people("bot")
 
-    checks = await doctor(bot, "syt_not_a_token")
+    checks = await doctor(bot, "syt_not_a_token", "moderator_levle = 50")
+
+    [setting] = [c for c in checks if c.name == "setting"]  # reported once, the rest goes on
+    assert (
+        setting.detail
+        == "[matrix] has no setting 'moderator_levle' (did you mean moderator_level?)."
+    )
+    assert setting.fix.startswith("rename it to moderator_level in ")
 
     token = line(checks, "matrix token")
     assert not token.ok and "M_UNKNOWN_TOKEN" in token.detail

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from companion.app import build
+from companion.config import Settings
 from companion.doctor import Check, diagnose, exit_code
+from companion_adapters.matrix.settings import session_key
 from tests.matrix_server.people import PASSWORD_ENV, TOKEN_ENV, Person
 from tests.matrix_server.synapse import SynapseServer
 
@@ -134,3 +138,27 @@ async def test_a_healthy_bot_passes_every_line(
     assert [c for c in checks if not c.ok] == []
     assert exit_code(checks) == 0
     assert line(checks, f"matrix room circle ({room_id}): send").ok
+
+
+async def test_a_password_login_is_checked_through_the_session_it_saved(
+    people: Callable[[str], Person],
+    synapse: SynapseServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bot = people("bot")
+    for name in (TOKEN_ENV, f"{TOKEN_ENV}_FILE", f"{PASSWORD_ENV}_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(PASSWORD_ENV, bot.user.password)
+    path = config(tmp_path, synapse, bot.id)
+
+    before = line(await diagnose(path), "matrix token")  # no session saved yet
+    assert not before.ok
+    assert before.fix.startswith(f"set {TOKEN_ENV} to the bot's access token, or start")
+
+    app = await build(Settings(db_path=tmp_path / "companion.db"))
+    session = {"device_id": bot.user.device_id, "access_token": bot.user.access_token}
+    await app.store.kv.set(session_key(bot.id), json.dumps(session))  # as a login keeps it
+    await app.close()
+    checks = await diagnose(path)
+    assert line(checks, "matrix token").ok and line(checks, "matrix account").ok

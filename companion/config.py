@@ -51,6 +51,8 @@ class Settings:
     default_timezone: str = "UTC"
     grace_hours: float = 6.0
     suggestions_per_day: int = 5
+    commands_per_window: int = 10  # per member and community (0: no flood limit)
+    window_seconds: float = 30.0
     key_path: Path | None = None  # the anonymity key; default: beside the database
     adapters: tuple[str, ...] = ("console",)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -178,6 +180,12 @@ def settings_from(data: dict[str, Any], path: Path) -> Settings:
     per_day = community.get("suggestions_per_day", 5)
     if not isinstance(per_day, int) or per_day < 0:
         raise ConfigError("[community] suggestions_per_day must be a whole number, 0 or more.")
+    per_window = community.get("commands_per_window", 10)
+    if not isinstance(per_window, int) or isinstance(per_window, bool) or per_window < 0:
+        raise ConfigError("[community] commands_per_window must be a whole number, 0 or more.")
+    window = community.get("window_seconds", 30)
+    if not isinstance(window, int | float) or isinstance(window, bool) or window <= 0:
+        raise ConfigError("[community] window_seconds must be a number of seconds above 0.")
     key_path = storage.get("key_path")
     if not isinstance(grace, int | float) or grace < 0:
         raise ConfigError("[scheduler] grace_hours must be a number of hours, 0 or more.")
@@ -187,6 +195,8 @@ def settings_from(data: dict[str, Any], path: Path) -> Settings:
         default_timezone=str(community.get("default_timezone", "UTC")),
         grace_hours=float(grace),
         suggestions_per_day=per_day,
+        commands_per_window=per_window,
+        window_seconds=float(window),
         key_path=_resolve(base, str(key_path)) if key_path else None,
         adapters=adapters,
         sections={k: v for k, v in data.items() if isinstance(v, dict)},

@@ -22,7 +22,12 @@ class ConfigError(Exception):
 SCHEMA: dict[str, tuple[str, ...]] = {
     "storage": ("path", "key_path"),
     "content": ("dir",),
-    "community": ("default_timezone", "suggestions_per_day"),
+    "community": (
+        "default_timezone",
+        "suggestions_per_day",
+        "commands_per_window",
+        "window_seconds",
+    ),
     "scheduler": ("grace_hours",),
     "console": ("enabled",),
     "matrix": (

@@ -553,7 +553,7 @@ class MatrixAdapter:
                 await self._leave(room_id)
                 return
             if invite.encrypted and self.crypto is None:
-                log.warning("declining the encrypted room %s: encryption is off", room_id)
+                log.warning("declining the encrypted room %s: %s", room_id, crypto.OFF)
                 await self._leave(room_id)
                 if invite.inviter:
                     label = f"“{invite.room_name}”" if invite.room_name else room_id
@@ -604,7 +604,7 @@ class MatrixAdapter:
         """One plain, unencrypted line in a direct room with the user."""
         direct = await self._direct_room(user_id)
         text = (
-            f"I can't work in end-to-end encrypted rooms yet, so I {done}. "
+            f"I can't work in end-to-end encrypted rooms here yet, so I {done}. "
             "Invite me to a room without encryption to use me there."
         )
         await self._send(direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id))
@@ -713,11 +713,8 @@ class MatrixAdapter:
         raise PostError(f"{room_id} refused the message ({_problem(response)})", permanent=True)
 
     async def _note_unreadable(self, room_id: str, event: Mapping[str, Any]) -> None:
-        content = {**outbound.plain_notice(crypto.NOTE), "m.relates_to": {}}
-        content["m.relates_to"] = outbound.reply_to(str(event.get("event_id")))
-        session = str(event.get("content", {}).get("session_id"))
         try:
-            await self._send(room_id, content, outbound.txn_id("unreadable", room_id, session))
+            await self._send(room_id, *crypto.note(room_id, event))
         except PostError as error:
             log.warning("could not tell %s about an unreadable message: %s", room_id, error)
 

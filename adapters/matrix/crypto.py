@@ -23,6 +23,7 @@ from nio import AsyncClient, ErrorResponse, LocalProtocolError, MatrixRoom
 
 from companion.config import ConfigError, Settings
 from companion.ports import PostError
+from companion_adapters.matrix import outbound
 from companion_adapters.matrix.settings import MatrixConfig
 
 log = logging.getLogger("companion_adapters.matrix.crypto")
@@ -34,6 +35,7 @@ NOTE = "I could not read that message; please send it again."
 FIRST_SYNC_PATIENCE = 30.0
 MAX_NOTED = 10_000  # (room, session) pairs remembered; more than enough between restarts
 EXTRA = "pip install 'companion[e2e]'"
+OFF = f"encryption is off ([matrix] encryption = false, or the e2e extra is missing: {EXTRA})"
 
 
 def available() -> bool:
@@ -80,6 +82,16 @@ def recorded_device(path: Path, user_id: str) -> str | None:
         device = saved.get("device_id")
         return device if isinstance(device, str) and device else None
     return None
+
+
+def note(room_id: str, event: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The plain note for a message the bot could not read, in reply to it, and its
+    transaction id (one per room and session, so a resend after a restart is dropped)."""
+    content = outbound.plain_notice(NOTE)
+    content["m.relates_to"] = outbound.reply_to(str(event.get("event_id")))
+    source = event.get("content")
+    session = str(source.get("session_id") if isinstance(source, Mapping) else "")
+    return content, outbound.txn_id("unreadable", room_id, session)
 
 
 class CryptoStatus(NamedTuple):

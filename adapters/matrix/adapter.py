@@ -36,11 +36,17 @@ from nio.exceptions import OlmUnverifiedDeviceError
 
 from companion.app import App
 from companion.config import ConfigError, secret
-from companion.events import Actor, MessageRef, Place
+from companion.events import Actor, Kind, MessageRef, Place
 from companion.ports import PostError
 from companion_adapters.matrix import anonymity, crypto, inbound, outbound
 from companion_adapters.matrix.rooms import RoomState
-from companion_adapters.matrix.settings import PASSWORD_ENV, TOKEN_ENV, MatrixConfig
+from companion_adapters.matrix.settings import (
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    MatrixConfig,
+    parse_session,
+    session_key,
+)
 
 log = logging.getLogger("companion_adapters.matrix")
 
@@ -185,7 +191,7 @@ class MatrixAdapter:
         self._closed = False
         self._token_key = f"matrix:next_batch:{self.me}"
         self._direct_key = f"matrix:direct:{self.me}"
-        self._session_key = f"matrix:session:{self.me}"
+        self._session_key = session_key(self.me)
         # What the sync loop is doing, for logs and tests.
         self.syncs = 0
         self.failures_in_a_row = 0
@@ -266,11 +272,7 @@ class MatrixAdapter:
     async def _password_login(self, password: str) -> None:
         saved = await self.app.store.kv.get(self._session_key)
         if saved:
-            try:
-                session = json.loads(saved)
-                device, token = str(session["device_id"]), str(session["access_token"])
-            except (ValueError, KeyError, TypeError):
-                device, token = "", ""
+            device, token = parse_session(saved)
             if token:
                 who = await self._whoami(token)
                 if isinstance(who, WhoamiResponse):
@@ -471,14 +473,16 @@ class MatrixAdapter:
             reply = await self.app.dispatcher.run_text(
                 command.line, actor, place, self.app.clock.now()
             )
+            if reply is None:  # over the flood limit, and told so already
+                return
             if reply.private and not place.is_direct:
                 direct = await self._direct_room(actor.id)
-                await self._send_md(direct, reply.text, None, txn)
+                await self._send_md(direct, reply.text, None, txn, reply.kind)
                 await self._send_md(
                     command.room_id, "I've answered you in a direct message.", here, txn + "p"
                 )
             else:
-                await self._send_md(command.room_id, reply.text, here, txn)
+                await self._send_md(command.room_id, reply.text, here, txn, reply.kind)
         except PostError as error:
             log.warning("could not answer %s in %s: %s", command.event_id, command.room_id, error)
         except Exception:
@@ -505,7 +509,7 @@ class MatrixAdapter:
         actor = inbound.actor_of(command, state, self.config.moderator_level)
         community = Place(inbound.PLATFORM, room.room_id, room.room_id)
         reply = await self.app.dispatcher.run_text(ask.line, actor, community, self.app.clock.now())
-        return reply.text
+        return "" if reply is None else reply.text
 
     async def _shared_rooms(self, user_id: str) -> list[anonymity.SharedRoom]:
         """The community rooms (joined, not direct, not encrypted) the user is joined to,
@@ -679,11 +683,16 @@ class MatrixAdapter:
     # --- sending ----------------------------------------------------------------------------
 
     async def _send_md(
-        self, room_id: str, md: str, relates_to: dict[str, Any] | None, txn: str
+        self,
+        room_id: str,
+        md: str,
+        relates_to: dict[str, Any] | None,
+        txn: str,
+        kind: Kind = Kind.ANSWER,
     ) -> str:
         """Send a Reply text as one notice (or several if it is very long); the first id."""
         first = ""
-        for i, content in enumerate(outbound.notices(md, relates_to)):
+        for i, content in enumerate(outbound.notices(md, relates_to, kind=kind)):
             event_id = await self._send(room_id, content, txn if i == 0 else f"{txn}.{i}")
             first = first or event_id
         return first
@@ -749,19 +758,24 @@ class MatrixAdapter:
 
     # --- ChatPort and PrivateChannel ---------------------------------------------------------
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+    async def post(
+        self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
+    ) -> MessageRef:
         relates = outbound.in_thread(place.thread_id) if place.thread_id else None
-        event_id = await self._send_md(place.room_id, text, relates, key)
+        event_id = await self._send_md(place.room_id, text, relates, key, kind)
         return MessageRef(place, event_id)
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
-        """A root notice (the title) and the text as the first message of its thread."""
-        root = await self._send_md(place.room_id, title, None, key + "r")
-        await self._send_md(place.room_id, text, outbound.in_thread(root), key + "t")
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
+    ) -> Place:
+        """A root notice (the title, plain text) and the text as the first message of its
+        thread."""
+        root = await self._send(place.room_id, outbound.thread_root(title), key + "r")
+        await self._send_md(place.room_id, text, outbound.in_thread(root), key + "t", kind)
         return Place(place.platform, place.community_id, place.room_id, thread_id=root)
 
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
         """A private notice to one member (a suggestion's outcome), in their direct room;
         the key makes the transaction id, so a retried notice arrives once."""
         direct = await self._direct_room(member_id)
-        await self._send_md(direct, text, None, outbound.txn_id("notice", key))
+        await self._send_md(direct, text, None, outbound.txn_id("notice", key), Kind.NOTICE)

@@ -39,6 +39,9 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "allowed_inviters",
         "max_command_age_minutes",
         "device_name",
+        "encryption",
+        "crypto_store_path",
+        "unverified_devices",
     ),
     "discord": ("enabled", "test_guild_id", "moderator_role_ids", "api_base", "gateway_url"),
 }

@@ -93,7 +93,10 @@ class Definitions:
             lines += ["", f"Related: {names}"]
         cited = [s for s in term.sources if not term.quote or s != term.quote.source]
         if cited:
-            lines += ["", "Sources:"]
+            heading = "Sources:"
+            if term.own_summary:  # the sources use the word; none defines it this way
+                heading = "Our own summary; no one source defines it so. The word comes up in:"
+            lines += ["", heading]
             for source_id in cited:
                 source = self.content.resources[source_id]
                 link = f" [link]({source.url})" if source.url else ""

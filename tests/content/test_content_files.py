@@ -1,6 +1,7 @@
 """Every shipped file validates; broken files are refused with the line to fix."""
 
 import itertools
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from rapidfuzz import fuzz
 
 from companion import content as content_module
 from companion.schema import ContentError
+from tests.content.seeds import SEEDS, flat, seeds_dir
 
 SHIPPED = content_module.default_dir()
 
@@ -25,28 +27,101 @@ def test_the_shipped_content_validates_with_the_promised_counts(shipped):
     assert "the-wake-up" in shipped.plans
 
 
-def test_allyship_quotes_kims_definition_exactly_with_attribution(shipped):
+def test_allyship_quotes_awakens_definition_exactly_with_attribution(shipped):
     term = shipped.find_term("allyship")
-    assert term.quote.text.startswith("an active and consistent practice of using power")
+    assert term.quote.text.startswith("Allyship is an active and consistent practice of using")
+    assert term.quote.source == "awaken-allyship-2019"  # where the definition first appeared
     assert shipped.resources[term.quote.source].creator == "Michelle MiJung Kim"
-    assert "awaken-allyship-2019" in term.sources  # where the definition first appeared
+    assert "the-wake-up" in term.sources  # where the same definition appears later
     assert len(term.parts) == 4
 
 
-def test_every_quotation_from_a_seed_is_copied_exactly(shipped):
-    seeds = Path(__file__).resolve().parents[3] / "shared" / "seeds"
-    if not seeds.is_dir():
-        pytest.skip("the seed articles are not beside this checkout")
-    text = " ".join(p.read_text() for p in seeds.glob("*.txt"))
-    flat = " ".join(text.replace("\u2019", "'").split())
-    quotes = [t.quote.text for t in shipped.terms.values() if t.quote]
-    quotes += [m.myth for m in shipped.myths]
-    for quote in quotes:
-        if shipped.find_term("allyship").quote.text == quote:
-            continue  # quoted from The Wake Up as the newsletter seed gives it; checked below
-        assert " ".join(quote.replace("\u2019", "'").split()) in flat, quote
-    definition = shipped.find_term("allyship").quote.text.replace("\u2019", "'")
-    assert definition in flat
+def _quotes(content) -> list[tuple[str, str, str]]:
+    """(where, quoted text, the source it is attributed to) for every quotation."""
+    found = [
+        (f"term {t.id}", t.quote.text, t.quote.source) for t in content.terms.values() if t.quote
+    ]
+    found += [(f"myth {m.id}", m.myth, m.source) for m in content.myths]
+    entries = [*content.reflections.values(), *content.prompts.values(), *content.practices]
+    for entry in entries:
+        for text in (entry.text, getattr(entry, "reason", "")):
+            for match in _QUOTED.finditer(text):
+                quoted = match.group(1) or match.group(2)
+                found.append((f"{type(entry).__name__.lower()} {entry.id}", quoted, entry.source))
+    return found
+
+
+_QUOTED = re.compile('\u201c([^\u201d]+)\u201d|"([^"]+)"')
+
+
+def misattributed(quotes: list[tuple[str, str, str]], seeds: Path) -> list[str]:
+    """Quotes not word for word in their seed, or attributed to the wrong work.
+
+    A passage a seed quotes from another work must name that work; anything else found in a
+    seed must name the seed. Quotes whose source is neither a seed nor a work a seed quotes
+    cannot be checked here and are skipped.
+    """
+    texts = {seed.file: (seeds / seed.file).read_text(encoding="utf-8") for seed in SEEDS}
+    checkable = {seed.resource for seed in SEEDS} | {w for s in SEEDS for w, _, _ in s.cites}
+    problems = []
+    for where, quote, source in quotes:
+        wanted = flat(quote).rstrip(".?!,")
+        allowed: set[str] = set()
+        for seed in SEEDS:
+            text = texts[seed.file]
+            whole = flat(text)
+            cited = [  # each passage's place in the flattened text
+                (work, len(flat(text[: text.index(before)])), len(flat(text[: text.index(after)])))
+                for work, before, after in seed.cites
+            ]
+            start = whole.find(wanted)
+            while start != -1:
+                inside = [work for work, a, b in cited if a <= start < b]
+                allowed.update(inside or [seed.resource])
+                start = whole.find(wanted, start + 1)
+        if allowed and source not in allowed:
+            problems.append(f"{where}: quoted from {sorted(allowed)}, attributed to {source}")
+        elif not allowed and source in checkable:
+            problems.append(f"{where}: not word for word in the seeds: {quote!r}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def seeds() -> Path:
+    found = seeds_dir()
+    if found is None:
+        pytest.skip("the seed articles (../shared/seeds/) are not beside this checkout")
+    return found
+
+
+def test_every_quotation_from_a_seed_is_exact_and_names_where_it_comes_from(shipped, seeds):
+    quotes = _quotes(shipped)
+    assert len([q for q in quotes if q[2] in {"awaken-allyship-2019", "the-wake-up"}]) >= 4
+    assert misattributed(quotes, seeds) == []
+
+
+def test_the_attribution_check_catches_a_wrong_source_and_a_changed_word(seeds):
+    quotes = [
+        # Awaken quotes this from Indigenous Action Media: citing Awaken is wrong.
+        (
+            "a",
+            "Accomplices are realized through mutual consent and build trust.",
+            "awaken-allyship-2019",
+        ),
+        # The newsletter quotes this from The Wake Up.
+        ("b", "What am I willing to give up?", "revisiting-allyship-2024"),
+        # Awaken's own words, one changed.
+        ("c", "Allyship is an active and constant practice", "awaken-allyship-2019"),
+        # Right: the newsletter's own words, and Awaken's definition.
+        ("d", "when we cry, you cry", "revisiting-allyship-2024"),
+        (
+            "e",
+            "Allyship is an active and consistent practice of using power",
+            "awaken-allyship-2019",
+        ),
+    ]
+    problems = misattributed(quotes, seeds)
+    assert [p.split(":")[0] for p in problems] == ["a", "b", "c"], problems
 
 
 def test_the_wake_up_plan_names_only_verified_chapters(shipped):

@@ -114,3 +114,35 @@ async def test_a_club_at_chapter_3_sees_nothing_from_a_later_chapter(
             assert not any(title in reply for reply in replies for title in later_titles)
         else:  # the same draws without a club do show them
             assert shown(replies, randomly_shown) == randomly_shown
+
+
+async def test_how_far_a_club_has_read_follows_skips_pauses_and_its_end(app, clock):
+    def reached_at(when: datetime):
+        clock.set(when)
+        return app.store.bookclubs.chapters_reached([CLUB.community_id], when)
+
+    # Three chapters, one a day at 08:00 UTC from Tue 3 March.
+    started = await say(
+        app, "bookclub start the-wake-up 2026-03-02 every 1 days 08:00 chapters 3", MOD, CLUB
+    )
+    assert "Book club started" in started.text, started.text
+    assert await reached_at(datetime(2026, 3, 3, 7, tzinfo=UTC)) == {CLUB.community_id: 0}
+    assert await reached_at(datetime(2026, 3, 3, 9, tzinfo=UTC)) == {CLUB.community_id: 1}
+    assert "Skipped the chapter 2" in (await say(app, "bookclub skip", MOD, CLUB)).text
+    # A skipped discussion still means the club read on.
+    assert await reached_at(datetime(2026, 3, 4, 9, tzinfo=UTC)) == {CLUB.community_id: 2}
+    assert "Paused" in (await say(app, "bookclub pause", MOD, CLUB)).text
+    # Chapter 3's old date passes while paused: the club has not read further.
+    assert await reached_at(datetime(2026, 3, 6, 9, tzinfo=UTC)) == {CLUB.community_id: 2}
+    assert "moved 2 days later" in (await say(app, "bookclub resume", MOD, CLUB)).text
+    assert await reached_at(datetime(2026, 3, 6, 12, tzinfo=UTC)) == {CLUB.community_id: 2}
+
+    # A second club in the community, further behind: the lower chapter counts.
+    other = Place("test", CLUB.community_id, "r:second")
+    second = await say(app, "bookclub start the-wake-up 2026-03-06 every 7 days 08:00", MOD, other)
+    assert "Book club started" in second.text, second.text
+    assert await reached_at(datetime(2026, 3, 6, 13, tzinfo=UTC)) == {CLUB.community_id: 0}
+    await say(app, "bookclub end", MOD, other)
+    # Once every discussion has opened the book is read: nothing left to spoil.
+    assert await reached_at(datetime(2026, 3, 7, 9, tzinfo=UTC)) == {}
+    assert await app.store.bookclubs.chapters_reached([FREE.community_id], clock.now()) == {}

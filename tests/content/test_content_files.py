@@ -233,3 +233,17 @@ def test_content_check_command_reports_and_exits_nonzero(broken):
     )
     assert bad.returncode == 2
     assert "glossary.toml:" in bad.stderr and "must be a slug" in bad.stderr
+
+
+def test_define_says_when_a_definition_is_our_own_summary(shipped):
+    from companion.features.definitions import Definitions
+    from companion.markup import to_plain
+
+    define = Definitions(shipped, store=None)  # type: ignore[arg-type]  # render reads no store
+    power = to_plain(define.render(shipped.terms["power"]))
+    assert "Our own summary" in power and "Allyship (& Accomplice)" in power
+    privilege = to_plain(define.render(shipped.terms["privilege"]))
+    assert "Our own summary" not in privilege and "Sources:" in privilege
+    own = {t.id for t in shipped.terms.values() if t.own_summary}
+    assert {"power", "equity", "inclusion", "diversity", "justice", "marginalized"} <= own
+    assert "identity" in own

@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -54,35 +55,48 @@ def _quotes(content) -> list[tuple[str, str, str]]:
 _QUOTED = re.compile('\u201c([^\u201d]+)\u201d|"([^"]+)"')
 
 
-def misattributed(quotes: list[tuple[str, str, str]], seeds: Path) -> list[str]:
-    """Quotes not word for word in their seed, or attributed to the wrong work.
+Segments = list[tuple[str, str]]  # (text, the work it belongs to)
+CHECKABLE = {seed.resource for seed in SEEDS} | {w for s in SEEDS for w, _, _ in s.cites}
+PASSAGES = Path(__file__).with_name("seed_passages.toml")
 
-    A passage a seed quotes from another work must name that work; anything else found in a
-    seed must name the seed. Quotes whose source is neither a seed nor a work a seed quotes
-    cannot be checked here and are skipped.
+
+def listed_passages() -> list[dict[str, str]]:
+    return tomllib.loads(PASSAGES.read_text(encoding="utf-8"))["passage"]
+
+
+def seed_segments(seeds: Path) -> Segments:
+    """Each seed cut into the passages it quotes from other works and its own text between."""
+    segments: Segments = []
+    for seed in SEEDS:
+        text = (seeds / seed.file).read_text(encoding="utf-8")
+        cuts = sorted(
+            (text.index(before) + len(before), text.index(after), work)
+            for work, before, after in seed.cites
+        )
+        at = 0
+        for start, end, work in cuts:
+            segments += [(text[at:start], seed.resource), (text[start:end], work)]
+            at = end
+        segments.append((text[at:], seed.resource))
+    return segments
+
+
+def misattributed(quotes: list[tuple[str, str, str]], segments: Segments) -> list[str]:
+    """Quotes not word for word in the source articles, or attributed to the wrong work.
+
+    A passage an article quotes from another work must name that work; the article's own
+    words must name the article. Quotes whose source is neither an article nor a work one
+    quotes cannot be checked here and are skipped.
     """
-    texts = {seed.file: (seeds / seed.file).read_text(encoding="utf-8") for seed in SEEDS}
-    checkable = {seed.resource for seed in SEEDS} | {w for s in SEEDS for w, _, _ in s.cites}
+    flattened = [(flat(text), work) for text, work in segments]
     problems = []
     for where, quote, source in quotes:
         wanted = flat(quote).rstrip(".?!,")
-        allowed: set[str] = set()
-        for seed in SEEDS:
-            text = texts[seed.file]
-            whole = flat(text)
-            cited = [  # each passage's place in the flattened text
-                (work, len(flat(text[: text.index(before)])), len(flat(text[: text.index(after)])))
-                for work, before, after in seed.cites
-            ]
-            start = whole.find(wanted)
-            while start != -1:
-                inside = [work for work, a, b in cited if a <= start < b]
-                allowed.update(inside or [seed.resource])
-                start = whole.find(wanted, start + 1)
+        allowed = {work for text, work in flattened if wanted in text}
         if allowed and source not in allowed:
             problems.append(f"{where}: quoted from {sorted(allowed)}, attributed to {source}")
-        elif not allowed and source in checkable:
-            problems.append(f"{where}: not word for word in the seeds: {quote!r}")
+        elif not allowed and source in CHECKABLE:
+            problems.append(f"{where}: not word for word in the source articles: {quote!r}")
     return problems
 
 
@@ -94,13 +108,26 @@ def seeds() -> Path:
     return found
 
 
-def test_every_quotation_from_a_seed_is_exact_and_names_where_it_comes_from(shipped, seeds):
+def test_every_quotation_from_a_source_article_names_where_it_comes_from(shipped):
     quotes = _quotes(shipped)
     assert len([q for q in quotes if q[2] in {"awaken-allyship-2019", "the-wake-up"}]) >= 4
-    assert misattributed(quotes, seeds) == []
+    passages = [(p["text"], p["work"]) for p in listed_passages()]
+    assert misattributed(quotes, passages) == []
 
 
-def test_the_attribution_check_catches_a_wrong_source_and_a_changed_word(seeds):
+def test_every_quotation_is_word_for_word_in_the_seeds_themselves(shipped, seeds):
+    assert misattributed(_quotes(shipped), seed_segments(seeds)) == []
+
+
+def test_the_listed_passages_are_in_the_seeds_and_belong_to_their_work(seeds):
+    segments = seed_segments(seeds)
+    for passage in listed_passages():
+        assert (seeds / passage["seed"]).is_file(), passage
+        quote = [(passage["text"][:40], passage["text"], passage["work"])]
+        assert misattributed(quote, segments) == []
+
+
+def test_the_attribution_check_catches_a_wrong_source_and_a_changed_word():
     quotes = [
         # Awaken quotes this from Indigenous Action Media: citing Awaken is wrong.
         (
@@ -120,7 +147,7 @@ def test_the_attribution_check_catches_a_wrong_source_and_a_changed_word(seeds):
             "awaken-allyship-2019",
         ),
     ]
-    problems = misattributed(quotes, seeds)
+    problems = misattributed(quotes, [(p["text"], p["work"]) for p in listed_passages()])
     assert [p.split(":")[0] for p in problems] == ["a", "b", "c"], problems
 
 

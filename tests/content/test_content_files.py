@@ -274,3 +274,27 @@ def test_define_says_when_a_definition_is_our_own_summary(shipped):
     own = {t.id for t in shipped.terms.values() if t.own_summary}
     assert {"power", "equity", "inclusion", "diversity", "justice", "marginalized"} <= own
     assert "identity" in own
+
+
+def test_a_chapter_tag_needs_a_book_and_the_book_must_be_a_book(broken):
+    line = _replace(
+        broken / "reflections.toml",
+        'id = "not-ready-to-give-up"',
+        'id = "not-ready-to-give-up"\nchapter = 2',
+    )
+    _replace(broken / "practices.toml", 'book = "the-wake-up"', 'book = "code-switch"')
+    _replace(
+        broken / "prompts.toml", 'plan = "the-wake-up"', 'plan = "the-wake-up"\nbook = "caste"'
+    )
+    problems = _problems(broken)
+    expected = (
+        f'reflections.toml:{line + 1}: reflection "not-ready-to-give-up" field "chapter": '
+        "a chapter needs a book"
+    )
+    assert expected in problems, problems
+    assert any(
+        p.startswith("practices.toml:") and '"code-switch" is not a book' in p for p in problems
+    ), problems
+    assert any(
+        p.startswith("prompts.toml:") and "give a plan or a book, not both" in p for p in problems
+    ), problems

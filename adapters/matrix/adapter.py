@@ -34,7 +34,7 @@ from nio import (
 
 from companion.app import App
 from companion.config import ConfigError, secret
-from companion.events import Actor, MessageRef, Place
+from companion.events import Actor, Kind, MessageRef, Place
 from companion.ports import PostError
 from companion_adapters.matrix import anonymity, inbound, outbound
 from companion_adapters.matrix.rooms import RoomState
@@ -458,12 +458,12 @@ class MatrixAdapter:
             )
             if reply.private and not place.is_direct:
                 direct = await self._direct_room(actor.id)
-                await self._send_md(direct, reply.text, None, txn)
+                await self._send_md(direct, reply.text, None, txn, reply.kind)
                 await self._send_md(
                     command.room_id, "I've answered you in a direct message.", here, txn + "p"
                 )
             else:
-                await self._send_md(command.room_id, reply.text, here, txn)
+                await self._send_md(command.room_id, reply.text, here, txn, reply.kind)
         except PostError as error:
             log.warning("could not answer %s in %s: %s", command.event_id, command.room_id, error)
         except Exception:
@@ -661,11 +661,16 @@ class MatrixAdapter:
     # --- sending ----------------------------------------------------------------------------
 
     async def _send_md(
-        self, room_id: str, md: str, relates_to: dict[str, Any] | None, txn: str
+        self,
+        room_id: str,
+        md: str,
+        relates_to: dict[str, Any] | None,
+        txn: str,
+        kind: Kind = Kind.ANSWER,
     ) -> str:
         """Send a Reply text as one notice (or several if it is very long); the first id."""
         first = ""
-        for i, content in enumerate(outbound.notices(md, relates_to)):
+        for i, content in enumerate(outbound.notices(md, relates_to, kind=kind)):
             event_id = await self._send(room_id, content, txn if i == 0 else f"{txn}.{i}")
             first = first or event_id
         return first
@@ -719,19 +724,24 @@ class MatrixAdapter:
 
     # --- ChatPort and PrivateChannel ---------------------------------------------------------
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+    async def post(
+        self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
+    ) -> MessageRef:
         relates = outbound.in_thread(place.thread_id) if place.thread_id else None
-        event_id = await self._send_md(place.room_id, text, relates, key)
+        event_id = await self._send_md(place.room_id, text, relates, key, kind)
         return MessageRef(place, event_id)
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
-        """A root notice (the title) and the text as the first message of its thread."""
-        root = await self._send_md(place.room_id, title, None, key + "r")
-        await self._send_md(place.room_id, text, outbound.in_thread(root), key + "t")
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
+    ) -> Place:
+        """A root notice (the title, plain text) and the text as the first message of its
+        thread."""
+        root = await self._send(place.room_id, outbound.thread_root(title), key + "r")
+        await self._send_md(place.room_id, text, outbound.in_thread(root), key + "t", kind)
         return Place(place.platform, place.community_id, place.room_id, thread_id=root)
 
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
         """A private notice to one member (a suggestion's outcome), in their direct room;
         the key makes the transaction id, so a retried notice arrives once."""
         direct = await self._direct_room(member_id)
-        await self._send_md(direct, text, None, outbound.txn_id("notice", key))
+        await self._send_md(direct, text, None, outbound.txn_id("notice", key), Kind.NOTICE)

@@ -12,9 +12,9 @@ from datetime import date, datetime, time
 
 from companion.commands import CommandSpec
 from companion.content import Content, Reflection, shown_at
-from companion.events import Invocation, Reply
+from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities
-from companion.markup import escape
+from companion.fmt import Md, bold, fmt, lines
 from companion.store import Store
 
 
@@ -45,7 +45,9 @@ class Reflections:
         community = inv.place.community_id
         day = inv.at.astimezone(self.communities.zone(community)).date()
         question = await self.for_day(community, day)
-        return Reply(render(question, self.content, heading="Today's reflection"))
+        return Reply(
+            render(question, self.content, heading="Today's reflection"), kind=Kind.REFLECTION
+        )
 
     async def for_day(self, community_id: str, day: date) -> Reflection:
         return (await self.for_days([(community_id, day)]))[0]
@@ -119,8 +121,8 @@ class Reflections:
             cycle += 1
 
 
-def render(question: Reflection, content: Content, *, heading: str) -> str:
-    lines = [f"**{heading}**", escape(question.text)]
+def render(question: Reflection, content: Content, *, heading: str) -> Md:
     if question.source:
-        lines.append(f"— {content.resources[question.source].citation}")
-    return "\n".join(lines)
+        cited = fmt("— {}", content.resources[question.source].citation)
+        return lines(bold(heading), question.text, cited)
+    return lines(bold(heading), question.text)

@@ -607,3 +607,18 @@ async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
         assert Place("matrix", "!r1", "!r1").community_id == "!r1"
     finally:
         await bot.close()
+
+
+def test_a_kind_has_its_own_template_and_a_title_stays_text() -> None:
+    from companion.events import Kind
+
+    md = "**Today's reflection**\nWhat did you notice?"
+    reflection = outbound.notice(md, kind=Kind.REFLECTION)
+    assert (
+        reflection["formatted_body"]
+        == f"<blockquote>{outbound.notice(md)['formatted_body']}</blockquote>"
+    )
+    assert reflection["body"] == outbound.notice(md)["body"]  # the plain body is shared
+    root = outbound.thread_root("[win](https://evil.example) **x** @room")
+    assert "<a" not in root["formatted_body"] and "**x**" in root["formatted_body"]
+    assert root["formatted_body"].startswith("<p><strong>") and "@room" not in root["body"]

@@ -1,7 +1,9 @@
 """From an Invocation to a Reply: permission check, argument check, handler, errors.
 
 A :class:`UserError` becomes its message. Anything else is logged with its traceback and
-answered with a short apology, so nothing a user types can crash the bot.
+answered with a short apology, so nothing a user types can crash the bot. A member over the
+flood limit (:mod:`companion.flood`) is told once, then gets ``None``: the adapter says
+nothing at all.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from companion import textparse
 from companion.commands import Registry, UsageError, UserError
 from companion.events import Actor, Invocation, Kind, Place, Reply
+from companion.flood import FloodGate, Verdict
 from companion.fmt import code, fmt
 
 log = logging.getLogger(__name__)
@@ -23,19 +26,40 @@ MAX_CHOICES = 25
 
 
 class Dispatcher:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, gate: FloodGate | None = None) -> None:
         self.registry = registry
+        self.gate = gate
 
-    async def run_text(self, line: str, actor: Actor, place: Place, at: datetime) -> Reply:
-        """Parse a text command (prefix already removed) and run it."""
+    async def run_text(self, line: str, actor: Actor, place: Place, at: datetime) -> Reply | None:
+        """Parse a text command (prefix already removed) and run it; None: say nothing."""
+        verdict = self._verdict(actor, place)
+        if verdict is not Verdict.ANSWER:
+            return self._slow_down(verdict, actor, place)
         try:
             parsed = textparse.parse(line, self.registry)
         except UserError as error:
             return Reply(error.text, private=False, kind=_kind_of(error))
-        return await self.dispatch(Invocation(parsed.spec.name, parsed.args, actor, place, at))
+        return await self._run(Invocation(parsed.spec.name, parsed.args, actor, place, at))
 
-    async def dispatch(self, inv: Invocation) -> Reply:
-        """Run a command whose arguments are raw (strings) or already typed."""
+    async def dispatch(self, inv: Invocation) -> Reply | None:
+        """Run a command whose arguments are raw (strings) or already typed; None: say
+        nothing (the member is over the flood limit and was told so already)."""
+        verdict = self._verdict(inv.actor, inv.place)
+        if verdict is not Verdict.ANSWER:
+            return self._slow_down(verdict, inv.actor, inv.place)
+        return await self._run(inv)
+
+    def _verdict(self, actor: Actor, place: Place) -> Verdict:
+        return Verdict.ANSWER if self.gate is None else self.gate.check(actor, place)
+
+    def _slow_down(self, verdict: Verdict, actor: Actor, place: Place) -> Reply | None:
+        """The one notice for the first command over the limit; nothing for the rest."""
+        if verdict is not Verdict.WARN or self.gate is None:
+            return None
+        log.info("flood limit: %s in %s told to slow down", actor.id, place.community_id)
+        return Reply(self.gate.too_fast(actor, place), private=True, kind=Kind.NOTICE)
+
+    async def _run(self, inv: Invocation) -> Reply:
         spec = self.registry.get(inv.command)
         if spec is None:
             return Reply(

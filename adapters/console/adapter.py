@@ -80,7 +80,8 @@ class ConsoleAdapter:
         if stripped[:1] in ("!", "/"):
             stripped = stripped[1:]
         reply = await self.app.dispatcher.run_text(stripped, USER, PLACE, self.app.clock.now())
-        self.write(render(reply.text))
+        if reply is not None:
+            self.write(render(reply.text))
 
     def _read_lines(self, loop: asyncio.AbstractEventLoop) -> None:
         try:

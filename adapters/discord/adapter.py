@@ -235,6 +235,10 @@ class DiscordAdapter:
                 timer.cancel()
             if late:
                 await late[0]
+        if reply is None:  # over the flood limit, and told so already: stay quiet
+            if response.is_done():
+                await interaction.delete_original_response()
+            return
         chunks = split_message(to_discord(reply.text))
         await self._say(interaction, chunks, reply.private, deferred_private=spec.private)
 

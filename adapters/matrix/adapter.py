@@ -38,7 +38,13 @@ from companion.events import Actor, Kind, MessageRef, Place
 from companion.ports import PostError
 from companion_adapters.matrix import anonymity, inbound, outbound
 from companion_adapters.matrix.rooms import RoomState
-from companion_adapters.matrix.settings import PASSWORD_ENV, TOKEN_ENV, MatrixConfig
+from companion_adapters.matrix.settings import (
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    MatrixConfig,
+    parse_session,
+    session_key,
+)
 
 log = logging.getLogger("companion_adapters.matrix")
 
@@ -180,7 +186,7 @@ class MatrixAdapter:
         self._closed = False
         self._token_key = f"matrix:next_batch:{self.me}"
         self._direct_key = f"matrix:direct:{self.me}"
-        self._session_key = f"matrix:session:{self.me}"
+        self._session_key = session_key(self.me)
         # What the sync loop is doing, for logs and tests.
         self.syncs = 0
         self.failures_in_a_row = 0
@@ -257,11 +263,7 @@ class MatrixAdapter:
     async def _password_login(self, password: str) -> None:
         saved = await self.app.store.kv.get(self._session_key)
         if saved:
-            try:
-                session = json.loads(saved)
-                device, token = str(session["device_id"]), str(session["access_token"])
-            except (ValueError, KeyError, TypeError):
-                device, token = "", ""
+            device, token = parse_session(saved)
             if token:
                 who = await self._whoami(token)
                 if isinstance(who, WhoamiResponse):
@@ -456,6 +458,8 @@ class MatrixAdapter:
             reply = await self.app.dispatcher.run_text(
                 command.line, actor, place, self.app.clock.now()
             )
+            if reply is None:  # over the flood limit, and told so already
+                return
             if reply.private and not place.is_direct:
                 direct = await self._direct_room(actor.id)
                 await self._send_md(direct, reply.text, None, txn, reply.kind)
@@ -490,7 +494,7 @@ class MatrixAdapter:
         actor = inbound.actor_of(command, state, self.config.moderator_level)
         community = Place(inbound.PLATFORM, room.room_id, room.room_id)
         reply = await self.app.dispatcher.run_text(ask.line, actor, community, self.app.clock.now())
-        return reply.text
+        return "" if reply is None else reply.text
 
     async def _shared_rooms(self, user_id: str) -> list[anonymity.SharedRoom]:
         """The community rooms (joined, not direct, not encrypted) the user is joined to,

@@ -6,6 +6,7 @@ token or password is read from the environment by the adapter.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,22 +14,26 @@ from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
-from companion.config import ConfigError
+from companion.config import ConfigError, check_section
 
 TOKEN_ENV = "COMPANION_MATRIX_ACCESS_TOKEN"
 PASSWORD_ENV = "COMPANION_MATRIX_PASSWORD"
 
 _USER_ID = re.compile(r"^@[^:\s]+:[^\s:]+(:\d{1,5})?$")
-_KEYS = {
-    "enabled",
-    "homeserver",
-    "user_id",
-    "command_prefix",
-    "moderator_level",
-    "allowed_inviters",
-    "max_command_age_minutes",
-    "device_name",
-}
+
+
+def session_key(user_id: str) -> str:
+    """The key-value entry where a password login keeps its device and token."""
+    return f"matrix:session:{user_id}"
+
+
+def parse_session(saved: str | None) -> tuple[str, str]:
+    """(device id, access token) of a saved session; empty strings when there is none."""
+    try:
+        session = json.loads(saved or "")
+        return str(session["device_id"]), str(session["access_token"])
+    except (ValueError, KeyError, TypeError):
+        return "", ""
 
 
 def server_of(user_id: str) -> str:
@@ -55,12 +60,7 @@ class MatrixConfig:
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> MatrixConfig:
         """Check the raw ``[matrix]`` table; every problem is a ConfigError naming the key."""
-        unknown = sorted(set(section) - _KEYS)
-        if unknown:
-            raise ConfigError(
-                f"[matrix] has unknown setting(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(_KEYS))}."
-            )
+        check_section("matrix", dict(section))
         homeserver = section.get("homeserver")
         if not isinstance(homeserver, str) or not homeserver.startswith(("http://", "https://")):
             raise ConfigError(

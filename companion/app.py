@@ -87,7 +87,7 @@ async def build(
             help_feature,
             Definitions(content, store),
             reflections,
-            Lessons(content, rng),
+            Lessons(content, rng, store),
             communities,
             prompts,
             Schedules(scheduler, communities, reflections, prompts, content),

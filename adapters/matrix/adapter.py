@@ -23,6 +23,7 @@ from nio import (
     AsyncClientConfig,
     ErrorResponse,
     JoinResponse,
+    LocalProtocolError,
     LoginResponse,
     RoomCreateResponse,
     RoomGetStateEventResponse,
@@ -31,12 +32,13 @@ from nio import (
     SyncResponse,
     WhoamiResponse,
 )
+from nio.exceptions import OlmUnverifiedDeviceError
 
 from companion.app import App
 from companion.config import ConfigError, secret
 from companion.events import Actor, Kind, MessageRef, Place
 from companion.ports import PostError
-from companion_adapters.matrix import anonymity, inbound, outbound
+from companion_adapters.matrix import anonymity, crypto, inbound, outbound
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.settings import (
     PASSWORD_ENV,
@@ -82,7 +84,7 @@ def sync_filter(limit: int) -> dict[str, Any]:
         "room": {
             "state": {"types": _STATE_TYPES, "lazy_load_members": True},
             "timeline": {
-                "types": [*_STATE_TYPES, "m.room.message"],
+                "types": [*_STATE_TYPES, "m.room.message", crypto.ENCRYPTED],
                 "limit": limit,
                 "lazy_load_members": True,
             },
@@ -164,17 +166,20 @@ class MatrixAdapter:
         self.config = config
         self.wall_clock = wall_clock or time.time  # the age of commands (server timestamps)
         self.sync_timeout_ms = sync_timeout_ms
+        store = crypto.store_dir(config, app.settings.db_path) if crypto.enabled(config) else None
         self.client = _Client(
             config.homeserver,
             config.user_id,
+            store_path=str(store or ""),
             config=AsyncClientConfig(
                 max_limit_exceeded=0,  # rate limits and timeouts are retried here, visibly
                 max_timeouts=0,
                 request_timeout=20,
                 store_sync_tokens=False,
-                encryption_enabled=False,
+                encryption_enabled=store is not None,
             ),
         )
+        self.crypto = crypto.Crypto(self.client, config, store) if store else None
         self.me = config.user_id
         self.rooms: dict[str, RoomState] = {}
         # Direct rooms, both ways, by the other member's keyed hash (see member_key).
@@ -196,6 +201,8 @@ class MatrixAdapter:
 
     async def login(self) -> None:
         """Use the access token (or password) from the environment; fail early and clearly."""
+        if self.crypto is not None:
+            self.crypto.prepare(self.crypto.path)
         token = secret(TOKEN_ENV)
         password = None if token else secret(PASSWORD_ENV)
         if not token and not password:
@@ -216,6 +223,8 @@ class MatrixAdapter:
             assert password is not None
             self._password = password
             await self._password_login(password)
+        if self.crypto is not None:
+            await self.crypto.start()
         await self._load_direct()
         log.info("logged in to %s as %s", self.config.homeserver, self.me)
 
@@ -242,7 +251,7 @@ class MatrixAdapter:
             await self._save_direct()
 
     async def _whoami(self, token: str) -> WhoamiResponse | ErrorResponse:
-        self.client.restore_login(self.me, "", token)
+        self.client.user_id, self.client.access_token = self.me, token  # the store waits
 
         async def ask() -> WhoamiResponse | ErrorResponse:
             response = await self.client.whoami()
@@ -344,6 +353,8 @@ class MatrixAdapter:
                 log.warning("syncing again after %d failed attempt(s)", self.failures_in_a_row)
             self.failures_in_a_row = 0
             delay = BACKOFF_FIRST
+            if self.crypto is not None:
+                await self.crypto.keep_up()  # the devices of who joined, before any reply
             await self._handle(response, answer=answer)
             answer, full_state = True, False
             if response.next_batch and response.next_batch != token:
@@ -405,7 +416,11 @@ class MatrixAdapter:
                     if self._left_direct(room_id, event):
                         jobs.append(self._forget_direct(room_id, leave=True))
                     continue
-                if not answer or i < start or room.encrypted:
+                if not answer or i < start or (room.encrypted and self.crypto is None):
+                    continue
+                if event.get("type") == crypto.ENCRYPTED:  # one nio could not decrypt
+                    if self.crypto is not None and self.crypto.unreadable(room_id, event):
+                        jobs.append(self._note_unreadable(room_id, event))
                     continue
                 command = inbound.command_of(event, room_id, self.me, self.config.command_prefix)
                 if command is None:
@@ -426,7 +441,7 @@ class MatrixAdapter:
                 )
             greet = room_id in self._greet
             inviter = self._greet.pop(room_id, None)
-            if room.encrypted and not was_encrypted:
+            if room.encrypted and not was_encrypted and self.crypto is None:
                 jobs.append(self._leave_encrypted(room_id, room, inviter))
             elif greet:
                 jobs.append(self._hello(room_id))
@@ -509,7 +524,7 @@ class MatrixAdapter:
         candidates = [
             (room_id, room)
             for room_id, room in self.rooms.items()
-            if room_id not in self.direct and not room.encrypted
+            if room_id not in self.direct and (self.crypto is not None or not room.encrypted)
         ]
         limit = asyncio.Semaphore(MEMBERSHIP_LOOKUPS)
 
@@ -547,7 +562,8 @@ class MatrixAdapter:
                 log.info("declining the invite to %s from %s", room_id, invite.inviter)
                 await self._leave(room_id)
                 return
-            if invite.encrypted:
+            if invite.encrypted and self.crypto is None:
+                log.warning("declining the encrypted room %s: %s", room_id, crypto.OFF)
                 await self._leave(room_id)
                 if invite.inviter:
                     label = f"“{invite.room_name}”" if invite.room_name else room_id
@@ -598,7 +614,7 @@ class MatrixAdapter:
         """One plain, unencrypted line in a direct room with the user."""
         direct = await self._direct_room(user_id)
         text = (
-            f"I can't work in end-to-end encrypted rooms yet, so I {done}. "
+            f"I can't work in end-to-end encrypted rooms here yet, so I {done}. "
             "Invite me to a room without encryption to use me there."
         )
         await self._send(direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id))
@@ -629,6 +645,8 @@ class MatrixAdapter:
             if not isinstance(response, RoomCreateResponse):
                 raise PostError(f"could not open a direct room with {user_id}: {response}")
             room_id = str(response.room_id)
+            if self.crypto is not None:
+                self.crypto.know_room(room_id)
             await self._remember_direct(room_id, user_id)
             return room_id
 
@@ -691,17 +709,29 @@ class MatrixAdapter:
         if self._closed:
             raise PostError("the Matrix connection is closed")
         room = self.rooms.get(room_id)
-        if room is not None and room.encrypted:
+        if room is not None and room.encrypted and self.crypto is None:
             raise PostError(
                 f"{room_id} is end-to-end encrypted, which I don't support yet", permanent=True
             )
-        response = await self._request(
-            lambda: self.client.room_send(room_id, "m.room.message", content, tx_id=txn),
-            f"sending to {room_id}",
-        )
+        ignore = await self.crypto.ready(room_id) if self.crypto is not None else False
+        try:
+            response = await self._request(
+                lambda: self.client.room_send(
+                    room_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=ignore
+                ),
+                f"sending to {room_id}",
+            )
+        except (OlmUnverifiedDeviceError, LocalProtocolError) as error:
+            raise PostError(f"not sending to {room_id}: {error}", permanent=True) from None
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)
         raise PostError(f"{room_id} refused the message ({_problem(response)})", permanent=True)
+
+    async def _note_unreadable(self, room_id: str, event: Mapping[str, Any]) -> None:
+        try:
+            await self._send(room_id, *crypto.note(room_id, event))
+        except PostError as error:
+            log.warning("could not tell %s about an unreadable message: %s", room_id, error)
 
     async def _request(self, call: Callable[[], Awaitable[T]], what: str) -> T:
         """One homeserver request, tried again while rate limited (after ``retry_after_ms``),

@@ -20,6 +20,7 @@ TOKEN_ENV = "COMPANION_MATRIX_ACCESS_TOKEN"
 PASSWORD_ENV = "COMPANION_MATRIX_PASSWORD"
 
 _USER_ID = re.compile(r"^@[^:\s]+:[^\s:]+(:\d{1,5})?$")
+UNVERIFIED_POLICIES = ("send", "refuse", "blacklist")
 
 
 def session_key(user_id: str) -> str:
@@ -50,6 +51,9 @@ class MatrixConfig:
     allowed_inviters: tuple[str, ...] = ()
     max_command_age: timedelta = timedelta(minutes=10)
     device_name: str = "Companion"
+    encryption: bool | None = None  # None: on when matrix-nio[e2e] is installed
+    crypto_store_path: str | None = None  # None: "matrix-crypto" beside the database
+    unverified_devices: str = "send"
 
     def may_invite(self, user_id: str | None) -> bool:
         """Whether an invite from this user is accepted (glob patterns, case-sensitive)."""
@@ -96,6 +100,18 @@ class MatrixConfig:
         device_name = section.get("device_name", "Companion")
         if not isinstance(device_name, str) or not device_name.strip():
             raise ConfigError("[matrix] device_name must be a non-empty string.")
+        encryption = section.get("encryption")
+        if encryption is not None and not isinstance(encryption, bool):
+            raise ConfigError("[matrix] encryption must be true or false.")
+        store = section.get("crypto_store_path")
+        if store is not None and (not isinstance(store, str) or not store.strip()):
+            raise ConfigError("[matrix] crypto_store_path must be a directory path.")
+        policy = section.get("unverified_devices", "send")
+        if policy not in UNVERIFIED_POLICIES:
+            raise ConfigError(
+                '[matrix] unverified_devices must be "send", "refuse" or "blacklist" '
+                '(default "send").'
+            )
         return cls(
             homeserver=homeserver.rstrip("/"),
             user_id=user_id,
@@ -104,4 +120,7 @@ class MatrixConfig:
             allowed_inviters=tuple(inviters),
             max_command_age=timedelta(minutes=float(age)),
             device_name=device_name.strip(),
+            encryption=encryption,
+            crypto_store_path=store.strip() if store else None,
+            unverified_devices=policy,
         )

@@ -106,7 +106,10 @@ class Definitions:
             parts += ["", fmt("Related: {}", names)]
         cited = [s for s in term.sources if not term.quote or s != term.quote.source]
         if cited:
-            parts += ["", "Sources:", bullets(self.cite(s) for s in cited)]
+            heading = "Sources:"
+            if term.own_summary:  # the sources use the word; none defines it this way
+                heading = "Our own summary; no one source defines it so. The word comes up in:"
+            parts += ["", heading, bullets(self.cite(s) for s in cited)]
         return lines(*parts)
 
     async def terms(self, inv: Invocation) -> Reply:

@@ -258,7 +258,9 @@ class Harness:
             )
         )
         config = MatrixConfig.from_section(
-            {"homeserver": "http://127.0.0.1:9", "user_id": "@bot:localhost"}
+            # No encryption: this harness never syncs, and an encrypting adapter waits for
+            # the first sync before it sends (the renderer is the same either way).
+            {"homeserver": "http://127.0.0.1:9", "user_id": "@bot:localhost", "encryption": False}
         )
         self.matrix = MatrixAdapter(self.app, config)
         self.matrix_sent: list[dict[str, Any]] = []

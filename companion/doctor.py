@@ -15,10 +15,18 @@ import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from companion import content as content_module
 from companion.commands import Registry
-from companion.config import ConfigError, Settings, read_config, settings_from, unknown_settings
+from companion.config import (
+    SCHEMA,
+    ConfigError,
+    Settings,
+    read_config,
+    settings_from,
+    unknown_settings,
+)
 from companion.content import Content
 from companion.identity import read_key
 from companion.schema import ContentError
@@ -26,6 +34,7 @@ from companion.store import Store, maintenance
 from companion.store.maintenance import MaintenanceError
 
 EXAMPLE = "config.example.toml"
+CORRECT_SETTING = f"correct it in the config file ({EXAMPLE} explains every setting)"
 # The module of each platform's checks: `async def checks(context) -> list[Check]`.
 PLATFORM_CHECKS = {
     "matrix": "companion_adapters.matrix.doctor",
@@ -75,7 +84,8 @@ async def diagnose(path: Path) -> list[Check]:
     if not unknown:
         checks.append(passed("settings", "every setting is a known one"))
     try:
-        settings = settings_from(data, path)
+        # The unknown ones are reported above; the rest is checked as if they were not there.
+        settings = settings_from(_known_only(data), path)
     except ConfigError as error:
         return [*checks, failed("settings", str(error), f"correct it in {path}")]
     content, check = _content(settings)
@@ -103,6 +113,14 @@ async def diagnose(path: Path) -> list[Check]:
         if store is not None:
             await store.close()
     return checks
+
+
+def _known_only(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {key: value for key, value in section.items() if key in SCHEMA[name]}
+        for name, section in data.items()
+        if name in SCHEMA and isinstance(section, dict)
+    }
 
 
 def _content(settings: Settings) -> tuple[Content | None, Check]:

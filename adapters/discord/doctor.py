@@ -14,7 +14,7 @@ import aiohttp
 import discord
 
 from companion.config import ConfigError
-from companion.doctor import Check, Context, failed, passed
+from companion.doctor import CORRECT_SETTING, Check, Context, failed, passed
 from companion.store.schedules import ScheduleRow
 from companion_adapters.discord.adapter import PLATFORM, endpoints
 from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
@@ -40,9 +40,19 @@ FORUM_NEEDS = (
 async def checks(context: Context) -> list[Check]:
     try:
         config = DiscordConfig.from_settings(context.settings)
+    except ConfigError as error:
+        return [failed("discord settings", str(error), CORRECT_SETTING)]
+    try:
         bot_token = token()
     except ConfigError as error:
-        return [failed("discord", str(error), "correct it (see config.example.toml, [discord])")]
+        return [
+            failed(
+                "discord token",
+                str(error),
+                f"set {TOKEN_VARIABLE} (or {TOKEN_VARIABLE}_FILE) where Companion runs",
+            )
+        ]
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here
     client = discord.Client(intents=discord.Intents(guilds=True))  # no gateway: REST only
     with endpoints(config.api_base, config.gateway_url):
         try:

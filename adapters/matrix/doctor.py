@@ -18,7 +18,7 @@ from nio import (
 )
 
 from companion.config import ConfigError, secret
-from companion.doctor import Check, Context, failed, passed
+from companion.doctor import CORRECT_SETTING, Check, Context, failed, passed
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.settings import (
     PASSWORD_ENV,
@@ -35,9 +35,12 @@ NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 async def checks(context: Context) -> list[Check]:
     try:
         config = MatrixConfig.from_section(context.settings.section("matrix"))
-        found = await _token(context, config)
     except ConfigError as error:
-        return [failed("matrix", str(error), "correct it (see config.example.toml, [matrix])")]
+        return [failed("matrix settings", str(error), CORRECT_SETTING)]
+    try:
+        found = await _token(context, config)
+    except ConfigError as error:  # a NAME_FILE that cannot be read
+        return [failed("matrix token", str(error), "let Companion's user read that file")]
     if isinstance(found, Check):
         return [found]
     token, source = found

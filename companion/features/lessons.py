@@ -5,15 +5,17 @@ from __future__ import annotations
 import random
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.content import Content, Myth, Practice
+from companion.content import Content, Myth, Practice, shown_at
 from companion.events import Invocation, Kind, Reply
 from companion.fmt import Md, fmt, lines
+from companion.store import Store
 
 
 class Lessons:
-    def __init__(self, content: Content, rng: random.Random) -> None:
+    def __init__(self, content: Content, rng: random.Random, store: Store) -> None:
         self.content = content
         self.rng = rng
+        self.store = store
 
     def commands(self) -> list[CommandSpec]:
         count = len(self.content.myths)
@@ -65,7 +67,16 @@ class Lessons:
 
     async def practice(self, inv: Invocation) -> Reply:
         kind = inv.args.get("kind")
-        pool = [p for p in self.content.practices if kind is None or p.kind == kind]
+        reached = None
+        if not inv.place.is_direct:
+            community = inv.place.community_id
+            found = await self.store.bookclubs.chapters_reached([community], inv.at)
+            reached = found.get(community)
+        pool = [
+            p
+            for p in self.content.practices
+            if (kind is None or p.kind == kind) and shown_at(p.chapter, reached)
+        ]
         if not pool:
             raise UserError("There is nothing of that kind in the practices yet.")
         return Reply(self.render_practice(self.rng.choice(pool)), kind=Kind.LESSON)

@@ -11,7 +11,7 @@ from datetime import datetime
 from rapidfuzz import fuzz, process
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.content import Content
+from companion.content import Content, shown_at
 from companion.events import Invocation, Kind, Reply
 from companion.fmt import Md, bold, bullets, code, fmt, join, lines
 from companion.store import Store
@@ -35,6 +35,7 @@ class PromptView:
     text: str
     tags: tuple[str, ...]
     source: str | None = None
+    chapter: int | None = None  # tied to this chapter of a book: see content.shown_at
 
     @property
     def shown_id(self) -> str:
@@ -50,11 +51,10 @@ class Prompts:
         self.store = store
         self.content = content
         self.rng = rng
-        self.shipped = [
-            PromptView(f"s:{p.id}", p.title, p.text, p.tags, p.source)
-            for p in content.prompts.values()
-            if p.plan is None  # book-club prompts are shown by their club, chapter by chapter
-        ]
+
+    @property
+    def shipped(self) -> list[PromptView]:
+        return self.content.derived(_shipped)
 
     def commands(self) -> list[CommandSpec]:
         ident = Param("id", "A prompt id (see `prompt list`)", complete=self.complete_id)
@@ -102,6 +102,13 @@ class Prompts:
         ]
         return own + self.shipped
 
+    async def shown_for(self, community_id: str, at: datetime) -> list[PromptView]:
+        """The prompts that may be shown now: none tied to a chapter a club here has not read."""
+        reached = (await self.store.bookclubs.chapters_reached([community_id], at)).get(
+            community_id
+        )
+        return [v for v in await self.all_for(community_id) if shown_at(v.chapter, reached)]
+
     async def find(self, community_id: str, shown_id: str) -> PromptView:
         shown_id = shown_id.strip().lstrip("#").lower()
         views = await self.all_for(community_id)
@@ -114,9 +121,9 @@ class Prompts:
         hint = fmt(" Did you mean {}?", join(code(c) for c, _, _ in close)) if close else ""
         raise UserError(fmt("There is no prompt {} here.{}", code(shown_id[:40]), hint))
 
-    async def next_unused(self, community_id: str) -> PromptView:
+    async def next_unused(self, community_id: str, at: datetime) -> PromptView:
         """The community's newest unused prompt first, then the shipped ones in order."""
-        views = await self.all_for(community_id)
+        views = await self.shown_for(community_id, at)
         used = await self.store.prompts.used(community_id)
         own = [v for v in views if v.community]
         ordered = list(reversed(own)) + [v for v in views if not v.community]
@@ -130,7 +137,10 @@ class Prompts:
         await self.store.prompts.mark_used(community_id, ref, when)
 
     async def random_prompt(self, inv: Invocation) -> Reply:
-        views = self.shipped if inv.place.is_direct else await self.all_for(inv.place.community_id)
+        if inv.place.is_direct:
+            views = self.shipped
+        else:
+            views = await self.shown_for(inv.place.community_id, inv.at)
         if not views:
             raise UserError("There are no prompts yet.")
         return Reply(render(self.rng.choice(views), self.content), kind=Kind.PROMPT)
@@ -154,7 +164,7 @@ class Prompts:
     async def list_(self, inv: Invocation) -> Reply:
         tag = inv.args.get("tag")
         tag = str(tag).lstrip("#").lower() if tag else None
-        views = await self.all_for(inv.place.community_id)
+        views = await self.shown_for(inv.place.community_id, inv.at)
         if tag:
             views = [v for v in views if tag in v.tags]
             if not views:
@@ -186,7 +196,7 @@ class Prompts:
         return Reply(fmt("Removed prompt {}.", code(shown)), kind=Kind.CONFIRMATION)
 
     async def complete_id(self, inv: Invocation, partial: str) -> Sequence[str]:
-        views = await self.all_for(inv.place.community_id)
+        views = await self.shown_for(inv.place.community_id, inv.at)
         ids = [v.shown_id for v in views]
         if not partial:
             return ids[:25]
@@ -218,6 +228,14 @@ def split_tags(text: str) -> tuple[str, list[str]]:
 def title_from(text: str, limit: int = 80) -> str:
     first = re.split(r"(?<=[?.!])\s", text, maxsplit=1)[0]
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def _shipped(content: Content) -> list[PromptView]:
+    return [
+        PromptView(f"s:{p.id}", p.title, p.text, p.tags, p.source, p.chapter)
+        for p in content.prompts.values()
+        if p.plan is None  # book-club prompts are shown by their club, chapter by chapter
+    ]
 
 
 def render(view: PromptView, content: Content) -> Md:

@@ -294,12 +294,12 @@ class Schedules:
     async def render_discussion(self, row: ScheduleRow, due: datetime) -> Action:
         view = None
         if row.payload != "next":
-            try:
-                view = await self.prompts.find(row.community_id, row.payload[2:])
-            except UserError:
-                view = None  # removed since it was planned: take the next one instead
+            shown = await self.prompts.shown_for(row.community_id, due)
+            # Removed since it was planned, or tied to a chapter the club here has not read
+            # yet: take the next one instead.
+            view = next((v for v in shown if v.ref == row.payload), None)
         if view is None:
-            view = await self.prompts.next_unused(row.community_id)
+            view = await self.prompts.next_unused(row.community_id, due)
         title = view.title if len(view.title) <= THREAD_TITLE else view.title[:99] + "…"
         return Thread(title, render(view, self.content), meta=view.ref, kind=Kind.PROMPT)
 

@@ -250,7 +250,8 @@ class Harness:
         self.links = {r.url for r in content.resources.values() if r.url} | {SAFE_URL}
         self.app: App = self.run(
             build(
-                Settings(db_path=db, suggestions_per_day=1000),
+                # No flood limit: this test sends many commands from one member at once.
+                Settings(db_path=db, suggestions_per_day=1000, commands_per_window=0),
                 clock=self.clock,
                 rng=random.Random(1),
                 content=content,
@@ -387,10 +388,11 @@ def test_no_command_answer_carries_an_attackers_markup(
             p.name: _value(p, t, n) for p, t, n in zip(spec.params, texts, numbers, strict=True)
         }
         inv = Invocation(spec.name, args, who, where, harness.clock.now())
-        reply: Reply = harness.run(dispatcher.dispatch(inv))
+        reply: Reply | None = harness.run(dispatcher.dispatch(inv))
     else:  # a line of text, as on Matrix and in the terminal
         line = " ".join([spec.name, *texts])
         reply = harness.run(dispatcher.run_text(line, who, where, harness.clock.now()))
+    assert reply is not None
     check_markdown(reply.text, harness.links, reply.kind)
     harness.check_sent()  # notices sent on the way (a decision) and posts (an approval)
 
@@ -413,6 +415,7 @@ def test_every_registered_command_with_every_attack(harness: Harness) -> None:
             else:
                 line = " ".join([spec.name, *(text for _ in spec.params)])
                 reply = harness.run(harness.app.dispatcher.run_text(line, who, where, now))
+            assert reply is not None
             check_markdown(reply.text, harness.links, reply.kind)
             harness.check_sent()
             runs += 1
@@ -448,7 +451,8 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
 
     def do(name: str, who: Actor, **args: object) -> Reply:
         inv = Invocation(name, args, who, here, clock.now())
-        reply: Reply = harness.run(app.dispatcher.dispatch(inv))
+        reply: Reply | None = harness.run(app.dispatcher.dispatch(inv))
+        assert reply is not None
         replies.append(reply)
         return reply
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from companion.app import build
+from companion.config import Settings
 from companion.doctor import Check, diagnose, exit_code
+from companion_adapters.matrix.settings import session_key
 from tests.matrix_server.people import PASSWORD_ENV, TOKEN_ENV, Person
 from tests.matrix_server.synapse import SynapseServer
 
@@ -23,11 +27,11 @@ ENCRYPTED = [
 ]
 
 
-def config(tmp_path: Path, synapse: SynapseServer, user_id: str) -> Path:
+def config(tmp_path: Path, synapse: SynapseServer, user_id: str, *lines: str) -> Path:
     path = tmp_path / "companion.toml"
     path.write_text(
         f'[storage]\npath = "companion.db"\n\n[matrix]\nhomeserver = "{synapse.base_url}"\n'
-        f'user_id = "{user_id}"\n',
+        f'user_id = "{user_id}"\n' + "".join(f"{line}\n" for line in lines),
         encoding="utf-8",
     )
     return path
@@ -39,18 +43,19 @@ def line(checks: list[Check], name: str) -> Check:
     return found[0]
 
 
-Doctor = Callable[[Person, str], Awaitable[list[Check]]]
+Doctor = Callable[..., Awaitable[list[Check]]]
 
 
 @pytest.fixture
 def doctor(synapse: SynapseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Doctor:
-    """``await doctor(bot, token)``: the checks for ``bot``'s account used with ``token``."""
+    """``await doctor(bot, token, *config_lines)``: the checks for ``bot``'s account used
+    with ``token``."""
     for name in (PASSWORD_ENV, f"{PASSWORD_ENV}_FILE", f"{TOKEN_ENV}_FILE"):
         monkeypatch.delenv(name, raising=False)
 
-    async def run(bot: Person, token: str) -> list[Check]:
+    async def run(bot: Person, token: str, *lines: str) -> list[Check]:
         monkeypatch.setenv(TOKEN_ENV, token)
-        return await diagnose(config(tmp_path, synapse, bot.id))
+        return await diagnose(config(tmp_path, synapse, bot.id, *lines))
 
     return run
 
@@ -91,7 +96,14 @@ async def test_a_refused_token_names_the_variable_to_set(
 ) -> None:
     bot = people("bot")
 
-    checks = await doctor(bot, "syt_not_a_token")
+    checks = await doctor(bot, "syt_not_a_token", "moderator_levle = 50")
+
+    [setting] = [c for c in checks if c.name == "setting"]  # reported once, the rest goes on
+    assert (
+        setting.detail
+        == "[matrix] has no setting 'moderator_levle' (did you mean moderator_level?)."
+    )
+    assert setting.fix.startswith("rename it to moderator_level in ")
 
     token = line(checks, "matrix token")
     assert not token.ok and "M_UNKNOWN_TOKEN" in token.detail
@@ -126,3 +138,27 @@ async def test_a_healthy_bot_passes_every_line(
     assert [c for c in checks if not c.ok] == []
     assert exit_code(checks) == 0
     assert line(checks, f"matrix room circle ({room_id}): send").ok
+
+
+async def test_a_password_login_is_checked_through_the_session_it_saved(
+    people: Callable[[str], Person],
+    synapse: SynapseServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bot = people("bot")
+    for name in (TOKEN_ENV, f"{TOKEN_ENV}_FILE", f"{PASSWORD_ENV}_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(PASSWORD_ENV, bot.user.password)
+    path = config(tmp_path, synapse, bot.id)
+
+    before = line(await diagnose(path), "matrix token")  # no session saved yet
+    assert not before.ok
+    assert before.fix.startswith(f"set {TOKEN_ENV} to the bot's access token, or start")
+
+    app = await build(Settings(db_path=tmp_path / "companion.db"))
+    session = {"device_id": bot.user.device_id, "access_token": bot.user.access_token}
+    await app.store.kv.set(session_key(bot.id), json.dumps(session))  # as a login keeps it
+    await app.close()
+    checks = await diagnose(path)
+    assert line(checks, "matrix token").ok and line(checks, "matrix account").ok

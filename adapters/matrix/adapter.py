@@ -721,7 +721,10 @@ class MatrixAdapter:
                 lambda: self.client.room_send(room_id, "m.room.message", content, **send),
                 f"sending to {room_id}",
             )
-        except (OlmUnverifiedDeviceError, LocalProtocolError) as error:
+        except OlmUnverifiedDeviceError as error:
+            why = f'an unverified device is there (unverified_devices = "refuse"): {error}'
+            raise PostError(f"not sending to {room_id}: {why}", permanent=True) from None
+        except LocalProtocolError as error:
             raise PostError(f"not sending to {room_id}: {error}", permanent=True) from None
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)

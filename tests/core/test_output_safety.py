@@ -258,8 +258,7 @@ class Harness:
             )
         )
         config = MatrixConfig.from_section(
-            # No encryption: this harness never syncs, and an encrypting adapter waits for
-            # the first sync before it sends (the renderer is the same either way).
+            # Plain rooms: an encrypting adapter would wait for a first sync before sending.
             {"homeserver": "http://127.0.0.1:9", "user_id": "@bot:localhost", "encryption": False}
         )
         self.matrix = MatrixAdapter(self.app, config)

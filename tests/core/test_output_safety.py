@@ -258,12 +258,14 @@ class Harness:
             )
         )
         config = MatrixConfig.from_section(
-            {"homeserver": "http://127.0.0.1:9", "user_id": "@bot:localhost"}
+            {"homeserver": "http://127.0.0.1:9", "user_id": "@bot:localhost", "encryption": False}
         )
         self.matrix = MatrixAdapter(self.app, config)
         self.matrix_sent: list[dict[str, Any]] = []
 
-        async def room_send(room: str, kind: str, content: dict[str, Any], tx_id: str) -> Any:
+        async def room_send(
+            room: str, kind: str, content: dict[str, Any], tx_id: str, **_: Any
+        ) -> Any:
             self.matrix_sent.append(content)
             return RoomSendResponse(f"$e{len(self.matrix_sent)}", room)
 

@@ -139,6 +139,9 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # A reload asked for while the bot is still starting must not kill it (SIGHUP's default
+    # action); _serve installs the real handler once the content can be swapped.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     settings = load_settings(args.config)
     return asyncio.run(_serve(settings, pid_file=operations.pid_file(settings)))
 

@@ -63,7 +63,8 @@ class Dispatcher:
         """The one notice for the first command over the limit; nothing for the rest."""
         if verdict is not Verdict.WARN or self.gate is None:
             return None
-        log.info("flood limit: %s in %s told to slow down", actor.id, place.community_id)
+        # No member id here: the README's privacy section says which ids the logs hold.
+        log.info("flood limit: a member in %s told to slow down", place.community_id)
         return Reply(self.gate.too_fast(actor, place), private=True, kind=Kind.NOTICE)
 
     async def _run(self, inv: Invocation) -> Reply:

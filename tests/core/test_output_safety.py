@@ -264,7 +264,9 @@ class Harness:
         self.matrix = MatrixAdapter(self.app, config)
         self.matrix_sent: list[dict[str, Any]] = []
 
-        async def room_send(room: str, kind: str, content: dict[str, Any], tx_id: str) -> Any:
+        async def room_send(
+            room: str, kind: str, content: dict[str, Any], tx_id: str, **_: Any
+        ) -> Any:
             self.matrix_sent.append(content)
             return RoomSendResponse(f"$e{len(self.matrix_sent)}", room)
 
@@ -504,6 +506,7 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
         harness.run(app.scheduler.run_due())
         today += timedelta(days=1)
     assert harness.posts > before, "nothing was posted"
+    assert harness.matrix_sent, "the Matrix adapter sent nothing (its sends failed?)"
     harness.check_sent()
 
 

@@ -19,6 +19,7 @@ from nio import (
 
 from companion.config import ConfigError, secret
 from companion.doctor import CORRECT_SETTING, Check, Context, failed, passed
+from companion_adapters.matrix import crypto
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.settings import (
     PASSWORD_ENV,
@@ -54,7 +55,7 @@ async def checks(context: Context) -> list[Check]:
     # No restore_login: with the e2e extra it would open a crypto store, which needs a device.
     client.user_id, client.access_token = config.user_id, token
     try:
-        return await _check(client, config, token_source=source)
+        return await _check(client, config, context, token_source=source)
     except NETWORK_ERRORS as error:
         return [
             failed(
@@ -93,7 +94,9 @@ async def _token(context: Context, config: MatrixConfig) -> tuple[str, str] | Ch
     )
 
 
-async def _check(client: AsyncClient, config: MatrixConfig, *, token_source: str) -> list[Check]:
+async def _check(
+    client: AsyncClient, config: MatrixConfig, context: Context, *, token_source: str
+) -> list[Check]:
     who = await client.whoami()
     if not isinstance(who, WhoamiResponse):
         problem = f"{who.status_code}: {who.message}" if isinstance(who, ErrorResponse) else who
@@ -117,17 +120,54 @@ async def _check(client: AsyncClient, config: MatrixConfig, *, token_source: str
         )
         return result
     result.append(passed("matrix account", config.user_id))
+    encryption = _encryption(config, context, who.device_id)
+    result.append(encryption)
     joined = await client.joined_rooms()
     if not isinstance(joined, JoinedRoomsResponse):
         return [*result, failed("matrix rooms", str(joined), "try again; see the homeserver log")]
     if not joined.rooms:
         result.append(passed("matrix rooms", f"none joined yet: invite {config.user_id}"))
+    try:
+        on = crypto.enabled(config)
+    except ConfigError:  # on, without the extra: the line above says so
+        on = False
     for room_id in joined.rooms:
-        result += await _room(client, config, room_id)
+        result += await _room(client, config, room_id, encryption_on=on)
     return result
 
 
-async def _room(client: AsyncClient, config: MatrixConfig, room_id: str) -> list[Check]:
+def _encryption(config: MatrixConfig, context: Context, device_id: str | None) -> Check:
+    """The crypto store: none yet, or the keys of the device the token belongs to."""
+    status = crypto.crypto_status(context.settings, device_id)
+    name = "matrix encryption"
+    try:
+        on = crypto.enabled(config)
+    except ConfigError as error:
+        return failed(name, str(error), f"{crypto.EXTRA}, or set [matrix] encryption = false")
+    store = crypto.store_dir(config, context.settings.db_path)
+    if not on or status.device_id_matches:
+        return passed(name, status.detail)
+    recorded = crypto.recorded_device(store, config.user_id)
+    if recorded is None:
+        return passed(name, status.detail)  # made at the first start
+    if not status.present:
+        return failed(
+            name,
+            status.detail,
+            f"restore {store} from the backup you took with the database, or move it away to "
+            "start a new device (members' clients will see a new, unknown device)",
+        )
+    return failed(
+        name,
+        status.detail,
+        f"use an access token of device {recorded} (the bot's own), or move {store} away to "
+        "start a new device",
+    )
+
+
+async def _room(
+    client: AsyncClient, config: MatrixConfig, room_id: str, *, encryption_on: bool
+) -> list[Check]:
     state = await client.room_get_state(room_id)
     if not isinstance(state, RoomGetStateResponse):
         return [failed(f"matrix room {room_id}", str(state), "see the homeserver log")]
@@ -146,14 +186,15 @@ async def _room(client: AsyncClient, config: MatrixConfig, room_id: str) -> list
             f"in the room's settings (Roles & Permissions) give {config.user_id} power level "
             f"{needed}, or lower 'Send messages' to {power:g}",
         )
-    if room.encrypted:
+    if room.encrypted and not encryption_on:
         encryption = failed(
             f"{label}: encryption",
-            "end-to-end encrypted: the bot cannot read commands there (not supported yet) "
-            "and leaves the room when it starts",
-            "use a room without encryption (it cannot be turned off in a room): make a new "
-            f"one and invite {config.user_id}",
+            f"end-to-end encrypted, but {crypto.OFF}: the bot declines and leaves the room",
+            f"set [matrix] encryption = true ({crypto.EXTRA}), or use a room without "
+            "encryption (it cannot be turned off in a room)",
         )
+    elif room.encrypted:
+        encryption = passed(f"{label}: encryption", "encrypted; the bot encrypts its replies")
     else:
         encryption = passed(f"{label}: encryption", "not encrypted")
     return [send, encryption]

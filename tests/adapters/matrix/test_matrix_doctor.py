@@ -72,9 +72,10 @@ async def test_each_joined_room_says_whether_the_bot_can_send_and_if_it_is_encry
     for room_id in rooms.values():
         await bot.join(room_id)
 
-    checks = await doctor(bot, bot.user.access_token)
+    checks = await doctor(bot, bot.user.access_token, "encryption = false")
 
     assert line(checks, "matrix token").ok and line(checks, "matrix account").ok
+    assert line(checks, "matrix encryption").detail == "encryption is off: set to false"
     open_send = line(checks, f"matrix room open ({rooms['open']}): send")
     assert open_send.ok and "power level 0; sending needs 0" in open_send.detail
     assert line(checks, f"matrix room open ({rooms['open']}): encryption").ok
@@ -83,12 +84,17 @@ async def test_each_joined_room_says_whether_the_bot_can_send_and_if_it_is_encry
     assert muted.detail == "cannot send (power level 0; sending needs 50)"
     assert f"give {bot.id} power level 50" in muted.fix
     secret = line(checks, f"matrix room secret ({rooms['secret']}): encryption")
-    assert not secret.ok and "end-to-end encrypted" in secret.detail
-    assert "use a room without encryption" in secret.fix
+    assert not secret.ok and "end-to-end encrypted, but encryption is off" in secret.detail
+    assert secret.fix.startswith("set [matrix] encryption = true (pip install 'companion[e2e]')")
     assert line(checks, f"matrix room secret ({rooms['secret']}): send").ok
     assert {c.name for c in checks if not c.ok} == {muted.name, secret.name}
     assert exit_code(checks) == 1
     assert not (tmp_path / "companion.db").exists()  # doctor made nothing
+
+    with_encryption = await doctor(bot, bot.user.access_token)  # on: the e2e extra is here
+    assert line(with_encryption, f"matrix room secret ({rooms['secret']}): encryption").ok
+    store = line(with_encryption, "matrix encryption")
+    assert store.ok and store.detail.startswith("no crypto store yet")
 
 
 async def test_a_refused_token_names_the_variable_to_set(
@@ -162,3 +168,23 @@ async def test_a_password_login_is_checked_through_the_session_it_saved(
     await app.close()
     checks = await diagnose(path)
     assert line(checks, "matrix token").ok and line(checks, "matrix account").ok
+
+
+async def test_a_token_for_another_device_than_the_crypto_store_is_named(
+    people: Callable[[str], Person], doctor: Doctor, tmp_path: Path
+) -> None:
+    bot = people("bot")
+    store = tmp_path / "matrix-crypto"  # the default: beside the database
+    store.mkdir()
+    (store / "device.json").write_text(json.dumps({"user_id": bot.id, "device_id": "OLDDEVICE"}))
+    (store / f"{bot.id}_OLDDEVICE.db").write_bytes(b"")
+
+    checks = await doctor(bot, bot.user.access_token)
+
+    encryption = line(checks, "matrix encryption")
+    assert not encryption.ok
+    assert f"is for device OLDDEVICE, but the access token is for device {bot.user.device_id}" in (
+        encryption.detail
+    )
+    assert encryption.fix.startswith("use an access token of device OLDDEVICE (the bot's own)")
+    assert exit_code(checks) == 1

@@ -119,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
 async def _serve(settings: Settings) -> int:
     """Build the app, start every configured adapter, stop on SIGINT/SIGTERM or when done."""
     from companion.app import build
+    from companion.web.config import WebSettings
     from companion_adapters.console import ConsoleAdapter
 
     app = await build(settings)
@@ -127,6 +128,7 @@ async def _serve(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks: list[asyncio.Task[None]] = []
+    cleanups: list[Callable[[], Awaitable[None]]] = []
     try:
         if "console" in settings.adapters:
             console = ConsoleAdapter(app)
@@ -141,6 +143,16 @@ async def _serve(settings: Settings) -> int:
 
             tasks.append(asyncio.create_task(run_discord(app, settings), name="discord"))
         await app.scheduler.start()
+        web = WebSettings.from_settings(settings)
+        if web.enabled:
+            from companion.web.server import start as start_web  # aiohttp only when asked
+
+            web_runner, port = await start_web(app, web)
+            cleanups.append(web_runner.cleanup)
+            print(
+                f"companion: dashboard on {web.bind}:{port}, linked as {web.public_url}",
+                file=sys.stderr,
+            )
         stopper = asyncio.create_task(stop.wait(), name="stop")
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -152,6 +164,8 @@ async def _serve(settings: Settings) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for cleanup in cleanups:
+            await cleanup()
         await app.close()
     return 0
 

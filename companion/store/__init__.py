@@ -14,6 +14,7 @@ from companion.store.members import MemberRepo
 from companion.store.prompts import PromptRepo
 from companion.store.reflections import ReflectionRepo
 from companion.store.schedules import ScheduleRepo
+from companion.store.web import WebRepo
 
 
 class Store:
@@ -28,6 +29,7 @@ class Store:
         self.contributions = ContributionRepo(db)
         self.members = MemberRepo(db)
         self.exchange = ExchangeRepo(db)
+        self.web = WebRepo(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

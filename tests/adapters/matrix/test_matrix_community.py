@@ -286,3 +286,32 @@ async def test_a_six_chapter_book_club_in_a_matrix_room(start_bot: Any, people: 
         f"{what} {n}" for n in range(1, 7) for what in ("reminder", "thread", "in thread")
     ]
     assert "Every chapter has been discussed" in await bob.ask(room, "!bookclub", bot.id)
+
+
+# --- the web dashboard ---------------------------------------------------------------------
+
+
+async def test_a_moderator_gets_a_dashboard_link_in_the_direct_room(
+    start_bot: Any, people: Any
+) -> None:
+    from tests.fakes import RecordingPort
+    from tests.web.harness import WEB, serve
+
+    alice, bob = people("mod"), people("reader")
+    bot: Bot = await start_bot(sections=WEB)
+    room = await joined_room(alice, bot, bob.id)
+    await bob.join(room)
+    refusal = await privately(bob, bot, room, "!dashboard", "Only moderators")
+    assert "token" not in refusal["content"]["body"]
+    link = await privately(alice, bot, room, "!dashboard", "login?token=")
+    in_room = [e["content"].get("body", "") for e in alice.sent_by(bot.id, room)]
+    assert not any("token" in body for body in in_room)  # the room sees only a pointer
+    token = re.search(r"login\?token=([\w-]+)", link["content"]["body"])
+    assert token
+    web = await serve(bot.app, RecordingPort())
+    try:
+        landed = await web.client.post("/login", data={"token": token.group(1)})
+        assert landed.status == 200
+        assert landed.url.path == f"/c/{room}/schedules"
+    finally:
+        await web.client.close()

@@ -1,7 +1,36 @@
-"""All SQL lives in this package. Features call these repository methods, never SQL."""
+"""All SQL lives in this package. Features call these repository methods, never SQL.
+
+The store's contract (every store implements it: SQLite here, PostgreSQL beside it)
+-----------------------------------------------------------------------------------
+A store has one attribute per repository (``communities``, ``reflections``, ``kv``,
+``prompts``, ``schedules``, ``bookclubs``, ``contributions``, ``members``, ``exchange``),
+``await Store.open(...)``, ``await store.close()``, and::
+
+    async with store.unit_of_work() as uow:
+        await uow.schedules.add(...)
+        await uow.bookclubs.add_club(...)
+
+``unit_of_work()`` is an async context manager yielding a :class:`UnitOfWork`: the same
+repository attributes, every one bound to ONE transaction.
+
+- It commits when the block ends normally and rolls back when anything is raised in it
+  (a ``UserError``, a crash, a cancelled task): a failure part-way leaves nothing of the
+  block's writes behind, and a process killed inside it leaves nothing either.
+- Reads through the unit see its own writes. Writers from other tasks or processes never
+  interleave with it (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction on one pooled
+  connection, with the isolation it needs for the check-then-write inside).
+- A repository method that is a transaction of its own becomes part of the unit (SQLite:
+  a savepoint), so its own all-or-nothing still holds within the unit.
+- The block does database work only: no network calls inside (other tasks wait for it).
+  Using the store's own repositories inside the block is a mistake the store may refuse
+  (SQLite raises ``RuntimeError`` instead of deadlocking); so is using ``uow`` after it.
+- No nesting: a unit does not start another unit.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from companion.store.bookclubs import BookClubRepo
@@ -17,9 +46,10 @@ from companion.store.schedules import ScheduleRepo
 from companion.store.web import WebRepo
 
 
-class Store:
+class Repositories:
+    """Every repository, over one database handle (the store's, or a unit of work's)."""
+
     def __init__(self, db: Database) -> None:
-        self.db = db
         self.communities = CommunityRepo(db)
         self.reflections = ReflectionRepo(db)
         self.kv = KeyValueRepo(db)
@@ -31,6 +61,16 @@ class Store:
         self.exchange = ExchangeRepo(db)
         self.web = WebRepo(db)
 
+
+class UnitOfWork(Repositories):
+    """The repositories bound to one transaction (see the module docstring)."""
+
+
+class Store(Repositories):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.db = db
+
     @classmethod
     async def open(cls, path: str | Path) -> Store:
         return cls(await Database.open(path))
@@ -38,5 +78,10 @@ class Store:
     async def close(self) -> None:
         await self.db.close()
 
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        async with self.db.unit() as bound:
+            yield UnitOfWork(bound)
 
-__all__ = ["Database", "Store"]
+
+__all__ = ["Database", "Repositories", "Store", "UnitOfWork"]

@@ -157,6 +157,14 @@ async def test_a_moderator_approves_and_plans_and_the_thread_is_posted(served, d
     )
     assert "18:00 Discussion thread #1" in day
     _screenshot(driver, "dashboard-calendar.png")
+    await off_loop(driver.set_window_size, 390, 1400)  # a phone: one day per row
+    widths = await off_loop(
+        driver.execute_script,
+        "return [document.documentElement.scrollWidth, window.innerWidth]",
+    )
+    assert widths[0] <= widths[1], widths  # nothing wider than the screen
+    _screenshot(driver, "dashboard-calendar-phone.png")
+    await off_loop(driver.set_window_size, 1280, 1800)
 
     assert "[new discussion thread" not in out.getvalue()
     await run_until(app, clock, datetime(2026, 3, 5, 18, 1, tzinfo=UTC))

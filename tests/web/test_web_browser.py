@@ -47,6 +47,7 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 
@@ -121,6 +122,13 @@ async def test_a_moderator_approves_and_plans_and_the_thread_is_posted(served, d
     await off_loop(lambda: _wait_for(driver, lambda: "/schedules" in driver.current_url))
     assert "token" not in driver.current_url
     assert "Schedules" in driver.title
+
+    # Keyboard first: Tab reaches the skip link, and it leads into the page.
+    await off_loop(lambda: driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB))
+    focused = await off_loop(lambda: driver.switch_to.active_element.text)
+    assert focused == "Skip to the page"
+    await off_loop(lambda: driver.switch_to.active_element.send_keys(Keys.ENTER))
+    assert await off_loop(lambda: driver.switch_to.active_element.get_attribute("id")) == "main"
 
     await off_loop(lambda: driver.find_element(By.LINK_TEXT, "Moderation queue").click())
     text = await off_loop(lambda: driver.find_element(By.TAG_NAME, "main").text)

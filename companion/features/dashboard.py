@@ -11,6 +11,7 @@ import secrets
 
 from companion.commands import CommandSpec, UserError
 from companion.events import Invocation, Reply
+from companion.fmt import fmt, link
 from companion.ports import Clock
 from companion.store import Store
 from companion.store.web import LoginRow
@@ -58,8 +59,11 @@ class Dashboard:
         await self.store.web.add_login(token_hash(token), login, now, now + LINK_LIFETIME)
         minutes = int(LINK_LIFETIME.total_seconds() // 60)
         return Reply(
-            f"[Open the dashboard]({self.web.link(token)}) for this community. "
-            f"The link works once, for you only, within {minutes} minutes; "
-            "do not share it.",
+            fmt(
+                "{} for this community. The link works once, for you only, within {} "
+                "minutes; do not share it.",
+                link("Open the dashboard", self.web.link(token)),
+                minutes,
+            ),
             private=True,
         )

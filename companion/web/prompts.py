@@ -6,7 +6,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion import exchange
-from companion.markup import escape
 from companion.web.server import Ctx, community_ctx
 
 MAX_IMPORT = 512 * 1024
@@ -94,14 +93,14 @@ async def import_(request: web.Request) -> web.Response:
         data = upload.file.read(MAX_IMPORT + 1)
         raw = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
     if not raw.strip():
-        ctx.flash("Choose an export file (or paste one) to import.")
+        ctx.flash("Choose an export file (or paste one) to import.", error=True)
     elif len(raw) > MAX_IMPORT:
-        ctx.flash("That file is too large to be a community export.")
+        ctx.flash("That file is too large to be a community export.", error=True)
     else:
         try:
             added = await exchange.import_community(ctx.app.store, ctx.community_id, raw)
         except exchange.ExchangeError as error:
-            ctx.flash(f"Nothing imported: {escape(str(error))}")
+            ctx.flash(f"Nothing imported: {error}", error=True)
         else:
             ctx.flash(f"Imported {added} entries.")
     ctx.back("prompts")

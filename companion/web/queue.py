@@ -37,7 +37,7 @@ async def page(request: web.Request) -> web.Response:
         "queue",
         items=items,
         total=await store.count_pending(ctx.community_id),
-        audit=Markup(to_html(audit.text)),
+        audit=Markup(to_html(audit.text)) if audit else "",
     )
 
 

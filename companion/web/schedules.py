@@ -157,7 +157,7 @@ async def create_discussion(request: web.Request) -> web.Response:
     if not at:
         missing = "Pick the time of the discussion."
     if missing:
-        ctx.flash(missing)
+        ctx.flash(missing, error=True)
         ctx.back("schedules", "#create")
     first = {"once": ctx.field("date").strip(), "weekly": days}.get(rule, "")
     when = " ".join(part for part in (first, at, prompt) if part)

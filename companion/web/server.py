@@ -24,8 +24,9 @@ from markupsafe import Markup
 from multidict import MultiDictProxy
 
 from companion.app import App
-from companion.events import Actor, Invocation, Place, Reply
+from companion.events import Actor, Invocation, Kind, Place
 from companion.features.dashboard import token_hash
+from companion.fmt import as_md
 from companion.markup import to_html
 from companion.ports import ModeratorCheck
 from companion.store.web import SessionRow
@@ -61,12 +62,23 @@ def csrf_for(cookie: str) -> str:
     return hmac.new(cookie.encode("utf-8"), b"companion-csrf", hashlib.sha256).hexdigest()
 
 
+ERROR_KINDS = (Kind.ERROR, Kind.USAGE_ERROR, Kind.APOLOGY)
+
+
+@dataclass(frozen=True, slots=True)
+class Flash:
+    """A message shown once at the top of the next page: a command's reply, as HTML."""
+
+    html: Markup
+    error: bool = False
+
+
 @dataclass(slots=True)
 class WebState:
     app: App
     settings: WebSettings
     templates: jinja2.Environment
-    flashes: dict[str, list[Markup]] = field(default_factory=dict)
+    flashes: dict[str, list[Flash]] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.app.clock.now()
@@ -128,14 +140,16 @@ class Ctx:
         assert where is not None
         return Invocation(command, args, self.actor, where, self.state.now())
 
-    async def run(self, command: str, place: Place | None = None, **args: object) -> Reply:
+    async def run(self, command: str, place: Place | None = None, **args: object) -> None:
         """Run a registered command as the chat would; its reply becomes a flash message."""
         reply = await self.app.dispatcher.dispatch(self.invocation(command, place, **args))
-        self.flash(reply.text)
-        return reply
+        if reply is not None:  # None: a flood limit kept quiet (moderators are not limited)
+            self.flash(reply.text, error=reply.kind in ERROR_KINDS)
 
-    def flash(self, markdown: str) -> None:
-        self.state.flashes.setdefault(self.cookie_hash, []).append(Markup(to_html(markdown)))
+    def flash(self, text: str, *, error: bool = False) -> None:
+        """Show ``text`` once: Markdown if it is ``Md`` (a reply), else as typed."""
+        shown = Markup(to_html(as_md(text)))
+        self.state.flashes.setdefault(self.cookie_hash, []).append(Flash(shown, error))
 
     def back(self, page: str, fragment: str = "") -> NoReturn:
         raise web.HTTPSeeOther(community_url(self.community_id, page) + fragment)

@@ -35,7 +35,7 @@ async def timezone(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
     zone = ctx.field("zone").strip()
     if not zone:
-        ctx.flash("Choose a time zone, e.g. Europe/Berlin.")
+        ctx.flash("Choose a time zone, e.g. Europe/Berlin.", error=True)
     else:
         await ctx.run("timezone", zone=zone)
     ctx.back("settings")

@@ -465,7 +465,8 @@ async def test_settings_set_the_time_zone_and_a_daily_reflection(web: Browserles
     await web.sign_in_as()
     settings = page(A, "settings")
     wrong = await web.submit(settings + "/timezone", {"zone": "Mars/Olympus"}, from_page=settings)
-    assert "is not a time zone I know" in await wrong.text()
+    shown = await wrong.text()
+    assert "is not a time zone I know" in shown and 'class="message error"' in shown
     assert web.app.communities.zone(A).key == "UTC"
     done = await web.submit(settings + "/timezone", {"zone": "europe/berlin"}, from_page=settings)
     assert "Time zone set to <strong>Europe/Berlin</strong>" in await done.text()

@@ -713,15 +713,18 @@ class MatrixAdapter:
             raise PostError(
                 f"{room_id} is end-to-end encrypted, which I don't support yet", permanent=True
             )
-        ignore = await self.crypto.ready(room_id) if self.crypto is not None else False
+        send: dict[str, Any] = {"tx_id": txn}
+        if self.crypto is not None:
+            send["ignore_unverified_devices"] = await self.crypto.ready(room_id)
         try:
             response = await self._request(
-                lambda: self.client.room_send(
-                    room_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=ignore
-                ),
+                lambda: self.client.room_send(room_id, "m.room.message", content, **send),
                 f"sending to {room_id}",
             )
-        except (OlmUnverifiedDeviceError, LocalProtocolError) as error:
+        except OlmUnverifiedDeviceError as error:
+            why = f'an unverified device is there (unverified_devices = "refuse"): {error}'
+            raise PostError(f"not sending to {room_id}: {why}", permanent=True) from None
+        except LocalProtocolError as error:
             raise PostError(f"not sending to {room_id}: {error}", permanent=True) from None
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)

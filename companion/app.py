@@ -14,6 +14,7 @@ from companion.dispatch import Dispatcher
 from companion.features.bookclub import BookClubs
 from companion.features.bookclub_plans import Plans
 from companion.features.communities import Communities
+from companion.features.dashboard import Dashboard
 from companion.features.definitions import Definitions
 from companion.features.help import Help
 from companion.features.journal import Journal
@@ -31,6 +32,7 @@ from companion.notices import Notices
 from companion.ports import Clock, SystemClock
 from companion.scheduler import Scheduler
 from companion.store import Store
+from companion.web.config import WebSettings
 
 PREFIXES = {"matrix": "!", "discord": "/", "console": ""}
 
@@ -104,6 +106,7 @@ async def build(
             ),
             Journal(store, content, communities, reflections),
             Privacy(store),
+            Dashboard(store, clock, WebSettings.from_settings(settings)),
         ]
         for feature in features:
             registry.extend(feature.commands())

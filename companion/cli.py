@@ -163,6 +163,7 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
     from companion import health
     from companion.app import build
     from companion.reload import Reloader
+    from companion.web.config import WebSettings
     from companion_adapters.console import ConsoleAdapter
 
     app = await build(settings)
@@ -173,6 +174,7 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
     loop.add_signal_handler(signal.SIGHUP, Reloader(app.content, settings.content_dir).request)
     tasks: list[asyncio.Task[None]] = []
     endpoint: health.HealthServer | None = None
+    cleanups: list[Callable[[], Awaitable[None]]] = []
     try:
         endpoint = await health.start(app.metrics, app.scheduler, settings)  # [metrics]
         if pid_file is not None:
@@ -190,6 +192,16 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
 
             tasks.append(asyncio.create_task(run_discord(app, settings), name="discord"))
         await app.scheduler.start()
+        web = WebSettings.from_settings(settings)
+        if web.enabled:
+            from companion.web.server import start as start_web  # aiohttp only when asked
+
+            web_runner, port = await start_web(app, web)
+            cleanups.append(web_runner.cleanup)
+            print(
+                f"companion: dashboard on {web.bind}:{port}, linked as {web.public_url}",
+                file=sys.stderr,
+            )
         stopper = asyncio.create_task(stop.wait(), name="stop")
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -205,6 +217,8 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         if endpoint is not None:
             await endpoint.stop()
+        for cleanup in cleanups:
+            await cleanup()
         await app.close()
     return 0
 

@@ -45,6 +45,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     ),
     "discord": ("enabled", "test_guild_id", "moderator_role_ids", "api_base", "gateway_url"),
     "metrics": ("enabled", "bind", "port", "stale_after_seconds"),
+    "web": ("enabled", "bind", "port", "public_url", "session_hours", "unchecked_minutes"),
 }
 SECRET_KEYS = ("token", "access_token", "password")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from companion.events import Kind, MessageRef, Place
 
@@ -45,6 +45,20 @@ class ChatPort(Protocol):
     async def open_thread(
         self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
     ) -> Place: ...
+
+
+@runtime_checkable
+class ModeratorCheck(Protocol):
+    """An optional capability of a port: is this member a moderator there *now*?
+
+    The web dashboard asks it on every request, so a moderator who loses the role loses the
+    dashboard at once. ``None`` means "cannot tell"; the dashboard then relies on a short
+    session instead.
+    """
+
+    async def is_moderator(
+        self, platform: str, community_id: str, member_id: str
+    ) -> bool | None: ...
 
 
 class Clock(Protocol):

@@ -109,6 +109,10 @@ class ConsoleAdapter:
         self.write(f"\n[new discussion thread: {render_title(title)}]\n{render(text)}")
         return Place(place.platform, place.community_id, place.room_id, thread_id=key)
 
+    async def is_moderator(self, platform: str, community_id: str, member_id: str) -> bool:
+        """The web dashboard's check: the one local user moderates the one community."""
+        return (platform, community_id, member_id) == (PLACE.platform, PLACE.community_id, USER.id)
+
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
         """A private message to the one local user."""
         self.write(f"\n[a private message for you]\n{render(text)}")

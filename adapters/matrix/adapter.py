@@ -788,3 +788,13 @@ class MatrixAdapter:
         the key makes the transaction id, so a retried notice arrives once."""
         direct = await self._direct_room(member_id)
         await self._send_md(direct, text, None, outbound.txn_id("notice", key), Kind.NOTICE)
+
+    async def is_moderator(self, platform: str, community_id: str, member_id: str) -> bool | None:
+        """The web dashboard's check, from the room's power levels as last synced: a member
+        whose power drops below the moderator level loses the dashboard for that room."""
+        if platform != inbound.PLATFORM:
+            return None
+        room = self.rooms.get(community_id)
+        if room is None:  # the bot has left the room
+            return False
+        return room.is_moderator(member_id, self.config.moderator_level)

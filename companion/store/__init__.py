@@ -43,6 +43,7 @@ from companion.store.members import MemberRepo
 from companion.store.prompts import PromptRepo
 from companion.store.reflections import ReflectionRepo
 from companion.store.schedules import ScheduleRepo
+from companion.store.web import WebRepo
 
 
 class Repositories:
@@ -58,6 +59,7 @@ class Repositories:
         self.contributions = ContributionRepo(db)
         self.members = MemberRepo(db)
         self.exchange = ExchangeRepo(db)
+        self.web = WebRepo(db)
 
 
 class UnitOfWork(Repositories):

@@ -143,6 +143,15 @@ class BookClubRepo:
         )
         return ClubRow(*row) if row else None
 
+    async def clubs_in_community(self, community_id: str) -> list[ClubRow]:
+        """The community's clubs that have not ended (one per channel at most)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CLUB} FROM club WHERE community_id = ? "  # noqa: S608
+            "AND status != 'ended' ORDER BY id",
+            (community_id,),
+        )
+        return [ClubRow(*row) for row in rows]
+
     async def get(self, club_id: int) -> ClubRow | None:
         row = await self.db.fetchone(f"SELECT {_CLUB} FROM club WHERE id = ?", (club_id,))  # noqa: S608
         return ClubRow(*row) if row else None
@@ -194,6 +203,14 @@ class BookClubRepo:
             (club_id, chapter),
         )
         return int(row[0]) if row else 0
+
+    async def chapter_counts(self, club_id: int) -> dict[int, int]:
+        """How many members have marked each chapter as the last one read (counts, no ids)."""
+        rows = await self.db.fetchall(
+            "SELECT chapter, COUNT(*) FROM club_progress WHERE club_id = ? GROUP BY chapter",
+            (club_id,),
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
 
     async def chapters_reached(self, community_ids: Sequence[str], now: datetime) -> dict[str, int]:
         """How far each community's book clubs have read, for spoiler-safe general rotation.

@@ -52,6 +52,8 @@ _FORGET = (
     ("UPDATE club SET created_by = NULL WHERE created_by = ?", ""),
     ("UPDATE audit SET actor_id = NULL WHERE actor_id = ?", ""),
     ("UPDATE suggester_block SET blocked_by = NULL WHERE blocked_by = ?", ""),
+    ("DELETE FROM web_login WHERE member_id = ?", ""),
+    ("DELETE FROM web_session WHERE member_id = ?", ""),
 )
 
 

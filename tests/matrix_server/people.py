@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -206,11 +206,14 @@ async def bot_starter(
         user: RegisteredUser | None = None,
         *,
         commands: tuple[CommandSpec, ...] = (),
+        sections: dict[str, Any] | None = None,
         **extra: Any,
     ) -> Bot:
         user = user or fresh(synapse, "bot")
         monkeypatch.setenv(TOKEN_ENV, user.access_token)
         settings = matrix_settings(synapse, user, tmp_path / "bot.db", **extra)
+        if sections:
+            settings = replace(settings, sections={**settings.sections, **sections})
         app = await build(settings, clock=clock, content=shipped)
         app.registry.extend(commands)
         task = asyncio.create_task(run(app, settings))

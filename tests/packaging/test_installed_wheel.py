@@ -31,9 +31,13 @@ def _run(*cmd: str | Path, cwd: Path | None = None, env: dict[str, str] | None =
 
 
 def _shipped() -> set[str]:
-    """The tracked files an installed Companion needs: content and migrations."""
-    tracked = _run("git", "ls-files", "content", "companion/store/migrations", cwd=ROOT)
-    return {Path(p).name for p in tracked.split() if Path(p).suffix in {".toml", ".sql"}}
+    """The tracked files an installed Companion needs: content, migrations, the dashboard's
+    templates and static files."""
+    tracked = _run(
+        "git", "ls-files", "content", "companion/store/migrations", "companion/web", cwd=ROOT
+    )
+    suffixes = {".toml", ".sql", ".html", ".css", ".js"}
+    return {Path(p).name for p in tracked.split() if Path(p).suffix in suffixes}
 
 
 @pytest.fixture(scope="session")

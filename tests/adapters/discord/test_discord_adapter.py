@@ -94,10 +94,14 @@ async def start_bot(
     guild = double.add_default_guild()
     monkeypatch.setenv(TOKEN_VARIABLE, double.token)
 
-    async def factory(extra_specs: tuple[CommandSpec, ...] = (), **discord_extra: Any) -> Bot:
+    async def factory(
+        extra_specs: tuple[CommandSpec, ...] = (),
+        sections: dict[str, Any] | None = None,
+        **discord_extra: Any,
+    ) -> Bot:
         app = await make_app(
             content=shipped,
-            sections=discord_settings(double, **discord_extra),
+            sections={**discord_settings(double, **discord_extra), **(sections or {})},
             adapters=("discord",),
         )
         app.registry.extend(extra_specs)
@@ -646,3 +650,26 @@ async def test_health_shows_the_gateway_connected_and_commands_counted(bot: Bot)
     assert 'companion_commands_total{command="define",outcome="ok"} 1.0' in scraped
     [discord_state] = [a for a in bot.app.metrics.adapters() if a.platform == "discord"]
     assert discord_state.connected and discord_state.heartbeat_age is not None
+
+
+# --- the web dashboard ---------------------------------------------------------------------
+
+
+async def test_a_moderator_gets_a_dashboard_link_only_they_see(start_bot: BotFactory) -> None:
+    from tests.fakes import RecordingPort
+    from tests.web.harness import WEB, Browserless, serve
+
+    bot = await start_bot(sections=WEB)
+    with pytest.raises(PermissionError, match="hidden from member"):  # a moderator command
+        await bot.double.slash("dashboard", user=bot.guild.member)
+    record = await bot.double.slash("dashboard", user=bot.guild.moderator)
+    await bot.double.wait_for_response(record)
+    assert record.messages[0].ephemeral
+    token = text_of(record).split("login?token=")[1].split(")")[0]
+    web: Browserless = await serve(bot.app, RecordingPort())
+    try:
+        landed = await web.client.post("/login", data={"token": token})
+        assert landed.status == 200
+        assert landed.url.path == f"/c/{bot.guild.guild.id}/schedules"
+    finally:
+        await web.client.close()

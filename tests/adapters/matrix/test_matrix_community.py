@@ -9,6 +9,7 @@ what the room sees, and that the adapter's own bookkeeping names nobody.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -286,3 +287,55 @@ async def test_a_six_chapter_book_club_in_a_matrix_room(start_bot: Any, people: 
         f"{what} {n}" for n in range(1, 7) for what in ("reminder", "thread", "in thread")
     ]
     assert "Every chapter has been discussed" in await bob.ask(room, "!bookclub", bot.id)
+
+
+# --- the web dashboard ---------------------------------------------------------------------
+
+
+async def test_a_matrix_moderator_gets_a_dashboard_link_and_loses_it_with_the_role(
+    start_bot: Any, people: Any
+) -> None:
+    from nio import RoomGetStateEventResponse
+
+    from tests.fakes import RecordingPort
+    from tests.web.harness import WEB, serve
+
+    alice, bob = people("creator"), people("helper")
+    bot: Bot = await start_bot(sections=WEB)
+    room = await joined_room(alice, bot, bob.id)
+    await bob.join(room)
+    refusal = await privately(bob, bot, room, "!dashboard", "Only moderators")
+    assert "token" not in refusal["content"]["body"]
+
+    levels = await alice.client.room_get_state_event(room, "m.room.power_levels")
+    assert isinstance(levels, RoomGetStateEventResponse)
+
+    async def set_power(level: int) -> None:
+        users = {**levels.content.get("users", {}), bob.id: level}
+        await alice.client.room_put_state(
+            room, "m.room.power_levels", {**levels.content, "users": users}
+        )
+
+    await set_power(50)
+    link = await privately(bob, bot, room, "!dashboard", "login?token=")
+    in_room = [e["content"].get("body", "") for e in bob.sent_by(bot.id, room)]
+    assert not any("token" in body for body in in_room)  # the room sees only a pointer
+    token = re.search(r"login\?token=([\w-]+)", link["content"]["body"])
+    assert token
+    web = await serve(bot.app, RecordingPort())
+    try:
+        landed = await web.client.post("/login", data={"token": token.group(1)})
+        assert landed.status == 200
+        assert landed.url.path == f"/c/{room}/schedules"
+        bot.clock.advance(timedelta(hours=1))  # Matrix can be asked: a long session
+        assert (await web.client.get(f"/c/{room}/queue")).status == 200
+
+        await set_power(0)
+        for _ in range(300):  # until the bot's sync has seen the new power levels
+            if not await bot.adapter.is_moderator("matrix", room, bob.id):
+                break
+            await asyncio.sleep(0.02)
+        refused = await web.client.get(f"/c/{room}/queue")
+        assert refused.status == 403 and "no longer a moderator" in await refused.text()
+    finally:
+        await web.client.close()

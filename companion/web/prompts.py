@@ -1,0 +1,106 @@
+"""Prompts and glossary additions: list, search, add, edit, remove (the `prompt ...`
+commands), and import/export of the community's own entries as `content export` files."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from companion import exchange
+from companion.web.server import Ctx, community_ctx
+
+MAX_IMPORT = 512 * 1024
+
+
+def setup(router: web.UrlDispatcher) -> None:
+    router.add_get("/c/{community}/prompts", page)
+    router.add_post("/c/{community}/prompts", add)
+    router.add_post("/c/{community}/prompts/{id:\\d+}/remove", remove)
+    router.add_post("/c/{community}/prompts/{id:\\d+}/edit", edit)
+    router.add_get("/c/{community}/prompts/export", export)
+    router.add_post("/c/{community}/prompts/import", import_)
+
+
+async def page(request: web.Request) -> web.Response:
+    ctx = await community_ctx(request)
+    query = request.query.get("q", "").strip()[:100]
+    views = await ctx.app.prompts.all_for(ctx.community_id)
+    terms = await ctx.app.store.contributions.terms_added(ctx.community_id)
+    if query:
+        needle = query.lower()
+        views = [v for v in views if needle in v.text.lower() or needle in " ".join(v.tags)]
+        terms = [t for t in terms if needle in t[0].lower() or needle in t[1].lower()]
+    return ctx.render(
+        "prompts.html",
+        "prompts",
+        query=query,
+        own=[v for v in views if v.community],
+        shipped=[v for v in views if not v.community][:50],
+        terms=terms,
+    )
+
+
+async def add(request: web.Request) -> web.Response:
+    ctx = await community_ctx(request, write=True)
+    await ctx.run("prompt add", text=ctx.field("text"))
+    ctx.back("prompts")
+
+
+async def _own_id(ctx: Ctx) -> int:
+    prompt_id = int(ctx.request.match_info["id"])
+    rows = await ctx.app.store.prompts.for_community(ctx.community_id)
+    if all(row.id != prompt_id for row in rows):
+        ctx.not_found(f"prompt {prompt_id}")
+    return prompt_id
+
+
+async def remove(request: web.Request) -> web.Response:
+    ctx = await community_ctx(request, write=True)
+    await ctx.run("prompt remove", id=str(await _own_id(ctx)))
+    ctx.back("prompts")
+
+
+async def edit(request: web.Request) -> web.Response:
+    """An edit is `prompt add` of the new text, then `prompt remove` of the old one if the
+    new one was accepted (so the same checks apply); the prompt gets a new number."""
+    ctx = await community_ctx(request, write=True)
+    old = await _own_id(ctx)
+    before = {row.id for row in await ctx.app.store.prompts.for_community(ctx.community_id)}
+    await ctx.run("prompt add", text=ctx.field("text"))
+    after = {row.id for row in await ctx.app.store.prompts.for_community(ctx.community_id)}
+    if after - before:
+        await ctx.run("prompt remove", id=str(old))
+    ctx.back("prompts")
+
+
+async def export(request: web.Request) -> web.Response:
+    ctx = await community_ctx(request)
+    text = await exchange.export_community(ctx.app.store, ctx.community_id)
+    return web.Response(
+        text=text,
+        content_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="community-export.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def import_(request: web.Request) -> web.Response:
+    ctx = await community_ctx(request, write=True)
+    upload = ctx.form.get("file") if ctx.form is not None else None
+    raw = ctx.field("data")
+    if isinstance(upload, web.FileField):
+        data = upload.file.read(MAX_IMPORT + 1)
+        raw = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+    if not raw.strip():
+        ctx.flash("Choose an export file (or paste one) to import.", error=True)
+    elif len(raw) > MAX_IMPORT:
+        ctx.flash("That file is too large to be a community export.", error=True)
+    else:
+        try:
+            added = await exchange.import_community(ctx.app.store, ctx.community_id, raw)
+        except exchange.ExchangeError as error:
+            ctx.flash(f"Nothing imported: {error}", error=True)
+        else:
+            ctx.flash(f"Imported {added} entries.")
+    ctx.back("prompts")

@@ -1,0 +1,186 @@
+"""The whole loop in a real headless Chromium (Debian's chromium + chromium-driver, driven
+by Selenium): a moderator types `dashboard` in the terminal, opens the printed link,
+approves a suggestion, plans a discussion on the calendar, and the thread is then posted
+through the console adapter when the injected clock reaches it. Screenshots of the queue
+and the calendar are saved in tests/artifacts/ (ignored by git)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from companion.events import Actor
+from companion.web.config import WebSettings
+from companion.web.server import create
+from companion_adapters.console import ConsoleAdapter
+from companion_adapters.console.adapter import PLACE as CONSOLE
+from tests.core.schedule_helpers import run_until
+from tests.web.harness import WEB
+
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+T = TypeVar("T")
+
+pytestmark = pytest.mark.browser
+
+if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(
+            "CI must run the browser tests: apt-get install chromium chromium-driver"
+        )
+    pytest.skip(
+        "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+        allow_module_level=True,
+    )
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[WebDriver]:
+    profile = tempfile.mkdtemp(prefix="companion-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1800",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+async def off_loop(call: Callable[..., T], *args: Any) -> T:
+    """Selenium blocks; the dashboard answers from this event loop, so drive it off-loop."""
+    return await asyncio.to_thread(call, *args)
+
+
+@pytest.fixture
+async def served(make_app) -> AsyncIterator[tuple[Any, ConsoleAdapter, io.StringIO, str]]:
+    app = await make_app(sections=WEB)
+    out = io.StringIO()
+    console = ConsoleAdapter(app, stdout=out, interactive=False)
+    app.scheduler.attach("console", console)
+    server = TestServer(create(app, WebSettings.from_settings(app.settings)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield app, console, out, str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+def _screenshot(browser: WebDriver, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    browser.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+    return path
+
+
+async def test_a_moderator_approves_and_plans_and_the_thread_is_posted(served, driver, clock):
+    app, console, out, base = served
+    friend = Actor("console:friend", "A friend")
+    await app.dispatcher.run_text(
+        "suggest prompt What changed for you when you listened before answering? #listening",
+        friend,
+        CONSOLE,
+        clock.now(),
+    )
+    await console.handle("dashboard")
+    printed = out.getvalue()
+    match = re.search(r"<(http://127\.0\.0\.1:8080/login\?token=[\w-]+)>", printed)
+    assert match, printed
+    link = match.group(1).replace("http://127.0.0.1:8080", base)  # the test server's port
+
+    await off_loop(driver.get, link)
+    await off_loop(lambda: _wait_for(driver, lambda: "/schedules" in driver.current_url))
+    assert "token" not in driver.current_url
+    assert "Schedules" in driver.title
+
+    # Keyboard first: Tab reaches the skip link, and it leads into the page.
+    await off_loop(lambda: driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB))
+    focused = await off_loop(lambda: driver.switch_to.active_element.text)
+    assert focused == "Skip to the page"
+    await off_loop(lambda: driver.switch_to.active_element.send_keys(Keys.ENTER))
+    assert await off_loop(lambda: driver.switch_to.active_element.get_attribute("id")) == "main"
+
+    await off_loop(lambda: driver.find_element(By.LINK_TEXT, "Moderation queue").click())
+    text = await off_loop(lambda: driver.find_element(By.TAG_NAME, "main").text)
+    assert "What changed for you when you listened before answering?" in text
+    _screenshot(driver, "dashboard-queue.png")
+    await off_loop(
+        lambda: driver.find_element(By.CSS_SELECTOR, "[aria-label='Approve suggestion 1']").click()
+    )
+    flash = await off_loop(lambda: driver.find_element(By.CSS_SELECTOR, ".flash").text)
+    assert flash == "#1 approved."
+    assert "The queue is empty." in await off_loop(
+        lambda: driver.find_element(By.TAG_NAME, "main").text
+    )
+
+    await off_loop(lambda: driver.find_element(By.LINK_TEXT, "Schedules").click())
+    await off_loop(
+        lambda: driver.find_element(
+            By.CSS_SELECTOR, "[aria-label='Plan a discussion on Thu 05 Mar']"
+        ).click()
+    )
+    date_value = await off_loop(lambda: driver.find_element(By.ID, "date").get_attribute("value"))
+    assert date_value == "2026-03-05"
+    time_field = await off_loop(driver.find_element, By.ID, "time")
+    await off_loop(driver.execute_script, "arguments[0].value = '18:00'", time_field)
+    await off_loop(lambda: driver.find_element(By.ID, "prompt").clear())
+    await off_loop(lambda: driver.find_element(By.ID, "prompt").send_keys("1"))
+    await off_loop(
+        lambda: driver.find_element(By.XPATH, "//button[text()='Plan the discussion']").click()
+    )
+    flash = await off_loop(lambda: driver.find_element(By.CSS_SELECTOR, ".flash").text)
+    assert flash.startswith("Planned #1: a discussion thread with prompt 1, once on 2026-03-05")
+    day = await off_loop(
+        lambda: driver.find_element(By.XPATH, "//li[h3[starts-with(., 'Thu 05 Mar')]]").text
+    )
+    assert "18:00 Discussion thread #1" in day
+    _screenshot(driver, "dashboard-calendar.png")
+    await off_loop(driver.set_window_size, 390, 1400)  # a phone: one day per row
+    widths = await off_loop(
+        driver.execute_script,
+        "return [document.documentElement.scrollWidth, window.innerWidth]",
+    )
+    assert widths[0] <= widths[1], widths  # nothing wider than the screen
+    _screenshot(driver, "dashboard-calendar-phone.png")
+    await off_loop(driver.set_window_size, 1280, 1800)
+
+    assert "[new discussion thread" not in out.getvalue()
+    await run_until(app, clock, datetime(2026, 3, 5, 18, 1, tzinfo=UTC))
+    posted = out.getvalue()
+    assert "[new discussion thread: What changed for you when you listened" in posted
+
+
+def _wait_for(browser: WebDriver, condition: Callable[[], bool]) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 10, poll_frequency=0.05).until(lambda _: condition())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,12 @@ class Settings:
     key_path: Path | None = None  # the anonymity key; default: beside the database
     adapters: tuple[str, ...] = ("console",)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    database_url: str | None = None  # [storage] url = "postgresql://..."; None: db_path
+
+    @property
+    def store_target(self) -> str | Path:
+        """What Store.open gets: the PostgreSQL url, or the SQLite file."""
+        return self.database_url or self.db_path
 
     def section(self, name: str) -> dict[str, Any]:
         return self.sections.get(name, {})
@@ -70,6 +77,25 @@ def load_settings(path: Path) -> Settings:
     if not adapters:
         raise ConfigError(f"{path} names no adapter: add a [console], [matrix] or [discord] table.")
     db = storage.get("path", str(default_db_path()))
+    url = storage.get("url")
+    database_url: str | None = None
+    if url is not None:
+        if not isinstance(url, str):
+            raise ConfigError('[storage] url must be a string like "postgresql://user@host/db".')
+        if url.startswith("sqlite:///"):
+            db = url.removeprefix("sqlite://")
+        elif url.startswith(("postgresql://", "postgres://")):
+            if re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
+                raise ConfigError(
+                    "[storage] url must not carry a password; set COMPANION_DATABASE_PASSWORD "
+                    "(or COMPANION_DATABASE_PASSWORD_FILE) instead."
+                )
+            database_url = url
+        else:
+            raise ConfigError(
+                '[storage] url must start with "postgresql://" or "sqlite:///" '
+                "(a SQLite file can also be given as [storage] path)."
+            )
     content_dir = content.get("dir")
     grace = scheduler.get("grace_hours", 6)
     per_day = community.get("suggestions_per_day", 5)
@@ -87,6 +113,7 @@ def load_settings(path: Path) -> Settings:
         key_path=_resolve(base, str(key_path)) if key_path else None,
         adapters=adapters,
         sections={k: v for k, v in data.items() if isinstance(v, dict)},
+        database_url=database_url,
     )
 
 

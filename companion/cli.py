@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from companion import content as content_module
+from companion import operations
 from companion.config import ConfigError, Settings, default_db_path, load_settings
 from companion.schema import ContentError
 
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="companion", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"companion {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -63,12 +65,18 @@ def _parser() -> argparse.ArgumentParser:
 
     commands = sub.add_parser("commands", help="print the command list as Markdown")
     commands.set_defaults(func=_commands)
+    operations.add_parsers(sub)
 
     content = sub.add_parser("content", help="check the content files")
     content_sub = content.add_subparsers(required=True, metavar="ACTION")
-    check = content_sub.add_parser("check", help="validate content/*.toml without starting")
-    check.add_argument("dir", nargs="?", type=Path, default=None)
+    check = content_sub.add_parser(
+        "check", help="validate the content files without starting (default: the shipped ones)"
+    )
+    check.add_argument(
+        "dir", nargs="?", type=Path, default=None, help="a content directory to check instead"
+    )
     check.set_defaults(func=_content_check)
+    operations.add_reload_parser(content_sub)
     for action, helptext in (
         ("export", "write a community's own entries to a JSON file (- for stdout)"),
         ("import", "add a community's entries from a JSON export (all or nothing)"),
@@ -83,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub_action.set_defaults(func=_content_exchange, action=action)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (the one pip and the wheel name show)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("companion")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _local_settings(args: argparse.Namespace) -> Settings:
@@ -206,7 +224,8 @@ def _content_exchange(args: argparse.Namespace) -> int:
 
 
 def _content_check(args: argparse.Namespace) -> int:
-    loaded = content_module.load(args.dir)
+    directory = args.dir or content_module.default_dir()
+    loaded = content_module.load(directory)
     counts = {
         "terms": len(loaded.terms),
         "reflections": len(loaded.reflections),
@@ -217,7 +236,7 @@ def _content_check(args: argparse.Namespace) -> int:
         "plans": len(loaded.plans),
         "tags": len(loaded.tags),
     }
-    print("content OK: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    print(f"content OK in {directory}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     return 0
 
 

@@ -278,8 +278,14 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
 
 
 def default_dir() -> Path:
-    """content/ beside the package (a checkout or an editable install)."""
-    return Path(__file__).resolve().parent.parent / "content"
+    """The shipped content: the installed ``companion_content`` package (content/ in a checkout).
+
+    The wheel installs content/ as that package, and an editable install maps it back to the
+    checkout's content/, so both find the same files through the import system.
+    """
+    import companion_content
+
+    return Path(companion_content.__file__).resolve().parent
 
 
 def load(directory: Path | None = None) -> Content:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from companion.events import Place
 from companion.ports import ChatPort, Clock, PostError
 from companion.recurrence import Recurrence
-from companion.store import Store
+from companion.store import Repositories, Store
 from companion.store.schedules import Claim, Lease, NewSchedule, ScheduleRow, Skip, iso
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,10 @@ class Scheduler:
         created_by: str,
         *,
         grace: timedelta | None = None,
+        repos: Repositories | None = None,
     ) -> ScheduleRow:
+        """Plan a schedule; pass a unit of work as ``repos`` to make it part of that unit."""
+        repos = repos or self.store
         now = self.clock.now()
         first = recurrence.next_after(now)
         if first is None:
@@ -212,23 +215,26 @@ class Scheduler:
             created_at=iso(now),
             grace_seconds=int(grace.total_seconds()) if grace is not None else None,
         )
-        schedule_id = await self.store.schedules.add(new)
+        schedule_id = await repos.schedules.add(new)
         self.wake()
-        row = await self.store.schedules.get(schedule_id)
+        row = await repos.schedules.get(schedule_id)
         assert row is not None
         return row
 
-    async def set_status(self, row: ScheduleRow, status: str) -> ScheduleRow:
+    async def set_status(
+        self, row: ScheduleRow, status: str, *, repos: Repositories | None = None
+    ) -> ScheduleRow:
         """Pause, resume (from now on: nothing missed while paused is posted) or cancel."""
+        repos = repos or self.store
         next_run = row.next_run
         if status == "active":
             upcoming = recurrence_of(row).next_after(self.clock.now())
             next_run = iso(upcoming) if upcoming else None
             if next_run is None:
                 status = "done"
-        await self.store.schedules.set_status(row.id, status, reason=None, next_run=next_run)
+        await repos.schedules.set_status(row.id, status, reason=None, next_run=next_run)
         self.wake()
-        updated = await self.store.schedules.get(row.id)
+        updated = await repos.schedules.get(row.id)
         assert updated is not None
         return updated
 
@@ -261,9 +267,21 @@ class Scheduler:
             if not jobs:
                 return 0
             await self._prepare(jobs)
-            results = await asyncio.gather(*(self._send(job) for job in jobs))
-            sent = [(job, action) for job, action in zip(jobs, results, strict=True) if action]
+            # One job's unexpected failure must not cost the others their "sent" mark:
+            # unmarked, they would be sent again after a restart.
+            results = await asyncio.gather(
+                *(self._send(job) for job in jobs), return_exceptions=True
+            )
+            sent: list[tuple[Job, Action]] = []
+            for job, result in zip(jobs, results, strict=True):
+                if isinstance(result, BaseException):
+                    await self._unexpected(job, result)
+                elif result is not None:
+                    sent.append((job, result))
             await self.store.schedules.mark_sent([job.key for job, _ in sent], self.clock.now())
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result  # a cancellation, after the marks are safe
             for job, action in sent:
                 after = self.kinds[job.row.kind].after_sent
                 if after is not None and action is not None:
@@ -346,6 +364,20 @@ class Scheduler:
             await self._failed(job.key, row, job.attempts, error)
             return None
         return action
+
+    async def _unexpected(self, job: Job, error: BaseException) -> None:
+        """A send that failed outside its own error handling: retry it after the first
+        backoff; if even that cannot be written, it stays claimed and a restart retries it."""
+        log.error("schedule %d: sending failed unexpectedly", job.row.id, exc_info=error)
+        if not isinstance(error, Exception):
+            return
+        now = self.clock.now()
+        try:
+            await self.store.schedules.retry_later(
+                job.key, now + (self.backoff or BACKOFF)[0], type(error).__name__, now
+            )
+        except Exception:
+            log.exception("schedule %d: could not plan the retry", job.row.id)
 
     async def _failed(self, key: str, row: ScheduleRow, attempts: int, error: Exception) -> None:
         now = self.clock.now()

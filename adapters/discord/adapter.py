@@ -169,17 +169,22 @@ class DiscordAdapter:
 
     def _actor(self, interaction: discord.Interaction) -> Actor:
         user = interaction.user
-        moderator = False
-        if interaction.guild_id is not None:
-            perms = interaction.permissions  # the member's, from the interaction itself
-            moderator = perms.administrator or perms.manage_guild or perms.manage_threads
-            if (
-                not moderator
-                and self.config.moderator_role_ids
-                and isinstance(user, discord.Member)
-            ):
-                moderator = any(user.get_role(r) for r in self.config.moderator_role_ids)
-        return Actor(str(user.id), user.display_name, moderator)
+        return Actor(str(user.id), user.display_name, self._is_moderator(interaction))
+
+    def _is_moderator(self, interaction: discord.Interaction) -> bool:
+        """Moderating is community-wide, so it comes from the member's guild-level power:
+        the owner, their roles' permissions (Administrator, Manage Server, Manage Threads)
+        or a configured role. Never ``interaction.permissions``: those are resolved in the
+        channel, so a Manage Threads overwrite on one channel would make a moderator."""
+        user, guild = interaction.user, interaction.guild
+        if guild is None or not isinstance(user, discord.Member):
+            return False  # a DM, or a guild the bot has no roles for: nobody moderates
+        if guild.owner_id == user.id:
+            return True
+        perms = user.guild_permissions
+        if perms.administrator or perms.manage_guild or perms.manage_threads:
+            return True
+        return any(user.get_role(r) for r in self.config.moderator_role_ids)
 
     @staticmethod
     def _place(interaction: discord.Interaction) -> Place:

@@ -19,7 +19,7 @@ from companion.features.schedules import parse_date, parse_days, parse_time
 from companion.markup import escape
 from companion.recurrence import Recurrence, to_instant
 from companion.scheduler import Action, Post, Scheduler, Thread
-from companion.store import Store
+from companion.store import Repositories, Store, UnitOfWork
 from companion.store.bookclubs import ClubRow, SessionRow
 from companion.store.schedules import ScheduleRow, iso
 
@@ -159,8 +159,9 @@ class BookClubs:
 
     # --- helpers --------------------------------------------------------------------------
 
-    async def _club(self, inv: Invocation) -> ClubRow:
-        club = await self.store.bookclubs.club_in_room(inv.place.platform, inv.place.room_id)
+    async def _club(self, inv: Invocation, repos: Repositories | None = None) -> ClubRow:
+        repos = repos or self.store
+        club = await repos.bookclubs.club_in_room(inv.place.platform, inv.place.room_id)
         if club is None:
             raise UserError(
                 "There is no book club in this channel. Moderators can start one "
@@ -173,29 +174,36 @@ class BookClubs:
         return moment.strftime("%a %d %b %Y, %H:%M ") + club.timezone
 
     async def _add_session_schedules(
-        self, place: Place, zone: ZoneInfo, chapter_day: date, at: time, by: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        place: Place,
+        zone: ZoneInfo,
+        chapter_day: date,
+        at: time,
+        by: str,
+        now: datetime,
     ) -> tuple[str, int, int | None]:
         """The one-off thread schedule and, unless already past, the reminder a day before."""
         thread = await self.scheduler.add(
-            place, THREAD_KIND, Recurrence("once", at, zone, chapter_day), "", by
+            place, THREAD_KIND, Recurrence("once", at, zone, chapter_day), "", by, repos=uow
         )
         reminder_day = chapter_day - timedelta(days=1)
         reminder_id = None
         if to_instant(datetime.combine(reminder_day, at), zone) > now:
             reminder = await self.scheduler.add(
-                place, REMINDER_KIND, Recurrence("once", at, zone, reminder_day), "", by
+                place, REMINDER_KIND, Recurrence("once", at, zone, reminder_day), "", by, repos=uow
             )
             reminder_id = reminder.id
         assert thread.next_run is not None
         return thread.next_run, thread.id, reminder_id
 
-    async def _cancel(self, schedule_ids: list[int | None]) -> None:
+    async def _cancel(self, uow: UnitOfWork, schedule_ids: list[int | None]) -> None:
         for schedule_id in schedule_ids:
             if schedule_id is None:
                 continue
-            row = await self.store.schedules.get(schedule_id)
+            row = await uow.schedules.get(schedule_id)
             if row is not None and row.status in ("active", "paused"):
-                await self.scheduler.set_status(row, "cancelled")
+                await self.scheduler.set_status(row, "cancelled", repos=uow)
 
     # --- commands -------------------------------------------------------------------------
 
@@ -215,31 +223,33 @@ class BookClubs:
             if plan.chapters and chapters > plan.chapters:
                 raise UserError(f"`{plan.name}` has {plan.chapters} chapters.")
         pace = parse_pace(words, plan.pace_days)
-        if await self.store.bookclubs.club_in_room(inv.place.platform, inv.place.room_id):
-            raise UserError("This channel already has a book club; `bookclub end` it first.")
         days = pace.opens(start, chapters)
         sessions = []
         here = Place(inv.place.platform, inv.place.community_id, inv.place.room_id)
-        for chapter, day in enumerate(days, 1):
-            opens_at, thread_id, reminder_id = await self._add_session_schedules(
-                here, zone, day, pace.at, inv.actor.id, inv.at
+        taken = "This channel already has a book club; `bookclub end` it first."
+        # The club, its sessions and every chapter's schedules: all of them or none.
+        async with self.store.unit_of_work() as uow:
+            if await uow.bookclubs.club_in_room(inv.place.platform, inv.place.room_id):
+                raise UserError(taken)
+            for chapter, day in enumerate(days, 1):
+                opens_at, thread_id, reminder_id = await self._add_session_schedules(
+                    uow, here, zone, day, pace.at, inv.actor.id, inv.at
+                )
+                sessions.append((chapter, opens_at, thread_id, reminder_id))
+            club_id = await uow.bookclubs.add_club(
+                inv.place.community_id,
+                inv.place.platform,
+                inv.place.room_id,
+                plan.ref,
+                plan.title,
+                chapters,
+                zone.key,
+                inv.actor.id,
+                inv.at,
+                sessions,
             )
-            sessions.append((chapter, opens_at, thread_id, reminder_id))
-        club_id = await self.store.bookclubs.add_club(
-            inv.place.community_id,
-            inv.place.platform,
-            inv.place.room_id,
-            plan.ref,
-            plan.title,
-            chapters,
-            zone.key,
-            inv.actor.id,
-            inv.at,
-            sessions,
-        )
-        if club_id is None:  # another moderator was quicker
-            await self._cancel([s for _, _, t, r in sessions for s in (t, r)])
-            raise UserError("This channel already has a book club; `bookclub end` it first.")
+            if club_id is None:  # the unique index says a club is here: undo the schedules
+                raise UserError(taken)
         unverified = (
             ""
             if plan.chapters
@@ -331,39 +341,43 @@ class BookClubs:
         return Reply("\n".join(lines))
 
     async def pause(self, inv: Invocation) -> Reply:
-        club = await self._club(inv)
-        if club.status == "paused":
-            raise UserError("The club is already paused.")
-        for session in await self._future(club, inv.at):
-            for schedule_id in (session.thread_schedule_id, session.reminder_schedule_id):
-                row = await self._schedule(schedule_id)
-                if row is not None and row.status == "active":
-                    await self.scheduler.set_status(row, "paused")
-        await self.store.bookclubs.set_status(club.id, "paused", iso(inv.at))
+        async with self.store.unit_of_work() as uow:
+            club = await self._club(inv, uow)
+            if club.status == "paused":
+                raise UserError("The club is already paused.")
+            for session in await self._future(uow, club, inv.at):
+                for schedule_id in (session.thread_schedule_id, session.reminder_schedule_id):
+                    row = await uow.schedules.get(schedule_id) if schedule_id else None
+                    if row is not None and row.status == "active":
+                        await self.scheduler.set_status(row, "paused", repos=uow)
+            await uow.bookclubs.set_status(club.id, "paused", iso(inv.at))
         return Reply(
             "Paused the book club. `bookclub resume` moves the remaining dates on "
             "by the length of the pause."
         )
 
     async def resume(self, inv: Invocation) -> Reply:
-        club = await self._club(inv)
-        if club.status != "paused" or club.paused_at is None:
-            raise UserError("The club is not paused.")
-        paused_at = datetime.fromisoformat(club.paused_at)
-        zone = ZoneInfo(club.timezone)
-        # Shift by the local days the pause covered: paused Tuesday, resumed Friday = 3 days.
-        shift = inv.at.astimezone(zone).date() - paused_at.astimezone(zone).date()
-        here = Place(club.platform, club.community_id, club.room_id)
         changes = []
-        for session in await self._future(club, paused_at):
-            await self._cancel([session.thread_schedule_id, session.reminder_schedule_id])
-            local = datetime.fromisoformat(session.opens_at).astimezone(zone)
-            opens_at, thread_id, reminder_id = await self._add_session_schedules(
-                here, zone, local.date() + shift, local.time(), inv.actor.id, inv.at
-            )
-            changes.append((club.id, session.chapter, opens_at, "planned", thread_id, reminder_id))
-        await self.store.bookclubs.update_sessions(changes)
-        await self.store.bookclubs.set_status(club.id, "active", None)
+        async with self.store.unit_of_work() as uow:
+            club = await self._club(inv, uow)
+            if club.status != "paused" or club.paused_at is None:
+                raise UserError("The club is not paused.")
+            paused_at = datetime.fromisoformat(club.paused_at)
+            zone = ZoneInfo(club.timezone)
+            # Shift by the local days the pause covered: paused Tuesday, resumed Friday = 3.
+            shift = inv.at.astimezone(zone).date() - paused_at.astimezone(zone).date()
+            here = Place(club.platform, club.community_id, club.room_id)
+            for session in await self._future(uow, club, paused_at):
+                await self._cancel(uow, [session.thread_schedule_id, session.reminder_schedule_id])
+                local = datetime.fromisoformat(session.opens_at).astimezone(zone)
+                opens_at, thread_id, reminder_id = await self._add_session_schedules(
+                    uow, here, zone, local.date() + shift, local.time(), inv.actor.id, inv.at
+                )
+                changes.append(
+                    (club.id, session.chapter, opens_at, "planned", thread_id, reminder_id)
+                )
+            await uow.bookclubs.update_sessions(changes)
+            await uow.bookclubs.set_status(club.id, "active", None)
         days = shift.days
         return Reply(
             f"Resumed. The remaining discussions moved {days} day{'s' * (days != 1)} "
@@ -371,58 +385,57 @@ class BookClubs:
         )
 
     async def skip(self, inv: Invocation) -> Reply:
-        club = await self._club(inv)
-        future = await self._future(club, inv.at)
-        if not future:
-            raise UserError("There is no discussion left to skip.")
-        session = future[0]
-        await self._cancel([session.thread_schedule_id, session.reminder_schedule_id])
-        await self.store.bookclubs.update_sessions(
-            [
-                (
-                    club.id,
-                    session.chapter,
-                    session.opens_at,
-                    "skipped",
-                    session.thread_schedule_id,
-                    session.reminder_schedule_id,
-                )
-            ]
-        )
+        async with self.store.unit_of_work() as uow:
+            club = await self._club(inv, uow)
+            future = await self._future(uow, club, inv.at)
+            if not future:
+                raise UserError("There is no discussion left to skip.")
+            session = future[0]
+            await self._cancel(uow, [session.thread_schedule_id, session.reminder_schedule_id])
+            await uow.bookclubs.update_sessions(
+                [
+                    (
+                        club.id,
+                        session.chapter,
+                        session.opens_at,
+                        "skipped",
+                        session.thread_schedule_id,
+                        session.reminder_schedule_id,
+                    )
+                ]
+            )
         return Reply(
             f"Skipped the chapter {session.chapter} discussion; the others keep their dates."
         )
 
     async def end(self, inv: Invocation) -> Reply:
-        club = await self._club(inv)
         changes = []
-        for session in await self._future(club, inv.at):
-            await self._cancel([session.thread_schedule_id, session.reminder_schedule_id])
-            changes.append(
-                (
-                    club.id,
-                    session.chapter,
-                    session.opens_at,
-                    "cancelled",
-                    session.thread_schedule_id,
-                    session.reminder_schedule_id,
+        async with self.store.unit_of_work() as uow:
+            club = await self._club(inv, uow)
+            for session in await self._future(uow, club, inv.at):
+                await self._cancel(uow, [session.thread_schedule_id, session.reminder_schedule_id])
+                changes.append(
+                    (
+                        club.id,
+                        session.chapter,
+                        session.opens_at,
+                        "cancelled",
+                        session.thread_schedule_id,
+                        session.reminder_schedule_id,
+                    )
                 )
-            )
-        await self.store.bookclubs.update_sessions(changes)
-        await self.store.bookclubs.set_status(club.id, "ended", None)
+            await uow.bookclubs.update_sessions(changes)
+            await uow.bookclubs.set_status(club.id, "ended", None)
         return Reply(
             f"Ended the book club on *{escape(club.title)}*. Thank you for reading together."
         )
 
-    async def _future(self, club: ClubRow, after: datetime) -> list[SessionRow]:
+    async def _future(self, uow: UnitOfWork, club: ClubRow, after: datetime) -> list[SessionRow]:
         return [
             s
-            for s in await self.store.bookclubs.sessions(club.id)
+            for s in await uow.bookclubs.sessions(club.id)
             if s.state == "planned" and s.opens_at > iso(after)
         ]
-
-    async def _schedule(self, schedule_id: int | None) -> ScheduleRow | None:
-        return await self.store.schedules.get(schedule_id) if schedule_id else None
 
     # --- what the scheduler posts -----------------------------------------------------------
 

@@ -1,7 +1,36 @@
-"""All SQL lives in this package. Features call these repository methods, never SQL."""
+"""All SQL lives in this package. Features call these repository methods, never SQL.
+
+The store's contract (every store implements it: SQLite here, PostgreSQL beside it)
+-----------------------------------------------------------------------------------
+A store has one attribute per repository (``communities``, ``reflections``, ``kv``,
+``prompts``, ``schedules``, ``bookclubs``, ``contributions``, ``members``, ``exchange``),
+``await Store.open(...)``, ``await store.close()``, and::
+
+    async with store.unit_of_work() as uow:
+        await uow.schedules.add(...)
+        await uow.bookclubs.add_club(...)
+
+``unit_of_work()`` is an async context manager yielding a :class:`UnitOfWork`: the same
+repository attributes, every one bound to ONE transaction.
+
+- It commits when the block ends normally and rolls back when anything is raised in it
+  (a ``UserError``, a crash, a cancelled task): a failure part-way leaves nothing of the
+  block's writes behind, and a process killed inside it leaves nothing either.
+- Reads through the unit see its own writes. Writers from other tasks or processes never
+  interleave with it (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction on one pooled
+  connection, with the isolation it needs for the check-then-write inside).
+- A repository method that is a transaction of its own becomes part of the unit (SQLite:
+  a savepoint), so its own all-or-nothing still holds within the unit.
+- The block does database work only: no network calls inside (other tasks wait for it).
+  Using the store's own repositories inside the block is a mistake the store may refuse
+  (SQLite raises ``RuntimeError`` instead of deadlocking); so is using ``uow`` after it.
+- No nesting: a unit does not start another unit.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from companion.store.base import Db
@@ -18,9 +47,10 @@ from companion.store.reflections import ReflectionRepo
 from companion.store.schedules import ScheduleRepo
 
 
-class Store:
+class Repositories:
+    """Every repository, over one database handle (the store's, or a unit of work's)."""
+
     def __init__(self, db: Db) -> None:
-        self.db = db
         self.communities = CommunityRepo(db)
         self.reflections = ReflectionRepo(db)
         self.kv = KeyValueRepo(db)
@@ -30,6 +60,16 @@ class Store:
         self.contributions = ContributionRepo(db)
         self.members = MemberRepo(db)
         self.exchange = ExchangeRepo(db)
+
+
+class UnitOfWork(Repositories):
+    """The repositories bound to one transaction (see the module docstring)."""
+
+
+class Store(Repositories):
+    def __init__(self, db: Db) -> None:
+        super().__init__(db)
+        self.db = db
 
     @classmethod
     async def open(cls, target: str | Path, *, password: str | None = None) -> Store:
@@ -42,5 +82,10 @@ class Store:
     async def close(self) -> None:
         await self.db.close()
 
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        async with self.db.unit() as bound:
+            yield UnitOfWork(bound)
 
-__all__ = ["Database", "Store"]
+
+__all__ = ["Database", "Repositories", "Store", "UnitOfWork"]

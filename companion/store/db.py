@@ -65,6 +65,7 @@ class Database:
         self.conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        self._unit_owner: asyncio.Task[Any] | None = None
 
     @classmethod
     async def open(cls, path: str | Path, *, upto: int | None = None) -> Database:
@@ -116,8 +117,18 @@ class Database:
         return current
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SqliteTx]:
+    async def _guard(self) -> AsyncIterator[None]:
+        """Hold the connection for one statement or transaction."""
+        if self._unit_owner is not None and self._unit_owner is asyncio.current_task():
+            raise RuntimeError(
+                "this task holds a unit of work: use its repositories, not the store's"
+            )
         async with self._lock:
+            yield
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTx]:
+        async with self._guard():
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield SqliteTx(self.conn)
@@ -126,8 +137,31 @@ class Database:
                 raise
             await self.conn.execute("COMMIT")
 
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Database]:
+        """One transaction for several repositories: a Database bound to it.
+
+        Commits when the block ends normally and rolls back on any exception (a cancelled
+        task included). Other tasks wait for the connection meanwhile, so keep the block to
+        database work: no network calls inside.
+        """
+        async with self._guard():
+            self._unit_owner = asyncio.current_task()
+            bound = _BoundDatabase(self.conn, self.path)
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield bound
+                except BaseException:
+                    await self.conn.execute("ROLLBACK")
+                    raise
+                await self.conn.execute("COMMIT")
+            finally:
+                bound.closed = True
+                self._unit_owner = None
+
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._lock:
+        async with self._guard():
             return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
@@ -136,7 +170,7 @@ class Database:
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One write statement on its own; returns the number of rows changed."""
-        async with self._lock:
+        async with self._guard():
             return await SqliteTx(self.conn).execute(sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -146,3 +180,38 @@ class Database:
     async def insert(self, sql: str, params: Iterable[Any] = ()) -> int | None:
         async with self.transaction() as tx:
             return await tx.insert(sql, params)
+
+
+class _BoundDatabase(Database):
+    """The connection inside a unit of work: no lock of its own (the unit holds it), and a
+    repository's own transaction becomes a savepoint, so its all-or-nothing still holds."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        super().__init__(conn, path)
+        self.closed = False
+        self._savepoints = 0
+
+    @asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        if self.closed:
+            raise RuntimeError("this unit of work has ended; its repositories are closed")
+        yield
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTx]:
+        async with self._guard():
+            self._savepoints += 1
+            name = f"repo_{self._savepoints:d}"
+            await self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield SqliteTx(self.conn)
+            except BaseException:
+                await self.conn.execute(f"ROLLBACK TO {name}")
+                await self.conn.execute(f"RELEASE {name}")
+                raise
+            await self.conn.execute(f"RELEASE {name}")
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Database]:
+        raise RuntimeError("a unit of work cannot start another inside itself")
+        yield self  # pragma: no cover  (makes this a generator)

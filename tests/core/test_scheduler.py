@@ -258,3 +258,44 @@ async def _settle(port: RecordingPort, expected: int) -> None:
             await asyncio.sleep(0.01)
             return
         await asyncio.sleep(0.01)
+
+
+class Unprintable(Exception):
+    """An exception from deep in a library that cannot even describe itself."""
+
+    def __str__(self) -> str:
+        raise ValueError("no description")
+
+
+class SecondRoomBreaks(RecordingPort):
+    async def post(self, place, text, *, key):
+        if place.room_id == "r:2":
+            raise Unprintable
+        return await RecordingPort.post(self, place, text, key=key)
+
+
+async def test_one_job_failing_unexpectedly_does_not_unmark_the_rest_of_its_batch(make_app, clock):
+    app = await make_app()
+    port = SecondRoomBreaks(clock=clock)
+    app.scheduler.attach("test", port)
+    for room in ("r:1", "r:2", "r:3"):
+        await say(app, "schedule reflection 13:00", MODERATOR, replace(PLACE, room_id=room))
+    clock.set(datetime(2026, 3, 2, 13, 0, tzinfo=UTC))
+    assert await app.scheduler.run_due() == 3  # one batch of three
+    assert sorted(s.place.room_id for s in port.sent) == ["r:1", "r:3"]
+    states = {i: (await app.store.schedules.occurrences(i))[0] for i in (1, 2, 3)}
+    assert states[1].state == states[3].state == "sent"
+    assert states[2].state == "claimed" and states[2].retry_at is not None  # to be retried
+    await app.close()
+
+    clock.advance(timedelta(minutes=5))
+    again = RecordingPort(clock=clock)
+    restarted = await make_app()
+    restarted.scheduler.attach("test", again)
+    await restarted.scheduler.recover()
+    await run_until(restarted, clock, clock.now() + timedelta(hours=1))
+    assert [s.place.room_id for s in again.sent] == ["r:2"]  # nothing sent twice
+    assert again.keys_seen.isdisjoint(port.keys_seen)
+    for schedule_id in (1, 2, 3):
+        [occurrence] = await restarted.store.schedules.occurrences(schedule_id)
+        assert occurrence.state == "sent"

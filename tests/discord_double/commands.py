@@ -34,7 +34,7 @@ def find_command(
 def check_visible(cmd: JSON, guild: Guild, member: Member) -> None:
     """``default_member_permissions`` hides a command from members without those bits."""
     needed = cmd.get("default_member_permissions")
-    if needed is None:
+    if needed is None or (cmd["name"], member.id) in guild.command_overrides:
         return
     perms, bits = guild.base_permissions(member), int(needed)
     if not perms & Perm.ADMINISTRATOR and not (bits and perms & bits == bits):

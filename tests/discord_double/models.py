@@ -269,6 +269,9 @@ class Guild:
     channels: list[Channel] = field(default_factory=list)
     members: list[Member] = field(default_factory=list)
     threads: list[Channel] = field(default_factory=list)
+    # Server Settings > Integrations: (top-level command name, user id) a server admin let
+    # use a command whatever its default_member_permissions say.
+    command_overrides: set[tuple[str, int]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.roles:  # the @everyone role shares the guild's id

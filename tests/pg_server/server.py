@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 HOST = "127.0.0.1"
+PASSWORD_USER = "companion_pw"
 
 
 class PostgresMissing(RuntimeError):
@@ -92,6 +93,10 @@ class PostgresServer:
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr.strip()}")
+        # Everyone is trusted on loopback, except PASSWORD_USER, who must give a password:
+        # that is how a test proves the store sends COMPANION_DATABASE_PASSWORD.
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
         self.boot()
 
     def boot(self) -> None:

@@ -6,6 +6,7 @@ The repositories' shared statements carry ``?`` marks; ``numbered`` turns them i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -60,6 +61,19 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+def _lost_connection() -> tuple[type[BaseException], ...]:
+    """What asyncpg raises when the server went away (a restart, the network)."""
+    import asyncpg
+
+    return (
+        asyncpg.PostgresConnectionError,  # includes "the connection was closed mid-command"
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.AdminShutdownError,  # the server is shutting down or restarting
+        asyncpg.exceptions.CannotConnectNowError,  # ... and not accepting connections yet
+        OSError,  # refused, reset
+    )
+
+
 def _count(status: str) -> int:
     """asyncpg's command status ("UPDATE 3", "INSERT 0 1") -> rows changed."""
     tail = status.rsplit(" ", 1)[-1]
@@ -99,6 +113,7 @@ class PgDatabase:
     def __init__(self, pool: Any, url: str) -> None:
         self.pool = pool
         self.url = url
+        self._unit_owners: set[asyncio.Task[Any]] = set()
 
     @classmethod
     async def open(
@@ -175,22 +190,43 @@ class PgDatabase:
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[PgTx]:
-        import asyncpg
-
+        if asyncio.current_task() in self._unit_owners:
+            # It would take a second pooled connection and could wait on the unit's own locks.
+            raise RuntimeError(
+                "this task holds a unit of work: use its repositories, not the store's"
+            )
         try:
             async with self.pool.acquire() as conn:
                 yield PgTx(conn)
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as error:
+        except _lost_connection() as error:
             # The server went away (restarted, network): drop every pooled connection so the
             # next command connects afresh instead of failing on a dead one.
             log.warning("lost the PostgreSQL connection (%s); reconnecting on next use", error)
-            self.pool.expire_connections()
+            await self.pool.expire_connections()
             raise
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
         async with self._conn() as tx, tx.conn.transaction():
             yield tx
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[PgBound]:
+        """One transaction on one pooled connection for several repositories.
+
+        Commits when the block ends normally, rolls back on any exception (a cancelled task
+        included). A repository's own transaction inside it is a savepoint.
+        """
+        task = asyncio.current_task()
+        async with self._conn() as tx, tx.conn.transaction():
+            bound = PgBound(tx.conn)
+            if task is not None:
+                self._unit_owners.add(task)
+            try:
+                yield bound
+            finally:
+                bound.closed = True
+                self._unit_owners.discard(task)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         async with self._conn() as tx:
@@ -211,6 +247,54 @@ class PgDatabase:
     async def insert(self, sql: str, params: Iterable[Any] = ()) -> int | None:
         async with self._conn() as tx:
             return await tx.insert(sql, params)
+
+
+class PgBound(PgTx):
+    """The connection inside a unit of work, seen as a database by the repositories."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(conn)
+        self.closed = False
+
+    def _check(self) -> None:
+        if self.closed:
+            raise RuntimeError("this unit of work has ended; its repositories are closed")
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        self._check()
+        return await super().execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._check()
+        await super().executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        self._check()
+        return await super().fetchall(sql, params)
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
+        self._check()
+        return await super().fetchone(sql, params)
+
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int | None:
+        self._check()
+        return await super().insert(sql, params)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgTx]:
+        self._check()
+        async with self.conn.transaction():  # nested: asyncpg makes it a savepoint
+            yield self
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[PgBound]:
+        raise RuntimeError("a unit of work cannot start another inside itself")
+        yield self  # pragma: no cover  (makes this a generator)
+
+    async def close(self) -> None:
+        self.closed = True
 
 
 def redact(url: str) -> str:

@@ -33,6 +33,7 @@ from tests.discord_double import (
     DefaultGuild,
     DiscordDouble,
     InteractionRecord,
+    Overwrite,
     Perm,
 )
 from tests.fakes import FakeClock
@@ -225,6 +226,33 @@ async def test_manage_threads_or_a_configured_role_makes_a_moderator(
     for who in (facilitator, helper, bot.guild.owner):
         answer = await bot.ask("schedule reflection", {"time": "10:00"}, user=who)
         assert answer.startswith("Planned #"), (who.user.username, answer)
+
+
+async def test_a_channel_overwrite_does_not_make_a_community_moderator(
+    double: DiscordDouble, start_bot: BotFactory
+) -> None:
+    guild = double.guilds[0]
+    keeper = guild.add_member(double.add_user("thread-keeper"))
+    text = guild.channels[0]
+    # Manage Threads on this one channel only; a server admin also let them see /approve.
+    text.overwrites.append(Overwrite(keeper.id, type=1, allow=Perm.MANAGE_THREADS))
+    guild.command_overrides.add(("approve", keeper.id))
+    managers = guild.add_role("Server managers", Perm.MANAGE_GUILD)
+    manager = guild.add_member(double.add_user("manager"), [managers])
+    bot = await start_bot()
+    assert bot.guild.text is text
+    await bot.ask("suggest term", {"term": "solidarity", "definition": "Standing with others."})
+
+    approve, zone = {"id": 1}, {"zone": "Europe/Berlin"}
+    refused = await bot.ask("approve", approve, user=keeper, channel=text)
+    assert refused == "Only moderators can use `approve`."
+    refused = await bot.ask("timezone", zone, user=keeper, channel=text)
+    assert "Only moderators" in refused, refused
+    assert "Europe/Berlin" not in await bot.ask("timezone", user=keeper)
+
+    assert "#1 approved" in await bot.ask("approve", approve, user=manager, channel=text)
+    assert "Europe/Berlin" in await bot.ask("timezone", zone, user=manager, channel=text)
+    bot.double.assert_clean()
 
 
 async def test_moderator_only_groups_are_hidden_from_members(

@@ -146,6 +146,30 @@ async def test_only_moderators_schedule_and_room_creators_are_moderators(
     assert reply["content"]["body"].startswith("Planned #")
 
 
+async def test_power_in_another_room_does_not_moderate_this_one(
+    start_bot: Any, people: Any
+) -> None:
+    bot = await start_bot()
+    alice, bob = people("room-a-creator"), people("room-b-creator")
+    room_a = await alice.room(bot.id, bob.id)
+    await bob.join(room_a)
+    await alice.wait_for(notice_from(bot.id, room_a, "Hello!"))
+    room_b = await joined_room(bob, bot)  # Bob moderates room B, where he is the creator
+
+    async def answer(person: Any, room: str, line: str) -> str:
+        asked = await person.say(room, line)
+        return str((await person.reply_to(room, asked, bot.id))["content"]["body"])
+
+    assert "direct message" in await answer(  # the suggester is answered privately
+        alice, room_a, "!suggest term solidarity Standing with others, in deeds."
+    )
+    assert "Only moderators can use approve" in await answer(bob, room_a, "!approve 1")
+    assert "Only moderators" in await answer(bob, room_a, "!timezone Europe/Berlin")
+    assert (await answer(bob, room_b, "!timezone Europe/Berlin")).startswith("Time zone set")
+    assert "#1 approved" in await answer(alice, room_a, "!approve 1")
+    assert "Europe/Berlin" not in await answer(alice, room_a, "!timezone")
+
+
 async def test_a_scheduled_discussion_opens_a_thread_once(
     start_bot: Any, people: Any, synapse: SynapseServer
 ) -> None:

@@ -1,0 +1,137 @@
+"""Operator commands: `companion db backup|check` and `companion content reload`.
+
+Kept out of cli.py so the command line stays a short list of verbs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from companion import content as content_module
+from companion.config import Settings, default_db_path, load_settings
+from companion.store import maintenance
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = sub.add_parser("db", help="back up or check the SQLite file")
+    db_sub = db.add_subparsers(required=True, metavar="ACTION")
+    backup = db_sub.add_parser(
+        "backup", help="a consistent copy of the database, safe while the bot runs"
+    )
+    backup.add_argument("path", type=Path, help="the new file to write (must not exist)")
+    _where(backup)
+    backup.set_defaults(func=_backup)
+    check = db_sub.add_parser(
+        "check", help="integrity check, migration level and row counts per table"
+    )
+    _where(check)
+    check.set_defaults(func=_check)
+
+
+def add_reload_parser(content_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    reload = content_sub.add_parser(
+        "reload",
+        help="check the content files, then tell the running `companion run` to swap them in",
+    )
+    reload.add_argument("--config", type=Path, required=True, help="the running bot's config")
+    reload.set_defaults(func=_reload)
+
+
+def _where(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--config", type=Path, help="take the database path from this config")
+    group.add_argument("--db", type=Path, help=f"the SQLite file (default: {default_db_path()})")
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    if args.config is not None:
+        return load_settings(args.config).db_path
+    return args.db or default_db_path()
+
+
+def _backup(args: argparse.Namespace) -> int:
+    source = _db_path(args)
+    try:
+        version = asyncio.run(maintenance.backup(source, args.path))
+    except maintenance.MaintenanceError as error:
+        print(f"companion: no backup written: {error}", file=sys.stderr)
+        return 2
+    print(f"backed up {source} to {args.path} (migration {version}, integrity ok)")
+    key = Settings(db_path=source).key_file
+    if key is not None and key.exists():
+        print(f"also keep a copy of {key}: anonymous questions' limits and blocks need it")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        result = asyncio.run(maintenance.check(_db_path(args)))
+    except maintenance.MaintenanceError as error:
+        print(f"companion: {error}", file=sys.stderr)
+        return 2
+    print(f"database {result.path}")
+    if result.integrity_ok:
+        print("  integrity: ok")
+    else:
+        print("  integrity: PROBLEMS (restore a backup, or run sqlite3's .recover)")
+        for line in result.integrity[:20]:
+            print(f"    {line}")
+    if result.version == result.shipped:
+        state = "current"
+    elif result.version < result.shipped:
+        state = "behind: start Companion once to apply the missing migrations"
+    else:
+        state = "AHEAD of this Companion: a newer version wrote it; upgrade Companion"
+    print(f"  migration: {result.version} of {result.shipped} ({state})")
+    print("  rows:")
+    for table, count in result.rows.items():
+        print(f"    {table:<24} {count}")
+    return 0 if result.ok else 1
+
+
+# --- content reload ---------------------------------------------------------------------
+
+
+def pid_file(settings: Settings) -> Path | None:
+    """Where `companion run` writes its process id: beside the database, like the key."""
+    if str(settings.db_path) == ":memory:":
+        return None
+    return settings.db_path.with_name(settings.db_path.stem + ".pid")
+
+
+def _reload(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    loaded = content_module.load(settings.content_dir)  # ContentError: file:line, exit 2
+    where = pid_file(settings)
+    try:
+        pid = int(where.read_text().strip()) if where else 0
+    except (OSError, ValueError):
+        pid = 0
+    if pid <= 0:
+        print(
+            f"companion: no running `companion run` for {args.config} (no pid file {where}); "
+            "nothing reloaded. Under systemd: systemctl reload companion",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        print(f"companion: {where} names process {pid}, which is not running", file=sys.stderr)
+        return 1
+    except PermissionError:
+        print(
+            f"companion: not allowed to signal process {pid}; run this as the bot's user",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"content OK ({len(loaded.terms)} terms, {len(loaded.prompts)} prompts); "
+        f"asked process {pid} to reload; its log says when it has"
+    )
+    return 0

@@ -1,0 +1,121 @@
+"""`companion db backup` and `db check` on a real SQLite file, while another task writes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from companion.cli import main
+from companion.store import Store
+from companion.store.db import migrations
+from companion.store.maintenance import MaintenanceError, backup, check
+from tests.conftest import START
+
+PAD = "x" * 1500  # rows big enough that the file spans many pages
+
+
+async def _add(store: Store, n: int) -> None:
+    await store.prompts.add("c:one", f"prompt {n}", f"{n} {PAD}", ("t",), "u:mod", START)
+
+
+async def test_backup_under_writes_is_a_consistent_snapshot(tmp_path: Path) -> None:
+    source = tmp_path / "live.db"
+    store = await Store.open(source)
+    for n in range(1, 601):
+        await _add(store, n)
+    written = 600
+    stop = asyncio.Event()
+
+    async def writer() -> None:
+        nonlocal written
+        while not stop.is_set():
+            written += 1
+            await _add(store, written)
+
+    task = asyncio.create_task(writer())
+    await asyncio.sleep(0.02)
+    before = written
+    copy = tmp_path / "copy.db"
+    version = await backup(source, copy)
+    after = written
+    await asyncio.sleep(0.02)
+    stop.set()
+    await task
+    assert after > before, "the writer must have been writing while the backup ran"
+    assert written > after
+
+    assert version == len(migrations())
+    copied = await Store.open(copy)
+    try:
+        rows = await copied.prompts.for_community("c:one")
+        result = await check(copy)
+    finally:
+        await copied.close()
+    assert result.integrity_ok and result.version == len(migrations())
+    ids = sorted(r.id for r in rows)
+    k = len(ids)
+    assert ids == list(range(1, k + 1)), "a snapshot has no gaps"
+    assert before - 1 <= k <= after
+    # The same first k rows of the source, read now (rows are only ever appended): equal.
+    live = {r.id: r for r in await store.prompts.for_community("c:one") if r.id <= k}
+    await store.close()
+    assert {r.id: r for r in rows} == live
+    assert all(r.text == f"{r.id} {PAD}" for r in rows)
+
+
+async def test_check_reports_rows_and_a_migration_behind(tmp_path: Path) -> None:
+    from companion.store.db import Database
+
+    path = tmp_path / "old.db"
+    db = await Database.open(path, upto=2)
+    await db.close()
+    result = await check(path)
+    assert result.integrity_ok and result.version == 2 and not result.ok
+    assert result.rows["prompt"] == 0 and "kv" in result.rows
+
+
+class Cli:
+    """`companion ...` run in this process, as the console script runs it."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+def test_cli_backup_refuses_to_overwrite_and_check_names_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _cli = Cli(capsys)
+    source = tmp_path / "companion.db"
+    done = _cli("ask", "--db", str(source), "prompt add A question about listening #listening")
+    assert done[0] == 0, done[2]
+    target = tmp_path / "backup.db"
+    first = _cli("db", "backup", str(target), "--db", str(source))
+    assert first[0] == 0, first[2]
+    assert "integrity ok" in first[1] and "companion.key" in first[1]
+    target_bytes = target.read_bytes()
+    again = _cli("db", "backup", str(target), "--db", str(source))
+    assert again[0] == 2 and "exists already" in again[2]
+    assert target.read_bytes() == target_bytes, "a refused backup changes nothing"
+    good = _cli("db", "check", "--db", str(target))
+    assert good[0] == 0, good[2]
+    assert "integrity: ok" in good[1] and f"{len(migrations())} (current)" in good[1]
+    assert any(line.split() == ["prompt", "1"] for line in good[1].splitlines())
+
+    broken = tmp_path / "broken.db"
+    data = bytearray(target.read_bytes())
+    page = sqlite3.connect(target).execute("PRAGMA page_size").fetchone()[0]
+    data[page * 2 : page * 3] = b"\x55" * page  # scribble over a page of the copy
+    broken.write_bytes(bytes(data))
+    bad = _cli("db", "check", "--db", str(broken))
+    assert bad[0] != 0
+    assert "PROBLEMS" in bad[1] or "not a readable SQLite database" in bad[2]
+    with pytest.raises(MaintenanceError, match="No database at"):
+        asyncio.run(check(tmp_path / "nothing.db"))

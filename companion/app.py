@@ -24,6 +24,7 @@ from companion.features.prompts import Prompts
 from companion.features.reflections import Reflections
 from companion.features.resources import Resources
 from companion.features.schedules import Schedules
+from companion.flood import FloodGate
 from companion.identity import MemberHasher, load_or_create_key
 from companion.notices import Notices
 from companion.ports import Clock, SystemClock
@@ -80,7 +81,7 @@ async def build(
             help_feature,
             Definitions(content, store),
             reflections,
-            Lessons(content, rng),
+            Lessons(content, rng, store),
             communities,
             prompts,
             Schedules(scheduler, communities, reflections, prompts, content),
@@ -108,7 +109,12 @@ async def build(
         store=store,
         content=content,
         registry=registry,
-        dispatcher=Dispatcher(registry),
+        dispatcher=Dispatcher(
+            registry,
+            FloodGate(
+                clock, settings.commands_per_window, timedelta(seconds=settings.window_seconds)
+            ),
+        ),
         communities=communities,
         reflections=reflections,
         prompts=prompts,

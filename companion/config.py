@@ -5,15 +5,48 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
+from rapidfuzz import fuzz, process
 
 
 class ConfigError(Exception):
     """The configuration is unusable; the message says what to change."""
+
+
+# Every section of the config file and its settings: the one declaration of what is known
+# (config.example.toml documents each; the adapters validate the values of theirs).
+SCHEMA: dict[str, tuple[str, ...]] = {
+    "storage": ("path", "url", "key_path"),
+    "content": ("dir",),
+    "community": (
+        "default_timezone",
+        "suggestions_per_day",
+        "commands_per_window",
+        "window_seconds",
+    ),
+    "scheduler": ("grace_hours",),
+    "console": ("enabled",),
+    "matrix": (
+        "enabled",
+        "homeserver",
+        "user_id",
+        "command_prefix",
+        "moderator_level",
+        "allowed_inviters",
+        "max_command_age_minutes",
+        "device_name",
+        "encryption",
+        "crypto_store_path",
+        "unverified_devices",
+    ),
+    "discord": ("enabled", "test_guild_id", "moderator_role_ids", "api_base", "gateway_url"),
+}
+SECRET_KEYS = ("token", "access_token", "password")
 
 
 def default_db_path() -> Path:
@@ -27,6 +60,8 @@ class Settings:
     default_timezone: str = "UTC"
     grace_hours: float = 6.0
     suggestions_per_day: int = 5
+    commands_per_window: int = 10  # per member and community (0: no flood limit)
+    window_seconds: float = 30.0
     key_path: Path | None = None  # the anonymity key; default: beside the database
     adapters: tuple[str, ...] = ("console",)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -51,20 +86,98 @@ class Settings:
 
 
 def load_settings(path: Path) -> Settings:
+    """The settings of a config file; a ConfigError for a setting it does not know."""
+    data = read_config(path)
+    unknown = unknown_settings(data)
+    if unknown:
+        raise ConfigError(f"{path}: " + " ".join(problem.message for problem in unknown))
+    return settings_from(data, path)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The parsed TOML of a config file; secrets in it are refused."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"No config file at {path}.") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    base = path.resolve().parent
-    for secret_key in ("token", "access_token", "password"):
+    for secret_key in SECRET_KEYS:
         for name, section in data.items():
             if isinstance(section, dict) and secret_key in section:
                 raise ConfigError(
                     f"[{name}] {secret_key} must not be in the config file; "
                     "set it in the environment instead (see config.example.toml)."
                 )
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownSetting:
+    """A section or setting the schema does not know: what it is and what to do instead."""
+
+    message: str  # "[matrix] has no setting 'homesever' (did you mean homeserver?)."
+    fix: str  # "rename it to homeserver"
+
+
+def unknown_settings(data: dict[str, Any]) -> list[UnknownSetting]:
+    """Each section or setting of parsed config the schema does not know, with the closest."""
+    problems = []
+    for name, value in data.items():
+        if not isinstance(value, dict):
+            owners = [s for s, keys in SCHEMA.items() if name in keys]
+            if owners:
+                hint, fix = f"it belongs under [{owners[0]}]", f"move it under [{owners[0]}]"
+            else:
+                hint, fix = _closest(name, list(SCHEMA), section=True)
+            problems.append(UnknownSetting(f"{name} is not a section ({hint}).", fix))
+        elif name not in SCHEMA:
+            hint, fix = _closest(name, list(SCHEMA), section=True)
+            problems.append(UnknownSetting(f"[{name}] is not a section ({hint}).", fix))
+        else:
+            problems.extend(unknown_keys(name, value))
+    return problems
+
+
+def unknown_keys(section_name: str, section: dict[str, Any]) -> list[UnknownSetting]:
+    """Each key of ``[section_name]`` the schema does not know."""
+    known = SCHEMA[section_name]
+    problems = []
+    for key in section:
+        if key in known:
+            continue
+        elsewhere = [s for s, keys in SCHEMA.items() if key in keys and s != section_name]
+        if elsewhere:
+            hint, fix = f"it belongs under [{elsewhere[0]}]", f"move it under [{elsewhere[0]}]"
+        else:
+            hint, fix = _closest(key, known)
+        message = f"[{section_name}] has no setting {key!r} ({hint})."
+        problems.append(UnknownSetting(message, fix))
+    return problems
+
+
+def check_section(section_name: str, section: dict[str, Any]) -> None:
+    """Refuse a section with a key the schema does not know (for adapters' own checks)."""
+    problems = unknown_keys(section_name, section)
+    if problems:
+        raise ConfigError(" ".join(p.message for p in problems))
+
+
+def _closest(word: str, choices: Sequence[str], *, section: bool = False) -> tuple[str, str]:
+    """(hint, fix): the closest known name, else the list of them."""
+
+    def shown(name: str) -> str:
+        return f"[{name}]" if section else name
+
+    found = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=60)
+    if found is not None:
+        return f"did you mean {shown(found[0])}?", f"rename it to {shown(found[0])}"
+    return "known: " + ", ".join(shown(c) for c in choices), "remove it, or rename it to one known"
+
+
+def settings_from(data: dict[str, Any], path: Path) -> Settings:
+    """Settings from parsed config (paths relative to the file at ``path``)."""
+    base = path.resolve().parent
     storage = _table(data, "storage")
     community = _table(data, "community")
     scheduler = _table(data, "scheduler")
@@ -101,6 +214,12 @@ def load_settings(path: Path) -> Settings:
     per_day = community.get("suggestions_per_day", 5)
     if not isinstance(per_day, int) or per_day < 0:
         raise ConfigError("[community] suggestions_per_day must be a whole number, 0 or more.")
+    per_window = community.get("commands_per_window", 10)
+    if not isinstance(per_window, int) or isinstance(per_window, bool) or per_window < 0:
+        raise ConfigError("[community] commands_per_window must be a whole number, 0 or more.")
+    window = community.get("window_seconds", 30)
+    if not isinstance(window, int | float) or isinstance(window, bool) or window <= 0:
+        raise ConfigError("[community] window_seconds must be a number of seconds above 0.")
     key_path = storage.get("key_path")
     if not isinstance(grace, int | float) or grace < 0:
         raise ConfigError("[scheduler] grace_hours must be a number of hours, 0 or more.")
@@ -110,6 +229,8 @@ def load_settings(path: Path) -> Settings:
         default_timezone=str(community.get("default_timezone", "UTC")),
         grace_hours=float(grace),
         suggestions_per_day=per_day,
+        commands_per_window=per_window,
+        window_seconds=float(window),
         key_path=_resolve(base, str(key_path)) if key_path else None,
         adapters=adapters,
         sections={k: v for k, v in data.items() if isinstance(v, dict)},

@@ -101,4 +101,6 @@ async def app(make_app: AppFactory) -> App:
 
 async def say(app: App, line: str, actor: Actor = MEMBER, place: Place = PLACE) -> Reply:
     """Send a text command as a user would."""
-    return await app.dispatcher.run_text(line, actor, place, app.clock.now())
+    reply = await app.dispatcher.run_text(line, actor, place, app.clock.now())
+    assert reply is not None, f"{line!r} was dropped by the flood limit"
+    return reply

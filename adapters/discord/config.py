@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from companion.config import ConfigError, Settings, secret
+from companion.config import ConfigError, Settings, check_section, secret
 
 TOKEN_VARIABLE = "COMPANION_DISCORD_TOKEN"
-KNOWN = ("enabled", "test_guild_id", "moderator_role_ids", "api_base", "gateway_url")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +24,7 @@ class DiscordConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> DiscordConfig:
         section: dict[str, Any] = settings.section("discord")
-        unknown = sorted(set(section) - set(KNOWN))
-        if unknown:
-            raise ConfigError(
-                f"[discord] has no setting {unknown[0]!r}; the settings are: {', '.join(KNOWN)}."
-            )
+        check_section("discord", section)
         guild = section.get("test_guild_id")
         roles = section.get("moderator_role_ids", [])
         if not isinstance(roles, list):

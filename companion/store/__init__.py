@@ -79,6 +79,11 @@ class Store(Repositories):
             return cls(await PgDatabase.open(text, password=password))
         return cls(await Database.open(text.removeprefix("sqlite://")))
 
+    @classmethod
+    async def open_readonly(cls, path: str | Path) -> Store:
+        """An existing database, read only, not migrated: for checks that change nothing."""
+        return cls(await Database.open_readonly(path))
+
     async def close(self) -> None:
         await self.db.close()
 

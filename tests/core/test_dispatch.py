@@ -1,5 +1,6 @@
 import logging
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -77,11 +78,35 @@ commandish = st.one_of(
 )
 
 
+@pytest.fixture
+async def unlimited(make_app):
+    """Hundreds of commands from one member in one instant: no flood limit here."""
+    return await make_app(commands_per_window=0)
+
+
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(line=commandish, moderator=st.booleans())
-async def test_no_text_escapes_the_dispatcher(app, line, moderator):
-    reply = await say(app, line, MODERATOR if moderator else MEMBER)
+async def test_no_text_escapes_the_dispatcher(unlimited, line, moderator):
+    reply = await say(unlimited, line, MODERATOR if moderator else MEMBER)
     assert isinstance(reply, Reply) and reply.text
     assert reply.text != APOLOGY, f"{line!r} crashed a handler"
+
+
+async def test_replies_and_posts_say_what_they_are(app):
+    from datetime import timedelta
+
+    from companion.events import Kind
+    from tests.fakes import RecordingPort
+
+    assert (await say(app, "terms extra words")).kind is Kind.USAGE_ERROR
+    assert (await say(app, "define zzqqxx")).kind is Kind.ERROR
+    assert (await say(app, "define allyship")).kind is Kind.DEFINITION
+    assert (await say(app, "reflect")).kind is Kind.REFLECTION
+    port = RecordingPort(app.clock)
+    app.scheduler.attach(PLACE.platform, port)
+    await say(app, "schedule reflection 13:00", MODERATOR)
+    app.clock.advance(timedelta(hours=1, minutes=1))
+    await app.scheduler.run_due()
+    assert [sent.said for sent in port.sent] == [Kind.REFLECTION]

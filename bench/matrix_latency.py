@@ -8,7 +8,7 @@ the bot and a line to the echo client, alternately, and times each send until th
 arrives in its sync.
 
 Prints one figure per line:
-  matrix.define.p50_ms / p95_ms    user's command -> the bot's reply seen by the user
+  matrix.define.p50_ms / p95_ms / p99_ms  user's command -> the bot's reply seen by the user
   matrix.floor.p50_ms / p95_ms     user's line -> the echo seen by the user (same Synapse)
   matrix.ratio_p50 / ratio_p95     bot / floor
   matrix.floor_same_size.*         the echo answering with as many bytes as the bot's reply

@@ -26,6 +26,7 @@ from companion.features.resources import Resources
 from companion.features.schedules import Schedules
 from companion.flood import FloodGate
 from companion.identity import MemberHasher, load_or_create_key
+from companion.metrics import Metrics
 from companion.notices import Notices
 from companion.ports import Clock, SystemClock
 from companion.scheduler import Scheduler
@@ -49,6 +50,7 @@ class App:
     hasher: MemberHasher  # keyed hash of member ids, for anything that must not name them
     clock: Clock
     rng: random.Random = field(default_factory=random.Random)
+    metrics: Metrics = field(default_factory=Metrics)  # this app's own registry
 
     async def close(self) -> None:
         await self.scheduler.stop()
@@ -72,7 +74,11 @@ async def build(
         await communities.load()
         reflections = Reflections(store, content, communities)
         prompts = Prompts(store, content, rng)
-        scheduler = Scheduler(store, clock, grace=timedelta(hours=settings.grace_hours))
+        metrics = Metrics()
+        scheduler = Scheduler(
+            store, clock, grace=timedelta(hours=settings.grace_hours), metrics=metrics
+        )
+        metrics.probe(lambda: metrics.scheduler_up.set(1 if scheduler.running else 0))
         plans = Plans(store, content)
         hasher = MemberHasher(load_or_create_key(settings.key_file))
         registry = Registry()
@@ -114,6 +120,7 @@ async def build(
             FloodGate(
                 clock, settings.commands_per_window, timedelta(seconds=settings.window_seconds)
             ),
+            metrics,
         ),
         communities=communities,
         reflections=reflections,
@@ -123,4 +130,5 @@ async def build(
         hasher=hasher,
         clock=clock,
         rng=rng,
+        metrics=metrics,
     )

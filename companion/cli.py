@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from companion import content as content_module
-from companion import operations
+from companion import logs, operations
 from companion.config import ConfigError, Settings, default_db_path, load_settings
 from companion.schema import ContentError
 
@@ -23,11 +24,8 @@ T = TypeVar("T")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    level = logging.DEBUG if args.verbose else getattr(logging, args.log_level.upper())
+    logs.configure(args.log_format, level)
     try:
         return int(args.func(args) or 0)
     except (ConfigError, ContentError) as error:
@@ -41,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="companion", description=__doc__)
     parser.add_argument("--version", action="version", version=f"companion {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--log-format", choices=logs.FORMATS, default="human", help="json: one object per line"
+    )
+    parser.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="warning"
+    )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def local(p: argparse.ArgumentParser) -> None:
@@ -135,7 +139,8 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return asyncio.run(_serve(load_settings(args.config)))
+    settings = load_settings(args.config)
+    return asyncio.run(_serve(settings, pid_file=operations.pid_file(settings)))
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -146,9 +151,15 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor.exit_code(checks)
 
 
-async def _serve(settings: Settings) -> int:
-    """Build the app, start every configured adapter, stop on SIGINT/SIGTERM or when done."""
+async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
+    """Build the app, start every configured adapter, stop on SIGINT/SIGTERM or when done.
+
+    SIGHUP reloads the content files (see companion.reload); `pid_file` tells
+    `companion content reload` where to send it.
+    """
+    from companion import health
     from companion.app import build
+    from companion.reload import Reloader
     from companion_adapters.console import ConsoleAdapter
 
     app = await build(settings)
@@ -156,8 +167,13 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, Reloader(app.content, settings.content_dir).request)
     tasks: list[asyncio.Task[None]] = []
+    endpoint: health.HealthServer | None = None
     try:
+        endpoint = await health.start(app.metrics, app.scheduler, settings)  # [metrics]
+        if pid_file is not None:
+            await asyncio.to_thread(pid_file.write_text, f"{os.getpid()}\n")
         if "console" in settings.adapters:
             console = ConsoleAdapter(app)
             app.scheduler.attach("console", console)
@@ -177,11 +193,15 @@ async def _serve(settings: Settings) -> int:
             if task is not stopper and task.exception():
                 raise task.exception()  # type: ignore[misc]
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        if pid_file is not None:
+            await asyncio.to_thread(pid_file.unlink, missing_ok=True)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if endpoint is not None:
+            await endpoint.stop()
         await app.close()
     return 0
 

@@ -45,6 +45,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "unverified_devices",
     ),
     "discord": ("enabled", "test_guild_id", "moderator_role_ids", "api_base", "gateway_url"),
+    "metrics": ("enabled", "bind", "port", "stale_after_seconds"),
 }
 SECRET_KEYS = ("token", "access_token", "password")
 

@@ -6,11 +6,13 @@ validation without starting. See content/README.md for the file formats.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from rapidfuzz import fuzz, process
 
@@ -28,6 +30,7 @@ from companion.schema import (
     validate_entries,
 )
 
+D = TypeVar("D")
 RESOURCE_KINDS = ("book", "article", "talk", "podcast", "newsletter", "video", "website", "report")
 FILES = (
     "tags.toml",
@@ -154,11 +157,30 @@ class Content:
     practices: list[Practice]
     plans: dict[str, Plan]
     _names: dict[str, str] = field(default_factory=dict)
+    _derived: dict[Callable[[Content], Any], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for term in self.terms.values():
             for name in (term.id, term.term, *term.aliases):
                 self._names.setdefault(normalize(name), term.id)
+
+    def derived(self, make: Callable[[Content], D]) -> D:
+        """make(self), computed once per version of the content (a feature's own index)."""
+        try:
+            return cast(D, self._derived[make])
+        except KeyError:
+            value = self._derived[make] = make(self)
+            return value
+
+    def replace_with(self, new: Content) -> None:
+        """Become `new`, in place, in one step: every feature holds this one object.
+
+        No await happens in here, so on the event loop a command sees either the old content
+        or the new, never a mixture; what features derive from it is recomputed on next use.
+        """
+        for each in dataclasses.fields(self):
+            setattr(self, each.name, getattr(new, each.name))
+        self._derived = {}
 
     def find_term(self, query: str) -> Term | None:
         """Exact after normalizing, else one small typo away (plain Levenshtein ratio)."""

@@ -9,6 +9,7 @@ nothing at all.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -18,6 +19,7 @@ from companion.commands import Registry, UsageError, UserError
 from companion.events import Actor, Invocation, Kind, Place, Reply
 from companion.flood import FloodGate, Verdict
 from companion.fmt import code, fmt
+from companion.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +28,23 @@ MAX_CHOICES = 25
 
 
 class Dispatcher:
-    def __init__(self, registry: Registry, gate: FloodGate | None = None) -> None:
+    def __init__(
+        self, registry: Registry, gate: FloodGate | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.registry = registry
         self.gate = gate
+        self.metrics = metrics or Metrics()
 
     async def run_text(self, line: str, actor: Actor, place: Place, at: datetime) -> Reply | None:
         """Parse a text command (prefix already removed) and run it; None: say nothing."""
         verdict = self._verdict(actor, place)
         if verdict is not Verdict.ANSWER:
             return self._slow_down(verdict, actor, place)
+        started = time.perf_counter()
         try:
             parsed = textparse.parse(line, self.registry)
         except UserError as error:
+            self._done("unknown", "unknown", place, started)  # never the typed name: a label
             return Reply(error.text, private=False, kind=_kind_of(error))
         return await self._run(Invocation(parsed.spec.name, parsed.args, actor, place, at))
 
@@ -60,8 +67,10 @@ class Dispatcher:
         return Reply(self.gate.too_fast(actor, place), private=True, kind=Kind.NOTICE)
 
     async def _run(self, inv: Invocation) -> Reply:
+        started = time.perf_counter()
         spec = self.registry.get(inv.command)
         if spec is None:
+            self._done("unknown", "unknown", inv.place, started)
             return Reply(
                 textparse.unknown_command_message(inv.command, self.registry), kind=Kind.ERROR
             )
@@ -75,13 +84,37 @@ class Dispatcher:
             bound = replace(inv, command=spec.name, args=spec.bind(inv.args))
             reply = await spec.handler(bound)
         except UserError as error:
+            self._done(spec.name, "refused", inv.place, started)
             return Reply(error.text, private=spec.private, kind=_kind_of(error))
         except Exception:
-            log.exception("command %r failed (place %s)", spec.name, inv.place)
+            log.exception(
+                "command %r failed (place %s)",
+                spec.name,
+                inv.place,
+                extra={"community": inv.place.community_id, "command": spec.name},
+            )
+            self._done(spec.name, "error", inv.place, started)
             return Reply(APOLOGY, private=spec.private, kind=Kind.APOLOGY)
         if spec.private and not reply.private:
             reply = replace(reply, private=True)
+        self._done(spec.name, "ok", inv.place, started)
         return reply
+
+    def _done(self, name: str, outcome: str, place: Place, started: float) -> None:
+        seconds = time.perf_counter() - started
+        self.metrics.command(name, outcome, seconds)
+        log.info(
+            "command %s: %s in %.1f ms",
+            name,
+            outcome,
+            seconds * 1000,
+            extra={
+                "community": place.community_id,
+                "command": name,
+                "outcome": outcome,
+                "ms": round(seconds * 1000, 1),
+            },
+        )
 
     async def complete(self, inv: Invocation, param_name: str, partial: str) -> Sequence[str]:
         """Suggestions for one parameter (Discord autocomplete, "did you mean" elsewhere)."""

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from companion.events import Kind as MessageKind
 from companion.events import Place
 from companion.fmt import Md, as_md
+from companion.metrics import Metrics
 from companion.ports import ChatPort, Clock, PostError
 from companion.recurrence import Recurrence
 from companion.store import Repositories, Store
@@ -130,11 +131,13 @@ class Scheduler:
         *,
         grace: timedelta = timedelta(hours=6),
         backoff: tuple[timedelta, ...] = BACKOFF,
+        metrics: Metrics | None = None,
         holder: str | None = None,
         lease: timedelta = LEASE,
         shards: tuple[int, tuple[int, ...]] | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.clock = clock
         self.grace = grace
         self.backoff = backoff
@@ -277,6 +280,7 @@ class Scheduler:
                     now, platforms, BATCH, lambda row: self._plan(row, now), lease
                 )
                 for row, claim in won:
+                    self.metrics.post(row.kind, "skipped", len(claim.skipped))
                     if claim.key and claim.due_at:
                         jobs.append(Job(claim.key, row, datetime.fromisoformat(claim.due_at), 1))
                 if count < BATCH:
@@ -369,6 +373,7 @@ class Scheduler:
             await self.store.schedules.give_up(
                 job.key, "failed", detail, self.clock.now(), pause=row.id
             )
+            self.metrics.post(row.kind, "failed")
             return None
         try:
             action = await kind.render(row, job.due)
@@ -382,6 +387,7 @@ class Scheduler:
         except Exception as error:  # an adapter's failure must not stop the loop
             await self._failed(job.key, row, job.attempts, error)
             return None
+        self.metrics.post_sent(row.kind, (self.clock.now() - job.due).total_seconds())
         return action
 
     async def _unexpected(self, job: Job, error: BaseException) -> None:
@@ -407,11 +413,13 @@ class Scheduler:
         if permanent or attempts > len(self.backoff):
             detail = f"posting failed {attempts} time(s): {reason}"
             log.warning("schedule %d paused: %s", row.id, detail)
+            self.metrics.post(row.kind, "failed")
             await self.store.schedules.give_up(key, "failed", detail, now, pause=row.id)
             return
         retry_at = now + self.backoff[attempts - 1]
         log.warning("schedule %d: post failed (%s); retrying at %s", row.id, reason, iso(retry_at))
         await self.store.schedules.retry_later(key, retry_at, reason, now)
+        self.metrics.post(row.kind, "retried")
 
     async def _loop(self) -> None:
         while True:

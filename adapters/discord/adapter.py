@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -92,6 +93,16 @@ class DiscordAdapter:
         self.client = CompanionClient(self, **client_options)
         paths = command_paths(spec.name for spec in app.registry)
         app.help.usage_styles[PLATFORM] = lambda spec: slash_usage(spec, paths[spec.name])
+        app.metrics.probe(self._report_health)
+
+    def _report_health(self) -> None:
+        """Read at each scrape: connected, and the gateway heartbeat's round trip."""
+        ws = self.client.ws
+        latency = self.client.latency
+        if self.client.is_ready() and not self.client.is_closed() and ws is not None and ws.open:
+            self.app.metrics.heartbeat(PLATFORM, latency if math.isfinite(latency) else None)
+        else:
+            self.app.metrics.adapter_up(PLATFORM, False)
 
     # --- lifecycle ----------------------------------------------------------------------
 

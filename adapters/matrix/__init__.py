@@ -31,6 +31,7 @@ async def run(app: App, settings: Settings) -> None:
         await app.scheduler.start()
         await adapter.sync_forever()
     finally:
+        app.metrics.adapter_up("matrix", False)
         if app.scheduler.ports.get("matrix") is adapter:
             app.scheduler.detach("matrix")
         await adapter.close()

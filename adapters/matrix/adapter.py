@@ -343,6 +343,7 @@ class MatrixAdapter:
             except NETWORK_ERRORS as error:
                 response = error
             if not isinstance(response, SyncResponse):
+                self.app.metrics.adapter_up(inbound.PLATFORM, False)
                 if isinstance(response, ErrorResponse) and self._bad_token(response, token):
                     log.warning("the saved sync token was refused; starting afresh")
                     token, answer, full_state = None, False, True
@@ -360,6 +361,7 @@ class MatrixAdapter:
                 token = response.next_batch
                 await self.app.store.kv.set(self._token_key, token)
             self.syncs += 1
+            self.app.metrics.heartbeat(inbound.PLATFORM)
             self.synced.set()
 
     @staticmethod
@@ -462,6 +464,10 @@ class MatrixAdapter:
             await self._answer(command, actor, place)
 
     async def _answer(self, command: inbound.Command, actor: Actor, place: Place) -> None:
+        if command.origin_server_ts:  # how long after the homeserver had it we see it
+            self.app.metrics.heartbeat(
+                inbound.PLATFORM, time.time() - command.origin_server_ts / 1000
+            )
         try:
             txn = outbound.txn_id("reply", command.event_id)
             here = outbound.reply_to(command.event_id, command.thread_root)
@@ -707,15 +713,18 @@ class MatrixAdapter:
             raise PostError(
                 f"{room_id} is end-to-end encrypted, which I don't support yet", permanent=True
             )
-        ignore = await self.crypto.ready(room_id) if self.crypto is not None else False
+        send: dict[str, Any] = {"tx_id": txn}
+        if self.crypto is not None:
+            send["ignore_unverified_devices"] = await self.crypto.ready(room_id)
         try:
             response = await self._request(
-                lambda: self.client.room_send(
-                    room_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=ignore
-                ),
+                lambda: self.client.room_send(room_id, "m.room.message", content, **send),
                 f"sending to {room_id}",
             )
-        except (OlmUnverifiedDeviceError, LocalProtocolError) as error:
+        except OlmUnverifiedDeviceError as error:
+            why = f'an unverified device is there (unverified_devices = "refuse"): {error}'
+            raise PostError(f"not sending to {room_id}: {why}", permanent=True) from None
+        except LocalProtocolError as error:
             raise PostError(f"not sending to {room_id}: {error}", permanent=True) from None
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)

@@ -38,18 +38,10 @@ class Plans:
     def __init__(self, store: Store, content: Content) -> None:
         self.store = store
         self.content = content
-        self.shipped = {
-            plan.id: PlanView(
-                ref=f"s:{plan.id}",
-                name=plan.id,
-                title=content.resources[plan.book].title if plan.book else plan.title,
-                chapters=plan.chapters,
-                min_chapters=plan.min_chapters,
-                pace_days=plan.pace_days,
-                titles={c.number: c.title for c in plan.known if c.title},
-            )
-            for plan in content.plans.values()
-        }
+
+    @property
+    def shipped(self) -> dict[str, PlanView]:
+        return self.content.derived(_shipped)
 
     async def all_for(self, community_id: str) -> list[PlanView]:
         own = [
@@ -182,3 +174,18 @@ class Plans:
             fmt("Added a prompt to chapter {} of {}.", chapter, code(plan.name)),
             kind=Kind.CONFIRMATION,
         )
+
+
+def _shipped(content: Content) -> dict[str, PlanView]:
+    return {
+        plan.id: PlanView(
+            ref=f"s:{plan.id}",
+            name=plan.id,
+            title=content.resources[plan.book].title if plan.book else plan.title,
+            chapters=plan.chapters,
+            min_chapters=plan.min_chapters,
+            pace_days=plan.pace_days,
+            titles={c.number: c.title for c in plan.known if c.title},
+        )
+        for plan in content.plans.values()
+    }

@@ -17,7 +17,10 @@ class Definitions:
     def __init__(self, content: Content, store: Store) -> None:
         self.content = content
         self.store = store
-        self._complete_names = sorted({t.term for t in content.terms.values()})
+
+    @property
+    def _complete_names(self) -> list[str]:
+        return self.content.derived(_names)
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -119,3 +122,7 @@ class Definitions:
                 parts.append(", ".join(term for term, _ in own))
         parts.append(fmt("\nAsk about any of them with `define <term>`."))
         return Reply(lines(*parts), kind=Kind.LIST)
+
+
+def _names(content: Content) -> list[str]:
+    return sorted({t.term for t in content.terms.values()})

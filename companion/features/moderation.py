@@ -46,9 +46,11 @@ class Moderation:
         self.notices = notices
         self.scheduler = scheduler
         self.per_day = per_day
-        self.shipped_links = {
-            links.normalize(r.url): r.title for r in content.resources.values() if r.url
-        }
+        self.content = content
+
+    @property
+    def shipped_links(self) -> dict[str, str]:
+        return self.content.derived(_shipped_links)
 
     def commands(self) -> list[CommandSpec]:
         ident = Param("id", "The queue number (see `queue`)", ParamType.INT, min_value=1)
@@ -428,3 +430,7 @@ def describe(item: SuggestionRow) -> Md:
     if item.kind == "prompt":
         return fmt("prompt: {}", data["text"])
     return fmt("anonymous question: {}", data["question"])
+
+
+def _shipped_links(content: Content) -> dict[str, str]:
+    return {links.normalize(r.url): r.title for r in content.resources.values() if r.url}

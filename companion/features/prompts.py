@@ -51,11 +51,10 @@ class Prompts:
         self.store = store
         self.content = content
         self.rng = rng
-        self.shipped = [
-            PromptView(f"s:{p.id}", p.title, p.text, p.tags, p.source, p.chapter)
-            for p in content.prompts.values()
-            if p.plan is None  # book-club prompts are shown by their club, chapter by chapter
-        ]
+
+    @property
+    def shipped(self) -> list[PromptView]:
+        return self.content.derived(_shipped)
 
     def commands(self) -> list[CommandSpec]:
         ident = Param("id", "A prompt id (see `prompt list`)", complete=self.complete_id)
@@ -229,6 +228,14 @@ def split_tags(text: str) -> tuple[str, list[str]]:
 def title_from(text: str, limit: int = 80) -> str:
     first = re.split(r"(?<=[?.!])\s", text, maxsplit=1)[0]
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def _shipped(content: Content) -> list[PromptView]:
+    return [
+        PromptView(f"s:{p.id}", p.title, p.text, p.tags, p.source, p.chapter)
+        for p in content.prompts.values()
+        if p.plan is None  # book-club prompts are shown by their club, chapter by chapter
+    ]
 
 
 def render(view: PromptView, content: Content) -> Md:

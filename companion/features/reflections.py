@@ -25,9 +25,6 @@ class Reflections:
         self.communities = communities
         self._counts: dict[str, dict[str, int]] = {}
         self._today: dict[str, tuple[str, str]] = {}  # community -> (day, reflection id)
-        # One shuffled order of all questions (stable across restarts); each community starts
-        # at its own offset in it, so neighbours do not get the same question the same day.
-        self._order = sorted(content.reflections, key=lambda i: zlib.crc32(i.encode()))
         self._cursor: dict[str, int] = {}
         self._cycle: dict[str, int] = {}
 
@@ -102,7 +99,7 @@ class Reflections:
         a chapter the community's book club has not read yet is passed over (the content
         check keeps some questions tied to no chapter, so there is always one to ask).
         """
-        order = self._order
+        order = self.content.derived(_order)
         questions = self.content.reflections
         size = len(order)
         cursor = self._cursor.get(community_id)
@@ -119,6 +116,12 @@ class Reflections:
                     self._cycle[community_id] = cycle
                     return order[index]
             cycle += 1
+
+
+def _order(content: Content) -> list[str]:
+    """One shuffled order of all questions (stable across restarts); each community starts
+    at its own offset in it, so neighbours do not get the same question the same day."""
+    return sorted(content.reflections, key=lambda i: zlib.crc32(i.encode()))
 
 
 def render(question: Reflection, content: Content, *, heading: str) -> Md:

@@ -32,10 +32,10 @@ class Resources:
     def __init__(self, store: Store, content: Content) -> None:
         self.store = store
         self.content = content
-        self.shipped = [
-            Entry(r.title, r.creator, r.kind, r.year, r.url, r.tags, False)
-            for r in sorted(content.resources.values(), key=lambda r: r.title.lower())
-        ]
+
+    @property
+    def shipped(self) -> list[Entry]:
+        return self.content.derived(_shipped)
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -126,3 +126,10 @@ def render(entry: Entry) -> Md:
     if entry.community:
         line += " · shared here"
     return line
+
+
+def _shipped(content: Content) -> list[Entry]:
+    return [
+        Entry(r.title, r.creator, r.kind, r.year, r.url, r.tags, False)
+        for r in sorted(content.resources.values(), key=lambda r: r.title.lower())
+    ]

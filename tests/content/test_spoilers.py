@@ -53,7 +53,7 @@ def port(clock):
 async def test_a_club_at_chapter_3_sees_nothing_from_a_later_chapter(
     make_app, shipped: Content, clock, port
 ):
-    app = await make_app(content=shipped)
+    app = await make_app(content=shipped, commands_per_window=0)  # many commands, one member
     app.scheduler.attach("test", port)
     # Reading starts today (Mon 2 March); a chapter every 60 days, so chapter 3's
     # discussion opens on 29 August and chapter 4's on 28 October.

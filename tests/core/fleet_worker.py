@@ -48,7 +48,7 @@ class FilePort:
         self.log, self.name, self.stall_after = log, name, stall_after
         self.posts = 0
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+    async def post(self, place: Place, text: str, *, key: str, kind: object = None) -> MessageRef:
         self.posts += 1
         if self.stall_after is not None and self.posts > self.stall_after:
             await asyncio.Event().wait()  # stuck mid-burst: the test kills this process
@@ -57,7 +57,9 @@ class FilePort:
             out.write(f"{key} {self.name}\n")
         return MessageRef(place, key)
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: object = None
+    ) -> Place:
         await self.post(place, text, key=key)
         return place
 

@@ -61,7 +61,9 @@ def kill_b_mid_burst(workers: dict[str, subprocess.Popen[str]], logs: dict[str, 
         go.write_text(str(time.time()))  # simulated 12:59:58 now, in every process
         while len(lines(logs["b"])) < 25 and time.time() < deadline:
             time.sleep(0.02)
-        assert len(lines(logs["b"])) == 25, "process b never got into the burst"
+        if len(lines(logs["b"])) != 25:
+            workers["b"].kill()
+            raise AssertionError(f"b never got into the burst: {workers['b'].communicate()[1]}")
         workers["b"].send_signal(signal.SIGKILL)  # mid-burst: its other claims are in flight
         for name in ("a", "c"):
             _, err = workers[name].communicate(timeout=60)

@@ -18,13 +18,15 @@ class HangingPort:
         self.called = asyncio.Event()
         self.keys: list[str] = []
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+    async def post(self, place: Place, text: str, *, key: str, kind: object = None) -> MessageRef:
         self.keys.append(key)
         self.called.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: object = None
+    ) -> Place:
         await self.post(place, text, key=key)
         return place
 

@@ -258,7 +258,8 @@ class Harness:
             )
         )
         config = MatrixConfig.from_section(
-            {"homeserver": "http://127.0.0.1:9", "user_id": "@bot:localhost"}
+            # Plain rooms: an encrypting adapter would wait for a first sync before sending.
+            {"homeserver": "http://127.0.0.1:9", "user_id": "@bot:localhost", "encryption": False}
         )
         self.matrix = MatrixAdapter(self.app, config)
         self.matrix_sent: list[dict[str, Any]] = []

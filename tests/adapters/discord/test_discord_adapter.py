@@ -630,3 +630,13 @@ async def test_an_anonymous_question_is_posted_without_a_name(bot: Bot) -> None:
     assert member.user.username not in posted.content
     assert str(member.user.id) not in posted.content
     assert columns_containing(bot.app.settings.db_path, str(member.user.id)) == []
+
+
+async def test_health_shows_the_gateway_connected_and_commands_counted(bot: Bot) -> None:
+    record = await bot.double.slash("define", {"term": "allyship"})
+    await bot.double.wait_for_response(record)
+    scraped = bot.app.metrics.exposition().decode()  # reads the client's state now
+    assert 'companion_adapter_connected{platform="discord"} 1.0' in scraped
+    assert 'companion_commands_total{command="define",outcome="ok"} 1.0' in scraped
+    [discord_state] = [a for a in bot.app.metrics.adapters() if a.platform == "discord"]
+    assert discord_state.connected and discord_state.heartbeat_age is not None

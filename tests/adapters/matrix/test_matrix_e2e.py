@@ -183,3 +183,39 @@ async def test_a_message_the_bot_cannot_decrypt_gets_one_short_note(
     assert len(logged) == 2 and "did not share the room key" in logged[0]
     assert "telling the sender once" in logged[0] and "telling" not in logged[1]
     assert all(secret_words not in line and "equity" not in line for line in logged)
+
+
+async def test_the_stricter_trust_policies_keep_keys_from_unverified_devices(
+    start_bot: Any, members: Members, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = members("alice")
+    caplog.set_level(logging.WARNING, logger="companion_adapters.matrix")
+
+    # "blacklist": the bot speaks, but Alice's unverified device gets no key to read it.
+    bot = await start_bot(unverified_devices="blacklist")
+    room_id = await alice.room(bot.id)
+    hello = await alice.wait_for(said_by(bot, room_id))
+    assert hello["type"] == "m.room.encrypted" and hello["event_id"] in alice.unreadable
+    await bot.stop()
+
+    # "refuse": nothing is sent into a room with an unverified device, and the log says why.
+    bot = await start_bot(unverified_devices="refuse")
+    room_id = await alice.room(bot.id)
+    await alice.wait_for(lambda r, e: r == room_id and e.get("state_key") == bot.id and joined(e))
+    command = await alice.say(room_id, "!define allyship")
+    with pytest.raises(AssertionError, match="no matching event"):
+        await alice.wait_for(said_by(bot, room_id), within=1.5)
+    assert command not in [replied(e) for e in alice.sent_by(bot.id, room_id)]
+    refusals = [
+        r.getMessage() for r in caplog.records if "not sending to " + room_id in r.getMessage()
+    ]
+    assert refusals and any("unverified" in line for line in refusals)
+
+
+def said_by(bot: Bot, room_id: str) -> Callable[[str, Event], bool]:
+    """A message (not a state event, such as its join) from the bot in the room."""
+    return lambda r, e: r == room_id and e.get("sender") == bot.id and "state_key" not in e
+
+
+def joined(event: Event) -> bool:
+    return bool(event.get("content", {}).get("membership") == "join")

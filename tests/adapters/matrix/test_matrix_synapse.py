@@ -517,3 +517,22 @@ async def test_a_password_login_keeps_its_device_across_restarts(
         await alice.reply_to(room_id, command, bot.id)
     finally:
         await bot.stop()
+
+
+async def test_health_shows_syncs_and_the_lag_of_a_command(start_bot: Any, people: Any) -> None:
+    bot = await start_bot()
+    alice = people("alice")
+    room_id = await alice.room(bot.id)
+    await alice.wait_for(notice_from(bot.id, room_id, "Hello!"))
+    command = await alice.say(room_id, "!define allyship")
+    await alice.reply_to(room_id, command, bot.id)
+    [matrix] = [a for a in bot.app.metrics.adapters() if a.platform == "matrix"]
+    assert matrix.connected and matrix.heartbeat_age is not None and matrix.heartbeat_age < 60
+    scraped = bot.app.metrics.exposition().decode()
+    lag = next(
+        float(line.split()[-1])
+        for line in scraped.splitlines()
+        if line.startswith("companion_matrix_sync_lag_seconds ")
+    )
+    assert 0 < lag < 30  # seen moments after the homeserver had it
+    assert 'companion_commands_total{command="define",outcome="ok"} 1.0' in scraped

@@ -1,7 +1,9 @@
-"""Core throughput on one SQLite file: define, reflect, and raw aiosqlite for comparison.
+"""Core throughput on one store: define, reflect, and the raw driver for comparison.
 
-Run: .venv/bin/python bench/core.py [--seconds 2]
-Prints one figure per line: commands per second and the ratios to the raw aiosqlite rate.
+Run: .venv/bin/python bench/core.py [--seconds 2] [--store sqlite|postgresql] [--url URL]
+Prints one figure per line: commands per second and the ratios to the raw driver's rate
+(aiosqlite on SQLite; asyncpg single-row reads on the same server for PostgreSQL, which is
+started in a temp dir from Debian's package unless --url names one).
 Targets (issue 2): define >= 20,000/s; reflect >= 0.5 x raw aiosqlite single-row reads.
 """
 
@@ -39,10 +41,13 @@ async def rate(label: str, seconds: float, op) -> float:  # type: ignore[no-unty
     return per_second
 
 
-async def main(seconds: float) -> None:
+async def main(seconds: float, store: str, url: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = FakeClock(datetime(2026, 3, 2, 12, tzinfo=UTC))
-        app = await build(Settings(db_path=Path(tmp) / "bench.db"), clock=clock)
+        settings = Settings(
+            db_path=Path(tmp) / "bench.db", database_url=url, commands_per_window=0
+        )  # no flood limit: one member sends every command here
+        app = await build(settings, clock=clock)
         dispatcher, at = app.dispatcher, clock.now()
         terms = ["allyship", "privilege", "ally theater", "equity", "alyship", "tone policing"]
 
@@ -68,17 +73,26 @@ async def main(seconds: float) -> None:
             reply = await dispatcher.run_text("reflect", USER, place, clock.now())
             assert reply.text.startswith("**Today's reflection**"), reply.text
 
-        conn = app.store.db.conn
-        await conn.execute("CREATE TABLE IF NOT EXISTS bench (k INTEGER PRIMARY KEY, v TEXT)")
-        await conn.executemany("INSERT INTO bench VALUES (?, ?)", [(k, "x") for k in range(1000)])
+        db = app.store.db
+        await db.execute("CREATE TABLE IF NOT EXISTS bench (k INTEGER PRIMARY KEY, v TEXT)")
+        await db.executemany("INSERT INTO bench VALUES (?, ?)", [(k, "x") for k in range(1000)])
+        if store == "postgresql":
+            pool = app.store.db.pool  # type: ignore[attr-defined]
 
-        async def raw(i: int) -> None:
-            await conn.execute_fetchall("SELECT v FROM bench WHERE k = ?", (i % 1000,))
+            async def raw(i: int) -> None:
+                await pool.fetchrow("SELECT v FROM bench WHERE k = $1", i % 1000)
+
+        else:
+            conn = app.store.db.conn  # type: ignore[attr-defined]
+
+            async def raw(i: int) -> None:
+                await conn.execute_fetchall("SELECT v FROM bench WHERE k = ?", (i % 1000,))
 
         d = await rate("core.define_per_s", seconds, define)
         r_new = await rate("core.reflect_first_of_day_per_s", seconds, reflect_new_day)
         r_same = await rate("core.reflect_same_day_per_s", seconds, reflect_same_day)
-        raw_rate = await rate("core.raw_aiosqlite_fetch_per_s", seconds, raw)
+        driver = "asyncpg" if store == "postgresql" else "aiosqlite"
+        raw_rate = await rate(f"core.raw_{driver}_fetch_per_s", seconds, raw)
         print(f"core.define_vs_target_20k {d / 20_000:.2f}")
         print(f"core.reflect_first_of_day_vs_raw {r_new / raw_rate:.2f}")
         print(f"core.reflect_same_day_vs_raw {r_same / raw_rate:.2f}")
@@ -88,4 +102,14 @@ async def main(seconds: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=2.0)
-    asyncio.run(main(parser.parse_args().seconds))
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--url", default=None, help="an empty PostgreSQL database to use")
+    args = parser.parse_args()
+    print(f"core.store {args.store}")
+    if args.store == "postgresql" and args.url is None:
+        from tests.pg_server.server import PostgresServer
+
+        with PostgresServer() as server:
+            asyncio.run(main(args.seconds, args.store, server.fresh_database()))
+    else:
+        asyncio.run(main(args.seconds, args.store, args.url))

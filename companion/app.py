@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from companion import content as content_module
 from companion.commands import Feature, Registry
-from companion.config import Settings
+from companion.config import Settings, secret
 from companion.content import Content
 from companion.dispatch import Dispatcher
 from companion.features.bookclub import BookClubs
@@ -70,7 +70,7 @@ async def build(
     content = content or content_module.load(settings.content_dir)
     clock = clock or SystemClock()
     rng = rng or random.Random()
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.store_target, password=secret("COMPANION_DATABASE_PASSWORD"))
     try:
         communities = Communities(store, settings.default_timezone)
         await communities.load()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ class ConfigError(Exception):
 # Every section of the config file and its settings: the one declaration of what is known
 # (config.example.toml documents each; the adapters validate the values of theirs).
 SCHEMA: dict[str, tuple[str, ...]] = {
-    "storage": ("path", "key_path"),
+    "storage": ("path", "url", "key_path"),
     "content": ("dir",),
     "community": (
         "default_timezone",
@@ -66,6 +67,12 @@ class Settings:
     key_path: Path | None = None  # the anonymity key; default: beside the database
     adapters: tuple[str, ...] = ("console",)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    database_url: str | None = None  # [storage] url = "postgresql://..."; None: db_path
+
+    @property
+    def store_target(self) -> str | Path:
+        """What Store.open gets: the PostgreSQL url, or the SQLite file."""
+        return self.database_url or self.db_path
 
     def section(self, name: str) -> dict[str, Any]:
         return self.sections.get(name, {})
@@ -185,6 +192,25 @@ def settings_from(data: dict[str, Any], path: Path) -> Settings:
     if not adapters:
         raise ConfigError(f"{path} names no adapter: add a [console], [matrix] or [discord] table.")
     db = storage.get("path", str(default_db_path()))
+    url = storage.get("url")
+    database_url: str | None = None
+    if url is not None:
+        if not isinstance(url, str):
+            raise ConfigError('[storage] url must be a string like "postgresql://user@host/db".')
+        if url.startswith("sqlite:///"):
+            db = url.removeprefix("sqlite://")
+        elif url.startswith(("postgresql://", "postgres://")):
+            if re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
+                raise ConfigError(
+                    "[storage] url must not carry a password; set COMPANION_DATABASE_PASSWORD "
+                    "(or COMPANION_DATABASE_PASSWORD_FILE) instead."
+                )
+            database_url = url
+        else:
+            raise ConfigError(
+                '[storage] url must start with "postgresql://" or "sqlite:///" '
+                "(a SQLite file can also be given as [storage] path)."
+            )
     content_dir = content.get("dir")
     grace = scheduler.get("grace_hours", 6)
     per_day = community.get("suggestions_per_day", 5)
@@ -210,6 +236,7 @@ def settings_from(data: dict[str, Any], path: Path) -> Settings:
         key_path=_resolve(base, str(key_path)) if key_path else None,
         adapters=adapters,
         sections={k: v for k, v in data.items() if isinstance(v, dict)},
+        database_url=database_url,
     )
 
 

@@ -31,6 +31,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     _where(check)
     check.set_defaults(func=_check)
+    migrate = db_sub.add_parser(
+        "migrate", help="copy the SQLite database into an empty PostgreSQL one, then verify"
+    )
+    migrate.add_argument("--to", required=True, help="postgresql://user@host/db (empty)")
+    _where(migrate)
+    migrate.set_defaults(func=_migrate)
 
 
 def add_reload_parser(content_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,6 +98,32 @@ def _check(args: argparse.Namespace) -> int:
     for table, count in result.rows.items():
         print(f"    {table:<24} {count}")
     return 0 if result.ok else 1
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from companion.config import secret
+    from companion.store.postgres import is_postgres_url
+    from companion.store.postgres.copy import CopyError, copy_sqlite_to_postgres
+    from companion.store.postgres.db import StoreUnavailable, redact
+
+    if not is_postgres_url(args.to):
+        print("companion: --to must be a postgresql:// url", file=sys.stderr)
+        return 2
+    source = _db_path(args)
+    if not source.is_file():
+        print(f"companion: there is no SQLite file at {source}", file=sys.stderr)
+        return 2
+    password = secret("COMPANION_DATABASE_PASSWORD")
+    try:
+        copied = asyncio.run(copy_sqlite_to_postgres(source, args.to, password))
+    except (CopyError, StoreUnavailable) as error:
+        print(f"companion: nothing copied: {error}", file=sys.stderr)
+        return 2
+    print(f"copied {source} to {redact(args.to)}; row counts verified:")
+    for table, count in copied.rows.items():
+        print(f"    {table:<24} {count}")
+    print("now set [storage] url to it and start Companion (keep the key file: [storage] key_path)")
+    return 0
 
 
 # --- content reload ---------------------------------------------------------------------

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -26,13 +28,19 @@ from companion.metrics import Metrics
 from companion.ports import ChatPort, Clock, PostError
 from companion.recurrence import Recurrence
 from companion.store import Repositories, Store
-from companion.store.schedules import Claim, NewSchedule, ScheduleRow, Skip, iso
+from companion.store.schedules import Claim, Lease, NewSchedule, ScheduleRow, Skip, iso
 
 log = logging.getLogger(__name__)
 
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 IDLE_WAKE = timedelta(hours=6)  # a sanity wake-up when nothing is planned at all
 BATCH = 500
+LEASE = timedelta(seconds=60)  # how long a claim is this process's before another may take it
+
+
+def default_holder() -> str:
+    """This process's name on its claims: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +132,18 @@ class Scheduler:
         grace: timedelta = timedelta(hours=6),
         backoff: tuple[timedelta, ...] = BACKOFF,
         metrics: Metrics | None = None,
+        holder: str | None = None,
+        lease: timedelta = LEASE,
+        shards: tuple[int, tuple[int, ...]] | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.grace = grace
         self.backoff = backoff
+        self.holder = holder or default_holder()
+        self.lease = lease
+        self.shards = shards  # (shard_count, shard ids): the Discord guilds this process serves
         self.ports: dict[str, ChatPort] = {}
         self.kinds: dict[str, Kind] = {}
         self._wake = asyncio.Event()
@@ -170,7 +184,7 @@ class Scheduler:
     async def recover(self) -> int:
         """Occurrences claimed by a process that stopped before marking them: send again
         with the same key (the platform drops a duplicate), or skip them past grace."""
-        recovered = await self.store.schedules.recover_claimed(self.clock.now())
+        recovered = await self.store.schedules.recover_claimed(self.clock.now(), self.holder)
         if recovered:
             log.warning("%d scheduled post(s) were claimed before a stop; retrying", recovered)
         return recovered
@@ -257,20 +271,19 @@ class Scheduler:
                 return 0
             platforms = sorted(self.ports)
             now = self.clock.now()
+            lease = self._lease(now)
             jobs: list[Job] = []
-            for occ, row in await self.store.schedules.retries_due(now, platforms):
-                attempts = await self.store.schedules.start_attempt(occ.key, now)
-                jobs.append(Job(occ.key, row, datetime.fromisoformat(occ.due_at), attempts))
+            for occ, row in await self.store.schedules.take_over(now, platforms, lease):
+                jobs.append(Job(occ.key, row, datetime.fromisoformat(occ.due_at), occ.attempts))
             while True:
-                due = await self.store.schedules.due(now, platforms, BATCH)
-                claims = [self._plan(row, now) for row in due]
-                won = await self.store.schedules.claim_many(claims, now)
-                for row, claim in zip(due, claims, strict=True):
-                    if row.id in won:
-                        self.metrics.post(row.kind, "skipped", len(claim.skipped))
-                    if row.id in won and claim.key and claim.due_at:
+                count, won = await self.store.schedules.claim_due(
+                    now, platforms, BATCH, lambda row: self._plan(row, now), lease
+                )
+                for row, claim in won:
+                    self.metrics.post(row.kind, "skipped", len(claim.skipped))
+                    if claim.key and claim.due_at:
                         jobs.append(Job(claim.key, row, datetime.fromisoformat(claim.due_at), 1))
-                if len(due) < BATCH:
+                if count < BATCH:
                     break
             if not jobs:
                 return 0
@@ -298,6 +311,9 @@ class Scheduler:
                     except Exception:
                         log.exception("schedule %d: bookkeeping after a post failed", job.row.id)
             return len(jobs)
+
+    def _lease(self, now: datetime) -> Lease:
+        return Lease(self.holder, now + self.lease, self.shards)
 
     def _plan(self, row: ScheduleRow, now: datetime) -> Claim:
         """Every occurrence up to now: the newest one within grace is sent, older ones skipped."""
@@ -410,7 +426,9 @@ class Scheduler:
             self._wake.clear()
             try:
                 await self.run_due()
-                earliest = await self.store.schedules.earliest_wake(sorted(self.ports))
+                earliest = await self.store.schedules.earliest_wake(
+                    sorted(self.ports), self._lease(self.clock.now())
+                )
             except Exception:
                 log.exception("scheduler pass failed; trying again in a minute")
                 earliest = iso(self.clock.now() + timedelta(minutes=1))

@@ -1,4 +1,8 @@
-"""Shared fixtures: shipped content, a real SQLite file per test, an app with a fake clock."""
+"""Shared fixtures: shipped content, a real store per test, an app with a fake clock.
+
+``store_kind`` runs every test that builds an app twice: on a real SQLite file and on a fresh
+database of a real PostgreSQL server (tests/pg_server). tests/adapters pins it to SQLite.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from companion.content import Content
 from companion.events import Actor, Place, Reply
 from tests.fakes import FakeClock
 
-pytest_plugins = ["tests.matrix_server.fixtures"]
+pytest_plugins = ["tests.matrix_server.fixtures", "tests.pg_server.fixtures"]
 
 FIXTURE_CONTENT = Path(__file__).parent / "fixtures" / "content"
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
@@ -46,17 +50,38 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "companion.db"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(store_kind: str, request: pytest.FixtureRequest) -> str | None:
+    """A fresh PostgreSQL database for this test, or None on SQLite."""
+    if store_kind == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres").fresh_database())
+
+
+@pytest.fixture
+def store_target(database_url: str | None, db_path: Path) -> str | Path:
+    """What Store.open takes for this test's store."""
+    return database_url or db_path
+
+
 AppFactory = Callable[..., Awaitable[App]]
 
 
 @pytest.fixture
-async def make_app(db_path: Path, clock: FakeClock, small: Content) -> AsyncIterator[AppFactory]:
-    """Build apps on the same SQLite file (call again to 'restart'); all closed at the end."""
+async def make_app(
+    db_path: Path, database_url: str | None, clock: FakeClock, small: Content
+) -> AsyncIterator[AppFactory]:
+    """Build apps on the same store (call again to 'restart'); all closed at the end."""
     apps: list[App] = []
 
     async def factory(content: Content | None = None, **settings: object) -> App:
         app = await build(
-            Settings(db_path=db_path, **settings),  # type: ignore[arg-type]
+            Settings(db_path=db_path, database_url=database_url, **settings),  # type: ignore[arg-type]
             clock=clock,
             rng=random.Random(7),
             content=content or small,

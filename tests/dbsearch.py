@@ -1,9 +1,12 @@
-"""Search a whole SQLite file for a value: how privacy tests prove nothing names a member."""
+"""Search a whole database for a value: how privacy tests prove nothing names a member."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+from companion.store import Database, Store
+from companion.store.postgres import PgDatabase
 
 
 def columns_containing(db_path: Path | str, needle: str) -> list[str]:
@@ -19,3 +22,22 @@ def columns_containing(db_path: Path | str, needle: str) -> list[str]:
         return found
     finally:
         conn.close()
+
+
+async def store_columns_containing(store: Store, needle: str) -> list[str]:
+    """The same search on whichever store an app runs on (SQLite or PostgreSQL)."""
+    db = store.db
+    if isinstance(db, Database):
+        return columns_containing(db.path, needle)
+    assert isinstance(db, PgDatabase)
+    found = []
+    columns = await db.fetchall(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+    )
+    for table, column in columns:
+        query = f'SELECT COUNT(*) FROM "{table}" WHERE CAST("{column}" AS TEXT) LIKE ?'  # noqa: S608
+        row = await db.fetchone(query, (f"%{needle}%",))
+        if row and row[0]:
+            found.append(f"{table}.{column}")
+    return found

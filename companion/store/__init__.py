@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from companion.store.base import Db
 from companion.store.bookclubs import BookClubRepo
 from companion.store.communities import CommunityRepo
 from companion.store.contributions import ContributionRepo
@@ -40,6 +41,7 @@ from companion.store.db import Database
 from companion.store.exchange import ExchangeRepo
 from companion.store.kv import KeyValueRepo
 from companion.store.members import MemberRepo
+from companion.store.postgres import PgDatabase, is_postgres_url  # asyncpg only once used
 from companion.store.prompts import PromptRepo
 from companion.store.reflections import ReflectionRepo
 from companion.store.schedules import ScheduleRepo
@@ -49,7 +51,7 @@ from companion.store.web import WebRepo
 class Repositories:
     """Every repository, over one database handle (the store's, or a unit of work's)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.communities = CommunityRepo(db)
         self.reflections = ReflectionRepo(db)
         self.kv = KeyValueRepo(db)
@@ -67,13 +69,17 @@ class UnitOfWork(Repositories):
 
 
 class Store(Repositories):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         super().__init__(db)
         self.db = db
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
-        return cls(await Database.open(path))
+    async def open(cls, target: str | Path, *, password: str | None = None) -> Store:
+        """A SQLite file (a path or ``sqlite:///path``) or a ``postgresql://`` database."""
+        text = str(target)
+        if is_postgres_url(text):
+            return cls(await PgDatabase.open(text, password=password))
+        return cls(await Database.open(text.removeprefix("sqlite://")))
 
     @classmethod
     async def open_readonly(cls, path: str | Path) -> Store:

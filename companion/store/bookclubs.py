@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from companion.store.db import Database
+from companion.store.base import Db
 from companion.store.schedules import iso
 
 _CLUB = (
@@ -51,7 +51,7 @@ class PlanRow:
 
 
 class BookClubRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     # --- plans ----------------------------------------------------------------------------
@@ -60,13 +60,12 @@ class BookClubRepo:
         self, community_id: str, slug: str, title: str, chapters: int, by: str, now: datetime
     ) -> int | None:
         """None when the community already has a plan with that slug."""
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT OR IGNORE INTO reading_plan (community_id, slug, title, chapters, "
-                "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        async with self.db.transaction() as tx:
+            return await tx.insert(
+                "INSERT INTO reading_plan (community_id, slug, title, chapters, created_by, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
                 (community_id, slug, title, chapters, by, iso(now)),
             )
-            return int(cursor.lastrowid) if cursor.rowcount == 1 and cursor.lastrowid else None
 
     async def plans(self, community_id: str) -> list[PlanRow]:
         rows = await self.db.fetchall(
@@ -109,10 +108,11 @@ class BookClubRepo:
 
         None when the room already has a club (the unique index decides, even in a race).
         """
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT OR IGNORE INTO club (community_id, platform, room_id, plan_ref, title, "
-                "chapters, timezone, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        async with self.db.transaction() as tx:
+            club_id = await tx.insert(
+                "INSERT INTO club (community_id, platform, room_id, plan_ref, title, chapters, "
+                "timezone, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING RETURNING id",
                 (
                     community_id,
                     platform,
@@ -125,10 +125,9 @@ class BookClubRepo:
                     iso(now),
                 ),
             )
-            if cursor.rowcount != 1 or not cursor.lastrowid:
+            if club_id is None:
                 return None
-            club_id = int(cursor.lastrowid)
-            await conn.executemany(
+            await tx.executemany(
                 "INSERT INTO club_session (club_id, chapter, opens_at, thread_schedule_id, "
                 "reminder_schedule_id) VALUES (?, ?, ?, ?, ?)",
                 [(club_id, *session) for session in sessions],
@@ -173,8 +172,8 @@ class BookClubRepo:
         self, changes: Sequence[tuple[int, int, str, str, int | None, int | None]]
     ) -> None:
         """(club, chapter, opens_at, state, thread schedule, reminder schedule) in one go."""
-        async with self.db.transaction() as conn:
-            await conn.executemany(
+        async with self.db.transaction() as tx:
+            await tx.executemany(
                 "UPDATE club_session SET opens_at = ?, state = ?, thread_schedule_id = ?, "
                 "reminder_schedule_id = ? WHERE club_id = ? AND chapter = ?",
                 [(o, s, t, r, club, chapter) for club, chapter, o, s, t, r in changes],

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from companion.store.db import Database
+from companion.store.base import Db
 from companion.store.schedules import iso
 
 _SUGGESTION = (
@@ -57,7 +57,7 @@ class AuditRow:
 
 
 class ContributionRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     async def suggest(
@@ -73,10 +73,11 @@ class ContributionRepo:
         url_key: str | None,
         now: datetime,
     ) -> int:
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self.db.transaction() as tx:
+            new_id = await tx.insert(
                 "INSERT INTO suggestion (community_id, kind, payload, url_key, author_id, "
-                "author_hash, platform, room_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "author_hash, platform, room_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (
                     community_id,
                     kind,
@@ -89,7 +90,7 @@ class ContributionRepo:
                     iso(now),
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            return new_id or 0
 
     async def standing(
         self, community_id: str, author_hash: str, since: datetime
@@ -157,35 +158,35 @@ class ContributionRepo:
 
         False when the item was no longer pending (another moderator decided first).
         """
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
                 "UPDATE suggestion SET status = ?, reason = ?, decided_by = ?, decided_at = ? "
                 "WHERE id = ? AND status = 'pending'",
                 (status, reason, moderator_id, iso(now), item.id),
             )
-            if cursor.rowcount != 1:
+            if changed != 1:
                 return False
             if add_resource is not None:
                 url, url_key, title, tags = add_resource
-                await conn.execute(
-                    "INSERT OR IGNORE INTO community_resource (community_id, url, url_key, title, "
-                    "tags, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                await tx.execute(
+                    "INSERT INTO community_resource (community_id, url, url_key, title, tags, "
+                    "added_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (item.community_id, url, url_key, title, " ".join(tags), iso(now)),
                 )
             if add_term is not None:
-                await conn.execute(
+                await tx.execute(
                     "INSERT INTO community_term (community_id, term, definition, added_at) "
                     "VALUES (?, ?, ?, ?)",
                     (item.community_id, *add_term, iso(now)),
                 )
             if add_prompt is not None:
                 title, text, tags = add_prompt
-                await conn.execute(
+                await tx.execute(
                     "INSERT INTO prompt (community_id, title, text, tags, author_id, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (item.community_id, title, text, " ".join(tags), item.author_id, iso(now)),
                 )
-            await conn.execute(
+            await tx.execute(
                 "INSERT INTO audit (community_id, actor_id, action, target, detail, at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -208,21 +209,21 @@ class ContributionRepo:
         target: str,
         now: datetime,
     ) -> bool:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             if blocked:
-                cursor = await conn.execute(
-                    "INSERT OR IGNORE INTO suggester_block (community_id, author_hash, blocked_by, "
-                    "created_at) VALUES (?, ?, ?, ?)",
+                count = await tx.execute(
+                    "INSERT INTO suggester_block (community_id, author_hash, blocked_by, "
+                    "created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (community_id, author_hash, moderator_id, iso(now)),
                 )
             else:
-                cursor = await conn.execute(
+                count = await tx.execute(
                     "DELETE FROM suggester_block WHERE community_id = ? AND author_hash = ?",
                     (community_id, author_hash),
                 )
-            changed = cursor.rowcount == 1
+            changed = count == 1
             if changed:
-                await conn.execute(
+                await tx.execute(
                     "INSERT INTO audit (community_id, actor_id, action, target, at) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (

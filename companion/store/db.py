@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -30,6 +30,33 @@ def migrations() -> list[tuple[int, str]]:
     return found
 
 
+class SqliteTx:
+    """Statements on the connection while its transaction (and the lock) is held."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        cursor = await self.conn.execute(sql, tuple(params))
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.conn.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int | None:
+        row = await self.fetchone(sql, params)
+        return None if row is None or row[0] is None else int(row[0])
+
+
 async def _connect(database: str, **options: Any) -> aiosqlite.Connection:
     pending = aiosqlite.connect(database, isolation_level=None, **options)
     # The worker thread must not keep the process alive if a close is ever missed (a
@@ -42,6 +69,8 @@ async def _connect(database: str, **options: Any) -> aiosqlite.Connection:
 
 class Database:
     """The connection, plus a lock so one task's transaction never mixes with another's."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self.conn = conn
@@ -116,11 +145,11 @@ class Database:
             yield
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[SqliteTx]:
         async with self._guard():
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield SqliteTx(self.conn)
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
@@ -160,10 +189,15 @@ class Database:
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One write statement on its own; returns the number of rows changed."""
         async with self._guard():
-            cursor = await self.conn.execute(sql, tuple(params))
-            count = cursor.rowcount
-            await cursor.close()
-            return count
+            return await SqliteTx(self.conn).execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.executemany(sql, rows)
+
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int | None:
+        async with self.transaction() as tx:
+            return await tx.insert(sql, params)
 
 
 class _BoundDatabase(Database):
@@ -182,13 +216,13 @@ class _BoundDatabase(Database):
         yield
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[SqliteTx]:
         async with self._guard():
             self._savepoints += 1
             name = f"repo_{self._savepoints:d}"
             await self.conn.execute(f"SAVEPOINT {name}")
             try:
-                yield self.conn
+                yield SqliteTx(self.conn)
             except BaseException:
                 await self.conn.execute(f"ROLLBACK TO {name}")
                 await self.conn.execute(f"RELEASE {name}")

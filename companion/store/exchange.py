@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from companion.store.db import Database
+from companion.store.base import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,23 +16,23 @@ class Entries:
 
 
 class ExchangeRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     async def add_all(self, community_id: str, entries: Entries) -> None:
         """Everything or nothing; a link the community already has is skipped, not doubled."""
-        async with self.db.transaction() as conn:
-            await conn.executemany(
+        async with self.db.transaction() as tx:
+            await tx.executemany(
                 "INSERT INTO prompt (community_id, title, text, tags, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [(community_id, t, x, " ".join(g), at) for t, x, g, at in entries.prompts],
             )
-            await conn.executemany(
-                "INSERT OR IGNORE INTO community_resource (community_id, url, url_key, title, "
-                "tags, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+            await tx.executemany(
+                "INSERT INTO community_resource (community_id, url, url_key, title, tags, "
+                "added_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(community_id, u, k, t, " ".join(g), at) for u, k, t, g, at in entries.resources],
             )
-            await conn.executemany(
+            await tx.executemany(
                 "INSERT INTO community_term (community_id, term, definition, added_at) "
                 "VALUES (?, ?, ?, ?)",
                 [(community_id, *term) for term in entries.terms],

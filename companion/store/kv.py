@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from companion.store.db import Database
+from companion.store.base import Db
 
 
 class KeyValueRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     async def get(self, key: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from companion.store.db import Database
+from companion.store.base import Db
 from companion.store.schedules import iso
 
 
@@ -58,7 +58,7 @@ _FORGET = (
 
 
 class MemberRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     async def add_journal(
@@ -87,13 +87,13 @@ class MemberRepo:
     async def add_notice(
         self, platform: str, community_id: str, member_id: str, text: str, now: datetime
     ) -> int:
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self.db.transaction() as tx:
+            new_id = await tx.insert(
                 "INSERT INTO notice (platform, community_id, member_id, text, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (platform, community_id, member_id, text, iso(now)),
             )
-            return int(cursor.lastrowid or 0)
+            return new_id or 0
 
     async def mark_delivered(self, notice_id: int, now: datetime) -> None:
         await self.db.execute(
@@ -141,9 +141,9 @@ class MemberRepo:
     async def forget(self, member_id: str) -> dict[str, int]:
         """Delete the member's own data and their name everywhere else, in one transaction."""
         counts: dict[str, int] = {}
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             for statement, label in _FORGET:
-                cursor = await conn.execute(statement, (member_id,))
+                count = await tx.execute(statement, (member_id,))
                 if label:
-                    counts[label] = cursor.rowcount
+                    counts[label] = count
         return counts

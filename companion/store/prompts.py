@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from companion.store.db import Database
+from companion.store.base import Db
 from companion.store.schedules import iso
 
 
@@ -21,7 +21,7 @@ class PromptRow:
 
 
 class PromptRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     async def add(
@@ -33,13 +33,13 @@ class PromptRepo:
         author_id: str,
         now: datetime,
     ) -> int:
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self.db.transaction() as tx:
+            new_id = await tx.insert(
                 "INSERT INTO prompt (community_id, title, text, tags, author_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (community_id, title, text, " ".join(tags), author_id, iso(now)),
             )
-            return int(cursor.lastrowid or 0)
+            return new_id or 0
 
     async def for_community(self, community_id: str) -> list[PromptRow]:
         rows = await self.db.fetchall(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from companion.store.db import Database
+from companion.store.base import Db
 
 
 class ReflectionRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     async def use_counts(self, community_id: str) -> dict[str, int]:
@@ -43,7 +43,7 @@ class ReflectionRepo:
             rows = await self.db.fetchall(
                 "INSERT INTO reflection_day (community_id, day, reflection_id) "  # noqa: S608
                 f"VALUES {values} ON CONFLICT (community_id, day) "
-                "DO UPDATE SET reflection_id = reflection_id "
+                "DO UPDATE SET reflection_id = reflection_day.reflection_id "
                 "RETURNING community_id, day, reflection_id",
                 [value for pick in chunk for value in pick],
             )

@@ -6,11 +6,11 @@ only; every value is bound as a parameter.)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from companion.store.db import Database
+from companion.store.base import Db
 
 _COLUMNS = (
     "id, community_id, platform, room_id, thread_id, kind, rule, days, start_date, at_time, "
@@ -68,6 +68,11 @@ class OccurrenceRow:
     attempts: int
     retry_at: str | None
     detail: str | None
+    claimed_by: str | None = None  # the process whose lease this is
+    lease_until: str | None = None
+
+
+_OCCURRENCE = "key, schedule_id, due_at, state, attempts, retry_at, detail, claimed_by, lease_until"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +102,48 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who claims (a process's name), until when, and which Discord shards it serves.
+
+    ``shards`` (shard_count, shard ids) limits the claims to guilds whose shard is
+    ``(guild_id >> 22) % shard_count`` in ids; other platforms' schedules are unaffected.
+    """
+
+    holder: str
+    until: datetime
+    shards: tuple[int, tuple[int, ...]] | None = None
+    sharded_platform: str = "discord"
+
+    @property
+    def shard_filter(self) -> str:
+        if self.shards is None:
+            return ""
+        marks = ", ".join("?" for _ in self.shards[1])
+        return (
+            " AND CASE WHEN platform = ? THEN "
+            f"(CAST(community_id AS BIGINT) / 4194304) % ? IN ({marks}) ELSE TRUE END"
+        )
+
+    @property
+    def shard_params(self) -> tuple[object, ...]:
+        if self.shards is None:
+            return ()
+        count, ids = self.shards
+        return (self.sharded_platform, count, *ids)
+
+
 class ScheduleRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     async def add(self, new: NewSchedule) -> int:
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self.db.transaction() as tx:
+            new_id = await tx.insert(
                 "INSERT INTO schedule (community_id, platform, room_id, thread_id, kind, rule, "
                 "days, start_date, at_time, timezone, payload, next_run, grace_seconds, "
-                "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (
                     new.community_id,
                     new.platform,
@@ -125,7 +162,7 @@ class ScheduleRepo:
                     new.created_at,
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            return new_id or 0
 
     async def get(self, schedule_id: int) -> ScheduleRow | None:
         row = await self.db.fetchone(
@@ -159,113 +196,159 @@ class ScheduleRepo:
             (status, reason, next_run, schedule_id),
         )
 
-    async def due(self, now: datetime, platforms: Sequence[str], limit: int) -> list[ScheduleRow]:
-        marks = ", ".join("?" for _ in platforms)
-        rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM schedule WHERE status = 'active' AND next_run <= ? "  # noqa: S608
-            f"AND platform IN ({marks}) ORDER BY next_run LIMIT ?",
-            (iso(now), *platforms, limit),
-        )
-        return [ScheduleRow(*row) for row in rows]
+    async def claim_due(
+        self,
+        now: datetime,
+        platforms: Sequence[str],
+        limit: int,
+        plan: Callable[[ScheduleRow], Claim],
+        lease: Lease,
+    ) -> tuple[int, list[tuple[ScheduleRow, Claim]]]:
+        """Claim up to ``limit`` due schedules in one transaction: (how many were due, won).
 
-    async def earliest_wake(self, platforms: Sequence[str]) -> str | None:
-        marks = ", ".join("?" for _ in platforms)
-        row = await self.db.fetchone(
-            "SELECT MIN(t) FROM ("  # noqa: S608
-            f"SELECT MIN(next_run) AS t FROM schedule WHERE status = 'active' "
-            f"AND platform IN ({marks}) "
-            "UNION ALL SELECT MIN(o.retry_at) FROM occurrence o JOIN schedule s "
-            f"ON s.id = o.schedule_id WHERE o.state = 'claimed' AND s.platform IN ({marks}))",
-            (*platforms, *platforms),
-        )
-        return row[0] if row and row[0] else None
-
-    async def claim_many(self, claims: Sequence[Claim], now: datetime) -> set[int]:
-        """Advance schedules and record their occurrences, all in one transaction.
-
-        The compare-and-set on next_run means two processes can never claim the same one;
-        the returned ids are the schedules this call won.
+        Each due row is planned (``plan``), advanced by a compare-and-set on next_run and its
+        occurrences recorded, the one to send leased to ``lease.holder``. On PostgreSQL the
+        due rows are read ``FOR UPDATE SKIP LOCKED``, so processes claiming together take
+        disjoint batches; on SQLite the write transaction admits one claimer at a time.
         """
-        won: set[int] = set()
-        async with self.db.transaction() as conn:
+        marks = ", ".join("?" for _ in platforms)
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall(
+                f"SELECT {_COLUMNS} FROM schedule WHERE status = 'active' "  # noqa: S608
+                f"AND next_run <= ? AND platform IN ({marks}){lease.shard_filter} "
+                f"ORDER BY next_run LIMIT ?{lock}",
+                (iso(now), *platforms, *lease.shard_params, limit),
+            )
+            due = [ScheduleRow(*row) for row in rows]
+            claims = [plan(row) for row in due]
+            won: set[int] = set()
             for start in range(0, len(claims), 200):
                 chunk = claims[start : start + 200]
-                values = ", ".join("(?, ?, ?, ?)" for _ in chunk)
+                values = ", ".join("(CAST(? AS INTEGER), ?, ?, ?)" for _ in chunk)
                 params: list[object] = []
                 for c in chunk:
                     params += [c.schedule_id, c.expected_next, c.next_run, c.status]
-                rows = await conn.execute_fetchall(
+                changed = await tx.fetchall(
                     "UPDATE schedule SET next_run = v.column3, status = v.column4 "  # noqa: S608
                     f"FROM (VALUES {values}) AS v WHERE schedule.id = v.column1 "
                     "AND schedule.next_run = v.column2 AND schedule.status = 'active' "
                     "RETURNING schedule.id",
                     params,
                 )
-                won.update(int(row[0]) for row in rows)
-            mine = [c for c in claims if c.schedule_id in won]
-            await conn.executemany(
-                "INSERT OR IGNORE INTO occurrence (key, schedule_id, due_at, state, detail, "
-                "updated_at) VALUES (?, ?, ?, 'skipped', ?, ?)",
+                won.update(int(row[0]) for row in changed)
+            mine = [(row, c) for row, c in zip(due, claims, strict=True) if row.id in won]
+            await tx.executemany(
+                "INSERT INTO occurrence (key, schedule_id, due_at, state, detail, updated_at) "
+                "VALUES (?, ?, ?, 'skipped', ?, ?) ON CONFLICT DO NOTHING",
                 [
                     (s.key, c.schedule_id, s.due_at, s.detail, iso(now))
-                    for c in mine
+                    for _, c in mine
                     for s in c.skipped
                 ],
             )
-            await conn.executemany(
-                "INSERT OR IGNORE INTO occurrence (key, schedule_id, due_at, state, attempts, "
-                "updated_at) VALUES (?, ?, ?, 'claimed', 1, ?)",
-                [(c.key, c.schedule_id, c.due_at, iso(now)) for c in mine if c.key],
+            await tx.executemany(
+                "INSERT INTO occurrence (key, schedule_id, due_at, state, attempts, claimed_by, "
+                "lease_until, updated_at) VALUES (?, ?, ?, 'claimed', 1, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                [
+                    (c.key, c.schedule_id, c.due_at, lease.holder, iso(lease.until), iso(now))
+                    for _, c in mine
+                    if c.key
+                ],
             )
-        return won
+        return len(due), mine
 
-    async def retries_due(
-        self, now: datetime, platforms: Sequence[str]
+    async def take_over(
+        self, now: datetime, platforms: Sequence[str], lease: Lease, limit: int = 500
     ) -> list[tuple[OccurrenceRow, ScheduleRow]]:
+        """Lease the claimed occurrences that are free to (re)send, counting one more attempt.
+
+        Free means a retry whose time has come, or a claim whose lease ran out: the process
+        holding it died between claim and mark, so this one sends it, with the same key.
+        """
         marks = ", ".join("?" for _ in platforms)
-        columns = ", ".join(f"s.{c.strip()}" for c in _COLUMNS.split(","))
-        rows = await self.db.fetchall(
-            "SELECT o.key, o.schedule_id, o.due_at, o.state, o.attempts, o.retry_at, o.detail, "  # noqa: S608
-            f"{columns} FROM occurrence o JOIN schedule s ON s.id = o.schedule_id "
-            "WHERE o.state = 'claimed' AND o.retry_at IS NOT NULL AND o.retry_at <= ? "
-            f"AND s.platform IN ({marks}) ORDER BY o.retry_at",
-            (iso(now), *platforms),
-        )
-        return [(OccurrenceRow(*row[:7]), ScheduleRow(*row[7:])) for row in rows]
-
-    async def recover_claimed(self, now: datetime) -> int:
-        """Occurrences claimed by a process that stopped before marking them: retry now."""
-        return await self.db.execute(
-            "UPDATE occurrence SET retry_at = ?, detail = 'recovered after a restart' "
-            "WHERE state = 'claimed' AND retry_at IS NULL",
-            (iso(now),),
-        )
-
-    async def start_attempt(self, key: str, now: datetime) -> int:
-        """Count one more attempt (and hold the occurrence while in flight); return the count."""
-        async with self.db.transaction() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    "UPDATE occurrence SET attempts = attempts + 1, retry_at = NULL, "
-                    "updated_at = ? WHERE key = ? RETURNING attempts",
-                    (iso(now), key),
-                )
+        lock = " FOR UPDATE OF o SKIP LOCKED" if self.db.dialect == "postgresql" else ""
+        async with self.db.transaction() as tx:
+            taken = await tx.fetchall(
+                "UPDATE occurrence SET claimed_by = ?, lease_until = ?, retry_at = NULL, "  # noqa: S608
+                "attempts = attempts + 1, updated_at = ? WHERE key IN (SELECT o.key "
+                "FROM occurrence o JOIN schedule s ON s.id = o.schedule_id "
+                "WHERE o.state = 'claimed' AND ((o.retry_at IS NOT NULL AND o.retry_at <= ?) "
+                "OR (o.retry_at IS NULL AND (o.lease_until IS NULL OR o.lease_until <= ?))) "
+                f"AND s.platform IN ({marks}){lease.shard_filter} "
+                f"ORDER BY o.due_at LIMIT ?{lock}) "
+                f"RETURNING {_OCCURRENCE}",
+                (
+                    lease.holder,
+                    iso(lease.until),
+                    iso(now),
+                    iso(now),
+                    iso(now),
+                    *platforms,
+                    *lease.shard_params,
+                    limit,
+                ),
             )
-        return int(rows[0][0]) if rows else 1
+            if not taken:
+                return []
+            ids = sorted({int(row[1]) for row in taken})
+            schedules = await tx.fetchall(
+                f"SELECT {_COLUMNS} FROM schedule WHERE id IN "  # noqa: S608
+                f"({', '.join('CAST(? AS INTEGER)' for _ in ids)})",
+                ids,
+            )
+        by_id = {int(row[0]): ScheduleRow(*row) for row in schedules}
+        occurrences = sorted((OccurrenceRow(*row) for row in taken), key=lambda o: o.due_at)
+        return [(occ, by_id[occ.schedule_id]) for occ in occurrences]
+
+    async def earliest_wake(
+        self, platforms: Sequence[str], lease: Lease | None = None
+    ) -> str | None:
+        """When the next schedule falls due, a retry is due or a lease runs out."""
+        marks = ", ".join("?" for _ in platforms)
+        shard = lease.shard_filter if lease else ""
+        shard_params = lease.shard_params if lease else ()
+        row = await self.db.fetchone(
+            "SELECT MIN(t) FROM ("  # noqa: S608
+            f"SELECT MIN(next_run) AS t FROM schedule WHERE status = 'active' "
+            f"AND platform IN ({marks}){shard} "
+            "UNION ALL SELECT MIN(COALESCE(o.retry_at, o.lease_until)) FROM occurrence o "
+            "JOIN schedule s ON s.id = o.schedule_id WHERE o.state = 'claimed' "
+            f"AND s.platform IN ({marks}){shard}) AS w",
+            (*platforms, *shard_params, *platforms, *shard_params),
+        )
+        return row[0] if row and row[0] else None
+
+    async def recover_claimed(self, now: datetime, holder: str) -> int:
+        """Claims a stopped process left behind, freed to be sent again now.
+
+        SQLite serves one process, so every claim in the file is a stopped one's. On
+        PostgreSQL only this process's own earlier claims are known dead (same holder);
+        the others' are taken over when their lease runs out.
+        """
+        mine = "" if self.db.dialect == "sqlite" else " AND claimed_by = ?"
+        return await self.db.execute(
+            "UPDATE occurrence SET lease_until = ?, detail = 'recovered after a restart' "  # noqa: S608
+            f"WHERE state = 'claimed' AND retry_at IS NULL{mine}",
+            (iso(now), *(() if not mine else (holder,))),
+        )
 
     async def mark_sent(self, keys: Sequence[str], now: datetime) -> None:
         if not keys:
             return
-        async with self.db.transaction() as conn:
-            await conn.executemany(
+        async with self.db.transaction() as tx:
+            await tx.executemany(
                 "UPDATE occurrence SET state = 'sent', retry_at = NULL, detail = NULL, "
                 "updated_at = ? WHERE key = ?",
                 [(iso(now), key) for key in keys],
             )
 
     async def retry_later(self, key: str, retry_at: datetime, detail: str, now: datetime) -> None:
+        """Release the lease: whichever process serves the platform at retry_at retries."""
         await self.db.execute(
-            "UPDATE occurrence SET retry_at = ?, detail = ?, updated_at = ? WHERE key = ?",
+            "UPDATE occurrence SET retry_at = ?, claimed_by = NULL, detail = ?, updated_at = ? "
+            "WHERE key = ?",
             (iso(retry_at), detail, iso(now), key),
         )
 
@@ -273,14 +356,14 @@ class ScheduleRepo:
         self, key: str, state: str, detail: str, now: datetime, *, pause: int | None = None
     ) -> None:
         """End an occurrence as failed or skipped; optionally pause its schedule with the reason."""
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        async with self.db.transaction() as tx:
+            await tx.execute(
                 "UPDATE occurrence SET state = ?, retry_at = NULL, detail = ?, updated_at = ? "
                 "WHERE key = ?",
                 (state, detail, iso(now), key),
             )
             if pause is not None:
-                await conn.execute(
+                await tx.execute(
                     "UPDATE schedule SET status = 'paused', status_reason = ? "
                     "WHERE id = ? AND status = 'active'",
                     (detail, pause),
@@ -288,8 +371,8 @@ class ScheduleRepo:
 
     async def occurrences(self, schedule_id: int) -> list[OccurrenceRow]:
         rows = await self.db.fetchall(
-            "SELECT key, schedule_id, due_at, state, attempts, retry_at, detail FROM occurrence "
-            "WHERE schedule_id = ? ORDER BY due_at",
+            f"SELECT {_OCCURRENCE} FROM occurrence WHERE schedule_id = ? "  # noqa: S608
+            "ORDER BY due_at",
             (schedule_id,),
         )
         return [OccurrenceRow(*row) for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from companion.store.db import Database
+from companion.store.base import Db
 from companion.store.schedules import iso
 
 
@@ -28,17 +28,17 @@ class SessionRow:
 
 
 class WebRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     async def add_login(
         self, token_hash: str, login: LoginRow, now: datetime, expires: datetime
     ) -> None:
         """A new one-time link; links and sessions past their time are swept away first."""
-        async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM web_login WHERE expires_at <= ?", (iso(now),))
-            await conn.execute("DELETE FROM web_session WHERE expires_at <= ?", (iso(now),))
-            await conn.execute(
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM web_login WHERE expires_at <= ?", (iso(now),))
+            await tx.execute("DELETE FROM web_session WHERE expires_at <= ?", (iso(now),))
+            await tx.execute(
                 "INSERT INTO web_login (token_hash, platform, member_id, display_name, "
                 "community_id, room_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -54,22 +54,20 @@ class WebRepo:
 
     async def take_login(self, token_hash: str, now: datetime) -> LoginRow | None:
         """Use a link once: the first caller before it expires gets it, nobody after."""
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
                 "UPDATE web_login SET used_at = ? "
                 "WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? "
                 "RETURNING platform, member_id, display_name, community_id, room_id",
                 (iso(now), token_hash, iso(now)),
             )
-            row = await cursor.fetchone()
-            await cursor.close()
         return None if row is None else LoginRow(*row)
 
     async def open_session(
         self, session_hash: str, login: LoginRow, now: datetime, expires: datetime
     ) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        async with self.db.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO web_session (session_hash, platform, member_id, display_name, "
                 "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -81,7 +79,7 @@ class WebRepo:
                     iso(expires),
                 ),
             )
-            await conn.execute(
+            await tx.execute(
                 "INSERT INTO web_session_community (session_hash, community_id, room_id) "
                 "VALUES (?, ?, ?)",
                 (session_hash, login.community_id, login.room_id),

@@ -1,6 +1,6 @@
 """Run the scheduler once in its own process, with a port that may SIGKILL it mid-send.
 
-Usage: crash_worker.py DB JOURNAL NOW_ISO MODE   (MODE: normal | kill-before-send |
+Usage: crash_worker.py STORE JOURNAL NOW_ISO MODE   (MODE: normal | kill-before-send |
 kill-after-send). The journal port keeps one line per key, as Matrix does with transaction
 ids and Discord with enforced nonces: a resend with the same key is not a second post.
 """
@@ -46,11 +46,13 @@ class JournalPort:
         return place
 
 
-async def main(db: str, journal: str, now: str, mode: str) -> None:
+async def main(store: str, journal: str, now: str, mode: str) -> None:
     clock = FakeClock(datetime.fromisoformat(now))
-    app = await build(
-        Settings(db_path=Path(db)), clock=clock, content=content.load(FIXTURE_CONTENT)
-    )
+    if store.startswith("postgresql://"):
+        settings = Settings(db_path=Path(journal).with_name("companion.db"), database_url=store)
+    else:
+        settings = Settings(db_path=Path(store))
+    app = await build(settings, clock=clock, content=content.load(FIXTURE_CONTENT))
     app.scheduler.attach("test", JournalPort(Path(journal), mode))
     await app.scheduler.recover()
     await app.scheduler.run_due()

@@ -7,7 +7,7 @@ import pytest
 
 from companion.events import Actor
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
-from tests.dbsearch import columns_containing
+from tests.dbsearch import store_columns_containing
 from tests.fakes import RecordingPort
 
 LINK = "https://www.example.org/listening-talk/?utm_source=newsletter"
@@ -52,8 +52,8 @@ async def test_an_anonymous_question_is_posted_without_a_name(app, port, db_path
     [post] = [s for s in port.sent if s.kind == "post"]
     assert "asked anonymously" in post.text and "How do I speak up" in post.text
     assert "Quiet" not in post.text and member.id not in post.text
-    assert columns_containing(db_path, member.id) == []
-    assert columns_containing(db_path, "quiet.member") == []
+    assert (await store_columns_containing(app.store, member.id)) == []
+    assert (await store_columns_containing(app.store, "quiet.member")) == []
 
 
 async def test_limits_and_blocks_work_for_anonymous_askers_too(make_app, db_path):
@@ -78,12 +78,14 @@ async def test_forget_me_leaves_no_row_that_names_the_member(app, port, db_path,
     await say(app, "approve 1", MODERATOR)
     await say(app, "suggest prompt Where did you take a risk for someone else?", member)
     await say(app, "approve 2", MODERATOR)
-    assert columns_containing(db_path, member.id)  # it is there before
+    assert await store_columns_containing(app.store, member.id)  # it is there before
     warning = await say(app, "forget me", member)
-    assert "forget me confirm" in warning.text and columns_containing(db_path, member.id)
+    assert "forget me confirm" in warning.text and (
+        await store_columns_containing(app.store, member.id)
+    )
     done = await say(app, "forget me confirm", member)
     assert done.private and "Nothing I keep names you" in done.text
-    assert columns_containing(db_path, member.id) == []
+    assert (await store_columns_containing(app.store, member.id)) == []
     assert "A talk worth hearing" in (await say(app, "resources talk worth")).text  # stays
     assert "Where did you take a risk" in (await say(app, "prompt list", MODERATOR)).text
 

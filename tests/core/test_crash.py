@@ -1,4 +1,8 @@
-"""SIGKILL between claim and send (and between send and mark): nothing lost, nothing twice."""
+"""SIGKILL between claim and send (and between send and mark): nothing lost, nothing twice.
+
+On both stores: the next process takes the dead one's claim over once its lease has run out
+(on SQLite, which serves one process, at once) and sends it with the same key.
+"""
 
 import json
 import os
@@ -15,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "tests" / "core" / "crash_worker.py"
 
 
-def worker(db: Path, journal: Path, now: str, mode: str) -> int:
+def worker(store: Path | str, journal: Path, now: str, mode: str) -> int:
     done = subprocess.run(
-        [sys.executable, str(WORKER), str(db), str(journal), now, mode],
+        [sys.executable, str(WORKER), str(store), str(journal), now, mode],
         capture_output=True,
         text=True,
         timeout=60,
@@ -29,20 +33,23 @@ def worker(db: Path, journal: Path, now: str, mode: str) -> int:
 
 
 @pytest.mark.parametrize("mode", ["kill-before-send", "kill-after-send"])
-async def test_a_killed_process_neither_loses_nor_doubles_a_post(make_app, db_path, tmp_path, mode):
+async def test_a_killed_process_neither_loses_nor_doubles_a_post(
+    make_app, store_target, tmp_path, mode
+):
     app = await make_app()
     await say(app, "schedule reflection 13:00", MODERATOR)
     await app.close()
     journal = tmp_path / "journal.jsonl"
     journal.touch()
 
-    assert worker(db_path, journal, "2026-03-02T13:00:05+00:00", mode) == -signal.SIGKILL
+    assert worker(store_target, journal, "2026-03-02T13:00:05+00:00", mode) == -signal.SIGKILL
     restarted = await make_app()
     [claimed] = await restarted.store.schedules.occurrences(1)
     assert claimed.state == "claimed"  # the claim survived the kill
     await restarted.close()
 
-    assert worker(db_path, journal, "2026-03-02T13:01:00+00:00", "normal") == 0
+    assert claimed.lease_until == "2026-03-02T13:01:05+00:00"  # claimed at 13:00:05 for 60 s
+    assert worker(store_target, journal, "2026-03-02T13:01:06+00:00", "normal") == 0
     posts = [json.loads(line) for line in journal.read_text().splitlines()]
     assert [p["key"] for p in posts] == [claimed.key]
     again = await make_app()

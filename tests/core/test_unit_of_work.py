@@ -25,8 +25,8 @@ class Injected(RuntimeError):
     """The failure a test injects into the second write of a unit."""
 
 
-async def test_a_unit_commits_together_and_rolls_back_together(db_path):
-    store = await Store.open(db_path)
+async def test_a_unit_commits_together_and_rolls_back_together(store_target):
+    store = await Store.open(store_target)
     async with store.unit_of_work() as uow:
         await uow.kv.set("a", "1")
         await uow.communities.set_timezone("c:one", "Europe/Berlin")
@@ -41,8 +41,8 @@ async def test_a_unit_commits_together_and_rolls_back_together(db_path):
     await store.close()
 
 
-async def test_a_unit_refuses_the_stores_own_repositories_and_use_after_it_ends(db_path):
-    store = await Store.open(db_path)
+async def test_a_unit_refuses_the_stores_own_repositories_and_use_after_it_ends(store_target):
+    store = await Store.open(store_target)
     async with store.unit_of_work() as uow:
         with pytest.raises(RuntimeError, match="use its repositories"):
             await store.kv.get("a")  # would otherwise wait for the unit forever
@@ -53,8 +53,8 @@ async def test_a_unit_refuses_the_stores_own_repositories_and_use_after_it_ends(
     await store.close()
 
 
-async def test_a_repository_transaction_inside_a_unit_is_a_savepoint(db_path):
-    store = await Store.open(db_path)
+async def test_a_repository_transaction_inside_a_unit_is_a_savepoint(store_target):
+    store = await Store.open(store_target)
     with pytest.raises(Injected):
         async with store.unit_of_work() as uow:
             await uow.kv.set("first", "1")
@@ -145,8 +145,10 @@ async def add_then_die(self, new):
     return await original(self, new)
 
 async def main():
-    app = await build(Settings(db_path=Path(sys.argv[1])), clock=FakeClock(START),
-                      content=content.load(FIXTURE_CONTENT))
+    target = sys.argv[1]
+    url = target if target.startswith("postgresql://") else None
+    settings = Settings(db_path=Path(sys.argv[2]), database_url=url)
+    app = await build(settings, clock=FakeClock(START), content=content.load(FIXTURE_CONTENT))
     ScheduleRepo.add = add_then_die
     await say(app, "bookclub start the-wake-up 2026-03-10", MODERATOR)
 
@@ -154,9 +156,9 @@ asyncio.run(main())
 """
 
 
-def start_a_club_and_die(db_path: Path) -> int:
+def start_a_club_and_die(store_target: Path | str, db_path: Path) -> int:
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(KILLED_START), str(db_path)],
+        [sys.executable, "-c", textwrap.dedent(KILLED_START), str(store_target), str(db_path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -167,10 +169,10 @@ def start_a_club_and_die(db_path: Path) -> int:
     return done.returncode
 
 
-async def test_a_process_killed_inside_a_unit_leaves_nothing(make_app, db_path):
+async def test_a_process_killed_inside_a_unit_leaves_nothing(make_app, store_target, db_path):
     app = await make_app()
     await app.close()
-    start_a_club_and_die(db_path)
+    start_a_club_and_die(store_target, db_path)
     again = await make_app()
     assert await schedules_by_status(again) == {}
     assert await again.store.bookclubs.club_in_room(PLACE.platform, PLACE.room_id) is None

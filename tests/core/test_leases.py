@@ -1,0 +1,77 @@
+"""Claims are leases: a process that dies holding one loses it when the lease runs out, and
+another process sends the post with the same key. Two apps on one store play two processes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from companion.events import MessageRef, Place
+from tests.conftest import MODERATOR, say
+from tests.fakes import RecordingPort
+
+
+class HangingPort:
+    """A port whose send never returns: its process is about to die mid-send."""
+
+    def __init__(self) -> None:
+        self.called = asyncio.Event()
+        self.keys: list[str] = []
+
+    async def post(self, place: Place, text: str, *, key: str, kind: object = None) -> MessageRef:
+        self.keys.append(key)
+        self.called.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: object = None
+    ) -> Place:
+        await self.post(place, text, key=key)
+        return place
+
+
+async def test_a_dead_processes_claim_is_taken_over_after_its_lease(make_app, clock):
+    first = await make_app()
+    await say(first, "schedule reflection 13:00", MODERATOR)
+    first.scheduler.holder = "process-a"
+    hanging = HangingPort()
+    first.scheduler.attach("test", hanging)
+    clock.set(clock.now().replace(hour=13, minute=0, second=5))
+    dying = asyncio.create_task(first.scheduler.run_due())
+    await hanging.called.wait()
+    dying.cancel()  # process A dies between claim and mark
+    await asyncio.gather(dying, return_exceptions=True)
+
+    second = await make_app()
+    second.scheduler.holder = "process-b"
+    port = RecordingPort(clock=clock)
+    second.scheduler.attach("test", port)
+    [held] = await second.store.schedules.occurrences(1)
+    assert held.state == "claimed" and held.claimed_by == "process-a"
+
+    clock.advance(timedelta(seconds=30))  # A's lease still runs: B leaves it alone
+    assert await second.scheduler.run_due() == 0 and port.sent == []
+    wake = await second.store.schedules.earliest_wake(["test"])
+    assert wake == held.lease_until  # B wakes up when the lease runs out
+
+    clock.advance(timedelta(seconds=31))
+    assert await second.scheduler.run_due() == 1
+    assert [s.key for s in port.sent] == hanging.keys  # the same key: a duplicate is dropped
+    [done] = await second.store.schedules.occurrences(1)
+    assert done.state == "sent" and done.attempts == 2 and done.claimed_by == "process-b"
+
+
+async def test_two_processes_claiming_together_send_each_post_once(make_app, clock):
+    apps = [await make_app() for _ in range(2)]
+    for number in range(40):
+        await say(apps[0], f"schedule reflection 13:{number:02d}", MODERATOR)
+    ports = [RecordingPort(clock=clock) for _ in apps]
+    for index, (app, port) in enumerate(zip(apps, ports, strict=True)):
+        app.scheduler.holder = f"process-{index}"
+        app.scheduler.attach("test", port)
+    for minute in range(40):
+        clock.set(clock.now().replace(hour=13, minute=minute, second=1))
+        await asyncio.gather(*(app.scheduler.run_due() for app in apps))
+    keys = [s.key for port in ports for s in port.sent]
+    assert len(keys) == 40 and len(set(keys)) == 40

@@ -1,0 +1,112 @@
+"""The PostgreSQL store itself: migrations, settings, its password, a lost connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+import pytest
+
+from companion.app import build
+from companion.config import ConfigError, Settings, load_settings
+from companion.dispatch import APOLOGY
+from companion.store import Store
+from companion.store.members import MemberRepo
+from companion.store.postgres.db import StoreUnavailable, migrations
+from tests.conftest import MEMBER, say
+from tests.pg_server.server import PASSWORD_USER, PostgresServer
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    return postgres.fresh_database()
+
+
+async def test_migrations_are_recorded_once_even_when_processes_start_together(pg_url):
+    stores = await asyncio.gather(*(Store.open(pg_url) for _ in range(3)))
+    rows = await stores[0].db.fetchall("SELECT number, name FROM schema_migration ORDER BY 1")
+    assert [(n, name) for n, name, _ in migrations()] == [tuple(r) for r in rows]
+    for store in stores:
+        await store.close()
+    again = await Store.open(pg_url)
+    assert await again.db.version() == len(migrations())  # nothing applied twice
+    await again.close()
+
+
+async def test_text_with_sql_in_it_is_stored_as_text(pg_url):
+    store = await Store.open(pg_url)
+    nasty = "x'); DROP TABLE kv; -- ? $1"
+    await store.kv.set(nasty, nasty)
+    assert await store.kv.get(nasty) == nasty
+    assert (await store.db.fetchone("SELECT count(*) FROM kv"))[0] == 1
+    await store.close()
+
+
+def test_the_storage_url_picks_the_store(tmp_path):
+    path = tmp_path / "companion.toml"
+    path.write_text('[console]\n[storage]\nurl = "postgresql://bot@db.example/companion"\n')
+    settings = load_settings(path)
+    assert settings.store_target == "postgresql://bot@db.example/companion"
+    path.write_text('[console]\n[storage]\nurl = "sqlite:///srv/companion/bot.db"\n')
+    settings = load_settings(path)
+    assert settings.database_url is None and str(settings.store_target) == "/srv/companion/bot.db"
+    for bad, message in (
+        ("postgresql://bot:hunter2@db.example/companion", "COMPANION_DATABASE_PASSWORD"),
+        ("mysql://bot@db.example/companion", "must start with"),
+    ):
+        path.write_text(f'[console]\n[storage]\nurl = "{bad}"\n')
+        with pytest.raises(ConfigError, match=message):
+            load_settings(path)
+
+
+async def test_the_password_comes_from_the_environment(postgres, tmp_path, monkeypatch):
+    postgres.psql(
+        f"DO $$ BEGIN CREATE ROLE {PASSWORD_USER} LOGIN PASSWORD 'right-one'; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
+    name = f"pw{random.randrange(10**9)}"
+    postgres.psql(f"CREATE DATABASE {name} OWNER {PASSWORD_USER}")
+    url = f"postgresql://{PASSWORD_USER}@127.0.0.1:{postgres.port}/{name}"
+    settings = Settings(db_path=tmp_path / "companion.db", database_url=url)
+    monkeypatch.setenv("COMPANION_DATABASE_PASSWORD", "wrong-one")
+    with pytest.raises(StoreUnavailable, match="password") as refused:
+        await build(settings)
+    assert "wrong-one" not in str(refused.value)
+    secret_file = tmp_path / "db-password"
+    secret_file.write_text("right-one\n")
+    monkeypatch.delenv("COMPANION_DATABASE_PASSWORD")
+    monkeypatch.setenv("COMPANION_DATABASE_PASSWORD_FILE", str(secret_file))
+    app = await build(settings)
+    await app.store.kv.set("reached", "yes")
+    assert await app.store.kv.get("reached") == "yes"
+    await app.close()
+
+
+async def test_a_server_restart_mid_command_costs_that_command_only(
+    postgres, pg_url, tmp_path, clock, small, monkeypatch, caplog
+):
+    settings = Settings(db_path=tmp_path / "companion.db", database_url=pg_url)
+    app = await build(settings, clock=clock, content=small)
+    await say(app, "reflect answer I noticed who spoke first.")
+    original = MemberRepo.journal
+    started = asyncio.Event()
+
+    async def slow_journal(self: MemberRepo, *args: object, **kwargs: object) -> object:
+        started.set()
+        await self.db.fetchone("SELECT pg_sleep(5)")
+        return await original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MemberRepo, "journal", slow_journal)
+    caplog.set_level(logging.WARNING)
+    command = asyncio.create_task(say(app, "journal"))
+    await started.wait()
+    await asyncio.sleep(0.2)  # the query is running on the server
+    await asyncio.to_thread(postgres.stop_server)
+    await asyncio.to_thread(postgres.boot)
+    failed = await command
+    assert failed.text == APOLOGY
+    assert "command 'journal' failed" in caplog.text
+    monkeypatch.setattr(MemberRepo, "journal", original)
+    assert "I noticed who spoke first" in (await say(app, "journal", MEMBER)).text
+    await app.close()

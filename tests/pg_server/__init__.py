@@ -1,0 +1,1 @@
+"""A real PostgreSQL server on loopback for the tests (see server.py and fixtures.py)."""

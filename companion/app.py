@@ -27,7 +27,7 @@ from companion.features.schedules import Schedules
 from companion.flood import FloodGate
 from companion.identity import MemberHasher, load_or_create_key
 from companion.notices import Notices
-from companion.ports import Clock, SystemClock
+from companion.ports import Clock, Ports, SystemClock
 from companion.scheduler import Scheduler
 from companion.store import Store
 
@@ -45,6 +45,7 @@ class App:
     reflections: Reflections
     prompts: Prompts
     scheduler: Scheduler
+    ports: Ports  # the adapters' ChatPorts, by platform
     help: Help
     hasher: MemberHasher  # keyed hash of member ids, for anything that must not name them
     clock: Clock
@@ -72,7 +73,10 @@ async def build(
         await communities.load()
         reflections = Reflections(store, content, communities)
         prompts = Prompts(store, content, rng)
-        scheduler = Scheduler(store, clock, grace=timedelta(hours=settings.grace_hours))
+        ports = Ports()
+        scheduler = Scheduler(
+            store, clock, grace=timedelta(hours=settings.grace_hours), ports=ports
+        )
         plans = Plans(store, content)
         hasher = MemberHasher(load_or_create_key(settings.key_file))
         registry = Registry()
@@ -84,7 +88,7 @@ async def build(
             Lessons(content, rng),
             communities,
             prompts,
-            Schedules(scheduler, communities, reflections, prompts, content),
+            Schedules(store, scheduler, communities, reflections, prompts, content),
             plans,
             BookClubs(store, scheduler, communities, plans),
             Resources(store, content),
@@ -92,8 +96,8 @@ async def build(
                 store,
                 content,
                 hasher,
-                Notices(store, scheduler, clock),
-                scheduler,
+                Notices(store, ports, clock),
+                ports,
                 per_day=settings.suggestions_per_day,
             ),
             Journal(store, content, communities, reflections),
@@ -119,6 +123,7 @@ async def build(
         reflections=reflections,
         prompts=prompts,
         scheduler=scheduler,
+        ports=ports,
         help=help_feature,
         hasher=hasher,
         clock=clock,

@@ -148,7 +148,7 @@ async def _serve(settings: Settings) -> int:
     try:
         if "console" in settings.adapters:
             console = ConsoleAdapter(app)
-            app.scheduler.attach("console", console)
+            app.ports.attach("console", console)
             tasks.append(asyncio.create_task(console.run(), name="console"))
         if "matrix" in settings.adapters:
             from companion_adapters.matrix import run as run_matrix  # imports nio only here

@@ -11,8 +11,7 @@ import logging
 from typing import Protocol, runtime_checkable
 
 from companion.events import Place
-from companion.ports import Clock
-from companion.scheduler import Scheduler
+from companion.ports import Clock, Ports
 from companion.store import Store
 
 log = logging.getLogger(__name__)
@@ -24,9 +23,9 @@ class PrivateChannel(Protocol):
 
 
 class Notices:
-    def __init__(self, store: Store, scheduler: Scheduler, clock: Clock) -> None:
+    def __init__(self, store: Store, ports: Ports, clock: Clock) -> None:
         self.store = store
-        self.scheduler = scheduler  # holds the adapters' ports by platform
+        self.ports = ports
         self.clock = clock
 
     async def send(self, place: Place, member_id: str, text: str) -> bool:
@@ -35,7 +34,7 @@ class Notices:
         notice_id = await self.store.members.add_notice(
             place.platform, place.community_id, member_id, text, now
         )
-        port = self.scheduler.ports.get(place.platform)
+        port = self.ports.get(place.platform)
         if not isinstance(port, PrivateChannel):
             return False
         try:

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from companion.events import Place
-from companion.ports import ChatPort, Clock, PostError
+from companion.ports import ChatPort, Clock, Ports, PostError
 from companion.recurrence import Recurrence
 from companion.store import Repositories, Store
 from companion.store.schedules import Claim, NewSchedule, ScheduleRow, Skip, iso
@@ -105,12 +105,14 @@ class Scheduler:
         *,
         grace: timedelta = timedelta(hours=6),
         backoff: tuple[timedelta, ...] = BACKOFF,
+        ports: Ports | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.grace = grace
         self.backoff = backoff
-        self.ports: dict[str, ChatPort] = {}
+        self.ports = ports if ports is not None else Ports()  # the app's; it wakes us on changes
+        self.ports.on_change(self.wake)
         self.kinds: dict[str, Kind] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -128,14 +130,13 @@ class Scheduler:
         self.kinds[kind] = Kind(render, after_sent, prepare)
 
     def attach(self, platform: str, port: ChatPort) -> None:
-        """An adapter offers its ChatPort; schedules of its platform start being served."""
-        self.ports[platform] = port
-        self.wake()
+        """Old spelling of ``app.ports.attach``: ports are registered with the app."""
+        self.ports.attach(platform, port)
 
     def detach(self, platform: str) -> None:
-        """An adapter stopped: its schedules wait (nothing is claimed) until it is back."""
-        self.ports.pop(platform, None)
-        self.wake()
+        """Old spelling of ``app.ports.detach``: schedules of a platform without a port wait
+        (nothing is claimed) until it is back."""
+        self.ports.detach(platform)
 
     def wake(self) -> None:
         self._wake.set()
@@ -235,7 +236,7 @@ class Scheduler:
         async with self._run_lock:
             if not self.ports:
                 return 0
-            platforms = sorted(self.ports)
+            platforms = self.ports.platforms()
             now = self.clock.now()
             jobs: list[Job] = []
             for occ, row in await self.store.schedules.retries_due(now, platforms):
@@ -382,7 +383,7 @@ class Scheduler:
             self._wake.clear()
             try:
                 await self.run_due()
-                earliest = await self.store.schedules.earliest_wake(sorted(self.ports))
+                earliest = await self.store.schedules.earliest_wake(self.ports.platforms())
             except Exception:
                 log.exception("scheduler pass failed; trying again in a minute")
                 earliest = iso(self.clock.now() + timedelta(minutes=1))

@@ -104,13 +104,13 @@ class DiscordAdapter:
                     ) from None
                 await self.client.connect(reconnect=True)
             finally:
-                self.app.scheduler.detach(PLATFORM)
+                self.app.ports.detach(PLATFORM, self)
                 await self.client.close()
 
     async def setup(self) -> None:
         """Once per login (never on reconnects): sync the commands, then offer the ChatPort."""
         await self.sync_commands()
-        self.app.scheduler.attach(PLATFORM, self)
+        self.app.ports.attach(PLATFORM, self)
         await self.app.scheduler.start()  # idempotent: never a second loop
 
     async def sync_commands(self) -> None:

@@ -16,7 +16,7 @@ from companion.features.prompts import MAX_PROMPT, PROMPT_TEXT, split_tags, titl
 from companion.identity import MemberHasher
 from companion.markup import escape
 from companion.notices import Notices
-from companion.scheduler import Scheduler
+from companion.ports import Ports
 from companion.store import Store
 from companion.store.contributions import SuggestionRow
 
@@ -37,14 +37,14 @@ class Moderation:
         content: Content,
         hasher: MemberHasher,
         notices: Notices,
-        scheduler: Scheduler,
+        ports: Ports,
         *,
         per_day: int = 5,
     ) -> None:
         self.store = store
         self.hasher = hasher
         self.notices = notices
-        self.scheduler = scheduler
+        self.ports = ports
         self.per_day = per_day
         self.shipped_links = {
             links.normalize(r.url): r.title for r in content.resources.values() if r.url
@@ -308,7 +308,7 @@ class Moderation:
 
     async def _post_question(self, item: SuggestionRow, now: datetime) -> str:
         place = Place(item.platform, item.community_id, item.room_id)
-        port = self.scheduler.ports.get(item.platform)
+        port = self.ports.get(item.platform)
         if port is None:
             return "I could not post it: that platform is not connected right now."
         text = f"**A question from a member, asked anonymously**\n{escape(item.data['question'])}"

@@ -49,7 +49,7 @@ async def main(db: str, journal: str, now: str, mode: str) -> None:
     app = await build(
         Settings(db_path=Path(db)), clock=clock, content=content.load(FIXTURE_CONTENT)
     )
-    app.scheduler.attach("test", JournalPort(Path(journal), mode))
+    app.ports.attach("test", JournalPort(Path(journal), mode))
     await app.scheduler.recover()
     await app.scheduler.run_due()
     await app.close()

@@ -16,7 +16,7 @@ LINK = "https://www.example.org/listening-talk/?utm_source=newsletter"
 @pytest.fixture
 def port(app, clock):
     recording = RecordingPort(clock=clock)
-    app.scheduler.attach(PLACE.platform, recording)
+    app.ports.attach(PLACE.platform, recording)
     return recording
 
 

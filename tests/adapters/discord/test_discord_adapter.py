@@ -322,7 +322,7 @@ async def test_a_retried_thread_reuses_the_first_attempt(bot: Bot) -> None:
     from companion.events import Place
 
     place = Place("discord", str(bot.guild.guild.id), str(bot.guild.text.id))
-    port = bot.app.scheduler.ports["discord"]
+    port = bot.app.ports["discord"]
     first = await port.open_thread(place, "Power at work", "What changed?", key="cmp1-abc")
     again = await port.open_thread(place, "Power at work", "What changed?", key="cmp1-abc")
 
@@ -337,7 +337,7 @@ async def test_a_retried_forum_post_reuses_the_first_attempt(bot: Bot) -> None:
     from companion.events import Place
 
     place = Place("discord", str(bot.guild.guild.id), str(bot.guild.forum.id))
-    port = bot.app.scheduler.ports["discord"]
+    port = bot.app.ports["discord"]
     first = await port.open_thread(place, "Listening first", "Who spoke?", key="cmp1-f")
     await bot.double.wait_until(lambda: len(bot.double.threads) == 1)
     again = await port.open_thread(place, "Listening first", "Who spoke?", key="cmp1-f")
@@ -354,7 +354,7 @@ async def test_posting_where_the_bot_may_not_is_a_permanent_failure(bot: Bot) ->
 
     guild = bot.guild
     guild.text.overwrites.append(Overwrite(guild.bot_role.id, deny=Perm.SEND_MESSAGES))
-    port = bot.app.scheduler.ports["discord"]
+    port = bot.app.ports["discord"]
     with pytest.raises(PostError) as raised:
         await port.post(Place("discord", str(guild.guild.id), str(guild.text.id)), "hi", key="k1")
     assert raised.value.permanent

@@ -498,7 +498,7 @@ async def test_a_password_login_keeps_its_device_across_restarts(
         app = await build(settings, clock=FakeClock(START))
         bot = Bot(user, app, asyncio.create_task(run(app, settings)))
         deadline = time.monotonic() + 5
-        while "matrix" not in app.scheduler.ports or not bot.adapter.synced.is_set():
+        while "matrix" not in app.ports or not bot.adapter.synced.is_set():
             assert not bot.task.done(), bot.task.exception()
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from companion import content as content_module
+from companion import platforms
 from companion.commands import Feature, Registry
 from companion.config import Settings
 from companion.content import Content
@@ -30,8 +31,6 @@ from companion.notices import Notices
 from companion.ports import Clock, Ports, SystemClock
 from companion.scheduler import Scheduler
 from companion.store import Store
-
-PREFIXES = {"matrix": "!", "discord": "/", "console": ""}
 
 
 @dataclass(slots=True)
@@ -80,7 +79,12 @@ async def build(
         plans = Plans(store, content)
         hasher = MemberHasher(load_or_create_key(settings.key_file))
         registry = Registry()
-        help_feature = Help(registry, PREFIXES)
+        surfaces = platforms.all_platforms()
+        help_feature = Help(
+            registry,
+            {p.name: p.prefix_in(settings.section(p.name)) for p in surfaces},
+            {p.name: p.usage for p in surfaces if p.usage is not None},
+        )
         features: list[Feature] = [
             help_feature,
             Definitions(content, store),

@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from companion import content as content_module
 from companion import operations
@@ -134,30 +134,24 @@ def _run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(load_settings(args.config)))
 
 
-async def _serve(settings: Settings) -> int:
-    """Build the app, start every configured adapter, stop on SIGINT/SIGTERM or when done."""
+async def _serve(settings: Settings, **build_options: Any) -> int:
+    """Build the app, start every configured platform (companion.platforms), stop on
+    SIGINT/SIGTERM or when one is done (the terminal's input ended)."""
+    from companion import platforms
     from companion.app import build
-    from companion_adapters.console import ConsoleAdapter
 
-    app = await build(settings)
+    app = await build(settings, **build_options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks: list[asyncio.Task[None]] = []
     try:
-        if "console" in settings.adapters:
-            console = ConsoleAdapter(app)
-            app.ports.attach("console", console)
-            tasks.append(asyncio.create_task(console.run(), name="console"))
-        if "matrix" in settings.adapters:
-            from companion_adapters.matrix import run as run_matrix  # imports nio only here
-
-            tasks.append(asyncio.create_task(run_matrix(app, settings), name="matrix"))
-        if "discord" in settings.adapters:
-            from companion_adapters.discord import run as run_discord
-
-            tasks.append(asyncio.create_task(run_discord(app, settings), name="discord"))
+        for name in settings.adapters:
+            platform = platforms.get(name)
+            if platform is None:
+                raise ConfigError(f"There is no platform called {name!r}.")
+            tasks.append(asyncio.create_task(platform.serve(app, settings), name=name))
         await app.scheduler.start()
         stopper = asyncio.create_task(stop.wait(), name="stop")
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -64,13 +64,18 @@ def load_settings(path: Path) -> Settings:
     community = _table(data, "community")
     scheduler = _table(data, "scheduler")
     content = _table(data, "content")
+    from companion import platforms  # the registry's declarations import this module
+
+    known = platforms.all_platforms()
     adapters = tuple(
-        name
-        for name in ("console", "matrix", "discord")
-        if _table(data, name).get("enabled", True) and name in data
+        p.name for p in known if p.name in data and _table(data, p.name).get("enabled", True)
     )
     if not adapters:
-        raise ConfigError(f"{path} names no adapter: add a [console], [matrix] or [discord] table.")
+        tables = ", ".join(f"[{p.name}]" for p in known)
+        raise ConfigError(f"{path} names no adapter: add one of these tables: {tables}.")
+    for platform in known:
+        if platform.name in adapters and platform.check is not None:
+            platform.check(_table(data, platform.name))
     db = storage.get("path", str(default_db_path()))
     content_dir = content.get("dir")
     grace = scheduler.get("grace_hours", 6)

@@ -32,9 +32,7 @@ from companion_adapters.discord.tree import (
     RenderedTree,
     Route,
     RouteKey,
-    command_paths,
     render_tree,
-    slash_usage,
 )
 
 log = logging.getLogger(__name__)
@@ -86,8 +84,6 @@ class DiscordAdapter:
         )
         self.routes: Mapping[RouteKey, Route] = self.tree.routes
         self.client = CompanionClient(self, **client_options)
-        paths = command_paths(spec.name for spec in app.registry)
-        app.help.usage_styles[PLATFORM] = lambda spec: slash_usage(spec, paths[spec.name])
 
     # --- lifecycle ----------------------------------------------------------------------
 

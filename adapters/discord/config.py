@@ -6,6 +6,7 @@ by ``COMPANION_DISCORD_TOKEN_FILE``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,11 @@ class DiscordConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DiscordConfig:
-        section: dict[str, Any] = settings.section("discord")
+        return cls.from_section(settings.section("discord"))
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> DiscordConfig:
+        """Check the raw ``[discord]`` table; every problem is a ConfigError naming the key."""
         unknown = sorted(set(section) - set(KNOWN))
         if unknown:
             raise ConfigError(

@@ -23,8 +23,6 @@ async def run(app: App, settings: Settings) -> None:
 
     config = MatrixConfig.from_section(settings.section("matrix"))
     adapter = MatrixAdapter(app, config)
-    # `help` shows the prefix users type here (a copy: Help may share the default mapping).
-    app.help.prefixes = {**app.help.prefixes, "matrix": config.command_prefix}
     try:
         await adapter.login()
         app.ports.attach("matrix", adapter)

@@ -101,7 +101,7 @@ async def build(
                 content,
                 hasher,
                 Notices(store, ports, clock),
-                ports,
+                scheduler,
                 per_day=settings.suggestions_per_day,
             ),
             Journal(store, content, communities, reflections),

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from companion.events import Place
 from companion.ports import Clock, Ports
-from companion.store import Store
+from companion.store import Repositories, Store
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,16 @@ class Notices:
 
     async def send(self, place: Place, member_id: str, text: str) -> bool:
         """Store the notice and try to deliver it now; True when it was delivered."""
-        now = self.clock.now()
-        notice_id = await self.store.members.add_notice(
-            place.platform, place.community_id, member_id, text, now
+        notice_id = await self.keep(self.store, place, member_id, text)
+        return await self.deliver(notice_id, place, member_id, text)
+
+    async def keep(self, repos: Repositories, place: Place, member_id: str, text: str) -> int:
+        """Store a notice (pass a unit of work to make it part of one); deliver it after."""
+        return await repos.members.add_notice(
+            place.platform, place.community_id, member_id, text, self.clock.now()
         )
+
+    async def deliver(self, notice_id: int, place: Place, member_id: str, text: str) -> bool:
         port = self.ports.get(place.platform)
         if not isinstance(port, PrivateChannel):
             return False

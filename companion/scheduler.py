@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from companion.events import Place
@@ -207,6 +207,33 @@ class Scheduler:
         row = await repos.schedules.get(schedule_id)
         assert row is not None
         return row
+
+    async def add_now(
+        self, place: Place, kind: str, payload: str, created_by: str, *, repos: Repositories
+    ) -> int:
+        """A one-off post due now, written in the caller's unit of work: an outbox, so what
+        a command decides and the post it makes are committed together, and the post then
+        goes out once (claimed, keyed, retried) like any scheduled one."""
+        now = self.clock.now()
+        new = NewSchedule(
+            community_id=place.community_id,
+            platform=place.platform,
+            room_id=place.room_id,
+            thread_id=place.thread_id,
+            kind=kind,
+            rule="once",
+            days="",
+            start_date=now.astimezone(UTC).date().isoformat(),
+            at_time=now.astimezone(UTC).strftime("%H:%M"),
+            timezone="UTC",
+            payload=payload,
+            next_run=iso(now),
+            created_by=created_by,
+            created_at=iso(now),
+        )
+        schedule_id = await repos.schedules.add(new)
+        self.wake()
+        return schedule_id
 
     async def set_status(
         self, row: ScheduleRow, status: str, *, repos: Repositories | None = None

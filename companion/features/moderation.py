@@ -16,10 +16,13 @@ from companion.features.prompts import MAX_PROMPT, PROMPT_TEXT, split_tags, titl
 from companion.identity import MemberHasher
 from companion.markup import escape
 from companion.notices import Notices
-from companion.ports import Ports
+from companion.ports import PostError
+from companion.scheduler import Action, Post, Scheduler
 from companion.store import Store
 from companion.store.contributions import SuggestionRow
+from companion.store.schedules import ScheduleRow
 
+QUESTION_KIND = "anonymous-question"  # the post an approved question becomes
 MAX_TITLE = 200
 MAX_DEFINITION = 600
 KINDS = {
@@ -37,14 +40,15 @@ class Moderation:
         content: Content,
         hasher: MemberHasher,
         notices: Notices,
-        ports: Ports,
+        scheduler: Scheduler,
         *,
         per_day: int = 5,
     ) -> None:
         self.store = store
         self.hasher = hasher
         self.notices = notices
-        self.ports = ports
+        self.scheduler = scheduler
+        scheduler.register(QUESTION_KIND, self.render_question)
         self.per_day = per_day
         self.shipped_links = {
             links.normalize(r.url): r.title for r in content.resources.values() if r.url
@@ -294,29 +298,34 @@ class Moderation:
                 data["text"],
                 tuple(data.get("tags", ())),
             )
-        if not await self.store.contributions.decide(
-            item, "approved", inv.actor.id, None, inv.at, **extra
-        ):
-            raise UserError(f"#{item.id} was decided by someone else a moment ago.")
-        outcome = ""
-        if item.kind == "question":
-            outcome = await self._post_question(item, inv.at)
-        await self._tell(
-            item, f"Your suggestion #{item.id} ({describe(item)}) was approved. Thank you."
-        )
-        return Reply(f"#{item.id} approved. {outcome}".strip())
-
-    async def _post_question(self, item: SuggestionRow, now: datetime) -> str:
         place = Place(item.platform, item.community_id, item.room_id)
-        port = self.ports.get(item.platform)
-        if port is None:
-            return "I could not post it: that platform is not connected right now."
-        text = f"**A question from a member, asked anonymously**\n{escape(item.data['question'])}"
-        try:
-            await port.post(place, text, key=f"anon-{item.id}")
-        except Exception as error:
-            return f"I could not post it ({error}); the question is kept in the audit log."
-        return "Posted it without a name."
+        told = f"Your suggestion #{item.id} ({describe(item)}) was approved. Thank you."
+        notice_id = None
+        # The decision, the post it makes and the suggester's notice: all or nothing.
+        async with self.store.unit_of_work() as uow:
+            if not await uow.contributions.decide(
+                item, "approved", inv.actor.id, None, inv.at, **extra
+            ):
+                raise UserError(f"#{item.id} was decided by someone else a moment ago.")
+            if item.kind == "question":
+                await self.scheduler.add_now(
+                    place, QUESTION_KIND, str(item.id), inv.actor.id, repos=uow
+                )
+            if item.author_id is not None:
+                notice_id = await self.notices.keep(uow, place, item.author_id, told)
+        if notice_id is not None and item.author_id is not None:
+            await self.notices.deliver(notice_id, place, item.author_id, told)
+        if item.kind == "question":
+            return Reply(f"#{item.id} approved. I am posting it in its room now, without a name.")
+        return Reply(f"#{item.id} approved.")
+
+    async def render_question(self, row: ScheduleRow, due: datetime) -> Action:
+        item = await self.store.contributions.get(row.community_id, int(row.payload))
+        if item is None or item.kind != "question" or item.status != "approved":
+            raise PostError("the question is no longer approved", permanent=True)
+        return Post(
+            f"**A question from a member, asked anonymously**\n{escape(item.data['question'])}"
+        )
 
     async def reject(self, inv: Invocation) -> Reply:
         item = await self._pending(inv)

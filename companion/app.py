@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from companion import content as content_module
 from companion import platforms
+from companion.anonymity import AnonymousRouting
 from companion.commands import Feature, Registry
 from companion.config import Settings
 from companion.content import Content
@@ -45,6 +46,7 @@ class App:
     prompts: Prompts
     scheduler: Scheduler
     ports: Ports  # the adapters' ChatPorts, by platform
+    anonymity: AnonymousRouting  # ask anonymously where rooms show who writes
     help: Help
     hasher: MemberHasher  # keyed hash of member ids, for anything that must not name them
     clock: Clock
@@ -112,22 +114,22 @@ async def build(
     except BaseException:
         await store.close()
         raise
+    dispatcher = Dispatcher(
+        registry,
+        FloodGate(clock, settings.commands_per_window, timedelta(seconds=settings.window_seconds)),
+    )
     return App(
         settings=settings,
         store=store,
         content=content,
         registry=registry,
-        dispatcher=Dispatcher(
-            registry,
-            FloodGate(
-                clock, settings.commands_per_window, timedelta(seconds=settings.window_seconds)
-            ),
-        ),
+        dispatcher=dispatcher,
         communities=communities,
         reflections=reflections,
         prompts=prompts,
         scheduler=scheduler,
         ports=ports,
+        anonymity=AnonymousRouting(dispatcher, ports),
         help=help_feature,
         hasher=hasher,
         clock=clock,

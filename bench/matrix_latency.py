@@ -17,9 +17,15 @@ Prints one figure per line:
   matrix.first_hello_s             first start ever: process start -> its hello after an invite
   matrix.first_reply_s             a restart: process start -> its reply to a command sent then
 
+With ``--encrypted`` the user's client encrypts (its own crypto store, as Element) and the
+same bot is also in an end-to-end encrypted room, measured in the same interleaved loop:
+  matrix.encrypted.p50_ms / p95_ms / p99_ms   the same command in the encrypted room
+  matrix.encrypted_ratio_p50                  encrypted / unencrypted room (target <= 1.15)
+  matrix.encrypted.first_reply_s              a restart: its reply in the encrypted room
+
 The bot runs from compiled bytecode, as an installed package does (see ``bot_env``).
 
-Usage: python bench/matrix_latency.py [--samples 100]
+Usage: python bench/matrix_latency.py [--samples 100] [--encrypted]
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
-from nio import AsyncClient, RoomSendResponse, SyncResponse  # noqa: E402
+from nio import AsyncClient, AsyncClientConfig, RoomSendResponse, SyncResponse  # noqa: E402
 
 from tests.matrix_server.synapse import RegisteredUser, SynapseServer  # noqa: E402
 
@@ -56,18 +62,57 @@ USER_FILTER = {
 }
 
 
-def client_for(server_url: str, user: RegisteredUser) -> AsyncClient:
-    client = AsyncClient(server_url, user.user_id)
+# An encrypting client must see the rooms' encryption and members, and encrypted events.
+ENCRYPTED_USER_FILTER = {
+    **USER_FILTER,
+    "room": {
+        "timeline": {"types": ["m.room.message", "m.room.encrypted", "m.room.member"]},
+        "state": {"types": ["m.room.encryption", "m.room.member"]},
+        "ephemeral": {"not_types": ["*"]},
+    },
+}
+ENCRYPTION = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+
+
+def client_for(server_url: str, user: RegisteredUser, store: Path | None = None) -> AsyncClient:
+    if store is None:
+        client = AsyncClient(server_url, user.user_id)
+    else:
+        store.mkdir()
+        client = AsyncClient(
+            server_url,
+            user.user_id,
+            device_id=user.device_id,
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True),
+        )
     client.restore_login(user.user_id, user.device_id, user.access_token)
     return client
+
+
+async def keep_up(client: AsyncClient) -> None:
+    """What an encrypting client does around each sync: its keys, the others' devices."""
+    if client.olm is None:
+        return
+    if client.should_upload_keys:
+        await client.keys_upload()
+    if client.should_query_keys:
+        await client.keys_query()
+    if client.outgoing_to_device_messages:
+        await client.send_to_device_messages()
 
 
 class Watcher:
     """The user's long-poll sync, noting when each answer (by the event it replies to) and
     each first notice from a sender arrive."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: AsyncClient, sync_filter: dict[str, Any]) -> None:
         self.client = client
+        self.sync_filter = sync_filter
         self.answered: dict[str, float] = {}
         self.answers: dict[str, dict[str, Any]] = {}  # the content of each answer
         self.first_notice: dict[str, float] = {}
@@ -75,8 +120,9 @@ class Watcher:
 
     async def run(self) -> None:
         while True:
-            response = await self.client.sync(timeout=30_000, sync_filter=USER_FILTER)
+            response = await self.client.sync(timeout=30_000, sync_filter=self.sync_filter)
             now = time.perf_counter()
+            await keep_up(self.client)
             if not isinstance(response, SyncResponse):
                 await asyncio.sleep(0.1)
                 continue
@@ -108,10 +154,15 @@ class Watcher:
 
 async def timed_send(user: AsyncClient, watcher: Watcher, room_id: str, body: str) -> float:
     started = time.perf_counter()
-    sent = await user.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body})
+    sent = await send(user, room_id, body)
     assert isinstance(sent, RoomSendResponse), sent
     arrived = await watcher.until(lambda: watcher.answered.get(sent.event_id))
     return (arrived - started) * 1000
+
+
+async def send(user: AsyncClient, room_id: str, body: str) -> Any:
+    content = {"msgtype": "m.text", "body": body}
+    return await user.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -164,7 +215,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-async def bench(samples: int) -> None:
+async def bench(samples: int, encrypted: bool) -> None:
     with SynapseServer() as server, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         bot = server.register("bench_bot")
@@ -175,11 +226,19 @@ async def bench(samples: int) -> None:
             '[storage]\npath = "bot.db"\n\n'
             f'[matrix]\nhomeserver = "{server.base_url}"\nuser_id = "{bot.user_id}"\n'
         )
-        user = client_for(server.base_url, person)
-        await user.sync(timeout=0, sync_filter=USER_FILTER)
-        watcher = Watcher(user)
+        user_filter = ENCRYPTED_USER_FILTER if encrypted else USER_FILTER
+        user = client_for(server.base_url, person, work / "user-keys" if encrypted else None)
+        await user.sync(timeout=0, sync_filter=user_filter)
+        await keep_up(user)
+        watcher = Watcher(user, user_filter)
         watching = asyncio.create_task(watcher.run())
         bot_room = (await user.room_create(name="bench bot", invite=[bot.user_id])).room_id
+        secret_room = ""
+        if encrypted:
+            made = await user.room_create(
+                name="bench secret", invite=[bot.user_id], initial_state=[ENCRYPTION]
+            )
+            secret_room = made.room_id
         echo_room = (await user.room_create(name="bench floor", invite=[echo.user_id])).room_id
         processes: list[subprocess.Popen[bytes]] = []
         compile_bot(work)
@@ -194,12 +253,19 @@ async def bench(samples: int) -> None:
             # A restart: a command sent as the process starts is answered from the saved token.
             process, started = start_bot(config, bot.access_token, work / "bot.log")
             processes.append(process)
-            command = await user.room_send(
-                bot_room, "m.room.message", {"msgtype": "m.text", "body": "!define allyship"}
-            )
+            command = await send(user, bot_room, "!define allyship")
             assert isinstance(command, RoomSendResponse), command
             first_reply = await watcher.until(lambda: watcher.answered.get(command.event_id))
             first_reply -= started
+            first_secret = 0.0
+            if encrypted:
+                stop(process)
+                process, started = start_bot(config, bot.access_token, work / "bot.log")
+                processes.append(process)
+                secret = await send(user, secret_room, "!define allyship")
+                assert isinstance(secret, RoomSendResponse), secret
+                first_secret = await watcher.until(lambda: watcher.answered.get(secret.event_id))
+                first_secret -= started
 
             echo_process = start_echo(server.base_url, echo, echo_room)
             processes.append(echo_process)
@@ -212,13 +278,20 @@ async def bench(samples: int) -> None:
                 await timed_send(user, watcher, bot_room, "!define allyship")
                 await timed_send(user, watcher, echo_room, "echo warm-up")
                 await timed_send(user, watcher, echo_room, big)
+                if encrypted:
+                    await timed_send(user, watcher, secret_room, "!define allyship")
             bot_ms: list[float] = []
+            secret_ms: list[float] = []
             floor_ms: list[float] = []
             sized_ms: list[float] = []
             for i in range(samples):  # interleaved, so drift hits all alike
                 bot_ms.append(await timed_send(user, watcher, bot_room, "!define allyship"))
                 floor_ms.append(await timed_send(user, watcher, echo_room, f"echo {i}"))
                 sized_ms.append(await timed_send(user, watcher, echo_room, big))
+                if encrypted:
+                    secret_ms.append(
+                        await timed_send(user, watcher, secret_room, "!define allyship")
+                    )
 
             await asyncio.sleep(2.0)  # idle
             bot_rss = psutil.Process(process.pid).memory_info().rss / 2**20
@@ -235,6 +308,7 @@ async def bench(samples: int) -> None:
     print(f"matrix.samples {samples}")
     print(f"matrix.define.p50_ms {p50:.1f}")
     print(f"matrix.define.p95_ms {p95:.1f}")
+    print(f"matrix.define.p99_ms {percentile(bot_ms, 0.99):.1f}")
     print(f"matrix.floor.p50_ms {f50:.1f}")
     print(f"matrix.floor.p95_ms {f95:.1f}")
     print(f"matrix.ratio_p50 {p50 / f50:.2f}")
@@ -247,6 +321,14 @@ async def bench(samples: int) -> None:
     print(f"matrix.echo_idle_rss_mb {echo_rss:.1f}")
     print(f"matrix.first_hello_s {first_hello:.2f}")
     print(f"matrix.first_reply_s {first_reply:.2f}")
+    if encrypted:
+        e50 = statistics.median(secret_ms)
+        print(f"matrix.encrypted.p50_ms {e50:.1f}")
+        print(f"matrix.encrypted.p95_ms {percentile(secret_ms, 0.95):.1f}")
+        print(f"matrix.encrypted.p99_ms {percentile(secret_ms, 0.99):.1f}")
+        print(f"matrix.encrypted_ratio_p50 {e50 / p50:.2f}")
+        print(f"matrix.encrypted.ratio_floor_p50 {e50 / f50:.2f}")
+        print(f"matrix.encrypted.first_reply_s {first_secret:.2f}")
 
 
 async def echo_main(base_url: str, user_id: str, device_id: str, room_id: str) -> None:
@@ -294,8 +376,11 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument(
+        "--encrypted", action="store_true", help="also an end-to-end encrypted room"
+    )
     args = parser.parse_args()
-    asyncio.run(bench(args.samples))
+    asyncio.run(bench(args.samples, args.encrypted))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from companion.dispatch import Dispatcher
 from companion.events import Actor, Place
-from companion.markup import escape
+from companion.fmt import Md, as_md, bullets, code, fmt, lines
 from companion.ports import Ports
 from companion.textparse import clean
 
@@ -78,7 +78,7 @@ class AnonymousRouting:
         prefix: str,
         bot_name: str,
         own_direct: bool,
-    ) -> str | None:
+    ) -> Md | None:
         """The answer to an ``ask anonymously`` line, or None for any other command.
         ``own_direct``: the place is the member's own direct chat with the bot (nobody
         else reads it)."""
@@ -99,7 +99,7 @@ class AnonymousRouting:
         # Asking needs no power, and the direct chat's power says nothing about the room.
         asker = replace(actor, is_moderator=False)
         reply = await self.dispatcher.run_text(ask.line, asker, room.place, at)
-        return "" if reply is None else reply.text
+        return fmt("") if reply is None else as_md(reply.text)  # a Reply's text is Md already
 
 
 def parse(line: str) -> AnonymousAsk | None:
@@ -130,31 +130,37 @@ def pick(rooms: Sequence[Community], ask: AnonymousAsk) -> Community | None:
 # --- what the bot says -------------------------------------------------------------------------
 
 
-def use_a_direct_message(prefix: str, bot_id: str) -> str:
+def use_a_direct_message(prefix: str, bot_id: str) -> Md:
     """The answer in a community room, where everyone sees who asked."""
-    return (
-        f"Everyone here can see who writes in this room: to stay anonymous, send "
-        f"`{prefix}{COMMAND} <question>` to me ({escape(bot_id)}) in a direct message. "
-        "I can't delete your message here; you may want to remove it yourself."
+    return fmt(
+        "Everyone here can see who writes in this room: to stay anonymous, send {} to me "
+        "({}) in a direct message. I can't delete your message here; you may want to remove "
+        "it yourself.",
+        code(f"{prefix}{COMMAND} <question>"),
+        bot_id,
     )
 
 
-def no_shared_room() -> str:
-    return (
+def no_shared_room() -> Md:
+    return fmt(
         "To ask anonymously, we need to share a community room: I post an approved question "
         "in the room it was asked for, and I'm not in any room with you. Invite me to your "
         "community's room, or ask there for me to be invited, then send your question here again."
     )
 
 
-def which_room(rooms: Sequence[Community], prefix: str, choice: int | None = None) -> str:
+def which_room(rooms: Sequence[Community], prefix: str, choice: int | None = None) -> Md:
     """The numbered list of shared rooms, and how to pick one."""
     first = (
-        f"There is no #{choice} in the list."
+        fmt("There is no #{} in the list.", choice)
         if choice is not None
-        else "We share several community rooms."
+        else fmt("We share several community rooms.")
     )
-    lines = [f"{first} Which one is your question for?"]
-    lines += [f"- #{i} {escape(room.label)}" for i, room in enumerate(rooms, 1)]
-    lines.append(f"Send it again with the room's number: `{prefix}{COMMAND} #1 <question>`")
-    return "\n".join(lines)
+    return lines(
+        fmt("{} Which one is your question for?", first),
+        bullets(fmt("#{} {}", i, room.label) for i, room in enumerate(rooms, 1)),
+        fmt(
+            "Send it again with the room's number: {}",
+            code(f"{prefix}{COMMAND} #1 <question>"),
+        ),
+    )

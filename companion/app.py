@@ -91,7 +91,7 @@ async def build(
             help_feature,
             Definitions(content, store),
             reflections,
-            Lessons(content, rng),
+            Lessons(content, rng, store),
             communities,
             prompts,
             Schedules(store, scheduler, communities, reflections, prompts, content),

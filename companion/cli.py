@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, required=True)
     run.set_defaults(func=_run)
 
+    doctor = sub.add_parser("doctor", help="check a config file, its database and platforms")
+    doctor.add_argument("--config", type=Path, required=True)
+    doctor.set_defaults(func=_doctor)
+
     commands = sub.add_parser("commands", help="print the command list as Markdown")
     commands.set_defaults(func=_commands)
     operations.add_parsers(sub)
@@ -132,6 +136,14 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(load_settings(args.config)))
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from companion import doctor
+
+    checks = asyncio.run(doctor.diagnose(args.config))
+    print(doctor.render(checks))
+    return doctor.exit_code(checks)
 
 
 async def _serve(settings: Settings, **build_options: Any) -> int:

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Protocol
 
 from companion.events import Invocation, Reply
+from companion.fmt import Md, as_md, code, fmt, sentence
 
 Handler = Callable[[Invocation], Awaitable[Reply]]
 Completer = Callable[[Invocation, str], Awaitable[Sequence[str]]]
@@ -27,7 +28,13 @@ class Feature(Protocol):
 
 
 class UserError(Exception):
-    """Something the user can fix; its message is shown to them as it is."""
+    """Something the user can fix; its message is shown to them. Build it with
+    ``companion.fmt`` (``fmt("No prompt {} here.", code(shown))``): a plain ``str`` is
+    escaped, so it is shown exactly as written."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.text: Md = as_md(message)
 
 
 class ParamType(Enum):
@@ -88,7 +95,7 @@ class CommandSpec:
         known = {p.name for p in self.params}
         unknown = set(values) - known
         if unknown:
-            raise UsageError(self, f"unexpected argument {sorted(unknown)[0]!r}")
+            raise UsageError(self, fmt("unexpected argument {}", code(sorted(unknown)[0])))
         bound: dict[str, object] = {}
         for param in self.params:
             raw = values.get(param.name)
@@ -130,8 +137,8 @@ class UsageError(UserError):
 
     def __init__(self, spec: CommandSpec, problem: str) -> None:
         self.spec = spec
-        self.problem = problem
-        super().__init__(f"{problem[0].upper()}{problem[1:]}. Usage: `{spec.usage}`")
+        self.problem = as_md(problem)
+        super().__init__(fmt("{}. Usage: {}", sentence(self.problem), code(spec.usage)))
 
 
 @dataclass(slots=True)

@@ -4,15 +4,45 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
+from rapidfuzz import fuzz, process
 
 
 class ConfigError(Exception):
     """The configuration is unusable; the message says what to change."""
+
+
+# The core's sections of the config file and their settings; each platform's own table is
+# declared with the platform (companion.platforms: Platform.settings). schema() is both: the
+# one declaration of what is known (config.example.toml documents each; the adapters
+# validate the values of theirs).
+SCHEMA: dict[str, tuple[str, ...]] = {
+    "storage": ("path", "key_path"),
+    "content": ("dir",),
+    "community": (
+        "default_timezone",
+        "suggestions_per_day",
+        "commands_per_window",
+        "window_seconds",
+    ),
+    "scheduler": ("grace_hours",),
+}
+
+
+def schema() -> dict[str, tuple[str, ...]]:
+    """Every known section and its settings: the core's, then each platform's table."""
+    from companion import platforms  # the registry's declarations import this module
+
+    tables = {p.name: p.known_settings for p in platforms.all_platforms()}
+    return {**SCHEMA, **tables}
+
+
+SECRET_KEYS = ("token", "access_token", "password")
 
 
 def default_db_path() -> Path:
@@ -46,20 +76,100 @@ class Settings:
 
 
 def load_settings(path: Path) -> Settings:
+    """The settings of a config file; a ConfigError for a setting it does not know."""
+    data = read_config(path)
+    unknown = unknown_settings(data)
+    if unknown:
+        raise ConfigError(f"{path}: " + " ".join(problem.message for problem in unknown))
+    return settings_from(data, path)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The parsed TOML of a config file; secrets in it are refused."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"No config file at {path}.") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    base = path.resolve().parent
-    for secret_key in ("token", "access_token", "password"):
+    for secret_key in SECRET_KEYS:
         for name, section in data.items():
             if isinstance(section, dict) and secret_key in section:
                 raise ConfigError(
                     f"[{name}] {secret_key} must not be in the config file; "
                     "set it in the environment instead (see config.example.toml)."
                 )
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownSetting:
+    """A section or setting the schema does not know: what it is and what to do instead."""
+
+    message: str  # "[matrix] has no setting 'homesever' (did you mean homeserver?)."
+    fix: str  # "rename it to homeserver"
+
+
+def unknown_settings(data: dict[str, Any]) -> list[UnknownSetting]:
+    """Each section or setting of parsed config the schema does not know, with the closest."""
+    problems = []
+    known_sections = schema()
+    for name, value in data.items():
+        if not isinstance(value, dict):
+            owners = [s for s, keys in known_sections.items() if name in keys]
+            if owners:
+                hint, fix = f"it belongs under [{owners[0]}]", f"move it under [{owners[0]}]"
+            else:
+                hint, fix = _closest(name, list(known_sections), section=True)
+            problems.append(UnknownSetting(f"{name} is not a section ({hint}).", fix))
+        elif name not in known_sections:
+            hint, fix = _closest(name, list(known_sections), section=True)
+            problems.append(UnknownSetting(f"[{name}] is not a section ({hint}).", fix))
+        else:
+            problems.extend(unknown_keys(name, value))
+    return problems
+
+
+def unknown_keys(section_name: str, section: dict[str, Any]) -> list[UnknownSetting]:
+    """Each key of ``[section_name]`` the schema does not know."""
+    known_sections = schema()
+    known = known_sections[section_name]
+    problems = []
+    for key in section:
+        if key in known:
+            continue
+        elsewhere = [s for s, keys in known_sections.items() if key in keys and s != section_name]
+        if elsewhere:
+            hint, fix = f"it belongs under [{elsewhere[0]}]", f"move it under [{elsewhere[0]}]"
+        else:
+            hint, fix = _closest(key, known)
+        message = f"[{section_name}] has no setting {key!r} ({hint})."
+        problems.append(UnknownSetting(message, fix))
+    return problems
+
+
+def check_section(section_name: str, section: dict[str, Any]) -> None:
+    """Refuse a section with a key the schema does not know (for adapters' own checks)."""
+    problems = unknown_keys(section_name, section)
+    if problems:
+        raise ConfigError(" ".join(p.message for p in problems))
+
+
+def _closest(word: str, choices: Sequence[str], *, section: bool = False) -> tuple[str, str]:
+    """(hint, fix): the closest known name, else the list of them."""
+
+    def shown(name: str) -> str:
+        return f"[{name}]" if section else name
+
+    found = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=60)
+    if found is not None:
+        return f"did you mean {shown(found[0])}?", f"rename it to {shown(found[0])}"
+    return "known: " + ", ".join(shown(c) for c in choices), "remove it, or rename it to one known"
+
+
+def settings_from(data: dict[str, Any], path: Path) -> Settings:
+    """Settings from parsed config (paths relative to the file at ``path``)."""
+    base = path.resolve().parent
     storage = _table(data, "storage")
     community = _table(data, "community")
     scheduler = _table(data, "scheduler")

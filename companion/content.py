@@ -81,6 +81,7 @@ class Term:
     sources: tuple[str, ...] = ()
     parts: tuple[str, ...] = ()
     quote: Quote | None = None
+    own_summary: bool = False  # the definition is our own summary; no one source defines it so
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,8 @@ class Reflection:
     text: str
     tags: tuple[str, ...]
     source: str | None = None
+    book: str | None = None  # with chapter: tied to that chapter of that book (see shown_at)
+    chapter: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,8 @@ class Prompt:
     text: str
     tags: tuple[str, ...]
     source: str | None = None
-    plan: str | None = None
+    plan: str | None = None  # a book-club prompt, shown by a club on this plan at `chapter`
+    book: str | None = None  # or a general prompt tied to `chapter` of this book
     chapter: int | None = None
 
 
@@ -118,6 +122,8 @@ class Practice:
     text: str
     reason: str
     source: str | None = None
+    book: str | None = None
+    chapter: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,15 @@ class Content:
         return terms[:limit]
 
 
+def shown_at(chapter: int | None, reached: int | None) -> bool:
+    """Whether an entry tied to ``chapter`` may be shown where book clubs have read to ``reached``.
+
+    ``reached`` is None where no book club is part way through a book: everything is shown.
+    An entry tied to no chapter is always shown.
+    """
+    return chapter is None or reached is None or chapter <= reached
+
+
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 
 
@@ -219,6 +234,7 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
             Field("sources", list, item_kind=str),
             Field("parts", list, item_kind=str, max_len=400),
             Field("quote", dict),
+            Field("own_summary", bool),
         ),
     ),
     "reflections.toml": (
@@ -228,6 +244,8 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
             Field("text", str, True, max_len=280, check=question),
             Field("tags", list, True, item_kind=str),
             Field("source", str),
+            Field("book", str),
+            Field("chapter", int, check=positive),
         ),
     ),
     "prompts.toml": (
@@ -239,6 +257,7 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
             Field("tags", list, True, item_kind=str),
             Field("source", str),
             Field("plan", str),
+            Field("book", str),
             Field("chapter", int, check=positive),
         ),
     ),
@@ -260,6 +279,8 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
             Field("text", str, True, max_len=200),
             Field("reason", str, True, max_len=300),
             Field("source", str),
+            Field("book", str),
+            Field("chapter", int, check=positive),
         ),
     ),
     "plans.toml": (
@@ -392,10 +413,15 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
                 problems.append(glossary.problem(i, "quote", msg))
             elif quote["source"] not in resource_ids:
                 problems.append(glossary.problem(i, "quote", f'unknown source "{quote["source"]}"'))
+    for i, item in enumerate(glossary.items):
+        if not item.get("sources") and item.get("own_summary") is not True:
+            msg = "cite the sources the definition draws on, or mark it own_summary = true"
+            problems.append(glossary.problem(i, "sources", msg))
+    books = {r.get("id") for r in entries["resources.toml"].items if r.get("kind") == "book"}
+    for name in ("reflections.toml", "prompts.toml", "practices.toml"):
+        problems.extend(_chapter_tags(entries[name], books, plans))
     prompts = entries["prompts.toml"]
     for i, item in enumerate(prompts.items):
-        if "chapter" in item and "plan" not in item:
-            problems.append(prompts.problem(i, "chapter", "a chapter needs a plan"))
         plan = plans.get(item.get("plan", ""))
         if "plan" in item and plan is None:
             refs(prompts, i, "plan", set(plans), "plan")
@@ -421,6 +447,38 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
     return problems
 
 
+def _chapter_tags(e: Entries, books: set[Any], plans: dict[Any, Any]) -> list[Problem]:
+    """`book` and `chapter` go together (a prompt's `plan` stands in for its book)."""
+    problems: list[Problem] = []
+    for i, item in enumerate(e.items):
+        book, plan = item.get("book"), item.get("plan")
+        if book is not None and plan is not None:
+            problems.append(e.problem(i, "book", "give a plan or a book, not both"))
+        elif "chapter" in item and book is None and plan is None:
+            what = "a plan (book club) or a book" if e.table == "prompt" else "a book"
+            problems.append(e.problem(i, "chapter", f"a chapter needs {what}"))
+        elif book is not None and "chapter" not in item:
+            problems.append(e.problem(i, "book", "a book needs the chapter the entry is tied to"))
+        elif isinstance(book, str) and book not in books:
+            problems.append(e.problem(i, "book", f'"{book}" is not a book in resources.toml'))
+        elif isinstance(book, str) and isinstance(item.get("chapter"), int):
+            for plan_item in plans.values():
+                last = plan_item.get("chapters")
+                if plan_item.get("book") == book and isinstance(last, int):
+                    if item["chapter"] > last:
+                        msg = f"the book has {last} chapters"
+                        problems.append(e.problem(i, "chapter", msg))
+    if e.table in ("reflection", "practice") and e.items:
+        free = [item for item in e.items if "chapter" not in item]
+        kinds = {item.get("kind") for item in e.items} if e.table == "practice" else {None}
+        for kind in sorted(kinds, key=str):
+            if not any(item.get("kind") == kind for item in free):
+                what = f"{e.table} ({kind})" if kind else e.table
+                msg = f"at least one {what} must be tied to no chapter, for clubs just starting"
+                problems.append(Problem(e.file, None, None, "chapter", msg))
+    return problems
+
+
 def _assemble(entries: dict[str, Entries], tags: dict[str, str]) -> Content:
     def items(name: str) -> list[dict[str, Any]]:
         return entries[name].items
@@ -441,6 +499,7 @@ def _assemble(entries: dict[str, Entries], tags: dict[str, str]) -> Content:
             sources=tup(t, "sources"),
             parts=tup(t, "parts"),
             quote=Quote(**t["quote"]) if "quote" in t else None,
+            own_summary=t.get("own_summary", False),
         )
         for t in items("glossary.toml")
     }

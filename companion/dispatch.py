@@ -14,9 +14,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from companion import textparse
-from companion.commands import Registry, UserError
-from companion.events import Actor, Invocation, Place, Reply
+from companion.commands import Registry, UsageError, UserError
+from companion.events import Actor, Invocation, Kind, Place, Reply
 from companion.flood import FloodGate, Verdict
+from companion.fmt import code, fmt
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Dispatcher:
         try:
             parsed = textparse.parse(line, self.registry)
         except UserError as error:
-            return Reply(str(error), private=False)
+            return Reply(error.text, private=False, kind=_kind_of(error))
         return await self._run(Invocation(parsed.spec.name, parsed.args, actor, place, at))
 
     async def dispatch(self, inv: Invocation) -> Reply | None:
@@ -56,24 +57,28 @@ class Dispatcher:
         if verdict is not Verdict.WARN or self.gate is None:
             return None
         log.info("flood limit: %s in %s told to slow down", actor.id, place.community_id)
-        return Reply(self.gate.too_fast(actor, place), private=True)
+        return Reply(self.gate.too_fast(actor, place), private=True, kind=Kind.NOTICE)
 
     async def _run(self, inv: Invocation) -> Reply:
         spec = self.registry.get(inv.command)
         if spec is None:
-            return Reply(textparse.unknown_command_message(inv.command, self.registry))
+            return Reply(
+                textparse.unknown_command_message(inv.command, self.registry), kind=Kind.ERROR
+            )
         try:
             if spec.moderator_only and not inv.actor.is_moderator:
-                raise UserError(f"Only moderators can use `{spec.name}`.")
+                raise UserError(fmt("Only moderators can use {}.", code(spec.name)))
             if inv.place.is_direct and not spec.in_direct:
-                raise UserError(f"`{spec.name}` works inside a community, not in a direct chat.")
+                raise UserError(
+                    fmt("{} works inside a community, not in a direct chat.", code(spec.name))
+                )
             bound = replace(inv, command=spec.name, args=spec.bind(inv.args))
             reply = await spec.handler(bound)
         except UserError as error:
-            return Reply(str(error), private=spec.private)
+            return Reply(error.text, private=spec.private, kind=_kind_of(error))
         except Exception:
             log.exception("command %r failed (place %s)", spec.name, inv.place)
-            return Reply(APOLOGY, private=spec.private)
+            return Reply(APOLOGY, private=spec.private, kind=Kind.APOLOGY)
         if spec.private and not reply.private:
             reply = replace(reply, private=True)
         return reply
@@ -95,3 +100,7 @@ class Dispatcher:
         except Exception:
             log.exception("completion for %r %r failed", spec.name, param_name)
             return []
+
+
+def _kind_of(error: UserError) -> Kind:
+    return Kind.USAGE_ERROR if isinstance(error, UsageError) else Kind.ERROR

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from types import MappingProxyType
+
+from companion.fmt import Md, as_md
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +61,39 @@ class Invocation:
         return default if value is None else str(value)
 
 
+class Kind(Enum):
+    """What a reply, post or thread is, so an adapter can present one kind its own way (a
+    Matrix template for the daily reflection) without changing the shared renderer."""
+
+    ANSWER = "answer"  # an ordinary answer to a command
+    CONFIRMATION = "confirmation"  # done: added, planned, removed, noted
+    LIST = "list"  # a listing: terms, prompts, resources, the queue, schedules, a journal
+    HELP = "help"
+    DEFINITION = "definition"
+    LESSON = "lesson"  # a myth or a practice
+    REFLECTION = "reflection"  # the day's reflection question, asked for or posted
+    PROMPT = "prompt"  # a discussion prompt
+    DISCUSSION = "discussion"  # the opening message of a discussion thread
+    REMINDER = "reminder"  # a book club's reminder the day before
+    QUESTION = "question"  # an anonymous question posted to the community
+    NOTICE = "notice"  # a private message to one member (a decision on a suggestion)
+    USAGE_ERROR = "usage_error"  # a command called the wrong way; carries the usage line
+    ERROR = "error"  # something the member can fix
+    APOLOGY = "apology"  # something broke on the bot's side
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What the core answers. ``text`` is a small CommonMark subset (see companion.markup)."""
+    """What the core answers. ``text`` is the core's small Markdown (companion.markup),
+    built with companion.fmt; a plain ``str`` is escaped, so it is shown as typed."""
 
     text: str
     private: bool = False
+    kind: Kind = Kind.ANSWER
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, Md):
+            object.__setattr__(self, "text", as_md(self.text))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,15 +18,23 @@ def load_or_create_key(path: Path | None) -> bytes:
     if path is None:  # an in-memory database: a key for this run only
         return secrets.token_bytes(32)
     if path.exists():
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-        if len(key) < 32:
-            raise ValueError(f"{path} holds no usable key")
-        return key
+        return read_key(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key.hex() + "\n")
+    return key
+
+
+def read_key(path: Path) -> bytes:
+    """The key in ``path``; ValueError if the file holds none (OSError if unreadable)."""
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (ValueError, UnicodeDecodeError):
+        key = b""
+    if len(key) < 32:
+        raise ValueError(f"{path} holds no usable key")
     return key
 
 

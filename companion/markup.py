@@ -1,8 +1,13 @@
 """The core's small Markdown: what a Reply's text may contain, and how to show it.
 
 Supported: paragraphs and line breaks, "- " bullets, **bold**, *italic*, `code`,
-[text](https://link) and backslash escapes. Anything that came from a user goes through
-:func:`escape` first, so it is shown as typed and can never become markup or a mass mention.
+[text](https://link) and backslash escapes. Features never write this by hand: they compose
+it with :mod:`companion.fmt`, whose helpers escape everything they are given, so member text
+is shown as typed and can never become markup or a mass mention.
+
+The inline grammar treats an escape (``\\x``) and a code span as units: a bold, italic or
+link can neither end on an escaped character nor start or end inside a code span, so no
+arrangement of escaped text and code spans lets member text become markup.
 """
 
 from __future__ import annotations
@@ -10,16 +15,28 @@ from __future__ import annotations
 import html
 import re
 
-_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+# "#" needs no escape: it is no markup in the core, and Discord's headings (only at the start
+# of a line) are escaped by its renderer.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+# "https://": Discord turns a bare URL in a message into a link; an escaped colon keeps it
+# text there (every renderer shows the colon as typed).
+_SCHEME = re.compile(r":(?=//)")
 _MASS_MENTION = re.compile(r"@(everyone|here|room|channel)\b", re.IGNORECASE)
 ZWSP = "\u200b"
 _LIST_START = re.compile(r"^([-+] )", re.MULTILINE)
+# One unit of text inside bold, italic or a link label: an escape pair, a whole code span,
+# or one character that is neither a backslash nor a backtick (nor, for some, more).
+_ESC, _CODE = r"\\.", r"`[^`\n]+`"
+_UNIT = rf"(?:{_ESC}|{_CODE}|[^\\`])"
+_ITAL_UNIT = rf"(?:{_ESC}|{_CODE}|[^\\`*])"
+_ITAL_EDGE = rf"(?:{_ESC}|{_CODE}|[^\\`*\s])"
+_LABEL_UNIT = rf"(?:{_ESC}|{_CODE}|[^\\`\[\]])"
 _INLINE = re.compile(
     r"\\(?P<esc>.)"
-    r"|\*\*(?P<bold>.+?)\*\*"
-    r"|\*(?P<ital>[^*\s](?:.*?[^*\s])?)\*"
-    r"|`(?P<code>[^`]+)`"
-    r"|\[(?P<label>[^\]]+)\]\((?P<url>https?://[^)\s]+)\)",
+    rf"|\*\*(?P<bold>{_UNIT}+?)\*\*"
+    rf"|\*(?P<ital>{_ITAL_EDGE}(?:{_ITAL_UNIT}*?{_ITAL_EDGE})?)\*"
+    r"|`(?P<code>[^`\n]+)`"
+    rf"|\[(?P<label>{_LABEL_UNIT}+)\]\((?P<url>https?://[^)\s\\`]+)\)",
     re.DOTALL,
 )
 
@@ -32,6 +49,7 @@ def defuse_mentions(text: str) -> str:
 def escape(text: str) -> str:
     """Make user text safe to put inside a reply: no markup, no mass mentions."""
     text = _SPECIAL.sub(r"\\\1", text)
+    text = _SCHEME.sub(r"\\:", text)
     text = _LIST_START.sub(r"\\\1", text)  # a line of user text never becomes a bullet
     return defuse_mentions(text)
 

@@ -39,10 +39,17 @@ class Platform:
     # Start the surface and serve until cancelled (or, like the terminal, until its input
     # ends): register its ChatPort with app.ports once connected, detach it when stopping.
     serve: Serve
+    settings: tuple[str, ...] = ()  # the keys its config table may have (besides enabled)
     prefix_setting: str | None = None  # a key of the table that changes the prefix
     check: Callable[[Mapping[str, Any]], object] | None = None  # ConfigError on a bad table
     usage: Usage | None = None  # how help shows a command, when not "PREFIX name <arg>"
     description: str = ""
+
+    @property
+    def known_settings(self) -> tuple[str, ...]:
+        """Every key its config table may have."""
+        extra = (self.prefix_setting,) if self.prefix_setting not in (None, *self.settings) else ()
+        return ("enabled", *self.settings, *(k for k in extra if k is not None))
 
     def prefix_in(self, section: Mapping[str, Any]) -> str:
         if self.prefix_setting is not None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from companion.events import MessageRef, Place
+from companion.events import Kind, MessageRef, Place
 
 
 class PostError(Exception):
@@ -26,11 +26,26 @@ class ChatPort(Protocol):
 
     ``key`` is a stable idempotency key of at most 25 characters for one scheduled
     occurrence: adapters pass it on as a transaction id / nonce so a retry cannot post twice.
+
+    ``text`` is the core's small Markdown (companion.markup), composed with companion.fmt so
+    member text in it is already escaped; adapters render it with their platform's renderer.
+
+    ``title`` (a thread's name, a forum post's title) is **plain text by contract**: it may
+    hold anything a member typed and is never Markdown. Each adapter shows it as plain text:
+    escaped where its platform would read markup (a Matrix thread root's HTML, a Discord
+    starter message), with mass mentions broken, on one line.
+
+    ``kind`` says what the post is (a reflection, a prompt, a reminder, ...) so an adapter
+    can present one kind its own way; the text is the same for every platform.
     """
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef: ...
+    async def post(
+        self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
+    ) -> MessageRef: ...
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place: ...
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
+    ) -> Place: ...
 
 
 class Clock(Protocol):

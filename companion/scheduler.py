@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from companion.events import Kind as MessageKind
 from companion.events import Place
+from companion.fmt import Md, as_md
 from companion.ports import ChatPort, Clock, Ports, PostError
 from companion.recurrence import Recurrence
 from companion.store import Repositories, Store
@@ -34,15 +36,30 @@ BATCH = 500
 
 @dataclass(frozen=True, slots=True)
 class Post:
+    """A message to post: ``text`` is Markdown built with companion.fmt (a plain ``str`` is
+    escaped); ``kind`` lets an adapter present it its own way."""
+
     text: str
     meta: str = ""  # what the renderer wants to know again after sending
+    kind: MessageKind = MessageKind.ANSWER
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, Md):
+            object.__setattr__(self, "text", as_md(self.text))
 
 
 @dataclass(frozen=True, slots=True)
 class Thread:
+    """A thread to open: ``title`` is plain text (never markup), ``text`` its first message."""
+
     title: str
     text: str
     meta: str = ""
+    kind: MessageKind = MessageKind.DISCUSSION
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, Md):
+            object.__setattr__(self, "text", as_md(self.text))
 
 
 Action = Post | Thread
@@ -368,9 +385,11 @@ class Scheduler:
             action = await kind.render(row, job.due)
             place = place_of(row)
             if isinstance(action, Thread):
-                await port.open_thread(place, action.title, action.text, key=job.key)
+                await port.open_thread(
+                    place, action.title, action.text, key=job.key, kind=action.kind
+                )
             else:
-                await port.post(place, action.text, key=job.key)
+                await port.post(place, action.text, key=job.key, kind=action.kind)
         except Exception as error:  # an adapter's failure must not stop the loop
             await self._failed(job.key, row, job.attempts, error)
             return None

@@ -170,9 +170,14 @@ def _check_field(
 
 
 def _type_name(kind: type) -> str:
-    return {str: "text", int: "a whole number", list: "a list", dict: "a table"}.get(
-        kind, kind.__name__
-    )
+    names = {
+        str: "text",
+        int: "a whole number",
+        list: "a list",
+        dict: "a table",
+        bool: "true or false",
+    }
+    return names.get(kind, kind.__name__)
 
 
 def has_quotation(text: str) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from companion.commands import CommandSpec, Registry, UsageError, UserError
+from companion.fmt import Md, code, fmt, join
 
 MAX_LINE = 8000
 _QUOTES = {'"': '"', "\u201c": "\u201d", "'": "'", "\u2018": "\u2019"}
@@ -42,12 +43,15 @@ def parse(line: str, registry: Registry) -> Parsed:
     """Parse a command line (prefix already removed). Raises UserError with a helpful message."""
     if len(line) > MAX_LINE:
         raise UserError(
-            f"That message is too long for a command ({len(line):,} characters; "
-            f"at most {MAX_LINE:,})."
+            fmt(
+                "That message is too long for a command ({:,} characters; at most {:,}).",
+                len(line),
+                MAX_LINE,
+            )
         )
     text = clean(line).strip()
     if not text:
-        raise UserError("Type a command, for example `help` or `define allyship`.")
+        raise UserError(fmt("Type a command, for example `help` or `define allyship`."))
     spec, pos = _find_command(text, registry)
     return Parsed(spec, _split_args(spec, text, pos))
 
@@ -65,22 +69,30 @@ def _find_command(text: str, registry: Registry) -> tuple[CommandSpec, int]:
         return spec, words[0].end()
     subcommands = registry.subcommands(first)
     if subcommands:
-        names = ", ".join(f"`{s.name}`" for s in subcommands)
+        names = join(code(s.name) for s in subcommands)
         if len(words) > 1:
-            raise UserError(f"`{first}` has no `{words[1].group()[:40]}`. Try one of: {names}.")
-        raise UserError(f"`{first}` needs more: try one of {names}.")
+            raise UserError(
+                fmt(
+                    "{} has no {}. Try one of: {}.",
+                    code(first),
+                    code(words[1].group()[:40]),
+                    names,
+                )
+            )
+        raise UserError(fmt("{} needs more: try one of {}.", code(first), names))
     raise UserError(unknown_command_message(first, registry))
 
 
-def unknown_command_message(word: str, registry: Registry) -> str:
+def unknown_command_message(word: str, registry: Registry) -> Md:
     word = word[:40]
     firsts = sorted({name.split()[0] for name in registry.names()})
     close = process.extract(word, firsts, scorer=fuzz.ratio, limit=3, score_cutoff=60)
-    shown = word.replace("`", "'")
     if close:
-        options = ", ".join(f"`{name}`" for name, _, _ in close)
-        return f"I don't know `{shown}`. Did you mean {options}? `help` lists everything."
-    return f"I don't know `{shown}`. `help` lists what I can do."
+        options = join(code(name) for name, _, _ in close)
+        return fmt(
+            "I don't know {}. Did you mean {}? `help` lists everything.", code(word), options
+        )
+    return fmt("I don't know {}. `help` lists what I can do.", code(word))
 
 
 def _split_args(spec: CommandSpec, text: str, pos: int) -> dict[str, str]:
@@ -98,7 +110,7 @@ def _split_args(spec: CommandSpec, text: str, pos: int) -> dict[str, str]:
         args[param.name] = token
     if text[pos:].strip():
         extra = text[pos:].strip().split()[0][:40]
-        raise UsageError(spec, f"unexpected extra words starting at {extra!r}")
+        raise UsageError(spec, fmt("unexpected extra words starting at {}", code(extra)))
     return args
 
 
@@ -108,7 +120,7 @@ def _next_token(spec: CommandSpec, text: str, pos: int) -> tuple[str, int]:
         closer = _QUOTES[opener]
         end = text.find(closer, pos + 1)
         if end == -1:
-            raise UsageError(spec, f"a quote ({opener}) is not closed")
+            raise UsageError(spec, fmt("a quote ({}) is not closed", opener))
         return text[pos + 1 : end], end + 1
     end = pos
     while end < len(text) and not text[end].isspace():

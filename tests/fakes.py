@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from companion.events import MessageRef, Place
+from companion.events import Kind, MessageRef, Place
 from companion.ports import PostError
 
 
@@ -47,6 +47,7 @@ class Sent:
     key: str
     title: str | None = None
     at: datetime | None = None
+    said: Kind | None = None  # what the post is (a reflection, a prompt, ...)
 
 
 @dataclass(slots=True)
@@ -58,14 +59,18 @@ class RecordingPort:
     fail_with: PostError | None = None
     keys_seen: set[str] = field(default_factory=set)
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+    async def post(
+        self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
+    ) -> MessageRef:
         self._check(key)
-        self.sent.append(Sent("post", place, text, key, at=self._now()))
+        self.sent.append(Sent("post", place, text, key, at=self._now(), said=kind))
         return MessageRef(place, f"m{len(self.sent)}")
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
+    ) -> Place:
         self._check(key)
-        self.sent.append(Sent("thread", place, text, key, title=title, at=self._now()))
+        self.sent.append(Sent("thread", place, text, key, title=title, at=self._now(), said=kind))
         return Place(place.platform, place.community_id, place.room_id, f"t{len(self.sent)}")
 
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:

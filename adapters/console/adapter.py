@@ -6,17 +6,31 @@ It is also a ChatPort, so scheduled posts and threads are printed as they fall d
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 from typing import BinaryIO, TextIO
 
 from companion.app import App
-from companion.events import Actor, MessageRef, Place
-from companion.markup import to_plain
+from companion.events import Actor, Kind, MessageRef, Place
+from companion.markup import defuse_mentions, to_plain
 
 PLACE = Place(platform="console", community_id="console:local", room_id="console")
 USER = Actor(id="console:you", display_name="you", is_moderator=True)
 QUIT = {"quit", "exit", ":q"}
+# What a terminal would act on rather than show: control characters (ESC starts colours,
+# cursor moves and OSC 8 hyperlinks), C1 controls and bidirectional overrides.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def render(md: str) -> str:
+    """A reply's Markdown for a terminal: plain text, nothing the terminal would obey."""
+    return _CONTROL.sub(" ", to_plain(md))
+
+
+def render_title(title: str) -> str:
+    """A thread's title (plain text by contract) on one line, shown as typed."""
+    return _CONTROL.sub(" ", defuse_mentions(" ".join(title.split())))
 
 
 class ConsoleAdapter:
@@ -67,7 +81,7 @@ class ConsoleAdapter:
             stripped = stripped[1:]
         reply = await self.app.dispatcher.run_text(stripped, USER, PLACE, self.app.clock.now())
         if reply is not None:
-            self.write(to_plain(reply.text))
+            self.write(render(reply.text))
 
     def _read_lines(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
@@ -83,14 +97,18 @@ class ConsoleAdapter:
 
     # --- ChatPort -------------------------------------------------------------------------
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
-        self.write(f"\n[scheduled post]\n{to_plain(text)}")
+    async def post(
+        self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
+    ) -> MessageRef:
+        self.write(f"\n[scheduled post]\n{render(text)}")
         return MessageRef(place, message_id=key)
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
-        self.write(f"\n[new discussion thread: {to_plain(title)}]\n{to_plain(text)}")
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
+    ) -> Place:
+        self.write(f"\n[new discussion thread: {render_title(title)}]\n{render(text)}")
         return Place(place.platform, place.community_id, place.room_id, thread_id=key)
 
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
         """A private message to the one local user."""
-        self.write(f"\n[a private message for you]\n{to_plain(text)}")
+        self.write(f"\n[a private message for you]\n{render(text)}")

@@ -23,11 +23,16 @@ from discord import app_commands
 from companion.app import App
 from companion.config import ConfigError, Settings
 from companion.dispatch import APOLOGY
-from companion.events import Actor, Invocation, MessageRef, Place
-from companion.markup import escape
+from companion.events import Actor, Invocation, Kind, MessageRef, Place
 from companion.ports import PostError
 from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
-from companion_adapters.discord.render import part_nonce, split_message, to_discord
+from companion_adapters.discord.render import (
+    part_nonce,
+    split_message,
+    starter,
+    thread_name,
+    to_discord,
+)
 from companion_adapters.discord.tree import (
     RenderedTree,
     Route,
@@ -40,7 +45,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 NO_MENTIONS = discord.AllowedMentions.none()
 DEFER_AFTER = 2.0  # seconds: defer a reply that is not ready by then (Discord waits 3 s)
-THREAD_NAME = 100
 MAX_CHOICE = 100
 ALREADY_HAS_THREAD = 160004
 STALE = "I don't know that command any more; Discord may still be updating the list."
@@ -294,7 +298,9 @@ class DiscordAdapter:
 
     # --- ChatPort -----------------------------------------------------------------------
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+    async def post(
+        self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
+    ) -> MessageRef:
         """A scheduled post in the place's channel (or thread); ``key`` is the nonce."""
         self._check_open()
         channel_id = int(place.thread_id or place.room_id)
@@ -303,13 +309,15 @@ class DiscordAdapter:
             first = await self._send_all(target, to_discord(text), key, "")
         return MessageRef(place, str(first.id))
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
+    ) -> Place:
         """A discussion thread named ``title``: on a starter message in a text channel, or a
         post in a forum channel. A retry with the same ``key`` finds the first attempt's
         starter message (nonce) and thread (a message has at most one)."""
         self._check_open()
         channel_id = int(place.room_id)
-        name = " ".join(title.split())[:THREAD_NAME] or "Discussion"
+        name = thread_name(title)
         body = to_discord(text)
         with post_errors(f"opening a thread in channel {channel_id}"):
             channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(
@@ -340,18 +348,18 @@ class DiscordAdapter:
                     "or forum channel",
                     permanent=True,
                 )
-            starter = await channel.send(
-                f"**{escape(name)}**",
+            first_message = await channel.send(
+                starter(title),
                 nonce=part_nonce(key),
                 allowed_mentions=NO_MENTIONS,
                 suppress_embeds=True,
             )
             try:
-                thread_id = (await starter.create_thread(name=name)).id
+                thread_id = (await first_message.create_thread(name=name)).id
             except discord.HTTPException as error:
                 if error.code != ALREADY_HAS_THREAD:
                     raise
-                thread_id = starter.id  # a thread started on a message has the message's id
+                thread_id = first_message.id  # a thread started on a message has its id
             target = self.client.get_partial_messageable(thread_id, guild_id=channel.guild.id)
             await self._send_all(target, body, key, "t")
         return Place(place.platform, place.community_id, place.room_id, str(thread_id))

@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from companion.config import ConfigError, Settings, secret
+from companion.config import ConfigError, Settings, check_section, secret
 
 TOKEN_VARIABLE = "COMPANION_DISCORD_TOKEN"
-KNOWN = ("enabled", "test_guild_id", "moderator_role_ids", "api_base", "gateway_url")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +29,7 @@ class DiscordConfig:
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> DiscordConfig:
         """Check the raw ``[discord]`` table; every problem is a ConfigError naming the key."""
-        unknown = sorted(set(section) - set(KNOWN))
-        if unknown:
-            raise ConfigError(
-                f"[discord] has no setting {unknown[0]!r}; the settings are: {', '.join(KNOWN)}."
-            )
+        check_section("discord", dict(section))
         guild = section.get("test_guild_id")
         roles = section.get("moderator_role_ids", [])
         if not isinstance(roles, list):

@@ -37,6 +37,7 @@ PLATFORM = Platform(
     "discord",
     prefix="/",
     serve=serve,
+    settings=("test_guild_id", "moderator_role_ids", "api_base", "gateway_url"),
     check=check,
     usage=usage,
     description="Discord slash commands (discord.py)",

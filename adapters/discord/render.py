@@ -5,16 +5,27 @@ Pure functions, no discord.py. Discord already speaks the core's subset (paragra
 of any punctuation), so :func:`to_discord` only neutralises what Discord would read as markup
 and the core means as text: headings, quotes and subtext at the start of a line, and
 spoilers, strike-through and underline inline.
+
+What is "live" on Discord: a masked link ``[text](url)``, an autolink ``<url>``, a bare
+``https://`` URL (Discord links those in any message), a mention (``@everyone``, ``<@id>``),
+an embed. Member text can make none of them: the core escapes its brackets, angle brackets
+and the colon of ``://`` (Discord's own escape rule then shows the character and stops the
+link), mass mentions are broken here and every message is sent with no allowed mentions
+and embeds suppressed. A thread's title is plain text (the ChatPort contract):
+:func:`thread_name` is what Discord shows as the name (which it never reads as Markdown),
+:func:`starter` the message a thread in a text channel starts on.
 """
 
 from __future__ import annotations
 
 import re
 
+from companion.fmt import bold
 from companion.markup import defuse_mentions
 
 MAX_MESSAGE = 2000
 MAX_NONCE = 25
+MAX_THREAD_NAME = 100
 EMPTY = "(nothing to show)"
 
 # Line starts Discord renders as blocks: "# h1".."### h3", "-# subtext", "> quote".
@@ -34,6 +45,18 @@ def to_discord(md: str) -> str:
     if ("|" in md or "~" in md or "_" in md) and ("||" in md or "~~" in md or "__" in md):
         md = _INLINE.sub(_escape_inline, md)
     return defuse_mentions(md) if "@" in md else md
+
+
+def thread_name(title: str) -> str:
+    """A thread or forum post name: one line, at most 100 characters, mass mentions broken
+    (names are plain text on Discord: no Markdown, no pings, but a name is copied around)."""
+    name = defuse_mentions(" ".join(title.split()))
+    return name[:MAX_THREAD_NAME].rstrip() or "Discussion"
+
+
+def starter(title: str) -> str:
+    """The message a thread in a text channel starts on: its name in bold, escaped."""
+    return to_discord(bold(thread_name(title)))
 
 
 def _escape_inline(match: re.Match[str]) -> str:

@@ -23,6 +23,7 @@ from nio import (
     AsyncClientConfig,
     ErrorResponse,
     JoinResponse,
+    LocalProtocolError,
     LoginResponse,
     RoomCreateResponse,
     RoomGetStateEventResponse,
@@ -31,15 +32,22 @@ from nio import (
     SyncResponse,
     WhoamiResponse,
 )
+from nio.exceptions import OlmUnverifiedDeviceError
 
 from companion import anonymity
 from companion.app import App
 from companion.config import ConfigError, secret
-from companion.events import Actor, MessageRef, Place
+from companion.events import Actor, Kind, MessageRef, Place
 from companion.ports import PostError
-from companion_adapters.matrix import inbound, outbound
+from companion_adapters.matrix import crypto, inbound, outbound
 from companion_adapters.matrix.rooms import RoomState
-from companion_adapters.matrix.settings import PASSWORD_ENV, TOKEN_ENV, MatrixConfig
+from companion_adapters.matrix.settings import (
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    MatrixConfig,
+    parse_session,
+    session_key,
+)
 
 log = logging.getLogger("companion_adapters.matrix")
 
@@ -77,7 +85,7 @@ def sync_filter(limit: int) -> dict[str, Any]:
         "room": {
             "state": {"types": _STATE_TYPES, "lazy_load_members": True},
             "timeline": {
-                "types": [*_STATE_TYPES, "m.room.message"],
+                "types": [*_STATE_TYPES, "m.room.message", crypto.ENCRYPTED],
                 "limit": limit,
                 "lazy_load_members": True,
             },
@@ -159,17 +167,20 @@ class MatrixAdapter:
         self.config = config
         self.wall_clock = wall_clock or time.time  # the age of commands (server timestamps)
         self.sync_timeout_ms = sync_timeout_ms
+        store = crypto.store_dir(config, app.settings.db_path) if crypto.enabled(config) else None
         self.client = _Client(
             config.homeserver,
             config.user_id,
+            store_path=str(store or ""),
             config=AsyncClientConfig(
                 max_limit_exceeded=0,  # rate limits and timeouts are retried here, visibly
                 max_timeouts=0,
                 request_timeout=20,
                 store_sync_tokens=False,
-                encryption_enabled=False,
+                encryption_enabled=store is not None,
             ),
         )
+        self.crypto = crypto.Crypto(self.client, config, store) if store else None
         self.me = config.user_id
         self.rooms: dict[str, RoomState] = {}
         # Direct rooms, both ways, by the other member's keyed hash (see member_key).
@@ -181,7 +192,7 @@ class MatrixAdapter:
         self._closed = False
         self._token_key = f"matrix:next_batch:{self.me}"
         self._direct_key = f"matrix:direct:{self.me}"
-        self._session_key = f"matrix:session:{self.me}"
+        self._session_key = session_key(self.me)
         # What the sync loop is doing, for logs and tests.
         self.syncs = 0
         self.failures_in_a_row = 0
@@ -191,6 +202,8 @@ class MatrixAdapter:
 
     async def login(self) -> None:
         """Use the access token (or password) from the environment; fail early and clearly."""
+        if self.crypto is not None:
+            self.crypto.prepare(self.crypto.path)
         token = secret(TOKEN_ENV)
         password = None if token else secret(PASSWORD_ENV)
         if not token and not password:
@@ -211,6 +224,8 @@ class MatrixAdapter:
             assert password is not None
             self._password = password
             await self._password_login(password)
+        if self.crypto is not None:
+            await self.crypto.start()
         await self._load_direct()
         log.info("logged in to %s as %s", self.config.homeserver, self.me)
 
@@ -237,7 +252,7 @@ class MatrixAdapter:
             await self._save_direct()
 
     async def _whoami(self, token: str) -> WhoamiResponse | ErrorResponse:
-        self.client.restore_login(self.me, "", token)
+        self.client.user_id, self.client.access_token = self.me, token  # the store waits
 
         async def ask() -> WhoamiResponse | ErrorResponse:
             response = await self.client.whoami()
@@ -258,11 +273,7 @@ class MatrixAdapter:
     async def _password_login(self, password: str) -> None:
         saved = await self.app.store.kv.get(self._session_key)
         if saved:
-            try:
-                session = json.loads(saved)
-                device, token = str(session["device_id"]), str(session["access_token"])
-            except (ValueError, KeyError, TypeError):
-                device, token = "", ""
+            device, token = parse_session(saved)
             if token:
                 who = await self._whoami(token)
                 if isinstance(who, WhoamiResponse):
@@ -342,6 +353,8 @@ class MatrixAdapter:
                 log.warning("syncing again after %d failed attempt(s)", self.failures_in_a_row)
             self.failures_in_a_row = 0
             delay = BACKOFF_FIRST
+            if self.crypto is not None:
+                await self.crypto.keep_up()  # the devices of who joined, before any reply
             await self._handle(response, answer=answer)
             answer, full_state = True, False
             if response.next_batch and response.next_batch != token:
@@ -402,7 +415,11 @@ class MatrixAdapter:
                     if self._left_direct(room_id, event):
                         jobs.append(self._forget_direct(room_id, leave=True))
                     continue
-                if not answer or i < start or room.encrypted:
+                if not answer or i < start or (room.encrypted and self.crypto is None):
+                    continue
+                if event.get("type") == crypto.ENCRYPTED:  # one nio could not decrypt
+                    if self.crypto is not None and self.crypto.unreadable(room_id, event):
+                        jobs.append(self._note_unreadable(room_id, event))
                     continue
                 command = inbound.command_of(event, room_id, self.me, self.config.command_prefix)
                 if command is None:
@@ -423,7 +440,7 @@ class MatrixAdapter:
                 )
             greet = room_id in self._greet
             inviter = self._greet.pop(room_id, None)
-            if room.encrypted and not was_encrypted:
+            if room.encrypted and not was_encrypted and self.crypto is None:
                 jobs.append(self._leave_encrypted(room_id, room, inviter))
             elif greet:
                 jobs.append(self._hello(room_id))
@@ -469,12 +486,12 @@ class MatrixAdapter:
                 return
             if reply.private and not place.is_direct:
                 direct = await self._direct_room(actor.id)
-                await self._send_md(direct, reply.text, None, txn)
+                await self._send_md(direct, reply.text, None, txn, reply.kind)
                 await self._send_md(
                     command.room_id, "I've answered you in a direct message.", here, txn + "p"
                 )
             else:
-                await self._send_md(command.room_id, reply.text, here, txn)
+                await self._send_md(command.room_id, reply.text, here, txn, reply.kind)
         except PostError as error:
             log.warning("could not answer %s in %s: %s", command.event_id, command.room_id, error)
         except Exception:
@@ -488,7 +505,7 @@ class MatrixAdapter:
         candidates = [
             (room_id, room)
             for room_id, room in self.rooms.items()
-            if room_id not in self.direct and not room.encrypted
+            if room_id not in self.direct and (self.crypto is not None or not room.encrypted)
         ]
         limit = asyncio.Semaphore(MEMBERSHIP_LOOKUPS)
 
@@ -526,7 +543,8 @@ class MatrixAdapter:
                 log.info("declining the invite to %s from %s", room_id, invite.inviter)
                 await self._leave(room_id)
                 return
-            if invite.encrypted:
+            if invite.encrypted and self.crypto is None:
+                log.warning("declining the encrypted room %s: %s", room_id, crypto.OFF)
                 await self._leave(room_id)
                 if invite.inviter:
                     label = f"“{invite.room_name}”" if invite.room_name else room_id
@@ -577,7 +595,7 @@ class MatrixAdapter:
         """One plain, unencrypted line in a direct room with the user."""
         direct = await self._direct_room(user_id)
         text = (
-            f"I can't work in end-to-end encrypted rooms yet, so I {done}. "
+            f"I can't work in end-to-end encrypted rooms here yet, so I {done}. "
             "Invite me to a room without encryption to use me there."
         )
         await self._send(direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id))
@@ -608,6 +626,8 @@ class MatrixAdapter:
             if not isinstance(response, RoomCreateResponse):
                 raise PostError(f"could not open a direct room with {user_id}: {response}")
             room_id = str(response.room_id)
+            if self.crypto is not None:
+                self.crypto.know_room(room_id)
             await self._remember_direct(room_id, user_id)
             return room_id
 
@@ -650,11 +670,16 @@ class MatrixAdapter:
     # --- sending ----------------------------------------------------------------------------
 
     async def _send_md(
-        self, room_id: str, md: str, relates_to: dict[str, Any] | None, txn: str
+        self,
+        room_id: str,
+        md: str,
+        relates_to: dict[str, Any] | None,
+        txn: str,
+        kind: Kind = Kind.ANSWER,
     ) -> str:
         """Send a Reply text as one notice (or several if it is very long); the first id."""
         first = ""
-        for i, content in enumerate(outbound.notices(md, relates_to)):
+        for i, content in enumerate(outbound.notices(md, relates_to, kind=kind)):
             event_id = await self._send(room_id, content, txn if i == 0 else f"{txn}.{i}")
             first = first or event_id
         return first
@@ -665,17 +690,29 @@ class MatrixAdapter:
         if self._closed:
             raise PostError("the Matrix connection is closed")
         room = self.rooms.get(room_id)
-        if room is not None and room.encrypted:
+        if room is not None and room.encrypted and self.crypto is None:
             raise PostError(
                 f"{room_id} is end-to-end encrypted, which I don't support yet", permanent=True
             )
-        response = await self._request(
-            lambda: self.client.room_send(room_id, "m.room.message", content, tx_id=txn),
-            f"sending to {room_id}",
-        )
+        ignore = await self.crypto.ready(room_id) if self.crypto is not None else False
+        try:
+            response = await self._request(
+                lambda: self.client.room_send(
+                    room_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=ignore
+                ),
+                f"sending to {room_id}",
+            )
+        except (OlmUnverifiedDeviceError, LocalProtocolError) as error:
+            raise PostError(f"not sending to {room_id}: {error}", permanent=True) from None
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)
         raise PostError(f"{room_id} refused the message ({_problem(response)})", permanent=True)
+
+    async def _note_unreadable(self, room_id: str, event: Mapping[str, Any]) -> None:
+        try:
+            await self._send(room_id, *crypto.note(room_id, event))
+        except PostError as error:
+            log.warning("could not tell %s about an unreadable message: %s", room_id, error)
 
     async def _request(self, call: Callable[[], Awaitable[T]], what: str) -> T:
         """One homeserver request, tried again while rate limited (after ``retry_after_ms``),
@@ -708,19 +745,24 @@ class MatrixAdapter:
 
     # --- ChatPort and PrivateChannel ---------------------------------------------------------
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+    async def post(
+        self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
+    ) -> MessageRef:
         relates = outbound.in_thread(place.thread_id) if place.thread_id else None
-        event_id = await self._send_md(place.room_id, text, relates, key)
+        event_id = await self._send_md(place.room_id, text, relates, key, kind)
         return MessageRef(place, event_id)
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
-        """A root notice (the title) and the text as the first message of its thread."""
-        root = await self._send_md(place.room_id, title, None, key + "r")
-        await self._send_md(place.room_id, text, outbound.in_thread(root), key + "t")
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
+    ) -> Place:
+        """A root notice (the title, plain text) and the text as the first message of its
+        thread."""
+        root = await self._send(place.room_id, outbound.thread_root(title), key + "r")
+        await self._send_md(place.room_id, text, outbound.in_thread(root), key + "t", kind)
         return Place(place.platform, place.community_id, place.room_id, thread_id=root)
 
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
         """A private notice to one member (a suggestion's outcome), in their direct room;
         the key makes the transaction id, so a retried notice arrives once."""
         direct = await self._direct_room(member_id)
-        await self._send_md(direct, text, None, outbound.txn_id("notice", key))
+        await self._send_md(direct, text, None, outbound.txn_id("notice", key), Kind.NOTICE)

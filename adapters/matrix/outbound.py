@@ -4,6 +4,10 @@ Every event is an ``m.notice`` (bots speak in notices, and other bots ignore the
 plain ``body`` and an HTML ``formatted_body``; ``companion.markup.to_html`` escapes every
 character of text, and ``"m.mentions": {}`` tells clients that nothing in it mentions
 anyone. A reply too big for one event is split into several.
+
+A thread's title is plain text (the ChatPort contract): :func:`thread_root` shows it in
+bold, escaped like member text. A kind may have its own HTML template (the daily
+reflection is a block quote); the plain body is the same for every kind.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from companion.events import Kind
+from companion.fmt import bold
 from companion.markup import defuse_mentions, to_html, to_plain
 
 # Matrix caps a whole event (with signatures, hashes, ...) at 65,536 bytes; keep the
@@ -22,18 +28,28 @@ HTML = "org.matrix.custom.html"
 
 Content = dict[str, Any]
 
+# How one kind is presented in Matrix's HTML, around the shared renderer's output.
+TEMPLATES: dict[Kind, str] = {Kind.REFLECTION: "<blockquote>{}</blockquote>"}
 
-def notice(md: str, relates_to: Content | None = None) -> Content:
+
+def notice(md: str, relates_to: Content | None = None, kind: Kind = Kind.ANSWER) -> Content:
+    html = to_html(md)
+    template = TEMPLATES.get(kind)
     content: Content = {
         "msgtype": "m.notice",
         "body": to_plain(md),
         "format": HTML,
-        "formatted_body": to_html(md),
+        "formatted_body": template.format(html) if template else html,
         "m.mentions": {},
     }
     if relates_to is not None:
         content["m.relates_to"] = relates_to
     return content
+
+
+def thread_root(title: str) -> Content:
+    """The root event of a thread: its title, plain text shown in bold, on one line."""
+    return notice(bold(" ".join(title.split()) or "Discussion"), kind=Kind.DISCUSSION)
 
 
 def plain_notice(text: str) -> Content:
@@ -74,16 +90,19 @@ def size(content: Content) -> int:
 
 
 def notices(
-    md: str, relates_to: Content | None = None, limit: int = MAX_CONTENT_BYTES
+    md: str,
+    relates_to: Content | None = None,
+    limit: int = MAX_CONTENT_BYTES,
+    kind: Kind = Kind.ANSWER,
 ) -> list[Content]:
     """One notice, or several if the text is too big for one event."""
-    whole = notice(md, relates_to)
+    whole = notice(md, relates_to, kind)
     if size(whole) <= limit:
         return [whole]
-    return [notice(part, relates_to) for part in split(md, relates_to, limit)]
+    return [notice(part, relates_to, kind) for part in split(md, relates_to, limit, kind)]
 
 
-def split(md: str, relates_to: Content | None, limit: int) -> list[str]:
+def split(md: str, relates_to: Content | None, limit: int, kind: Kind = Kind.ANSWER) -> list[str]:
     """Cut Markdown into parts whose notices fit: at blank lines, then lines, then words.
 
     A cut can fall inside ``**bold**``, which then shows its asterisks; it cannot make text
@@ -91,7 +110,7 @@ def split(md: str, relates_to: Content | None, limit: int) -> list[str]:
     """
 
     def fits(text: str) -> bool:
-        return size(notice(text, relates_to)) <= limit
+        return size(notice(text, relates_to, kind)) <= limit
 
     parts: list[str] = []
     current = ""

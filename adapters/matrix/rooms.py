@@ -41,6 +41,14 @@ def _level(value: object) -> int | None:
     return None
 
 
+def _levels(value: object) -> dict[str, int]:
+    """A power levels map (``users`` or ``events``), without the entries that are no level."""
+    if not isinstance(value, Mapping):
+        return {}
+    levels = {str(key): _level(level) for key, level in value.items()}
+    return {key: level for key, level in levels.items() if level is not None}
+
+
 @dataclass(slots=True)
 class RoomState:
     room_version: str = "1"
@@ -48,6 +56,8 @@ class RoomState:
     has_power_levels: bool = False
     users: dict[str, int] = field(default_factory=dict)
     users_default: int = 0
+    events: dict[str, int] = field(default_factory=dict)  # the level each event type needs
+    events_default: int = 0
     encrypted: bool = False
     encrypted_by: str | None = None
     names: dict[str, str] = field(default_factory=dict)
@@ -69,15 +79,10 @@ class RoomState:
             self.creators = frozenset(c for c in creators if c)
         elif kind == "m.room.power_levels":
             self.has_power_levels = True
-            users = content.get("users")
-            self.users = {}
-            if isinstance(users, Mapping):
-                for user, value in users.items():
-                    level = _level(value)
-                    if level is not None:
-                        self.users[str(user)] = level
-            default = _level(content.get("users_default", 0))
-            self.users_default = default if default is not None else 0
+            self.users = _levels(content.get("users"))
+            self.users_default = _level(content.get("users_default", 0)) or 0
+            self.events = _levels(content.get("events"))
+            self.events_default = _level(content.get("events_default", 0)) or 0
         elif kind == "m.room.encryption":
             if content.get("algorithm"):
                 self.encrypted = True
@@ -111,6 +116,10 @@ class RoomState:
         if user_id in self.users:
             return self.users[user_id]
         return self.users_default
+
+    def needed_to_send(self, event_type: str) -> int:
+        """The power level a (non-state) event of ``event_type`` needs."""
+        return self.events.get(event_type, self.events_default)
 
     def is_moderator(self, user_id: str, level: int) -> bool:
         return self.power(user_id) >= level

@@ -6,6 +6,7 @@ token or password is read from the environment by the adapter.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,22 +14,27 @@ from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
-from companion.config import ConfigError
+from companion.config import ConfigError, check_section
 
 TOKEN_ENV = "COMPANION_MATRIX_ACCESS_TOKEN"
 PASSWORD_ENV = "COMPANION_MATRIX_PASSWORD"
 
 _USER_ID = re.compile(r"^@[^:\s]+:[^\s:]+(:\d{1,5})?$")
-_KEYS = {
-    "enabled",
-    "homeserver",
-    "user_id",
-    "command_prefix",
-    "moderator_level",
-    "allowed_inviters",
-    "max_command_age_minutes",
-    "device_name",
-}
+UNVERIFIED_POLICIES = ("send", "refuse", "blacklist")
+
+
+def session_key(user_id: str) -> str:
+    """The key-value entry where a password login keeps its device and token."""
+    return f"matrix:session:{user_id}"
+
+
+def parse_session(saved: str | None) -> tuple[str, str]:
+    """(device id, access token) of a saved session; empty strings when there is none."""
+    try:
+        session = json.loads(saved or "")
+        return str(session["device_id"]), str(session["access_token"])
+    except (ValueError, KeyError, TypeError):
+        return "", ""
 
 
 def server_of(user_id: str) -> str:
@@ -45,6 +51,9 @@ class MatrixConfig:
     allowed_inviters: tuple[str, ...] = ()
     max_command_age: timedelta = timedelta(minutes=10)
     device_name: str = "Companion"
+    encryption: bool | None = None  # None: on when matrix-nio[e2e] is installed
+    crypto_store_path: str | None = None  # None: "matrix-crypto" beside the database
+    unverified_devices: str = "send"
 
     def may_invite(self, user_id: str | None) -> bool:
         """Whether an invite from this user is accepted (glob patterns, case-sensitive)."""
@@ -55,12 +64,7 @@ class MatrixConfig:
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> MatrixConfig:
         """Check the raw ``[matrix]`` table; every problem is a ConfigError naming the key."""
-        unknown = sorted(set(section) - _KEYS)
-        if unknown:
-            raise ConfigError(
-                f"[matrix] has unknown setting(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(_KEYS))}."
-            )
+        check_section("matrix", dict(section))
         homeserver = section.get("homeserver")
         if not isinstance(homeserver, str) or not homeserver.startswith(("http://", "https://")):
             raise ConfigError(
@@ -96,6 +100,18 @@ class MatrixConfig:
         device_name = section.get("device_name", "Companion")
         if not isinstance(device_name, str) or not device_name.strip():
             raise ConfigError("[matrix] device_name must be a non-empty string.")
+        encryption = section.get("encryption")
+        if encryption is not None and not isinstance(encryption, bool):
+            raise ConfigError("[matrix] encryption must be true or false.")
+        store = section.get("crypto_store_path")
+        if store is not None and (not isinstance(store, str) or not store.strip()):
+            raise ConfigError("[matrix] crypto_store_path must be a directory path.")
+        policy = section.get("unverified_devices", "send")
+        if policy not in UNVERIFIED_POLICIES:
+            raise ConfigError(
+                '[matrix] unverified_devices must be "send", "refuse" or "blacklist" '
+                '(default "send").'
+            )
         return cls(
             homeserver=homeserver.rstrip("/"),
             user_id=user_id,
@@ -104,4 +120,7 @@ class MatrixConfig:
             allowed_inviters=tuple(inviters),
             max_command_age=timedelta(minutes=float(age)),
             device_name=device_name.strip(),
+            encryption=encryption,
+            crypto_store_path=store.strip() if store else None,
+            unverified_devices=policy,
         )

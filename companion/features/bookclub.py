@@ -12,11 +12,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.events import Invocation, Place, Reply
+from companion.events import Invocation, Kind, Place, Reply
 from companion.features.bookclub_plans import Plans, PlanView
 from companion.features.communities import Communities
 from companion.features.schedules import parse_date, parse_days, parse_time
-from companion.markup import escape
+from companion.fmt import bold, bullets, code, fmt, italic, lines
 from companion.recurrence import Recurrence, to_instant
 from companion.scheduler import Action, Post, Scheduler, Thread
 from companion.store import Repositories, Store, UnitOfWork
@@ -24,6 +24,7 @@ from companion.store.bookclubs import ClubRow, SessionRow
 from companion.store.schedules import ScheduleRow, iso
 
 DEFAULT_TIME = time(18, 0)
+_ALREADY = fmt("This channel already has a book club; `bookclub end` it first.")
 THREAD_KIND, REMINDER_KIND = "bookclub-chapter", "bookclub-reminder"
 
 
@@ -46,15 +47,15 @@ def parse_pace(words: list[str], default_days: int) -> Pace:
         return Pace(default_days, None, DEFAULT_TIME)
     if words[0] == "every" and len(words) in (3, 4) and words[2] in ("day", "days"):
         if not words[1].isdigit() or not 1 <= int(words[1]) <= 60:
-            raise UserError("`every N days` takes N from 1 to 60.")
+            raise UserError(fmt("`every N days` takes N from 1 to 60."))
         at = parse_time(words[3]) if len(words) == 4 else DEFAULT_TIME
         return Pace(int(words[1]), None, at)
     if words[0] == "weekly" and len(words) == 3:
         day = parse_days(words[1])
         if len(day) != 1:
-            raise UserError("A club meets on one day a week, e.g. `weekly thu 19:00`.")
+            raise UserError(fmt("A club meets on one day a week, e.g. `weekly thu 19:00`."))
         return Pace(7, day[0], parse_time(words[2]))
-    raise UserError("Give the pace as `every 7 days [HH:MM]` or `weekly thu 19:00`.")
+    raise UserError(fmt("Give the pace as `every 7 days [HH:MM]` or `weekly thu 19:00`."))
 
 
 class BookClubs:
@@ -164,8 +165,10 @@ class BookClubs:
         club = await repos.bookclubs.club_in_room(inv.place.platform, inv.place.room_id)
         if club is None:
             raise UserError(
-                "There is no book club in this channel. Moderators can start one "
-                "with `bookclub start the-wake-up YYYY-MM-DD`."
+                fmt(
+                    "There is no book club in this channel. Moderators can start one "
+                    "with `bookclub start the-wake-up YYYY-MM-DD`."
+                )
             )
         return club
 
@@ -217,20 +220,19 @@ class BookClubs:
         chapters = plan.chapters or plan.min_chapters
         if len(words) >= 2 and words[-2] == "chapters":
             if not words[-1].isdigit() or not 1 <= int(words[-1]) <= 200:
-                raise UserError("`chapters N` takes N from 1 to 200.")
+                raise UserError(fmt("`chapters N` takes N from 1 to 200."))
             chapters = int(words[-1])
             words = words[:-2]
             if plan.chapters and chapters > plan.chapters:
-                raise UserError(f"`{plan.name}` has {plan.chapters} chapters.")
+                raise UserError(fmt("{} has {} chapters.", code(plan.name), plan.chapters))
         pace = parse_pace(words, plan.pace_days)
         days = pace.opens(start, chapters)
         sessions = []
         here = Place(inv.place.platform, inv.place.community_id, inv.place.room_id)
-        taken = "This channel already has a book club; `bookclub end` it first."
         # The club, its sessions and every chapter's schedules: all of them or none.
         async with self.store.unit_of_work() as uow:
             if await uow.bookclubs.club_in_room(inv.place.platform, inv.place.room_id):
-                raise UserError(taken)
+                raise UserError(_ALREADY)
             for chapter, day in enumerate(days, 1):
                 opens_at, thread_id, reminder_id = await self._add_session_schedules(
                     uow, here, zone, day, pace.at, inv.actor.id, inv.at
@@ -249,20 +251,28 @@ class BookClubs:
                 sessions,
             )
             if club_id is None:  # the unique index says a club is here: undo the schedules
-                raise UserError(taken)
+                raise UserError(_ALREADY)
         unverified = (
             ""
             if plan.chapters
-            else (
-                f" (I know of {plan.min_chapters} chapters; if your copy has more, "
-                "start again with `chapters N`)"
+            else fmt(
+                " (I know of {} chapters; if your copy has more, start again with `chapters N`)",
+                plan.min_chapters,
             )
         )
         first = self._local_zone(zone, sessions[0][1])
         return Reply(
-            f"Book club started: *{escape(plan.title)}*, {chapters} chapters{unverified}. "
-            f"Reading starts {start.isoformat()}; the chapter 1 discussion opens here {first}, "
-            "with a reminder the day before. `bookclub schedule` lists every date."
+            fmt(
+                "Book club started: {}, {} chapters{}. Reading starts {}; the chapter 1 "
+                "discussion opens here {}, with a reminder the day before. "
+                "`bookclub schedule` lists every date.",
+                italic(plan.title),
+                chapters,
+                unverified,
+                start.isoformat(),
+                first,
+            ),
+            kind=Kind.CONFIRMATION,
         )
 
     def _local_zone(self, zone: ZoneInfo, at: str) -> str:
@@ -276,39 +286,54 @@ class BookClubs:
         opened = [s for s in sessions if s.state == "planned" and s.opens_at <= now]
         upcoming = [s for s in sessions if s.state == "planned" and s.opens_at > now]
         plan = await self.plans.by_ref(club.community_id, club.plan_ref)
-        lines = [f"**Book club: {escape(club.title)}** ({club.chapters} chapters)"]
+        parts: list[object] = [
+            fmt("{} ({} chapters)", bold(fmt("Book club: {}", club.title)), club.chapters)
+        ]
         current = opened[-1].chapter if opened else 1
         if opened:
-            lines.append(
-                f"This week: {plan.chapter_label(current)} "
-                f"(discussion opened {self._local(club, opened[-1].opens_at)})"
+            parts.append(
+                fmt(
+                    "This week: {} (discussion opened {})",
+                    plan.chapter_label(current),
+                    self._local(club, opened[-1].opens_at),
+                )
             )
         if club.status == "paused":
-            lines.append("The club is paused; a moderator can `bookclub resume` it.")
+            parts.append(fmt("The club is paused; a moderator can `bookclub resume` it."))
         elif upcoming:
             nxt = upcoming[0]
-            lines.append(
-                f"Next discussion: {plan.chapter_label(nxt.chapter)}, "
-                f"{self._local(club, nxt.opens_at)}"
+            parts.append(
+                fmt(
+                    "Next discussion: {}, {}",
+                    plan.chapter_label(nxt.chapter),
+                    self._local(club, nxt.opens_at),
+                )
             )
         else:
-            lines.append("Every chapter has been discussed.")
+            parts.append("Every chapter has been discussed.")
         done = await self.store.bookclubs.finished_count(club.id, current)
         people = "member has" if done == 1 else "members have"
-        lines.append(f"{done} {people} marked chapter {current} done.")
-        return Reply("\n".join(lines))
+        parts.append(fmt("{} {} marked chapter {} done.", done, people, current))
+        return Reply(lines(*parts))
 
     async def progress(self, inv: Invocation) -> Reply:
         club = await self._club(inv)
         chapter = inv.number("chapter")
         if chapter > club.chapters:
-            raise UserError(f"This book has {club.chapters} chapters.")
+            raise UserError(fmt("This book has {} chapters.", club.chapters))
         await self.store.bookclubs.set_progress(club.id, inv.actor.id, chapter, inv.at)
         if chapter == 0:
-            return Reply("Noted: you have not started yet. Only you can see this.")
+            return Reply(
+                "Noted: you have not started yet. Only you can see this.", kind=Kind.CONFIRMATION
+            )
         return Reply(
-            f"Noted: you have read up to chapter {chapter} of {club.chapters}. "
-            "Only you can see this; `bookclub prompts` shows prompts up to there."
+            fmt(
+                "Noted: you have read up to chapter {} of {}. "
+                "Only you can see this; `bookclub prompts` shows prompts up to there.",
+                chapter,
+                club.chapters,
+            ),
+            kind=Kind.CONFIRMATION,
         )
 
     async def prompts(self, inv: Invocation) -> Reply:
@@ -316,29 +341,40 @@ class BookClubs:
         reached = await self.store.bookclubs.progress(club.id, inv.actor.id)
         if reached == 0:
             raise UserError(
-                "Tell me how far you have read first, with `bookclub progress "
-                "<chapter>`: I only show prompts for chapters you have reached."
+                fmt(
+                    "Tell me how far you have read first, with `bookclub progress "
+                    "<chapter>`: I only show prompts for chapters you have reached."
+                )
             )
         plan = await self.plans.by_ref(club.community_id, club.plan_ref)
         found = await self.plans.prompts(plan, 1, reached)
         if not found:
-            return Reply(f"There are no prompts yet for chapters 1 to {reached}.")
-        lines = [f"**Prompts up to chapter {reached}** (nothing past where you are)"]
-        for chapter, text in found:
-            lines.append(f"- {plan.chapter_label(chapter)}: {escape(text)}")
-        return Reply("\n".join(lines))
+            return Reply(fmt("There are no prompts yet for chapters 1 to {}.", reached))
+        return Reply(
+            lines(
+                fmt("**Prompts up to chapter {}** (nothing past where you are)", reached),
+                bullets(fmt("{}: {}", plan.chapter_label(c), text) for c, text in found),
+            ),
+            kind=Kind.PROMPT,
+        )
 
     async def schedule(self, inv: Invocation) -> Reply:
         club = await self._club(inv)
         plan = await self.plans.by_ref(club.community_id, club.plan_ref)
-        lines = [f"**{escape(club.title)}**: the discussions"]
-        for session in await self.store.bookclubs.sessions(club.id):
-            when = self._local(club, session.opens_at)
-            note = {"planned": "", "skipped": " (skipped)", "cancelled": " (cancelled)"}
-            lines.append(f"- {plan.chapter_label(session.chapter)} · {when}{note[session.state]}")
+        note = {"planned": "", "skipped": " (skipped)", "cancelled": " (cancelled)"}
+        items = [
+            fmt(
+                "{} · {}{}",
+                plan.chapter_label(session.chapter),
+                self._local(club, session.opens_at),
+                note[session.state],
+            )
+            for session in await self.store.bookclubs.sessions(club.id)
+        ]
+        parts: list[object] = [fmt("{}: the discussions", bold(club.title)), bullets(items)]
         if club.status == "paused":
-            lines.append("Paused: these dates move on by the length of the pause.")
-        return Reply("\n".join(lines))
+            parts.append("Paused: these dates move on by the length of the pause.")
+        return Reply(lines(*parts), kind=Kind.LIST)
 
     async def pause(self, inv: Invocation) -> Reply:
         async with self.store.unit_of_work() as uow:
@@ -352,8 +388,11 @@ class BookClubs:
                         await self.scheduler.set_status(row, "paused", repos=uow)
             await uow.bookclubs.set_status(club.id, "paused", iso(inv.at))
         return Reply(
-            "Paused the book club. `bookclub resume` moves the remaining dates on "
-            "by the length of the pause."
+            fmt(
+                "Paused the book club. `bookclub resume` moves the remaining dates on "
+                "by the length of the pause."
+            ),
+            kind=Kind.CONFIRMATION,
         )
 
     async def resume(self, inv: Invocation) -> Reply:
@@ -380,8 +419,13 @@ class BookClubs:
             await uow.bookclubs.set_status(club.id, "active", None)
         days = shift.days
         return Reply(
-            f"Resumed. The remaining discussions moved {days} day{'s' * (days != 1)} "
-            "later; `bookclub schedule` shows the new dates."
+            fmt(
+                "Resumed. The remaining discussions moved {} day{} later; "
+                "`bookclub schedule` shows the new dates.",
+                days,
+                "s" * (days != 1),
+            ),
+            kind=Kind.CONFIRMATION,
         )
 
     async def skip(self, inv: Invocation) -> Reply:
@@ -405,7 +449,8 @@ class BookClubs:
                 ]
             )
         return Reply(
-            f"Skipped the chapter {session.chapter} discussion; the others keep their dates."
+            fmt("Skipped the chapter {} discussion; the others keep their dates.", session.chapter),
+            kind=Kind.CONFIRMATION,
         )
 
     async def end(self, inv: Invocation) -> Reply:
@@ -427,7 +472,8 @@ class BookClubs:
             await uow.bookclubs.update_sessions(changes)
             await uow.bookclubs.set_status(club.id, "ended", None)
         return Reply(
-            f"Ended the book club on *{escape(club.title)}*. Thank you for reading together."
+            fmt("Ended the book club on {}. Thank you for reading together.", italic(club.title)),
+            kind=Kind.CONFIRMATION,
         )
 
     async def _future(self, uow: UnitOfWork, club: ClubRow, after: datetime) -> list[SessionRow]:
@@ -453,23 +499,31 @@ class BookClubs:
         if len(title) > 100:
             title = f"{club.title[: 98 - len(label)].rstrip()}… {label}"[:100]
         prompts = await self.plans.prompts(plan, session.chapter, session.chapter)
-        lines = [f"**{escape(club.title)}, {label}**"]
+        parts: list[object] = [bold(f"{club.title}, {label}")]
         if prompts:
-            lines += ["Some questions to start with:"] + [f"- {escape(t)}" for _, t in prompts]
+            parts += ["Some questions to start with:", bullets(t for _, t in prompts)]
         else:
-            lines.append(
+            parts.append(
                 "No prompts were written for this chapter yet: share what stayed with you."
             )
-        lines.append(
-            f"\nMark how far you have read (only you see it): `bookclub progress {session.chapter}`"
+        parts.append(
+            fmt(
+                "\nMark how far you have read (only you see it): {}",
+                code(f"bookclub progress {session.chapter}"),
+            )
         )
-        return Thread(title, "\n".join(lines))
+        return Thread(title, lines(*parts), kind=Kind.DISCUSSION)
 
     async def render_reminder(self, row: ScheduleRow, due: datetime) -> Action:
         session, club, plan = await self._session(row)
         when = self._local(club, session.opens_at)
         return Post(
-            f"Reminder: the discussion of {plan.chapter_label(session.chapter)} of "
-            f"*{escape(club.title)}* opens here tomorrow ({when}). "
-            f"`bookclub progress <chapter>` marks how far you have read, privately."
+            fmt(
+                "Reminder: the discussion of {} of {} opens here tomorrow ({}). "
+                "`bookclub progress <chapter>` marks how far you have read, privately.",
+                plan.chapter_label(session.chapter),
+                italic(club.title),
+                when,
+            ),
+            kind=Kind.REMINDER,
         )

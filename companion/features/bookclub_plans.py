@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
-from companion.events import Invocation, Reply
-from companion.markup import escape
+from companion.events import Invocation, Kind, Reply
+from companion.fmt import code, fmt, italic, join
 from companion.store import Store
 
 MAX_CHAPTERS = 200
@@ -64,8 +64,10 @@ class Plans:
         for plan in plans:
             if plan.name == wanted:
                 return plan
-        names = ", ".join(f"`{p.name}`" for p in plans)
-        raise UserError(f"There is no reading plan `{escape(wanted[:40])}`. Plans here: {names}.")
+        names = join(code(p.name) for p in plans)
+        raise UserError(
+            fmt("There is no reading plan {}. Plans here: {}.", code(wanted[:40]), names)
+        )
 
     async def by_ref(self, community_id: str, ref: str) -> PlanView:
         for plan in await self.all_for(community_id):
@@ -126,41 +128,57 @@ class Plans:
         match = re.fullmatch(r'["\u201c](.+?)["\u201d]\s+(\d+)|(.+?)\s+(\d+)', details)
         if not match:
             raise UserError(
-                'Write the title, then the number of chapters: `bookclub plan create "Title" 12`.'
+                fmt(
+                    "Write the title, then the number of chapters: "
+                    '`bookclub plan create "Title" 12`.'
+                )
             )
         title = (match.group(1) or match.group(3)).strip()
         chapters = int(match.group(2) or match.group(4))
         if not 1 <= chapters <= MAX_CHAPTERS:
-            raise UserError(f"A plan has 1 to {MAX_CHAPTERS} chapters.")
+            raise UserError(fmt("A plan has 1 to {} chapters.", MAX_CHAPTERS))
         if len(title) > 150:
             raise UserError("A title can be at most 150 characters.")
         slug = slugify(title)
         if slug in self.shipped:
-            raise UserError(f"`{slug}` is a shipped plan already; start a club on it instead.")
+            raise UserError(
+                fmt("{} is a shipped plan already; start a club on it instead.", code(slug))
+            )
         created = await self.store.bookclubs.add_plan(
             inv.place.community_id, slug, title, chapters, inv.actor.id, inv.at
         )
         if created is None:
-            raise UserError(f"This community already has a plan called `{slug}`.")
+            raise UserError(fmt("This community already has a plan called {}.", code(slug)))
         return Reply(
-            f"Created the reading plan `{slug}`: *{escape(title)}*, {chapters} chapters. "
-            f"Add chapter prompts with `bookclub plan prompt {slug} <chapter> <text>`."
+            fmt(
+                "Created the reading plan {}: {}, {} chapters. Add chapter prompts with {}.",
+                code(slug),
+                italic(title),
+                chapters,
+                code(f"bookclub plan prompt {slug} <chapter> <text>"),
+            ),
+            kind=Kind.CONFIRMATION,
         )
 
     async def _add_prompt(self, inv: Invocation, details: str) -> Reply:
         parts = details.split(maxsplit=2)
         if len(parts) < 3 or not parts[1].isdigit():
             raise UserError(
-                "Write the plan, the chapter and the prompt: `bookclub plan prompt "
-                "my-book 3 What did this chapter ask of you?`"
+                fmt(
+                    "Write the plan, the chapter and the prompt: `bookclub plan prompt "
+                    "my-book 3 What did this chapter ask of you?`"
+                )
             )
         plan = await self.find(inv.place.community_id, parts[0])
         if plan.ref.startswith("s:"):
             raise UserError("Shipped plans get their prompts from the content files (content/).")
         chapter, text = int(parts[1]), parts[2].strip()
         if not 1 <= chapter <= (plan.chapters or 0):
-            raise UserError(f"`{plan.name}` has chapters 1 to {plan.chapters}.")
+            raise UserError(fmt("{} has chapters 1 to {}.", code(plan.name), plan.chapters))
         if not 10 <= len(text) <= 600:
             raise UserError("A prompt is 10 to 600 characters.")
         await self.store.bookclubs.add_plan_prompt(int(plan.ref[2:]), chapter, text, inv.at)
-        return Reply(f"Added a prompt to chapter {chapter} of `{plan.name}`.")
+        return Reply(
+            fmt("Added a prompt to chapter {} of {}.", chapter, code(plan.name)),
+            kind=Kind.CONFIRMATION,
+        )

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from rapidfuzz import fuzz, process
 
 from companion.commands import CommandSpec, Param, UserError
-from companion.events import Invocation, Reply
+from companion.events import Invocation, Kind, Reply
+from companion.fmt import bold, code, fmt, join
 from companion.store import Store
 
 
@@ -36,9 +37,14 @@ def parse_zone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         pass
     close = process.extract(cleaned, all_zones(), scorer=fuzz.WRatio, limit=3, score_cutoff=70)
-    hint = f" Did you mean {', '.join(f'`{z}`' for z, _, _ in close)}?" if close else ""
-    shown = cleaned[:60].replace("`", "'")
-    raise UserError(f"`{shown}` is not a time zone I know (use a name like `Europe/Berlin`).{hint}")
+    hint = fmt(" Did you mean {}?", join(code(z) for z, _, _ in close)) if close else ""
+    raise UserError(
+        fmt(
+            "{} is not a time zone I know (use a name like `Europe/Berlin`).{}",
+            code(cleaned[:60]),
+            hint,
+        )
+    )
 
 
 async def complete_zone(inv: Invocation, partial: str) -> Sequence[str]:
@@ -95,10 +101,15 @@ class Communities:
         if name is None:
             zone = self.zone(community)
             now = inv.at.astimezone(zone).strftime("%H:%M")
-            return Reply(f"This community's time zone is **{zone.key}** (it is {now} there now).")
+            return Reply(
+                fmt("This community's time zone is {} (it is {} there now).", bold(zone.key), now)
+            )
         if not inv.actor.is_moderator:
             raise UserError("Only moderators can change the time zone.")
         zone = parse_zone(str(name))
         await self.set_zone(community, zone)
         now = inv.at.astimezone(zone).strftime("%H:%M")
-        return Reply(f"Time zone set to **{zone.key}** (it is {now} there now).")
+        return Reply(
+            fmt("Time zone set to {} (it is {} there now).", bold(zone.key), now),
+            kind=Kind.CONFIRMATION,
+        )

@@ -8,8 +8,8 @@ from rapidfuzz import fuzz, process
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content, Term, normalize
-from companion.events import Invocation, Reply
-from companion.markup import escape
+from companion.events import Invocation, Kind, Reply
+from companion.fmt import Md, bold, bullets, code, fmt, join, lines, link, quote
 from companion.store import Store
 
 
@@ -53,17 +53,21 @@ class Definitions:
         if term is None and not inv.place.is_direct:
             own = await self._community_term(inv.place.community_id, query)
             if own is not None:
-                return Reply(own)
+                return Reply(own, kind=Kind.DEFINITION)
         if term is None:
-            shown = escape(query[:60])
+            shown = quote(query[:60])
             close = self.content.suggest_terms(query)
             if close:
-                names = ", ".join(f"**{escape(t.term)}**" for t in close)
-                raise UserError(f"I don't have “{shown}” in the glossary. Did you mean {names}?")
-            raise UserError(f"I don't have “{shown}” in the glossary. `terms` lists every entry.")
-        return Reply(self.render(term))
+                names = join(bold(t.term) for t in close)
+                raise UserError(
+                    fmt("I don't have {} in the glossary. Did you mean {}?", shown, names)
+                )
+            raise UserError(
+                fmt("I don't have {} in the glossary. {} lists every entry.", shown, code("terms"))
+            )
+        return Reply(self.render(term), kind=Kind.DEFINITION)
 
-    async def _community_term(self, community_id: str, query: str) -> str | None:
+    async def _community_term(self, community_id: str, query: str) -> Md | None:
         """A term this community added through the moderation queue (one read, on a miss)."""
         terms = await self.store.contributions.terms(community_id)
         if not terms:
@@ -75,38 +79,43 @@ class Definitions:
         if best is None:
             return None
         term, definition = terms[best[2]]
-        return (
-            f"**{escape(term)}**\n{escape(definition)}\n\n"
-            "Added by this community (not from the shipped, cited glossary)."
+        return lines(
+            bold(term),
+            definition,
+            "",
+            "Added by this community (not from the shipped, cited glossary).",
         )
 
-    def render(self, term: Term) -> str:
-        lines = [f"**{term.term[:1].upper()}{term.term[1:]}**", term.definition]
+    def cite(self, source_id: str) -> Md:
+        source = self.content.resources[source_id]
+        if not source.url:
+            return fmt("{}", source.citation)
+        return fmt("{} {}", source.citation, link("link", source.url))
+
+    def render(self, term: Term) -> Md:
+        parts: list[object] = [bold(f"{term.term[:1].upper()}{term.term[1:]}"), term.definition]
         if term.quote:
-            source = self.content.resources[term.quote.source]
-            link = f" [link]({source.url})" if source.url else ""
-            lines += ["", f"“{term.quote.text}”", f"— {source.citation}{link}"]
+            parts += ["", quote(term.quote.text), fmt("— {}", self.cite(term.quote.source))]
         if term.parts:
-            lines += [""] + [f"- {part}" for part in term.parts]
+            parts += ["", bullets(term.parts)]
         if term.related:
             names = ", ".join(self.content.terms[r].term for r in term.related)
-            lines += ["", f"Related: {names}"]
+            parts += ["", fmt("Related: {}", names)]
         cited = [s for s in term.sources if not term.quote or s != term.quote.source]
         if cited:
-            lines += ["", "Sources:"]
-            for source_id in cited:
-                source = self.content.resources[source_id]
-                link = f" [link]({source.url})" if source.url else ""
-                lines.append(f"- {source.citation}{link}")
-        return "\n".join(lines)
+            heading = "Sources:"
+            if term.own_summary:  # the sources use the word; none defines it this way
+                heading = "Our own summary; no one source defines it so. The word comes up in:"
+            parts += ["", heading, bullets(self.cite(s) for s in cited)]
+        return lines(*parts)
 
     async def terms(self, inv: Invocation) -> Reply:
         names = sorted(t.term for t in self.content.terms.values())
-        lines = [f"**The glossary** ({len(names)} terms)", ", ".join(names)]
+        parts: list[object] = [fmt("**The glossary** ({} terms)", len(names)), ", ".join(names)]
         if not inv.place.is_direct:
             own = await self.store.contributions.terms(inv.place.community_id)
             if own:
-                lines.append(f"\n**Added by this community** ({len(own)})")
-                lines.append(", ".join(escape(term) for term, _ in own))
-        lines.append("\nAsk about any of them with `define <term>`.")
-        return Reply("\n".join(lines))
+                parts.append(fmt("\n**Added by this community** ({})", len(own)))
+                parts.append(", ".join(term for term, _ in own))
+        parts.append(fmt("\nAsk about any of them with `define <term>`."))
+        return Reply(lines(*parts), kind=Kind.LIST)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from companion.commands import CommandSpec, Param, ParamType, Registry, UserError
-from companion.events import Invocation, Reply
+from companion.events import Invocation, Kind, Reply
+from companion.fmt import Md, bullets, code, fmt, join, lines
 from companion.textparse import unknown_command_message
 
 Usage = Callable[[CommandSpec, Registry], str]
@@ -58,43 +59,47 @@ class Help:
         name = inv.args.get("command")
         platform = inv.place.platform
         if name is None:
-            return Reply(self.overview(inv.actor.is_moderator, platform))
+            return Reply(self.overview(inv.actor.is_moderator, platform), kind=Kind.HELP)
         spec = self.registry.get(str(name).strip().lstrip("!/"))
         if spec is None:
             group = self.registry.subcommands(str(name).strip().lower())
             if group:
-                lines = [f"- `{self.usage(s, platform)}`: {s.description}" for s in group]
-                return Reply("\n".join(lines))
+                items = [fmt("{}: {}", code(self.usage(s, platform)), s.description) for s in group]
+                return Reply(bullets(items), kind=Kind.HELP)
             raise UserError(unknown_command_message(str(name), self.registry))
         text = self.detail(spec, platform)
         group = [s for s in self.registry.subcommands(spec.name) if s is not spec]
         if group:
-            text += "\n\nAlso:\n" + "\n".join(
-                f"- `{self.usage(s, platform)}`: {s.description}" for s in group
+            also = bullets(
+                fmt("{}: {}", code(self.usage(s, platform)), s.description) for s in group
             )
-        return Reply(text)
+            text = lines(text, "", "Also:", also)
+        return Reply(text, kind=Kind.HELP)
 
-    def overview(self, moderator: bool, platform: str) -> str:
+    def overview(self, moderator: bool, platform: str) -> Md:
         prefix = self.prefixes.get(platform, "")
-        lines = ["**What I can do**"]
+        items = []
         for spec in self.registry:
             if spec.moderator_only and not moderator:
                 continue
             mark = " (moderators)" if spec.moderator_only else ""
-            lines.append(f"- `{self.usage(spec, platform)}`: {spec.description}{mark}")
-        lines.append(f"\nType `{prefix}help <command>` for details.")
-        return "\n".join(lines)
+            items.append(fmt("{}: {}{}", code(self.usage(spec, platform)), spec.description, mark))
+        return lines(
+            fmt("**What I can do**"),
+            bullets(items),
+            fmt("\nType {} for details.", code(f"{prefix}help <command>")),
+        )
 
-    def detail(self, spec: CommandSpec, platform: str) -> str:
+    def detail(self, spec: CommandSpec, platform: str) -> Md:
         prefix = self.prefixes.get(platform, "")
-        lines = [f"`{self.usage(spec, platform)}`", spec.description]
+        parts: list[object] = [code(self.usage(spec, platform)), spec.description]
         if spec.moderator_only:
-            lines.append("Only moderators can use it.")
+            parts.append("Only moderators can use it.")
         for param in spec.params:
             optional = "" if param.required else " (optional)"
-            lines.append(f"- {param.name}{optional}: {param.description}")
+            parts.append(fmt("- {}{}: {}", param.name, optional, param.description))
         if spec.aliases:
-            lines.append("Also: " + ", ".join(f"`{a}`" for a in spec.aliases))
+            parts.append(fmt("Also: {}", join(code(a) for a in spec.aliases)))
         if spec.examples:
-            lines.append("Examples: " + ", ".join(f"`{prefix}{e}`" for e in spec.examples))
-        return "\n".join(lines)
+            parts.append(fmt("Examples: {}", join(code(prefix + e) for e in spec.examples)))
+        return lines(*parts)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
-from companion.events import Invocation, Reply
+from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities
 from companion.features.reflections import Reflections
-from companion.markup import escape
+from companion.fmt import code, fmt, lines
 from companion.store import Store
 
 MAX_ENTRY = 4000
@@ -60,7 +60,10 @@ class Journal:
         await self.store.members.add_journal(
             community, inv.actor.id, day.isoformat(), question.id, text, inv.at
         )
-        return Reply("Kept in your journal; only you can read it (`journal`).")
+        return Reply(
+            fmt("Kept in your journal; only you can read it (`journal`)."),
+            kind=Kind.CONFIRMATION,
+        )
 
     async def journal(self, inv: Invocation) -> Reply:
         page = inv.number("page", 1)
@@ -69,14 +72,16 @@ class Journal:
             if page > 1:
                 raise UserError("There are no entries on that page.")
             return Reply(
-                "Your journal is empty. Answer today's question with "
-                "`reflect answer <your thoughts>`; only you will see it."
+                fmt(
+                    "Your journal is empty. Answer today's question with "
+                    "`reflect answer <your thoughts>`; only you will see it."
+                )
             )
-        lines = [f"**Your journal** (page {page}; only you can see this)"]
+        parts = [fmt("**Your journal** (page {}; only you can see this)", page)]
         for row in rows:
             question = self.content.reflections.get(row.reflection_id)
-            asked = f" · {escape(question.text)}" if question else ""
-            lines.append(f"- **{row.day}**{asked}\n  {escape(row.text)}")
+            asked = fmt(" · {}", question.text) if question else ""
+            parts.append(fmt("- **{}**{}\n  {}", row.day, asked, row.text))
         if len(rows) == PAGE:
-            lines.append(f"Older: `journal {page + 1}`")
-        return Reply("\n".join(lines))
+            parts.append(fmt("Older: {}", code(f"journal {page + 1}")))
+        return Reply(lines(*parts), kind=Kind.LIST)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import random
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.content import Content, Myth, Practice
-from companion.events import Invocation, Reply
+from companion.content import Content, Myth, Practice, shown_at
+from companion.events import Invocation, Kind, Reply
+from companion.fmt import Md, fmt, lines
+from companion.store import Store
 
 
 class Lessons:
-    def __init__(self, content: Content, rng: random.Random) -> None:
+    def __init__(self, content: Content, rng: random.Random, store: Store) -> None:
         self.content = content
         self.rng = rng
+        self.store = store
 
     def commands(self) -> list[CommandSpec]:
         count = len(self.content.myths)
@@ -49,29 +52,39 @@ class Lessons:
         else:
             found = next((m for m in self.content.myths if m.number == number), None)
             if found is None:
-                raise UserError(f"There is no myth {number}.")
+                raise UserError(fmt("There is no myth {}.", number))
             myth = found
-        return Reply(self.render_myth(myth))
+        return Reply(self.render_myth(myth), kind=Kind.LESSON)
 
-    def render_myth(self, myth: Myth) -> str:
+    def render_myth(self, myth: Myth) -> Md:
         source = self.content.resources[myth.source]
         total = len(self.content.myths)
-        return (
-            f"**Myth {myth.number} of {total}:** “{myth.myth}”\n"
-            f"{myth.correction}\n"
-            f"— adapted from {source.citation}"
+        return lines(
+            fmt("**Myth {} of {}:** “{}”", myth.number, total, myth.myth),
+            myth.correction,
+            fmt("— adapted from {}", source.citation),
         )
 
     async def practice(self, inv: Invocation) -> Reply:
         kind = inv.args.get("kind")
-        pool = [p for p in self.content.practices if kind is None or p.kind == kind]
+        reached = None
+        if not inv.place.is_direct:
+            community = inv.place.community_id
+            found = await self.store.bookclubs.chapters_reached([community], inv.at)
+            reached = found.get(community)
+        pool = [
+            p
+            for p in self.content.practices
+            if (kind is None or p.kind == kind) and shown_at(p.chapter, reached)
+        ]
         if not pool:
             raise UserError("There is nothing of that kind in the practices yet.")
-        return Reply(self.render_practice(self.rng.choice(pool)))
+        return Reply(self.render_practice(self.rng.choice(pool)), kind=Kind.LESSON)
 
-    def render_practice(self, practice: Practice) -> str:
+    def render_practice(self, practice: Practice) -> Md:
         label = "Do" if practice.kind == "do" else "Don't"
-        lines = [f"**{label}:** {practice.text}", f"Why: {practice.reason}"]
+        parts = [fmt("**{}:** {}", label, practice.text), fmt("Why: {}", practice.reason)]
         if practice.source:
-            lines.append(f"— adapted from {self.content.resources[practice.source].citation}")
-        return "\n".join(lines)
+            source = self.content.resources[practice.source]
+            parts.append(fmt("— adapted from {}", source.citation))
+        return lines(*parts)

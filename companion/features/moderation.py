@@ -11,10 +11,10 @@ from typing import Any
 from companion import links
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
-from companion.events import Invocation, Place, Reply
+from companion.events import Invocation, Kind, Place, Reply
 from companion.features.prompts import MAX_PROMPT, PROMPT_TEXT, split_tags, title_from
+from companion.fmt import Md, bold, bullets, code, fmt, italic, lines
 from companion.identity import MemberHasher
-from companion.markup import escape
 from companion.notices import Notices
 from companion.ports import PostError
 from companion.scheduler import Action, Post, Scheduler
@@ -182,8 +182,11 @@ class Moderation:
             raise UserError("A moderator has paused your suggestions in this community.")
         if recent >= self.per_day:
             raise UserError(
-                f"You have made {recent} suggestions today, the most a day here. "
-                "Thank you; please try again tomorrow."
+                fmt(
+                    "You have made {} suggestions today, the most a day here. "
+                    "Thank you; please try again tomorrow.",
+                    recent,
+                )
             )
         return author_hash
 
@@ -216,21 +219,25 @@ class Moderation:
         if not title:
             raise UserError("Give the resource a title after the link.")
         if len(title) > MAX_TITLE:
-            raise UserError(f"A title can be at most {MAX_TITLE} characters.")
+            raise UserError(fmt("A title can be at most {} characters.", MAX_TITLE))
         shipped = self.shipped_links.get(key)
         if shipped:
-            raise UserError(f"That one is already in the library: *{escape(shipped)}*.")
+            raise UserError(fmt("That one is already in the library: {}.", italic(shipped)))
         found = await self.store.contributions.find_link(inv.place.community_id, key)
         if found and found[0] == "library":
-            raise UserError(f"That one is already in the library: *{escape(found[1])}*.")
+            raise UserError(fmt("That one is already in the library: {}.", italic(found[1])))
         if found:
-            raise UserError(f"That link is already waiting for review ({found[1]}).")
+            raise UserError(fmt("That link is already waiting for review ({}).", found[1]))
         number = await self._queue(
             inv, "resource", {"url": url, "title": title, "tags": tags}, url_key=key
         )
         return Reply(
-            f"Thank you. Your suggestion #{number} is waiting for a moderator; "
-            "I will tell you privately what they decide."
+            fmt(
+                "Thank you. Your suggestion #{} is waiting for a moderator; "
+                "I will tell you privately what they decide.",
+                number,
+            ),
+            kind=Kind.CONFIRMATION,
         )
 
     async def suggest_term(self, inv: Invocation) -> Reply:
@@ -239,14 +246,14 @@ class Moderation:
         if len(definition) < 15:
             raise UserError("Give a definition of at least a sentence (15 characters or more).")
         number = await self._queue(inv, "term", {"term": term, "definition": definition})
-        return Reply(f"Thank you. Your suggestion #{number} is waiting for a moderator.")
+        return _thanks(number)
 
     async def suggest_prompt(self, inv: Invocation) -> Reply:
         text, tags = split_tags(str(inv.args["text"]))
         if not 10 <= len(text) <= MAX_PROMPT:
-            raise UserError(f"A prompt is 10 to {MAX_PROMPT} characters.")
+            raise UserError(fmt("A prompt is 10 to {} characters.", MAX_PROMPT))
         number = await self._queue(inv, "prompt", {"text": text, "tags": tags})
-        return Reply(f"Thank you. Your suggestion #{number} is waiting for a moderator.")
+        return _thanks(number)
 
     async def ask_anonymously(self, inv: Invocation) -> Reply:
         question = str(inv.args["question"]).strip()
@@ -256,7 +263,8 @@ class Moderation:
         return Reply(
             "Your question is with the moderators, without your name. If they "
             "approve it, I will post it in the community's room with no name attached. Nobody, "
-            "moderators included, can see who asked."
+            "moderators included, can see who asked.",
+            kind=Kind.CONFIRMATION,
         )
 
     # --- reviewing --------------------------------------------------------------------------
@@ -264,19 +272,26 @@ class Moderation:
     async def queue(self, inv: Invocation) -> Reply:
         items = await self.store.contributions.pending(inv.place.community_id)
         if not items:
-            return Reply("The queue is empty.")
+            return Reply("The queue is empty.", kind=Kind.LIST)
         total = await self.store.contributions.count_pending(inv.place.community_id)
-        lines = [f"**Waiting for review** ({total}, oldest first)"]
-        lines += [f"- #{item.id} {describe(item)} · {item.created_at[:10]}" for item in items]
-        lines.append("`approve <id>` or `reject <id> <reason>`; `block <id>` stops its author.")
-        return Reply("\n".join(lines))
+        return Reply(
+            lines(
+                fmt("**Waiting for review** ({}, oldest first)", total),
+                bullets(
+                    fmt("#{} {} · {}", item.id, describe(item), item.created_at[:10])
+                    for item in items
+                ),
+                fmt("`approve <id>` or `reject <id> <reason>`; `block <id>` stops its author."),
+            ),
+            kind=Kind.LIST,
+        )
 
     async def _pending(self, inv: Invocation) -> SuggestionRow:
         item = await self.store.contributions.get(inv.place.community_id, inv.number("id"))
         if item is None:
-            raise UserError(f"There is no suggestion #{inv.args['id']} here.")
+            raise UserError(fmt("There is no suggestion #{} here.", inv.args["id"]))
         if item.status != "pending":
-            raise UserError(f"#{item.id} was already {item.status}.")
+            raise UserError(fmt("#{} was already {}.", item.id, item.status))
         return item
 
     async def approve(self, inv: Invocation) -> Reply:
@@ -299,14 +314,14 @@ class Moderation:
                 tuple(data.get("tags", ())),
             )
         place = Place(item.platform, item.community_id, item.room_id)
-        told = f"Your suggestion #{item.id} ({describe(item)}) was approved. Thank you."
+        told = fmt("Your suggestion #{} ({}) was approved. Thank you.", item.id, describe(item))
         notice_id = None
         # The decision, the post it makes and the suggester's notice: all or nothing.
         async with self.store.unit_of_work() as uow:
             if not await uow.contributions.decide(
                 item, "approved", inv.actor.id, None, inv.at, **extra
             ):
-                raise UserError(f"#{item.id} was decided by someone else a moment ago.")
+                raise UserError(fmt("#{} was decided by someone else a moment ago.", item.id))
             if item.kind == "question":
                 await self.scheduler.add_now(
                     place, QUESTION_KIND, str(item.id), inv.actor.id, repos=uow
@@ -316,16 +331,17 @@ class Moderation:
         if notice_id is not None and item.author_id is not None:
             await self.notices.deliver(notice_id, place, item.author_id, told)
         if item.kind == "question":
-            return Reply(f"#{item.id} approved. I am posting it in its room now, without a name.")
-        return Reply(f"#{item.id} approved.")
+            done = fmt("#{} approved. I am posting it in its room now, without a name.", item.id)
+        else:
+            done = fmt("#{} approved.", item.id)
+        return Reply(done, kind=Kind.CONFIRMATION)
 
     async def render_question(self, row: ScheduleRow, due: datetime) -> Action:
         item = await self.store.contributions.get(row.community_id, int(row.payload))
         if item is None or item.kind != "question" or item.status != "approved":
             raise PostError("the question is no longer approved", permanent=True)
-        return Post(
-            f"**A question from a member, asked anonymously**\n{escape(item.data['question'])}"
-        )
+        text = lines(bold("A question from a member, asked anonymously"), item.data["question"])
+        return Post(text, kind=Kind.QUESTION)
 
     async def reject(self, inv: Invocation) -> Reply:
         item = await self._pending(inv)
@@ -335,15 +351,22 @@ class Moderation:
         if not await self.store.contributions.decide(
             item, "rejected", inv.actor.id, reason, inv.at
         ):
-            raise UserError(f"#{item.id} was decided by someone else a moment ago.")
+            raise UserError(fmt("#{} was decided by someone else a moment ago.", item.id))
         await self._tell(
             item,
-            f"Your suggestion #{item.id} ({describe(item)}) was not added. "
-            f"The moderator's reason: {escape(reason)}",
+            fmt(
+                "Your suggestion #{} ({}) was not added. The moderator's reason: {}",
+                item.id,
+                describe(item),
+                reason,
+            ),
         )
-        return Reply(f"#{item.id} rejected; the suggester will see your reason.")
+        return Reply(
+            fmt("#{} rejected; the suggester will see your reason.", item.id),
+            kind=Kind.CONFIRMATION,
+        )
 
-    async def _tell(self, item: SuggestionRow, text: str) -> None:
+    async def _tell(self, item: SuggestionRow, text: Md) -> None:
         if item.author_id is None:  # anonymous, or the member asked to be forgotten
             return
         place = Place(item.platform, item.community_id, item.room_id)
@@ -358,7 +381,7 @@ class Moderation:
     async def _set_block(self, inv: Invocation, *, blocked: bool) -> Reply:
         item = await self.store.contributions.get(inv.place.community_id, inv.number("id"))
         if item is None:
-            raise UserError(f"There is no suggestion #{inv.args['id']} here.")
+            raise UserError(fmt("There is no suggestion #{} here.", inv.args["id"]))
         changed = await self.store.contributions.set_block(
             inv.place.community_id,
             item.author_hash,
@@ -369,34 +392,46 @@ class Moderation:
         )
         if blocked:
             return Reply(
-                f"The author of #{item.id} can no longer suggest here."
+                fmt("The author of #{} can no longer suggest here.", item.id)
                 if changed
-                else f"The author of #{item.id} was already blocked."
+                else fmt("The author of #{} was already blocked.", item.id),
+                kind=Kind.CONFIRMATION,
             )
         return Reply(
-            f"The author of #{item.id} can suggest again."
+            fmt("The author of #{} can suggest again.", item.id)
             if changed
-            else f"The author of #{item.id} was not blocked."
+            else fmt("The author of #{} was not blocked.", item.id),
+            kind=Kind.CONFIRMATION,
         )
 
     async def audit(self, inv: Invocation) -> Reply:
         rows = await self.store.contributions.audit(inv.place.community_id)
         if not rows:
-            return Reply("Nothing has been reviewed here yet.")
-        lines = ["**Moderation log** (newest first)"]
+            return Reply("Nothing has been reviewed here yet.", kind=Kind.LIST)
+        items = []
         for row in rows:
-            who = escape(row.actor_id) if row.actor_id else "a former member"
-            why = f": {escape(row.detail)}" if row.detail else ""
-            lines.append(f"- {row.at[:16].replace('T', ' ')} {who} {row.action} {row.target}{why}")
-        return Reply("\n".join(lines))
+            who = row.actor_id or "a former member"
+            why = fmt(": {}", row.detail) if row.detail else ""
+            at = row.at[:16].replace("T", " ")
+            items.append(fmt("{} {} {} {}{}", at, who, row.action, row.target, why))
+        return Reply(
+            lines(fmt("**Moderation log** (newest first)"), bullets(items)), kind=Kind.LIST
+        )
 
 
-def describe(item: SuggestionRow) -> str:
+def _thanks(number: int) -> Reply:
+    return Reply(
+        fmt("Thank you. Your suggestion #{} is waiting for a moderator.", number),
+        kind=Kind.CONFIRMATION,
+    )
+
+
+def describe(item: SuggestionRow) -> Md:
     data = item.data
     if item.kind == "resource":
-        return f"resource: {escape(data['title'])} <{escape(data['url'])}>"
+        return fmt("resource: {} {}", data["title"], code(data["url"]))
     if item.kind == "term":
-        return f"glossary term: **{escape(data['term'])}**, {escape(data['definition'])}"
+        return fmt("glossary term: {}, {}", bold(data["term"]), data["definition"])
     if item.kind == "prompt":
-        return f"prompt: {escape(data['text'])}"
-    return f"anonymous question: {escape(data['question'])}"
+        return fmt("prompt: {}", data["text"])
+    return fmt("anonymous question: {}", data["question"])

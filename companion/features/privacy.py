@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from companion.commands import CommandSpec, Param
-from companion.events import Invocation, Reply
-from companion.markup import escape
+from companion.events import Invocation, Kind, Reply
+from companion.fmt import bullets, code, fmt, lines, stored
 from companion.store import Store
 
 
@@ -36,40 +36,54 @@ class Privacy:
 
     async def mydata(self, inv: Invocation) -> Reply:
         data = await self.store.members.everything(inv.actor.id)
-        lines = [
-            "**What Companion keeps about you** (only you can see this)",
-            f"Your id on this platform: `{escape(inv.actor.id)}`",
-            f"\n**Journal** ({len(data.journal)} entries)",
+        suggestions = data.suggestions
+        parts: list[object] = [
+            fmt("**What Companion keeps about you** (only you can see this)"),
+            fmt("Your id on this platform: {}", code(inv.actor.id)),
+            fmt("\n**Journal** ({} entries)", len(data.journal)),
+            bullets((fmt("{}: {}", r.day, r.text) for r in data.journal), empty="none"),
+            fmt("\n**Reading progress** ({})", len(data.progress)),
+            bullets((fmt("{}: up to chapter {}", t, c) for t, c in data.progress), empty="none"),
+            fmt("\n**Suggestions under your name** ({})", len(suggestions)),
+            bullets(
+                (fmt("#{} {}, {}, {}", i, k, s, at[:10]) for i, k, s, at in suggestions),
+                empty="none",
+            ),
+            "Anonymous questions are not listed: they are stored without your name.",
+            fmt("\n**Prompts under your name** ({})", len(data.prompts)),
+            bullets((fmt("{} {}", code(i), t) for i, t in data.prompts), empty="none"),
+            fmt("\n**Messages to you** ({})", len(data.notices)),
+            bullets(
+                (fmt("{}: {}", n.created_at[:10], stored(n.text)) for n in data.notices),
+                empty="none",
+            ),
         ]
-        lines += [f"- {r.day}: {escape(r.text)}" for r in data.journal] or ["- none"]
-        lines.append(f"\n**Reading progress** ({len(data.progress)})")
-        lines += [f"- {escape(t)}: up to chapter {c}" for t, c in data.progress] or ["- none"]
-        lines.append(f"\n**Suggestions under your name** ({len(data.suggestions)})")
-        lines += [f"- #{i} {k}, {s}, {at[:10]}" for i, k, s, at in data.suggestions] or ["- none"]
-        lines.append("Anonymous questions are not listed: they are stored without your name.")
-        lines.append(f"\n**Prompts under your name** ({len(data.prompts)})")
-        lines += [f"- `{i}` {escape(t)}" for i, t in data.prompts] or ["- none"]
-        lines.append(f"\n**Messages to you** ({len(data.notices)})")
-        lines += [f"- {n.created_at[:10]}: {n.text}" for n in data.notices] or ["- none"]
         if data.created:
-            lines.append(f"\n**Things you set up or reviewed** ({len(data.created)})")
-            lines += [f"- {what}: {escape(detail)}" for what, detail in data.created]
-        lines.append("\n`forget me` deletes your journal and progress and removes your name.")
-        return Reply("\n".join(lines))
+            parts.append(fmt("\n**Things you set up or reviewed** ({})", len(data.created)))
+            parts.append(bullets(fmt("{}: {}", what, detail) for what, detail in data.created))
+        parts.append(fmt("\n`forget me` deletes your journal and progress and removes your name."))
+        return Reply(lines(*parts), kind=Kind.LIST)
 
     async def forget(self, inv: Invocation) -> Reply:
         data = await self.store.members.everything(inv.actor.id)
         if inv.args.get("confirm") != "confirm":
             return Reply(
-                "This deletes, for good: your journal "
-                f"({len(data.journal)} entries), your reading progress ({len(data.progress)}) "
-                f"and messages to you ({len(data.notices)}); and removes your name from "
-                f"{len(data.suggestions)} suggestion(s), {len(data.prompts)} prompt(s) and "
-                f"{len(data.created)} thing(s) you set up. What was approved stays, without "
-                "your name. To go ahead: `forget me confirm`"
+                fmt(
+                    "This deletes, for good: your journal ({} entries), your reading progress "
+                    "({}) and messages to you ({}); and removes your name from {} "
+                    "suggestion(s), {} prompt(s) and {} thing(s) you set up. What was approved "
+                    "stays, without your name. To go ahead: `forget me confirm`",
+                    len(data.journal),
+                    len(data.progress),
+                    len(data.notices),
+                    len(data.suggestions),
+                    len(data.prompts),
+                    len(data.created),
+                )
             )
         await self.store.members.forget(inv.actor.id)
         return Reply(
             "Done. I have deleted your journal and progress and removed your name "
-            "from everything else. Nothing I keep names you now."
+            "from everything else. Nothing I keep names you now.",
+            kind=Kind.CONFIRMATION,
         )

@@ -11,9 +11,9 @@ from datetime import datetime
 from rapidfuzz import fuzz, process
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.content import Content
-from companion.events import Invocation, Reply
-from companion.markup import escape
+from companion.content import Content, shown_at
+from companion.events import Invocation, Kind, Reply
+from companion.fmt import Md, bold, bullets, code, fmt, join, lines
 from companion.store import Store
 
 MAX_PROMPT = 600
@@ -35,6 +35,7 @@ class PromptView:
     text: str
     tags: tuple[str, ...]
     source: str | None = None
+    chapter: int | None = None  # tied to this chapter of a book: see content.shown_at
 
     @property
     def shown_id(self) -> str:
@@ -51,7 +52,7 @@ class Prompts:
         self.content = content
         self.rng = rng
         self.shipped = [
-            PromptView(f"s:{p.id}", p.title, p.text, p.tags, p.source)
+            PromptView(f"s:{p.id}", p.title, p.text, p.tags, p.source, p.chapter)
             for p in content.prompts.values()
             if p.plan is None  # book-club prompts are shown by their club, chapter by chapter
         ]
@@ -102,6 +103,13 @@ class Prompts:
         ]
         return own + self.shipped
 
+    async def shown_for(self, community_id: str, at: datetime) -> list[PromptView]:
+        """The prompts that may be shown now: none tied to a chapter a club here has not read."""
+        reached = (await self.store.bookclubs.chapters_reached([community_id], at)).get(
+            community_id
+        )
+        return [v for v in await self.all_for(community_id) if shown_at(v.chapter, reached)]
+
     async def find(self, community_id: str, shown_id: str) -> PromptView:
         shown_id = shown_id.strip().lstrip("#").lower()
         views = await self.all_for(community_id)
@@ -111,12 +119,12 @@ class Prompts:
         close = process.extract(
             shown_id, [v.shown_id for v in views], scorer=fuzz.ratio, limit=3, score_cutoff=60
         )
-        hint = f" Did you mean {', '.join(f'`{c}`' for c, _, _ in close)}?" if close else ""
-        raise UserError(f"There is no prompt `{escape(shown_id[:40])}` here.{hint}")
+        hint = fmt(" Did you mean {}?", join(code(c) for c, _, _ in close)) if close else ""
+        raise UserError(fmt("There is no prompt {} here.{}", code(shown_id[:40]), hint))
 
-    async def next_unused(self, community_id: str) -> PromptView:
+    async def next_unused(self, community_id: str, at: datetime) -> PromptView:
         """The community's newest unused prompt first, then the shipped ones in order."""
-        views = await self.all_for(community_id)
+        views = await self.shown_for(community_id, at)
         used = await self.store.prompts.used(community_id)
         own = [v for v in views if v.community]
         ordered = list(reversed(own)) + [v for v in views if not v.community]
@@ -130,57 +138,66 @@ class Prompts:
         await self.store.prompts.mark_used(community_id, ref, when)
 
     async def random_prompt(self, inv: Invocation) -> Reply:
-        views = self.shipped if inv.place.is_direct else await self.all_for(inv.place.community_id)
+        if inv.place.is_direct:
+            views = self.shipped
+        else:
+            views = await self.shown_for(inv.place.community_id, inv.at)
         if not views:
             raise UserError("There are no prompts yet.")
-        return Reply(render(self.rng.choice(views), self.content))
+        return Reply(render(self.rng.choice(views), self.content), kind=Kind.PROMPT)
 
     async def add(self, inv: Invocation) -> Reply:
         text, tags = split_tags(str(inv.args["text"]))
         if len(text) < 10:
             raise UserError("A prompt needs a question or two (at least 10 characters).")
         if len(text) > MAX_PROMPT:
-            raise UserError(f"A prompt can be at most {MAX_PROMPT} characters ({len(text)} now).")
+            raise UserError(
+                fmt("A prompt can be at most {} characters ({} now).", MAX_PROMPT, len(text))
+            )
         prompt_id = await self.store.prompts.add(
             inv.place.community_id, title_from(text), text, tuple(tags), inv.actor.id, inv.at
         )
         tag_text = f" (tags: {', '.join(tags)})" if tags else ""
-        return Reply(f"Added prompt `{prompt_id}`{tag_text}: {escape(text)}")
+        return Reply(
+            fmt("Added prompt {}{}: {}", code(prompt_id), tag_text, text), kind=Kind.CONFIRMATION
+        )
 
     async def list_(self, inv: Invocation) -> Reply:
         tag = inv.args.get("tag")
         tag = str(tag).lstrip("#").lower() if tag else None
-        views = await self.all_for(inv.place.community_id)
+        views = await self.shown_for(inv.place.community_id, inv.at)
         if tag:
             views = [v for v in views if tag in v.tags]
             if not views:
-                raise UserError(f"No prompt has the tag `{escape(tag[:40])}`.")
+                raise UserError(fmt("No prompt has the tag {}.", code(tag[:40])))
         own = [v for v in views if v.community]
         shipped = [v for v in views if not v.community]
-        lines = [f"**This community's prompts** ({len(own)})"]
-        lines += [f"- `{v.shown_id}` {escape(v.text)}" for v in own] or ["- none yet"]
+        parts: list[object] = [
+            fmt("**This community's prompts** ({})", len(own)),
+            bullets((fmt("{} {}", code(v.shown_id), v.text) for v in own), empty="none yet"),
+        ]
         if tag:
-            lines.append(f"\n**Shipped prompts tagged {tag}** ({len(shipped)})")
-            lines += [f"- `{v.shown_id}` {v.title}" for v in shipped]
+            parts.append(fmt("\n**Shipped prompts tagged {}** ({})", tag, len(shipped)))
+            parts.append(bullets(fmt("{} {}", code(v.shown_id), v.title) for v in shipped))
         else:
             counts: dict[str, int] = {}
             for view in shipped:
                 for t in view.tags:
                     counts[t] = counts.get(t, 0) + 1
             popular = ", ".join(f"{t} ({n})" for t, n in sorted(counts.items()))
-            lines.append(f"\nPlus {len(shipped)} shipped prompts. Filter by tag: {popular}")
-        return Reply("\n".join(lines))
+            parts.append(fmt("\nPlus {} shipped prompts. Filter by tag: {}", len(shipped), popular))
+        return Reply(lines(*parts), kind=Kind.LIST)
 
     async def remove(self, inv: Invocation) -> Reply:
         shown = str(inv.args["id"]).lstrip("#")
         if not shown.isdigit():
             raise UserError("Only this community's own prompts (numbered ones) can be removed.")
         if not await self.store.prompts.remove(inv.place.community_id, int(shown), inv.at):
-            raise UserError(f"There is no prompt `{escape(shown[:20])}` here.")
-        return Reply(f"Removed prompt `{shown}`.")
+            raise UserError(fmt("There is no prompt {} here.", code(shown[:20])))
+        return Reply(fmt("Removed prompt {}.", code(shown)), kind=Kind.CONFIRMATION)
 
     async def complete_id(self, inv: Invocation, partial: str) -> Sequence[str]:
-        views = await self.all_for(inv.place.community_id)
+        views = await self.shown_for(inv.place.community_id, inv.at)
         ids = [v.shown_id for v in views]
         if not partial:
             return ids[:25]
@@ -198,8 +215,11 @@ def split_tags(text: str) -> tuple[str, list[str]]:
         match = _TAG.match(words[-1].lower())
         if not match:
             raise UserError(
-                f"`{escape(words[-1][:40])}` is not a tag: use # and lowercase words joined "
-                "by hyphens, like #active-practice."
+                fmt(
+                    "{} is not a tag: use # and lowercase words joined by hyphens, "
+                    "like #active-practice.",
+                    code(words[-1][:40]),
+                )
             )
         tags.insert(0, match.group(1))
         words.pop()
@@ -211,10 +231,10 @@ def title_from(text: str, limit: int = 80) -> str:
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
-def render(view: PromptView, content: Content) -> str:
-    lines = [f"**{escape(view.title)}**"]
+def render(view: PromptView, content: Content) -> Md:
+    parts: list[object] = [bold(view.title)]
     if view.text != view.title:
-        lines.append(escape(view.text))
+        parts.append(view.text)
     if view.source:
-        lines.append(f"— {content.resources[view.source].citation}")
-    return "\n".join(lines)
+        parts.append(fmt("— {}", content.resources[view.source].citation))
+    return lines(*parts)

@@ -8,13 +8,13 @@ restarts and content edits; the scheduled morning post asks the same question th
 from __future__ import annotations
 
 import zlib
-from datetime import date
+from datetime import date, datetime, time
 
 from companion.commands import CommandSpec
-from companion.content import Content, Reflection
-from companion.events import Invocation, Reply
+from companion.content import Content, Reflection, shown_at
+from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities
-from companion.markup import escape
+from companion.fmt import Md, bold, fmt, lines
 from companion.store import Store
 
 
@@ -45,13 +45,15 @@ class Reflections:
         community = inv.place.community_id
         day = inv.at.astimezone(self.communities.zone(community)).date()
         question = await self.for_day(community, day)
-        return Reply(render(question, self.content, heading="Today's reflection"))
+        return Reply(
+            render(question, self.content, heading="Today's reflection"), kind=Kind.REFLECTION
+        )
 
     async def for_day(self, community_id: str, day: date) -> Reflection:
         return (await self.for_days([(community_id, day)]))[0]
 
     async def for_days(self, wanted: list[tuple[str, date]]) -> list[Reflection]:
-        """The question of each (community, local day): at most two database calls in all."""
+        """The question of each (community, local day): at most three database calls in all."""
         keys = [(community_id, day.isoformat()) for community_id, day in wanted]
         found = {k: got for k in keys if (got := self._cached(*k)) is not None}
         missing = [k for k in dict.fromkeys(keys) if k not in found]
@@ -59,7 +61,8 @@ class Reflections:
             unknown = [c for c in dict.fromkeys(c for c, _ in missing) if c not in self._counts]
             if unknown:
                 self._counts.update(await self.store.reflections.use_counts_many(unknown))
-            picks = [(c, day, self._next(c, self._counts[c])) for c, day in missing]
+            reached = await self._chapters_reached(missing)
+            picks = [(c, day, self._next(c, self._counts[c], reached.get(c))) for c, day in missing]
             chosen = await self.store.reflections.claim_days(picks)
             for community_id, day, candidate in picks:
                 got = chosen.get((community_id, day), candidate)
@@ -72,20 +75,35 @@ class Reflections:
                 found[(community_id, day)] = got
         return [self.content.reflections[found[k]] for k in keys]
 
+    async def _chapters_reached(self, missing: list[tuple[str, str]]) -> dict[str, int]:
+        """How far each community's book club has read when the earliest of these days began.
+
+        A day's question is fixed for the whole day, so it must be safe from the day's start.
+        """
+        starts = [
+            datetime.combine(date.fromisoformat(day), time(0), self.communities.zone(c))
+            for c, day in missing
+        ]
+        communities = list(dict.fromkeys(c for c, _ in missing))
+        return await self.store.bookclubs.chapters_reached(communities, min(starts))
+
     def _cached(self, community_id: str, day: str) -> str | None:
         cached = self._today.get(community_id)
         if cached and cached[0] == day and cached[1] in self.content.reflections:
             return cached[1]
         return None
 
-    def _next(self, community_id: str, counts: dict[str, int]) -> str:
+    def _next(self, community_id: str, counts: dict[str, int], reached: int | None) -> str:
         """The next least-asked question, walking the shuffled list from where it last stopped.
 
         Each community starts at its own offset in one shared order and keeps a cursor, so a
         pick is usually one step; the least-asked count ("cycle") only rises once every
-        question has reached it, so nothing repeats before all were asked.
+        question has reached it, so nothing repeats before all were asked. A question tied to
+        a chapter the community's book club has not read yet is passed over (the content
+        check keeps some questions tied to no chapter, so there is always one to ask).
         """
         order = self._order
+        questions = self.content.reflections
         size = len(order)
         cursor = self._cursor.get(community_id)
         if cursor is None:
@@ -94,15 +112,17 @@ class Reflections:
         while True:
             for step in range(size):
                 index = (cursor + step) % size
-                if counts.get(order[index], 0) <= cycle:
+                if counts.get(order[index], 0) <= cycle and shown_at(
+                    questions[order[index]].chapter, reached
+                ):
                     self._cursor[community_id] = (index + 1) % size
                     self._cycle[community_id] = cycle
                     return order[index]
             cycle += 1
 
 
-def render(question: Reflection, content: Content, *, heading: str) -> str:
-    lines = [f"**{heading}**", escape(question.text)]
+def render(question: Reflection, content: Content, *, heading: str) -> Md:
     if question.source:
-        lines.append(f"— {content.resources[question.source].citation}")
-    return "\n".join(lines)
+        cited = fmt("— {}", content.resources[question.source].citation)
+        return lines(bold(heading), question.text, cited)
+    return lines(bold(heading), question.text)

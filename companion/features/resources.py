@@ -9,8 +9,8 @@ from rapidfuzz import fuzz
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
-from companion.events import Invocation, Reply
-from companion.markup import escape
+from companion.events import Invocation, Kind, Reply
+from companion.fmt import Md, bullets, code, fmt, italic, join, lines, link, quote
 from companion.store import Store
 
 PAGE = 8
@@ -76,21 +76,26 @@ class Resources:
         found = search(await self.entries(community), query, set(self.content.tags))
         if not found:
             raise UserError(
-                f"Nothing matches “{escape(query[:60])}”. Try a tag such as "
-                "`listening` or `accountability`, or `resources` for everything."
+                fmt(
+                    "Nothing matches {}. Try a tag such as "
+                    "`listening` or `accountability`, or `resources` for everything.",
+                    quote(query[:60]),
+                )
             )
         pages = (len(found) + PAGE - 1) // PAGE
         if page > pages:
-            raise UserError(f"There {'is' if pages == 1 else 'are'} only {pages} page(s).")
+            raise UserError(fmt("There {} only {} page(s).", "is" if pages == 1 else "are", pages))
         shown = found[(page - 1) * PAGE : page * PAGE]
-        heading = f"“{escape(query)}”" if query else "the library"
-        lines = [f"**Resources: {heading}** (page {page} of {pages}, {len(found)} in all)"]
-        lines += [render(entry) for entry in shown]
+        heading = quote(query) if query else "the library"
+        parts: list[object] = [
+            fmt("**Resources: {}** (page {} of {}, {} in all)", heading, page, pages, len(found)),
+            bullets(render(entry) for entry in shown),
+        ]
         if page < pages:
             more = f"resources {query} page {page + 1}".replace("  ", " ")
-            lines.append(f"More: `{more}`")
-        lines.append("Know a good one? `resource suggest <link> <title>`")
-        return Reply("\n".join(lines))
+            parts.append(fmt("More: {}", code(more)))
+        parts.append(fmt("Know a good one? `resource suggest <link> <title>`"))
+        return Reply(lines(*parts), kind=Kind.LIST)
 
 
 def search(entries: list[Entry], query: str, tags: set[str]) -> list[Entry]:
@@ -109,14 +114,15 @@ def search(entries: list[Entry], query: str, tags: set[str]) -> list[Entry]:
     return [entry for _, _, entry in sorted(scored)]
 
 
-def render(entry: Entry) -> str:
-    bits = [f"*{escape(entry.title)}*"]
+def render(entry: Entry) -> Md:
+    """One resource on one line (its title in italics, a link where there is one)."""
+    bits: list[object] = [italic(entry.title)]
     if entry.creator:
-        bits.append(escape(entry.creator))
+        bits.append(entry.creator)
     details = ", ".join(str(x) for x in (entry.kind, entry.year) if x)
-    line = " · ".join(bits) + (f" ({details})" if details else "")
+    line = join(bits, " · ") + (fmt(" ({})", details) if details else "")
     if entry.url:
-        line += f" [link]({entry.url})"
+        line += fmt(" {}", link("link", entry.url))
     if entry.community:
         line += " · shared here"
-    return f"- {line}"
+    return line

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
-from companion.events import Invocation, Reply
+from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities, complete_zone, parse_zone
 from companion.features.prompts import Prompts, render
 from companion.features.reflections import Reflections
 from companion.features.reflections import render as render_reflection
-from companion.markup import escape
+from companion.fmt import bullets, code, fmt, lines
 from companion.recurrence import DAY_NAMES, Recurrence
 from companion.scheduler import Action, Post, Scheduler, Thread, describe
 from companion.store import Store
@@ -26,8 +26,8 @@ THREAD_TITLE = 100
 def parse_time(text: str) -> time:
     match = _TIME.match(text.strip())
     if not match:
-        shown = escape(text.strip()[:20])
-        raise UserError(f"`{shown}` is not a time: use HH:MM, from 00:00 to 23:59.")
+        shown = code(text.strip()[:20])
+        raise UserError(fmt("{} is not a time: use HH:MM, from 00:00 to 23:59.", shown))
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -39,10 +39,10 @@ def parse_days(text: str) -> tuple[int, ...]:
         found = [i for i, name in enumerate(DAY_NAMES) if part.startswith(name) or name == part]
         if not found:
             names = ", ".join(DAY_NAMES)
-            raise UserError(f"`{escape(part[:20])}` is not a day: use {names} (e.g. tue,thu).")
+            raise UserError(fmt("{} is not a day: use {} (e.g. tue,thu).", code(part[:20]), names))
         days.update(found)
     if not days:
-        raise UserError("Name at least one day, e.g. `weekly tue,thu 19:30`.")
+        raise UserError(fmt("Name at least one day, e.g. `weekly tue,thu 19:30`."))
     return tuple(sorted(days))
 
 
@@ -50,7 +50,7 @@ def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise UserError(f"`{escape(text[:20])}` is not a date: use YYYY-MM-DD.") from None
+        raise UserError(fmt("{} is not a date: use YYYY-MM-DD.", code(text[:20]))) from None
 
 
 class Schedules:
@@ -160,8 +160,13 @@ class Schedules:
         recurrence = Recurrence("daily", at, zone, today)
         row = await self.scheduler.add(inv.place, "reflection", recurrence, "", inv.actor.id)
         return Reply(
-            f"Planned #{row.id}: the reflection question {describe(row)}. "
-            f"First post: {self.local(row)}."
+            fmt(
+                "Planned #{}: the reflection question {}. First post: {}.",
+                row.id,
+                describe(row),
+                self.local(row),
+            ),
+            kind=Kind.CONFIRMATION,
         )
 
     async def add_discussion(self, inv: Invocation) -> Reply:
@@ -172,9 +177,11 @@ class Schedules:
         need = {"once": 2, "daily": 1, "weekly": 2}[rule]
         if len(words) < need:
             shapes = {"once": "YYYY-MM-DD HH:MM", "daily": "HH:MM", "weekly": "DAYS HH:MM"}
-            raise UserError(f"After `{rule}` write {shapes[rule]}, then a prompt id or `next`.")
+            raise UserError(
+                fmt("After {} write {}, then a prompt id or `next`.", code(rule), shapes[rule])
+            )
         if len(words) > need + 1:
-            raise UserError("Too many words: give the time, then one prompt id or `next`.")
+            raise UserError(fmt("Too many words: give the time, then one prompt id or `next`."))
         at = parse_time(words[need - 1])
         if rule == "once":
             start = parse_date(words[0])
@@ -190,11 +197,17 @@ class Schedules:
             payload, what = "next", "the next unused prompt"
         else:
             view = await self.prompts.find(inv.place.community_id, choice)
-            payload, what = view.ref, f"prompt `{view.shown_id}`"
+            payload, what = view.ref, fmt("prompt {}", code(view.shown_id))
         row = await self.scheduler.add(inv.place, "discussion", recurrence, payload, inv.actor.id)
         return Reply(
-            f"Planned #{row.id}: a discussion thread with {what}, {describe(row)}. "
-            f"First one: {self.local(row)}."
+            fmt(
+                "Planned #{}: a discussion thread with {}, {}. First one: {}.",
+                row.id,
+                what,
+                describe(row),
+                self.local(row),
+            ),
+            kind=Kind.CONFIRMATION,
         )
 
     async def list_(self, inv: Invocation) -> Reply:
@@ -203,23 +216,30 @@ class Schedules:
         rows = [r for r in rows if not r.kind.startswith("bookclub-")]
         if not rows and not clubs:
             return Reply(
-                "Nothing is planned here yet. Moderators can start with "
-                "`schedule reflection 09:00`."
+                fmt(
+                    "Nothing is planned here yet. Moderators can start with "
+                    "`schedule reflection 09:00`."
+                ),
+                kind=Kind.LIST,
             )
-        lines = ["**Planned here**"]
+        items = []
         for row in rows:
             what = "Reflection question" if row.kind == "reflection" else "Discussion thread"
             status = f"next: {self.local(row)}" if row.status == "active" else "paused"
-            line = f"- **#{row.id}** {what}, {describe(row)} · {status}"
+            line = fmt("**#{}** {}, {} · {}", row.id, what, describe(row), status)
             if row.status == "paused" and row.status_reason and inv.actor.is_moderator:
-                line += f" (why: {escape(row.status_reason[:300])}; `schedule resume {row.id}`)"
-            lines.append(line)
+                resume = code(f"schedule resume {row.id}")
+                line += fmt(" (why: {}; {})", row.status_reason[:300], resume)
+            items.append(line)
         if clubs:
-            lines.append(
-                f"- Book club discussions in {len(clubs)} channel(s): `bookclub schedule` "
-                "in the club's channel lists them"
+            items.append(
+                fmt(
+                    "Book club discussions in {} channel(s): `bookclub schedule` "
+                    "in the club's channel lists them",
+                    len(clubs),
+                )
             )
-        return Reply("\n".join(lines))
+        return Reply(lines(fmt("**Planned here**"), bullets(items)), kind=Kind.LIST)
 
     async def _own(self, inv: Invocation) -> ScheduleRow:
         row = await self.store.schedules.get(inv.number("id"))
@@ -228,29 +248,32 @@ class Schedules:
             or row.community_id != inv.place.community_id
             or row.status not in ("active", "paused")
         ):
-            raise UserError(f"There is no schedule #{inv.args['id']} here (see `schedule list`).")
+            raise UserError(
+                fmt("There is no schedule #{} here (see `schedule list`).", inv.args["id"])
+            )
         return row
 
     async def cancel(self, inv: Invocation) -> Reply:
         row = await self._own(inv)
         await self.scheduler.set_status(row, "cancelled")
-        return Reply(f"Cancelled #{row.id}.")
+        return Reply(fmt("Cancelled #{}.", row.id), kind=Kind.CONFIRMATION)
 
     async def pause(self, inv: Invocation) -> Reply:
         row = await self._own(inv)
         if row.status == "paused":
-            raise UserError(f"#{row.id} is already paused.")
+            raise UserError(fmt("#{} is already paused.", row.id))
         await self.scheduler.set_status(row, "paused")
-        return Reply(f"Paused #{row.id}. `schedule resume {row.id}` starts it again.")
+        resume = code(f"schedule resume {row.id}")
+        return Reply(fmt("Paused #{}. {} starts it again.", row.id, resume), kind=Kind.CONFIRMATION)
 
     async def resume(self, inv: Invocation) -> Reply:
         row = await self._own(inv)
         if row.status == "active":
-            raise UserError(f"#{row.id} is not paused.")
+            raise UserError(fmt("#{} is not paused.", row.id))
         row = await self.scheduler.set_status(row, "active")
         if row.status != "active":
-            return Reply(f"#{row.id} has no more dates to post, so it is finished.")
-        return Reply(f"Resumed #{row.id}; next: {self.local(row)}.")
+            return Reply(fmt("#{} has no more dates to post, so it is finished.", row.id))
+        return Reply(fmt("Resumed #{}; next: {}.", row.id, self.local(row)), kind=Kind.CONFIRMATION)
 
     def local(self, row: ScheduleRow) -> str:
         if not row.next_run:
@@ -268,19 +291,20 @@ class Schedules:
 
     async def render_reflection(self, row: ScheduleRow, due: datetime) -> Action:
         question = await self.reflections.for_day(row.community_id, self._day(row, due))
-        return Post(render_reflection(question, self.content, heading="Today's reflection"))
+        text = render_reflection(question, self.content, heading="Today's reflection")
+        return Post(text, kind=Kind.REFLECTION)
 
     async def render_discussion(self, row: ScheduleRow, due: datetime) -> Action:
         view = None
         if row.payload != "next":
-            try:
-                view = await self.prompts.find(row.community_id, row.payload[2:])
-            except UserError:
-                view = None  # removed since it was planned: take the next one instead
+            shown = await self.prompts.shown_for(row.community_id, due)
+            # Removed since it was planned, or tied to a chapter the club here has not read
+            # yet: take the next one instead.
+            view = next((v for v in shown if v.ref == row.payload), None)
         if view is None:
-            view = await self.prompts.next_unused(row.community_id)
+            view = await self.prompts.next_unused(row.community_id, due)
         title = view.title if len(view.title) <= THREAD_TITLE else view.title[:99] + "…"
-        return Thread(title, render(view, self.content), meta=view.ref)
+        return Thread(title, render(view, self.content), meta=view.ref, kind=Kind.PROMPT)
 
     async def discussion_sent(self, row: ScheduleRow, due: datetime, action: Action) -> None:
         if action.meta:

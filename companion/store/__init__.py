@@ -73,6 +73,11 @@ class Store(Repositories):
     async def open(cls, path: str | Path) -> Store:
         return cls(await Database.open(path))
 
+    @classmethod
+    async def open_readonly(cls, path: str | Path) -> Store:
+        """An existing database, read only, not migrated: for checks that change nothing."""
+        return cls(await Database.open_readonly(path))
+
     async def close(self) -> None:
         await self.db.close()
 

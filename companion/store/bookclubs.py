@@ -195,6 +195,34 @@ class BookClubRepo:
         )
         return int(row[0]) if row else 0
 
+    async def chapters_reached(self, community_ids: Sequence[str], now: datetime) -> dict[str, int]:
+        """How far each community's book clubs have read, for spoiler-safe general rotation.
+
+        A club has reached the highest chapter whose discussion has opened by ``now`` (a
+        skipped discussion counts: the club read on; a paused club stops where it paused),
+        0 before the first. A community is listed only while a club of its own is part way
+        through its book, with the lowest such chapter when it has several; a community not
+        listed has no club still reading, so nothing there is a spoiler.
+        """
+        reached: dict[str, int] = {}
+        wanted = list(dict.fromkeys(community_ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                "SELECT c.community_id, c.chapters, COALESCE(MAX(s.chapter), 0) "  # noqa: S608
+                "FROM club c LEFT JOIN club_session s ON s.club_id = c.id "
+                "AND s.state IN ('planned', 'skipped') AND s.opens_at <= ? "
+                "AND (c.paused_at IS NULL OR s.opens_at <= c.paused_at) "
+                f"WHERE c.status != 'ended' AND c.community_id IN ({marks}) "
+                "GROUP BY c.id, c.community_id, c.chapters",
+                (iso(now), *chunk),
+            )
+            for community_id, chapters, chapter in rows:
+                if int(chapter) < int(chapters):
+                    reached[community_id] = min(reached.get(community_id, 10_000), int(chapter))
+        return reached
+
     async def session_for_schedule(self, schedule_id: int) -> tuple[SessionRow, ClubRow] | None:
         """The chapter session a thread or reminder schedule belongs to, with its club."""
         columns = ", ".join(f"c.{name.strip()}" for name in _CLUB.split(","))

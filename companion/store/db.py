@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiosqlite
 
@@ -29,6 +30,16 @@ def migrations() -> list[tuple[int, str]]:
     return found
 
 
+async def _connect(database: str, **options: Any) -> aiosqlite.Connection:
+    pending = aiosqlite.connect(database, isolation_level=None, **options)
+    # The worker thread must not keep the process alive if a close is ever missed (a
+    # cancelled shutdown): SQLite's transactions make an abrupt exit safe.
+    worker = getattr(pending, "_thread", None)
+    if worker is not None and not worker.is_alive():
+        worker.daemon = True
+    return await pending
+
+
 class Database:
     """The connection, plus a lock so one task's transaction never mixes with another's."""
 
@@ -43,13 +54,7 @@ class Database:
         path = str(path)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        pending = aiosqlite.connect(path, isolation_level=None)
-        # The worker thread must not keep the process alive if a close is ever missed (a
-        # cancelled shutdown): SQLite's transactions make an abrupt exit safe.
-        worker = getattr(pending, "_thread", None)
-        if worker is not None and not worker.is_alive():
-            worker.daemon = True
-        conn = await pending
+        conn = await _connect(path)
         try:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA foreign_keys = ON")
@@ -61,6 +66,19 @@ class Database:
             await conn.close()
             raise
         return db
+
+    @classmethod
+    async def open_readonly(cls, path: str | Path) -> Database:
+        """An existing file as it is, read only and never migrated (for checks)."""
+        uri = f"file:{quote(str(path))}?mode=ro"
+        conn = await _connect(uri, uri=True)
+        try:
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            await conn.execute("PRAGMA schema_version")  # fails here if it is no database
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, str(path))
 
     async def close(self) -> None:
         await self.conn.close()

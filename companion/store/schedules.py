@@ -142,6 +142,15 @@ class ScheduleRepo:
         )
         return [ScheduleRow(*row) for row in rows]
 
+    async def for_platform(self, platform: str) -> list[ScheduleRow]:
+        """The active and paused schedules on one platform, every community (for checks)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM schedule WHERE platform = ? "  # noqa: S608
+            "AND status IN ('active', 'paused') ORDER BY community_id, room_id, id",
+            (platform,),
+        )
+        return [ScheduleRow(*row) for row in rows]
+
     async def set_status(
         self, schedule_id: int, status: str, *, reason: str | None, next_run: str | None
     ) -> None:

@@ -1,9 +1,11 @@
 """Every shipped file validates; broken files are refused with the line to fix."""
 
 import itertools
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from rapidfuzz import fuzz
 
 from companion import content as content_module
 from companion.schema import ContentError
+from tests.content.seeds import SEEDS, flat, seeds_dir
 
 SHIPPED = content_module.default_dir()
 
@@ -25,28 +28,127 @@ def test_the_shipped_content_validates_with_the_promised_counts(shipped):
     assert "the-wake-up" in shipped.plans
 
 
-def test_allyship_quotes_kims_definition_exactly_with_attribution(shipped):
+def test_allyship_quotes_awakens_definition_exactly_with_attribution(shipped):
     term = shipped.find_term("allyship")
-    assert term.quote.text.startswith("an active and consistent practice of using power")
+    assert term.quote.text.startswith("Allyship is an active and consistent practice of using")
+    assert term.quote.source == "awaken-allyship-2019"  # where the definition first appeared
     assert shipped.resources[term.quote.source].creator == "Michelle MiJung Kim"
-    assert "awaken-allyship-2019" in term.sources  # where the definition first appeared
+    assert "the-wake-up" in term.sources  # where the same definition appears later
     assert len(term.parts) == 4
 
 
-def test_every_quotation_from_a_seed_is_copied_exactly(shipped):
-    seeds = Path(__file__).resolve().parents[3] / "shared" / "seeds"
-    if not seeds.is_dir():
-        pytest.skip("the seed articles are not beside this checkout")
-    text = " ".join(p.read_text() for p in seeds.glob("*.txt"))
-    flat = " ".join(text.replace("\u2019", "'").split())
-    quotes = [t.quote.text for t in shipped.terms.values() if t.quote]
-    quotes += [m.myth for m in shipped.myths]
-    for quote in quotes:
-        if shipped.find_term("allyship").quote.text == quote:
-            continue  # quoted from The Wake Up as the newsletter seed gives it; checked below
-        assert " ".join(quote.replace("\u2019", "'").split()) in flat, quote
-    definition = shipped.find_term("allyship").quote.text.replace("\u2019", "'")
-    assert definition in flat
+def _quotes(content) -> list[tuple[str, str, str]]:
+    """(where, quoted text, the source it is attributed to) for every quotation."""
+    found = [
+        (f"term {t.id}", t.quote.text, t.quote.source) for t in content.terms.values() if t.quote
+    ]
+    found += [(f"myth {m.id}", m.myth, m.source) for m in content.myths]
+    entries = [*content.reflections.values(), *content.prompts.values(), *content.practices]
+    for entry in entries:
+        for text in (entry.text, getattr(entry, "reason", "")):
+            for match in _QUOTED.finditer(text):
+                quoted = match.group(1) or match.group(2)
+                found.append((f"{type(entry).__name__.lower()} {entry.id}", quoted, entry.source))
+    return found
+
+
+_QUOTED = re.compile('\u201c([^\u201d]+)\u201d|"([^"]+)"')
+
+
+Segments = list[tuple[str, str]]  # (text, the work it belongs to)
+CHECKABLE = {seed.resource for seed in SEEDS} | {w for s in SEEDS for w, _, _ in s.cites}
+PASSAGES = Path(__file__).with_name("seed_passages.toml")
+
+
+def listed_passages() -> list[dict[str, str]]:
+    return tomllib.loads(PASSAGES.read_text(encoding="utf-8"))["passage"]
+
+
+def seed_segments(seeds: Path) -> Segments:
+    """Each seed cut into the passages it quotes from other works and its own text between."""
+    segments: Segments = []
+    for seed in SEEDS:
+        text = (seeds / seed.file).read_text(encoding="utf-8")
+        cuts = sorted(
+            (text.index(before) + len(before), text.index(after), work)
+            for work, before, after in seed.cites
+        )
+        at = 0
+        for start, end, work in cuts:
+            segments += [(text[at:start], seed.resource), (text[start:end], work)]
+            at = end
+        segments.append((text[at:], seed.resource))
+    return segments
+
+
+def misattributed(quotes: list[tuple[str, str, str]], segments: Segments) -> list[str]:
+    """Quotes not word for word in the source articles, or attributed to the wrong work.
+
+    A passage an article quotes from another work must name that work; the article's own
+    words must name the article. Quotes whose source is neither an article nor a work one
+    quotes cannot be checked here and are skipped.
+    """
+    flattened = [(flat(text), work) for text, work in segments]
+    problems = []
+    for where, quote, source in quotes:
+        wanted = flat(quote).rstrip(".?!,")
+        allowed = {work for text, work in flattened if wanted in text}
+        if allowed and source not in allowed:
+            problems.append(f"{where}: quoted from {sorted(allowed)}, attributed to {source}")
+        elif not allowed and source in CHECKABLE:
+            problems.append(f"{where}: not word for word in the source articles: {quote!r}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def seeds() -> Path:
+    found = seeds_dir()
+    if found is None:
+        pytest.skip("the seed articles (../shared/seeds/) are not beside this checkout")
+    return found
+
+
+def test_every_quotation_from_a_source_article_names_where_it_comes_from(shipped):
+    quotes = _quotes(shipped)
+    assert len([q for q in quotes if q[2] in {"awaken-allyship-2019", "the-wake-up"}]) >= 4
+    passages = [(p["text"], p["work"]) for p in listed_passages()]
+    assert misattributed(quotes, passages) == []
+
+
+def test_every_quotation_is_word_for_word_in_the_seeds_themselves(shipped, seeds):
+    assert misattributed(_quotes(shipped), seed_segments(seeds)) == []
+
+
+def test_the_listed_passages_are_in_the_seeds_and_belong_to_their_work(seeds):
+    segments = seed_segments(seeds)
+    for passage in listed_passages():
+        assert (seeds / passage["seed"]).is_file(), passage
+        quote = [(passage["text"][:40], passage["text"], passage["work"])]
+        assert misattributed(quote, segments) == []
+
+
+def test_the_attribution_check_catches_a_wrong_source_and_a_changed_word():
+    quotes = [
+        # Awaken quotes this from Indigenous Action Media: citing Awaken is wrong.
+        (
+            "a",
+            "Accomplices are realized through mutual consent and build trust.",
+            "awaken-allyship-2019",
+        ),
+        # The newsletter quotes this from The Wake Up.
+        ("b", "What am I willing to give up?", "revisiting-allyship-2024"),
+        # Awaken's own words, one changed.
+        ("c", "Allyship is an active and constant practice", "awaken-allyship-2019"),
+        # Right: the newsletter's own words, and Awaken's definition.
+        ("d", "when we cry, you cry", "revisiting-allyship-2024"),
+        (
+            "e",
+            "Allyship is an active and consistent practice of using power",
+            "awaken-allyship-2019",
+        ),
+    ]
+    problems = misattributed(quotes, [(p["text"], p["work"]) for p in listed_passages()])
+    assert [p.split(":")[0] for p in problems] == ["a", "b", "c"], problems
 
 
 def test_the_wake_up_plan_names_only_verified_chapters(shipped):
@@ -158,3 +260,41 @@ def test_content_check_command_reports_and_exits_nonzero(broken):
     )
     assert bad.returncode == 2
     assert "glossary.toml:" in bad.stderr and "must be a slug" in bad.stderr
+
+
+def test_define_says_when_a_definition_is_our_own_summary(shipped):
+    from companion.features.definitions import Definitions
+    from companion.markup import to_plain
+
+    define = Definitions(shipped, store=None)  # type: ignore[arg-type]  # render reads no store
+    power = to_plain(define.render(shipped.terms["power"]))
+    assert "Our own summary" in power and "Allyship (& Accomplice)" in power
+    privilege = to_plain(define.render(shipped.terms["privilege"]))
+    assert "Our own summary" not in privilege and "Sources:" in privilege
+    own = {t.id for t in shipped.terms.values() if t.own_summary}
+    assert {"power", "equity", "inclusion", "diversity", "justice", "marginalized"} <= own
+    assert "identity" in own
+
+
+def test_a_chapter_tag_needs_a_book_and_the_book_must_be_a_book(broken):
+    line = _replace(
+        broken / "reflections.toml",
+        'id = "not-ready-to-give-up"',
+        'id = "not-ready-to-give-up"\nchapter = 2',
+    )
+    _replace(broken / "practices.toml", 'book = "the-wake-up"', 'book = "code-switch"')
+    _replace(
+        broken / "prompts.toml", 'plan = "the-wake-up"', 'plan = "the-wake-up"\nbook = "caste"'
+    )
+    problems = _problems(broken)
+    expected = (
+        f'reflections.toml:{line + 1}: reflection "not-ready-to-give-up" field "chapter": '
+        "a chapter needs a book"
+    )
+    assert expected in problems, problems
+    assert any(
+        p.startswith("practices.toml:") and '"code-switch" is not a book' in p for p in problems
+    ), problems
+    assert any(
+        p.startswith("prompts.toml:") and "give a plan or a book, not both" in p for p in problems
+    ), problems

@@ -28,7 +28,7 @@ class JournalPort:
         self.path = path
         self.mode = mode
 
-    async def post(self, place: Place, text: str, *, key: str) -> MessageRef:
+    async def post(self, place: Place, text: str, *, key: str, kind: object = None) -> MessageRef:
         if self.mode == "kill-before-send":
             os.kill(os.getpid(), signal.SIGKILL)
         seen = {json.loads(line)["key"] for line in self.path.read_text().splitlines()}
@@ -39,7 +39,9 @@ class JournalPort:
             os.kill(os.getpid(), signal.SIGKILL)
         return MessageRef(place, key)
 
-    async def open_thread(self, place: Place, title: str, text: str, *, key: str) -> Place:
+    async def open_thread(
+        self, place: Place, title: str, text: str, *, key: str, kind: object = None
+    ) -> Place:
         await self.post(place, f"{title}\n{text}", key=key)
         return place
 

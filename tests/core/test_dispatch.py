@@ -92,3 +92,21 @@ async def test_no_text_escapes_the_dispatcher(unlimited, line, moderator):
     reply = await say(unlimited, line, MODERATOR if moderator else MEMBER)
     assert isinstance(reply, Reply) and reply.text
     assert reply.text != APOLOGY, f"{line!r} crashed a handler"
+
+
+async def test_replies_and_posts_say_what_they_are(app):
+    from datetime import timedelta
+
+    from companion.events import Kind
+    from tests.fakes import RecordingPort
+
+    assert (await say(app, "terms extra words")).kind is Kind.USAGE_ERROR
+    assert (await say(app, "define zzqqxx")).kind is Kind.ERROR
+    assert (await say(app, "define allyship")).kind is Kind.DEFINITION
+    assert (await say(app, "reflect")).kind is Kind.REFLECTION
+    port = RecordingPort(app.clock)
+    app.ports.attach(PLACE.platform, port)
+    await say(app, "schedule reflection 13:00", MODERATOR)
+    app.clock.advance(timedelta(hours=1, minutes=1))
+    await app.scheduler.run_due()
+    assert [sent.said for sent in port.sent] == [Kind.REFLECTION]

@@ -268,10 +268,10 @@ class Unprintable(Exception):
 
 
 class SecondRoomBreaks(RecordingPort):
-    async def post(self, place, text, *, key):
+    async def post(self, place, text, *, key, **options):
         if place.room_id == "r:2":
             raise Unprintable
-        return await RecordingPort.post(self, place, text, key=key)
+        return await RecordingPort.post(self, place, text, key=key, **options)
 
 
 async def test_one_job_failing_unexpectedly_does_not_unmark_the_rest_of_its_batch(make_app, clock):

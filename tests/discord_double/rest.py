@@ -66,6 +66,8 @@ def error(code: int, message: str) -> JSON:
     return {"code": code, "message": message}
 
 
+UNKNOWN_GUILD = (404, error(10004, "Unknown Guild"))
+UNKNOWN_MEMBER = (404, error(10007, "Unknown Member"))
 UNKNOWN_CHANNEL = (404, error(10003, "Unknown Channel"))
 UNKNOWN_MESSAGE = (404, error(10008, "Unknown Message"))
 UNKNOWN_WEBHOOK = (404, error(10015, "Unknown Webhook"))
@@ -144,6 +146,9 @@ class RestApi:
             ("GET", "/webhooks/{app}/{token}/messages/{mid}", self._webhook_message),
             ("PATCH", "/webhooks/{app}/{token}/messages/{mid}", self._webhook_message),
             ("DELETE", "/webhooks/{app}/{token}/messages/{mid}", self._webhook_message),
+            ("GET", "/guilds/{guild}", self._get_guild),
+            ("GET", "/guilds/{guild}/channels", self._get_guild_channels),
+            ("GET", "/guilds/{guild}/members/{user}", self._get_member),
             ("GET", "/channels/{cid}", self._get_channel),
             ("POST", "/channels/{cid}/messages", self._post_message),
             ("GET", "/channels/{cid}/messages/{mid}", self._channel_message),
@@ -402,6 +407,44 @@ class RestApi:
                 raise Refused(failure)
             await self._edit(message, payload, files, keep_flags=message.flags & EPHEMERAL)
         return json_response(message.data)
+
+    # --- REST: guilds -------------------------------------------------------------------
+
+    def _bots_guild(self, request: web.Request) -> Guild:
+        """The route's guild, if the bot is in it (Discord answers Unknown Guild otherwise)."""
+        guild_id = request.match_info["guild"]
+        guild = self.guild(int(guild_id)) if guild_id.isdigit() else None
+        if guild is None or guild.member(self.bot.id) is None:
+            raise Refused(UNKNOWN_GUILD)
+        return guild
+
+    async def _get_guild(self, request: web.Request) -> web.Response:
+        """The guild object as REST has it: roles, no channels, members or threads."""
+        guild = self._bots_guild(request)
+        gateway_only = {"channels", "threads", "members", "presences", "voice_states"}
+        gateway_only |= {"joined_at", "large", "member_count", "unavailable"}
+        gateway_only |= {"stage_instances", "guild_scheduled_events", "soundboard_sounds"}
+        data = {k: v for k, v in guild.payload().items() if k not in gateway_only}
+        if request.query.get("with_counts") in ("1", "true"):
+            data |= {"approximate_member_count": len(guild.members)}
+            data |= {"approximate_presence_count": 0}
+        return json_response(data)
+
+    async def _get_guild_channels(self, request: web.Request) -> web.Response:
+        """The guild's channels the bot can view (Discord omits the others), no threads."""
+        guild = self._bots_guild(request)
+        bot = guild.member(self.bot.id)
+        assert bot is not None
+        visible = [c for c in guild.channels if guild.permissions_in(bot, c) & Perm.VIEW_CHANNEL]
+        return json_response([c.payload() for c in visible])
+
+    async def _get_member(self, request: web.Request) -> web.Response:
+        guild = self._bots_guild(request)
+        user_id = request.match_info["user"]
+        member = guild.member(int(user_id)) if user_id.isdigit() else None
+        if member is None:
+            raise Refused(UNKNOWN_MEMBER)
+        return json_response(member.payload())
 
     # --- REST: channels, messages and threads -----------------------------------------
 

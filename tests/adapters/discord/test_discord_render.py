@@ -112,3 +112,13 @@ def test_nonces_stay_within_25_characters_and_differ_per_part() -> None:
     long = "k" * 25
     nonces = {part_nonce(long, p) for p in ("", "1", "t0", "t12")}
     assert len(nonces) == 4 and all(len(n) <= 25 for n in nonces)
+
+
+def test_a_thread_title_is_plain_text_in_its_name_and_its_starter() -> None:
+    from companion_adapters.discord.render import starter, thread_name
+
+    title = "[win](https://evil.example) @everyone\n**x** " + "y" * 200
+    name = thread_name(title)
+    assert "\n" not in name and len(name) <= 100 and "@everyone" not in name
+    assert as_discord_shows(starter(title)).startswith("**[win](https://evil.example)")
+    assert "\\[win\\](https\\://evil.example)" in starter(title)

@@ -83,7 +83,7 @@ async def test_suggest_queue_approve_and_reject_through_matrix(start_bot: Any, p
     assert replied(ack) is None  # a private answer stands on its own in the direct room
 
     queue = await alice.ask(room, "!queue", bot.id)
-    assert "#1 resource: Listening first <https://example.org/listen?utm_source=x>" in queue
+    assert "#1 resource: Listening first https://example.org/listen?utm_source=x" in queue
     assert "#1 approved" in await alice.ask(room, "!approve 1", bot.id)
     approved = await bob.wait_for(notice_from(bot.id, dm, "was approved"))
     assert "Your suggestion #1 (resource: Listening first" in approved["content"]["body"]

@@ -327,7 +327,7 @@ async def test_invites_from_strangers_and_encrypted_rooms_are_declined(
     start_bot: Any, people: Any
 ) -> None:
     alice, stranger = people("friend"), people("stranger")
-    bot = await start_bot(allowed_inviters=[alice.id])
+    bot = await start_bot(allowed_inviters=[alice.id], encryption=False)
 
     unwelcome = await stranger.room(bot.id)
     await stranger.wait_for(

@@ -19,6 +19,8 @@ from companion_adapters.matrix.settings import MatrixConfig
 
 ME = "@companion:example.org"
 ALICE = "@alice:example.org"
+# An adapter of plain rooms only (the encrypted ones are tested on Synapse).
+LOCAL = {"homeserver": "http://127.0.0.1:9", "user_id": ME, "encryption": False}
 ROOM = "!AbCdEf0123456789"  # room version 12: no server part
 
 
@@ -285,12 +287,14 @@ async def test_sending_waits_out_rate_limits_and_stops_at_refusals(
         slept.append(seconds)
 
     monkeypatch.setattr(adapter_module.asyncio, "sleep", no_sleep)
-    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    config = MatrixConfig.from_section(LOCAL)
     bot = adapter_module.MatrixAdapter(app, config)
     answers: list[object] = []
     sent: list[tuple[str, str]] = []
 
-    async def room_send(room: str, kind: str, content: dict[str, Any], tx_id: str) -> object:
+    async def room_send(
+        room: str, kind: str, content: dict[str, Any], tx_id: str, **_: Any
+    ) -> object:
         sent.append((room, tx_id))
         answer = answers.pop(0)
         if isinstance(answer, Exception):
@@ -370,7 +374,7 @@ async def test_a_sync_becomes_commands_in_order_with_power_as_it_was(
 ) -> None:
     from companion_adapters.matrix.adapter import MatrixAdapter
 
-    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    config = MatrixConfig.from_section(LOCAL)
     bot = MatrixAdapter(app, config, wall_clock=lambda: 1_700_000_000.0)
     answered: list[tuple[str, bool, str]] = []
 
@@ -426,7 +430,7 @@ async def test_direct_rooms_are_kept_under_a_keyed_hash_and_old_entries_migrate(
 ) -> None:
     from companion_adapters.matrix.adapter import MatrixAdapter
 
-    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    config = MatrixConfig.from_section(LOCAL)
     key = f"matrix:direct:{ME}"
     bob = "@bob:example.org"
     bot = MatrixAdapter(app, config)
@@ -459,7 +463,7 @@ async def test_a_private_notice_goes_to_the_members_direct_room(
     from companion.notices import PrivateChannel
     from companion_adapters.matrix.adapter import MatrixAdapter
 
-    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    config = MatrixConfig.from_section(LOCAL)
     bot = MatrixAdapter(app, config)
     sent: list[tuple[str, dict[str, Any], str]] = []
 
@@ -559,7 +563,7 @@ async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
     from companion.events import Actor, Place
     from companion_adapters.matrix.adapter import MatrixAdapter
 
-    config = MatrixConfig.from_section({"homeserver": "http://127.0.0.1:9", "user_id": ME})
+    config = MatrixConfig.from_section(LOCAL)
     bot = MatrixAdapter(app, config)
     said: list[tuple[str, str, Any]] = []
     shared: list[anonymity.Community] = []
@@ -615,3 +619,18 @@ async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
         assert Place("matrix", "!r1", "!r1").community_id == "!r1"
     finally:
         await bot.close()
+
+
+def test_a_kind_has_its_own_template_and_a_title_stays_text() -> None:
+    from companion.events import Kind
+
+    md = "**Today's reflection**\nWhat did you notice?"
+    reflection = outbound.notice(md, kind=Kind.REFLECTION)
+    assert (
+        reflection["formatted_body"]
+        == f"<blockquote>{outbound.notice(md)['formatted_body']}</blockquote>"
+    )
+    assert reflection["body"] == outbound.notice(md)["body"]  # the plain body is shared
+    root = outbound.thread_root("[win](https://evil.example) **x** @room")
+    assert "<a" not in root["formatted_body"] and "**x**" in root["formatted_body"]
+    assert root["formatted_body"].startswith("<p><strong>") and "@room" not in root["body"]

@@ -1,0 +1,159 @@
+"""`companion doctor`'s Matrix checks: the token, the account, and each joined room.
+
+Read only: ``whoami``, the joined rooms and their state; nothing is sent, joined or left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    JoinedRoomsResponse,
+    RoomGetStateResponse,
+    WhoamiResponse,
+)
+
+from companion.config import ConfigError, secret
+from companion.doctor import CORRECT_SETTING, Check, Context, failed, passed
+from companion_adapters.matrix.rooms import RoomState
+from companion_adapters.matrix.settings import (
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    MatrixConfig,
+    parse_session,
+    session_key,
+)
+
+MESSAGE = "m.room.message"  # the event type of the bot's notices
+NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+
+async def checks(context: Context) -> list[Check]:
+    try:
+        config = MatrixConfig.from_section(context.settings.section("matrix"))
+    except ConfigError as error:
+        return [failed("matrix settings", str(error), CORRECT_SETTING)]
+    try:
+        found = await _token(context, config)
+    except ConfigError as error:  # a NAME_FILE that cannot be read
+        return [failed("matrix token", str(error), "let Companion's user read that file")]
+    if isinstance(found, Check):
+        return [found]
+    token, source = found
+    client = AsyncClient(
+        config.homeserver,
+        config.user_id,
+        config=AsyncClientConfig(
+            max_limit_exceeded=0, max_timeouts=0, request_timeout=10, store_sync_tokens=False
+        ),
+    )
+    # No restore_login: with the e2e extra it would open a crypto store, which needs a device.
+    client.user_id, client.access_token = config.user_id, token
+    try:
+        return await _check(client, config, token_source=source)
+    except NETWORK_ERRORS as error:
+        return [
+            failed(
+                "matrix homeserver",
+                f"cannot reach {config.homeserver}: {type(error).__name__}: {error}",
+                "set [matrix] homeserver to the URL Element uses for this server, and let "
+                "this machine reach it",
+            )
+        ]
+    finally:
+        await client.close()
+
+
+async def _token(context: Context, config: MatrixConfig) -> tuple[str, str] | Check:
+    """The token the bot would use and where it is from: the environment, else the session
+    a password login saved in the database."""
+    token = secret(TOKEN_ENV)
+    if token:
+        return token, TOKEN_ENV
+    if not secret(PASSWORD_ENV):
+        return failed(
+            "matrix token",
+            f"neither {TOKEN_ENV} nor {PASSWORD_ENV} is set",
+            f"set {TOKEN_ENV} (or {TOKEN_ENV}_FILE) to the bot's access token",
+        )
+    saved = ""
+    if context.store is not None:
+        _, saved = parse_session(await context.store.kv.get(session_key(config.user_id)))
+    if saved:
+        return saved, f"the session saved for {PASSWORD_ENV}"
+    return failed(
+        "matrix token",
+        f"{PASSWORD_ENV} is set, but there is no saved session to check without logging in",
+        f"set {TOKEN_ENV} to the bot's access token, or start `companion run` once so it "
+        "logs in and keeps its session",
+    )
+
+
+async def _check(client: AsyncClient, config: MatrixConfig, *, token_source: str) -> list[Check]:
+    who = await client.whoami()
+    if not isinstance(who, WhoamiResponse):
+        problem = f"{who.status_code}: {who.message}" if isinstance(who, ErrorResponse) else who
+        return [
+            failed(
+                "matrix token",
+                f"{config.homeserver} refused the access token in {token_source} ({problem})",
+                f"set {TOKEN_ENV} to a current access token of {config.user_id} (Element "
+                "signed in as the bot: Settings > Help & About > Access Token)",
+            )
+        ]
+    result = [passed("matrix token", f"accepted by {config.homeserver}")]
+    if who.user_id != config.user_id:
+        result.append(
+            failed(
+                "matrix account",
+                f"the token belongs to {who.user_id}, but [matrix] user_id is {config.user_id}",
+                f'set [matrix] user_id = "{who.user_id}", or put the token of '
+                f"{config.user_id} in {TOKEN_ENV}",
+            )
+        )
+        return result
+    result.append(passed("matrix account", config.user_id))
+    joined = await client.joined_rooms()
+    if not isinstance(joined, JoinedRoomsResponse):
+        return [*result, failed("matrix rooms", str(joined), "try again; see the homeserver log")]
+    if not joined.rooms:
+        result.append(passed("matrix rooms", f"none joined yet: invite {config.user_id}"))
+    for room_id in joined.rooms:
+        result += await _room(client, config, room_id)
+    return result
+
+
+async def _room(client: AsyncClient, config: MatrixConfig, room_id: str) -> list[Check]:
+    state = await client.room_get_state(room_id)
+    if not isinstance(state, RoomGetStateResponse):
+        return [failed(f"matrix room {room_id}", str(state), "see the homeserver log")]
+    room = RoomState()
+    room.apply_all(state.events)
+    label = f"matrix room {room.name} ({room_id})" if room.name else f"matrix room {room_id}"
+    power, needed = room.power(config.user_id), room.needed_to_send(MESSAGE)
+    shown = "unlimited (a creator)" if power == float("inf") else f"{power:g}"
+    levels = f"power level {shown}; sending needs {needed}"
+    if power >= needed:
+        send = passed(f"{label}: send", f"can send ({levels})")
+    else:
+        send = failed(
+            f"{label}: send",
+            f"cannot send ({levels})",
+            f"in the room's settings (Roles & Permissions) give {config.user_id} power level "
+            f"{needed}, or lower 'Send messages' to {power:g}",
+        )
+    if room.encrypted:
+        encryption = failed(
+            f"{label}: encryption",
+            "end-to-end encrypted: the bot cannot read commands there (not supported yet) "
+            "and leaves the room when it starts",
+            "use a room without encryption (it cannot be turned off in a room): make a new "
+            f"one and invite {config.user_id}",
+        )
+    else:
+        encryption = passed(f"{label}: encryption", "not encrypted")
+    return [send, encryption]

@@ -1,0 +1,176 @@
+"""Composing what the bot says: helpers that escape their arguments, so safe output is the
+easy path (in the spirit of Red-DiscordBot's ``chat_formatting``).
+
+:class:`Md` is text that is already safe in the core's small Markdown (see
+:mod:`companion.markup`). The helpers return it, and anything that is not an ``Md`` is
+escaped wherever it meets one: passed to a helper, to :func:`fmt`, added to an ``Md`` or
+joined by one. A ``Reply``, a ``UserError`` and a scheduled ``Post`` escape a plain ``str``
+too, so text that skipped the helpers is shown as typed: never as markup, never as a mass
+mention. A handler that wants member text to become markup has to go out of its way.
+
+    fmt("Added prompt {}: {}", code(prompt_id), text)   # text is escaped
+    bold(term) + " " + definition                        # so is definition
+    bullets(titles)                                      # each title is escaped
+
+The template of :func:`fmt` is the only Markdown written by hand; it must be a string
+literal (a test checks that no f-string or variable is passed), with balanced backticks.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+from typing import Any, LiteralString
+from urllib.parse import quote as percent_quote
+from urllib.parse import urlsplit
+
+from companion.markup import defuse_mentions, escape
+
+__all__ = [
+    "Md",
+    "as_md",
+    "bold",
+    "bullets",
+    "code",
+    "fmt",
+    "italic",
+    "join",
+    "lines",
+    "link",
+    "plain",
+    "quote",
+    "sentence",
+    "stored",
+]
+
+_BACKTICKS = re.compile(r"(?<!\\)(?:\\\\)*`")
+_CODE_SPAN = re.compile(r"`[^`]*`")
+# Characters a link's URL may not carry as they are: the renderers end a URL there.
+_URL_UNSAFE = "()<>\\`\"' "
+
+
+class Md(str):
+    """Text that is already safe Markdown. Build it with the helpers below, not by hand."""
+
+    __slots__ = ()
+
+    def __add__(self, other: str) -> Md:
+        return Md(str.__add__(self, as_md(other)))
+
+    def __radd__(self, other: str) -> Md:
+        return Md(str.__add__(as_md(other), self))
+
+    def join(self, parts: Iterable[str]) -> Md:
+        return Md(str.join(self, (as_md(part) for part in parts)))
+
+    def __repr__(self) -> str:
+        return f"Md({str.__repr__(self)})"
+
+
+def as_md(value: object) -> Md:
+    """``value`` as Markdown: an ``Md`` as it is, anything else escaped (shown as typed)."""
+    if isinstance(value, Md):
+        return value
+    return Md(escape(str(value)))
+
+
+plain = as_md  # "show this as typed", where that reads better
+
+
+class _Escaping(string.Formatter):
+    def format_field(self, value: Any, format_spec: str) -> Md:
+        if isinstance(value, Md):
+            return Md(format(str(value), format_spec)) if format_spec else value
+        return Md(escape(format(value, format_spec)))
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        converted = super().convert_field(value, conversion)
+        # "{!r}" of an Md is a plain repr: escaped like any other text.
+        return str(converted) if conversion else converted
+
+
+_FORMATTER = _Escaping()
+
+
+def fmt(template: LiteralString, /, *args: object, **kwargs: object) -> Md:
+    """``template.format(...)`` with every argument escaped unless it is already ``Md``."""
+    for line in template.split("\n"):
+        if len(_BACKTICKS.findall(line)) % 2:
+            raise ValueError(f"unbalanced backticks in a template: {template!r}")
+        if any("{" in span.group() for span in _CODE_SPAN.finditer(line)):
+            raise ValueError(f"a field inside a code span (use code()): {template!r}")
+    return Md(_FORMATTER.vformat(template, args, kwargs))
+
+
+def bold(text: object) -> Md:
+    shown = as_md(text if isinstance(text, Md) else str(text).strip())
+    return Md(f"**{shown}**") if shown.strip() else shown
+
+
+def italic(text: object) -> Md:
+    shown = as_md(text if isinstance(text, Md) else str(text).strip())
+    return Md(f"*{shown}*") if shown else shown
+
+
+def code(text: object) -> Md:
+    """A code span that cannot be broken out of: no backtick or line break survives in it
+    (the core's code spans have no way to hold one), and mass mentions are broken."""
+    inner = str(text).replace("`", "'").replace("\r", " ").replace("\n", " ")
+    inner = defuse_mentions(inner)
+    return Md(f"`{inner}`") if inner.strip() else Md("")
+
+
+def quote(text: object) -> Md:
+    """Text in typographic quotes: “like this”."""
+    return Md(f"“{as_md(text)}”")
+
+
+def link(title: object, url: str) -> Md:
+    """``[title](url)`` for an http(s) URL; the title is escaped. Any other URL is not
+    linked: the title is shown alone."""
+    label = as_md(title) if str(title).strip() else Md("link")
+    safe = _safe_url(url)
+    return Md(f"[{label}]({safe})") if safe else label
+
+
+def _safe_url(url: str) -> str | None:
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return None
+    return "".join(percent_quote(ch, safe="") if ch in _URL_UNSAFE else ch for ch in url)
+
+
+def lines(*parts: object) -> Md:
+    """Parts on lines of their own; plain ones are escaped."""
+    return Md("\n").join(as_md(part) for part in parts)
+
+
+def join(parts: Iterable[object], sep: LiteralString = ", ") -> Md:
+    return Md(sep).join(as_md(part) for part in parts)
+
+
+def bullets(items: Iterable[object], *, empty: object = None) -> Md:
+    """A "- " list, one item a line (each item escaped unless it is ``Md``); ``empty`` is
+    the one item shown when there are none."""
+    shown = [as_md(item) for item in items]
+    if not shown and empty is not None:
+        shown = [as_md(empty)]
+    return Md("\n").join(Md("- ") + item for item in shown)
+
+
+def sentence(text: Md) -> Md:
+    """The same Markdown with its first letter in upper case (a problem made a sentence)."""
+    return Md(text[:1].upper() + text[1:])
+
+
+def stored(text: str) -> Md:
+    """Markdown the bot composed itself earlier (with these helpers) and kept in its own
+    database, read back to be shown again (a notice in ``mydata``)."""
+    return Md(text)

@@ -1,0 +1,185 @@
+"""End-to-end encrypted rooms and direct chats, through the real Synapse.
+
+The members here use matrix-nio with encryption on (as Element does): what the bot says is
+checked to be an event their client *decrypted*, and what they say reaches the bot only
+encrypted. Plain rooms are the other test modules (with encryption also on in the bot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from companion_adapters.matrix import crypto
+from tests.conftest import START
+from tests.matrix_server.encrypted import SecretPerson
+from tests.matrix_server.people import Bot, Event, notice_from, replied
+from tests.matrix_server.synapse import SynapseServer
+
+pytestmark = pytest.mark.matrix
+
+Members = Callable[[str], SecretPerson]
+
+
+@pytest.fixture
+async def members(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Members]:
+    made: list[SecretPerson] = []
+
+    def make(name: str) -> SecretPerson:
+        person = SecretPerson(synapse, name, tmp_path / "members")
+        made.append(person)
+        return person
+
+    try:
+        yield make
+    finally:
+        for person in made:
+            await person.client.close()
+
+
+async def answer(person: SecretPerson, room_id: str, line: str, bot: Bot) -> Event:
+    """Say a command (encrypted) and return the bot's reply, which the person decrypted."""
+    event_id = await person.say(room_id, line)
+    reply = await person.reply_to(room_id, event_id, bot.id)
+    assert reply["event_id"] in person.decrypted, "the reply was not encrypted"
+    return reply
+
+
+async def secret_room(person: SecretPerson, bot: Bot, **kw: Any) -> str:
+    room_id = await person.room(bot.id, **kw)
+    hello = await person.wait_for(notice_from(bot.id, room_id, "Hello!"))
+    assert hello["event_id"] in person.decrypted
+    return room_id
+
+
+async def test_an_encrypted_room_is_answered_and_a_later_member_reads_the_next_reply(
+    start_bot: Any, members: Members
+) -> None:
+    bot = await start_bot()
+    alice, bob = members("alice"), members("bob")
+    room_id = await secret_room(alice, bot)
+    assert bot.adapter.rooms[room_id].encrypted
+
+    reply = await answer(alice, room_id, "!define allyship", bot)
+    assert reply["content"]["msgtype"] == "m.notice"
+    assert "allyship" in reply["content"]["body"].lower()
+    assert "m.relates_to" in reply["content"]  # the reply relation survives encryption
+
+    invited = await alice.client.room_invite(room_id, bob.id)
+    assert not hasattr(invited, "status_code"), invited
+    await bob.join(room_id)
+    await bob.wait_for(lambda r, e: r == room_id and e.get("state_key") == bob.id)
+    command = await alice.say(room_id, "!myth 1")
+    seen = await bob.reply_to(room_id, command, bot.id)
+    assert seen["event_id"] in bob.decrypted and "myth" in seen["content"]["body"].lower()
+
+
+async def test_an_encrypted_direct_chat_asks_anonymously_and_shows_mydata(
+    start_bot: Any, members: Members, people: Any
+) -> None:
+    bot = await start_bot()
+    host, carol = people("host"), members("carol")
+    community = await host.room(bot.id, carol.id)  # an ordinary room, moderated by the host
+    await host.wait_for(notice_from(bot.id, community, "Hello!"))
+    await carol.join(community)
+
+    dm = await secret_room(carol, bot, name="", is_direct=True)
+    question = "How do I speak up without centring myself?"
+    ack = await answer(carol, dm, f"!ask anonymously {question}", bot)
+    assert "without your name" in ack["content"]["body"]
+    assert await bot.app.store.contributions.count_pending(community) == 1
+    queue = await host.ask(community, "!queue", bot.id)
+    assert question in queue and carol.id not in queue and carol.user.localpart not in queue
+    assert re.search(r"#\d+ anonymous question", queue)
+
+    mine = await answer(carol, dm, "!mydata", bot)
+    assert dm in bot.adapter.direct and mine["content"]["msgtype"] == "m.notice"
+    assert "answered you in a direct message" not in mine["content"]["body"]
+
+
+async def test_a_restart_keeps_the_device_reads_new_messages_and_answers_nothing_twice(
+    start_bot: Any, members: Members, synapse: SynapseServer
+) -> None:
+    bot = await start_bot()
+    device = bot.adapter.client.device_id
+    alice = members("alice")
+    room_id = await secret_room(alice, bot)
+    first = await answer(alice, room_id, "!define allyship", bot)
+    await bot.stop()
+
+    missed = await alice.say(room_id, "!define equity")  # while the bot is down
+    bot = await start_bot(bot.user)
+    assert bot.adapter.client.device_id == device
+    store = crypto.store_dir(bot.adapter.config, bot.db_path)
+    assert json.loads((store / crypto.DEVICE_FILE).read_text())["device_id"] == device
+    status = crypto.crypto_status(bot.app.settings, device)
+    assert status.present and status.device_id_matches, status.detail
+    assert not crypto.crypto_status(bot.app.settings, "OTHERDEVICE").device_id_matches
+
+    await alice.reply_to(room_id, missed, bot.id)
+    last = await answer(alice, room_id, "!terms", bot)
+    answers = [replied(e) for e in alice.sent_by(bot.id, room_id)]
+    commands = [first, last]
+    assert answers.count(missed) == 1 and all(answers.count(replied(c)) == 1 for c in commands)
+
+
+async def test_a_scheduled_thread_in_an_encrypted_room_decrypts(
+    start_bot: Any, members: Members
+) -> None:
+    bot = await start_bot()
+    alice = members("host")
+    room_id = await secret_room(alice, bot)
+    planned = await answer(alice, room_id, "!schedule discussion once 2026-03-02 13:00 next", bot)
+    assert planned["content"]["body"].startswith("Planned #")
+
+    bot.clock.set(START + timedelta(hours=1))  # the scheduler's loop wakes on the clock
+    first = await alice.wait_for(
+        lambda room, e: (
+            room == room_id
+            and e.get("sender") == bot.id
+            and e.get("content", {}).get("m.relates_to", {}).get("rel_type") == "m.thread"
+        )
+    )
+    root_id = first["content"]["m.relates_to"]["event_id"]
+    root = next(e for _, e in alice.events if e.get("event_id") == root_id)
+    assert root["content"]["msgtype"] == "m.notice" and root["sender"] == bot.id
+    assert {root_id, first["event_id"]} <= alice.decrypted
+
+
+async def test_a_message_the_bot_cannot_decrypt_gets_one_short_note(
+    start_bot: Any, members: Members, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    alice = members("alice")
+    room_id = await secret_room(alice, bot)
+    await answer(alice, room_id, "!define allyship", bot)  # Alice's client knows the device
+
+    # Alice's client stops sharing room keys with the bot's device: a new session, withheld.
+    device = alice.client.device_store[bot.id][bot.adapter.client.device_id]
+    assert alice.client.blacklist_device(device)
+    caplog.set_level(logging.WARNING, logger="companion_adapters.matrix.crypto")
+    secret_words = "a private thought nobody should log"
+    unreadable = await alice.say(room_id, f"!define {secret_words}")
+    note = await alice.reply_to(room_id, unreadable, bot.id)
+    assert note["content"]["body"] == crypto.NOTE and note["event_id"] in alice.decrypted
+    assert "formatted_body" not in note["content"]
+
+    again = await alice.say(room_id, "!define equity")  # the same withheld session
+    await asyncio.sleep(0.3)
+    await alice.sync(500)
+    notes = [e for e in alice.sent_by(bot.id, room_id) if e["content"].get("body") == crypto.NOTE]
+    assert len(notes) == 1 and replied(notes[0]) == unreadable
+    assert again not in [replied(e) for e in alice.sent_by(bot.id, room_id)]
+
+    logged = [r.getMessage() for r in caplog.records if "could not decrypt" in r.getMessage()]
+    assert len(logged) == 2 and "did not share the room key" in logged[0]
+    assert "telling the sender once" in logged[0] and "telling" not in logged[1]
+    assert all(secret_words not in line and "equity" not in line for line in logged)

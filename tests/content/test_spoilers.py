@@ -1,0 +1,148 @@
+"""No spoilers in general rotation: a community whose book club is at chapter 3 never sees
+a reflection, prompt or practice tied to a later chapter, asked or scheduled; a community
+without a club sees everything. Real SQLite store, shipped content, the injected clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from companion.content import Content
+from companion.events import Actor, Place
+from companion.markup import to_plain
+from tests.conftest import say
+from tests.core.schedule_helpers import run_until
+from tests.fakes import RecordingPort
+
+CLUB = Place("test", "c:reading", "r:reading")
+FREE = Place("test", "c:free", "r:free")
+MOD = Actor("u:mod", "Moderator", is_moderator=True)
+MEMBER = Actor("u:member", "Member")
+AT = 3  # the chapter the club is at
+
+
+def later(shipped: Content) -> tuple[set[str], set[str], set[str]]:
+    """Ids of the shipped reflections, general prompts and practices tied to a chapter > AT."""
+    reflections = {r.id for r in shipped.reflections.values() if (r.chapter or 0) > AT}
+    prompts = {p.id for p in shipped.prompts.values() if p.plan is None and (p.chapter or 0) > AT}
+    practices = {p.id for p in shipped.practices if (p.chapter or 0) > AT}
+    return reflections, prompts, practices
+
+
+def test_the_shipped_content_ties_the_chapter_11_question_to_chapter_11(shipped: Content):
+    reflections, prompts, practices = later(shipped)
+    assert "willing-to-give-up-today" in reflections
+    assert "give-up-question-group" in prompts
+    assert "name-what-you-will-give-up" in practices
+    quoted = [
+        text
+        for text in [r.text for r in shipped.reflections.values() if r.chapter is None]
+        + [p.text for p in shipped.prompts.values() if p.chapter is None]
+        + [p.text for p in shipped.practices if p.chapter is None]
+        if "willing to give up" in text
+    ]
+    assert quoted == []  # every entry with the chapter 11 question is tagged
+
+
+@pytest.fixture
+def port(clock):
+    return RecordingPort(clock=clock)
+
+
+async def test_a_club_at_chapter_3_sees_nothing_from_a_later_chapter(
+    make_app, shipped: Content, clock, port
+):
+    app = await make_app(content=shipped, commands_per_window=0)  # hundreds of asks at once
+    app.ports.attach("test", port)
+    # Reading starts today (Mon 2 March); a chapter every 60 days, so chapter 3's
+    # discussion opens on 29 August and chapter 4's on 28 October.
+    started = await say(app, "bookclub start the-wake-up 2026-03-02 every 60 days 08:00", MOD, CLUB)
+    assert "Book club started" in started.text, started.text
+    for place in (CLUB, FREE):
+        assert "Planned" in (await say(app, "schedule reflection 09:00", MOD, place)).text
+        planned = await say(app, "schedule discussion daily 10:00 next", MOD, place)
+        assert "Planned" in planned.text, planned.text
+
+    # 183 days of daily posts: more than one full round of every question and prompt.
+    await run_until(app, clock, datetime(2026, 9, 1, 12, tzinfo=UTC))
+    status = to_plain((await say(app, "bookclub", MEMBER, CLUB)).text)
+    assert "This week: chapter 3" in status, status
+
+    tagged_reflections, tagged_prompts, tagged_practices = later(shipped)
+    counts = await app.store.reflections.use_counts_many([CLUB.community_id, FREE.community_id])
+    asked_club, asked_free = counts[CLUB.community_id], counts[FREE.community_id]
+    assert sum(asked_club.values()) >= len(shipped.reflections)  # a full round and more
+    assert tagged_reflections.isdisjoint(asked_club)
+    assert tagged_reflections <= set(asked_free)  # without a club they are asked
+    untagged = {r for r in shipped.reflections if r not in tagged_reflections}
+    assert untagged <= set(asked_club)  # and the club still gets every other question
+
+    later_titles = {shipped.prompts[p].title for p in tagged_prompts}
+    general_titles = {p.title for p in shipped.prompts.values() if p.id not in tagged_prompts}
+    assert later_titles.isdisjoint(general_titles)  # so a title tells them apart
+
+    def threads(place: Place) -> set[str]:
+        return {
+            s.title or ""
+            for s in port.sent
+            if s.kind == "thread" and s.place.community_id == place.community_id
+        }
+
+    assert later_titles.isdisjoint(threads(CLUB))
+    assert later_titles <= threads(FREE)
+
+    # Asked for, at chapter 3: today's question, prompts and practices, many times.
+    def shown(replies: list[str], texts: set[str]) -> set[str]:
+        return {t for t in texts if any(t in reply for reply in replies)}
+
+    later_texts = (
+        {shipped.reflections[r].text for r in tagged_reflections}
+        | {shipped.prompts[p].text for p in tagged_prompts}
+        | {p.text for p in shipped.practices if p.id in tagged_practices}
+    )
+    randomly_shown = {shipped.prompts[p].text for p in tagged_prompts} | {
+        p.text for p in shipped.practices if p.id in tagged_practices
+    }
+    for place in (CLUB, FREE):
+        replies = [to_plain((await say(app, "reflect", MEMBER, place)).text)]
+        replies += [to_plain((await say(app, "prompt", MEMBER, place)).text) for _ in range(300)]
+        replies += [to_plain((await say(app, "practice", MEMBER, place)).text) for _ in range(150)]
+        replies.append(to_plain((await say(app, "prompt list sacrifice", MEMBER, place)).text))
+        if place == CLUB:
+            assert shown(replies, later_texts) == set()
+            assert not any(title in reply for reply in replies for title in later_titles)
+        else:  # the same draws without a club do show them
+            assert shown(replies, randomly_shown) == randomly_shown
+
+
+async def test_how_far_a_club_has_read_follows_skips_pauses_and_its_end(app, clock):
+    def reached_at(when: datetime):
+        clock.set(when)
+        return app.store.bookclubs.chapters_reached([CLUB.community_id], when)
+
+    # Three chapters, one a day at 08:00 UTC from Tue 3 March.
+    started = await say(
+        app, "bookclub start the-wake-up 2026-03-02 every 1 days 08:00 chapters 3", MOD, CLUB
+    )
+    assert "Book club started" in started.text, started.text
+    assert await reached_at(datetime(2026, 3, 3, 7, tzinfo=UTC)) == {CLUB.community_id: 0}
+    assert await reached_at(datetime(2026, 3, 3, 9, tzinfo=UTC)) == {CLUB.community_id: 1}
+    assert "Skipped the chapter 2" in (await say(app, "bookclub skip", MOD, CLUB)).text
+    # A skipped discussion still means the club read on.
+    assert await reached_at(datetime(2026, 3, 4, 9, tzinfo=UTC)) == {CLUB.community_id: 2}
+    assert "Paused" in (await say(app, "bookclub pause", MOD, CLUB)).text
+    # Chapter 3's old date passes while paused: the club has not read further.
+    assert await reached_at(datetime(2026, 3, 6, 9, tzinfo=UTC)) == {CLUB.community_id: 2}
+    assert "moved 2 days later" in (await say(app, "bookclub resume", MOD, CLUB)).text
+    assert await reached_at(datetime(2026, 3, 6, 12, tzinfo=UTC)) == {CLUB.community_id: 2}
+
+    # A second club in the community, further behind: the lower chapter counts.
+    other = Place("test", CLUB.community_id, "r:second")
+    second = await say(app, "bookclub start the-wake-up 2026-03-06 every 7 days 08:00", MOD, other)
+    assert "Book club started" in second.text, second.text
+    assert await reached_at(datetime(2026, 3, 6, 13, tzinfo=UTC)) == {CLUB.community_id: 0}
+    await say(app, "bookclub end", MOD, other)
+    # Once every discussion has opened the book is read: nothing left to spoil.
+    assert await reached_at(datetime(2026, 3, 7, 9, tzinfo=UTC)) == {}
+    assert await app.store.bookclubs.chapters_reached([FREE.community_id], clock.now()) == {}

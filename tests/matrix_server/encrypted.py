@@ -1,0 +1,99 @@
+"""Members whose clients encrypt, as Element does: matrix-nio with its own crypto store.
+
+``SecretPerson`` is a :class:`Person` whose client uploads its keys, decrypts what it syncs
+and encrypts what it says; it records which events it decrypted, so a test can tell a reply
+that was readable only with the room's keys from a plain one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    MegolmEvent,
+    RoomCreateResponse,
+    RoomPreset,
+    RoomSendResponse,
+    SyncResponse,
+)
+
+from tests.matrix_server.people import Person, fresh
+from tests.matrix_server.synapse import SynapseServer
+
+ENCRYPTION = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+
+_stores = itertools.count()
+
+
+class SecretPerson(Person):
+    def __init__(self, synapse: SynapseServer, name: str, stores: Path) -> None:
+        super().__init__(synapse, fresh(synapse, name))
+        store = stores / f"member-{next(_stores)}"
+        store.mkdir(parents=True)
+        self.client = AsyncClient(
+            synapse.base_url,
+            self.user.user_id,
+            device_id=self.user.device_id,
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True),
+        )
+        self.client.restore_login(self.user.user_id, self.user.device_id, self.user.access_token)
+        self.decrypted: set[str] = set()  # ids of events this client decrypted
+        self.unreadable: set[str] = set()  # ids of encrypted events it could not decrypt
+
+    async def sync(self, timeout_ms: int = 250) -> None:
+        await self.keep_up()
+        response = await self.client.sync(timeout=timeout_ms)
+        if not isinstance(response, SyncResponse):
+            await asyncio.sleep(0.05)
+            return
+        for room_id, info in response.rooms.join.items():
+            for event in info.timeline.events:
+                if isinstance(event, MegolmEvent):
+                    self.unreadable.add(event.event_id)
+                elif getattr(event, "decrypted", False):
+                    self.decrypted.add(event.event_id)
+                self.events.append((room_id, event.source))
+        self.invited.extend(response.rooms.invite)
+        await self.keep_up()
+
+    async def keep_up(self) -> None:
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.outgoing_to_device_messages:
+            await self.client.send_to_device_messages()
+
+    async def say(self, room_id: str, body: str, **content: Any) -> str:
+        payload = {"msgtype": content.pop("msgtype", "m.text"), "body": body, **content}
+        response = await self.client.room_send(
+            room_id, "m.room.message", payload, ignore_unverified_devices=True
+        )
+        assert isinstance(response, RoomSendResponse), response
+        return response.event_id
+
+    async def room(self, *invite: str, name: str = "circle", **kw: Any) -> str:
+        """An encrypted room (Element's default for private rooms and direct chats)."""
+        await self.sync(0)
+        created = await self.client.room_create(
+            name=name, invite=list(invite), initial_state=[ENCRYPTION], **kw
+        )
+        assert isinstance(created, RoomCreateResponse), created
+        return created.room_id
+
+    async def direct(self, bot_id: str) -> str:
+        return await self.room(bot_id, is_direct=True, preset=RoomPreset.trusted_private_chat)
+
+    async def join(self, room_id: str) -> None:
+        await self.sync(0)  # our keys are up before anyone shares a room key with us
+        await super().join(room_id)

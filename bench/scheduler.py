@@ -88,7 +88,7 @@ async def main(communities: int, burst: int) -> None:
         port = LatenessPort(clock)
         port.due = {f"c:{n}": burst_due for n in range(burst)}
         port.expected = burst
-        app.scheduler.attach("bench", port)
+        app.ports.attach("bench", port)
         await app.scheduler.start()
         await asyncio.sleep(0)
         load_s = time.perf_counter() - started

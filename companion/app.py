@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from companion import content as content_module
+from companion import platforms
+from companion.anonymity import AnonymousRouting
 from companion.commands import Feature, Registry
 from companion.config import Settings, secret
 from companion.content import Content
@@ -29,12 +31,10 @@ from companion.flood import FloodGate
 from companion.identity import MemberHasher, load_or_create_key
 from companion.metrics import Metrics
 from companion.notices import Notices
-from companion.ports import Clock, SystemClock
+from companion.ports import Clock, Ports, SystemClock
 from companion.scheduler import Scheduler
 from companion.store import Store
 from companion.web.config import WebSettings
-
-PREFIXES = {"matrix": "!", "discord": "/", "console": ""}
 
 
 @dataclass(slots=True)
@@ -48,6 +48,8 @@ class App:
     reflections: Reflections
     prompts: Prompts
     scheduler: Scheduler
+    ports: Ports  # the adapters' ChatPorts, by platform
+    anonymity: AnonymousRouting  # ask anonymously where rooms show who writes
     help: Help
     hasher: MemberHasher  # keyed hash of member ids, for anything that must not name them
     clock: Clock
@@ -77,14 +79,24 @@ async def build(
         reflections = Reflections(store, content, communities)
         prompts = Prompts(store, content, rng)
         metrics = Metrics()
+        ports = Ports()
         scheduler = Scheduler(
-            store, clock, grace=timedelta(hours=settings.grace_hours), metrics=metrics
+            store,
+            clock,
+            grace=timedelta(hours=settings.grace_hours),
+            metrics=metrics,
+            ports=ports,
         )
         metrics.probe(lambda: metrics.scheduler_up.set(1 if scheduler.running else 0))
         plans = Plans(store, content)
         hasher = MemberHasher(load_or_create_key(settings.key_file))
         registry = Registry()
-        help_feature = Help(registry, PREFIXES)
+        surfaces = platforms.all_platforms()
+        help_feature = Help(
+            registry,
+            {p.name: p.prefix_in(settings.section(p.name)) for p in surfaces},
+            {p.name: p.usage for p in surfaces if p.usage is not None},
+        )
         features: list[Feature] = [
             help_feature,
             Definitions(content, store),
@@ -92,7 +104,7 @@ async def build(
             Lessons(content, rng, store),
             communities,
             prompts,
-            Schedules(scheduler, communities, reflections, prompts, content),
+            Schedules(store, scheduler, communities, reflections, prompts, content),
             plans,
             BookClubs(store, scheduler, communities, plans),
             Resources(store, content),
@@ -100,7 +112,7 @@ async def build(
                 store,
                 content,
                 hasher,
-                Notices(store, scheduler, clock),
+                Notices(store, ports, clock),
                 scheduler,
                 per_day=settings.suggestions_per_day,
             ),
@@ -113,22 +125,23 @@ async def build(
     except BaseException:
         await store.close()
         raise
+    dispatcher = Dispatcher(
+        registry,
+        FloodGate(clock, settings.commands_per_window, timedelta(seconds=settings.window_seconds)),
+        metrics,
+    )
     return App(
         settings=settings,
         store=store,
         content=content,
         registry=registry,
-        dispatcher=Dispatcher(
-            registry,
-            FloodGate(
-                clock, settings.commands_per_window, timedelta(seconds=settings.window_seconds)
-            ),
-            metrics,
-        ),
+        dispatcher=dispatcher,
         communities=communities,
         reflections=reflections,
         prompts=prompts,
         scheduler=scheduler,
+        ports=ports,
+        anonymity=AnonymousRouting(dispatcher, ports),
         help=help_feature,
         hasher=hasher,
         clock=clock,

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from companion import content as content_module
 from companion import logs, operations
@@ -154,19 +154,19 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor.exit_code(checks)
 
 
-async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
-    """Build the app, start every configured adapter, stop on SIGINT/SIGTERM or when done.
+async def _serve(settings: Settings, *, pid_file: Path | None = None, **build_options: Any) -> int:
+    """Build the app, start every configured platform (companion.platforms), stop on
+    SIGINT/SIGTERM or when one is done (the terminal's input ended).
 
     SIGHUP reloads the content files (see companion.reload); `pid_file` tells
     `companion content reload` where to send it.
     """
-    from companion import health
+    from companion import health, platforms
     from companion.app import build
     from companion.reload import Reloader
     from companion.web.config import WebSettings
-    from companion_adapters.console import ConsoleAdapter
 
-    app = await build(settings)
+    app = await build(settings, **build_options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -179,18 +179,11 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None) -> int:
         endpoint = await health.start(app.metrics, app.scheduler, settings)  # [metrics]
         if pid_file is not None:
             await asyncio.to_thread(pid_file.write_text, f"{os.getpid()}\n")
-        if "console" in settings.adapters:
-            console = ConsoleAdapter(app)
-            app.scheduler.attach("console", console)
-            tasks.append(asyncio.create_task(console.run(), name="console"))
-        if "matrix" in settings.adapters:
-            from companion_adapters.matrix import run as run_matrix  # imports nio only here
-
-            tasks.append(asyncio.create_task(run_matrix(app, settings), name="matrix"))
-        if "discord" in settings.adapters:
-            from companion_adapters.discord import run as run_discord
-
-            tasks.append(asyncio.create_task(run_discord(app, settings), name="discord"))
+        for name in settings.adapters:
+            platform = platforms.get(name)
+            if platform is None:
+                raise ConfigError(f"There is no platform called {name!r}.")
+            tasks.append(asyncio.create_task(platform.serve(app, settings), name=name))
         await app.scheduler.start()
         web = WebSettings.from_settings(settings)
         if web.enabled:

@@ -18,8 +18,10 @@ class ConfigError(Exception):
     """The configuration is unusable; the message says what to change."""
 
 
-# Every section of the config file and its settings: the one declaration of what is known
-# (config.example.toml documents each; the adapters validate the values of theirs).
+# The core's sections of the config file and their settings; each platform's own table is
+# declared with the platform (companion.platforms: Platform.settings). schema() is both: the
+# one declaration of what is known (config.example.toml documents each; the adapters
+# validate the values of theirs).
 SCHEMA: dict[str, tuple[str, ...]] = {
     "storage": ("path", "url", "key_path"),
     "content": ("dir",),
@@ -30,24 +32,19 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "window_seconds",
     ),
     "scheduler": ("grace_hours",),
-    "console": ("enabled",),
-    "matrix": (
-        "enabled",
-        "homeserver",
-        "user_id",
-        "command_prefix",
-        "moderator_level",
-        "allowed_inviters",
-        "max_command_age_minutes",
-        "device_name",
-        "encryption",
-        "crypto_store_path",
-        "unverified_devices",
-    ),
-    "discord": ("enabled", "test_guild_id", "moderator_role_ids", "api_base", "gateway_url"),
     "metrics": ("enabled", "bind", "port", "stale_after_seconds"),
     "web": ("enabled", "bind", "port", "public_url", "session_hours", "unchecked_minutes"),
 }
+
+
+def schema() -> dict[str, tuple[str, ...]]:
+    """Every known section and its settings: the core's, then each platform's table."""
+    from companion import platforms  # the registry's declarations import this module
+
+    tables = {p.name: p.known_settings for p in platforms.all_platforms()}
+    return {**SCHEMA, **tables}
+
+
 SECRET_KEYS = ("token", "access_token", "password")
 
 
@@ -125,16 +122,17 @@ class UnknownSetting:
 def unknown_settings(data: dict[str, Any]) -> list[UnknownSetting]:
     """Each section or setting of parsed config the schema does not know, with the closest."""
     problems = []
+    known_sections = schema()
     for name, value in data.items():
         if not isinstance(value, dict):
-            owners = [s for s, keys in SCHEMA.items() if name in keys]
+            owners = [s for s, keys in known_sections.items() if name in keys]
             if owners:
                 hint, fix = f"it belongs under [{owners[0]}]", f"move it under [{owners[0]}]"
             else:
-                hint, fix = _closest(name, list(SCHEMA), section=True)
+                hint, fix = _closest(name, list(known_sections), section=True)
             problems.append(UnknownSetting(f"{name} is not a section ({hint}).", fix))
-        elif name not in SCHEMA:
-            hint, fix = _closest(name, list(SCHEMA), section=True)
+        elif name not in known_sections:
+            hint, fix = _closest(name, list(known_sections), section=True)
             problems.append(UnknownSetting(f"[{name}] is not a section ({hint}).", fix))
         else:
             problems.extend(unknown_keys(name, value))
@@ -143,12 +141,13 @@ def unknown_settings(data: dict[str, Any]) -> list[UnknownSetting]:
 
 def unknown_keys(section_name: str, section: dict[str, Any]) -> list[UnknownSetting]:
     """Each key of ``[section_name]`` the schema does not know."""
-    known = SCHEMA[section_name]
+    known_sections = schema()
+    known = known_sections[section_name]
     problems = []
     for key in section:
         if key in known:
             continue
-        elsewhere = [s for s, keys in SCHEMA.items() if key in keys and s != section_name]
+        elsewhere = [s for s, keys in known_sections.items() if key in keys and s != section_name]
         if elsewhere:
             hint, fix = f"it belongs under [{elsewhere[0]}]", f"move it under [{elsewhere[0]}]"
         else:
@@ -184,13 +183,18 @@ def settings_from(data: dict[str, Any], path: Path) -> Settings:
     community = _table(data, "community")
     scheduler = _table(data, "scheduler")
     content = _table(data, "content")
+    from companion import platforms  # the registry's declarations import this module
+
+    known = platforms.all_platforms()
     adapters = tuple(
-        name
-        for name in ("console", "matrix", "discord")
-        if _table(data, name).get("enabled", True) and name in data
+        p.name for p in known if p.name in data and _table(data, p.name).get("enabled", True)
     )
     if not adapters:
-        raise ConfigError(f"{path} names no adapter: add a [console], [matrix] or [discord] table.")
+        tables = ", ".join(f"[{p.name}]" for p in known)
+        raise ConfigError(f"{path} names no adapter: add one of these tables: {tables}.")
+    for platform in known:
+        if platform.name in adapters and platform.check is not None:
+            platform.check(_table(data, platform.name))
     db = storage.get("path", str(default_db_path()))
     url = storage.get("url")
     database_url: str | None = None

@@ -20,10 +20,10 @@ from typing import Any
 from companion import content as content_module
 from companion.commands import Registry
 from companion.config import (
-    SCHEMA,
     ConfigError,
     Settings,
     read_config,
+    schema,
     settings_from,
     unknown_settings,
 )
@@ -116,10 +116,11 @@ async def diagnose(path: Path) -> list[Check]:
 
 
 def _known_only(data: dict[str, Any]) -> dict[str, Any]:
+    known = schema()
     return {
-        name: {key: value for key, value in section.items() if key in SCHEMA[name]}
+        name: {key: value for key, value in section.items() if key in known[name]}
         for name, section in data.items()
-        if name in SCHEMA and isinstance(section, dict)
+        if name in known and isinstance(section, dict)
     }
 
 

@@ -11,9 +11,8 @@ import logging
 from typing import Protocol, runtime_checkable
 
 from companion.events import Place
-from companion.ports import Clock
-from companion.scheduler import Scheduler
-from companion.store import Store
+from companion.ports import Clock, Ports
+from companion.store import Repositories, Store
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +23,24 @@ class PrivateChannel(Protocol):
 
 
 class Notices:
-    def __init__(self, store: Store, scheduler: Scheduler, clock: Clock) -> None:
+    def __init__(self, store: Store, ports: Ports, clock: Clock) -> None:
         self.store = store
-        self.scheduler = scheduler  # holds the adapters' ports by platform
+        self.ports = ports
         self.clock = clock
 
     async def send(self, place: Place, member_id: str, text: str) -> bool:
         """Store the notice and try to deliver it now; True when it was delivered."""
-        now = self.clock.now()
-        notice_id = await self.store.members.add_notice(
-            place.platform, place.community_id, member_id, text, now
+        notice_id = await self.keep(self.store, place, member_id, text)
+        return await self.deliver(notice_id, place, member_id, text)
+
+    async def keep(self, repos: Repositories, place: Place, member_id: str, text: str) -> int:
+        """Store a notice (pass a unit of work to make it part of one); deliver it after."""
+        return await repos.members.add_notice(
+            place.platform, place.community_id, member_id, text, self.clock.now()
         )
-        port = self.scheduler.ports.get(place.platform)
+
+    async def deliver(self, notice_id: int, place: Place, member_id: str, text: str) -> bool:
+        port = self.ports.get(place.platform)
         if not isinstance(port, PrivateChannel):
             return False
         try:

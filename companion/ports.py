@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -87,3 +88,45 @@ class SystemClock:
             await asyncio.wait_for(wake.wait(), timeout=delay)
         except TimeoutError:
             pass
+
+
+class Ports:
+    """The adapters' ChatPorts by platform, registered with the app: an adapter attaches its
+    port once connected and detaches it when it stops. The scheduler and the features that
+    post (notices, anonymous questions) look ports up here."""
+
+    def __init__(self) -> None:
+        self._ports: dict[str, ChatPort] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def attach(self, platform: str, port: ChatPort) -> None:
+        self._ports[platform] = port
+        self._changed()
+
+    def detach(self, platform: str, port: ChatPort | None = None) -> None:
+        """Remove the platform's port (only if it is still ``port``, when given)."""
+        if port is None or self._ports.get(platform) is port:
+            self._ports.pop(platform, None)
+            self._changed()
+
+    def get(self, platform: str) -> ChatPort | None:
+        return self._ports.get(platform)
+
+    def platforms(self) -> list[str]:
+        return sorted(self._ports)
+
+    def __contains__(self, platform: object) -> bool:
+        return platform in self._ports
+
+    def __getitem__(self, platform: str) -> ChatPort:
+        return self._ports[platform]
+
+    def __bool__(self) -> bool:
+        return bool(self._ports)
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()

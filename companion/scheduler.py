@@ -18,14 +18,14 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from companion.events import Kind as MessageKind
 from companion.events import Place
 from companion.fmt import Md, as_md
 from companion.metrics import Metrics
-from companion.ports import ChatPort, Clock, PostError
+from companion.ports import Clock, Ports, PostError
 from companion.recurrence import Recurrence
 from companion.store import Repositories, Store
 from companion.store.schedules import Claim, Lease, NewSchedule, ScheduleRow, Skip, iso
@@ -135,6 +135,7 @@ class Scheduler:
         holder: str | None = None,
         lease: timedelta = LEASE,
         shards: tuple[int, tuple[int, ...]] | None = None,
+        ports: Ports | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()
@@ -144,7 +145,8 @@ class Scheduler:
         self.holder = holder or default_holder()
         self.lease = lease
         self.shards = shards  # (shard_count, shard ids): the Discord guilds this process serves
-        self.ports: dict[str, ChatPort] = {}
+        self.ports = ports if ports is not None else Ports()  # the app's; it wakes us on changes
+        self.ports.on_change(self.wake)
         self.kinds: dict[str, Kind] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -160,16 +162,6 @@ class Scheduler:
         prepare: Prepare | None = None,
     ) -> None:
         self.kinds[kind] = Kind(render, after_sent, prepare)
-
-    def attach(self, platform: str, port: ChatPort) -> None:
-        """An adapter offers its ChatPort; schedules of its platform start being served."""
-        self.ports[platform] = port
-        self.wake()
-
-    def detach(self, platform: str) -> None:
-        """An adapter stopped: its schedules wait (nothing is claimed) until it is back."""
-        self.ports.pop(platform, None)
-        self.wake()
 
     def wake(self) -> None:
         self._wake.set()
@@ -241,6 +233,33 @@ class Scheduler:
         assert row is not None
         return row
 
+    async def add_now(
+        self, place: Place, kind: str, payload: str, created_by: str, *, repos: Repositories
+    ) -> int:
+        """A one-off post due now, written in the caller's unit of work: an outbox, so what
+        a command decides and the post it makes are committed together, and the post then
+        goes out once (claimed, keyed, retried) like any scheduled one."""
+        now = self.clock.now()
+        new = NewSchedule(
+            community_id=place.community_id,
+            platform=place.platform,
+            room_id=place.room_id,
+            thread_id=place.thread_id,
+            kind=kind,
+            rule="once",
+            days="",
+            start_date=now.astimezone(UTC).date().isoformat(),
+            at_time=now.astimezone(UTC).strftime("%H:%M"),
+            timezone="UTC",
+            payload=payload,
+            next_run=iso(now),
+            created_by=created_by,
+            created_at=iso(now),
+        )
+        schedule_id = await repos.schedules.add(new)
+        self.wake()
+        return schedule_id
+
     async def set_status(
         self, row: ScheduleRow, status: str, *, repos: Repositories | None = None
     ) -> ScheduleRow:
@@ -269,7 +288,7 @@ class Scheduler:
         async with self._run_lock:
             if not self.ports:
                 return 0
-            platforms = sorted(self.ports)
+            platforms = self.ports.platforms()
             now = self.clock.now()
             lease = self._lease(now)
             jobs: list[Job] = []
@@ -427,7 +446,7 @@ class Scheduler:
             try:
                 await self.run_due()
                 earliest = await self.store.schedules.earliest_wake(
-                    sorted(self.ports), self._lease(self.clock.now())
+                    self.ports.platforms(), self._lease(self.clock.now())
                 )
             except Exception:
                 log.exception("scheduler pass failed; trying again in a minute")

@@ -38,9 +38,7 @@ from companion_adapters.discord.tree import (
     RenderedTree,
     Route,
     RouteKey,
-    command_paths,
     render_tree,
-    slash_usage,
 )
 
 log = logging.getLogger(__name__)
@@ -91,8 +89,6 @@ class DiscordAdapter:
         )
         self.routes: Mapping[RouteKey, Route] = self.tree.routes
         self.client = CompanionClient(self, **client_options)
-        paths = command_paths(spec.name for spec in app.registry)
-        app.help.usage_styles[PLATFORM] = lambda spec: slash_usage(spec, paths[spec.name])
         app.metrics.probe(self._report_health)
 
     def _report_health(self) -> None:
@@ -119,13 +115,13 @@ class DiscordAdapter:
                     ) from None
                 await self.client.connect(reconnect=True)
             finally:
-                self.app.scheduler.detach(PLATFORM)
+                self.app.ports.detach(PLATFORM, self)
                 await self.client.close()
 
     async def setup(self) -> None:
         """Once per login (never on reconnects): sync the commands, then offer the ChatPort."""
         await self.sync_commands()
-        self.app.scheduler.attach(PLATFORM, self)
+        self.app.ports.attach(PLATFORM, self)
         await self.app.scheduler.start()  # idempotent: never a second loop
 
     async def sync_commands(self) -> None:

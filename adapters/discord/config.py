@@ -6,6 +6,7 @@ by ``COMPANION_DISCORD_TOKEN_FILE``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,12 @@ class DiscordConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DiscordConfig:
-        section: dict[str, Any] = settings.section("discord")
-        check_section("discord", section)
+        return cls.from_section(settings.section("discord"))
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> DiscordConfig:
+        """Check the raw ``[discord]`` table; every problem is a ConfigError naming the key."""
+        check_section("discord", dict(section))
         guild = section.get("test_guild_id")
         roles = section.get("moderator_role_ids", [])
         if not isinstance(roles, list):

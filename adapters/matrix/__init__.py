@@ -16,22 +16,19 @@ __all__ = ["run"]
 
 
 async def run(app: App, settings: Settings) -> None:
-    """Connect the bot account of ``[matrix]``, offer it to the scheduler, then sync until
+    """Connect the bot account of ``[matrix]``, register its port with the app, then sync until
     cancelled. Bad settings, a missing or refused token raise ConfigError before any sync."""
     from companion_adapters.matrix.adapter import MatrixAdapter
     from companion_adapters.matrix.settings import MatrixConfig
 
     config = MatrixConfig.from_section(settings.section("matrix"))
     adapter = MatrixAdapter(app, config)
-    # `help` shows the prefix users type here (a copy: Help may share the default mapping).
-    app.help.prefixes = {**app.help.prefixes, "matrix": config.command_prefix}
     try:
         await adapter.login()
-        app.scheduler.attach("matrix", adapter)
+        app.ports.attach("matrix", adapter)
         await app.scheduler.start()
         await adapter.sync_forever()
     finally:
         app.metrics.adapter_up("matrix", False)
-        if app.scheduler.ports.get("matrix") is adapter:
-            app.scheduler.detach("matrix")
+        app.ports.detach("matrix", adapter)
         await adapter.close()

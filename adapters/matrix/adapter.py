@@ -34,11 +34,12 @@ from nio import (
 )
 from nio.exceptions import OlmUnverifiedDeviceError
 
+from companion import anonymity
 from companion.app import App
 from companion.config import ConfigError, secret
 from companion.events import Actor, Kind, MessageRef, Place
 from companion.ports import PostError
-from companion_adapters.matrix import anonymity, crypto, inbound, outbound
+from companion_adapters.matrix import crypto, inbound, outbound
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.settings import (
     PASSWORD_ENV,
@@ -471,9 +472,17 @@ class MatrixAdapter:
         try:
             txn = outbound.txn_id("reply", command.event_id)
             here = outbound.reply_to(command.event_id, command.thread_root)
-            ask = anonymity.parse(command.line)
-            if ask is not None:
-                text = await self._ask_anonymously(command, ask, place)
+            own_direct = self.direct.get(command.room_id) == self.member_key(command.sender)
+            text = await self.app.anonymity.route(
+                command.line,
+                actor,
+                place,
+                self.app.clock.now(),
+                prefix=self.config.command_prefix,
+                bot_name=self.me,
+                own_direct=own_direct,
+            )
+            if text is not None:  # an anonymous question, routed by the core
                 await self._send_md(command.room_id, text, here, txn)
                 return
             reply = await self.app.dispatcher.run_text(
@@ -494,33 +503,11 @@ class MatrixAdapter:
         except Exception:
             log.exception("answering %s in %s failed", command.event_id, command.room_id)
 
-    async def _ask_anonymously(
-        self, command: inbound.Command, ask: anonymity.AnonymousAsk, place: Place
-    ) -> str:
-        """Everyone in a room sees who writes there: from a community room the question is
-        not passed on (the member is told to use a direct message); from the member's own
-        direct room it goes to the community room they share with the bot, as if asked
-        there. The answer goes back where the command was sent."""
-        prefix = self.config.command_prefix
-        own_direct = self.direct.get(command.room_id) == self.member_key(command.sender)
-        if not place.is_direct or not own_direct:
-            return anonymity.use_a_direct_message(prefix, self.me)
-        rooms = await self._shared_rooms(command.sender)
-        if not rooms:
-            return anonymity.no_shared_room()
-        room = anonymity.pick(rooms, ask)
-        if room is None:
-            return anonymity.which_room(rooms, prefix, ask.choice)
-        state = self.rooms.get(room.room_id, RoomState())
-        actor = inbound.actor_of(command, state, self.config.moderator_level)
-        community = Place(inbound.PLATFORM, room.room_id, room.room_id)
-        reply = await self.app.dispatcher.run_text(ask.line, actor, community, self.app.clock.now())
-        return "" if reply is None else reply.text
-
-    async def _shared_rooms(self, user_id: str) -> list[anonymity.SharedRoom]:
-        """The community rooms (joined, not direct, not encrypted) the user is joined to,
-        in the order of the numbered list. Members are lazy-loaded in the sync, so the
-        homeserver is asked, a few rooms at a time."""
+    async def shared_communities(self, actor: Actor) -> list[anonymity.Community]:
+        """The community rooms (joined, not direct, not encrypted) the member is joined to
+        (the capability behind anonymous questions). Members are lazy-loaded in the sync,
+        so the homeserver is asked, a few rooms at a time."""
+        user_id = actor.id
         candidates = [
             (room_id, room)
             for room_id, room in self.rooms.items()
@@ -540,11 +527,11 @@ class MatrixAdapter:
             )
 
         found = await asyncio.gather(*(joined(room_id) for room_id, _ in candidates))
-        return anonymity.ordered(
-            anonymity.SharedRoom(room_id, room.name)
+        return [
+            anonymity.Community(Place(inbound.PLATFORM, room_id, room_id), room.name)
             for (room_id, room), member in zip(candidates, found, strict=True)
             if member
-        )
+        ]
 
     def hello(self) -> str:
         p = self.config.command_prefix

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from companion.commands import CommandSpec, Param, ParamType, Registry, UserError
 from companion.events import Invocation, Kind, Reply
 from companion.fmt import Md, bullets, code, fmt, join, lines
 from companion.textparse import unknown_command_message
 
+Usage = Callable[[CommandSpec, Registry], str]
+
 
 class Help:
-    def __init__(self, registry: Registry, prefixes: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        prefixes: Mapping[str, str] | None = None,
+        usage_styles: Mapping[str, Usage] | None = None,
+    ) -> None:
+        """``prefixes`` and ``usage_styles`` come from the platform registry
+        (companion.platforms): what users type before a command on each platform, and
+        how a platform whose users type commands differently (Discord's "/define term:")
+        shows one; the others get "PREFIX name <arg>"."""
         self.registry = registry
-        self.prefixes = prefixes or {}
-        # An adapter whose users type commands differently (Discord's "/define term:")
-        # registers how to show a command's usage; others get "PREFIX name <arg>".
-        self.usage_styles: dict[str, Callable[[CommandSpec], str]] = {}
+        self.prefixes = dict(prefixes or {})
+        self.usage_styles = dict(usage_styles or {})
 
     def usage(self, spec: CommandSpec, platform: str) -> str:
         style = self.usage_styles.get(platform)
-        return style(spec) if style else self.prefixes.get(platform, "") + spec.usage
+        return style(spec, self.registry) if style else self.prefixes.get(platform, "") + spec.usage
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -49,7 +58,6 @@ class Help:
     async def help(self, inv: Invocation) -> Reply:
         name = inv.args.get("command")
         platform = inv.place.platform
-        prefix = self.prefixes.get(platform, "")
         if name is None:
             return Reply(self.overview(inv.actor.is_moderator, platform), kind=Kind.HELP)
         spec = self.registry.get(str(name).strip().lstrip("!/"))
@@ -59,10 +67,12 @@ class Help:
                 items = [fmt("{}: {}", code(self.usage(s, platform)), s.description) for s in group]
                 return Reply(bullets(items), kind=Kind.HELP)
             raise UserError(unknown_command_message(str(name), self.registry))
-        text = self.detail(spec, prefix)
+        text = self.detail(spec, platform)
         group = [s for s in self.registry.subcommands(spec.name) if s is not spec]
         if group:
-            also = bullets(fmt("{}: {}", code(prefix + s.usage), s.description) for s in group)
+            also = bullets(
+                fmt("{}: {}", code(self.usage(s, platform)), s.description) for s in group
+            )
             text = lines(text, "", "Also:", also)
         return Reply(text, kind=Kind.HELP)
 

@@ -16,10 +16,13 @@ from companion.features.prompts import MAX_PROMPT, PROMPT_TEXT, split_tags, titl
 from companion.fmt import Md, bold, bullets, code, fmt, italic, lines
 from companion.identity import MemberHasher
 from companion.notices import Notices
-from companion.scheduler import Scheduler
+from companion.ports import PostError
+from companion.scheduler import Action, Post, Scheduler
 from companion.store import Store
 from companion.store.contributions import SuggestionRow
+from companion.store.schedules import ScheduleRow
 
+QUESTION_KIND = "anonymous-question"  # the post an approved question becomes
 MAX_TITLE = 200
 MAX_DEFINITION = 600
 KINDS = {
@@ -45,6 +48,7 @@ class Moderation:
         self.hasher = hasher
         self.notices = notices
         self.scheduler = scheduler
+        scheduler.register(QUESTION_KIND, self.render_question)
         self.per_day = per_day
         self.content = content
 
@@ -311,32 +315,35 @@ class Moderation:
                 data["text"],
                 tuple(data.get("tags", ())),
             )
-        if not await self.store.contributions.decide(
-            item, "approved", inv.actor.id, None, inv.at, **extra
-        ):
-            raise UserError(fmt("#{} was decided by someone else a moment ago.", item.id))
-        outcome = ""
+        place = Place(item.platform, item.community_id, item.room_id)
+        told = fmt("Your suggestion #{} ({}) was approved. Thank you.", item.id, describe(item))
+        notice_id = None
+        # The decision, the post it makes and the suggester's notice: all or nothing.
+        async with self.store.unit_of_work() as uow:
+            if not await uow.contributions.decide(
+                item, "approved", inv.actor.id, None, inv.at, **extra
+            ):
+                raise UserError(fmt("#{} was decided by someone else a moment ago.", item.id))
+            if item.kind == "question":
+                await self.scheduler.add_now(
+                    place, QUESTION_KIND, str(item.id), inv.actor.id, repos=uow
+                )
+            if item.author_id is not None:
+                notice_id = await self.notices.keep(uow, place, item.author_id, told)
+        if notice_id is not None and item.author_id is not None:
+            await self.notices.deliver(notice_id, place, item.author_id, told)
         if item.kind == "question":
-            outcome = await self._post_question(item, inv.at)
-        await self._tell(
-            item, fmt("Your suggestion #{} ({}) was approved. Thank you.", item.id, describe(item))
-        )
-        done = (
-            fmt("#{} approved. {}", item.id, outcome) if outcome else fmt("#{} approved.", item.id)
-        )
+            done = fmt("#{} approved. I am posting it in its room now, without a name.", item.id)
+        else:
+            done = fmt("#{} approved.", item.id)
         return Reply(done, kind=Kind.CONFIRMATION)
 
-    async def _post_question(self, item: SuggestionRow, now: datetime) -> str:
-        place = Place(item.platform, item.community_id, item.room_id)
-        port = self.scheduler.ports.get(item.platform)
-        if port is None:
-            return "I could not post it: that platform is not connected right now."
+    async def render_question(self, row: ScheduleRow, due: datetime) -> Action:
+        item = await self.store.contributions.get(row.community_id, int(row.payload))
+        if item is None or item.kind != "question" or item.status != "approved":
+            raise PostError("the question is no longer approved", permanent=True)
         text = lines(bold("A question from a member, asked anonymously"), item.data["question"])
-        try:
-            await port.post(place, text, key=f"anon-{item.id}", kind=Kind.QUESTION)
-        except Exception as error:
-            return f"I could not post it ({error}); the question is kept in the audit log."
-        return "Posted it without a name."
+        return Post(text, kind=Kind.QUESTION)
 
     async def reject(self, inv: Invocation) -> Reply:
         item = await self._pending(inv)

@@ -16,6 +16,7 @@ from companion.features.reflections import render as render_reflection
 from companion.fmt import bullets, code, fmt, lines
 from companion.recurrence import DAY_NAMES, Recurrence
 from companion.scheduler import Action, Post, Scheduler, Thread, describe
+from companion.store import Store
 from companion.store.schedules import ScheduleRow
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -55,12 +56,14 @@ def parse_date(text: str) -> date:
 class Schedules:
     def __init__(
         self,
+        store: Store,
         scheduler: Scheduler,
         communities: Communities,
         reflections: Reflections,
         prompts: Prompts,
         content: Content,
     ) -> None:
+        self.store = store
         self.scheduler = scheduler
         self.communities = communities
         self.reflections = reflections
@@ -208,7 +211,7 @@ class Schedules:
         )
 
     async def list_(self, inv: Invocation) -> Reply:
-        rows = await self.scheduler.store.schedules.for_community(inv.place.community_id)
+        rows = await self.store.schedules.for_community(inv.place.community_id)
         clubs = {r.room_id for r in rows if r.kind.startswith("bookclub-")}
         rows = [r for r in rows if not r.kind.startswith("bookclub-")]
         if not rows and not clubs:
@@ -239,7 +242,7 @@ class Schedules:
         return Reply(lines(fmt("**Planned here**"), bullets(items)), kind=Kind.LIST)
 
     async def _own(self, inv: Invocation) -> ScheduleRow:
-        row = await self.scheduler.store.schedules.get(inv.number("id"))
+        row = await self.store.schedules.get(inv.number("id"))
         if (
             row is None
             or row.community_id != inv.place.community_id

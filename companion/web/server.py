@@ -85,7 +85,7 @@ class WebState:
 
     def checker(self, platform: str) -> ModeratorCheck | None:
         """The platform's port, if it can say who is a moderator now."""
-        port = self.app.scheduler.ports.get(platform)
+        port = self.app.ports.get(platform)
         return port if isinstance(port, ModeratorCheck) else None
 
     def _render(self, template: str, **values: Any) -> str:

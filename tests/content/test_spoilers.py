@@ -53,8 +53,8 @@ def port(clock):
 async def test_a_club_at_chapter_3_sees_nothing_from_a_later_chapter(
     make_app, shipped: Content, clock, port
 ):
-    app = await make_app(content=shipped, commands_per_window=0)  # many commands, one member
-    app.scheduler.attach("test", port)
+    app = await make_app(content=shipped, commands_per_window=0)  # hundreds of asks at once
+    app.ports.attach("test", port)
     # Reading starts today (Mon 2 March); a chapter every 60 days, so chapter 3's
     # discussion opens on 29 August and chapter 4's on 28 October.
     started = await say(app, "bookclub start the-wake-up 2026-03-02 every 60 days 08:00", MOD, CLUB)

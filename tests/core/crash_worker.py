@@ -53,7 +53,7 @@ async def main(store: str, journal: str, now: str, mode: str) -> None:
     else:
         settings = Settings(db_path=Path(store))
     app = await build(settings, clock=clock, content=content.load(FIXTURE_CONTENT))
-    app.scheduler.attach("test", JournalPort(Path(journal), mode))
+    app.ports.attach("test", JournalPort(Path(journal), mode))
     await app.scheduler.recover()
     await app.scheduler.run_due()
     await app.close()

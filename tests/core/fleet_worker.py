@@ -82,7 +82,7 @@ async def main(argv: list[str]) -> None:
     clock.anchor -= float(skew)
     app.scheduler.holder = name
     app.scheduler.lease = timedelta(minutes=3)
-    app.scheduler.attach("test", FilePort(Path(log), name, stall))
+    app.ports.attach("test", FilePort(Path(log), name, stall))
     await app.scheduler.start()
     finish = datetime.fromisoformat(end)
     for _ in range(100_000):

@@ -10,7 +10,7 @@ from tests.fakes import FakeClock
 
 async def run_until(app: App, clock: FakeClock, until: datetime) -> None:
     """Jump to each earliest wake-up the scheduler asks for and run what is due then."""
-    platforms = sorted(app.scheduler.ports)
+    platforms = app.ports.platforms()
     for _ in range(10_000):
         earliest = await app.store.schedules.earliest_wake(platforms)
         if earliest is None or datetime.fromisoformat(earliest) > until:

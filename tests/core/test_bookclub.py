@@ -40,7 +40,7 @@ def port(clock):
 
 async def test_a_whole_club_from_start_to_end(make_app, port, clock):
     app = await make_app()
-    app.scheduler.attach("test", port)
+    app.ports.attach("test", port)
     await six_chapter_club(app)
 
     # Two chapters, then a restart in the middle of the club.
@@ -52,7 +52,7 @@ async def test_a_whole_club_from_start_to_end(make_app, port, clock):
     ]
     await app.close()
     app = await make_app()
-    app.scheduler.attach("test", port)
+    app.ports.attach("test", port)
 
     # Pause for a week after chapter 2: the rest moves 7 days on.
     await say(app, "bookclub pause", MODERATOR)
@@ -106,7 +106,7 @@ async def test_status_counts_members_without_naming_them(app, clock):
 
 
 async def test_skip_and_end(app, port, clock):
-    app.scheduler.attach("test", port)
+    app.ports.attach("test", port)
     await six_chapter_club(app)
     assert "Skipped the chapter 1" in (await say(app, "bookclub skip", MODERATOR)).text
     await run_until(app, clock, datetime(2026, 3, 13, tzinfo=UTC))
@@ -152,7 +152,7 @@ async def test_one_club_per_channel_several_per_community(app):
 async def test_the_club_in_the_terminal(app, clock):
     out = io.StringIO()
     console = ConsoleAdapter(app, stdout=out, interactive=False)
-    app.scheduler.attach("console", console)
+    app.ports.attach("console", console)
     for line in (
         "timezone Europe/Berlin",
         "bookclub start the-wake-up 2026-03-03 every 7 days 18:30",

@@ -78,7 +78,7 @@ def test_the_schema_is_what_the_example_documents():
     known setting is documented there."""
     import re
 
-    from companion.config import SCHEMA
+    from companion.config import schema
 
     documented: dict[str, set[str]] = {}
     section = ""
@@ -88,4 +88,4 @@ def test_the_schema_is_what_the_example_documents():
             documented[section] = set()
         elif match := re.match(r"^(?:# )?(\w+) = ", line):
             documented[section].add(match.group(1))
-    assert documented == {name: set(keys) for name, keys in SCHEMA.items()}
+    assert documented == {name: set(keys) for name, keys in schema().items()}

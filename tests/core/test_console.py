@@ -61,7 +61,7 @@ def test_ask_prints_one_reply(db_path):
 async def test_scheduled_posts_are_printed_as_they_fall_due(app, clock):
     out = io.StringIO()
     console = ConsoleAdapter(app, stdout=out, interactive=False)
-    app.scheduler.attach("console", console)
+    app.ports.attach("console", console)
     await console.handle("schedule reflection 12:30")
     await console.handle("schedule discussion daily 13:00 next")
     await run_until(app, clock, clock.now() + timedelta(hours=2))

@@ -34,7 +34,7 @@ def migrate(*args: str) -> subprocess.CompletedProcess[str]:
 async def fill(app, clock) -> None:
     """A bit of everything a community leaves in the database."""
     port = RecordingPort(clock=clock)
-    app.scheduler.attach("test", port)
+    app.ports.attach("test", port)
     await six_chapter_club(app)
     await say(app, "schedule reflection 13:00", MODERATOR)
     await say(app, "reflect answer I noticed who spoke first.")

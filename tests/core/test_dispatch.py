@@ -105,7 +105,7 @@ async def test_replies_and_posts_say_what_they_are(app):
     assert (await say(app, "define allyship")).kind is Kind.DEFINITION
     assert (await say(app, "reflect")).kind is Kind.REFLECTION
     port = RecordingPort(app.clock)
-    app.scheduler.attach(PLACE.platform, port)
+    app.ports.attach(PLACE.platform, port)
     await say(app, "schedule reflection 13:00", MODERATOR)
     app.clock.advance(timedelta(hours=1, minutes=1))
     await app.scheduler.run_due()

@@ -36,7 +36,7 @@ async def test_a_dead_processes_claim_is_taken_over_after_its_lease(make_app, cl
     await say(first, "schedule reflection 13:00", MODERATOR)
     first.scheduler.holder = "process-a"
     hanging = HangingPort()
-    first.scheduler.attach("test", hanging)
+    first.ports.attach("test", hanging)
     clock.set(clock.now().replace(hour=13, minute=0, second=5))
     dying = asyncio.create_task(first.scheduler.run_due())
     await hanging.called.wait()
@@ -46,7 +46,7 @@ async def test_a_dead_processes_claim_is_taken_over_after_its_lease(make_app, cl
     second = await make_app()
     second.scheduler.holder = "process-b"
     port = RecordingPort(clock=clock)
-    second.scheduler.attach("test", port)
+    second.ports.attach("test", port)
     [held] = await second.store.schedules.occurrences(1)
     assert held.state == "claimed" and held.claimed_by == "process-a"
 
@@ -69,7 +69,7 @@ async def test_two_processes_claiming_together_send_each_post_once(make_app, clo
     ports = [RecordingPort(clock=clock) for _ in apps]
     for index, (app, port) in enumerate(zip(apps, ports, strict=True)):
         app.scheduler.holder = f"process-{index}"
-        app.scheduler.attach("test", port)
+        app.ports.attach("test", port)
     for minute in range(40):
         clock.set(clock.now().replace(hour=13, minute=minute, second=1))
         await asyncio.gather(*(app.scheduler.run_due() for app in apps))

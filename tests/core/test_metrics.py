@@ -63,7 +63,7 @@ async def test_counters_move_as_commands_are_answered_and_posts_go_out(
     app: App, clock: FakeClock, scrape: Scraper
 ) -> None:
     port = RecordingPort(clock=clock)
-    app.scheduler.attach("test", port)
+    app.ports.attach("test", port)
     before = await scrape.metrics()
     assert value(before, "companion_commands_total", command="define", outcome="ok") == 0
 

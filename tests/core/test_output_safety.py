@@ -280,7 +280,7 @@ class Harness:
         self.discord_sent: list[str] = []
         self.posts = 0
         for platform in PLATFORMS:
-            self.app.scheduler.attach(platform, self)
+            self.app.ports.attach(platform, self)
         self.examples = 0
         self.day = START.date()
         self.started = monotonic()

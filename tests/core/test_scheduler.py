@@ -24,7 +24,7 @@ def port(clock):
 
 @pytest.fixture
 async def sched_app(app, port):
-    app.scheduler.attach("test", port)
+    app.ports.attach("test", port)
     return app
 
 
@@ -105,7 +105,7 @@ async def test_the_scheduled_post_and_reflect_ask_the_same_question(sched_app, p
 async def test_restart_in_the_middle_of_a_day_sends_nothing_twice(make_app, clock):
     first_port = RecordingPort(clock=clock)
     app = await make_app()
-    app.scheduler.attach("test", first_port)
+    app.ports.attach("test", first_port)
     await say(app, "schedule reflection 09:00", MODERATOR)
     await say(app, "schedule reflection 18:00", MODERATOR)
     await run_until(app, clock, datetime(2026, 3, 3, 10, tzinfo=UTC))  # 09:00 posted
@@ -113,7 +113,7 @@ async def test_restart_in_the_middle_of_a_day_sends_nothing_twice(make_app, cloc
 
     second_port = RecordingPort(clock=clock)
     restarted = await make_app()
-    restarted.scheduler.attach("test", second_port)
+    restarted.ports.attach("test", second_port)
     await run_until(restarted, clock, datetime(2026, 3, 4, 0, tzinfo=UTC))
     assert [s.at.hour for s in first_port.sent] == [18, 9]  # Mar 2 18:00, Mar 3 09:00
     assert [s.at.hour for s in second_port.sent] == [18]  # only what was still to come
@@ -127,7 +127,7 @@ async def test_downtime_within_grace_posts_late(make_app, clock):
     clock.set(datetime(2026, 3, 2, 17, tzinfo=UTC))  # down from 12:00 to 17:00
     port = RecordingPort(clock=clock)
     restarted = await make_app()
-    restarted.scheduler.attach("test", port)
+    restarted.ports.attach("test", port)
     await restarted.scheduler.run_due()
     assert len(port.sent) == 1 and port.sent[0].at.hour == 17
 
@@ -139,7 +139,7 @@ async def test_downtime_past_grace_skips_and_logs(make_app, clock, caplog):
     clock.set(datetime(2026, 3, 4, 20, tzinfo=UTC))  # missed Mar 2, 3 and 4 (7 h late)
     port = RecordingPort(clock=clock)
     restarted = await make_app()
-    restarted.scheduler.attach("test", port)
+    restarted.ports.attach("test", port)
     with caplog.at_level(logging.WARNING):
         await restarted.scheduler.run_due()
     assert port.sent == []
@@ -277,7 +277,7 @@ class SecondRoomBreaks(RecordingPort):
 async def test_one_job_failing_unexpectedly_does_not_unmark_the_rest_of_its_batch(make_app, clock):
     app = await make_app()
     port = SecondRoomBreaks(clock=clock)
-    app.scheduler.attach("test", port)
+    app.ports.attach("test", port)
     for room in ("r:1", "r:2", "r:3"):
         await say(app, "schedule reflection 13:00", MODERATOR, replace(PLACE, room_id=room))
     clock.set(datetime(2026, 3, 2, 13, 0, tzinfo=UTC))
@@ -291,7 +291,7 @@ async def test_one_job_failing_unexpectedly_does_not_unmark_the_rest_of_its_batc
     clock.advance(timedelta(minutes=5))
     again = RecordingPort(clock=clock)
     restarted = await make_app()
-    restarted.scheduler.attach("test", again)
+    restarted.ports.attach("test", again)
     await restarted.scheduler.recover()
     await run_until(restarted, clock, clock.now() + timedelta(hours=1))
     assert [s.place.room_id for s in again.sent] == ["r:2"]  # nothing sent twice

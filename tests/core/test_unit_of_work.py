@@ -15,8 +15,11 @@ import pytest
 from companion.dispatch import APOLOGY
 from companion.store import Store
 from companion.store.bookclubs import BookClubRepo
-from tests.conftest import MODERATOR, PLACE, say
+from companion.store.members import MemberRepo
+from companion.store.schedules import ScheduleRepo
+from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.core.test_bookclub import six_chapter_club
+from tests.fakes import RecordingPort
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -178,3 +181,41 @@ async def test_a_process_killed_inside_a_unit_leaves_nothing(make_app, store_tar
     assert await again.store.bookclubs.club_in_room(PLACE.platform, PLACE.room_id) is None
     started = await say(again, "bookclub start the-wake-up 2026-03-10", MODERATOR)
     assert "Book club started" in started.text
+
+
+async def test_approving_a_question_whose_post_cannot_be_written_leaves_it_pending(
+    app, monkeypatch
+):
+    await say(app, "ask anonymously How do I speak up without centring myself?")
+    fail_in(monkeypatch, ScheduleRepo, "add")  # the post, after the decision was written
+    assert (await say(app, "approve 1", MODERATOR)).text == APOLOGY
+    [item] = await app.store.contributions.pending(PLACE.community_id)
+    assert item.id == 1 and item.status == "pending"
+    assert await app.store.contributions.audit(PLACE.community_id) == []
+    assert await schedules_by_status(app) == {}
+    monkeypatch.undo()
+    assert "approved" in (await say(app, "approve 1", MODERATOR)).text
+
+
+async def test_approving_whose_notice_cannot_be_written_adds_nothing(app, monkeypatch):
+    await say(app, "suggest term solidarity Standing with others, in deeds as well as words.")
+    fail_in(monkeypatch, MemberRepo, "add_notice")  # after the term and the audit row
+    assert (await say(app, "approve 1", MODERATOR)).text == APOLOGY
+    assert await app.store.contributions.terms(PLACE.community_id) == []
+    assert await app.store.contributions.count_pending(PLACE.community_id) == 1
+    assert await app.store.members.notices(MEMBER.id) == []
+
+
+async def test_an_approved_question_is_posted_once_even_across_a_restart(make_app, clock):
+    app = await make_app()
+    await say(app, "ask anonymously How do I speak up without centring myself?")
+    await say(app, "approve 1", MODERATOR)
+    await app.close()  # stopped before the scheduler sent it
+    port = RecordingPort(clock=clock)
+    again = await make_app()
+    again.ports.attach(PLACE.platform, port)
+    await again.scheduler.run_due()
+    clock.advance(timedelta(hours=1))
+    await again.scheduler.run_due()
+    [post] = port.sent
+    assert post.place == PLACE and "How do I speak up" in post.text

@@ -148,7 +148,7 @@ class Bot:
 
     @property
     def adapter(self) -> MatrixAdapter:
-        port = self.app.scheduler.ports["matrix"]
+        port = self.app.ports["matrix"]
         assert isinstance(port, MatrixAdapter)
         return port
 
@@ -220,7 +220,7 @@ async def bot_starter(
         bot = Bot(user, app, task)
         running.append(bot)
         deadline = time.monotonic() + 5
-        while "matrix" not in app.scheduler.ports or not bot.adapter.synced.is_set():
+        while "matrix" not in app.ports or not bot.adapter.synced.is_set():
             if task.done():
                 task.result()
             assert time.monotonic() < deadline, "the bot did not finish its first sync"

@@ -66,7 +66,7 @@ class Browserless:
 
 
 async def serve(app: App, port: RecordingPort) -> Browserless:
-    app.scheduler.attach(PLACE.platform, port)
+    app.ports.attach(PLACE.platform, port)
     server = TestServer(create(app, WebSettings.from_settings(app.settings)), host="127.0.0.1")
     client = TestClient(server)
     await client.start_server()

@@ -86,7 +86,7 @@ async def served(make_app) -> AsyncIterator[tuple[Any, ConsoleAdapter, io.String
     app = await make_app(sections=WEB)
     out = io.StringIO()
     console = ConsoleAdapter(app, stdout=out, interactive=False)
-    app.scheduler.attach("console", console)
+    app.ports.attach("console", console)
     server = TestServer(create(app, WebSettings.from_settings(app.settings)), host="127.0.0.1")
     await server.start_server()
     try:

@@ -43,7 +43,16 @@ async def test_run_serves_slash_commands(tmp_path: Path, monkeypatch: pytest.Mon
         )
         serving = asyncio.create_task(_serve(load_settings(config)))
         try:
-            await double.wait_ready(timeout=5)
+            # Starting includes importing discord.py and loading the shipped content: seconds
+            # on a cold first run (no bytecode yet) or a busy machine. So wait for the event,
+            # not a fixed 5 s, and fail at once if serving itself fails.
+            ready = asyncio.create_task(double.wait_ready(timeout=120))
+            await asyncio.wait({ready, serving}, return_when=asyncio.FIRST_COMPLETED)
+            if serving.done():
+                ready.cancel()
+                serving.result()  # raises what stopped it
+                pytest.fail("serving ended before the bot identified")
+            await ready
             record = await double.slash("define", {"term": "allyship"}, user=guild.member)
             await double.wait_for_response(record)
             assert record.original is not None

@@ -26,7 +26,7 @@ from nio import (
     RoomPutStateResponse,
 )
 
-from companion.app import PREFIXES, build
+from companion.app import build
 from companion.commands import CommandSpec
 from companion.config import ConfigError
 from companion.content import Content
@@ -111,7 +111,9 @@ async def test_help_shows_the_configured_prefix(start_bot: Any, people: Any) -> 
     asked = await alice.say(room_id, "?help")
     body = (await alice.reply_to(room_id, asked, bot.id))["content"]["body"]
     assert "?define" in body and "!define" not in body
-    assert PREFIXES["matrix"] == "!"  # the default mapping shared by every app is untouched
+    asked = await alice.say(room_id, "?help define")  # one command: prefixed too
+    body = (await alice.reply_to(room_id, asked, bot.id))["content"]["body"]
+    assert body.startswith("?define <term>") and "?define allyship" in body, body
 
 
 async def test_only_moderators_schedule_and_room_creators_are_moderators(
@@ -498,7 +500,7 @@ async def test_a_password_login_keeps_its_device_across_restarts(
         app = await build(settings, clock=FakeClock(START))
         bot = Bot(user, app, asyncio.create_task(run(app, settings)))
         deadline = time.monotonic() + 5
-        while "matrix" not in app.scheduler.ports or not bot.adapter.synced.is_set():
+        while "matrix" not in app.ports or not bot.adapter.synced.is_set():
             assert not bot.task.done(), bot.task.exception()
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)

@@ -503,7 +503,7 @@ async def test_a_private_notice_goes_to_the_members_direct_room(
     ],
 )
 def test_reading_an_anonymous_question(line: str, choice: int | None, question: str) -> None:
-    from companion_adapters.matrix import anonymity
+    from companion import anonymity
 
     ask = anonymity.parse(line)
     assert ask == anonymity.AnonymousAsk(choice, question)
@@ -514,36 +514,43 @@ def test_reading_an_anonymous_question(line: str, choice: int | None, question: 
     "line", ["ask", "ask a question", "help ask anonymously", "asks anonymously x", "anonymously"]
 )
 def test_other_commands_are_not_anonymous_questions(line: str) -> None:
-    from companion_adapters.matrix import anonymity
+    from companion import anonymity
 
     assert anonymity.parse(line) is None
 
 
+def shared_room(room_id: str, name: str | None) -> Any:
+    from companion.anonymity import Community
+    from companion.events import Place
+
+    return Community(Place("matrix", room_id, room_id), name)
+
+
 def test_shared_rooms_are_numbered_in_a_stable_order() -> None:
-    from companion_adapters.matrix.anonymity import AnonymousAsk, SharedRoom, ordered, pick
+    from companion.anonymity import AnonymousAsk, ordered, pick
 
     rooms = [
-        SharedRoom("!c", "readers"),
-        SharedRoom("!b", None),
-        SharedRoom("!a", "Readers"),
-        SharedRoom("!d", "Allies"),
+        shared_room("!c", "readers"),
+        shared_room("!b", None),
+        shared_room("!a", "Readers"),
+        shared_room("!d", "Allies"),
     ]
     listed = ordered(rooms)
-    assert [r.room_id for r in listed] == ["!b", "!d", "!a", "!c"]
+    assert [r.place.room_id for r in listed] == ["!b", "!d", "!a", "!c"]
     assert ordered(reversed(rooms)) == listed
-    assert pick(listed, AnonymousAsk(2, "q")) == SharedRoom("!d", "Allies")
+    assert pick(listed, AnonymousAsk(2, "q")) == shared_room("!d", "Allies")
     assert pick(listed, AnonymousAsk(None, "q")) is None  # several: the member must choose
     assert pick(listed, AnonymousAsk(5, "q")) is None and pick(listed, AnonymousAsk(0, "q")) is None
     assert pick(listed[:1], AnonymousAsk(None, "q")) == listed[0]
 
 
 def test_what_the_bot_says_about_anonymity_is_safe_markup() -> None:
-    from companion_adapters.matrix import anonymity
+    from companion import anonymity
 
     here = outbound.notice(anonymity.use_a_direct_message("?", "@comp_anion:example.org"))
     assert "?ask anonymously <question>" in here["body"] and "\n" not in here["body"]
     assert "@comp_anion:example.org" in here["body"]
-    rooms = [anonymity.SharedRoom("!a", "<b>Allies</b> @room"), anonymity.SharedRoom("!b", None)]
+    rooms = [shared_room("!a", "<b>Allies</b> @room"), shared_room("!b", None)]
     listed = outbound.notice(anonymity.which_room(rooms, "!", choice=7))
     assert "There is no #7" in listed["body"] and "#2 !b" in listed["body"]
     assert "<b>" not in listed["formatted_body"] and "@room" not in listed["body"]
@@ -552,25 +559,26 @@ def test_what_the_bot_says_about_anonymity_is_safe_markup() -> None:
 async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from companion import anonymity
     from companion.events import Actor, Place
-    from companion_adapters.matrix import anonymity
     from companion_adapters.matrix.adapter import MatrixAdapter
 
     config = MatrixConfig.from_section(LOCAL)
     bot = MatrixAdapter(app, config)
     said: list[tuple[str, str, Any]] = []
-    shared: list[anonymity.SharedRoom] = []
+    shared: list[anonymity.Community] = []
 
     async def send_md(room_id: str, md: str, relates_to: Any, txn: str) -> str:
         said.append((room_id, md, relates_to))
         return "$r"
 
-    async def shared_rooms(user_id: str) -> list[anonymity.SharedRoom]:
-        assert user_id == ALICE
-        return anonymity.ordered(shared)
+    async def shared_rooms(actor: Actor) -> list[anonymity.Community]:
+        assert actor.id == ALICE
+        return list(shared)
 
     monkeypatch.setattr(bot, "_send_md", send_md)
-    monkeypatch.setattr(bot, "_shared_rooms", shared_rooms)
+    monkeypatch.setattr(bot, "shared_communities", shared_rooms)
+    app.ports.attach("matrix", bot)  # the capability is found through the app's ports
     alice = Actor(ALICE, "alice")
 
     async def ask(room_id: str, line: str) -> str:
@@ -592,7 +600,7 @@ async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
 
         await bot._remember_direct("!dm", ALICE)
         assert "not in any room with you" in await ask("!dm", question)
-        shared[:] = [anonymity.SharedRoom("!r1", "Zebras"), anonymity.SharedRoom("!r2", "Allies")]
+        shared[:] = [shared_room("!r1", "Zebras"), shared_room("!r2", "Allies")]
         listed = await ask("!dm", question)
         assert "- #1 Allies\n- #2 Zebras" in listed and await pending("!r2") == 0
         assert "There is no #3" in await ask("!dm", question.replace("ly ", "ly #3 ", 1))

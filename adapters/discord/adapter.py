@@ -27,6 +27,7 @@ from companion.dispatch import APOLOGY
 from companion.events import Actor, Invocation, Kind, MessageRef, Place
 from companion.ports import PostError
 from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
+from companion_adapters.discord.moderators import ModeratorLookup, moderates
 from companion_adapters.discord.render import (
     part_nonce,
     split_message,
@@ -89,6 +90,7 @@ class DiscordAdapter:
         )
         self.routes: Mapping[RouteKey, Route] = self.tree.routes
         self.client = CompanionClient(self, **client_options)
+        self.moderators = ModeratorLookup(self.client, config.moderator_role_ids, app.clock)
         app.metrics.probe(self._report_health)
 
     def _report_health(self) -> None:
@@ -183,19 +185,12 @@ class DiscordAdapter:
         return Actor(str(user.id), user.display_name, self._is_moderator(interaction))
 
     def _is_moderator(self, interaction: discord.Interaction) -> bool:
-        """Moderating is community-wide, so it comes from the member's guild-level power:
-        the owner, their roles' permissions (Administrator, Manage Server, Manage Threads)
-        or a configured role. Never ``interaction.permissions``: those are resolved in the
-        channel, so a Manage Threads overwrite on one channel would make a moderator."""
+        """From the member's guild-level power (``moderators.moderates``), never from
+        ``interaction.permissions``, which are resolved in the channel."""
         user, guild = interaction.user, interaction.guild
         if guild is None or not isinstance(user, discord.Member):
             return False  # a DM, or a guild the bot has no roles for: nobody moderates
-        if guild.owner_id == user.id:
-            return True
-        perms = user.guild_permissions
-        if perms.administrator or perms.manage_guild or perms.manage_threads:
-            return True
-        return any(user.get_role(r) for r in self.config.moderator_role_ids)
+        return moderates(guild, user, self.config.moderator_role_ids)
 
     @staticmethod
     def _place(interaction: discord.Interaction) -> Place:
@@ -396,6 +391,13 @@ class DiscordAdapter:
         with post_errors(f"messaging member {member_id} privately"):
             channel = await self.client.create_dm(discord.Object(id=int(member_id)))
             await self._send_all(channel, to_discord(text), key, "")
+
+    async def is_moderator(self, platform: str, community_id: str, member_id: str) -> bool | None:
+        """The web dashboard's check (``ports.ModeratorCheck``): the rule commands use,
+        asked of Discord now (cached ~30 s)."""
+        if platform != PLATFORM:
+            return None
+        return await self.moderators.check(community_id, member_id)
 
     async def _send_all(
         self, target: discord.abc.Messageable, text: str, key: str, tag: str

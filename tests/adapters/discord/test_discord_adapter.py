@@ -660,6 +660,14 @@ async def test_health_shows_the_gateway_connected_and_commands_counted(bot: Bot)
 # --- the web dashboard ---------------------------------------------------------------------
 
 
+async def dashboard_link(bot: Bot) -> str:
+    """The moderator types /dashboard; the one-time token from the link only they see."""
+    record = await bot.double.slash("dashboard", user=bot.guild.moderator)
+    await bot.double.wait_for_response(record)
+    assert record.messages[0].ephemeral
+    return text_of(record).split("login?token=")[1].split(")")[0]
+
+
 async def test_a_moderator_gets_a_dashboard_link_only_they_see(start_bot: BotFactory) -> None:
     from tests.fakes import RecordingPort
     from tests.web.harness import WEB, Browserless, serve
@@ -667,14 +675,61 @@ async def test_a_moderator_gets_a_dashboard_link_only_they_see(start_bot: BotFac
     bot = await start_bot(sections=WEB)
     with pytest.raises(PermissionError, match="hidden from member"):  # a moderator command
         await bot.double.slash("dashboard", user=bot.guild.member)
-    record = await bot.double.slash("dashboard", user=bot.guild.moderator)
-    await bot.double.wait_for_response(record)
-    assert record.messages[0].ephemeral
-    token = text_of(record).split("login?token=")[1].split(")")[0]
+    token = await dashboard_link(bot)
     web: Browserless = await serve(bot.app, RecordingPort())
     try:
         landed = await web.client.post("/login", data={"token": token})
         assert landed.status == 200
         assert landed.url.path == f"/c/{bot.guild.guild.id}/schedules"
+    finally:
+        await web.client.close()
+
+
+async def test_the_dashboard_closes_within_a_minute_of_losing_the_role(
+    start_bot: BotFactory,
+) -> None:
+    from tests.fakes import RecordingPort
+    from tests.web.harness import WEB, page, serve
+
+    bot = await start_bot(sections=WEB)
+    guild = bot.guild
+    schedules = page(str(guild.guild.id), "schedules")
+    fetches = ("GET", f"/api/v10/guilds/{guild.guild.id}/members/{guild.moderator.id}")
+    web = await serve(bot.app, RecordingPort())
+    try:
+        assert (await web.sign_in(await dashboard_link(bot))).status == 303
+        bot.clock.advance(timedelta(minutes=20))  # past unchecked_minutes: Discord is asked
+        for _ in range(3):
+            assert (await web.client.get(schedules)).status == 200
+        assert bot.double.requests.count(fetches) == 1  # one fetch serves a burst of pages
+
+        guild.moderator.roles.remove(guild.moderators)
+        assert (await web.client.get(schedules)).status == 200  # the answer of 30 s ago
+        bot.clock.advance(timedelta(seconds=31))
+        refused = await web.client.get(schedules)
+        assert refused.status == 403
+        assert "no longer a moderator" in await refused.text()
+        assert bot.double.requests.count(fetches) == 2
+    finally:
+        await web.client.close()
+
+
+async def test_a_moderator_who_leaves_the_guild_loses_the_dashboard(
+    start_bot: BotFactory,
+) -> None:
+    from tests.fakes import RecordingPort
+    from tests.web.harness import WEB, page, serve
+
+    bot = await start_bot(sections=WEB)
+    guild = bot.guild
+    schedules = page(str(guild.guild.id), "schedules")
+    web = await serve(bot.app, RecordingPort())
+    try:
+        assert (await web.sign_in(await dashboard_link(bot))).status == 303
+        assert (await web.client.get(schedules)).status == 200
+        guild.guild.members.remove(guild.moderator)
+        bot.clock.advance(timedelta(seconds=31))
+        assert (await web.client.get(schedules)).status == 403
+        assert [e.body["code"] for e in bot.double.errors] == [10007]  # Unknown Member
     finally:
         await web.client.close()

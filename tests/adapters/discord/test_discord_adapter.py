@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -37,6 +37,9 @@ from tests.discord_double import (
     Perm,
 )
 from tests.fakes import FakeClock
+
+if TYPE_CHECKING:
+    from tests.web.harness import Browserless
 
 pytestmark = pytest.mark.discord
 
@@ -685,19 +688,29 @@ async def test_a_moderator_gets_a_dashboard_link_only_they_see(start_bot: BotFac
         await web.client.close()
 
 
-async def test_the_dashboard_closes_within_a_minute_of_losing_the_role(
-    start_bot: BotFactory,
-) -> None:
+@contextlib.asynccontextmanager
+async def signed_in(bot: Bot) -> AsyncIterator[tuple[Browserless, str]]:
+    """The moderator signed in to the dashboard: the browser and their schedules page."""
     from tests.fakes import RecordingPort
-    from tests.web.harness import WEB, page, serve
+    from tests.web.harness import page, serve
 
-    bot = await start_bot(sections=WEB)
-    guild = bot.guild
-    schedules = page(str(guild.guild.id), "schedules")
-    fetches = ("GET", f"/api/v10/guilds/{guild.guild.id}/members/{guild.moderator.id}")
     web = await serve(bot.app, RecordingPort())
     try:
         assert (await web.sign_in(await dashboard_link(bot))).status == 303
+        yield web, page(str(bot.guild.guild.id), "schedules")
+    finally:
+        await web.client.close()
+
+
+async def test_the_dashboard_closes_within_a_minute_of_losing_the_role(
+    start_bot: BotFactory,
+) -> None:
+    from tests.web.harness import WEB
+
+    bot = await start_bot(sections=WEB)
+    guild = bot.guild
+    fetches = ("GET", f"/api/v10/guilds/{guild.guild.id}/members/{guild.moderator.id}")
+    async with signed_in(bot) as (web, schedules):
         bot.clock.advance(timedelta(minutes=20))  # past unchecked_minutes: Discord is asked
         for _ in range(3):
             assert (await web.client.get(schedules)).status == 200
@@ -710,26 +723,17 @@ async def test_the_dashboard_closes_within_a_minute_of_losing_the_role(
         assert refused.status == 403
         assert "no longer a moderator" in await refused.text()
         assert bot.double.requests.count(fetches) == 2
-    finally:
-        await web.client.close()
 
 
 async def test_a_moderator_who_leaves_the_guild_loses_the_dashboard(
     start_bot: BotFactory,
 ) -> None:
-    from tests.fakes import RecordingPort
-    from tests.web.harness import WEB, page, serve
+    from tests.web.harness import WEB
 
     bot = await start_bot(sections=WEB)
-    guild = bot.guild
-    schedules = page(str(guild.guild.id), "schedules")
-    web = await serve(bot.app, RecordingPort())
-    try:
-        assert (await web.sign_in(await dashboard_link(bot))).status == 303
+    async with signed_in(bot) as (web, schedules):
         assert (await web.client.get(schedules)).status == 200
-        guild.guild.members.remove(guild.moderator)
+        bot.guild.guild.members.remove(bot.guild.moderator)
         bot.clock.advance(timedelta(seconds=31))
         assert (await web.client.get(schedules)).status == 403
         assert [e.body["code"] for e in bot.double.errors] == [10007]  # Unknown Member
-    finally:
-        await web.client.close()

@@ -673,7 +673,7 @@ async def dashboard_link(bot: Bot) -> str:
 
 async def test_a_moderator_gets_a_dashboard_link_only_they_see(start_bot: BotFactory) -> None:
     from tests.fakes import RecordingPort
-    from tests.web.harness import WEB, Browserless, serve
+    from tests.web.harness import WEB, serve
 
     bot = await start_bot(sections=WEB)
     with pytest.raises(PermissionError, match="hidden from member"):  # a moderator command

@@ -47,7 +47,8 @@ class Dashboard:
                 "The web dashboard is not switched on here. The operator can turn it on "
                 "with a `[web]` table in the config file."
             )
-        token = secrets.token_urlsafe(32)
+        # Hex, not urlsafe base64: a "__" in the link would be read as Markdown on Discord.
+        token = secrets.token_hex(32)
         login = LoginRow(
             inv.place.platform,
             inv.actor.id,

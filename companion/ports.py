@@ -84,10 +84,14 @@ class SystemClock:
         delay = (when - self.now()).total_seconds()
         if delay <= 0:
             return
+        # asyncio.wait, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the event is set (a port detaching wakes the scheduler just as it is
+        # stopped), and the scheduler's loop then slept on and the process never exited.
+        waiter = asyncio.ensure_future(wake.wait())
         try:
-            await asyncio.wait_for(wake.wait(), timeout=delay)
-        except TimeoutError:
-            pass
+            await asyncio.wait({waiter}, timeout=delay)
+        finally:
+            waiter.cancel()
 
 
 class Ports:

@@ -150,6 +150,7 @@ class Scheduler:
         self.kinds: dict[str, Kind] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._run_lock = asyncio.Lock()
 
     # --- wiring -------------------------------------------------------------------------
@@ -183,6 +184,7 @@ class Scheduler:
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stopping = True  # the loop ends even if a clock swallows the cancellation
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
@@ -441,7 +443,8 @@ class Scheduler:
         self.metrics.post(row.kind, "retried")
 
     async def _loop(self) -> None:
-        while True:
+        self._stopping = False
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.run_due()

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 from rapidfuzz import fuzz, process
 
+from companion.fmt import Md, italic, join
 from companion.schema import (
     ContentError,
     Entries,
@@ -58,14 +59,15 @@ class Resource:
     isbn: str | None = None
 
     @property
-    def citation(self) -> str:
-        """Author, *work*, year: the attribution shown with every quotation."""
-        bits = [self.creator, f"*{self.title}*"]
+    def citation(self) -> Md:
+        """Author, *work*, year: the attribution shown with every quotation (the work in
+        italics, every part escaped)."""
+        bits: list[object] = [self.creator, italic(self.title)]
         if self.publisher:
             bits.append(self.publisher)
         if self.year:
             bits.append(str(self.year))
-        return ", ".join(bits)
+        return join(bits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 The store's contract (every store implements it: SQLite here, PostgreSQL beside it)
 -----------------------------------------------------------------------------------
 A store has one attribute per repository (``communities``, ``reflections``, ``kv``,
-``prompts``, ``schedules``, ``bookclubs``, ``contributions``, ``members``, ``exchange``),
+``prompts``, ``schedules``, ``bookclubs``, ``contributions``, ``members``, ``exchange``,
+``web``, ``account_leases``),
 ``await Store.open(...)``, ``await store.close()``, and::
 
     async with store.unit_of_work() as uow:
@@ -40,6 +41,7 @@ from companion.store.contributions import ContributionRepo
 from companion.store.db import Database
 from companion.store.exchange import ExchangeRepo
 from companion.store.kv import KeyValueRepo
+from companion.store.leases import AccountLeaseRepo
 from companion.store.members import MemberRepo
 from companion.store.postgres import PgDatabase, is_postgres_url  # asyncpg only once used
 from companion.store.prompts import PromptRepo
@@ -62,6 +64,7 @@ class Repositories:
         self.members = MemberRepo(db)
         self.exchange = ExchangeRepo(db)
         self.web = WebRepo(db)
+        self.account_leases = AccountLeaseRepo(db)
 
 
 class UnitOfWork(Repositories):

@@ -131,23 +131,28 @@ async def test_a_moderator_approves_and_plans_and_the_thread_is_posted(served, d
     assert await off_loop(lambda: driver.switch_to.active_element.get_attribute("id")) == "main"
 
     await off_loop(lambda: driver.find_element(By.LINK_TEXT, "Moderation queue").click())
+    await off_loop(lambda: _wait_for(driver, lambda: "/queue" in driver.current_url))
     text = await off_loop(lambda: driver.find_element(By.TAG_NAME, "main").text)
     assert "What changed for you when you listened before answering?" in text
     _screenshot(driver, "dashboard-queue.png")
     await off_loop(
         lambda: driver.find_element(By.CSS_SELECTOR, "[aria-label='Approve suggestion 1']").click()
     )
-    flash = await off_loop(lambda: driver.find_element(By.CSS_SELECTOR, ".flash").text)
+    flash = await off_loop(_flash, driver)  # the form posts, then the page comes back
     assert flash == "#1 approved."
     assert "The queue is empty." in await off_loop(
         lambda: driver.find_element(By.TAG_NAME, "main").text
     )
 
     await off_loop(lambda: driver.find_element(By.LINK_TEXT, "Schedules").click())
+    plan_on_thursday = "[aria-label='Plan a discussion on Thu 05 Mar']"
+    await off_loop(lambda: _wait_for(driver, lambda: _present(driver, plan_on_thursday)))
+    await off_loop(lambda: driver.find_element(By.CSS_SELECTOR, plan_on_thursday).click())
+    thursday = "2026-03-05"  # the form comes back with the day it was opened from
     await off_loop(
-        lambda: driver.find_element(
-            By.CSS_SELECTOR, "[aria-label='Plan a discussion on Thu 05 Mar']"
-        ).click()
+        lambda: _wait_for(
+            driver, lambda: driver.find_element(By.ID, "date").get_attribute("value") == thursday
+        )
     )
     date_value = await off_loop(lambda: driver.find_element(By.ID, "date").get_attribute("value"))
     assert date_value == "2026-03-05"
@@ -158,7 +163,7 @@ async def test_a_moderator_approves_and_plans_and_the_thread_is_posted(served, d
     await off_loop(
         lambda: driver.find_element(By.XPATH, "//button[text()='Plan the discussion']").click()
     )
-    flash = await off_loop(lambda: driver.find_element(By.CSS_SELECTOR, ".flash").text)
+    flash = await off_loop(_flash, driver)
     assert flash.startswith("Planned #1: a discussion thread with prompt 1, once on 2026-03-05")
     day = await off_loop(
         lambda: driver.find_element(By.XPATH, "//li[h3[starts-with(., 'Thu 05 Mar')]]").text
@@ -178,6 +183,16 @@ async def test_a_moderator_approves_and_plans_and_the_thread_is_posted(served, d
     await run_until(app, clock, datetime(2026, 3, 5, 18, 1, tzinfo=UTC))
     posted = out.getvalue()
     assert "[new discussion thread: What changed for you when you listened" in posted
+
+
+def _present(browser: WebDriver, css: str) -> bool:
+    return bool(browser.find_elements(By.CSS_SELECTOR, css))
+
+
+def _flash(browser: WebDriver) -> str:
+    """The message a submitted form's page shows, once that page has loaded."""
+    _wait_for(browser, lambda: _present(browser, ".flash"))
+    return str(browser.find_element(By.CSS_SELECTOR, ".flash").text)
 
 
 def _wait_for(browser: WebDriver, condition: Callable[[], bool]) -> None:

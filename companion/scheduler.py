@@ -212,23 +212,7 @@ class Scheduler:
         first = recurrence.next_after(now)
         if first is None:
             raise ValueError("the schedule has no occurrence in the future")
-        new = NewSchedule(
-            community_id=place.community_id,
-            platform=place.platform,
-            room_id=place.room_id,
-            thread_id=place.thread_id,
-            kind=kind,
-            rule=recurrence.rule,
-            days=",".join(str(d) for d in recurrence.days),
-            start_date=recurrence.start.isoformat(),
-            at_time=recurrence.at.strftime("%H:%M"),
-            timezone=recurrence.zone.key,
-            payload=payload,
-            next_run=iso(first),
-            created_by=created_by,
-            created_at=iso(now),
-            grace_seconds=int(grace.total_seconds()) if grace is not None else None,
-        )
+        new = _new_schedule(place, kind, recurrence, payload, created_by, now, first, grace)
         schedule_id = await repos.schedules.add(new)
         self.wake()
         row = await repos.schedules.get(schedule_id)
@@ -242,22 +226,9 @@ class Scheduler:
         a command decides and the post it makes are committed together, and the post then
         goes out once (claimed, keyed, retried) like any scheduled one."""
         now = self.clock.now()
-        new = NewSchedule(
-            community_id=place.community_id,
-            platform=place.platform,
-            room_id=place.room_id,
-            thread_id=place.thread_id,
-            kind=kind,
-            rule="once",
-            days="",
-            start_date=now.astimezone(UTC).date().isoformat(),
-            at_time=now.astimezone(UTC).strftime("%H:%M"),
-            timezone="UTC",
-            payload=payload,
-            next_run=iso(now),
-            created_by=created_by,
-            created_at=iso(now),
-        )
+        utc = now.astimezone(UTC)
+        once = Recurrence(rule="once", at=utc.time(), zone=ZoneInfo("UTC"), start=utc.date())
+        new = _new_schedule(place, kind, once, payload, created_by, now, now)
         schedule_id = await repos.schedules.add(new)
         self.wake()
         return schedule_id
@@ -459,6 +430,36 @@ class Scheduler:
             else:
                 wake_at = self.clock.now() + IDLE_WAKE
             await self.clock.sleep_until(wake_at, self._wake)
+
+
+def _new_schedule(
+    place: Place,
+    kind: str,
+    recurrence: Recurrence,
+    payload: str,
+    created_by: str,
+    now: datetime,
+    first: datetime,
+    grace: timedelta | None = None,
+) -> NewSchedule:
+    """The row for a schedule of ``recurrence`` whose first occurrence is ``first``."""
+    return NewSchedule(
+        community_id=place.community_id,
+        platform=place.platform,
+        room_id=place.room_id,
+        thread_id=place.thread_id,
+        kind=kind,
+        rule=recurrence.rule,
+        days=",".join(str(d) for d in recurrence.days),
+        start_date=recurrence.start.isoformat(),
+        at_time=recurrence.at.strftime("%H:%M"),
+        timezone=recurrence.zone.key,
+        payload=payload,
+        next_run=iso(first),
+        created_by=created_by,
+        created_at=iso(now),
+        grace_seconds=int(grace.total_seconds()) if grace is not None else None,
+    )
 
 
 def describe(row: ScheduleRow) -> str:

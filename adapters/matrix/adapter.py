@@ -10,29 +10,23 @@ member's id (``app.hasher``), never the id itself.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import aiohttp
 from nio import (
-    AsyncClient,
     AsyncClientConfig,
     ErrorResponse,
     JoinResponse,
-    LocalProtocolError,
     LoginResponse,
     RoomCreateResponse,
     RoomGetStateEventResponse,
     RoomPreset,
-    RoomSendResponse,
     SyncResponse,
     WhoamiResponse,
 )
-from nio.exceptions import OlmUnverifiedDeviceError
 
 from companion import anonymity
 from companion.app import App
@@ -40,7 +34,18 @@ from companion.config import ConfigError, secret
 from companion.events import Actor, Kind, MessageRef, Place
 from companion.ports import PostError
 from companion_adapters.matrix import crypto, inbound, outbound
+from companion_adapters.matrix.client import (
+    BACKOFF_FIRST,
+    BACKOFF_MAX,
+    MAX_RETRY_AFTER,
+    NETWORK_ERRORS,
+    Client,
+    http_status,
+    is_rate_limited,
+    sources,
+)
 from companion_adapters.matrix.rooms import RoomState
+from companion_adapters.matrix.sending import Sender
 from companion_adapters.matrix.settings import (
     PASSWORD_ENV,
     TOKEN_ENV,
@@ -56,15 +61,9 @@ T = TypeVar("T")
 SYNC_TIMEOUT_MS = 30_000  # long-poll: the homeserver answers at once when something happens
 TIMELINE_LIMIT = 50
 CATCH_UP_LIMIT = 100  # the first sync after a restart reaches further back
-BACKOFF_FIRST = 0.25
-BACKOFF_MAX = 30.0
-SEND_ATTEMPTS = 6  # 0.25 + 0.5 + 1 + 2 + 4 s between them: a homeserver restart fits
-MAX_RETRY_AFTER = 30.0
 STARTUP_PATIENCE = 30.0  # how long an unreachable homeserver is waited for at start
 MEMBERSHIP_LOOKUPS = 8  # membership questions to the homeserver at once
 DIRECT_SCOPE = "matrix:direct"  # the hasher's "community" for the direct-room bookkeeping
-
-NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 _STATE_TYPES = [
     "m.room.create",
@@ -99,57 +98,8 @@ FILTER = sync_filter(TIMELINE_LIMIT)
 CATCH_UP_FILTER = sync_filter(CATCH_UP_LIMIT)
 
 
-class _Client(AsyncClient):
-    """matrix-nio's client, keeping the raw invite state of the last sync: nio keeps only
-    member, name and alias events of an invite, and drops m.room.encryption."""
-
-    raw_invites: dict[str, list[dict[str, Any]]] = {}
-
-    async def parse_body(self, transport_response: aiohttp.ClientResponse) -> dict[Any, Any]:
-        body: dict[Any, Any] = await super().parse_body(transport_response)
-        if transport_response.url.path.endswith("/sync") and isinstance(body, dict):
-            rooms = body.get("rooms")
-            invites = rooms.get("invite") if isinstance(rooms, dict) else None
-            raw: dict[str, list[dict[str, Any]]] = {}
-            for room_id, info in invites.items() if isinstance(invites, dict) else ():
-                state = info.get("invite_state") if isinstance(info, dict) else None
-                events = state.get("events") if isinstance(state, dict) else None
-                if isinstance(events, list):
-                    raw[room_id] = [copy.deepcopy(e) for e in events if isinstance(e, dict)]
-            self.raw_invites = raw
-        return body
-
-
 class _Retry(Exception):
     """A start-up request the homeserver could not answer right now."""
-
-
-def http_status(response: object) -> int | None:
-    transport = getattr(response, "transport_response", None)
-    status = getattr(transport, "status", None)
-    return status if isinstance(status, int) else None
-
-
-def is_rate_limited(response: ErrorResponse) -> bool:
-    return response.status_code == "M_LIMIT_EXCEEDED" or http_status(response) == 429
-
-
-def _problem(response: ErrorResponse) -> str:
-    return f"{response.status_code or http_status(response)}: {response.message}"
-
-
-def _sources(events: Iterable[object]) -> list[Mapping[str, Any]]:
-    """The raw dicts behind matrix-nio's event objects (the logic works on those)."""
-    out = []
-    for event in events:
-        source = getattr(event, "source", None)
-        if not isinstance(source, Mapping):
-            continue
-        content = getattr(event, "content", None)
-        if "content" not in source and isinstance(content, dict):
-            source = {**source, "content": content}  # nio pops it from invite member events
-        out.append(source)
-    return out
 
 
 class MatrixAdapter:
@@ -168,7 +118,7 @@ class MatrixAdapter:
         self.wall_clock = wall_clock or time.time  # the age of commands (server timestamps)
         self.sync_timeout_ms = sync_timeout_ms
         store = crypto.store_dir(config, app.settings.db_path) if crypto.enabled(config) else None
-        self.client = _Client(
+        self.client = Client(
             config.homeserver,
             config.user_id,
             store_path=str(store or ""),
@@ -183,13 +133,13 @@ class MatrixAdapter:
         self.crypto = crypto.Crypto(self.client, config, store) if store else None
         self.me = config.user_id
         self.rooms: dict[str, RoomState] = {}
+        self.sender = Sender(self.client, self.rooms, self.crypto)
         # Direct rooms, both ways, by the other member's keyed hash (see member_key).
         self.direct: dict[str, str] = {}  # direct room id -> member key
         self._direct_of: dict[str, str] = {}  # member key -> direct room id
         self._greet: dict[str, str | None] = {}  # joined, hello once its state is known
         self._dm_lock = asyncio.Lock()
         self._password: str | None = None
-        self._closed = False
         self._token_key = f"matrix:next_batch:{self.me}"
         self._direct_key = f"matrix:direct:{self.me}"
         self._session_key = session_key(self.me)
@@ -321,7 +271,7 @@ class MatrixAdapter:
                 delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:
-        self._closed = True
+        self.sender.closed = True
         await self.client.close()
 
     # --- the sync loop ----------------------------------------------------------------------
@@ -407,8 +357,8 @@ class MatrixAdapter:
         for room_id, info in response.rooms.join.items():
             room = self.rooms.setdefault(room_id, RoomState())
             was_encrypted = room.encrypted
-            room.apply_all(_sources(info.state))
-            events = _sources(info.timeline.events)
+            room.apply_all(sources(info.state))
+            events = sources(info.timeline.events)
             start = inbound.joined_at(events, self.me)
             answers: list[tuple[inbound.Command, Actor, Place]] = []
             for i, event in enumerate(events):
@@ -448,7 +398,7 @@ class MatrixAdapter:
                 jobs.append(self._hello(room_id))
         for room_id, invite in response.rooms.invite.items():
             raw = self.client.raw_invites.get(room_id)
-            state = raw if raw is not None else _sources(invite.invite_state)
+            state = raw if raw is not None else sources(invite.invite_state)
             jobs.append(self._on_invite(room_id, state))
         for room_id in response.rooms.leave:
             self.rooms.pop(room_id, None)
@@ -483,7 +433,7 @@ class MatrixAdapter:
                 own_direct=own_direct,
             )
             if text is not None:  # an anonymous question, routed by the core
-                await self._send_md(command.room_id, text, here, txn)
+                await self.sender.send_md(command.room_id, text, here, txn)
                 return
             reply = await self.app.dispatcher.run_text(
                 command.line, actor, place, self.app.clock.now()
@@ -492,12 +442,12 @@ class MatrixAdapter:
                 return
             if reply.private and not place.is_direct:
                 direct = await self._direct_room(actor.id)
-                await self._send_md(direct, reply.text, None, txn, reply.kind)
-                await self._send_md(
+                await self.sender.send_md(direct, reply.text, None, txn, reply.kind)
+                await self.sender.send_md(
                     command.room_id, "I've answered you in a direct message.", here, txn + "p"
                 )
             else:
-                await self._send_md(command.room_id, reply.text, here, txn, reply.kind)
+                await self.sender.send_md(command.room_id, reply.text, here, txn, reply.kind)
         except PostError as error:
             log.warning("could not answer %s in %s: %s", command.event_id, command.room_id, error)
         except Exception:
@@ -517,7 +467,7 @@ class MatrixAdapter:
 
         async def joined(room_id: str) -> bool:
             async with limit:
-                response = await self._request(
+                response = await self.sender.request(
                     lambda: self.client.room_get_state_event(room_id, "m.room.member", user_id),
                     f"looking up a membership in {room_id}",
                 )
@@ -547,17 +497,19 @@ class MatrixAdapter:
         try:
             if not self.config.may_invite(invite.inviter):
                 log.info("declining the invite to %s from %s", room_id, invite.inviter)
-                await self._leave(room_id)
+                await self.sender.leave(room_id)
                 return
             if invite.encrypted and self.crypto is None:
                 log.warning("declining the encrypted room %s: %s", room_id, crypto.OFF)
-                await self._leave(room_id)
+                await self.sender.leave(room_id)
                 if invite.inviter:
                     label = f"“{invite.room_name}”" if invite.room_name else room_id
                     done = f"declined the invite to {label}"
                     await self._explain_encryption(invite.inviter, room_id, done)
                 return
-            joined = await self._request(lambda: self.client.join(room_id), f"joining {room_id}")
+            joined = await self.sender.request(
+                lambda: self.client.join(room_id), f"joining {room_id}"
+            )
             if not isinstance(joined, JoinResponse):
                 log.warning("could not join %s: %s", room_id, joined)
                 return
@@ -578,7 +530,9 @@ class MatrixAdapter:
 
     async def _hello(self, room_id: str) -> None:
         try:
-            await self._send_md(room_id, self.hello(), None, outbound.txn_id("hello", room_id))
+            await self.sender.send_md(
+                room_id, self.hello(), None, outbound.txn_id("hello", room_id)
+            )
         except PostError as error:
             log.warning("could not say hello in %s: %s", room_id, error)
 
@@ -586,7 +540,7 @@ class MatrixAdapter:
         """A room the bot is in is (or became) encrypted: it cannot read it, so it leaves and
         tells whoever invited it, or else whoever turned encryption on."""
         try:
-            await self._leave(room_id)
+            await self.sender.leave(room_id)
             self.rooms.pop(room_id, None)
             if room_id in self.direct:
                 await self._forget_direct(room_id, leave=False)
@@ -604,14 +558,9 @@ class MatrixAdapter:
             f"I can't work in end-to-end encrypted rooms here yet, so I {done}. "
             "Invite me to a room without encryption to use me there."
         )
-        await self._send(direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id))
-
-    async def _leave(self, room_id: str) -> None:
-        response = await self._request(
-            lambda: self.client.room_leave(room_id), f"leaving {room_id}"
+        await self.sender.send(
+            direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id)
         )
-        if isinstance(response, ErrorResponse):
-            log.warning("could not leave %s: %s", room_id, response)
 
     def member_key(self, user_id: str) -> str:
         """What the direct-room bookkeeping files a member under: a keyed hash of the id."""
@@ -623,7 +572,7 @@ class MatrixAdapter:
             known = self._direct_of.get(self.member_key(user_id))
             if known is not None:
                 return known
-            response = await self._request(
+            response = await self.sender.request(
                 lambda: self.client.room_create(
                     is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
                 ),
@@ -669,88 +618,15 @@ class MatrixAdapter:
         await self._save_direct()
         if leave:
             try:
-                await self._leave(room_id)
+                await self.sender.leave(room_id)
             except PostError as error:
                 log.warning("could not leave the direct room %s: %s", room_id, error)
 
-    # --- sending ----------------------------------------------------------------------------
-
-    async def _send_md(
-        self,
-        room_id: str,
-        md: str,
-        relates_to: dict[str, Any] | None,
-        txn: str,
-        kind: Kind = Kind.ANSWER,
-    ) -> str:
-        """Send a Reply text as one notice (or several if it is very long); the first id."""
-        first = ""
-        for i, content in enumerate(outbound.notices(md, relates_to, kind=kind)):
-            event_id = await self._send(room_id, content, txn if i == 0 else f"{txn}.{i}")
-            first = first or event_id
-        return first
-
-    async def _send(self, room_id: str, content: dict[str, Any], txn: str) -> str:
-        """One event with a transaction id (a retry posts nothing twice); a refusal is
-        permanent. Returns the event id or raises PostError."""
-        if self._closed:
-            raise PostError("the Matrix connection is closed")
-        room = self.rooms.get(room_id)
-        if room is not None and room.encrypted and self.crypto is None:
-            raise PostError(
-                f"{room_id} is end-to-end encrypted, which I don't support yet", permanent=True
-            )
-        send: dict[str, Any] = {"tx_id": txn}
-        if self.crypto is not None:
-            send["ignore_unverified_devices"] = await self.crypto.ready(room_id)
-        try:
-            response = await self._request(
-                lambda: self.client.room_send(room_id, "m.room.message", content, **send),
-                f"sending to {room_id}",
-            )
-        except OlmUnverifiedDeviceError as error:
-            why = f'an unverified device is there (unverified_devices = "refuse"): {error}'
-            raise PostError(f"not sending to {room_id}: {why}", permanent=True) from None
-        except LocalProtocolError as error:
-            raise PostError(f"not sending to {room_id}: {error}", permanent=True) from None
-        if isinstance(response, RoomSendResponse):
-            return str(response.event_id)
-        raise PostError(f"{room_id} refused the message ({_problem(response)})", permanent=True)
-
     async def _note_unreadable(self, room_id: str, event: Mapping[str, Any]) -> None:
         try:
-            await self._send(room_id, *crypto.note(room_id, event))
+            await self.sender.send(room_id, *crypto.note(room_id, event))
         except PostError as error:
             log.warning("could not tell %s about an unreadable message: %s", room_id, error)
-
-    async def _request(self, call: Callable[[], Awaitable[T]], what: str) -> T:
-        """One homeserver request, tried again while rate limited (after ``retry_after_ms``),
-        unreachable or failing with 5xx (backing off), at most SEND_ATTEMPTS times. Returns
-        the answer or the refusal (a 4xx error); raises PostError if it never got either."""
-        delay = BACKOFF_FIRST
-        problem = ""
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            wait = delay
-            try:
-                response = await call()
-            except NETWORK_ERRORS as error:
-                problem = f"{type(error).__name__}: {error}"
-                delay *= 2
-            else:
-                if not isinstance(response, ErrorResponse):
-                    return response
-                status = http_status(response)
-                problem = _problem(response)
-                if is_rate_limited(response):
-                    wait = min((response.retry_after_ms or 1000) / 1000, MAX_RETRY_AFTER)
-                elif status is None or status >= 500:
-                    delay *= 2
-                else:
-                    return response
-            if attempt < SEND_ATTEMPTS:
-                log.warning("%s failed (%s); again in %.2f s", what, problem, wait)
-                await asyncio.sleep(wait)
-        raise PostError(f"{what} failed {SEND_ATTEMPTS} times ({problem})")
 
     # --- ChatPort and PrivateChannel ---------------------------------------------------------
 
@@ -758,7 +634,7 @@ class MatrixAdapter:
         self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
     ) -> MessageRef:
         relates = outbound.in_thread(place.thread_id) if place.thread_id else None
-        event_id = await self._send_md(place.room_id, text, relates, key, kind)
+        event_id = await self.sender.send_md(place.room_id, text, relates, key, kind)
         return MessageRef(place, event_id)
 
     async def open_thread(
@@ -766,15 +642,15 @@ class MatrixAdapter:
     ) -> Place:
         """A root notice (the title, plain text) and the text as the first message of its
         thread."""
-        root = await self._send(place.room_id, outbound.thread_root(title), key + "r")
-        await self._send_md(place.room_id, text, outbound.in_thread(root), key + "t", kind)
+        root = await self.sender.send(place.room_id, outbound.thread_root(title), key + "r")
+        await self.sender.send_md(place.room_id, text, outbound.in_thread(root), key + "t", kind)
         return Place(place.platform, place.community_id, place.room_id, thread_id=root)
 
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
         """A private notice to one member (a suggestion's outcome), in their direct room;
         the key makes the transaction id, so a retried notice arrives once."""
         direct = await self._direct_room(member_id)
-        await self._send_md(direct, text, None, outbound.txn_id("notice", key), Kind.NOTICE)
+        await self.sender.send_md(direct, text, None, outbound.txn_id("notice", key), Kind.NOTICE)
 
     async def is_moderator(self, platform: str, community_id: str, member_id: str) -> bool | None:
         """The web dashboard's check, from the room's power levels as last synced: a member

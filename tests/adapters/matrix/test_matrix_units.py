@@ -280,13 +280,14 @@ async def test_sending_waits_out_rate_limits_and_stops_at_refusals(
     from nio import RoomSendError, RoomSendResponse
 
     from companion_adapters.matrix import adapter as adapter_module
+    from companion_adapters.matrix import sending
 
     slept: list[float] = []
 
     async def no_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(adapter_module.asyncio, "sleep", no_sleep)
+    monkeypatch.setattr(sending.asyncio, "sleep", no_sleep)
     config = MatrixConfig.from_section(LOCAL)
     bot = adapter_module.MatrixAdapter(app, config)
     answers: list[object] = []
@@ -315,23 +316,23 @@ async def test_sending_waits_out_rate_limits_and_stops_at_refusals(
             error("M_UNKNOWN", 502),
             RoomSendResponse("$ok", ROOM),
         ]
-        assert await bot._send(ROOM, outbound.notice("hi"), "txn1") == "$ok"
+        assert await bot.sender.send(ROOM, outbound.notice("hi"), "txn1") == "$ok"
         assert slept[0] == 1.5 and len(slept) == 3
         assert {tx for _, tx in sent} == {"txn1"}  # every retry with the same transaction id
 
         answers[:] = [error("M_FORBIDDEN", 403)]
         with pytest.raises(PostError) as refused:
-            await bot._send(ROOM, outbound.notice("hi"), "txn2")
+            await bot.sender.send(ROOM, outbound.notice("hi"), "txn2")
         assert refused.value.permanent and "M_FORBIDDEN" in str(refused.value)
 
         answers[:] = [OSError("connection refused")] * 6
         with pytest.raises(PostError) as down:
-            await bot._send(ROOM, outbound.notice("hi"), "txn3")
+            await bot.sender.send(ROOM, outbound.notice("hi"), "txn3")
         assert not down.value.permanent
 
         bot.rooms[ROOM] = RoomState(encrypted=True)
         with pytest.raises(PostError, match="encrypted") as encrypted:
-            await bot._send(ROOM, outbound.notice("hi"), "txn4")
+            await bot.sender.send(ROOM, outbound.notice("hi"), "txn4")
         assert encrypted.value.permanent
     finally:
         await bot.close()
@@ -471,7 +472,7 @@ async def test_a_private_notice_goes_to_the_members_direct_room(
         sent.append((room_id, content, txn))
         return f"$e{len(sent)}"
 
-    monkeypatch.setattr(bot, "_send", send)
+    monkeypatch.setattr(bot.sender, "send", send)
     try:
         assert isinstance(bot, PrivateChannel)
         await bot._remember_direct("!dm", ALICE)
@@ -576,7 +577,7 @@ async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
         assert actor.id == ALICE
         return list(shared)
 
-    monkeypatch.setattr(bot, "_send_md", send_md)
+    monkeypatch.setattr(bot.sender, "send_md", send_md)
     monkeypatch.setattr(bot, "shared_communities", shared_rooms)
     app.ports.attach("matrix", bot)  # the capability is found through the app's ports
     alice = Actor(ALICE, "alice")

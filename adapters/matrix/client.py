@@ -1,0 +1,70 @@
+"""matrix-nio's client as the adapter uses it, and how its answers are read.
+
+Owns: the client subclass that keeps the raw invite state of a sync, the errors that mean
+"the homeserver is not reachable right now", the backoff figures every retry shares, and
+small readers of nio's responses and events (HTTP status, rate limit, raw event dicts).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiohttp
+from nio import AsyncClient, ErrorResponse
+
+BACKOFF_FIRST = 0.25
+BACKOFF_MAX = 30.0
+MAX_RETRY_AFTER = 30.0
+
+NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+class Client(AsyncClient):
+    """matrix-nio's client, keeping the raw invite state of the last sync: nio keeps only
+    member, name and alias events of an invite, and drops m.room.encryption."""
+
+    raw_invites: dict[str, list[dict[str, Any]]] = {}
+
+    async def parse_body(self, transport_response: aiohttp.ClientResponse) -> dict[Any, Any]:
+        body: dict[Any, Any] = await super().parse_body(transport_response)
+        if transport_response.url.path.endswith("/sync") and isinstance(body, dict):
+            rooms = body.get("rooms")
+            invites = rooms.get("invite") if isinstance(rooms, dict) else None
+            raw: dict[str, list[dict[str, Any]]] = {}
+            for room_id, info in invites.items() if isinstance(invites, dict) else ():
+                state = info.get("invite_state") if isinstance(info, dict) else None
+                events = state.get("events") if isinstance(state, dict) else None
+                if isinstance(events, list):
+                    raw[room_id] = [copy.deepcopy(e) for e in events if isinstance(e, dict)]
+            self.raw_invites = raw
+        return body
+
+
+def http_status(response: object) -> int | None:
+    transport = getattr(response, "transport_response", None)
+    status = getattr(transport, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def is_rate_limited(response: ErrorResponse) -> bool:
+    return response.status_code == "M_LIMIT_EXCEEDED" or http_status(response) == 429
+
+
+def problem(response: ErrorResponse) -> str:
+    return f"{response.status_code or http_status(response)}: {response.message}"
+
+
+def sources(events: Iterable[object]) -> list[Mapping[str, Any]]:
+    """The raw dicts behind matrix-nio's event objects (the logic works on those)."""
+    out = []
+    for event in events:
+        source = getattr(event, "source", None)
+        if not isinstance(source, Mapping):
+            continue
+        content = getattr(event, "content", None)
+        if "content" not in source and isinstance(content, dict):
+            source = {**source, "content": content}  # nio pops it from invite member events
+        out.append(source)
+    return out

@@ -1,0 +1,124 @@
+"""Every request the running bot makes to the homeserver, and every message it sends.
+
+Owns: retrying a request while rate limited (after ``retry_after_ms``), unreachable or
+failing with 5xx (backing off), at most SEND_ATTEMPTS times; sending one event with a
+transaction id, so a retry posts nothing twice; a Reply's text as one or more notices;
+leaving a room. A refusal (4xx) is final and raised as a permanent PostError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from nio import ErrorResponse, LocalProtocolError, RoomSendResponse
+from nio.exceptions import OlmUnverifiedDeviceError
+
+from companion.events import Kind
+from companion.ports import PostError
+from companion_adapters.matrix import outbound
+from companion_adapters.matrix.client import (
+    BACKOFF_FIRST,
+    MAX_RETRY_AFTER,
+    NETWORK_ERRORS,
+    Client,
+    http_status,
+    is_rate_limited,
+    problem,
+)
+from companion_adapters.matrix.crypto import Crypto
+from companion_adapters.matrix.rooms import RoomState
+
+log = logging.getLogger("companion_adapters.matrix")
+
+T = TypeVar("T")
+
+SEND_ATTEMPTS = 6  # 0.25 + 0.5 + 1 + 2 + 4 s between them: a homeserver restart fits
+
+
+class Sender:
+    """Requests and sends for one bot account; after :attr:`closed` nothing is sent."""
+
+    def __init__(self, client: Client, rooms: dict[str, RoomState], crypto: Crypto | None) -> None:
+        self.client = client
+        self.rooms = rooms  # the adapter's, as last synced: is a room encrypted?
+        self.crypto = crypto
+        self.closed = False
+
+    async def send_md(
+        self,
+        room_id: str,
+        md: str,
+        relates_to: dict[str, Any] | None,
+        txn: str,
+        kind: Kind = Kind.ANSWER,
+    ) -> str:
+        """Send a Reply text as one notice (or several if it is very long); the first id."""
+        first = ""
+        for i, content in enumerate(outbound.notices(md, relates_to, kind=kind)):
+            event_id = await self.send(room_id, content, txn if i == 0 else f"{txn}.{i}")
+            first = first or event_id
+        return first
+
+    async def send(self, room_id: str, content: dict[str, Any], txn: str) -> str:
+        """One event with a transaction id (a retry posts nothing twice); a refusal is
+        permanent. Returns the event id or raises PostError."""
+        if self.closed:
+            raise PostError("the Matrix connection is closed")
+        room = self.rooms.get(room_id)
+        if room is not None and room.encrypted and self.crypto is None:
+            raise PostError(
+                f"{room_id} is end-to-end encrypted, which I don't support yet", permanent=True
+            )
+        send: dict[str, Any] = {"tx_id": txn}
+        if self.crypto is not None:
+            send["ignore_unverified_devices"] = await self.crypto.ready(room_id)
+        try:
+            response = await self.request(
+                lambda: self.client.room_send(room_id, "m.room.message", content, **send),
+                f"sending to {room_id}",
+            )
+        except OlmUnverifiedDeviceError as error:
+            why = f'an unverified device is there (unverified_devices = "refuse"): {error}'
+            raise PostError(f"not sending to {room_id}: {why}", permanent=True) from None
+        except LocalProtocolError as error:
+            raise PostError(f"not sending to {room_id}: {error}", permanent=True) from None
+        if isinstance(response, RoomSendResponse):
+            return str(response.event_id)
+        raise PostError(f"{room_id} refused the message ({problem(response)})", permanent=True)
+
+    async def leave(self, room_id: str) -> None:
+        response = await self.request(lambda: self.client.room_leave(room_id), f"leaving {room_id}")
+        if isinstance(response, ErrorResponse):
+            log.warning("could not leave %s: %s", room_id, response)
+
+    async def request(self, call: Callable[[], Awaitable[T]], what: str) -> T:
+        """One homeserver request, tried again while rate limited (after ``retry_after_ms``),
+        unreachable or failing with 5xx (backing off), at most SEND_ATTEMPTS times. Returns
+        the answer or the refusal (a 4xx error); raises PostError if it never got either."""
+        delay = BACKOFF_FIRST
+        trouble = ""
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            wait = delay
+            try:
+                response = await call()
+            except NETWORK_ERRORS as error:
+                trouble = f"{type(error).__name__}: {error}"
+                delay *= 2
+            else:
+                if not isinstance(response, ErrorResponse):
+                    return response
+                status = http_status(response)
+                trouble = problem(response)
+                if is_rate_limited(response):
+                    wait = min((response.retry_after_ms or 1000) / 1000, MAX_RETRY_AFTER)
+                elif status is None or status >= 500:
+                    delay *= 2
+                else:
+                    return response
+            if attempt < SEND_ATTEMPTS:
+                log.warning("%s failed (%s); again in %.2f s", what, trouble, wait)
+                await asyncio.sleep(wait)
+        raise PostError(f"{what} failed {SEND_ATTEMPTS} times ({trouble})")

@@ -14,23 +14,20 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from nio import (
     AsyncClientConfig,
     ErrorResponse,
     JoinResponse,
-    LoginResponse,
     RoomCreateResponse,
     RoomGetStateEventResponse,
     RoomPreset,
     SyncResponse,
-    WhoamiResponse,
 )
 
 from companion import anonymity
 from companion.app import App
-from companion.config import ConfigError, secret
 from companion.events import Actor, Kind, MessageRef, Place
 from companion.ports import PostError
 from companion_adapters.matrix import crypto, inbound, outbound
@@ -46,22 +43,15 @@ from companion_adapters.matrix.client import (
 )
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.sending import Sender
-from companion_adapters.matrix.settings import (
-    PASSWORD_ENV,
-    TOKEN_ENV,
-    MatrixConfig,
-    parse_session,
-    session_key,
-)
+from companion_adapters.matrix.session import Session
+from companion_adapters.matrix.settings import MatrixConfig
 
 log = logging.getLogger("companion_adapters.matrix")
 
-T = TypeVar("T")
 
 SYNC_TIMEOUT_MS = 30_000  # long-poll: the homeserver answers at once when something happens
 TIMELINE_LIMIT = 50
 CATCH_UP_LIMIT = 100  # the first sync after a restart reaches further back
-STARTUP_PATIENCE = 30.0  # how long an unreachable homeserver is waited for at start
 MEMBERSHIP_LOOKUPS = 8  # membership questions to the homeserver at once
 DIRECT_SCOPE = "matrix:direct"  # the hasher's "community" for the direct-room bookkeeping
 
@@ -98,10 +88,6 @@ FILTER = sync_filter(TIMELINE_LIMIT)
 CATCH_UP_FILTER = sync_filter(CATCH_UP_LIMIT)
 
 
-class _Retry(Exception):
-    """A start-up request the homeserver could not answer right now."""
-
-
 class MatrixAdapter:
     """One bot account: call :meth:`login`, then :meth:`sync_forever`; it is the ChatPort."""
 
@@ -134,15 +120,14 @@ class MatrixAdapter:
         self.me = config.user_id
         self.rooms: dict[str, RoomState] = {}
         self.sender = Sender(self.client, self.rooms, self.crypto)
+        self.session = Session(app, config, self.client, self.crypto)
         # Direct rooms, both ways, by the other member's keyed hash (see member_key).
         self.direct: dict[str, str] = {}  # direct room id -> member key
         self._direct_of: dict[str, str] = {}  # member key -> direct room id
         self._greet: dict[str, str | None] = {}  # joined, hello once its state is known
         self._dm_lock = asyncio.Lock()
-        self._password: str | None = None
         self._token_key = f"matrix:next_batch:{self.me}"
         self._direct_key = f"matrix:direct:{self.me}"
-        self._session_key = session_key(self.me)
         # What the sync loop is doing, for logs and tests.
         self.syncs = 0
         self.failures_in_a_row = 0
@@ -151,31 +136,8 @@ class MatrixAdapter:
     # --- start ------------------------------------------------------------------------------
 
     async def login(self) -> None:
-        """Use the access token (or password) from the environment; fail early and clearly."""
-        if self.crypto is not None:
-            self.crypto.prepare(self.crypto.path)
-        token = secret(TOKEN_ENV)
-        password = None if token else secret(PASSWORD_ENV)
-        if not token and not password:
-            raise ConfigError(
-                f"The Matrix adapter needs the bot's access token: set {TOKEN_ENV} "
-                f"(or {PASSWORD_ENV} to log in with a password once) in the environment."
-            )
-        if token:
-            who = await self._whoami(token)
-            if isinstance(who, ErrorResponse):
-                raise ConfigError(
-                    f"The homeserver at {self.config.homeserver} refused the access token in "
-                    f"{TOKEN_ENV} ({who.status_code}: {who.message}). "
-                    f"Set {TOKEN_ENV} to a valid token for {self.me}."
-                )
-            self.client.restore_login(self.me, who.device_id or "", token)
-        else:
-            assert password is not None
-            self._password = password
-            await self._password_login(password)
-        if self.crypto is not None:
-            await self.crypto.start()
+        """Log in (see :class:`Session`), then load the saved direct rooms."""
+        await self.session.login()
         await self._load_direct()
         log.info("logged in to %s as %s", self.config.homeserver, self.me)
 
@@ -200,75 +162,6 @@ class MatrixAdapter:
                 self._direct_of[value] = room_id
         if migrated or len(self.direct) != len(entries):
             await self._save_direct()
-
-    async def _whoami(self, token: str) -> WhoamiResponse | ErrorResponse:
-        self.client.user_id, self.client.access_token = self.me, token  # the store waits
-
-        async def ask() -> WhoamiResponse | ErrorResponse:
-            response = await self.client.whoami()
-            if isinstance(response, ErrorResponse):
-                status = http_status(response) or 0
-                if status >= 500 or is_rate_limited(response):
-                    raise _Retry(str(response))
-                return response
-            if response.user_id != self.me:
-                raise ConfigError(
-                    f"The access token in {TOKEN_ENV} belongs to {response.user_id}, "
-                    f"but [matrix] user_id is {self.me}."
-                )
-            return response
-
-        return await self._patiently(ask)
-
-    async def _password_login(self, password: str) -> None:
-        saved = await self.app.store.kv.get(self._session_key)
-        if saved:
-            device, token = parse_session(saved)
-            if token:
-                who = await self._whoami(token)
-                if isinstance(who, WhoamiResponse):
-                    self.client.restore_login(self.me, device, token)
-                    return
-                log.info("the saved session was refused (%s); logging in again", who.status_code)
-            self.client.access_token = ""
-            self.client.device_id = device  # log in again on the same device
-
-        async def login() -> LoginResponse | ErrorResponse:
-            response = await self.client.login(password, device_name=self.config.device_name)
-            if isinstance(response, ErrorResponse) and (
-                (http_status(response) or 0) >= 500 or is_rate_limited(response)
-            ):
-                raise _Retry(str(response))
-            return response
-
-        response = await self._patiently(login)
-        if not isinstance(response, LoginResponse):
-            raise ConfigError(
-                f"The homeserver at {self.config.homeserver} refused the password in "
-                f"{PASSWORD_ENV} for {self.me} ({response.status_code}: {response.message})."
-            )
-        self.client.restore_login(self.me, response.device_id, response.access_token)
-        await self.app.store.kv.set(
-            self._session_key,
-            json.dumps({"device_id": response.device_id, "access_token": response.access_token}),
-        )
-
-    async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
-        """Retry a start-up request while the homeserver is unreachable, then give up."""
-        deadline = time.monotonic() + STARTUP_PATIENCE
-        delay = BACKOFF_FIRST
-        while True:
-            try:
-                return await call()
-            except (*NETWORK_ERRORS, _Retry) as error:
-                if time.monotonic() + delay > deadline:
-                    raise ConfigError(
-                        f"Cannot reach the Matrix homeserver at {self.config.homeserver} "
-                        f"({type(error).__name__}: {error}); check [matrix] homeserver."
-                    ) from None
-                log.warning("homeserver not answering (%s); trying again in %.1f s", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:
         self.sender.closed = True
@@ -327,13 +220,7 @@ class MatrixAdapter:
         wait = delay
         if isinstance(problem, ErrorResponse):
             if problem.status_code == "M_UNKNOWN_TOKEN":
-                if self._password is None:
-                    raise ConfigError(
-                        f"The homeserver no longer accepts the access token in {TOKEN_ENV}; "
-                        "set a new one and start again."
-                    )
-                await self.app.store.kv.set(self._session_key, "")
-                await self._password_login(self._password)
+                await self.session.log_in_again()
                 return BACKOFF_FIRST
             if is_rate_limited(problem) and problem.retry_after_ms:
                 wait = min(problem.retry_after_ms / 1000, MAX_RETRY_AFTER)

@@ -17,7 +17,7 @@ import pytest
 
 from companion.cli import _parser
 from companion_adapters.discord.config import TOKEN_VARIABLE
-from companion_adapters.matrix.adapter import TOKEN_ENV
+from companion_adapters.matrix.settings import TOKEN_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "companion.service"

@@ -10,7 +10,6 @@ member's id (``app.hasher``), never the id itself.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,9 +19,7 @@ from nio import (
     AsyncClientConfig,
     ErrorResponse,
     JoinResponse,
-    RoomCreateResponse,
     RoomGetStateEventResponse,
-    RoomPreset,
     SyncResponse,
 )
 
@@ -41,6 +38,7 @@ from companion_adapters.matrix.client import (
     is_rate_limited,
     sources,
 )
+from companion_adapters.matrix.direct import DirectRooms
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.sending import Sender
 from companion_adapters.matrix.session import Session
@@ -53,7 +51,6 @@ SYNC_TIMEOUT_MS = 30_000  # long-poll: the homeserver answers at once when somet
 TIMELINE_LIMIT = 50
 CATCH_UP_LIMIT = 100  # the first sync after a restart reaches further back
 MEMBERSHIP_LOOKUPS = 8  # membership questions to the homeserver at once
-DIRECT_SCOPE = "matrix:direct"  # the hasher's "community" for the direct-room bookkeeping
 
 _STATE_TYPES = [
     "m.room.create",
@@ -121,13 +118,9 @@ class MatrixAdapter:
         self.rooms: dict[str, RoomState] = {}
         self.sender = Sender(self.client, self.rooms, self.crypto)
         self.session = Session(app, config, self.client, self.crypto)
-        # Direct rooms, both ways, by the other member's keyed hash (see member_key).
-        self.direct: dict[str, str] = {}  # direct room id -> member key
-        self._direct_of: dict[str, str] = {}  # member key -> direct room id
+        self.direct = DirectRooms(app, self.me, self.client, self.sender, self.crypto)
         self._greet: dict[str, str | None] = {}  # joined, hello once its state is known
-        self._dm_lock = asyncio.Lock()
         self._token_key = f"matrix:next_batch:{self.me}"
-        self._direct_key = f"matrix:direct:{self.me}"
         # What the sync loop is doing, for logs and tests.
         self.syncs = 0
         self.failures_in_a_row = 0
@@ -138,30 +131,8 @@ class MatrixAdapter:
     async def login(self) -> None:
         """Log in (see :class:`Session`), then load the saved direct rooms."""
         await self.session.login()
-        await self._load_direct()
+        await self.direct.load()
         log.info("logged in to %s as %s", self.config.homeserver, self.me)
-
-    async def _load_direct(self) -> None:
-        """The saved direct rooms; entries from before they were hashed (a user id) are
-        hashed now and saved again, so no user id stays in the database."""
-        saved = await self.app.store.kv.get(self._direct_key)
-        if not saved:
-            return
-        try:
-            loaded = json.loads(saved)
-            entries = [(str(k), str(v)) for k, v in loaded.items()]
-        except (ValueError, AttributeError):
-            log.warning("the saved list of direct rooms was unreadable; starting a new one")
-            return
-        migrated = False
-        for room_id, value in entries:
-            if value.startswith("@"):
-                value, migrated = self.member_key(value), True
-            if value not in self._direct_of:
-                self.direct[room_id] = value
-                self._direct_of[value] = room_id
-        if migrated or len(self.direct) != len(entries):
-            await self._save_direct()
 
     async def close(self) -> None:
         self.sender.closed = True
@@ -251,8 +222,8 @@ class MatrixAdapter:
             for i, event in enumerate(events):
                 if "state_key" in event:
                     room.apply(event)
-                    if self._left_direct(room_id, event):
-                        jobs.append(self._forget_direct(room_id, leave=True))
+                    if self.direct.left(room_id, event):
+                        jobs.append(self.direct.forget(room_id, leave=True))
                     continue
                 if not answer or i < start or (room.encrypted and self.crypto is None):
                     continue
@@ -290,7 +261,7 @@ class MatrixAdapter:
         for room_id in response.rooms.leave:
             self.rooms.pop(room_id, None)
             if room_id in self.direct:
-                jobs.append(self._forget_direct(room_id, leave=False))
+                jobs.append(self.direct.forget(room_id, leave=False))
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, Exception):
                 log.error("handling a sync failed", exc_info=outcome)
@@ -309,7 +280,7 @@ class MatrixAdapter:
         try:
             txn = outbound.txn_id("reply", command.event_id)
             here = outbound.reply_to(command.event_id, command.thread_root)
-            own_direct = self.direct.get(command.room_id) == self.member_key(command.sender)
+            own_direct = self.direct.is_with(command.room_id, command.sender)
             text = await self.app.anonymity.route(
                 command.line,
                 actor,
@@ -328,7 +299,7 @@ class MatrixAdapter:
             if reply is None:  # over the flood limit, and told so already
                 return
             if reply.private and not place.is_direct:
-                direct = await self._direct_room(actor.id)
+                direct = await self.direct.room_with(actor.id)
                 await self.sender.send_md(direct, reply.text, None, txn, reply.kind)
                 await self.sender.send_md(
                     command.room_id, "I've answered you in a direct message.", here, txn + "p"
@@ -404,9 +375,9 @@ class MatrixAdapter:
             if (
                 invite.is_direct
                 and invite.inviter
-                and self.member_key(invite.inviter) not in self._direct_of
+                and not self.direct.has_room_with(invite.inviter)
             ):
-                await self._remember_direct(room_id, invite.inviter)
+                await self.direct.remember(room_id, invite.inviter)
             # The hello waits for the room's state in the next sync: an encrypted room whose
             # invite did not say so gets no plain-text hello.
             self._greet[room_id] = invite.inviter
@@ -430,7 +401,7 @@ class MatrixAdapter:
             await self.sender.leave(room_id)
             self.rooms.pop(room_id, None)
             if room_id in self.direct:
-                await self._forget_direct(room_id, leave=False)
+                await self.direct.forget(room_id, leave=False)
             who = inviter or room.encrypted_by
             if who and who != self.me:
                 label = f"“{room.name}”" if room.name else room_id
@@ -440,7 +411,7 @@ class MatrixAdapter:
 
     async def _explain_encryption(self, user_id: str, room_id: str, done: str) -> None:
         """One plain, unencrypted line in a direct room with the user."""
-        direct = await self._direct_room(user_id)
+        direct = await self.direct.room_with(user_id)
         text = (
             f"I can't work in end-to-end encrypted rooms here yet, so I {done}. "
             "Invite me to a room without encryption to use me there."
@@ -448,66 +419,6 @@ class MatrixAdapter:
         await self.sender.send(
             direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id)
         )
-
-    def member_key(self, user_id: str) -> str:
-        """What the direct-room bookkeeping files a member under: a keyed hash of the id."""
-        return self.app.hasher(DIRECT_SCOPE, user_id)
-
-    async def _direct_room(self, user_id: str) -> str:
-        """The direct room with a user: the one remembered, or a new one (invited)."""
-        async with self._dm_lock:
-            known = self._direct_of.get(self.member_key(user_id))
-            if known is not None:
-                return known
-            response = await self.sender.request(
-                lambda: self.client.room_create(
-                    is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
-                ),
-                f"opening a direct room with {user_id}",
-            )
-            if not isinstance(response, RoomCreateResponse):
-                raise PostError(f"could not open a direct room with {user_id}: {response}")
-            room_id = str(response.room_id)
-            if self.crypto is not None:
-                self.crypto.know_room(room_id)
-            await self._remember_direct(room_id, user_id)
-            return room_id
-
-    async def _remember_direct(self, room_id: str, user_id: str) -> None:
-        key = self.member_key(user_id)
-        self.direct[room_id] = key
-        self._direct_of[key] = room_id
-        await self._save_direct()
-
-    async def _save_direct(self) -> None:
-        await self.app.store.kv.set(self._direct_key, json.dumps(self.direct))
-
-    def _left_direct(self, room_id: str, event: Mapping[str, Any]) -> bool:
-        """The other person left (or was removed from) a direct room with the bot."""
-        other = self.direct.get(room_id)
-        content = event.get("content")
-        user = event.get("state_key")
-        return (
-            other is not None
-            and event.get("type") == "m.room.member"
-            and isinstance(user, str)
-            and user != self.me
-            and isinstance(content, Mapping)
-            and content.get("membership") in ("leave", "ban")
-            and self.member_key(user) == other
-        )
-
-    async def _forget_direct(self, room_id: str, *, leave: bool) -> None:
-        """A direct room nobody reads any more: the next private reply opens a new one."""
-        key = self.direct.pop(room_id, None)
-        if key is not None and self._direct_of.get(key) == room_id:
-            del self._direct_of[key]
-        await self._save_direct()
-        if leave:
-            try:
-                await self.sender.leave(room_id)
-            except PostError as error:
-                log.warning("could not leave the direct room %s: %s", room_id, error)
 
     async def _note_unreadable(self, room_id: str, event: Mapping[str, Any]) -> None:
         try:
@@ -536,7 +447,7 @@ class MatrixAdapter:
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
         """A private notice to one member (a suggestion's outcome), in their direct room;
         the key makes the transaction id, so a retried notice arrives once."""
-        direct = await self._direct_room(member_id)
+        direct = await self.direct.room_with(member_id)
         await self.sender.send_md(direct, text, None, outbound.txn_id("notice", key), Kind.NOTICE)
 
     async def is_moderator(self, platform: str, community_id: str, member_id: str) -> bool | None:

@@ -59,7 +59,7 @@ async def privately(person: Person, bot: Bot, room_id: str, line: str, expect: s
 
 
 def direct_room(bot: Bot, person: Person) -> str:
-    room_id = bot.adapter._direct_of.get(bot.adapter.member_key(person.id))
+    room_id = bot.adapter.direct.by_member.get(bot.adapter.direct.member_key(person.id))
     assert room_id is not None
     return room_id
 

@@ -373,7 +373,7 @@ async def test_invites_from_strangers_and_encrypted_rooms_are_declined(
         if r == secret and e.get("state_key") == bot.id and e["content"].get("membership") == "join"
     ]
     assert never_joined == [] and alice.sent_by(bot.id, secret)[0]["type"] == "m.room.member"
-    assert bot.adapter.direct == {direct: bot.adapter.member_key(alice.id)}
+    assert bot.adapter.direct.by_room == {direct: bot.adapter.direct.member_key(alice.id)}
 
     # Encryption turned on in a room the bot is in: it leaves, and says why in the same DM.
     later = await joined_room(alice, bot)
@@ -383,7 +383,7 @@ async def test_invites_from_strangers_and_encrypted_rooms_are_declined(
     assert isinstance(put, RoomPutStateResponse), put
     line = await alice.wait_for(notice_from(bot.id, direct, "so I left “circle”"))
     assert "formatted_body" not in line["content"]
-    assert bot.adapter.direct == {direct: bot.adapter.member_key(alice.id)}
+    assert bot.adapter.direct.by_room == {direct: bot.adapter.direct.member_key(alice.id)}
     with pytest.raises(PostError) as refused:
         await bot.adapter.post(Place("matrix", later, later), "hello?", key="cmpenc-1")
     assert refused.value.permanent
@@ -422,8 +422,8 @@ async def test_private_replies_go_to_one_direct_room(start_bot: Any, people: Any
             and "Only for you" in e.get("content", {}).get("body", "")
         )
     )
-    mine = bot.adapter.member_key(alice.id)  # the bot files direct rooms under a keyed hash
-    assert bot.adapter.direct == {direct: mine}  # the same direct room, reused
+    mine = bot.adapter.direct.member_key(alice.id)  # the bot files direct rooms under a keyed hash
+    assert bot.adapter.direct.by_room == {direct: mine}  # the same direct room, reused
 
     # In the direct room itself: a direct chat, where community commands are refused.
     here = await alice.say(direct, "!whisper")
@@ -446,7 +446,7 @@ async def test_private_replies_go_to_one_direct_room(start_bot: Any, people: Any
     while not alice.invited:
         assert time.monotonic() < deadline + 6, "no new direct room"
         await alice.sync()
-    assert alice.invited[0] != direct and bot.adapter.direct == {alice.invited[0]: mine}
+    assert alice.invited[0] != direct and bot.adapter.direct.by_room == {alice.invited[0]: mine}
 
 
 # --- start-up failures -----------------------------------------------------------------

@@ -436,22 +436,22 @@ async def test_direct_rooms_are_kept_under_a_keyed_hash_and_old_entries_migrate(
     bob = "@bob:example.org"
     bot = MatrixAdapter(app, config)
     try:
-        alice_key = bot.member_key(ALICE)
+        alice_key = bot.direct.member_key(ALICE)
         assert alice_key == app.hasher("matrix:direct", ALICE) and ALICE not in alice_key
         # As saved before the hashing: room id -> user id. Bob's entry is already hashed.
-        old = {"!dm-1": ALICE, "!dm-2": bot.member_key(bob)}
+        old = {"!dm-1": ALICE, "!dm-2": bot.direct.member_key(bob)}
         await app.store.kv.set(key, json.dumps(old))
-        await bot._load_direct()
-        assert bot.direct == {"!dm-1": alice_key, "!dm-2": bot.member_key(bob)}
+        await bot.direct.load()
+        assert bot.direct.by_room == {"!dm-1": alice_key, "!dm-2": bot.direct.member_key(bob)}
         saved = await app.store.kv.get(key)
         assert saved is not None and "@" not in saved and "alice" not in saved
-        assert await bot._direct_room(ALICE) == "!dm-1"  # found by the hash
+        assert await bot.direct.room_with(ALICE) == "!dm-1"  # found by the hash
 
         left = state("m.room.member", {"membership": "leave"}, sender=ALICE, key=ALICE)
-        assert bot._left_direct("!dm-1", left)
-        assert not bot._left_direct("!dm-2", left)  # someone else's direct room
-        await bot._forget_direct("!dm-1", leave=False)
-        assert bot.direct == {"!dm-2": bot.member_key(bob)}
+        assert bot.direct.left("!dm-1", left)
+        assert not bot.direct.left("!dm-2", left)  # someone else's direct room
+        await bot.direct.forget("!dm-1", leave=False)
+        assert bot.direct.by_room == {"!dm-2": bot.direct.member_key(bob)}
         assert alice_key not in (await app.store.kv.get(key) or "")
     finally:
         await bot.close()
@@ -475,7 +475,7 @@ async def test_a_private_notice_goes_to_the_members_direct_room(
     monkeypatch.setattr(bot.sender, "send", send)
     try:
         assert isinstance(bot, PrivateChannel)
-        await bot._remember_direct("!dm", ALICE)
+        await bot.direct.remember("!dm", ALICE)
         place = Place("matrix", ROOM, ROOM)
         await bot.notify(place, ALICE, "Your suggestion #1 was **approved**.", key="notice-1")
         await bot.notify(place, ALICE, "Your suggestion #1 was **approved**.", key="notice-1")
@@ -599,7 +599,7 @@ async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
         told = await ask(ROOM, question)
         assert "direct message" in told and await pending(ROOM) == 0
 
-        await bot._remember_direct("!dm", ALICE)
+        await bot.direct.remember("!dm", ALICE)
         assert "not in any room with you" in await ask("!dm", question)
         shared[:] = [shared_room("!r1", "Zebras"), shared_room("!r2", "Allies")]
         listed = await ask("!dm", question)

@@ -1,0 +1,136 @@
+"""The bot's direct rooms: one per member, found again after a restart.
+
+Owns: which room is the direct room with which member, both ways, kept in the store under
+a keyed hash of the member's id (``app.hasher``), never the id itself (entries saved
+before the hashing are migrated on load); opening a new direct room when there is none;
+forgetting one the member left, so the next private reply opens a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from nio import RoomCreateResponse, RoomPreset
+
+from companion.app import App
+from companion.ports import PostError
+from companion_adapters.matrix.client import Client
+from companion_adapters.matrix.crypto import Crypto
+from companion_adapters.matrix.sending import Sender
+
+log = logging.getLogger("companion_adapters.matrix")
+
+DIRECT_SCOPE = "matrix:direct"  # the hasher's "community" for the direct-room bookkeeping
+
+
+class DirectRooms:
+    """``room_id in direct`` tells a direct room from a community room."""
+
+    def __init__(
+        self, app: App, me: str, client: Client, sender: Sender, crypto: Crypto | None
+    ) -> None:
+        self.app = app
+        self.me = me
+        self.client = client
+        self.sender = sender
+        self.crypto = crypto
+        self.by_room: dict[str, str] = {}  # direct room id -> member key
+        self.by_member: dict[str, str] = {}  # member key -> direct room id
+        self._key = f"matrix:direct:{self.me}"
+        self._lock = asyncio.Lock()
+
+    def __contains__(self, room_id: object) -> bool:
+        return room_id in self.by_room
+
+    def member_key(self, user_id: str) -> str:
+        """What the direct-room bookkeeping files a member under: a keyed hash of the id."""
+        return self.app.hasher(DIRECT_SCOPE, user_id)
+
+    def has_room_with(self, user_id: str) -> bool:
+        return self.member_key(user_id) in self.by_member
+
+    def is_with(self, room_id: str, user_id: str) -> bool:
+        """Is this the direct room with that member?"""
+        return self.by_room.get(room_id) == self.member_key(user_id)
+
+    async def load(self) -> None:
+        """The saved direct rooms; entries from before they were hashed (a user id) are
+        hashed now and saved again, so no user id stays in the database."""
+        saved = await self.app.store.kv.get(self._key)
+        if not saved:
+            return
+        try:
+            loaded = json.loads(saved)
+            entries = [(str(k), str(v)) for k, v in loaded.items()]
+        except (ValueError, AttributeError):
+            log.warning("the saved list of direct rooms was unreadable; starting a new one")
+            return
+        migrated = False
+        for room_id, value in entries:
+            if value.startswith("@"):
+                value, migrated = self.member_key(value), True
+            if value not in self.by_member:
+                self.by_room[room_id] = value
+                self.by_member[value] = room_id
+        if migrated or len(self.by_room) != len(entries):
+            await self._save()
+
+    async def room_with(self, user_id: str) -> str:
+        """The direct room with a user: the one remembered, or a new one (invited)."""
+        async with self._lock:
+            known = self.by_member.get(self.member_key(user_id))
+            if known is not None:
+                return known
+            response = await self.sender.request(
+                lambda: self.client.room_create(
+                    is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+                ),
+                f"opening a direct room with {user_id}",
+            )
+            if not isinstance(response, RoomCreateResponse):
+                raise PostError(f"could not open a direct room with {user_id}: {response}")
+            room_id = str(response.room_id)
+            if self.crypto is not None:
+                self.crypto.know_room(room_id)
+            await self.remember(room_id, user_id)
+            return room_id
+
+    async def remember(self, room_id: str, user_id: str) -> None:
+        key = self.member_key(user_id)
+        self.by_room[room_id] = key
+        self.by_member[key] = room_id
+        await self._save()
+
+    async def _save(self) -> None:
+        await self.app.store.kv.set(self._key, json.dumps(self.by_room))
+
+    def left(self, room_id: str, event: Mapping[str, Any]) -> bool:
+        """The other person left (or was removed from) a direct room with the bot."""
+        other = self.by_room.get(room_id)
+        content = event.get("content")
+        user = event.get("state_key")
+        return (
+            other is not None
+            and event.get("type") == "m.room.member"
+            and isinstance(user, str)
+            and user != self.me
+            and isinstance(content, Mapping)
+            and content.get("membership") in ("leave", "ban")
+            and self.member_key(user) == other
+        )
+
+    async def forget(self, room_id: str, *, leave: bool) -> None:
+        """A direct room nobody reads any more: the next private reply opens a new one."""
+        key = self.by_room.pop(room_id, None)
+        if key is not None and self.by_member.get(key) == room_id:
+            del self.by_member[key]
+        await self._save()
+        if leave:
+            try:
+                await self.sender.leave(room_id)
+            except PostError as error:
+                log.warning("could not leave the direct room %s: %s", room_id, error)

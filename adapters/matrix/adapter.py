@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from nio import (
     AsyncClientConfig,
     ErrorResponse,
-    JoinResponse,
-    RoomGetStateEventResponse,
     SyncResponse,
 )
 
@@ -39,6 +37,7 @@ from companion_adapters.matrix.client import (
     sources,
 )
 from companion_adapters.matrix.direct import DirectRooms
+from companion_adapters.matrix.membership import Membership
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.sending import Sender
 from companion_adapters.matrix.session import Session
@@ -50,7 +49,6 @@ log = logging.getLogger("companion_adapters.matrix")
 SYNC_TIMEOUT_MS = 30_000  # long-poll: the homeserver answers at once when something happens
 TIMELINE_LIMIT = 50
 CATCH_UP_LIMIT = 100  # the first sync after a restart reaches further back
-MEMBERSHIP_LOOKUPS = 8  # membership questions to the homeserver at once
 
 _STATE_TYPES = [
     "m.room.create",
@@ -119,7 +117,9 @@ class MatrixAdapter:
         self.sender = Sender(self.client, self.rooms, self.crypto)
         self.session = Session(app, config, self.client, self.crypto)
         self.direct = DirectRooms(app, self.me, self.client, self.sender, self.crypto)
-        self._greet: dict[str, str | None] = {}  # joined, hello once its state is known
+        self.membership = Membership(
+            config, self.client, self.sender, self.rooms, self.direct, self.crypto
+        )
         self._token_key = f"matrix:next_batch:{self.me}"
         # What the sync loop is doing, for logs and tests.
         self.syncs = 0
@@ -248,16 +248,13 @@ class MatrixAdapter:
                     "commands among the oldest of them were not answered",
                     room_id,
                 )
-            greet = room_id in self._greet
-            inviter = self._greet.pop(room_id, None)
-            if room.encrypted and not was_encrypted and self.crypto is None:
-                jobs.append(self._leave_encrypted(room_id, room, inviter))
-            elif greet:
-                jobs.append(self._hello(room_id))
+            settle = self.membership.settle(room_id, room, was_encrypted)
+            if settle is not None:
+                jobs.append(settle)
         for room_id, invite in response.rooms.invite.items():
             raw = self.client.raw_invites.get(room_id)
             state = raw if raw is not None else sources(invite.invite_state)
-            jobs.append(self._on_invite(room_id, state))
+            jobs.append(self.membership.on_invite(room_id, state))
         for room_id in response.rooms.leave:
             self.rooms.pop(room_id, None)
             if room_id in self.direct:
@@ -311,115 +308,6 @@ class MatrixAdapter:
         except Exception:
             log.exception("answering %s in %s failed", command.event_id, command.room_id)
 
-    async def shared_communities(self, actor: Actor) -> list[anonymity.Community]:
-        """The community rooms (joined, not direct, not encrypted) the member is joined to
-        (the capability behind anonymous questions). Members are lazy-loaded in the sync,
-        so the homeserver is asked, a few rooms at a time."""
-        user_id = actor.id
-        candidates = [
-            (room_id, room)
-            for room_id, room in self.rooms.items()
-            if room_id not in self.direct and (self.crypto is not None or not room.encrypted)
-        ]
-        limit = asyncio.Semaphore(MEMBERSHIP_LOOKUPS)
-
-        async def joined(room_id: str) -> bool:
-            async with limit:
-                response = await self.sender.request(
-                    lambda: self.client.room_get_state_event(room_id, "m.room.member", user_id),
-                    f"looking up a membership in {room_id}",
-                )
-            return (
-                isinstance(response, RoomGetStateEventResponse)
-                and response.content.get("membership") == "join"
-            )
-
-        found = await asyncio.gather(*(joined(room_id) for room_id, _ in candidates))
-        return [
-            anonymity.Community(Place(inbound.PLATFORM, room_id, room_id), room.name)
-            for (room_id, room), member in zip(candidates, found, strict=True)
-            if member
-        ]
-
-    def hello(self) -> str:
-        p = self.config.command_prefix
-        return (
-            "Hello! I'm Companion, here to learn allyship together with you. "
-            f"Type `{p}help` to see what I can do, or start with `{p}define allyship`."
-        )
-
-    # --- invites, direct rooms, encryption --------------------------------------------------
-
-    async def _on_invite(self, room_id: str, invite_state: Sequence[Mapping[str, Any]]) -> None:
-        invite = inbound.invite_of(invite_state, self.me)
-        try:
-            if not self.config.may_invite(invite.inviter):
-                log.info("declining the invite to %s from %s", room_id, invite.inviter)
-                await self.sender.leave(room_id)
-                return
-            if invite.encrypted and self.crypto is None:
-                log.warning("declining the encrypted room %s: %s", room_id, crypto.OFF)
-                await self.sender.leave(room_id)
-                if invite.inviter:
-                    label = f"“{invite.room_name}”" if invite.room_name else room_id
-                    done = f"declined the invite to {label}"
-                    await self._explain_encryption(invite.inviter, room_id, done)
-                return
-            joined = await self.sender.request(
-                lambda: self.client.join(room_id), f"joining {room_id}"
-            )
-            if not isinstance(joined, JoinResponse):
-                log.warning("could not join %s: %s", room_id, joined)
-                return
-            log.info("joined %s (invited by %s)", room_id, invite.inviter)
-            if (
-                invite.is_direct
-                and invite.inviter
-                and not self.direct.has_room_with(invite.inviter)
-            ):
-                await self.direct.remember(room_id, invite.inviter)
-            # The hello waits for the room's state in the next sync: an encrypted room whose
-            # invite did not say so gets no plain-text hello.
-            self._greet[room_id] = invite.inviter
-        except PostError as error:
-            log.warning("after the invite to %s: %s", room_id, error)
-        except NETWORK_ERRORS as error:
-            log.warning("handling the invite to %s failed: %s", room_id, error)
-
-    async def _hello(self, room_id: str) -> None:
-        try:
-            await self.sender.send_md(
-                room_id, self.hello(), None, outbound.txn_id("hello", room_id)
-            )
-        except PostError as error:
-            log.warning("could not say hello in %s: %s", room_id, error)
-
-    async def _leave_encrypted(self, room_id: str, room: RoomState, inviter: str | None) -> None:
-        """A room the bot is in is (or became) encrypted: it cannot read it, so it leaves and
-        tells whoever invited it, or else whoever turned encryption on."""
-        try:
-            await self.sender.leave(room_id)
-            self.rooms.pop(room_id, None)
-            if room_id in self.direct:
-                await self.direct.forget(room_id, leave=False)
-            who = inviter or room.encrypted_by
-            if who and who != self.me:
-                label = f"“{room.name}”" if room.name else room_id
-                await self._explain_encryption(who, room_id, f"left {label}")
-        except (PostError, *NETWORK_ERRORS) as error:
-            log.warning("after leaving the encrypted room %s: %s", room_id, error)
-
-    async def _explain_encryption(self, user_id: str, room_id: str, done: str) -> None:
-        """One plain, unencrypted line in a direct room with the user."""
-        direct = await self.direct.room_with(user_id)
-        text = (
-            f"I can't work in end-to-end encrypted rooms here yet, so I {done}. "
-            "Invite me to a room without encryption to use me there."
-        )
-        await self.sender.send(
-            direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id)
-        )
-
     async def _note_unreadable(self, room_id: str, event: Mapping[str, Any]) -> None:
         try:
             await self.sender.send(room_id, *crypto.note(room_id, event))
@@ -449,6 +337,10 @@ class MatrixAdapter:
         the key makes the transaction id, so a retried notice arrives once."""
         direct = await self.direct.room_with(member_id)
         await self.sender.send_md(direct, text, None, outbound.txn_id("notice", key), Kind.NOTICE)
+
+    async def shared_communities(self, actor: Actor) -> list[anonymity.Community]:
+        """The community rooms the member shares with the bot (behind anonymous questions)."""
+        return await self.membership.shared_communities(actor.id)
 
     async def is_moderator(self, platform: str, community_id: str, member_id: str) -> bool | None:
         """The web dashboard's check, from the room's power levels as last synced: a member

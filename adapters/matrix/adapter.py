@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from nio import (
@@ -24,7 +24,6 @@ from nio import (
 from companion import anonymity
 from companion.app import App
 from companion.events import Actor, Kind, MessageRef, Place
-from companion.ports import PostError
 from companion_adapters.matrix import crypto, inbound, outbound
 from companion_adapters.matrix.client import (
     BACKOFF_FIRST,
@@ -34,14 +33,15 @@ from companion_adapters.matrix.client import (
     Client,
     http_status,
     is_rate_limited,
-    sources,
 )
 from companion_adapters.matrix.direct import DirectRooms
 from companion_adapters.matrix.membership import Membership
+from companion_adapters.matrix.replies import Replies
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.sending import Sender
 from companion_adapters.matrix.session import Session
 from companion_adapters.matrix.settings import MatrixConfig
+from companion_adapters.matrix.timeline import Timeline
 
 log = logging.getLogger("companion_adapters.matrix")
 
@@ -96,7 +96,6 @@ class MatrixAdapter:
     ) -> None:
         self.app = app
         self.config = config
-        self.wall_clock = wall_clock or time.time  # the age of commands (server timestamps)
         self.sync_timeout_ms = sync_timeout_ms
         store = crypto.store_dir(config, app.settings.db_path) if crypto.enabled(config) else None
         self.client = Client(
@@ -119,6 +118,18 @@ class MatrixAdapter:
         self.direct = DirectRooms(app, self.me, self.client, self.sender, self.crypto)
         self.membership = Membership(
             config, self.client, self.sender, self.rooms, self.direct, self.crypto
+        )
+        self.replies = Replies(app, config, self.sender, self.direct)
+        self.timeline = Timeline(
+            config,
+            self.client,
+            self.rooms,
+            sender=self.sender,
+            direct=self.direct,
+            membership=self.membership,
+            replies=self.replies,
+            crypto=self.crypto,
+            wall_clock=wall_clock or time.time,  # the age of commands (server timestamps)
         )
         self._token_key = f"matrix:next_batch:{self.me}"
         # What the sync loop is doing, for logs and tests.
@@ -170,7 +181,7 @@ class MatrixAdapter:
             delay = BACKOFF_FIRST
             if self.crypto is not None:
                 await self.crypto.keep_up()  # the devices of who joined, before any reply
-            await self._handle(response, answer=answer)
+            await self.timeline.handle(response, answer=answer)
             answer, full_state = True, False
             if response.next_batch and response.next_batch != token:
                 token = response.next_batch
@@ -206,113 +217,6 @@ class MatrixAdapter:
         )
         await asyncio.sleep(wait)
         return min(max(delay * 2, BACKOFF_FIRST), BACKOFF_MAX)
-
-    async def _handle(self, response: SyncResponse, *, answer: bool) -> None:
-        """Each room's state in order and its commands answered one after the other (rooms
-        side by side); then invites."""
-        jobs: list[Awaitable[None]] = []
-        now = self.wall_clock()
-        for room_id, info in response.rooms.join.items():
-            room = self.rooms.setdefault(room_id, RoomState())
-            was_encrypted = room.encrypted
-            room.apply_all(sources(info.state))
-            events = sources(info.timeline.events)
-            start = inbound.joined_at(events, self.me)
-            answers: list[tuple[inbound.Command, Actor, Place]] = []
-            for i, event in enumerate(events):
-                if "state_key" in event:
-                    room.apply(event)
-                    if self.direct.left(room_id, event):
-                        jobs.append(self.direct.forget(room_id, leave=True))
-                    continue
-                if not answer or i < start or (room.encrypted and self.crypto is None):
-                    continue
-                if event.get("type") == crypto.ENCRYPTED:  # one nio could not decrypt
-                    if self.crypto is not None and self.crypto.unreadable(room_id, event):
-                        jobs.append(self._note_unreadable(room_id, event))
-                    continue
-                command = inbound.command_of(event, room_id, self.me, self.config.command_prefix)
-                if command is None:
-                    continue
-                if inbound.too_old(command, now, self.config.max_command_age):
-                    log.info("not answering %s in %s: too old", command.event_id, room_id)
-                    continue
-                place = inbound.place_of(command, room_id in self.direct)
-                actor = inbound.actor_of(command, room, self.config.moderator_level)
-                answers.append((command, actor, place))
-            if answers:
-                jobs.append(self._answer_in_order(answers))
-            if answer and info.timeline.limited and start == 0:
-                log.warning(
-                    "%s: more events than one sync holds arrived at once; "
-                    "commands among the oldest of them were not answered",
-                    room_id,
-                )
-            settle = self.membership.settle(room_id, room, was_encrypted)
-            if settle is not None:
-                jobs.append(settle)
-        for room_id, invite in response.rooms.invite.items():
-            raw = self.client.raw_invites.get(room_id)
-            state = raw if raw is not None else sources(invite.invite_state)
-            jobs.append(self.membership.on_invite(room_id, state))
-        for room_id in response.rooms.leave:
-            self.rooms.pop(room_id, None)
-            if room_id in self.direct:
-                jobs.append(self.direct.forget(room_id, leave=False))
-        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
-            if isinstance(outcome, Exception):
-                log.error("handling a sync failed", exc_info=outcome)
-
-    # --- commands ---------------------------------------------------------------------------
-
-    async def _answer_in_order(self, answers: list[tuple[inbound.Command, Actor, Place]]) -> None:
-        for command, actor, place in answers:
-            await self._answer(command, actor, place)
-
-    async def _answer(self, command: inbound.Command, actor: Actor, place: Place) -> None:
-        if command.origin_server_ts:  # how long after the homeserver had it we see it
-            self.app.metrics.heartbeat(
-                inbound.PLATFORM, time.time() - command.origin_server_ts / 1000
-            )
-        try:
-            txn = outbound.txn_id("reply", command.event_id)
-            here = outbound.reply_to(command.event_id, command.thread_root)
-            own_direct = self.direct.is_with(command.room_id, command.sender)
-            text = await self.app.anonymity.route(
-                command.line,
-                actor,
-                place,
-                self.app.clock.now(),
-                prefix=self.config.command_prefix,
-                bot_name=self.me,
-                own_direct=own_direct,
-            )
-            if text is not None:  # an anonymous question, routed by the core
-                await self.sender.send_md(command.room_id, text, here, txn)
-                return
-            reply = await self.app.dispatcher.run_text(
-                command.line, actor, place, self.app.clock.now()
-            )
-            if reply is None:  # over the flood limit, and told so already
-                return
-            if reply.private and not place.is_direct:
-                direct = await self.direct.room_with(actor.id)
-                await self.sender.send_md(direct, reply.text, None, txn, reply.kind)
-                await self.sender.send_md(
-                    command.room_id, "I've answered you in a direct message.", here, txn + "p"
-                )
-            else:
-                await self.sender.send_md(command.room_id, reply.text, here, txn, reply.kind)
-        except PostError as error:
-            log.warning("could not answer %s in %s: %s", command.event_id, command.room_id, error)
-        except Exception:
-            log.exception("answering %s in %s failed", command.event_id, command.room_id)
-
-    async def _note_unreadable(self, room_id: str, event: Mapping[str, Any]) -> None:
-        try:
-            await self.sender.send(room_id, *crypto.note(room_id, event))
-        except PostError as error:
-            log.warning("could not tell %s about an unreadable message: %s", room_id, error)
 
     # --- ChatPort and PrivateChannel ---------------------------------------------------------
 

@@ -382,7 +382,7 @@ async def test_a_sync_becomes_commands_in_order_with_power_as_it_was(
     async def answer(command: inbound.Command, actor: Any, place: Any) -> None:
         answered.append((command.line, actor.is_moderator, place.community_id))
 
-    monkeypatch.setattr(bot, "_answer", answer)
+    monkeypatch.setattr(bot.replies, "answer", answer)
     bob = "@bob:example.org"
 
     def said(body: str, sender: str, event_id: str, age_s: float = 1) -> dict[str, Any]:
@@ -396,7 +396,7 @@ async def test_a_sync_becomes_commands_in_order_with_power_as_it_was(
         levels = state("m.room.power_levels", {"users": {}, "users_default": 0})
         promoted = state("m.room.power_levels", {"users": {bob: 50}, "users_default": 0})
         joined = state("m.room.member", {"membership": "join"}, sender=ME, key=ME)
-        await bot._handle(
+        await bot.timeline.handle(
             sync_response(
                 [
                     said("!define before-join", ALICE, "$0"),
@@ -417,7 +417,7 @@ async def test_a_sync_becomes_commands_in_order_with_power_as_it_was(
             ("define three", True, ROOM),  # Alice created the room
         ]
         answered.clear()
-        await bot._handle(sync_response([said("!define x", ALICE, "$5")]), answer=False)
+        await bot.timeline.handle(sync_response([said("!define x", ALICE, "$5")]), answer=False)
         assert answered == []  # the first sync ever answers nothing
     finally:
         await bot.close()
@@ -586,7 +586,7 @@ async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
         said.clear()
         command = inbound.Command("$q", room_id, ALICE, line, None, 0)
         place = inbound.place_of(command, room_id in bot.direct)
-        await bot._answer(command, alice, place)
+        await bot.replies.answer(command, alice, place)
         [(where, text, relates)] = said
         assert where == room_id and relates == {"m.in_reply_to": {"event_id": "$q"}}
         return text
@@ -615,7 +615,9 @@ async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
         # Someone else in Alice's direct room is not in a direct chat of their own.
         said.clear()
         command = inbound.Command("$q", "!dm", "@bob:example.org", question, None, 0)
-        await bot._answer(command, Actor(command.sender, "bob"), inbound.place_of(command, True))
+        await bot.replies.answer(
+            command, Actor(command.sender, "bob"), inbound.place_of(command, True)
+        )
         assert "direct message" in said[0][1] and await pending("!r1") == 2
         assert Place("matrix", "!r1", "!r1").community_id == "!r1"
     finally:

@@ -220,7 +220,7 @@ async def bot_starter(
         bot = Bot(user, app, task)
         running.append(bot)
         deadline = time.monotonic() + 5
-        while "matrix" not in app.ports or not bot.adapter.synced.is_set():
+        while "matrix" not in app.ports or not bot.adapter.sync.synced.is_set():
             if task.done():
                 task.result()
             assert time.monotonic() < deadline, "the bot did not finish its first sync"

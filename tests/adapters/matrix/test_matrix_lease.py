@@ -35,7 +35,7 @@ async def until_synced(app: App, task: asyncio.Task[None]) -> MatrixAdapter:
         if task.done():
             task.result()
         port = app.ports.get("matrix")
-        if isinstance(port, MatrixAdapter) and port.synced.is_set():
+        if isinstance(port, MatrixAdapter) and port.sync.synced.is_set():
             return port
         assert time.monotonic() < deadline, "the second process did not finish its first sync"
         await asyncio.sleep(0.01)

@@ -285,7 +285,7 @@ async def test_survives_a_homeserver_restart(
     reply = await alice.reply_to(room_id, command, bot.id)
     assert "an active and consistent practice" in reply["content"]["body"]
     assert any("sync failed" in r.getMessage() for r in caplog.records)
-    assert bot.adapter.failures_in_a_row == 0 and not bot.task.done()
+    assert bot.adapter.sync.failures_in_a_row == 0 and not bot.task.done()
 
 
 # --- what users type, and what the bot sends back -----------------------------------------
@@ -500,7 +500,7 @@ async def test_a_password_login_keeps_its_device_across_restarts(
         app = await build(settings, clock=FakeClock(START))
         bot = Bot(user, app, asyncio.create_task(run(app, settings)))
         deadline = time.monotonic() + 5
-        while "matrix" not in app.ports or not bot.adapter.synced.is_set():
+        while "matrix" not in app.ports or not bot.adapter.sync.synced.is_set():
             assert not bot.task.done(), bot.task.exception()
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)

@@ -339,7 +339,7 @@ async def test_sending_waits_out_rate_limits_and_stops_at_refusals(
 
 
 def test_the_sync_filter_asks_only_for_what_the_bot_reads() -> None:
-    from companion_adapters.matrix.adapter import FILTER
+    from companion_adapters.matrix.sync import FILTER
 
     room = FILTER["room"]
     assert set(room["timeline"]["types"]) >= {"m.room.message", "m.room.member"}

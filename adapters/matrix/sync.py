@@ -1,0 +1,161 @@
+"""The sync loop: long-polls the homeserver until cancelled, and says how it is going.
+
+Owns: the sync filters (only what the bot reads); the sync token, saved once a sync's
+events are handled, so a restart resumes where it stopped (and the first start ever
+answers nothing said before it); reconnecting with backoff, or after ``retry_after_ms``
+when rate limited; a refused sync token (start afresh) or access token (log in again with
+a password, else a clear error); its health: the adapter_up and heartbeat metrics, and
+:attr:`syncs`, :attr:`failures_in_a_row` and :attr:`synced` for logs and tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from nio import ErrorResponse, SyncResponse
+
+from companion.app import App
+from companion_adapters.matrix import crypto, inbound
+from companion_adapters.matrix.client import (
+    BACKOFF_FIRST,
+    BACKOFF_MAX,
+    MAX_RETRY_AFTER,
+    NETWORK_ERRORS,
+    Client,
+    http_status,
+    is_rate_limited,
+)
+from companion_adapters.matrix.session import Session
+from companion_adapters.matrix.timeline import Timeline
+
+log = logging.getLogger("companion_adapters.matrix")
+
+SYNC_TIMEOUT_MS = 30_000  # long-poll: the homeserver answers at once when something happens
+TIMELINE_LIMIT = 50
+CATCH_UP_LIMIT = 100  # the first sync after a restart reaches further back
+
+_STATE_TYPES = [
+    "m.room.create",
+    "m.room.power_levels",
+    "m.room.member",
+    "m.room.encryption",
+    "m.room.name",
+]
+
+
+def sync_filter(limit: int) -> dict[str, Any]:
+    """Only what the bot reads: messages and the state that decides power, names and
+    encryption; members lazy-loaded (just the senders), nothing else."""
+    nothing = {"not_types": ["*"]}
+    return {
+        "presence": nothing,
+        "account_data": nothing,
+        "room": {
+            "state": {"types": _STATE_TYPES, "lazy_load_members": True},
+            "timeline": {
+                "types": [*_STATE_TYPES, "m.room.message", crypto.ENCRYPTED],
+                "limit": limit,
+                "lazy_load_members": True,
+            },
+            "ephemeral": nothing,
+            "account_data": nothing,
+        },
+    }
+
+
+FILTER = sync_filter(TIMELINE_LIMIT)
+CATCH_UP_FILTER = sync_filter(CATCH_UP_LIMIT)
+
+
+class SyncLoop:
+    """Syncs one bot account's client and hands each response to the :class:`Timeline`."""
+
+    def __init__(
+        self,
+        app: App,
+        client: Client,
+        session: Session,
+        timeline: Timeline,
+        crypto: crypto.Crypto | None,
+        timeout_ms: int = SYNC_TIMEOUT_MS,
+    ) -> None:
+        self.app = app
+        self.client = client
+        self.session = session
+        self.timeline = timeline
+        self.crypto = crypto
+        self.sync_timeout_ms = timeout_ms
+        self._token_key = f"matrix:next_batch:{session.me}"
+        # What the sync loop is doing, for logs and tests.
+        self.syncs = 0
+        self.failures_in_a_row = 0
+        self.synced = asyncio.Event()
+
+    async def forever(self) -> None:
+        """Sync until cancelled. The token is saved after each sync, once its events are
+        handled; connection failures are retried with backoff, never fatal."""
+        token = await self.app.store.kv.get(self._token_key)
+        answer = token is not None  # first start ever: answer nothing said before it
+        full_state = True  # the room state is not kept between runs: fetch it once
+        delay = BACKOFF_FIRST
+        while True:
+            try:
+                response: object = await self.client.sync(
+                    timeout=0 if full_state else self.sync_timeout_ms,
+                    sync_filter=CATCH_UP_FILTER if full_state else FILTER,
+                    since=token,
+                    full_state=full_state or None,
+                )
+            except NETWORK_ERRORS as error:
+                response = error
+            if not isinstance(response, SyncResponse):
+                self.app.metrics.adapter_up(inbound.PLATFORM, False)
+                if isinstance(response, ErrorResponse) and self._bad_token(response, token):
+                    log.warning("the saved sync token was refused; starting afresh")
+                    token, answer, full_state = None, False, True
+                delay = await self._failed(response, delay)
+                continue
+            if self.failures_in_a_row:
+                log.warning("syncing again after %d failed attempt(s)", self.failures_in_a_row)
+            self.failures_in_a_row = 0
+            delay = BACKOFF_FIRST
+            if self.crypto is not None:
+                await self.crypto.keep_up()  # the devices of who joined, before any reply
+            await self.timeline.handle(response, answer=answer)
+            answer, full_state = True, False
+            if response.next_batch and response.next_batch != token:
+                token = response.next_batch
+                await self.app.store.kv.set(self._token_key, token)
+            self.syncs += 1
+            self.app.metrics.heartbeat(inbound.PLATFORM)
+            self.synced.set()
+
+    @staticmethod
+    def _bad_token(response: ErrorResponse, token: str | None) -> bool:
+        status = http_status(response)
+        return token is not None and status == 400 and response.status_code != "M_LIMIT_EXCEEDED"
+
+    async def _failed(self, problem: object, delay: float) -> float:
+        """Log, wait, and return the next delay. An access token the homeserver no longer
+        accepts is fatal with a token (say so), and a new login with a password."""
+        self.failures_in_a_row += 1
+        wait = delay
+        if isinstance(problem, ErrorResponse):
+            if problem.status_code == "M_UNKNOWN_TOKEN":
+                await self.session.log_in_again()
+                return BACKOFF_FIRST
+            if is_rate_limited(problem) and problem.retry_after_ms:
+                wait = min(problem.retry_after_ms / 1000, MAX_RETRY_AFTER)
+            what = str(problem)
+        else:
+            what = f"{type(problem).__name__}: {problem}"
+        log.warning(
+            "sync failed (%s); attempt %d, trying again in %.2f s",
+            what,
+            self.failures_in_a_row,
+            wait,
+        )
+        await asyncio.sleep(wait)
+        return min(max(delay * 2, BACKOFF_FIRST), BACKOFF_MAX)

@@ -1,7 +1,22 @@
 """Matrix adapter (matrix-nio): ``!`` text commands, ``m.notice`` replies, ``m.thread``
 threads, power levels, and the ChatPort for scheduled posts.
 
-Importing this package does not import matrix-nio; :func:`run` does.
+Importing this package does not import matrix-nio; :func:`run` does. Where things live:
+
+- ``adapter.py``     MatrixAdapter: builds the parts below and is the ChatPort
+- ``session.py``     logging in (access token or password), and in again
+- ``sync.py``        the sync loop: filters, the saved token, reconnects, health counters
+- ``timeline.py``    one sync's events: room state in order, which commands to answer
+- ``replies.py``     answering a command: in its room and thread, or privately
+- ``membership.py``  invites, the hello, leaving rooms it cannot read, shared rooms
+- ``direct.py``      the direct room with each member, kept under a keyed hash
+- ``sending.py``     every request and send: retries, ``retry_after_ms``, transaction ids
+- ``client.py``      matrix-nio's client, and reading its answers
+- ``inbound.py``, ``outbound.py``, ``rooms.py``  pure: event -> command, text -> notices,
+  a room's state and power levels
+- ``crypto.py``      encrypted rooms; ``lease.py`` one process per account;
+  ``settings.py`` the ``[matrix]`` section; ``doctor.py`` its checks; ``platform.py``
+  its entry in the platform registry
 """
 
 from __future__ import annotations

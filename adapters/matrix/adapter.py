@@ -1,10 +1,11 @@
-"""The Matrix adapter on matrix-nio: a sync loop in, ``m.notice`` replies out, a ChatPort.
+"""The Matrix adapter: one bot account on matrix-nio, built from the parts it names.
 
-Thin on purpose: events become (line, Actor, Place) for the dispatcher, Replies become
-notices. What is kept between runs lives in the bot's own database (``app.store.kv``):
-the sync token, the direct rooms, and (with a password login) the device and its token.
-Nothing kept there names a member: a direct room is filed under a keyed hash of the
-member's id (``app.hasher``), never the id itself.
+:class:`MatrixAdapter` wires the parts (the package docstring says what each owns) and is
+the ChatPort the core posts through: post, open_thread, notify (PrivateChannel),
+is_moderator (the dashboard's check) and shared_communities (anonymous questions).
+What is kept between runs lives in the bot's own database (``app.store.kv``): the sync
+token, the direct rooms, and (with a password login) the device and its token. Nothing
+kept there names a member: a direct room is filed under a keyed hash of the member's id.
 """
 
 from __future__ import annotations
@@ -13,17 +14,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from nio import (
-    AsyncClientConfig,
-)
-
 from companion import anonymity
 from companion.app import App
 from companion.events import Actor, Kind, MessageRef, Place
 from companion_adapters.matrix import crypto, inbound, outbound
-from companion_adapters.matrix.client import (
-    Client,
-)
+from companion_adapters.matrix.client import new_client
 from companion_adapters.matrix.direct import DirectRooms
 from companion_adapters.matrix.membership import Membership
 from companion_adapters.matrix.replies import Replies
@@ -51,21 +46,10 @@ class MatrixAdapter:
         self.app = app
         self.config = config
         store = crypto.store_dir(config, app.settings.db_path) if crypto.enabled(config) else None
-        self.client = Client(
-            config.homeserver,
-            config.user_id,
-            store_path=str(store or ""),
-            config=AsyncClientConfig(
-                max_limit_exceeded=0,  # rate limits and timeouts are retried here, visibly
-                max_timeouts=0,
-                request_timeout=20,
-                store_sync_tokens=False,
-                encryption_enabled=store is not None,
-            ),
-        )
+        self.client = new_client(config, store)
         self.crypto = crypto.Crypto(self.client, config, store) if store else None
         self.me = config.user_id
-        self.rooms: dict[str, RoomState] = {}
+        self.rooms: dict[str, RoomState] = {}  # as last synced; the Timeline keeps it
         self.sender = Sender(self.client, self.rooms, self.crypto)
         self.session = Session(app, config, self.client, self.crypto)
         self.direct = DirectRooms(app, self.me, self.client, self.sender, self.crypto)

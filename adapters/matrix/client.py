@@ -1,7 +1,8 @@
 """matrix-nio's client as the adapter uses it, and how its answers are read.
 
-Owns: the client subclass that keeps the raw invite state of a sync, the errors that mean
-"the homeserver is not reachable right now", the backoff figures every retry shares, and
+Owns: the bot account's client (nio configured not to retry: the adapter's parts retry,
+visibly in the logs), which keeps the raw invite state of each sync; the errors that mean
+"the homeserver is not reachable right now"; the backoff figures every retry shares; and
 small readers of nio's responses and events (HTTP status, rate limit, raw event dicts).
 """
 
@@ -9,10 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from nio import AsyncClient, ErrorResponse
+from nio import AsyncClient, AsyncClientConfig, ErrorResponse
+
+from companion_adapters.matrix.settings import MatrixConfig
 
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 30.0
@@ -40,6 +44,22 @@ class Client(AsyncClient):
                     raw[room_id] = [copy.deepcopy(e) for e in events if isinstance(e, dict)]
             self.raw_invites = raw
         return body
+
+
+def new_client(config: MatrixConfig, store: Path | None) -> Client:
+    """The bot account's client; with an encryption store (a directory), it encrypts."""
+    return Client(
+        config.homeserver,
+        config.user_id,
+        store_path=str(store or ""),
+        config=AsyncClientConfig(
+            max_limit_exceeded=0,  # rate limits and timeouts are retried here, visibly
+            max_timeouts=0,
+            request_timeout=20,
+            store_sync_tokens=False,
+            encryption_enabled=store is not None,
+        ),
+    )
 
 
 def http_status(response: object) -> int | None:

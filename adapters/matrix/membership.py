@@ -64,6 +64,8 @@ class Membership:
         return None
 
     async def on_invite(self, room_id: str, invite_state: Sequence[Mapping[str, Any]]) -> None:
+        """Join (the hello follows in :meth:`settle`), or decline: an inviter not allowed,
+        or an encrypted room while encryption is off (its inviter is told why)."""
         invite = inbound.invite_of(invite_state, self.me)
         try:
             if not self.config.may_invite(invite.inviter):
@@ -98,6 +100,14 @@ class Membership:
             log.warning("after the invite to %s: %s", room_id, error)
         except NETWORK_ERRORS as error:
             log.warning("handling the invite to %s failed: %s", room_id, error)
+
+    def hello_text(self) -> str:
+        """What the bot says in a room it has just joined."""
+        p = self.config.command_prefix
+        return (
+            "Hello! I'm Companion, here to learn allyship together with you. "
+            f"Type `{p}help` to see what I can do, or start with `{p}define allyship`."
+        )
 
     async def _hello(self, room_id: str) -> None:
         try:
@@ -161,10 +171,3 @@ class Membership:
             for (room_id, room), member in zip(candidates, found, strict=True)
             if member
         ]
-
-    def hello_text(self) -> str:
-        p = self.config.command_prefix
-        return (
-            "Hello! I'm Companion, here to learn allyship together with you. "
-            f"Type `{p}help` to see what I can do, or start with `{p}define allyship`."
-        )

@@ -32,10 +32,16 @@ class Recurrence:
         if self.rule == "once":
             yield first
             return
-        freq = DAILY if self.rule == "daily" else WEEKLY
-        byweekday = self.days if self.rule == "weekly" else None
-        rule = rrule(freq, dtstart=first, byweekday=byweekday)
-        yield from rule.xafter(max(first, after_local - timedelta(days=1)), inc=True)
+        since = max(first, after_local - timedelta(days=1))
+        # rrule walks every occurrence from dtstart: begin on since's day, not at the start
+        # of a schedule years old. A daily or weekly series (interval 1, its weekdays fixed)
+        # is the same from any day on or after the start.
+        begin = datetime.combine(since.date(), self.at)  # on or after first, as since is
+        if self.rule == "daily":
+            rule = rrule(DAILY, dtstart=begin)
+        else:
+            rule = rrule(WEEKLY, dtstart=begin, byweekday=self.days or (self.start.weekday(),))
+        yield from rule.xafter(since, inc=True)
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first occurrence strictly after the instant ``after`` (UTC), or None."""

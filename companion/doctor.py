@@ -10,14 +10,14 @@ opened read only and never migrated.
 from __future__ import annotations
 
 import importlib
-import os
-import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from companion import content as content_module
+from companion import doctor_store as store_checks
+from companion.checklist import Check, failed, passed
 from companion.commands import Registry
 from companion.config import (
     ConfigError,
@@ -28,10 +28,8 @@ from companion.config import (
     unknown_settings,
 )
 from companion.content import Content
-from companion.identity import read_key
 from companion.schema import ContentError
-from companion.store import Store, maintenance
-from companion.store.maintenance import MaintenanceError
+from companion.store import Store
 
 EXAMPLE = "config.example.toml"
 CORRECT_SETTING = f"correct it in the config file ({EXAMPLE} explains every setting)"
@@ -40,24 +38,6 @@ PLATFORM_CHECKS = {
     "matrix": "companion_adapters.matrix.doctor",
     "discord": "companion_adapters.discord.doctor",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One line of the checklist; a failing one says what to change (``fix``)."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-    fix: str = ""
-
-
-def passed(name: str, detail: str = "") -> Check:
-    return Check(name, True, detail)
-
-
-def failed(name: str, detail: str, fix: str) -> Check:
-    return Check(name, False, detail, fix)
 
 
 @dataclass(slots=True)
@@ -90,9 +70,10 @@ async def diagnose(path: Path) -> list[Check]:
         return [*checks, failed("settings", str(error), f"correct it in {path}")]
     content, check = _content(settings)
     checks.append(check)
-    store, db_checks = await _database(settings)
-    checks += db_checks
-    checks.append(_key_file(settings))
+    found = await store_checks.database(settings)
+    checks += found.checks
+    checks.append(store_checks.key_file(settings, found.in_use))
+    store = found.store
     registry = None
     app = None
     try:
@@ -136,103 +117,6 @@ def _content(settings: Settings) -> tuple[Content | None, Check]:
             "lists them again",
         )
     return loaded, passed("content", f"{where}: {len(loaded.terms)} terms, valid")
-
-
-async def _database(settings: Settings) -> tuple[Store | None, list[Check]]:
-    path = settings.db_path
-    if str(path) == ":memory:":
-        return None, [passed("database", "in memory: nothing is kept between runs")]
-    if not path.exists():
-        parent = _existing_parent(path)
-        if not os.access(parent, os.W_OK | os.X_OK):
-            return None, [
-                failed(
-                    "database",
-                    f"{path} does not exist and {parent} is not writable, so it cannot be made",
-                    "let the user that runs Companion write there, or set [storage] path",
-                )
-            ]
-        return None, [passed("database", f"{path} does not exist yet: made at first start")]
-    try:
-        found = await maintenance.check(path)
-    except MaintenanceError as error:
-        return None, [
-            failed(
-                "database",
-                str(error),
-                "set [storage] path to Companion's database, or restore it from a backup",
-            )
-        ]
-    checks = []
-    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
-        checks.append(
-            failed(
-                "database",
-                f"{path} (or its directory, where SQLite keeps its journal) is read only",
-                f"let the user that runs Companion write {path} and {path.parent}",
-            )
-        )
-    if not found.integrity_ok:
-        checks.append(
-            failed(
-                "database integrity",
-                f"{path} fails SQLite's integrity check: {'; '.join(found.integrity[:3])}",
-                "stop Companion and put back your latest backup of the database",
-            )
-        )
-    version, latest = found.version, found.shipped
-    if version < latest:
-        fix = (
-            "back the file up (`companion db backup`), then start `companion run` once: "
-            f"it applies the migrations {version + 1}-{latest} at start"
-        )
-        detail = f"{path} is at migration {version}; this Companion needs {latest}"
-        return None, [*checks, failed("database migration", detail, fix)]
-    if version > latest:
-        detail = f"{path} is at migration {version}, newer than this Companion ({latest})"
-        fix = "install the Companion version that wrote it (or a newer one)"
-        return None, [*checks, failed("database migration", detail, fix)]
-    checks.append(passed("database", f"{path}: intact, at migration {version}"))
-    return await Store.open_readonly(path), checks
-
-
-def _key_file(settings: Settings) -> Check:
-    path = settings.key_file
-    if path is None:
-        return passed("key file", "in memory, with the database")
-    if not path.exists():
-        if settings.db_path.exists():
-            return failed(
-                "key file",
-                f"{path} is missing but the database exists: a new key would be made, and "
-                "the anonymous-question limits and direct rooms kept under the old one lost",
-                f"restore the key file from your backup to {path} (chmod 600), or set "
-                "[storage] key_path to where it is",
-            )
-        return passed("key file", f"{path} does not exist yet: made at first start (mode 600)")
-    try:
-        read_key(path)
-    except (OSError, ValueError) as error:
-        return failed(
-            "key file",
-            f"cannot use {path}: {error}",
-            "let the user that runs Companion read it, or restore it from your backup",
-        )
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        return failed(
-            "key file",
-            f"{path} is mode {mode:o}: other users on this machine can read it",
-            f"chmod 600 {path}",
-        )
-    return passed("key file", f"{path}: readable, mode {mode:o}")
-
-
-def _existing_parent(path: Path) -> Path:
-    for parent in path.parents:
-        if parent.exists():
-            return parent
-    return Path("/")
 
 
 def render(checks: list[Check]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -94,24 +95,52 @@ class SystemClock:
             waiter.cancel()
 
 
+@dataclass(frozen=True, slots=True)
+class Shards:
+    """The part of a platform's communities one process serves, split as Discord splits a
+    bot's guilds: a community (a numeric snowflake) is on shard ``(id >> 22) % count``, and
+    this process serves the shards in ``ids``."""
+
+    count: int
+    ids: frozenset[int]
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not self.ids or not all(0 <= i < self.count for i in self.ids):
+            raise ValueError(f"shard ids {sorted(self.ids)} are not all within 0..{self.count - 1}")
+
+    def serves(self, community_id: str) -> bool:
+        return community_id.isdigit() and (int(community_id) >> 22) % self.count in self.ids
+
+
 class Ports:
     """The adapters' ChatPorts by platform, registered with the app: an adapter attaches its
     port once connected and detaches it when it stops. The scheduler and the features that
-    post (notices, anonymous questions) look ports up here."""
+    post (notices, anonymous questions) look ports up here. A port attached with ``shards``
+    serves only those shards of its platform, and the scheduler claims only their posts."""
 
     def __init__(self) -> None:
         self._ports: dict[str, ChatPort] = {}
+        self._shards: dict[str, Shards] = {}
         self._listeners: list[Callable[[], None]] = []
 
-    def attach(self, platform: str, port: ChatPort) -> None:
+    def attach(self, platform: str, port: ChatPort, *, shards: Shards | None = None) -> None:
         self._ports[platform] = port
+        if shards is None:
+            self._shards.pop(platform, None)
+        else:
+            self._shards[platform] = shards
         self._changed()
 
     def detach(self, platform: str, port: ChatPort | None = None) -> None:
         """Remove the platform's port (only if it is still ``port``, when given)."""
         if port is None or self._ports.get(platform) is port:
             self._ports.pop(platform, None)
+            self._shards.pop(platform, None)
             self._changed()
+
+    def shards(self) -> dict[str, Shards]:
+        """The attached platforms that serve only some of their shards."""
+        return dict(self._shards)
 
     def get(self, platform: str) -> ChatPort | None:
         return self._ports.get(platform)

@@ -134,7 +134,6 @@ class Scheduler:
         metrics: Metrics | None = None,
         holder: str | None = None,
         lease: timedelta = LEASE,
-        shards: tuple[int, tuple[int, ...]] | None = None,
         ports: Ports | None = None,
     ) -> None:
         self.store = store
@@ -144,7 +143,6 @@ class Scheduler:
         self.backoff = backoff
         self.holder = holder or default_holder()
         self.lease = lease
-        self.shards = shards  # (shard_count, shard ids): the Discord guilds this process serves
         self.ports = ports if ports is not None else Ports()  # the app's; it wakes us on changes
         self.ports.on_change(self.wake)
         self.kinds: dict[str, Kind] = {}
@@ -305,7 +303,11 @@ class Scheduler:
             return len(jobs)
 
     def _lease(self, now: datetime) -> Lease:
-        return Lease(self.holder, now + self.lease, self.shards)
+        shards = tuple(
+            (platform, part.count, tuple(sorted(part.ids)))
+            for platform, part in sorted(self.ports.shards().items())
+        )
+        return Lease(self.holder, now + self.lease, shards)
 
     def _plan(self, row: ScheduleRow, now: datetime) -> Claim:
         """Every occurrence up to now: the newest one within grace is sent, older ones skipped."""

@@ -75,6 +75,29 @@ class CompanionClient(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_interaction(interaction)
 
+    def gateway_open(self) -> bool:
+        ws = self.ws
+        return ws is not None and ws.open
+
+
+class ShardedCompanionClient(CompanionClient, discord.AutoShardedClient):
+    """The same client running some of the bot's shards (``shard_ids`` of ``shard_count``):
+    Discord sends it only the events of those shards' guilds."""
+
+    def gateway_open(self) -> bool:
+        shards = self.shards.values()
+        return bool(shards) and not any(shard.is_closed() for shard in shards)
+
+
+def make_client(adapter: DiscordAdapter, config: DiscordConfig, **options: Any) -> CompanionClient:
+    if config.shard_count is None:
+        return CompanionClient(adapter, **options)
+    options.setdefault("shard_count", config.shard_count)
+    options.setdefault(
+        "shard_ids", sorted(config.serving_shards.ids) if config.serving_shards else None
+    )
+    return ShardedCompanionClient(adapter, **options)
+
 
 RETRY_WINDOW = timedelta(hours=1)
 
@@ -89,15 +112,14 @@ class DiscordAdapter:
             app.registry, global_scope=config.test_guild_id is None
         )
         self.routes: Mapping[RouteKey, Route] = self.tree.routes
-        self.client = CompanionClient(self, **client_options)
+        self.client = make_client(self, config, **client_options)
         self.moderators = ModeratorLookup(self.client, config.moderator_role_ids, app.clock)
         app.metrics.probe(self._report_health)
 
     def _report_health(self) -> None:
         """Read at each scrape: connected, and the gateway heartbeat's round trip."""
-        ws = self.client.ws
         latency = self.client.latency
-        if self.client.is_ready() and not self.client.is_closed() and ws is not None and ws.open:
+        if self.client.is_ready() and not self.client.is_closed() and self.client.gateway_open():
             self.app.metrics.heartbeat(PLATFORM, latency if math.isfinite(latency) else None)
         else:
             self.app.metrics.adapter_up(PLATFORM, False)
@@ -123,7 +145,7 @@ class DiscordAdapter:
     async def setup(self) -> None:
         """Once per login (never on reconnects): sync the commands, then offer the ChatPort."""
         await self.sync_commands()
-        self.app.ports.attach(PLATFORM, self)
+        self.app.ports.attach(PLATFORM, self, shards=self.config.serving_shards)
         await self.app.scheduler.start()  # idempotent: never a second loop
 
     async def sync_commands(self) -> None:

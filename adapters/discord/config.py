@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from companion.config import ConfigError, Settings, check_section, secret
+from companion.ports import Shards
 
 TOKEN_VARIABLE = "COMPANION_DISCORD_TOKEN"
 
@@ -21,6 +22,18 @@ class DiscordConfig:
     moderator_role_ids: frozenset[int] = frozenset()
     api_base: str | None = None  # e.g. http://127.0.0.1:8080/api/v10 for a compatible server
     gateway_url: str | None = None  # e.g. ws://127.0.0.1:8080/gateway/
+    # Sharding (discord.py's AutoShardedClient): the bot's guilds split into shard_count
+    # shards, of which this process runs shard_ids (all of them when not given).
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+
+    @property
+    def serving_shards(self) -> Shards | None:
+        """What this process serves of the bot's guilds; None: all of them, unsharded."""
+        if self.shard_count is None:
+            return None
+        ids = self.shard_ids if self.shard_ids is not None else range(self.shard_count)
+        return Shards(self.shard_count, frozenset(ids))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DiscordConfig:
@@ -34,11 +47,14 @@ class DiscordConfig:
         roles = section.get("moderator_role_ids", [])
         if not isinstance(roles, list):
             raise ConfigError("[discord] moderator_role_ids must be a list of role ids.")
+        shard_count, shard_ids = _shards(section.get("shard_count"), section.get("shard_ids"))
         return cls(
             test_guild_id=None if guild is None else _snowflake("test_guild_id", guild),
             moderator_role_ids=frozenset(_snowflake("moderator_role_ids", r) for r in roles),
             api_base=_url("api_base", section.get("api_base"), ("http://", "https://")),
             gateway_url=_url("gateway_url", section.get("gateway_url"), ("ws://", "wss://")),
+            shard_count=shard_count,
+            shard_ids=shard_ids,
         )
 
 
@@ -70,3 +86,37 @@ def _url(key: str, value: object, schemes: tuple[str, ...]) -> str | None:
     if not isinstance(value, str) or not value.startswith(schemes):
         raise ConfigError(f"[discord] {key} must be a URL starting with {' or '.join(schemes)}.")
     return value.rstrip("/") if key == "api_base" else value
+
+
+def _shards(count: object, ids: object) -> tuple[int | None, tuple[int, ...] | None]:
+    """shard_count (a positive whole number) and shard_ids (distinct, each below the count)."""
+    if count is None:
+        if ids is not None:
+            raise ConfigError(
+                "[discord] shard_ids needs shard_count: how many shards the bot's guilds are "
+                "split into, the same in every process (e.g. shard_count = 2)."
+            )
+        return None, None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ConfigError(
+            f"[discord] shard_count must be a whole number of 1 or more, not {count!r}."
+        )
+    if ids is None:
+        return count, None
+    if (
+        not isinstance(ids, list)
+        or not ids
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    ):
+        raise ConfigError(
+            f"[discord] shard_ids must be a list of shard numbers, e.g. [0, 1], not {ids!r}."
+        )
+    outside = sorted({i for i in ids if not 0 <= i < count})
+    if outside:
+        raise ConfigError(
+            f"[discord] shard_ids {outside} are outside 0..{count - 1}: shards are numbered "
+            f"from 0 to shard_count - 1."
+        )
+    if len(set(ids)) != len(ids):
+        raise ConfigError("[discord] shard_ids lists a shard twice.")
+    return count, tuple(sorted(ids))

@@ -85,9 +85,12 @@ class Store(Repositories):
         return cls(await Database.open(text.removeprefix("sqlite://")))
 
     @classmethod
-    async def open_readonly(cls, path: str | Path) -> Store:
+    async def open_readonly(cls, target: str | Path, *, password: str | None = None) -> Store:
         """An existing database, read only, not migrated: for checks that change nothing."""
-        return cls(await Database.open_readonly(path))
+        text = str(target)
+        if is_postgres_url(text):
+            return cls(await PgDatabase.open_readonly(text, password=password))
+        return cls(await Database.open_readonly(text.removeprefix("sqlite://")))
 
     async def close(self) -> None:
         await self.db.close()

@@ -104,33 +104,32 @@ def iso(moment: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """Who claims (a process's name), until when, and which Discord shards it serves.
+    """Who claims (a process's name), until when, and which shards of a platform it serves.
 
-    ``shards`` (shard_count, shard ids) limits the claims to guilds whose shard is
-    ``(guild_id >> 22) % shard_count`` in ids; other platforms' schedules are unaffected.
+    Each of ``shards`` is (platform, shard_count, shard ids): that platform's claims are
+    limited to communities whose shard, ``(community_id >> 22) % shard_count`` (Discord's
+    split of a bot's guilds), is in the ids; other platforms' schedules are unaffected.
     """
 
     holder: str
     until: datetime
-    shards: tuple[int, tuple[int, ...]] | None = None
-    sharded_platform: str = "discord"
+    shards: tuple[tuple[str, int, tuple[int, ...]], ...] = ()
 
     @property
     def shard_filter(self) -> str:
-        if self.shards is None:
-            return ""
-        marks = ", ".join("?" for _ in self.shards[1])
-        return (
+        # CASE, not OR: only the sharded platform's community ids are cast to a number.
+        return "".join(
             " AND CASE WHEN platform = ? THEN "
-            f"(CAST(community_id AS BIGINT) / 4194304) % ? IN ({marks}) ELSE TRUE END"
+            f"(CAST(community_id AS BIGINT) / 4194304) % ? IN ({', '.join('?' for _ in ids)}) "
+            "ELSE TRUE END"
+            for _, _, ids in self.shards
         )
 
     @property
     def shard_params(self) -> tuple[object, ...]:
-        if self.shards is None:
-            return ()
-        count, ids = self.shards
-        return (self.sharded_platform, count, *ids)
+        return tuple(
+            value for platform, count, ids in self.shards for value in (platform, count, *ids)
+        )
 
 
 _INSERT = (

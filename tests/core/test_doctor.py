@@ -153,3 +153,85 @@ def test_a_lost_key_beside_a_database_in_use_is_reported(tmp_path, capsys):
 async def _database(path: Path, upto: int | None = None) -> None:
     db = await Database.open(path, upto=upto)
     await db.close()
+
+
+# --- a PostgreSQL store ---------------------------------------------------------------------
+
+
+def write_pg(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "companion.toml"
+    body = ["[storage]", f'url = "{url}"', 'key_path = "companion.key"', "", "[console]"]
+    path.write_text("\n".join(body) + "\n", encoding="utf-8")
+    return path
+
+
+def pg_tables(url: str) -> list[str]:
+    """The tables in the database (the test's schema) at ``url``."""
+    from companion.store.postgres.db import PgDatabase
+
+    async def names() -> list[str]:
+        db = await PgDatabase.open_readonly(url)
+        try:
+            rows = await db.fetchall(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+            return sorted(str(row[0]) for row in rows)
+        finally:
+            await db.close()
+
+    return asyncio.run(names())
+
+
+def test_an_empty_postgresql_database_passes_and_is_left_empty(postgres, tmp_path, capsys):
+    url = postgres.fresh_database()
+    code, lines = doctor(write_pg(tmp_path, url), capsys)
+    assert code == 0, lines
+    assert f"ok    database: {url}: empty, made at first start" in lines
+    assert any("every process on this database needs this same file" in x for x in lines)
+    assert pg_tables(url) == []  # nothing made, not even the migrations table
+
+
+def test_a_postgresql_database_in_use_and_one_behind(postgres, tmp_path, capsys):
+    from companion.store.postgres.db import PgDatabase, migrations
+
+    url = postgres.fresh_database()
+    latest = len(migrations())
+
+    async def migrated(upto: int | None) -> None:
+        db = await PgDatabase.open(url, upto=upto)
+        await db.close()
+
+    asyncio.run(migrated(latest - 1))
+    load_or_create_key(tmp_path / "companion.key")
+    code, lines = doctor(write_pg(tmp_path, url), capsys)
+    [(line, fix)] = failing(lines)
+    assert code == 1
+    assert f"is at migration {latest - 1}; this Companion needs {latest}" in line
+    assert "pg_dump" in fix and f"applies the migrations {latest}-{latest}" in fix
+
+    async def version() -> int:
+        db = await PgDatabase.open_readonly(url)
+        try:
+            return await db.version()
+        finally:
+            await db.close()
+
+    assert asyncio.run(version()) == latest - 1  # the doctor migrated nothing
+    asyncio.run(migrated(None))
+    code, lines = doctor(write_pg(tmp_path, url), capsys)
+    assert code == 0, lines
+    assert f"ok    database: {url}: reachable, at migration {latest}" in lines
+
+
+def test_an_unreachable_postgresql_server_says_what_to_check(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://companion@127.0.0.1:{port}/companion"
+    code, lines = doctor(write_pg(tmp_path, url), capsys)
+    [(line, fix)] = failing(lines)
+    assert code == 1
+    assert line.startswith(f"FAIL  database: cannot open the PostgreSQL store {url}")
+    assert "[storage] url" in fix and "COMPANION_DATABASE_PASSWORD" in fix

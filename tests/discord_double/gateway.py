@@ -1,4 +1,5 @@
-"""The gateway half of the double: one websocket session with HELLO, IDENTIFY/READY, RESUME.
+"""The gateway half of the double: websocket sessions with HELLO, IDENTIFY/READY, RESUME,
+and shards (each session receives the events of its shard's guilds).
 
 Frames are zlib-stream compressed (one deflate context per connection, every frame ending in
 Z_SYNC_FLUSH) when the client asks for ``compress=zlib-stream``, as discord.py does by default.
@@ -32,6 +33,7 @@ UNKNOWN_OPCODE, DECODE_ERROR, NOT_AUTHENTICATED, AUTH_FAILED, ALREADY_AUTHENTICA
     4004,
     4005,
 )
+INVALID_SHARD = 4010
 INVALID_VERSION, INVALID_INTENTS, DISALLOWED_INTENTS = 4012, 4013, 4014
 
 
@@ -55,27 +57,24 @@ class Connection:
                     await self.ws.send_bytes(data)
 
 
-class Gateway:
-    def __init__(self, double: DiscordDouble) -> None:
-        self.double = double
-        self.identify_count = 0
-        self.resume_count = 0
-        self.handshakes = 0  # completed READY or RESUMED
-        self.identify_payloads: list[JSON] = []
-        self.presence_updates: list[JSON] = []
-        self.session_id: str | None = None
-        self.intents = 0
-        self.seq = 0
-        self.backlog: list[JSON] = []
-        self.current: Connection | None = None
-        self.connections: set[Connection] = set()
+@dataclass(eq=False)
+class Session:
+    """One identified session: a shard ``(shard_id, shard_count)`` of the bot's guilds, with
+    its own sequence numbers and backlog, as Discord keeps them per session."""
 
-    # --- outgoing ---------------------------------------------------------------------
+    session_id: str
+    intents: int
+    shard: tuple[int, int] = (0, 1)
+    seq: int = 0
+    backlog: list[JSON] = field(default_factory=list)
+    current: Connection | None = None
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Discord's split: a guild is on shard (id >> 22) % count; DMs go to shard 0."""
+        shard_id, count = self.shard
+        return (0 if guild_id is None else (guild_id >> 22) % count) == shard_id
 
     async def dispatch(self, event: str, data: JSON) -> int:
-        """Send (or, while disconnected, queue for RESUME) one DISPATCH; returns its sequence."""
-        if self.session_id is None:
-            raise RuntimeError(f"cannot dispatch {event}: the bot has not identified yet")
         self.seq += 1
         frame = {"op": 0, "t": event, "s": self.seq, "d": data}
         self.backlog = [*self.backlog[-BACKLOG:], frame]
@@ -83,9 +82,70 @@ class Gateway:
             await self.current.send(frame)
         return self.seq
 
+
+def event_guild(event: str, data: JSON) -> int | None:
+    """The guild an event belongs to, which picks the shard that receives it."""
+    if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        return int(data["id"])
+    guild_id = data.get("guild_id")
+    return int(guild_id) if guild_id is not None else None
+
+
+class Gateway:
+    """Sessions by id. Every event goes to each session whose shard holds its guild: one
+    session unless the bot shards, and two if two processes identified the same shard."""
+
+    def __init__(self, double: DiscordDouble) -> None:
+        self.double = double
+        self.identify_count = 0
+        self.resume_count = 0
+        self.handshakes = 0  # completed READY or RESUMED
+        self.identify_payloads: list[JSON] = []
+        self.presence_updates: list[JSON] = []
+        self.sessions: dict[str, Session] = {}
+        self.connections: set[Connection] = set()
+
+    @property
+    def latest(self) -> Session | None:
+        """The session identified last: the bot's only one, unless it shards."""
+        return next(reversed(self.sessions.values()), None)
+
+    @property
+    def session_id(self) -> str | None:
+        return self.latest.session_id if self.latest else None
+
+    @property
+    def current(self) -> Connection | None:
+        return self.latest.current if self.latest else None
+
+    def wants(self, intent: int) -> bool:
+        return any(s.intents & intent for s in self.sessions.values())
+
+    async def invalidate(self, resumable: bool) -> None:
+        """Opcode 9 on the latest session; unless resumable it is forgotten first, so the
+        bot must IDENTIFY (and a RESUME of it is refused)."""
+        session = self.latest
+        if session is None or session.current is None:
+            raise RuntimeError("no gateway connection")
+        if not resumable:
+            del self.sessions[session.session_id]
+        await session.current.send({"op": 9, "d": resumable, "s": None, "t": None})
+
+    # --- outgoing ---------------------------------------------------------------------
+
+    async def dispatch(self, event: str, data: JSON) -> int:
+        """Send (or, while disconnected, queue for RESUME) one DISPATCH to the sessions of its
+        guild's shard; returns the sequence number of the last one it went to."""
+        guild_id = event_guild(event, data)
+        targets = [s for s in self.sessions.values() if s.serves(guild_id)]
+        if not targets:
+            raise RuntimeError(f"cannot dispatch {event}: no session serves guild {guild_id}")
+        return [await session.dispatch(event, data) for session in targets][-1]
+
     async def close_current(self, code: int) -> None:
-        if self.current is not None:
-            conn, self.current = self.current, None
+        session = self.latest
+        if session is not None and session.current is not None:
+            conn, session.current = session.current, None
             await conn.ws.close(code=code)
 
     async def send_op(self, op: int, data: Any = None) -> None:
@@ -127,8 +187,9 @@ class Gateway:
                 await self._receive(conn, payload)
         finally:
             self.connections.discard(conn)
-            if self.current is conn:
-                self.current = None
+            for session in self.sessions.values():
+                if session.current is conn:
+                    session.current = None
             self.double._touch()
         return ws
 
@@ -164,16 +225,27 @@ class Gateway:
         if intents & Intent.PRIVILEGED & ~self.double.privileged_intents:
             await conn.ws.close(code=DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
             return
+        shard = data.get("shard", [0, 1])
+        if not (
+            isinstance(shard, list)
+            and len(shard) == 2
+            and all(isinstance(n, int) for n in shard)
+            and 0 <= shard[0] < shard[1]
+        ):
+            await conn.ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
+            return
         self.identify_count += 1
         self.identify_payloads.append(data)
-        self.session_id, self.intents, self.seq, self.backlog = uuid.uuid4().hex, intents, 0, []
-        conn.authenticated, self.current = True, conn
+        session = Session(uuid.uuid4().hex, intents, (shard[0], shard[1]), current=conn)
+        self.sessions[session.session_id] = session
+        conn.authenticated = True
         double = self.double
+        guilds = [g for g in double.guilds if session.serves(g.id)]
         ready = {
             "v": 10,
             "user": double.bot.payload() | {"verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in double.guilds],
-            "session_id": self.session_id,
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
+            "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": double.gateway_url,
             "application": {"id": str(double.application_id), "flags": double.application_flags},
@@ -187,23 +259,24 @@ class Gateway:
         }
         if "shard" in data:
             ready["shard"] = data["shard"]
-        await self.dispatch("READY", ready)
-        for guild in double.guilds:
-            await self.dispatch("GUILD_CREATE", double.guild_create_payload(guild))
+        await session.dispatch("READY", ready)
+        for guild in guilds:
+            await session.dispatch("GUILD_CREATE", double.guild_create_payload(guild, intents))
         self.handshakes += 1
         double._touch()
 
     async def _resume(self, conn: Connection, data: JSON) -> None:
         seq = data.get("seq")
-        if data.get("session_id") != self.session_id or not isinstance(seq, int) or seq > self.seq:
+        session = self.sessions.get(str(data.get("session_id")))
+        if session is None or not isinstance(seq, int) or seq > session.seq:
             await conn.send({"op": 9, "d": False, "s": None, "t": None})
             return
         self.resume_count += 1
-        conn.authenticated, self.current = True, conn
-        for frame in self.backlog:
+        conn.authenticated, session.current = True, conn
+        for frame in session.backlog:
             if frame["s"] > seq:
                 await conn.send(frame)
-        await self.dispatch("RESUMED", {"_trace": ["discord-double"]})
+        await session.dispatch("RESUMED", {"_trace": ["discord-double"]})
         self.handshakes += 1
         self.double._touch()
 

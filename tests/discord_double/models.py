@@ -24,6 +24,16 @@ def new_id() -> int:
     return _last_id
 
 
+def new_id_on_shard(shard_id: int, shard_count: int) -> int:
+    """A fresh snowflake for a guild that Discord puts on shard ``shard_id`` of
+    ``shard_count``: ``(id >> 22) % shard_count == shard_id`` (its timestamp a few ms on)."""
+    global _last_id
+    candidate = new_id()
+    candidate += ((shard_id - (candidate >> 22)) % shard_count) << 22
+    _last_id = candidate
+    return candidate
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 

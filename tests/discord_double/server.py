@@ -28,6 +28,7 @@ from .models import (
     Role,
     User,
     new_id,
+    new_id_on_shard,
 )
 from .records import (
     Callback,
@@ -151,13 +152,16 @@ class DiscordDouble(RestApi):
         self.guilds.append(guild)
         return guild
 
-    def add_default_guild(self, name: str = "Test Guild") -> DefaultGuild:
+    def add_default_guild(
+        self, name: str = "Test Guild", *, shard: tuple[int, int] | None = None
+    ) -> DefaultGuild:
         """A guild with @everyone, Moderators (MANAGE_GUILD), a text and a forum channel.
 
         Members, in order: a regular member, a moderator, the owner (no roles), the bot.
+        ``shard`` (shard_id, shard_count) picks an id on that shard.
         """
         owner = self.add_user("owner")
-        guild = Guild(name, owner)
+        guild = Guild(name, owner) if shard is None else Guild(name, owner, new_id_on_shard(*shard))
         moderators = guild.add_role("Moderators", Perm.MANAGE_GUILD)
         bot_role = guild.add_role(self.bot.username, Perm.BOT_DEFAULT, managed=True)
         text = guild.add_channel("general")
@@ -175,9 +179,9 @@ class DiscordDouble(RestApi):
     def guild(self, guild_id: int) -> Guild | None:
         return next((g for g in self.guilds if g.id == guild_id), None)
 
-    def guild_create_payload(self, guild: Guild) -> JSON:
+    def guild_create_payload(self, guild: Guild, intents: int) -> JSON:
         """GUILD_CREATE as sent to this bot: without GUILD_MEMBERS only the bot's own member."""
-        if self.gateway.intents & Intent.GUILD_MEMBERS:
+        if intents & Intent.GUILD_MEMBERS:
             return guild.payload()
         return guild.payload(members=[m for m in guild.members if m.id == self.bot.id])
 
@@ -272,12 +276,10 @@ class DiscordDouble(RestApi):
 
     async def invalidate_session(self, resumable: bool = False) -> None:
         """Opcode 9; when not resumable the session is forgotten, so the bot must IDENTIFY."""
-        if not resumable:
-            self.gateway.session_id = None
-        await self.gateway.send_op(9, resumable)
+        await self.gateway.invalidate(resumable)
 
     def _wants(self, intent: int) -> bool:
-        return self.gateway.session_id is not None and bool(self.gateway.intents & intent)
+        return self.gateway.wants(intent)
 
     async def _publish(self, event: str, message: JSON, guild: Guild | None) -> None:
         """MESSAGE_CREATE/UPDATE to the bot, if its intents ask for it."""

@@ -150,6 +150,30 @@ class PgDatabase:
             raise
         return db
 
+    @classmethod
+    async def open_readonly(
+        cls, url: str, *, password: str | None = None, command_timeout: float = 10.0
+    ) -> PgDatabase:
+        """An existing database, not migrated, every transaction read only (the server
+        refuses any write): for checks that must change nothing."""
+        import asyncpg
+
+        try:
+            pool = await asyncpg.create_pool(
+                url,
+                password=password,
+                min_size=1,
+                max_size=2,
+                timeout=command_timeout,
+                command_timeout=command_timeout,
+                server_settings={"default_transaction_read_only": "on"},
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            raise StoreUnavailable(
+                f"cannot open the PostgreSQL store {redact(url)}: {error}"
+            ) from error
+        return cls(pool, url)
+
     async def close(self) -> None:
         await self.pool.close()
 

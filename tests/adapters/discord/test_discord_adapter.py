@@ -585,6 +585,12 @@ async def test_bad_settings_are_config_errors(make_app: AppFactory) -> None:
         ({"moderator_role_ids": 5}, "moderator_role_ids"),
         ({"api_base": "discord.com"}, "api_base"),
         ({"gatway_url": "ws://x"}, "gatway_url"),
+        ({"shard_ids": [0]}, "shard_ids needs shard_count"),
+        ({"shard_count": 0}, "shard_count must be a whole number"),
+        ({"shard_count": True}, "shard_count must be a whole number"),
+        ({"shard_count": 2, "shard_ids": [0, 2]}, r"shard_ids \[2\] are outside 0\.\.1"),
+        ({"shard_count": 2, "shard_ids": "0"}, "shard_ids must be a list"),
+        ({"shard_count": 2, "shard_ids": [1, 1]}, "lists a shard twice"),
     ]
     for section, message in cases:
         app = await make_app()
@@ -737,3 +743,31 @@ async def test_a_moderator_who_leaves_the_guild_loses_the_dashboard(
         bot.clock.advance(timedelta(seconds=31))
         assert (await web.client.get(schedules)).status == 403
         assert [e.body["code"] for e in bot.double.errors] == [10007]  # Unknown Member
+
+
+async def test_one_process_may_run_every_shard(
+    double: DiscordDouble, start_bot: BotFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """shard_count without shard_ids: this process runs all the shards (discord.py's
+    AutoShardedClient), answers in guilds on each and reports itself connected."""
+
+    async def no_wait(self: CompanionClient, shard_id: int | None, *, initial: bool) -> None:
+        return None  # discord.py waits 5 s between shards' IDENTIFYs
+
+    monkeypatch.setattr(CompanionClient, "before_identify_hook", no_wait)
+    first = double.guilds[0]  # the fixture's guild; its id picks its shard
+    other = double.add_default_guild("Elsewhere", shard=(1 - (first.id >> 22) % 2, 2))
+    bot = await start_bot(shard_count=2)
+    await double.wait_until(
+        lambda: sum(s.current is not None for s in double.gateway.sessions.values()) == 2,
+        10,
+        "both shards to identify",
+    )
+    assert sorted(s.shard for s in double.gateway.sessions.values()) == [(0, 2), (1, 2)]
+    for guild in (bot.guild, other):
+        assert "Allyship" in await bot.ask(
+            "define", {"term": "allyship"}, guild=guild.guild, user=guild.member
+        )
+    up = 'companion_adapter_connected{platform="discord"} 1.0'
+    await double.wait_until(lambda: up in bot.app.metrics.exposition().decode(), 5, "healthy")
+    double.assert_clean()

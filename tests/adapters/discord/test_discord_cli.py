@@ -10,6 +10,7 @@ import pytest
 
 from companion.cli import _serve, main
 from companion.config import load_settings
+from companion.ports import Shards
 from tests.discord_double import DiscordDouble
 
 pytestmark = pytest.mark.discord
@@ -84,6 +85,8 @@ def test_the_example_config_documents_real_settings(tmp_path: Path) -> None:
         "test_guild_id",
         "api_base",
         "gateway_url",
+        "shard_count",
+        "shard_ids",
     }
     path = tmp_path / "companion.toml"
     on = section.replace("enabled = false", "enabled = true").rstrip("\n")
@@ -92,4 +95,5 @@ def test_the_example_config_documents_real_settings(tmp_path: Path) -> None:
     assert "discord" in settings.adapters
     config = DiscordConfig.from_settings(settings)
     assert config.test_guild_id == 123456789012345678
+    assert config.serving_shards == Shards(2, frozenset({0}))
     assert config.api_base == "http://127.0.0.1:8080/api/v10"

@@ -1,0 +1,163 @@
+"""Two `companion run` processes split one bot's guilds with Discord's sharding.
+
+Each process runs one of two shards against the loopback double and both share one real
+PostgreSQL. The double sends every event only to the sessions of its guild's shard, as
+Discord does, and refuses a second answer to an interaction: so every interaction answered
+exactly once shows that the processes split the work instead of both answering. Each
+guild's scheduled reflection is posted once, by the process that serves its shard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from companion.app import build
+from companion.config import Settings
+from companion.events import Place
+from companion.recurrence import Recurrence
+from tests.discord_double import DiscordDouble
+from tests.fakes import FakeClock
+from tests.pg_server.server import PostgresServer
+
+pytestmark = pytest.mark.discord
+
+ROOT = Path(__file__).resolve().parents[3]
+START_TIMEOUT = 120  # importing discord.py and loading content, cold, on a busy machine
+
+
+def write_config(home: Path, url: str, double: DiscordDouble, shard_id: int) -> Path:
+    home.mkdir()
+    config = home / "companion.toml"
+    config.write_text(
+        "\n".join(
+            [
+                "[storage]",
+                f'url = "{url}"',
+                'key_path = "../shared.key"',  # one anonymity key for every process
+                "",
+                "[discord]",
+                f'api_base = "{double.api_base}"',
+                f'gateway_url = "{double.gateway_url}"',
+                "shard_count = 2",
+                f"shard_ids = [{shard_id}]",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+async def plan_reflections(url: str, places: list[Place]) -> list[int]:
+    """A daily reflection per place, set an hour ago and due half an hour ago: within the
+    grace period, so the process serving the place posts it as soon as it starts."""
+    now = datetime.now(UTC)
+    app = await build(
+        Settings(database_url=url, key_path=None), clock=FakeClock(now - timedelta(hours=1))
+    )
+    try:
+        due = now - timedelta(minutes=30)
+        rule = Recurrence("daily", due.time().replace(microsecond=0), ZoneInfo("UTC"), due.date())
+        rows = [await app.scheduler.add(p, "reflection", rule, "", "test") for p in places]
+        return [row.id for row in rows]
+    finally:
+        await app.close()
+
+
+async def posted_by(url: str, schedule_id: int) -> list[str | None]:
+    app = await build(Settings(database_url=url, key_path=None))
+    try:
+        occurrences = await app.store.schedules.occurrences(schedule_id)
+        return [o.claimed_by for o in occurrences if o.state == "sent"]
+    finally:
+        await app.close()
+
+
+async def test_two_processes_each_serve_their_shard_once(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.fresh_database()
+    async with DiscordDouble() as double:
+        guilds = [double.add_default_guild(f"Shard {n}", shard=(n, 2)) for n in (0, 1)]
+        places = [Place("discord", str(g.guild.id), str(g.text.id)) for g in guilds]
+        schedules = await plan_reflections(url, places)
+        env = {**os.environ, "COMPANION_DISCORD_TOKEN": double.token, "PYTHONPATH": str(ROOT)}
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "companion",
+                "run",
+                "--config",
+                str(write_config(tmp_path / f"p{n}", url, double, n)),
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            for n in (0, 1)
+        ]
+        try:
+            await double.wait_until(
+                lambda: (
+                    sum(s.current is not None for s in double.gateway.sessions.values()) == 2
+                    or any(p.returncode is not None for p in processes)
+                ),
+                START_TIMEOUT,
+                "both processes to identify",
+            )
+            assert all(p.returncode is None for p in processes), "a process stopped early"
+            shards = sorted(s.shard for s in double.gateway.sessions.values())
+            assert shards == [(0, 2), (1, 2)]
+
+            # Each guild's reflection, posted once, by the process serving its shard.
+            def posts_in(channel_id: int) -> list[object]:
+                return [
+                    m
+                    for m in double.messages
+                    if m.channel_id == channel_id and m.source == "channel"
+                ]
+
+            await double.wait_until(
+                lambda: all(posts_in(g.text.id) for g in guilds), 30, "both reflections"
+            )
+            for n, schedule_id in enumerate(schedules):
+                holder = f"{socket.gethostname()}:{processes[n].pid}"
+                assert await posted_by(url, schedule_id) == [holder]
+
+            # Interactions in either guild, and in a DM (Discord sends DMs to shard 0).
+            records = [
+                await double.slash("define", {"term": "allyship"}, guild=g.guild, user=g.member)
+                for g in guilds
+            ]
+            records.append(
+                await double.slash_dm("define", {"term": "privilege"}, user=guilds[1].member.user)
+            )
+            for record in records:
+                await double.wait_for_response(record, 30)
+            await asyncio.sleep(0.3)  # room for a second answer, which must not come
+            for record in records:
+                assert len([c for c in double.callbacks if c.interaction_id == record.id]) == 1
+            for g in guilds:
+                assert len(posts_in(g.text.id)) == 1
+            assert "an active and consistent practice" in records[0].original.content
+            double.assert_clean()  # no "Interaction has already been acknowledged"
+        finally:
+            for process in processes:
+                if process.returncode is None:
+                    process.terminate()
+            for process in processes:
+                try:
+                    _, err = await asyncio.wait_for(process.communicate(), 20)
+                except TimeoutError:
+                    process.kill()
+                    _, err = await process.communicate()
+                assert process.returncode in (0, -15), err.decode()[-2000:]

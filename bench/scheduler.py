@@ -17,7 +17,8 @@ loaded by this script first (``load_s``: the same rows ``scheduler.add`` writes,
 A burst of ``--burst`` falls due at one instant 3 s after the processes are told to start;
 the other schedules are spread over the day outside that window.
 Prints, per configuration: ``load_s``; per process ``start_s`` (build the app +
-scheduler.start until its loop first waits), ``peak_rss_mb`` and its share of the burst;
+scheduler.start until its loop first waits), ``peak_rss_mb``, ``cpu_s`` (CPU seconds from
+the start signal until stopped) and its share of the burst (``burst_posts``);
 across processes ``lateness_p50_ms``/``lateness_p99_ms`` (due until the platform has the
 post), ``handed_p50_ms``/``handed_p99_ms`` (due until the scheduler hands the post to the
 port: its own lateness), ``posts_per_s`` (burst posts / seconds from the due time to the
@@ -37,7 +38,8 @@ zero-cost bench measures too; the delivered p99 is printed beside it.
 Targets (issue 14), printed as ratios, not asserted: pg3 p99 lateness < 250 ms
 (``*_vs_target_250ms`` < 1) and pg3 >= 2x the posts per second of pg1
 (``pg3_vs_pg1_posts_per_s`` >= 2). The machine's CPU count limits what 3 processes can
-show: each process and the PostgreSQL server compete for the same cores (``cpus``).
+show: each process and the PostgreSQL server compete for the same cores (``cpus``; the
+1-minute ``load_average_1m`` at the start says how busy the machine was with other work).
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -65,6 +66,7 @@ from bench.scheduler_worker import (  # noqa: E402
     OffsetClock,
     PacedPort,
     burst_community,
+    cpu_seconds,
     load,
     peak_rss_mb,
     settings_for,
@@ -74,11 +76,6 @@ from companion.app import build  # noqa: E402
 WORKER = ROOT / "bench" / "scheduler_worker.py"
 LEAD = timedelta(seconds=3)  # from "go" until the burst is due
 QUIET = 1.0  # seconds to keep listening after the last expected post, for duplicates
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -150,6 +147,7 @@ class Worker:
     errors: IO[bytes]
     start_s: float = 0.0
     peak_rss_mb: float = 0.0
+    cpu_s: float = 0.0
     posts: list[tuple[str, str, float, float]] = field(default_factory=list)
 
     async def line(self, word: str, within: float) -> list[str]:
@@ -175,7 +173,7 @@ class Worker:
             if words[:1] == ["post"]:
                 self.posts.append((words[1], words[2], float(words[3]), float(words[4])))
             elif words[:1] == ["done"]:
-                self.peak_rss_mb = float(words[1])
+                self.peak_rss_mb, self.cpu_s = float(words[1]), float(words[2])
                 return
 
 
@@ -264,6 +262,7 @@ def report(label: str, workers: list[Worker], opts: Options) -> dict[str, float]
     for worker in workers:
         print(f"{prefix}.{worker.name}.start_s {worker.start_s:.3f}")
         print(f"{prefix}.{worker.name}.peak_rss_mb {worker.peak_rss_mb:.0f}")
+        print(f"{prefix}.{worker.name}.cpu_s {worker.cpu_s:.2f}")
         print(f"{prefix}.{worker.name}.burst_posts {len(worker.posts)}")
     posts = [post for worker in workers for post in worker.posts]
     print(f"{prefix}.burst_posts {len(posts)}")
@@ -306,6 +305,7 @@ async def fleet(urls: list[str], opts: Options) -> None:
     print(f"scheduler.in_flight {opts.in_flight}")
     print(f"scheduler.port_max_posts_per_s_per_process {opts.port_rate:.0f}")
     print(f"scheduler.cpus {os.cpu_count()}")
+    print(f"scheduler.load_average_1m {os.getloadavg()[0]:.2f}")  # others' work beside it
     with tempfile.TemporaryDirectory() as tmp:
         sqlite1 = await configuration("sqlite1", str(Path(tmp) / "bench.db"), 1, opts)
     pg1 = await configuration("pg1", urls[0], 1, opts)

@@ -12,7 +12,7 @@ the (shifted) moment the burst falls due. One line each way on stdin/stdout:
     -> started START_S                   scheduler.start() until its loop first waits
     -> post COMMUNITY KEY HANDED_MS DELIVERED_MS    one line per post
     <- stop                              (or end of input): stop the scheduler
-    -> done PEAK_RSS_MB
+    -> done PEAK_RSS_MB CPU_S            CPU_S: CPU seconds used from go to stop
 
 Every worker gets the same offset, so all measure lateness against the same real moment.
 """
@@ -134,6 +134,11 @@ async def load(app: App, communities: int, burst: int, due: datetime) -> None:
             await uow.schedules.add_many(batch)
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS. Linux's VmHWM, not ru_maxrss: a child's ru_maxrss starts at
     its parent's RSS when it was forked, even across exec."""
@@ -171,6 +176,7 @@ async def run(store: str, name: str, due: datetime, post_ms: float, in_flight: i
             await app.close()
             return
         clock.offset = timedelta(seconds=float(words[1]))
+        cpu_at_go = cpu_seconds()
         app.scheduler.holder = name
         posts: list[str] = []
         port = PacedPort(
@@ -195,7 +201,7 @@ async def run(store: str, name: str, due: datetime, post_ms: float, in_flight: i
         await app.close()
         for line in posts:
             say(line)
-        say(f"done {peak_rss_mb():.1f}")
+        say(f"done {peak_rss_mb():.1f} {cpu_seconds() - cpu_at_go:.2f}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ A burst of ``--burst`` falls due at one instant 3 s after the processes are told
 the other schedules are spread over the day outside that window.
 Prints, per configuration: ``load_s``; per process ``start_s`` (build the app +
 scheduler.start until its loop first waits), ``peak_rss_mb``, ``cpu_s`` (CPU seconds from
-the start signal until stopped) and its share of the burst (``burst_posts``);
+the start signal until stopped), ``claim_s`` (wall seconds in claim transactions, planning
+each row's next run included) and its share of the burst (``burst_posts``);
 across processes ``lateness_p50_ms``/``lateness_p99_ms`` (due until the platform has the
 post), ``handed_p50_ms``/``handed_p99_ms`` (due until the scheduler hands the post to the
 port: its own lateness), ``posts_per_s`` (burst posts / seconds from the due time to the
@@ -148,6 +149,7 @@ class Worker:
     start_s: float = 0.0
     peak_rss_mb: float = 0.0
     cpu_s: float = 0.0
+    claim_s: float = 0.0
     posts: list[tuple[str, str, float, float]] = field(default_factory=list)
 
     async def line(self, word: str, within: float) -> list[str]:
@@ -173,7 +175,7 @@ class Worker:
             if words[:1] == ["post"]:
                 self.posts.append((words[1], words[2], float(words[3]), float(words[4])))
             elif words[:1] == ["done"]:
-                self.peak_rss_mb, self.cpu_s = float(words[1]), float(words[2])
+                self.peak_rss_mb, self.cpu_s, self.claim_s = map(float, words[1:4])
                 return
 
 
@@ -263,6 +265,7 @@ def report(label: str, workers: list[Worker], opts: Options) -> dict[str, float]
         print(f"{prefix}.{worker.name}.start_s {worker.start_s:.3f}")
         print(f"{prefix}.{worker.name}.peak_rss_mb {worker.peak_rss_mb:.0f}")
         print(f"{prefix}.{worker.name}.cpu_s {worker.cpu_s:.2f}")
+        print(f"{prefix}.{worker.name}.claim_s {worker.claim_s:.2f}")
         print(f"{prefix}.{worker.name}.burst_posts {len(worker.posts)}")
     posts = [post for worker in workers for post in worker.posts]
     print(f"{prefix}.burst_posts {len(posts)}")

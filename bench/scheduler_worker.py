@@ -12,7 +12,7 @@ the (shifted) moment the burst falls due. One line each way on stdin/stdout:
     -> started START_S                   scheduler.start() until its loop first waits
     -> post COMMUNITY KEY HANDED_MS DELIVERED_MS    one line per post
     <- stop                              (or end of input): stop the scheduler
-    -> done PEAK_RSS_MB CPU_S            CPU_S: CPU seconds used from go to stop
+    -> done PEAK_RSS_MB CPU_S CLAIM_S    CPU seconds from go to stop; wall seconds claiming
 
 Every worker gets the same offset, so all measure lateness against the same real moment.
 """
@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from companion.app import App, build
@@ -157,6 +158,22 @@ def settings_for(store: str, home: Path) -> Settings:
     return Settings(db_path=Path(store))
 
 
+def time_claims(app: App) -> list[float]:
+    """Wall seconds the scheduler spends in claim transactions (planning included), in [0]."""
+    repo, spent = app.store.schedules, [0.0]
+    claim_due = repo.claim_due
+
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return await claim_due(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - began
+
+    setattr(repo, "claim_due", timed)  # noqa: B010  (an instance's method, for this bench)
+    return spent
+
+
 def say(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
@@ -178,6 +195,7 @@ async def run(store: str, name: str, due: datetime, post_ms: float, in_flight: i
         clock.offset = timedelta(seconds=float(words[1]))
         cpu_at_go = cpu_seconds()
         app.scheduler.holder = name
+        claiming = time_claims(app)
         posts: list[str] = []
         port = PacedPort(
             clock,
@@ -201,7 +219,7 @@ async def run(store: str, name: str, due: datetime, post_ms: float, in_flight: i
         await app.close()
         for line in posts:
             say(line)
-        say(f"done {peak_rss_mb():.1f} {cpu_seconds() - cpu_at_go:.2f}")
+        say(f"done {peak_rss_mb():.1f} {cpu_seconds() - cpu_at_go:.2f} {claiming[0]:.2f}")
 
 
 if __name__ == "__main__":

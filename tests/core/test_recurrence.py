@@ -39,17 +39,27 @@ def from_the_start(rule: Recurrence, after: datetime) -> datetime | None:
 rules = st.builds(
     Recurrence,
     rule=st.sampled_from(["daily", "weekly"]),
-    at=st.times().map(lambda t: t.replace(second=0, microsecond=0)),
+    at=st.sampled_from([time(0, 0), time(0, 30), time(2, 30), time(23, 30), time(23, 59)])
+    | st.times().map(lambda t: t.replace(second=0, microsecond=0)),
     zone=st.sampled_from(ZONES).map(ZoneInfo),
     start=st.dates(date(2024, 1, 1), date(2026, 6, 1)),
     days=st.lists(st.integers(0, 6), max_size=3, unique=True).map(lambda d: tuple(sorted(d))),
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(rule=rules, offset=st.integers(-10 * 24 * 60, 900 * 24 * 60))
-def test_next_after_is_the_series_walked_from_its_start(rule: Recurrence, offset: int) -> None:
-    after = datetime.combine(rule.start, time(12), UTC) + timedelta(minutes=offset)
+@settings(max_examples=400, deadline=None)
+@given(
+    rule=rules,
+    days=st.integers(-3, 900),
+    minutes=st.integers(-90, 90) | st.integers(-36 * 60, 36 * 60),
+)
+def test_next_after_is_the_series_walked_from_its_start(
+    rule: Recurrence, days: int, minutes: int
+) -> None:
+    """Asked at any moment, most often near an occurrence's local time (where an
+    off-by-a-day would show), from before the first day to years after it."""
+    local = datetime.combine(rule.start + timedelta(days=days), rule.at)
+    after = (local + timedelta(minutes=minutes)).replace(tzinfo=rule.zone).astimezone(UTC)
     assert rule.next_after(after) == from_the_start(rule, after)
 
 

@@ -7,55 +7,23 @@ private: members see their own; everyone else sees only a count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.events import Invocation, Kind, Place, Reply
-from companion.features.bookclub_plans import Plans, PlanView
+from companion.features.bookclub.chapters import ChapterSchedule
+from companion.features.bookclub.clubs import club_here, local, local_in
+from companion.features.bookclub.pace import parse_pace
+from companion.features.bookclub_plans import Plans
 from companion.features.communities import Communities
-from companion.features.schedules import parse_date, parse_days, parse_time
+from companion.features.schedules import parse_date
 from companion.fmt import bold, bullets, code, fmt, italic, lines
-from companion.recurrence import Recurrence, to_instant
-from companion.scheduler import Action, Post, Scheduler, Thread
-from companion.store import Repositories, Store, UnitOfWork
-from companion.store.bookclubs import ClubRow, SessionRow
-from companion.store.schedules import ScheduleRow, iso
+from companion.scheduler import Scheduler
+from companion.store import Store
+from companion.store.schedules import iso
 
-DEFAULT_TIME = time(18, 0)
 _ALREADY = fmt("This channel already has a book club; `bookclub end` it first.")
-THREAD_KIND, REMINDER_KIND = "bookclub-chapter", "bookclub-reminder"
-
-
-@dataclass(frozen=True, slots=True)
-class Pace:
-    every_days: int
-    weekday: int | None  # weekly on this day (0 = Monday), else every N days from the start
-    at: time
-
-    def opens(self, start: date, chapters: int) -> list[date]:
-        """The local date of each chapter's discussion: one pace after reading starts."""
-        if self.weekday is None:
-            return [start + timedelta(days=self.every_days * k) for k in range(1, chapters + 1)]
-        first = start + timedelta(days=(self.weekday - start.weekday() - 1) % 7 + 1)
-        return [first + timedelta(weeks=k) for k in range(chapters)]
-
-
-def parse_pace(words: list[str], default_days: int) -> Pace:
-    if not words:
-        return Pace(default_days, None, DEFAULT_TIME)
-    if words[0] == "every" and len(words) in (3, 4) and words[2] in ("day", "days"):
-        if not words[1].isdigit() or not 1 <= int(words[1]) <= 60:
-            raise UserError(fmt("`every N days` takes N from 1 to 60."))
-        at = parse_time(words[3]) if len(words) == 4 else DEFAULT_TIME
-        return Pace(int(words[1]), None, at)
-    if words[0] == "weekly" and len(words) == 3:
-        day = parse_days(words[1])
-        if len(day) != 1:
-            raise UserError(fmt("A club meets on one day a week, e.g. `weekly thu 19:00`."))
-        return Pace(7, day[0], parse_time(words[2]))
-    raise UserError(fmt("Give the pace as `every 7 days [HH:MM]` or `weekly thu 19:00`."))
 
 
 class BookClubs:
@@ -66,8 +34,7 @@ class BookClubs:
         self.scheduler = scheduler
         self.communities = communities
         self.plans = plans
-        scheduler.register(THREAD_KIND, self.render_chapter)
-        scheduler.register(REMINDER_KIND, self.render_reminder)
+        self.chapters = ChapterSchedule(store, scheduler, plans)
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -158,56 +125,6 @@ class BookClubs:
             ),
         ]
 
-    # --- helpers --------------------------------------------------------------------------
-
-    async def _club(self, inv: Invocation, repos: Repositories | None = None) -> ClubRow:
-        repos = repos or self.store
-        club = await repos.bookclubs.club_in_room(inv.place.platform, inv.place.room_id)
-        if club is None:
-            raise UserError(
-                fmt(
-                    "There is no book club in this channel. Moderators can start one "
-                    "with `bookclub start the-wake-up YYYY-MM-DD`."
-                )
-            )
-        return club
-
-    def _local(self, club: ClubRow, at: str) -> str:
-        moment = datetime.fromisoformat(at).astimezone(ZoneInfo(club.timezone))
-        return moment.strftime("%a %d %b %Y, %H:%M ") + club.timezone
-
-    async def _add_session_schedules(
-        self,
-        uow: UnitOfWork,
-        place: Place,
-        zone: ZoneInfo,
-        chapter_day: date,
-        at: time,
-        by: str,
-        now: datetime,
-    ) -> tuple[str, int, int | None]:
-        """The one-off thread schedule and, unless already past, the reminder a day before."""
-        thread = await self.scheduler.add(
-            place, THREAD_KIND, Recurrence("once", at, zone, chapter_day), "", by, repos=uow
-        )
-        reminder_day = chapter_day - timedelta(days=1)
-        reminder_id = None
-        if to_instant(datetime.combine(reminder_day, at), zone) > now:
-            reminder = await self.scheduler.add(
-                place, REMINDER_KIND, Recurrence("once", at, zone, reminder_day), "", by, repos=uow
-            )
-            reminder_id = reminder.id
-        assert thread.next_run is not None
-        return thread.next_run, thread.id, reminder_id
-
-    async def _cancel(self, uow: UnitOfWork, schedule_ids: list[int | None]) -> None:
-        for schedule_id in schedule_ids:
-            if schedule_id is None:
-                continue
-            row = await uow.schedules.get(schedule_id)
-            if row is not None and row.status in ("active", "paused"):
-                await self.scheduler.set_status(row, "cancelled", repos=uow)
-
     # --- commands -------------------------------------------------------------------------
 
     async def start(self, inv: Invocation) -> Reply:
@@ -234,7 +151,7 @@ class BookClubs:
             if await uow.bookclubs.club_in_room(inv.place.platform, inv.place.room_id):
                 raise UserError(_ALREADY)
             for chapter, day in enumerate(days, 1):
-                opens_at, thread_id, reminder_id = await self._add_session_schedules(
+                opens_at, thread_id, reminder_id = await self.chapters.add(
                     uow, here, zone, day, pace.at, inv.actor.id, inv.at
                 )
                 sessions.append((chapter, opens_at, thread_id, reminder_id))
@@ -260,7 +177,7 @@ class BookClubs:
                 plan.min_chapters,
             )
         )
-        first = self._local_zone(zone, sessions[0][1])
+        first = local_in(zone, sessions[0][1])
         return Reply(
             fmt(
                 "Book club started: {}, {} chapters{}. Reading starts {}; the chapter 1 "
@@ -275,12 +192,8 @@ class BookClubs:
             kind=Kind.CONFIRMATION,
         )
 
-    def _local_zone(self, zone: ZoneInfo, at: str) -> str:
-        moment = datetime.fromisoformat(at).astimezone(zone)
-        return moment.strftime("%a %d %b %Y, %H:%M ") + zone.key
-
     async def status(self, inv: Invocation) -> Reply:
-        club = await self._club(inv)
+        club = await club_here(self.store, inv)
         sessions = await self.store.bookclubs.sessions(club.id)
         now = iso(inv.at)
         opened = [s for s in sessions if s.state == "planned" and s.opens_at <= now]
@@ -295,7 +208,7 @@ class BookClubs:
                 fmt(
                     "This week: {} (discussion opened {})",
                     plan.chapter_label(current),
-                    self._local(club, opened[-1].opens_at),
+                    local(club, opened[-1].opens_at),
                 )
             )
         if club.status == "paused":
@@ -306,7 +219,7 @@ class BookClubs:
                 fmt(
                     "Next discussion: {}, {}",
                     plan.chapter_label(nxt.chapter),
-                    self._local(club, nxt.opens_at),
+                    local(club, nxt.opens_at),
                 )
             )
         else:
@@ -317,7 +230,7 @@ class BookClubs:
         return Reply(lines(*parts))
 
     async def progress(self, inv: Invocation) -> Reply:
-        club = await self._club(inv)
+        club = await club_here(self.store, inv)
         chapter = inv.number("chapter")
         if chapter > club.chapters:
             raise UserError(fmt("This book has {} chapters.", club.chapters))
@@ -337,7 +250,7 @@ class BookClubs:
         )
 
     async def prompts(self, inv: Invocation) -> Reply:
-        club = await self._club(inv)
+        club = await club_here(self.store, inv)
         reached = await self.store.bookclubs.progress(club.id, inv.actor.id)
         if reached == 0:
             raise UserError(
@@ -359,14 +272,14 @@ class BookClubs:
         )
 
     async def schedule(self, inv: Invocation) -> Reply:
-        club = await self._club(inv)
+        club = await club_here(self.store, inv)
         plan = await self.plans.by_ref(club.community_id, club.plan_ref)
         note = {"planned": "", "skipped": " (skipped)", "cancelled": " (cancelled)"}
         items = [
             fmt(
                 "{} · {}{}",
                 plan.chapter_label(session.chapter),
-                self._local(club, session.opens_at),
+                local(club, session.opens_at),
                 note[session.state],
             )
             for session in await self.store.bookclubs.sessions(club.id)
@@ -378,10 +291,10 @@ class BookClubs:
 
     async def pause(self, inv: Invocation) -> Reply:
         async with self.store.unit_of_work() as uow:
-            club = await self._club(inv, uow)
+            club = await club_here(uow, inv)
             if club.status == "paused":
                 raise UserError("The club is already paused.")
-            for session in await self._future(uow, club, inv.at):
+            for session in await self.chapters.future(uow, club, inv.at):
                 for schedule_id in (session.thread_schedule_id, session.reminder_schedule_id):
                     row = await uow.schedules.get(schedule_id) if schedule_id else None
                     if row is not None and row.status == "active":
@@ -398,7 +311,7 @@ class BookClubs:
     async def resume(self, inv: Invocation) -> Reply:
         changes = []
         async with self.store.unit_of_work() as uow:
-            club = await self._club(inv, uow)
+            club = await club_here(uow, inv)
             if club.status != "paused" or club.paused_at is None:
                 raise UserError("The club is not paused.")
             paused_at = datetime.fromisoformat(club.paused_at)
@@ -406,11 +319,11 @@ class BookClubs:
             # Shift by the local days the pause covered: paused Tuesday, resumed Friday = 3.
             shift = inv.at.astimezone(zone).date() - paused_at.astimezone(zone).date()
             here = Place(club.platform, club.community_id, club.room_id)
-            for session in await self._future(uow, club, paused_at):
-                await self._cancel(uow, [session.thread_schedule_id, session.reminder_schedule_id])
-                local = datetime.fromisoformat(session.opens_at).astimezone(zone)
-                opens_at, thread_id, reminder_id = await self._add_session_schedules(
-                    uow, here, zone, local.date() + shift, local.time(), inv.actor.id, inv.at
+            for session in await self.chapters.future(uow, club, paused_at):
+                await self.chapters.cancel(uow, session)
+                was = datetime.fromisoformat(session.opens_at).astimezone(zone)
+                opens_at, thread_id, reminder_id = await self.chapters.add(
+                    uow, here, zone, was.date() + shift, was.time(), inv.actor.id, inv.at
                 )
                 changes.append(
                     (club.id, session.chapter, opens_at, "planned", thread_id, reminder_id)
@@ -430,12 +343,12 @@ class BookClubs:
 
     async def skip(self, inv: Invocation) -> Reply:
         async with self.store.unit_of_work() as uow:
-            club = await self._club(inv, uow)
-            future = await self._future(uow, club, inv.at)
+            club = await club_here(uow, inv)
+            future = await self.chapters.future(uow, club, inv.at)
             if not future:
                 raise UserError("There is no discussion left to skip.")
             session = future[0]
-            await self._cancel(uow, [session.thread_schedule_id, session.reminder_schedule_id])
+            await self.chapters.cancel(uow, session)
             await uow.bookclubs.update_sessions(
                 [
                     (
@@ -456,9 +369,9 @@ class BookClubs:
     async def end(self, inv: Invocation) -> Reply:
         changes = []
         async with self.store.unit_of_work() as uow:
-            club = await self._club(inv, uow)
-            for session in await self._future(uow, club, inv.at):
-                await self._cancel(uow, [session.thread_schedule_id, session.reminder_schedule_id])
+            club = await club_here(uow, inv)
+            for session in await self.chapters.future(uow, club, inv.at):
+                await self.chapters.cancel(uow, session)
                 changes.append(
                     (
                         club.id,
@@ -474,56 +387,4 @@ class BookClubs:
         return Reply(
             fmt("Ended the book club on {}. Thank you for reading together.", italic(club.title)),
             kind=Kind.CONFIRMATION,
-        )
-
-    async def _future(self, uow: UnitOfWork, club: ClubRow, after: datetime) -> list[SessionRow]:
-        return [
-            s
-            for s in await uow.bookclubs.sessions(club.id)
-            if s.state == "planned" and s.opens_at > iso(after)
-        ]
-
-    # --- what the scheduler posts -----------------------------------------------------------
-
-    async def _session(self, row: ScheduleRow) -> tuple[SessionRow, ClubRow, PlanView]:
-        found = await self.store.bookclubs.session_for_schedule(row.id)
-        if found is None:
-            raise RuntimeError(f"schedule {row.id} belongs to no book club session")
-        session, club = found
-        return session, club, await self.plans.by_ref(club.community_id, club.plan_ref)
-
-    async def render_chapter(self, row: ScheduleRow, due: datetime) -> Action:
-        session, club, plan = await self._session(row)
-        label = plan.chapter_label(session.chapter)
-        title = f"{club.title}: {label}"
-        if len(title) > 100:
-            title = f"{club.title[: 98 - len(label)].rstrip()}… {label}"[:100]
-        prompts = await self.plans.prompts(plan, session.chapter, session.chapter)
-        parts: list[object] = [bold(f"{club.title}, {label}")]
-        if prompts:
-            parts += ["Some questions to start with:", bullets(t for _, t in prompts)]
-        else:
-            parts.append(
-                "No prompts were written for this chapter yet: share what stayed with you."
-            )
-        parts.append(
-            fmt(
-                "\nMark how far you have read (only you see it): {}",
-                code(f"bookclub progress {session.chapter}"),
-            )
-        )
-        return Thread(title, lines(*parts), kind=Kind.DISCUSSION)
-
-    async def render_reminder(self, row: ScheduleRow, due: datetime) -> Action:
-        session, club, plan = await self._session(row)
-        when = self._local(club, session.opens_at)
-        return Post(
-            fmt(
-                "Reminder: the discussion of {} of {} opens here tomorrow ({}). "
-                "`bookclub progress <chapter>` marks how far you have read, privately.",
-                plan.chapter_label(session.chapter),
-                italic(club.title),
-                when,
-            ),
-            kind=Kind.REMINDER,
         )

@@ -53,14 +53,21 @@ class ChapterSchedule:
         assert thread.next_run is not None
         return thread.next_run, thread.id, reminder_id
 
+    async def pause(self, uow: UnitOfWork, session: SessionRow) -> None:
+        """Pause a session's thread and reminder schedules that are still to come."""
+        await self._set_status(uow, session, "paused", ("active",))
+
     async def cancel(self, uow: UnitOfWork, session: SessionRow) -> None:
         """Cancel a session's thread and reminder schedules, unless already done."""
+        await self._set_status(uow, session, "cancelled", ("active", "paused"))
+
+    async def _set_status(
+        self, uow: UnitOfWork, session: SessionRow, status: str, among: tuple[str, ...]
+    ) -> None:
         for schedule_id in (session.thread_schedule_id, session.reminder_schedule_id):
-            if schedule_id is None:
-                continue
-            row = await uow.schedules.get(schedule_id)
-            if row is not None and row.status in ("active", "paused"):
-                await self.scheduler.set_status(row, "cancelled", repos=uow)
+            row = await uow.schedules.get(schedule_id) if schedule_id else None
+            if row is not None and row.status in among:
+                await self.scheduler.set_status(row, status, repos=uow)
 
     async def future(self, uow: UnitOfWork, club: ClubRow, after: datetime) -> list[SessionRow]:
         return [

@@ -7,10 +7,9 @@ Where each command lives, in this package:
                 `bookclub progress` and `bookclub prompts`
 - chapters.py   each chapter's discussion thread and reminder (one-off schedules), and what
                 they post
+- plans.py      `bookclub plan create|prompt`: the reading plans, shipped and a community's
 - pace.py       `every N days [HH:MM]` or `weekly DAY HH:MM`
 - clubs.py      the club in this channel; its times in its own zone
-
-`bookclub plan` (reading plans) is companion/features/bookclub_plans.py.
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from __future__ import annotations
 from companion.commands import CommandSpec
 from companion.features.bookclub.chapters import ChapterSchedule
 from companion.features.bookclub.lifecycle import ClubLifecycle
+from companion.features.bookclub.plans import Plans
 from companion.features.bookclub.reading import Reading
-from companion.features.bookclub_plans import Plans
 from companion.features.communities import Communities
 from companion.scheduler import Scheduler
 from companion.store import Store

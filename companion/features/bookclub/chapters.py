@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from companion.events import Kind, Place
 from companion.features.bookclub.clubs import local
-from companion.features.bookclub_plans import Plans, PlanView
+from companion.features.bookclub.plans import Plans, PlanView
 from companion.fmt import bold, bullets, code, fmt, italic, lines
 from companion.recurrence import Recurrence, to_instant
 from companion.scheduler import Action, Post, Scheduler, Thread

@@ -14,7 +14,7 @@ from companion.events import Invocation, Kind, Place, Reply
 from companion.features.bookclub.chapters import ChapterSchedule
 from companion.features.bookclub.clubs import club_here, local_in
 from companion.features.bookclub.pace import parse_pace
-from companion.features.bookclub_plans import Plans
+from companion.features.bookclub.plans import Plans
 from companion.features.communities import Communities
 from companion.features.schedules import parse_date
 from companion.fmt import code, fmt, italic

@@ -8,7 +8,7 @@ from __future__ import annotations
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.events import Invocation, Kind, Reply
 from companion.features.bookclub.clubs import club_here, local
-from companion.features.bookclub_plans import Plans
+from companion.features.bookclub.plans import Plans
 from companion.fmt import bold, bullets, fmt, lines
 from companion.store import Store
 from companion.store.schedules import iso

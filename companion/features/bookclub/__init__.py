@@ -14,7 +14,7 @@ Where each command lives, in this package:
 
 from __future__ import annotations
 
-from companion.commands import CommandSpec
+from companion.commands import CommandSpec, Feature
 from companion.features.bookclub.chapters import ChapterSchedule
 from companion.features.bookclub.lifecycle import ClubLifecycle
 from companion.features.bookclub.plans import Plans
@@ -31,8 +31,10 @@ class BookClubs:
         self, store: Store, scheduler: Scheduler, communities: Communities, plans: Plans
     ) -> None:
         chapters = ChapterSchedule(store, scheduler, plans)
-        self.reading = Reading(store, plans)
-        self.lifecycle = ClubLifecycle(store, communities, plans, chapters)
+        self.parts: tuple[Feature, ...] = (
+            Reading(store, plans),
+            ClubLifecycle(store, communities, plans, chapters),
+        )
 
     def commands(self) -> list[CommandSpec]:
-        return [*self.reading.commands(), *self.lifecycle.commands()]
+        return [spec for part in self.parts for spec in part.commands()]

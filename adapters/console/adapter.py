@@ -6,9 +6,11 @@ It is also a ChatPort, so scheduled posts and threads are printed as they fall d
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from companion.app import App
@@ -33,6 +35,17 @@ def render_title(title: str) -> str:
     return _CONTROL.sub(" ", defuse_mentions(" ".join(title.split())))
 
 
+def _discard_output(stream: TextIO) -> None:
+    """Point a closed pipe's descriptor at /dev/null, so the flush at exit cannot fail."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 class ConsoleAdapter:
     def __init__(
         self,
@@ -53,7 +66,14 @@ class ConsoleAdapter:
         self.stdout.flush()
 
     async def run(self) -> None:
-        """Read lines until end of input or `quit`; answer each."""
+        """Read lines until end of input or `quit`; answer each. Output that nobody reads
+        any more (``companion run | head``) ends it like the end of input."""
+        try:
+            await self._converse()
+        except BrokenPipeError:
+            _discard_output(self.stdout)
+
+    async def _converse(self) -> None:
         loop = asyncio.get_running_loop()
         reader = threading.Thread(target=self._read_lines, args=(loop,), daemon=True)
         reader.start()
@@ -85,7 +105,7 @@ class ConsoleAdapter:
 
     def _read_lines(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            for raw in iter(self.stdin.readline, b""):
+            for raw in self._raw_lines():
                 loop.call_soon_threadsafe(self._lines.put_nowait, raw)
         except (OSError, ValueError):
             pass
@@ -94,6 +114,22 @@ class ConsoleAdapter:
                 loop.call_soon_threadsafe(self._lines.put_nowait, None)
             except RuntimeError:  # the loop is already closed
                 pass
+
+    def _raw_lines(self) -> Iterator[bytes]:
+        """The input's lines. A real descriptor is read with os.read, not through the
+        buffered reader: this thread, blocked in the reader, would hold its lock, and the
+        interpreter's shutdown after a SIGTERM then aborts waiting for that lock."""
+        try:
+            fd = self.stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # an in-memory stream
+            yield from iter(self.stdin.readline, b"")
+            return
+        pending = b""
+        while chunk := os.read(fd, 65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            yield from (line + b"\n" for line in lines)
+        if pending:
+            yield pending
 
     # --- ChatPort -------------------------------------------------------------------------
 

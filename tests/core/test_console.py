@@ -4,7 +4,10 @@ import io
 import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from companion_adapters.console import ConsoleAdapter
 from tests.core.schedule_helpers import run_until
@@ -68,6 +71,54 @@ async def test_scheduled_posts_are_printed_as_they_fall_due(app, clock):
     text = out.getvalue()
     assert "[scheduled post]\nToday's reflection" in text
     assert "[new discussion thread: " in text
+
+
+def serving(tmp_path: Path, **pipes: Any) -> subprocess.Popen[bytes]:
+    config = tmp_path / "companion.toml"
+    config.write_text('[storage]\npath = "bot.db"\n[console]\nenabled = true\n')
+    return subprocess.Popen(
+        [sys.executable, "-m", "companion", "run", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        **({"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | pipes),
+    )
+
+
+def test_sigterm_while_waiting_for_input_stops_cleanly(tmp_path):
+    """Nothing typed yet, the input still open: the reader is blocked on stdin. (Output to
+    files, as under a service manager: with pipes the abort did not show.)"""
+    out, err_file = (tmp_path / "out").open("wb"), (tmp_path / "err").open("w+b")
+    process = serving(tmp_path, stdout=out, stderr=err_file)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "bot.pid").exists():  # written once it serves
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.2)  # the reader thread is in its read by now
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=10)
+    out.close()
+    err_file.seek(0)
+    err = err_file.read()
+    err_file.close()
+    assert process.returncode == 0, err.decode()
+    assert b"Fatal Python error" not in err
+
+
+def test_output_nobody_reads_any_more_ends_the_run_quietly(tmp_path):
+    """`companion run | head -1`: the reader of the output goes away; no traceback."""
+    process = serving(tmp_path)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"define privilege\n")
+    process.stdin.flush()
+    assert process.stdout.readline().startswith(b"Privilege")
+    process.stdout.close()
+    for _ in range(3):  # the next answers have nowhere to go
+        process.stdin.write(b"help\n")
+        process.stdin.flush()
+    process.stdin.close()
+    assert process.wait(timeout=20) == 0
+    assert process.stderr is not None
+    err = process.stderr.read()
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
 
 
 def test_run_with_a_config_stops_cleanly_on_sigterm(tmp_path):

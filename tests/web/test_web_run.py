@@ -53,10 +53,6 @@ async def test_run_serves_the_dashboard_beside_the_console(tmp_path):
             assert str(landed.url).endswith("/c/console:local/schedules")
             assert "Schedules" in await landed.text()
     finally:
-        # End of input first: a SIGTERM while the console still reads stdin can abort at
-        # interpreter shutdown (its reader thread holds the stdin lock).
-        if process.stdin is not None:
-            process.stdin.close()
         process.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 0, err.decode()

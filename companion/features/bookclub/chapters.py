@@ -54,7 +54,7 @@ class ChapterSchedule:
         return thread.next_run, thread.id, reminder_id
 
     async def pause(self, uow: UnitOfWork, session: SessionRow) -> None:
-        """Pause a session's thread and reminder schedules that are still to come."""
+        """Pause a session's thread and reminder schedules that are active."""
         await self._set_status(uow, session, "paused", ("active",))
 
     async def cancel(self, uow: UnitOfWork, session: SessionRow) -> None:

@@ -299,3 +299,27 @@ async def test_one_job_failing_unexpectedly_does_not_unmark_the_rest_of_its_batc
     for schedule_id in (1, 2, 3):
         [occurrence] = await restarted.store.schedules.occurrences(schedule_id)
         assert occurrence.state == "sent"
+
+
+async def test_schedules_loaded_in_bulk_are_the_rows_add_writes_and_post_alike(
+    sched_app, port, clock
+):
+    from companion.recurrence import Recurrence
+    from companion.scheduler import _new_schedule
+
+    daily = Recurrence("daily", datetime(2026, 3, 2, 13, 0).time(), BERLIN, clock.now().date())
+    one = await sched_app.scheduler.add(PLACE, "reflection", daily, "", "u:mod")
+    others = [replace(PLACE, community_id=f"c:bulk{n}") for n in range(3)]
+    first = daily.next_after(clock.now())
+    assert first is not None
+    await sched_app.store.schedules.add_many(
+        [_new_schedule(p, "reflection", daily, "", "u:mod", clock.now(), first) for p in others]
+    )
+    rows = [await sched_app.store.schedules.get(n) for n in (2, 3, 4)]
+    assert [r.community_id for r in rows] == [p.community_id for p in others]
+    assert {replace(r, id=one.id, community_id=one.community_id) for r in rows} == {one}
+    await run_until(sched_app, clock, clock.now() + timedelta(days=1))
+    assert sorted(s.place.community_id for s in port.sent) == sorted(
+        [PLACE.community_id] + [p.community_id for p in others]
+    )
+    assert len({s.key for s in port.sent}) == 4

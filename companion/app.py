@@ -14,7 +14,7 @@ from companion.config import Settings, secret
 from companion.content import Content
 from companion.dispatch import Dispatcher
 from companion.features.bookclub import BookClubs
-from companion.features.bookclub_plans import Plans
+from companion.features.bookclub.plans import Plans
 from companion.features.communities import Communities
 from companion.features.dashboard import Dashboard
 from companion.features.definitions import Definitions

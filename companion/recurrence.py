@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, WEEKLY, rrule
@@ -32,14 +33,30 @@ class Recurrence:
         if self.rule == "once":
             yield first
             return
-        freq = DAILY if self.rule == "daily" else WEEKLY
-        byweekday = self.days if self.rule == "weekly" else None
-        rule = rrule(freq, dtstart=first, byweekday=byweekday)
-        yield from rule.xafter(max(first, after_local - timedelta(days=1)), inc=True)
+        since = max(first, after_local - timedelta(days=1))
+        # rrule walks every occurrence from dtstart: begin on since's day, not at the start
+        # of a schedule years old. A daily or weekly series (interval 1, its weekdays fixed)
+        # is the same from any day on or after the start.
+        begin = datetime.combine(since.date(), self.at)  # on or after first, as since is
+        if self.rule == "daily":
+            rule = rrule(DAILY, dtstart=begin)
+        else:
+            rule = rrule(WEEKLY, dtstart=begin, byweekday=self.days or (self.start.weekday(),))
+        yield from rule.xafter(since, inc=True)
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first occurrence strictly after the instant ``after`` (UTC), or None."""
         after_local = after.astimezone(self.zone).replace(tzinfo=None)
+        if self.rule != "once" and after_local - timedelta(days=1) >= datetime.combine(
+            self.start, self.at
+        ):
+            # Past its first day the start no longer matters: schedules that share the
+            # rule, time and zone (a burst at 09:00 in one zone) share one computation.
+            days = (self.days or (self.start.weekday(),)) if self.rule == "weekly" else ()
+            return _next_in_series(self.rule, self.at, self.zone, days, after)
+        return self._first_after(after, after_local)
+
+    def _first_after(self, after: datetime, after_local: datetime) -> datetime | None:
         for local in self.local_times(after_local):
             instant = to_instant(local, self.zone)
             if instant > after:
@@ -54,6 +71,16 @@ class Recurrence:
             return f"daily at {hhmm} {self.zone.key}"
         names = ", ".join(DAY_NAMES[d].capitalize() for d in self.days)
         return f"weekly on {names} at {hhmm} {self.zone.key}"
+
+
+@lru_cache(maxsize=4096)
+def _next_in_series(
+    rule: str, at: time, zone: ZoneInfo, days: tuple[int, ...], after: datetime
+) -> datetime | None:
+    """next_after for a series begun before ``after``'s previous day (see next_after)."""
+    after_local = after.astimezone(zone).replace(tzinfo=None)
+    start = (after_local - timedelta(days=1)).date()
+    return Recurrence(rule, at, zone, start, days)._first_after(after, after_local)
 
 
 def to_instant(local: datetime, zone: ZoneInfo) -> datetime:

@@ -253,8 +253,11 @@ class Scheduler:
     async def run_due(self) -> int:
         """Send everything due now. Returns how many sends were attempted.
 
-        One pass costs a handful of database calls however many posts fall due together:
-        one claim transaction, one batch preparation per kind, one batch marked sent.
+        Claims are taken in batches of ``BATCH`` rows, and each claimed batch is sent (in a
+        task of its own) while the next one is claimed: with thousands due together, the
+        first posts go out after one claim, not after all of them. Each batch costs a
+        handful of database calls however many posts it holds: one claim transaction, one
+        preparation per kind, one mark of those sent.
         """
         async with self._run_lock:
             if not self.ports:
@@ -262,45 +265,69 @@ class Scheduler:
             platforms = self.ports.platforms()
             now = self.clock.now()
             lease = self._lease(now)
-            jobs: list[Job] = []
-            for occ, row in await self.store.schedules.take_over(now, platforms, lease):
-                jobs.append(Job(occ.key, row, datetime.fromisoformat(occ.due_at), occ.attempts))
-            while True:
-                count, won = await self.store.schedules.claim_due(
-                    now, platforms, BATCH, lambda row: self._plan(row, now), lease
+            batches: list[asyncio.Task[None]] = []
+            attempted = 0
+
+            def deliver(jobs: list[Job]) -> None:
+                nonlocal attempted
+                if jobs:
+                    attempted += len(jobs)
+                    batches.append(asyncio.create_task(self._deliver(jobs)))
+
+            try:
+                taken = await self.store.schedules.take_over(now, platforms, lease)
+                deliver(
+                    [Job(o.key, r, datetime.fromisoformat(o.due_at), o.attempts) for o, r in taken]
                 )
-                for row, claim in won:
-                    self.metrics.post(row.kind, "skipped", len(claim.skipped))
-                    if claim.key and claim.due_at:
-                        jobs.append(Job(claim.key, row, datetime.fromisoformat(claim.due_at), 1))
-                if count < BATCH:
-                    break
-            if not jobs:
-                return 0
-            await self._prepare(jobs)
-            # One job's unexpected failure must not cost the others their "sent" mark:
-            # unmarked, they would be sent again after a restart.
-            results = await asyncio.gather(
-                *(self._send(job) for job in jobs), return_exceptions=True
-            )
-            sent: list[tuple[Job, Action]] = []
-            for job, result in zip(jobs, results, strict=True):
-                if isinstance(result, BaseException):
-                    await self._unexpected(job, result)
-                elif result is not None:
-                    sent.append((job, result))
-            await self.store.schedules.mark_sent([job.key for job, _ in sent], self.clock.now())
+                while True:
+                    count, won = await self.store.schedules.claim_due(
+                        now, platforms, BATCH, lambda row: self._plan(row, now), lease
+                    )
+                    jobs = []
+                    for row, claim in won:
+                        self.metrics.post(row.kind, "skipped", len(claim.skipped))
+                        if claim.key and claim.due_at:
+                            due = datetime.fromisoformat(claim.due_at)
+                            jobs.append(Job(claim.key, row, due, 1))
+                    deliver(jobs)
+                    if count < BATCH:
+                        break
+            except BaseException as error:
+                if not isinstance(error, Exception):  # stopping: claimed, unsent is resent later
+                    for batch in batches:
+                        batch.cancel()
+                raise
+            finally:
+                # Claimed batches are delivered and marked, even when claiming more failed.
+                results = await asyncio.gather(*batches, return_exceptions=True)
             for result in results:
-                if isinstance(result, BaseException) and not isinstance(result, Exception):
-                    raise result  # a cancellation, after the marks are safe
-            for job, action in sent:
-                after = self.kinds[job.row.kind].after_sent
-                if after is not None and action is not None:
-                    try:
-                        await after(job.row, job.due, action)
-                    except Exception:
-                        log.exception("schedule %d: bookkeeping after a post failed", job.row.id)
-            return len(jobs)
+                if isinstance(result, BaseException):
+                    raise result
+            return attempted
+
+    async def _deliver(self, jobs: list[Job]) -> None:
+        """Send one claimed batch, mark what was sent, then do each kind's bookkeeping."""
+        await self._prepare(jobs)
+        # One job's unexpected failure must not cost the others their "sent" mark:
+        # unmarked, they would be sent again after a restart.
+        results = await asyncio.gather(*(self._send(job) for job in jobs), return_exceptions=True)
+        sent: list[tuple[Job, Action]] = []
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, BaseException):
+                await self._unexpected(job, result)
+            elif result is not None:
+                sent.append((job, result))
+        await self.store.schedules.mark_sent([job.key for job, _ in sent], self.clock.now())
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result  # a cancellation, after the marks are safe
+        for job, action in sent:
+            after = self.kinds[job.row.kind].after_sent
+            if after is not None and action is not None:
+                try:
+                    await after(job.row, job.due, action)
+                except Exception:
+                    log.exception("schedule %d: bookkeeping after a post failed", job.row.id)
 
     def _lease(self, now: datetime) -> Lease:
         shards = tuple(

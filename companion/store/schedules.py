@@ -132,36 +132,46 @@ class Lease:
         )
 
 
+_INSERT = (
+    "INSERT INTO schedule (community_id, platform, room_id, thread_id, kind, rule, days, "
+    "start_date, at_time, timezone, payload, next_run, grace_seconds, created_by, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _values(new: NewSchedule) -> tuple[object, ...]:
+    return (
+        new.community_id,
+        new.platform,
+        new.room_id,
+        new.thread_id,
+        new.kind,
+        new.rule,
+        new.days,
+        new.start_date,
+        new.at_time,
+        new.timezone,
+        new.payload,
+        new.next_run,
+        new.grace_seconds,
+        new.created_by,
+        new.created_at,
+    )
+
+
 class ScheduleRepo:
     def __init__(self, db: Db) -> None:
         self.db = db
 
     async def add(self, new: NewSchedule) -> int:
         async with self.db.transaction() as tx:
-            new_id = await tx.insert(
-                "INSERT INTO schedule (community_id, platform, room_id, thread_id, kind, rule, "
-                "days, start_date, at_time, timezone, payload, next_run, grace_seconds, "
-                "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "RETURNING id",
-                (
-                    new.community_id,
-                    new.platform,
-                    new.room_id,
-                    new.thread_id,
-                    new.kind,
-                    new.rule,
-                    new.days,
-                    new.start_date,
-                    new.at_time,
-                    new.timezone,
-                    new.payload,
-                    new.next_run,
-                    new.grace_seconds,
-                    new.created_by,
-                    new.created_at,
-                ),
-            )
+            new_id = await tx.insert(f"{_INSERT} RETURNING id", _values(new))
             return new_id or 0
+
+    async def add_many(self, news: Sequence[NewSchedule]) -> None:
+        """The same rows as ``add`` one by one, in one statement batch (bulk loads)."""
+        async with self.db.transaction() as tx:
+            await tx.executemany(_INSERT, [_values(new) for new in news])
 
     async def get(self, schedule_id: int) -> ScheduleRow | None:
         row = await self.db.fetchone(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from markupsafe import Markup
 
-from companion.features.moderation import KINDS, describe
+from companion.features.moderation.items import KINDS, describe
 from companion.markup import to_html
 from companion.web.server import community_ctx
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from companion.features.bookclub import REMINDER_KIND, THREAD_KIND
+from companion.features.bookclub.chapters import REMINDER_KIND, THREAD_KIND
 from companion.recurrence import DAY_NAMES, to_instant
 from companion.scheduler import describe, recurrence_of
 from companion.store.schedules import ScheduleRow

@@ -1,5 +1,6 @@
 """The core stays platform-neutral, and SQL stays in the store."""
 
+import ast
 import pkgutil
 import re
 import subprocess
@@ -39,3 +40,14 @@ def test_sql_lives_only_in_the_store():
         if "store" not in path.relative_to(ROOT).parts and SQL.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_no_feature_class_is_over_300_lines():
+    """A feature too big to read splits into modules named for what they do."""
+    too_long = [
+        f"{path.relative_to(ROOT)}: {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in (ROOT / "features").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and (node.end_lineno or 0) - node.lineno >= 300
+    ]
+    assert too_long == []

@@ -45,7 +45,7 @@ from companion.app import App, build
 from companion.commands import CommandSpec, ParamType
 from companion.config import Settings
 from companion.events import Actor, Invocation, Kind, Place, Reply
-from companion.features.bookclub_plans import slugify
+from companion.features.bookclub.plans import slugify
 from companion_adapters.console.adapter import ConsoleAdapter
 from companion_adapters.console.adapter import render as console_render
 from companion_adapters.console.adapter import render_title as console_title

@@ -2,12 +2,13 @@
 
 import asyncio
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from companion import scheduler as scheduler_module
 from companion.ports import PostError
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.core.schedule_helpers import run_until
@@ -299,3 +300,63 @@ async def test_one_job_failing_unexpectedly_does_not_unmark_the_rest_of_its_batc
     for schedule_id in (1, 2, 3):
         [occurrence] = await restarted.store.schedules.occurrences(schedule_id)
         assert occurrence.state == "sent"
+
+
+async def test_schedules_loaded_in_bulk_are_the_rows_add_writes_and_post_alike(
+    sched_app, port, clock
+):
+    from companion.recurrence import Recurrence
+    from companion.scheduler import _new_schedule
+
+    daily = Recurrence("daily", datetime(2026, 3, 2, 13, 0).time(), BERLIN, clock.now().date())
+    one = await sched_app.scheduler.add(PLACE, "reflection", daily, "", "u:mod")
+    others = [replace(PLACE, community_id=f"c:bulk{n}") for n in range(3)]
+    first = daily.next_after(clock.now())
+    assert first is not None
+    await sched_app.store.schedules.add_many(
+        [_new_schedule(p, "reflection", daily, "", "u:mod", clock.now(), first) for p in others]
+    )
+    rows = [await sched_app.store.schedules.get(n) for n in (2, 3, 4)]
+    assert [r.community_id for r in rows] == [p.community_id for p in others]
+    assert {replace(r, id=one.id, community_id=one.community_id) for r in rows} == {one}
+    await run_until(sched_app, clock, clock.now() + timedelta(days=1))
+    assert sorted(s.place.community_id for s in port.sent) == sorted(
+        [PLACE.community_id] + [p.community_id for p in others]
+    )
+    assert len({s.key for s in port.sent}) == 4
+
+
+@dataclass
+class SignallingPort(RecordingPort):
+    posted: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def post(self, place, text, *, key, **options):
+        self.posted.set()
+        return await RecordingPort.post(self, place, text, key=key, **options)
+
+
+async def test_a_claimed_batch_is_sent_while_the_next_is_claimed(app, clock, monkeypatch):
+    """Many posts due at once: the first ones go out before the rest are claimed. The
+    second claim here waits until a post has gone out; claiming everything before sending
+    anything would wait for ever."""
+    monkeypatch.setattr(scheduler_module, "BATCH", 2)
+    places = [replace(PLACE, community_id=f"c:{n}", room_id=f"r:{n}") for n in range(5)]
+    for place in places:
+        await say(app, "schedule reflection 13:00", MODERATOR, place)
+    port = SignallingPort(clock=clock)
+    app.ports.attach("test", port)
+    claim_due, calls = app.store.schedules.claim_due, [0]
+
+    async def second_claim_waits_for_a_post(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 2:
+            await asyncio.wait_for(port.posted.wait(), 5)
+        return await claim_due(*args, **kwargs)
+
+    monkeypatch.setattr(app.store.schedules, "claim_due", second_claim_waits_for_a_post)
+    clock.set(clock.now().replace(hour=13, minute=0, second=1))
+    assert await app.scheduler.run_due() == 5
+    assert sorted(s.place.room_id for s in port.sent) == sorted(p.room_id for p in places)
+    assert calls[0] == 3  # 2 + 2 + 1: the third claim found fewer than a batch
+    occurrences = [o for n in range(1, 6) for o in await app.store.schedules.occurrences(n)]
+    assert [o.state for o in occurrences] == ["sent"] * 5

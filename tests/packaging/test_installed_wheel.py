@@ -79,6 +79,23 @@ def test_the_sdist_and_the_wheel_carry_content_and_migrations(built: tuple[Path,
     assert needed <= in_wheel, f"wheel lacks {sorted(needed - in_wheel)}"
 
 
+def test_the_wheel_carries_every_module_of_the_checkout(built: tuple[Path, Path]) -> None:
+    """A package missing from pyproject's list is missing from the wheel: its import fails
+    only for users, and only once that code runs (a lazily imported adapter, a feature)."""
+    installed_as = {"companion/": "companion/", "adapters/": "companion_adapters/"}
+    tracked = _run("git", "ls-files", "companion", "adapters", cwd=ROOT).split()
+    modules = {
+        installed_as[prefix] + path.removeprefix(prefix)
+        for path in tracked
+        if path.endswith(".py")
+        for prefix in installed_as
+        if path.startswith(prefix)
+    }
+    in_wheel = set(zipfile.ZipFile(built[1]).namelist())
+    assert modules, "no modules tracked?"
+    assert sorted(modules - in_wheel) == []
+
+
 def test_the_installed_wheel_answers_outside_the_checkout(
     installed: Path, elsewhere: dict[str, str], tmp_path: Path
 ) -> None:

@@ -13,10 +13,8 @@ import contextlib
 import logging
 import math
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -24,15 +22,12 @@ from discord import app_commands
 from companion.app import App
 from companion.config import ConfigError, Settings
 from companion.dispatch import APOLOGY
-from companion.events import Actor, Invocation, Kind, MessageRef, Place
-from companion.ports import PostError
+from companion.events import Actor, Invocation, Place
 from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
 from companion_adapters.discord.moderators import ModeratorLookup, moderates
+from companion_adapters.discord.port import NO_MENTIONS, PLATFORM, DiscordPort
 from companion_adapters.discord.render import (
-    part_nonce,
     split_message,
-    starter,
-    thread_name,
     to_discord,
 )
 from companion_adapters.discord.tree import (
@@ -44,11 +39,8 @@ from companion_adapters.discord.tree import (
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
-NO_MENTIONS = discord.AllowedMentions.none()
 DEFER_AFTER = 2.0  # seconds: defer a reply that is not ready by then (Discord waits 3 s)
 MAX_CHOICE = 100
-ALREADY_HAS_THREAD = 160004
 STALE = "I don't know that command any more; Discord may still be updating the list."
 ANSWERED_PRIVATELY = "I answered you privately."
 SUBCOMMAND_TYPES = (1, 2)
@@ -99,9 +91,6 @@ def make_client(adapter: DiscordAdapter, config: DiscordConfig, **options: Any) 
     return ShardedCompanionClient(adapter, **options)
 
 
-RETRY_WINDOW = timedelta(hours=1)
-
-
 class DiscordAdapter:
     """One bot connection serving one App; also the App scheduler's ChatPort for Discord."""
 
@@ -114,6 +103,7 @@ class DiscordAdapter:
         self.routes: Mapping[RouteKey, Route] = self.tree.routes
         self.client = make_client(self, config, **client_options)
         self.moderators = ModeratorLookup(self.client, config.moderator_role_ids, app.clock)
+        self.port = DiscordPort(self.client, self.moderators)
         app.metrics.probe(self._report_health)
 
     def _report_health(self) -> None:
@@ -139,13 +129,13 @@ class DiscordAdapter:
                     ) from None
                 await self.client.connect(reconnect=True)
             finally:
-                self.app.ports.detach(PLATFORM, self)
+                self.app.ports.detach(PLATFORM, self.port)
                 await self.client.close()
 
     async def setup(self) -> None:
         """Once per login (never on reconnects): sync the commands, then offer the ChatPort."""
         await self.sync_commands()
-        self.app.ports.attach(PLATFORM, self, shards=self.config.serving_shards)
+        self.app.ports.attach(PLATFORM, self.port, shards=self.config.serving_shards)
         await self.app.scheduler.start()  # idempotent: never a second loop
 
     async def sync_commands(self) -> None:
@@ -324,136 +314,6 @@ class DiscordAdapter:
                 choices.append(app_commands.Choice(name=text, value=text))
         await interaction.response.autocomplete(choices[:25])
 
-    # --- ChatPort -----------------------------------------------------------------------
-
-    async def post(
-        self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
-    ) -> MessageRef:
-        """A scheduled post in the place's channel (or thread); ``key`` is the nonce."""
-        self._check_open()
-        channel_id = int(place.thread_id or place.room_id)
-        target = self.client.get_partial_messageable(channel_id, guild_id=_guild_id(place))
-        with post_errors(f"posting in channel {channel_id}"):
-            first = await self._send_all(target, to_discord(text), key, "")
-        return MessageRef(place, str(first.id))
-
-    async def open_thread(
-        self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
-    ) -> Place:
-        """A discussion thread named ``title``: on a starter message in a text channel, or a
-        post in a forum channel. A retry with the same ``key`` finds the first attempt's
-        starter message (nonce) and thread (a message has at most one)."""
-        self._check_open()
-        channel_id = int(place.room_id)
-        name = thread_name(title)
-        body = to_discord(text)
-        with post_errors(f"opening a thread in channel {channel_id}"):
-            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(
-                channel_id
-            )
-            if isinstance(channel, discord.ForumChannel):
-                # Discord's forum-post endpoint takes no nonce, so a retry looks for the post
-                # the first attempt made: the bot's own, same name, created in the last hour.
-                earlier = self._recent_post(channel, name)
-                if earlier is not None:
-                    return Place(place.platform, place.community_id, place.room_id, str(earlier))
-                first, *rest = split_message(body)
-                post = await channel.create_thread(
-                    name=name, content=first, allowed_mentions=NO_MENTIONS, suppress_embeds=True
-                )
-                thread: discord.abc.Messageable = post.thread
-                for i, chunk in enumerate(rest, 1):
-                    await thread.send(
-                        chunk,
-                        nonce=part_nonce(key, f"t{i}"),
-                        allowed_mentions=NO_MENTIONS,
-                        suppress_embeds=True,
-                    )
-                return Place(place.platform, place.community_id, place.room_id, str(post.thread.id))
-            if not isinstance(channel, discord.TextChannel):
-                raise PostError(
-                    f"channel {channel_id} is a {type(channel).__name__}: threads need a text "
-                    "or forum channel",
-                    permanent=True,
-                )
-            first_message = await channel.send(
-                starter(title),
-                nonce=part_nonce(key),
-                allowed_mentions=NO_MENTIONS,
-                suppress_embeds=True,
-            )
-            try:
-                thread_id = (await first_message.create_thread(name=name)).id
-            except discord.HTTPException as error:
-                if error.code != ALREADY_HAS_THREAD:
-                    raise
-                thread_id = first_message.id  # a thread started on a message has its id
-            target = self.client.get_partial_messageable(thread_id, guild_id=channel.guild.id)
-            await self._send_all(target, body, key, "t")
-        return Place(place.platform, place.community_id, place.room_id, str(thread_id))
-
-    def _recent_post(self, forum: discord.ForumChannel, name: str) -> int | None:
-        """A forum post this bot opened under ``name`` within the hour (from the cache that
-        READY/GUILD_CREATE and THREAD_CREATE fill, so it survives a restart too)."""
-        me = self.client.user
-        since = discord.utils.utcnow() - RETRY_WINDOW
-        for thread in forum.threads:
-            if (
-                me is not None
-                and thread.owner_id == me.id
-                and thread.name == name
-                and discord.utils.snowflake_time(thread.id) >= since
-            ):
-                return thread.id
-        return None
-
-    async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
-        """A private message to one member: a DM (``key`` is the nonce)."""
-        self._check_open()
-        with post_errors(f"messaging member {member_id} privately"):
-            channel = await self.client.create_dm(discord.Object(id=int(member_id)))
-            await self._send_all(channel, to_discord(text), key, "")
-
-    async def is_moderator(self, platform: str, community_id: str, member_id: str) -> bool | None:
-        """The web dashboard's check (``ports.ModeratorCheck``): the rule commands use,
-        asked of Discord now (cached ~30 s)."""
-        if platform != PLATFORM:
-            return None
-        return await self.moderators.check(community_id, member_id)
-
-    async def _send_all(
-        self, target: discord.abc.Messageable, text: str, key: str, tag: str
-    ) -> discord.Message:
-        first: discord.Message | None = None
-        for i, chunk in enumerate(split_message(text)):
-            part = f"{tag}{i}" if (tag or i) else ""
-            message = await target.send(
-                chunk,
-                nonce=part_nonce(key, part),
-                allowed_mentions=NO_MENTIONS,
-                suppress_embeds=True,
-            )
-            first = first or message
-        assert first is not None
-        return first
-
-    def _check_open(self) -> None:
-        if self.client.is_closed() or self.client.user is None:
-            raise PostError("the Discord connection is not open")
-
-
-@contextlib.contextmanager
-def post_errors(what: str) -> Iterator[None]:
-    """discord.py's errors as the scheduler's: Forbidden and NotFound will not get better."""
-    try:
-        yield
-    except (discord.Forbidden, discord.NotFound) as error:
-        raise PostError(f"{what}: {error.text or error}", permanent=True) from error
-    except discord.HTTPException as error:
-        raise PostError(f"{what}: {error}") from error
-    except (aiohttp.ClientError, OSError, TimeoutError) as error:
-        raise PostError(f"{what}: {error!r}") from error
-
 
 @contextlib.contextmanager
 def endpoints(api_base: str | None, gateway_url: str | None) -> Iterator[None]:
@@ -468,10 +328,6 @@ def endpoints(api_base: str | None, gateway_url: str | None) -> Iterator[None]:
         yield
     finally:
         http_route.BASE, websocket.DEFAULT_GATEWAY = saved
-
-
-def _guild_id(place: Place) -> int | None:
-    return None if place.is_direct else int(place.community_id)
 
 
 def _name(interaction: discord.Interaction) -> str:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
+from companion.delivery import Action, Post, Thread
 from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities, complete_zone, parse_zone
 from companion.features.prompts import Prompts, render
@@ -15,7 +16,7 @@ from companion.features.reflections import Reflections
 from companion.features.reflections import render as render_reflection
 from companion.fmt import bullets, code, fmt, lines
 from companion.recurrence import DAY_NAMES, Recurrence
-from companion.scheduler import Action, Post, Scheduler, Thread, describe
+from companion.scheduler import Scheduler, describe
 from companion.store import Store
 from companion.store.schedules import ScheduleRow
 

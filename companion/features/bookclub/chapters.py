@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from companion.delivery import Action, Post, Thread
 from companion.events import Kind, Place
 from companion.features.bookclub.clubs import local
 from companion.features.bookclub.plans import Plans, PlanView
 from companion.fmt import bold, bullets, code, fmt, italic, lines
 from companion.recurrence import Recurrence, to_instant
-from companion.scheduler import Action, Post, Scheduler, Thread
+from companion.scheduler import Scheduler
 from companion.store import Store, UnitOfWork
 from companion.store.bookclubs import ClubRow, SessionRow
 from companion.store.schedules import ScheduleRow, iso

@@ -9,13 +9,14 @@ from typing import Any
 
 from companion import links
 from companion.commands import CommandSpec, Param, ParamType, UserError
+from companion.delivery import Action, Post
 from companion.events import Invocation, Kind, Place, Reply
 from companion.features.moderation.items import SUGGESTION_ID, describe, find_item
 from companion.features.prompts import title_from
 from companion.fmt import Md, bold, bullets, fmt, lines
 from companion.notices import Notices
 from companion.ports import PostError
-from companion.scheduler import Action, Post, Scheduler
+from companion.scheduler import Scheduler
 from companion.store import Store
 from companion.store.contributions import SuggestionRow
 from companion.store.schedules import ScheduleRow

@@ -1,0 +1,188 @@
+"""Sending what the scheduler claimed: render, post through the platform's port, mark sent.
+
+The scheduler (companion.scheduler) decides what is due and claims it; :class:`Delivery`
+sends a claimed batch: each kind's batch preparation, one render and one port call per post,
+one mark of those sent, each kind's bookkeeping after. A failed post is retried with
+backoff and then its schedule paused with the reason; one post's failure never costs the
+others their "sent" mark. The kinds of post (``Post``, ``Thread``) are declared here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from companion.events import Kind as MessageKind
+from companion.events import Place
+from companion.fmt import Md, as_md
+from companion.metrics import Metrics
+from companion.ports import Clock, Ports, PostError
+from companion.store import Store
+from companion.store.schedules import ScheduleRow, iso
+
+log = logging.getLogger(__name__)
+
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A message to post: ``text`` is Markdown built with companion.fmt (a plain ``str`` is
+    escaped); ``kind`` lets an adapter present it its own way."""
+
+    text: str
+    meta: str = ""  # what the renderer wants to know again after sending
+    kind: MessageKind = MessageKind.ANSWER
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, Md):
+            object.__setattr__(self, "text", as_md(self.text))
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A thread to open: ``title`` is plain text (never markup), ``text`` its first message."""
+
+    title: str
+    text: str
+    meta: str = ""
+    kind: MessageKind = MessageKind.DISCUSSION
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, Md):
+            object.__setattr__(self, "text", as_md(self.text))
+
+
+Action = Post | Thread
+Render = Callable[[ScheduleRow, datetime], Awaitable[Action]]
+AfterSent = Callable[[ScheduleRow, datetime, Action], Awaitable[None]]
+
+
+def place_of(row: ScheduleRow) -> Place:
+    return Place(row.platform, row.community_id, row.room_id, row.thread_id)
+
+
+Prepare = Callable[[list[tuple[ScheduleRow, datetime]]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Kind:
+    render: Render
+    after_sent: AfterSent | None = None
+    prepare: Prepare | None = None  # batch-load what render() needs for many posts at once
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    key: str
+    row: ScheduleRow
+    due: datetime
+    attempts: int
+
+
+@dataclass(slots=True)
+class Delivery:
+    store: Store
+    ports: Ports
+    clock: Clock
+    metrics: Metrics
+    backoff: tuple[timedelta, ...] = BACKOFF
+    kinds: dict[str, Kind] = field(default_factory=dict)
+
+    async def deliver(self, jobs: list[Job]) -> None:
+        """Send one claimed batch, mark what was sent, then do each kind's bookkeeping."""
+        await self._prepare(jobs)
+        # One job's unexpected failure must not cost the others their "sent" mark:
+        # unmarked, they would be sent again after a restart.
+        results = await asyncio.gather(*(self._send(job) for job in jobs), return_exceptions=True)
+        sent: list[tuple[Job, Action]] = []
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, BaseException):
+                await self._unexpected(job, result)
+            elif result is not None:
+                sent.append((job, result))
+        await self.store.schedules.mark_sent([job.key for job, _ in sent], self.clock.now())
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result  # a cancellation, after the marks are safe
+        for job, action in sent:
+            after = self.kinds[job.row.kind].after_sent
+            if after is not None and action is not None:
+                try:
+                    await after(job.row, job.due, action)
+                except Exception:
+                    log.exception("schedule %d: bookkeeping after a post failed", job.row.id)
+
+    async def _prepare(self, jobs: list[Job]) -> None:
+        """Let each kind load what its posts need in one go (a failure only costs speed)."""
+        by_kind: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_kind.setdefault(job.row.kind, []).append(job)
+        for name, group in by_kind.items():
+            kind = self.kinds.get(name)
+            if kind is not None and kind.prepare is not None:
+                try:
+                    await kind.prepare([(job.row, job.due) for job in group])
+                except Exception:
+                    log.exception("preparing %d %r post(s) failed", len(group), name)
+
+    async def _send(self, job: Job) -> Action | None:
+        """Render and send one occurrence; on failure schedule a retry (or give up)."""
+        row = job.row
+        kind = self.kinds.get(row.kind)
+        port = self.ports.get(row.platform)
+        if kind is None or port is None:
+            detail = f"no handler for {row.kind!r} on {row.platform!r}"
+            await self.store.schedules.give_up(
+                job.key, "failed", detail, self.clock.now(), pause=row.id
+            )
+            self.metrics.post(row.kind, "failed")
+            return None
+        try:
+            action = await kind.render(row, job.due)
+            place = place_of(row)
+            if isinstance(action, Thread):
+                await port.open_thread(
+                    place, action.title, action.text, key=job.key, kind=action.kind
+                )
+            else:
+                await port.post(place, action.text, key=job.key, kind=action.kind)
+        except Exception as error:  # an adapter's failure must not stop the loop
+            await self._failed(job.key, row, job.attempts, error)
+            return None
+        self.metrics.post_sent(row.kind, (self.clock.now() - job.due).total_seconds())
+        return action
+
+    async def _unexpected(self, job: Job, error: BaseException) -> None:
+        """A send that failed outside its own error handling: retry it after the first
+        backoff; if even that cannot be written, it stays claimed and a restart retries it."""
+        log.error("schedule %d: sending failed unexpectedly", job.row.id, exc_info=error)
+        if not isinstance(error, Exception):
+            return
+        now = self.clock.now()
+        try:
+            await self.store.schedules.retry_later(
+                job.key, now + (self.backoff or BACKOFF)[0], type(error).__name__, now
+            )
+        except Exception:
+            log.exception("schedule %d: could not plan the retry", job.row.id)
+
+    async def _failed(self, key: str, row: ScheduleRow, attempts: int, error: Exception) -> None:
+        now = self.clock.now()
+        reason = str(error) or type(error).__name__
+        permanent = isinstance(error, PostError) and error.permanent
+        if not isinstance(error, PostError):
+            log.exception("schedule %d: post failed", row.id, exc_info=error)
+        if permanent or attempts > len(self.backoff):
+            detail = f"posting failed {attempts} time(s): {reason}"
+            log.warning("schedule %d paused: %s", row.id, detail)
+            self.metrics.post(row.kind, "failed")
+            await self.store.schedules.give_up(key, "failed", detail, now, pause=row.id)
+            return
+        retry_at = now + self.backoff[attempts - 1]
+        log.warning("schedule %d: post failed (%s); retrying at %s", row.id, reason, iso(retry_at))
+        await self.store.schedules.retry_later(key, retry_at, reason, now)
+        self.metrics.post(row.kind, "retried")

@@ -6,8 +6,9 @@ Never a channel's resolved permissions: a Manage Threads overwrite on one channe
 a moderator.
 
 The web dashboard asks on every request (:class:`companion.ports.ModeratorCheck`). The bot
-has no members intent, so the member is fetched over REST, and each verdict is kept for
-``CACHE_FOR`` so a page load (or a few) costs Discord one request per member.
+has no members intent, so the member is fetched over REST (and the guild too, when it is on
+another process's shard), and each verdict is kept for ``CACHE_FOR`` so a page load (or a
+few) costs Discord one request per member.
 """
 
 from __future__ import annotations
@@ -50,26 +51,26 @@ class ModeratorLookup:
         the bot is not in, Discord failing or slow)."""
         if not (community_id.isdigit() and member_id.isdigit()):
             return None
-        guild = self.client.get_guild(int(community_id))
-        if guild is None:
-            return None
-        key = (guild.id, int(member_id))
+        key = (int(community_id), int(member_id))
         now = self.clock.now()
         cached = self._verdicts.get(key)
         if cached is not None and now < cached[0]:
             return cached[1]
-        verdict = await self._ask(guild, key[1])
+        verdict = await self._ask(*key)
         now = self.clock.now()
         self._verdicts = {k: v for k, v in self._verdicts.items() if now < v[0]}
         self._verdicts[key] = (now + CACHE_FOR, verdict)
         return verdict
 
-    async def _ask(self, guild: discord.Guild, member_id: int) -> bool | None:
+    async def _ask(self, guild_id: int, member_id: int) -> bool | None:
         try:
             async with asyncio.timeout(ASK_TIMEOUT):
+                # A guild on another process's shard is not in this one's cache: the
+                # dashboard may still be served here, so ask for the guild over REST too.
+                guild = self.client.get_guild(guild_id) or await self.client.fetch_guild(guild_id)
                 member = await guild.fetch_member(member_id)
         except discord.NotFound as error:
             return False if error.code == UNKNOWN_MEMBER else None  # left the guild: False
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError):
-            return None
+            return None  # Forbidden included: a guild the bot is not in
         return moderates(guild, member, self.role_ids)

@@ -771,3 +771,22 @@ async def test_one_process_may_run_every_shard(
     up = 'companion_adapter_connected{platform="discord"} 1.0'
     await double.wait_until(lambda: up in bot.app.metrics.exposition().decode(), 5, "healthy")
     double.assert_clean()
+
+
+async def test_the_moderator_check_answers_for_a_guild_on_another_shard(
+    double: DiscordDouble, start_bot: BotFactory
+) -> None:
+    """The dashboard may run in a process that serves other shards: a guild it has no cache
+    of is asked for over REST, so its moderators get a real answer, not "cannot tell"."""
+    first = double.guilds[0]
+    served = (first.id >> 22) % 2
+    elsewhere = double.add_default_guild("Elsewhere", shard=(1 - served, 2))
+    bot = await start_bot(shard_count=2, shard_ids=[served])
+    assert bot.app.ports.shards()["discord"].ids == {served}
+    port = bot.app.ports["discord"]
+    guild = str(elsewhere.guild.id)
+    assert await port.is_moderator("discord", guild, str(elsewhere.moderator.id)) is True
+    assert await port.is_moderator("discord", guild, str(elsewhere.member.id)) is False
+    assert await port.is_moderator("discord", "424242424242", str(elsewhere.member.id)) is None
+    double.errors.clear()  # the unknown guild's refusal, asked on purpose
+    double.assert_clean()

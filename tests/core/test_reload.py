@@ -59,6 +59,21 @@ async def test_reload_swaps_content_every_feature_sees_and_keeps_it_on_errors(
     assert "shared struggle" in (await say(app, "define solidarity")).text
 
 
+async def test_an_edited_definition_is_answered_anew_after_reload(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    """Answers are kept once rendered; a reload must not leave the old text in use."""
+    directory = _content_copy(tmp_path)
+    app = await make_app(content=content_module.load(directory))
+    assert "Unearned advantages" in (await say(app, "define privilege")).text
+    glossary = directory / "glossary.toml"
+    text = glossary.read_text(encoding="utf-8")
+    glossary.write_text(text.replace("Unearned advantages", "Advantages nobody earned"))
+    assert await Reloader(app.content, directory).reload()
+    answer = (await say(app, "define privilege")).text
+    assert "Advantages nobody earned" in answer and "Unearned" not in answer
+
+
 def _reload(config: Path) -> subprocess.CompletedProcess[str]:
     """`companion content reload`, from another process as an operator runs it."""
     command = [sys.executable, "-m", "companion.cli", "content", "reload", "--config", str(config)]

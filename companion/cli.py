@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -140,10 +139,12 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     # A reload asked for while the bot is still starting must not kill it (SIGHUP's default
-    # action); _serve installs the real handler once the content can be swapped.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # action) nor be lost: it is noted, and _serve reloads once the content can be swapped.
+    early: list[int] = []
+    signal.signal(signal.SIGHUP, lambda signum, frame: early.append(signum))
     settings = load_settings(args.config)
-    return asyncio.run(_serve(settings, pid_file=operations.pid_file(settings)))
+    with operations.running(settings, operations.pid_file(settings)) as serving:
+        return asyncio.run(_serve(settings, reload_pending=lambda: bool(early), serving=serving))
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -154,12 +155,18 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor.exit_code(checks)
 
 
-async def _serve(settings: Settings, *, pid_file: Path | None = None, **build_options: Any) -> int:
+async def _serve(
+    settings: Settings,
+    *,
+    reload_pending: Callable[[], bool] = bool,
+    serving: Callable[[], None] = lambda: None,
+    **build_options: Any,
+) -> int:
     """Build the app, start every configured platform (companion.platforms), stop on
     SIGINT/SIGTERM or when one is done (the terminal's input ended).
 
-    SIGHUP reloads the content files (see companion.reload); `pid_file` tells
-    `companion content reload` where to send it.
+    SIGHUP reloads the content files (see companion.reload); ``serving`` is called once the
+    signals are handled: it writes the pid file `companion content reload` reads.
     """
     from companion import health, platforms
     from companion.app import build
@@ -171,14 +178,16 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None, **build_op
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, Reloader(app.content, settings.content_dir).request)
+    reloader = Reloader(app.content, settings.content_dir)
+    loop.add_signal_handler(signal.SIGHUP, reloader.request)
+    if reload_pending():  # a SIGHUP while it was starting
+        reloader.request()
     tasks: list[asyncio.Task[None]] = []
     endpoint: health.HealthServer | None = None
     cleanups: list[Callable[[], Awaitable[None]]] = []
     try:
         endpoint = await health.start(app.metrics, app.scheduler, settings)  # [metrics]
-        if pid_file is not None:
-            await asyncio.to_thread(pid_file.write_text, f"{os.getpid()}\n")
+        serving()
         for name in settings.adapters:
             platform = platforms.get(name)
             if platform is None:
@@ -203,8 +212,6 @@ async def _serve(settings: Settings, *, pid_file: Path | None = None, **build_op
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-        if pid_file is not None:
-            await asyncio.to_thread(pid_file.unlink, missing_ok=True)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from companion import content as content_module
-from companion.config import Settings, default_db_path, load_settings
+from companion.config import ConfigError, Settings, default_db_path, load_settings
 from companion.store import maintenance
 
 
@@ -134,6 +137,45 @@ def pid_file(settings: Settings) -> Path | None:
     if str(settings.db_path) == ":memory:":
         return None
     return settings.db_path.with_name(settings.db_path.stem + ".pid")
+
+
+@contextlib.contextmanager
+def running(settings: Settings, where: Path | None) -> Iterator[Callable[[], None]]:
+    """The pid file ``where`` while this process runs; call what it yields once serving, to
+    write this process's id there for `companion content reload`.
+
+    On SQLite the file is also a lock, taken at once (flock, which the kernel releases when
+    the process dies, however it dies): one process owns a SQLite database, and a second
+    `companion run` on it would answer every command twice and resend the first one's posts
+    in flight, so it refuses to start. On PostgreSQL several processes are the point.
+    """
+    if where is None:
+        yield lambda: None
+        return
+    with open(where, "a+", encoding="utf-8") as handle:
+        if settings.database_url is None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                other = handle.read().strip() or "still starting"
+                raise ConfigError(
+                    f"another Companion (process {other}) is running on {settings.db_path}: "
+                    "stop it first, or give this one its own [storage] path (one process "
+                    "per SQLite file; several share a PostgreSQL [storage] url)."
+                ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.flush()
+
+        def serving() -> None:
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+
+        try:
+            yield serving
+        finally:
+            where.unlink(missing_ok=True)
 
 
 def _reload(args: argparse.Namespace) -> int:

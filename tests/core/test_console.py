@@ -139,3 +139,39 @@ def test_run_with_a_config_stops_cleanly_on_sigterm(tmp_path):
     assert process.returncode == 0, err.decode()
     assert first.startswith(b"Privilege")
     assert (tmp_path / "bot.key").exists()  # the anonymity key sits beside the database
+
+
+def wait_for_pid_file(tmp_path: Path, process: subprocess.Popen[bytes]) -> None:
+    """Until the pid file names ``process`` (a stale one may name a dead process)."""
+    deadline = time.monotonic() + 60
+    pid_file = tmp_path / "bot.pid"
+    while not (pid_file.exists() and pid_file.read_text().strip() == str(process.pid)):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_a_second_run_on_the_same_sqlite_file_refuses_to_start(tmp_path):
+    """One process owns a SQLite database: a second would answer everything twice."""
+    first = serving(tmp_path)
+    try:
+        wait_for_pid_file(tmp_path, first)
+        second = serving(tmp_path)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2
+        assert f"another Companion (process {first.pid}) is running on" in err.decode()
+        assert first.poll() is None  # the first one goes on
+        assert (tmp_path / "bot.pid").read_text().strip() == str(first.pid)
+
+        first.kill()  # however it dies, the kernel releases its lock
+        first.wait(timeout=10)
+        assert (tmp_path / "bot.pid").exists()  # left behind, naming a dead process
+        third = serving(tmp_path)
+        wait_for_pid_file(tmp_path, third)
+        third.send_signal(signal.SIGTERM)
+        _, err = third.communicate(timeout=10)
+        assert third.returncode == 0, err.decode()
+        assert not (tmp_path / "bot.pid").exists()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()

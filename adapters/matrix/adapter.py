@@ -52,7 +52,14 @@ class MatrixAdapter:
         self.rooms: dict[str, RoomState] = {}  # as last synced; the Timeline keeps it
         self.sender = Sender(self.client, self.rooms, self.crypto)
         self.session = Session(app, config, self.client, self.crypto)
-        self.direct = DirectRooms(app, self.me, self.client, self.sender, self.crypto)
+        self.direct = DirectRooms(
+            app,
+            self.me,
+            self.client,
+            self.sender,
+            self.crypto,
+            encrypt=config.encrypt_direct_rooms,
+        )
         self.membership = Membership(
             config, self.client, self.sender, self.rooms, self.direct, self.crypto
         )

@@ -223,10 +223,17 @@ class Crypto:
                 if not device.verified and not device.blacklisted:
                     self.client.blacklist_device(device)
 
-    def know_room(self, room_id: str) -> None:
-        """A room the bot just made (unencrypted), known to matrix-nio before its sync."""
+    def know_room(self, room_id: str, invited: str, *, encrypted: bool) -> None:
+        """A direct room the bot just made, known to matrix-nio before its sync, with
+        ``invited`` in it. Encrypted, the first message's keys then go to the invited
+        member's devices too, so they read it once they accept (matrix-nio shares keys with
+        the room's members, and would otherwise know only the bot)."""
         if room_id not in self.client.rooms:
-            self.client.rooms[room_id] = MatrixRoom(room_id, self.client.user_id, False)
+            room = MatrixRoom(room_id, self.client.user_id, encrypted)
+            room.add_member(invited, None, None, invited=True)
+            self.client.rooms[room_id] = room
+            if encrypted:
+                self.client.encrypted_rooms.add(room_id)
 
     def unreadable(self, room_id: str, event: Mapping[str, Any]) -> bool:
         """An encrypted message matrix-nio could not decrypt: log why (never its text) and

@@ -27,17 +27,32 @@ log = logging.getLogger("companion_adapters.matrix")
 DIRECT_SCOPE = "matrix:direct"  # the hasher's "community" for the direct-room bookkeeping
 
 
+ENCRYPTION_STATE = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+
+
 class DirectRooms:
     """``room_id in direct`` tells a direct room from a community room."""
 
     def __init__(
-        self, app: App, me: str, client: Client, sender: Sender, crypto: Crypto | None
+        self,
+        app: App,
+        me: str,
+        client: Client,
+        sender: Sender,
+        crypto: Crypto | None,
+        *,
+        encrypt: bool = True,
     ) -> None:
         self.app = app
         self.me = me
         self.client = client
         self.sender = sender
         self.crypto = crypto
+        self.encrypt = encrypt and crypto is not None  # the rooms it opens
         self.by_room: dict[str, str] = {}  # direct room id -> member key
         self.by_member: dict[str, str] = {}  # member key -> direct room id
         self._key = f"matrix:direct:{self.me}"
@@ -85,9 +100,15 @@ class DirectRooms:
             known = self.by_member.get(self.member_key(user_id))
             if known is not None:
                 return known
+            # Encrypted from its first event when the bot encrypts: what it says privately
+            # (a suggestion's fate, an anonymous question's receipt) stays private.
+            encrypted = [ENCRYPTION_STATE] if self.encrypt else []
             response = await self.sender.request(
                 lambda: self.client.room_create(
-                    is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+                    is_direct=True,
+                    invite=[user_id],
+                    preset=RoomPreset.trusted_private_chat,
+                    initial_state=encrypted,
                 ),
                 f"opening a direct room with {user_id}",
             )
@@ -95,7 +116,7 @@ class DirectRooms:
                 raise PostError(f"could not open a direct room with {user_id}: {response}")
             room_id = str(response.room_id)
             if self.crypto is not None:
-                self.crypto.know_room(room_id)
+                self.crypto.know_room(room_id, user_id, encrypted=self.encrypt)
             await self.remember(room_id, user_id)
             return room_id
 

@@ -39,6 +39,7 @@ PLATFORM = Platform(
         "encryption",
         "crypto_store_path",
         "unverified_devices",
+        "encrypt_direct_rooms",
     ),
     prefix_setting="command_prefix",
     check=check,

@@ -54,6 +54,7 @@ class MatrixConfig:
     encryption: bool | None = None  # None: on when matrix-nio[e2e] is installed
     crypto_store_path: str | None = None  # None: "matrix-crypto" beside the database
     unverified_devices: str = "send"
+    encrypt_direct_rooms: bool = True  # the direct rooms the bot opens, when it encrypts
 
     def may_invite(self, user_id: str | None) -> bool:
         """Whether an invite from this user is accepted (glob patterns, case-sensitive)."""
@@ -112,6 +113,9 @@ class MatrixConfig:
                 '[matrix] unverified_devices must be "send", "refuse" or "blacklist" '
                 '(default "send").'
             )
+        encrypt_direct = section.get("encrypt_direct_rooms", True)
+        if not isinstance(encrypt_direct, bool):
+            raise ConfigError("[matrix] encrypt_direct_rooms must be true or false.")
         return cls(
             homeserver=homeserver.rstrip("/"),
             user_id=user_id,
@@ -123,4 +127,5 @@ class MatrixConfig:
             encryption=encryption,
             crypto_store_path=store.strip() if store else None,
             unverified_devices=policy,
+            encrypt_direct_rooms=encrypt_direct,
         )

@@ -211,6 +211,9 @@ async def bot_starter(
     ) -> Bot:
         user = user or fresh(synapse, "bot")
         monkeypatch.setenv(TOKEN_ENV, user.access_token)
+        # The people here read no encryption (Person, not SecretPerson): direct rooms the
+        # bot opens stay plain unless a test asks for encrypted ones (test_matrix_e2e).
+        extra.setdefault("encrypt_direct_rooms", False)
         settings = matrix_settings(synapse, user, tmp_path / "bot.db", **extra)
         if sections:
             settings = replace(settings, sections={**settings.sections, **sections})

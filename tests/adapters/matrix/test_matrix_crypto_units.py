@@ -22,7 +22,9 @@ def settings(db: Path, **matrix: object) -> Settings:
 def test_encryption_settings_are_checked() -> None:
     config = MatrixConfig.from_section(BASE)
     assert config.encryption is None and config.unverified_devices == "send"
+    assert config.encrypt_direct_rooms  # the direct rooms it opens: encrypted by default
     for bad, key in (
+        ({"encrypt_direct_rooms": "yes"}, "encrypt_direct_rooms must be true or false"),
         ({"encryption": "yes"}, "encryption"),
         ({"unverified_devices": "trust"}, "unverified_devices"),
         ({"crypto_store_path": ""}, "crypto_store_path"),

@@ -219,3 +219,29 @@ def said_by(bot: Bot, room_id: str) -> Callable[[str, Event], bool]:
 
 def joined(event: Event) -> bool:
     return bool(event.get("content", {}).get("membership") == "join")
+
+
+async def test_a_direct_room_the_bot_opens_is_encrypted_and_read_after_the_invite(
+    start_bot: Any, members: Members, people: Any
+) -> None:
+    """A suggestion's receipt and fate go to the member privately, in a direct room the bot
+    opens: encrypted from its first event, and readable by the member, who joins only
+    after the first message was sent (its keys went to their devices as an invitee)."""
+    bot = await start_bot(encrypt_direct_rooms=True)
+    host, dana = people("host"), members("dana")
+    community = await host.room(bot.id, dana.id)
+    await host.wait_for(notice_from(bot.id, community, "Hello!"))
+    await dana.join(community)
+    await dana.wait_for(lambda r, e: r == community and e.get("state_key") == dana.id)
+
+    line = "!resource suggest https://example.org/listening Listening first #listening"
+    assert "answered you in a direct message" in await dana.ask(community, line, bot.id)
+    dm = bot.adapter.direct.by_member[bot.adapter.direct.member_key(dana.id)]
+    assert bot.adapter.client.rooms[dm].encrypted
+    await dana.join(dm)  # the bot's invite: accepted after its first message was sent
+    receipt = await dana.wait_for(notice_from(bot.id, dm, "#1 is waiting"))
+    assert receipt["event_id"] in dana.decrypted
+
+    assert "#1 approved" in await host.ask(community, "!approve 1", bot.id)
+    approved = await dana.wait_for(notice_from(bot.id, dm, "was approved"))
+    assert approved["event_id"] in dana.decrypted

@@ -314,7 +314,10 @@ class ScheduleRepo:
     async def earliest_wake(
         self, platforms: Sequence[str], lease: Lease | None = None
     ) -> str | None:
-        """When the next schedule falls due, a retry is due or a lease runs out."""
+        """When the next schedule falls due, a retry is due or a lease runs out (None: no
+        platform is served yet, so nothing can fall due here)."""
+        if not platforms:
+            return None  # and "IN ()" is no SQL PostgreSQL accepts
         marks = ", ".join("?" for _ in platforms)
         shard = lease.shard_filter if lease else ""
         shard_params = lease.shard_params if lease else ()

@@ -360,3 +360,23 @@ async def test_a_claimed_batch_is_sent_while_the_next_is_claimed(app, clock, mon
     assert calls[0] == 3  # 2 + 2 + 1: the third claim found fewer than a batch
     occurrences = [o for n in range(1, 6) for o in await app.store.schedules.occurrences(n)]
     assert [o.state for o in occurrences] == ["sent"] * 5
+
+
+async def test_a_scheduler_started_before_any_adapter_waits_quietly(app, clock, caplog):
+    """`companion run` starts the scheduler before the platforms connect: nothing is due
+    anywhere yet, and that is no failure (on PostgreSQL it once was a logged SQL error)."""
+    await say(app, "schedule reflection 13:00", MODERATOR)
+    assert await app.store.schedules.earliest_wake([]) is None
+    await app.scheduler.start()
+    port = RecordingPort(clock=clock)
+    for _ in range(20):  # let its loop run a pass and go to sleep
+        await asyncio.sleep(0)
+    app.ports.attach("test", port)  # the adapter connects: that wakes it
+    clock.set(clock.now().replace(hour=13, minute=0, second=1))
+    for _ in range(200):
+        if port.sent:
+            break
+        await asyncio.sleep(0.005)
+    await app.scheduler.stop()
+    assert [s.kind for s in port.sent] == ["post"]
+    assert "scheduler pass failed" not in caplog.text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +57,15 @@ def write_config(home: Path, url: str, double: DiscordDouble, shard_id: int) -> 
     return config
 
 
+def started(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`companion run` with ``config``; its stderr in ``err`` beside the config."""
+    with (config.parent / "err").open("wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "companion", "run", "--config", str(config)],
+            cwd=config.parent, env=env, stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+
+
 async def plan_reflections(url: str, places: list[Place]) -> list[int]:
     """A daily reflection per place, set an hour ago and due half an hour ago: within the
     grace period, so the process serving the place posts it as soon as it starts."""
@@ -90,21 +100,10 @@ async def test_two_processes_each_serve_their_shard_once(
         places = [Place("discord", str(g.guild.id), str(g.text.id)) for g in guilds]
         schedules = await plan_reflections(url, places)
         env = {**os.environ, "COMPANION_DISCORD_TOKEN": double.token, "PYTHONPATH": str(ROOT)}
-        processes = [
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "companion",
-                "run",
-                "--config",
-                str(write_config(tmp_path / f"p{n}", url, double, n)),
-                cwd=tmp_path,
-                env=env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            for n in (0, 1)
-        ]
+        # Popen, not asyncio's subprocesses: their transports, collected after the test's
+        # loop has closed, raise there. The double keeps this loop; nothing here blocks it.
+        configs = [write_config(tmp_path / f"p{n}", url, double, n) for n in (0, 1)]
+        processes = [await asyncio.to_thread(started, c, env) for c in configs]
         try:
             await double.wait_until(
                 lambda: (
@@ -114,7 +113,7 @@ async def test_two_processes_each_serve_their_shard_once(
                 START_TIMEOUT,
                 "both processes to identify",
             )
-            assert all(p.returncode is None for p in processes), "a process stopped early"
+            assert all(p.poll() is None for p in processes), "a process stopped early"
             shards = sorted(s.shard for s in double.gateway.sessions.values())
             assert shards == [(0, 2), (1, 2)]
 
@@ -152,12 +151,13 @@ async def test_two_processes_each_serve_their_shard_once(
             double.assert_clean()  # no "Interaction has already been acknowledged"
         finally:
             for process in processes:
-                if process.returncode is None:
+                if process.poll() is None:
                     process.terminate()
-            for process in processes:
+            for n, process in enumerate(processes):
                 try:
-                    _, err = await asyncio.wait_for(process.communicate(), 20)
-                except TimeoutError:
+                    await asyncio.to_thread(process.wait, 20)
+                except subprocess.TimeoutExpired:
                     process.kill()
-                    _, err = await process.communicate()
-                assert process.returncode in (0, -15), err.decode()[-2000:]
+                    await asyncio.to_thread(process.wait)
+                err = (configs[n].parent / "err").read_text(errors="replace")
+                assert process.returncode in (0, -15), err[-2000:]

@@ -46,8 +46,15 @@ def defuse_mentions(text: str) -> str:
     return _MASS_MENTION.sub(lambda m: "@" + ZWSP + m.group(1), text)
 
 
+# Every character the four substitutions below can act on: text without any (most words
+# and sentences) is already safe, and is returned without running them.
+_ACTED_ON = frozenset("\\`*_[]<>|~:-+@")
+
+
 def escape(text: str) -> str:
     """Make user text safe to put inside a reply: no markup, no mass mentions."""
+    if _ACTED_ON.isdisjoint(text):
+        return text
     text = _SPECIAL.sub(r"\\\1", text)
     text = _SCHEME.sub(r"\\:", text)
     text = _LIST_START.sub(r"\\\1", text)  # a line of user text never becomes a bullet

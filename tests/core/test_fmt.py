@@ -7,6 +7,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from companion.events import Reply
 from companion.fmt import Md, bold, bullets, code, fmt, italic, join, lines, link, quote
@@ -104,3 +106,16 @@ def test_features_compose_output_only_through_the_helpers() -> None:
         ):
             problems.append(f"{where}: imports escape() (compose with companion.fmt)")
     assert not problems, "\n".join(problems)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_escape_skips_only_text_that_nothing_would_change(text: str) -> None:
+    """escape returns plain text untouched without running its substitutions; the result is
+    the same as running them all."""
+    from companion import markup
+
+    full = markup._SPECIAL.sub(r"\\\1", text)
+    full = markup._SCHEME.sub(r"\\:", full)
+    full = markup._LIST_START.sub(r"\\\1", full)
+    assert markup.escape(text) == markup.defuse_mentions(full)

@@ -15,15 +15,31 @@ from pathlib import Path
 
 
 def load_or_create_key(path: Path | None) -> bytes:
+    """The key in ``path``, made there (mode 600) if there is none yet.
+
+    Several processes may start together on one new key file (a PostgreSQL fleet): the key
+    is written whole to a file of this process's own, then linked into place, which fails
+    for all but one; the others read the winner's. Nobody ever reads a half-written key.
+    """
     if path is None:  # an in-memory database: a key for this run only
         return secrets.token_bytes(32)
     if path.exists():
         return read_key(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key.hex() + "\n")
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key.hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return read_key(path)  # another process made it first
+    finally:
+        draft.unlink(missing_ok=True)
     return key
 
 

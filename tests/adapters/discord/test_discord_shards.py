@@ -108,12 +108,18 @@ async def test_two_processes_each_serve_their_shard_once(
             await double.wait_until(
                 lambda: (
                     sum(s.current is not None for s in double.gateway.sessions.values()) == 2
-                    or any(p.returncode is not None for p in processes)
+                    or any(p.poll() is not None for p in processes)
                 ),
                 START_TIMEOUT,
                 "both processes to identify",
             )
-            assert all(p.poll() is None for p in processes), "a process stopped early"
+            stopped = [
+                c.parent.name
+                for c, p in zip(configs, processes, strict=True)
+                if p.poll() is not None
+            ]
+            logs = [(c.parent / "err").read_text(errors="replace")[-3000:] for c in configs]
+            assert not stopped, f"{stopped} stopped early; their logs: {logs}"
             shards = sorted(s.shard for s in double.gateway.sessions.values())
             assert shards == [(0, 2), (1, 2)]
 

@@ -27,22 +27,22 @@ class Recurrence:
     start: date
     days: tuple[int, ...] = ()  # weekly: 0 = Monday
 
+    @property
+    def weekdays(self) -> tuple[int, ...]:
+        """A weekly rule's days (its start's weekday when none are given); () otherwise."""
+        return (self.days or (self.start.weekday(),)) if self.rule == "weekly" else ()
+
     def local_times(self, after_local: datetime) -> Iterator[datetime]:
         """Naive local datetimes of the rule, from the day of ``after_local`` on."""
         first = datetime.combine(self.start, self.at)
         if self.rule == "once":
             yield first
             return
-        since = max(first, after_local - timedelta(days=1))
-        # rrule walks every occurrence from dtstart: begin on since's day, not at the start
-        # of a schedule years old. A daily or weekly series (interval 1, its weekdays fixed)
-        # is the same from any day on or after the start.
-        begin = datetime.combine(since.date(), self.at)  # on or after first, as since is
         if self.rule == "daily":
-            rule = rrule(DAILY, dtstart=begin)
+            rule = rrule(DAILY, dtstart=first)
         else:
-            rule = rrule(WEEKLY, dtstart=begin, byweekday=self.days or (self.start.weekday(),))
-        yield from rule.xafter(since, inc=True)
+            rule = rrule(WEEKLY, dtstart=first, byweekday=self.weekdays)
+        yield from rule.xafter(max(first, after_local - timedelta(days=1)), inc=True)
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first occurrence strictly after the instant ``after`` (UTC), or None."""
@@ -50,10 +50,12 @@ class Recurrence:
         if self.rule != "once" and after_local - timedelta(days=1) >= datetime.combine(
             self.start, self.at
         ):
-            # Past its first day the start no longer matters: schedules that share the
-            # rule, time and zone (a burst at 09:00 in one zone) share one computation.
-            days = (self.days or (self.start.weekday(),)) if self.rule == "weekly" else ()
-            return _next_in_series(self.rule, self.at, self.zone, days, after)
+            # rrule walks every occurrence from its start, so a schedule years old would
+            # cost a step per day of its age. Past its first day the start no longer
+            # matters to a daily or weekly series (interval 1, its weekdays fixed): walk
+            # from the day before, and schedules that share the rule, time and zone (a
+            # burst at 09:00 in one zone) share one computation.
+            return _next_in_series(self.rule, self.at, self.zone, self.weekdays, after)
         return self._first_after(after, after_local)
 
     def _first_after(self, after: datetime, after_local: datetime) -> datetime | None:

@@ -63,6 +63,15 @@ async def _postgres(url: str) -> Found:
     except StoreUnavailable as error:
         return Found(None, [failed("database", str(error), reach)], False)
     store = Store(db)
+    found = await _postgres_checks(db, shown, reach)
+    if found.in_use and all(check.ok for check in found.checks):
+        found.store = store  # for the platform checks; they close it
+    else:
+        await store.close()
+    return found
+
+
+async def _postgres_checks(db: PgDatabase, shown: str, reach: str) -> Found:
     try:
         version = await db.version()
         row = await db.fetchone(
@@ -74,10 +83,8 @@ async def _postgres(url: str) -> Found:
         assert row is not None
         schema, can_create, can_write = row
     except Exception as error:  # the server went away, or refused the user a catalog read
-        await store.close()
         return Found(None, [failed("database", f"{shown}: {error}", reach)], False)
     if version == 0:
-        await store.close()
         if schema is None or not can_create:
             detail = f"{shown} is empty and this user may not create tables in it"
             fix = "GRANT CREATE ON SCHEMA public TO the user, or use a database it owns"
@@ -85,14 +92,12 @@ async def _postgres(url: str) -> Found:
         return Found(None, [passed("database", f"{shown}: empty, made at first start")], False)
     behind = _migration(shown, version, len(migrations()), "back it up (pg_dump)")
     if behind is not None:
-        await store.close()
         return Found(None, [behind], True)
     if not can_write:
-        await store.close()
         detail = f"{shown}: this user may read Companion's tables but not change them"
         fix = "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO the user"
         return Found(None, [failed("database", detail, fix)], True)
-    return Found(store, [passed("database", f"{shown}: reachable, at migration {version}")], True)
+    return Found(None, [passed("database", f"{shown}: reachable, at migration {version}")], True)
 
 
 async def _sqlite(settings: Settings) -> Found:

@@ -85,9 +85,7 @@ def make_client(adapter: DiscordAdapter, config: DiscordConfig, **options: Any) 
     if config.shard_count is None:
         return CompanionClient(adapter, **options)
     options.setdefault("shard_count", config.shard_count)
-    options.setdefault(
-        "shard_ids", sorted(config.serving_shards.ids) if config.serving_shards else None
-    )
+    options.setdefault("shard_ids", config.shard_ids)  # None: every shard
     return ShardedCompanionClient(adapter, **options)
 
 

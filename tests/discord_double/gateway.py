@@ -111,10 +111,6 @@ class Gateway:
         return next(reversed(self.sessions.values()), None)
 
     @property
-    def session_id(self) -> str | None:
-        return self.latest.session_id if self.latest else None
-
-    @property
     def current(self) -> Connection | None:
         return self.latest.current if self.latest else None
 

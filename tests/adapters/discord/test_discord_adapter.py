@@ -494,6 +494,34 @@ async def test_a_reply_not_ready_in_time_is_deferred(
     double.assert_clean()
 
 
+async def test_a_burst_from_one_member_gets_a_response_to_every_interaction(bot: Bot) -> None:
+    """Over the flood limit the core says nothing more, but Discord shows "The application did
+    not respond" for any interaction left without a response for 3 s: each one gets a line
+    only the member sees, and autocomplete an empty list."""
+    double = bot.double
+    double.interaction_deadline = 0.3  # Discord's 3 s, shortened (real time: the double's)
+    burst = [await double.slash("define", {"term": "allyship"}) for _ in range(14)]
+    await double.wait_until(
+        lambda: all(r.callback is not None or r in double.unanswered for r in burst),
+        what="a response to each /define, or its deadline",
+    )
+    assert double.unanswered == []
+    answers = [text_of(r) for r in burst]
+    assert all(a.startswith("**Allyship**") for a in answers[:10])
+    assert "faster than I answer them (10 every 30 seconds)" in answers[10]
+    assert answers[11:] == ["Still too fast: I answer you again in 30 seconds."] * 3
+    assert all(m.ephemeral for r in burst[10:] for m in r.messages)
+    assert await double.autocomplete("define", {"term": "ally"}, focused="term") == []
+    others = await double.autocomplete(
+        "define", {"term": "ally"}, focused="term", user=bot.guild.moderator
+    )
+    assert "allyship" in [c["value"] for c in others]
+
+    bot.clock.advance(timedelta(seconds=30))  # the window is over: answered again
+    assert (await bot.ask("define", {"term": "allyship"})).startswith("**Allyship**")
+    double.assert_clean()
+
+
 # --- connection -------------------------------------------------------------------------
 
 

@@ -101,7 +101,7 @@ class DiscordAdapter:
         self.routes: Mapping[RouteKey, Route] = self.tree.routes
         self.client = make_client(self, config, **client_options)
         self.moderators = ModeratorLookup(self.client, config.moderator_role_ids, app.clock)
-        self.port = DiscordPort(self.client, self.moderators)
+        self.port = DiscordPort(self.client, self.moderators, config.forum_tags)
         app.metrics.probe(self._report_health)
 
     def _report_health(self) -> None:

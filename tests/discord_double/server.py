@@ -401,9 +401,7 @@ class DiscordDouble(RestApi):
         record = InteractionRecord(iid, token, type, name, payload, loop_time)
         self.interactions.append(record)
         self._expiries.append(
-            asyncio.get_running_loop().call_later(
-                self.interaction_deadline, self._expire, record
-            )
+            asyncio.get_running_loop().call_later(self.interaction_deadline, self._expire, record)
         )
         await self.dispatch("INTERACTION_CREATE", payload)
         return record

@@ -152,7 +152,11 @@ class Session:
         if not isinstance(response, LoginResponse):
             # Refused (M_UNKNOWN "Password login has been disabled", M_FORBIDDEN): a wrong
             # password, or a server with no password login at all (MAS); its flows tell.
-            if await offers_password(self.client) is False:
+            try:
+                offered = await offers_password(self.client)
+            except NETWORK_ERRORS:
+                offered = None  # the refusal below says enough
+            if offered is False:
                 raise ConfigError(no_password_login(self.config.homeserver))
             raise ConfigError(
                 f"The homeserver at {self.config.homeserver} refused the password in "

@@ -67,6 +67,12 @@ class Dispatcher:
         log.info("flood limit: a member in %s told to slow down", place.community_id)
         return Reply(self.gate.too_fast(actor, place), private=True, kind=Kind.NOTICE)
 
+    def held_back(self, actor: Actor, place: Place) -> Reply:
+        """What a platform that must answer every command (Discord's slash commands) says,
+        privately, to one that ``dispatch`` dropped over the flood limit."""
+        text = self.gate.still_too_fast(actor, place) if self.gate is not None else ""
+        return Reply(text or "Still too fast.", private=True, kind=Kind.NOTICE)
+
     async def _run(self, inv: Invocation) -> Reply:
         started = time.perf_counter()
         spec = self.registry.get(inv.command)
@@ -118,9 +124,10 @@ class Dispatcher:
         )
 
     async def complete(self, inv: Invocation, param_name: str, partial: str) -> Sequence[str]:
-        """Suggestions for one parameter (Discord autocomplete, "did you mean" elsewhere)."""
+        """Suggestions for one parameter (Discord autocomplete, "did you mean" elsewhere);
+        none, without looking, for a member over the flood limit (typing does not count)."""
         spec = self.registry.get(inv.command)
-        if spec is None:
+        if spec is None or (self.gate is not None and self.gate.holding(inv.actor, inv.place)):
             return []
         param = next((p for p in spec.params if p.name == param_name), None)
         if param is None:

@@ -53,15 +53,30 @@ class FloodGate:
             return Verdict.ANSWER
         return Verdict.WARN if window.count == self.limit + 1 else Verdict.DROP
 
-    def too_fast(self, actor: Actor, place: Place) -> str:
+    def holding(self, actor: Actor, place: Place) -> bool:
+        """Whether the member is over the limit now; asking does not count as a command."""
+        if self.limit <= 0 or actor.is_moderator:
+            return False
         window = self._windows.get((place.platform, place.community_id, actor.id))
-        wait = (window.ends - self.clock.now()).total_seconds() if window else 0.0
-        seconds = max(1, math.ceil(wait))
+        return window is not None and window.ends > self.clock.now() and window.count > self.limit
+
+    def too_fast(self, actor: Actor, place: Place) -> str:
+        seconds = self._wait(actor, place)
         return (
             f"You are sending commands faster than I answer them ({self.limit} every "
             f"{self.window.total_seconds():g} seconds). I will answer you again in "
             f"{seconds} second{'s' * (seconds != 1)}; until then I stay quiet."
         )
+
+    def still_too_fast(self, actor: Actor, place: Place) -> str:
+        """The one line for each later command, where a platform must answer every one."""
+        seconds = self._wait(actor, place)
+        return f"Still too fast: I answer you again in {seconds} second{'s' * (seconds != 1)}."
+
+    def _wait(self, actor: Actor, place: Place) -> int:
+        window = self._windows.get((place.platform, place.community_id, actor.id))
+        wait = (window.ends - self.clock.now()).total_seconds() if window else 0.0
+        return max(1, math.ceil(wait))
 
     def _prune(self, now: datetime) -> None:
         self._windows = {k: w for k, w in self._windows.items() if w.ends > now}

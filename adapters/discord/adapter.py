@@ -101,7 +101,7 @@ class DiscordAdapter:
         self.routes: Mapping[RouteKey, Route] = self.tree.routes
         self.client = make_client(self, config, **client_options)
         self.moderators = ModeratorLookup(self.client, config.moderator_role_ids, app.clock)
-        self.port = DiscordPort(self.client, self.moderators)
+        self.port = DiscordPort(self.client, self.moderators, config.forum_tags)
         app.metrics.probe(self._report_health)
 
     def _report_health(self) -> None:
@@ -247,10 +247,13 @@ class DiscordAdapter:
                 timer.cancel()
             if late:
                 await late[0]
-        if reply is None:  # over the flood limit, and told so already: stay quiet
-            if response.is_done():
+        if reply is None:  # over the flood limit, and told so already
+            if response.is_done():  # deferred: take the "thinking..." away
                 await interaction.delete_original_response()
-            return
+                return
+            # Discord shows "The application did not respond" to an interaction left
+            # unanswered for 3 s: one private line instead.
+            reply = self.app.dispatcher.held_back(inv.actor, inv.place)
         chunks = split_message(to_discord(reply.text))
         await self._say(interaction, chunks, reply.private, deferred_private=spec.private)
 

@@ -7,7 +7,7 @@ by ``COMPANION_DISCORD_TOKEN_FILE``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from companion.config import ConfigError, Settings, check_section, secret
@@ -26,6 +26,8 @@ class DiscordConfig:
     # shards, of which this process runs shard_ids (all of them when not given).
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
+    # The tag a scheduled forum post gets, by forum channel id (forums may require one).
+    forum_tags: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def serving_shards(self) -> Shards | None:
@@ -55,6 +57,7 @@ class DiscordConfig:
             gateway_url=_url("gateway_url", section.get("gateway_url"), ("ws://", "wss://")),
             shard_count=shard_count,
             shard_ids=shard_ids,
+            forum_tags=_forum_tags(section.get("forum_tags", {})),
         )
 
 
@@ -120,3 +123,22 @@ def _shards(count: object, ids: object) -> tuple[int | None, tuple[int, ...] | N
     if len(set(ids)) != len(ids):
         raise ConfigError("[discord] shard_ids lists a shard twice.")
     return count, tuple(sorted(ids))
+
+
+def _forum_tags(value: object) -> dict[int, str]:
+    """forum_tags: a table of forum channel id -> the name of one of its tags."""
+    example = '(e.g. forum_tags = { "123456789012345678" = "Discussion" })'
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"[discord] forum_tags must be a table of channel id = tag name {example}."
+        )
+    tags: dict[int, str] = {}
+    for channel, name in value.items():
+        channel_id = _snowflake("forum_tags", channel)
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 20:
+            raise ConfigError(
+                f"[discord] forum_tags: the tag for channel {channel_id} must be a tag's name, "
+                f"1-20 characters as Discord allows, not {name!r} {example}."
+            )
+        tags[channel_id] = name.strip()
+    return tags

@@ -18,6 +18,7 @@ from companion.doctor import CORRECT_SETTING, Check, Context, failed, passed
 from companion.store.schedules import ScheduleRow
 from companion_adapters.discord.adapter import PLATFORM, endpoints
 from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
+from companion_adapters.discord.port import fallback_tag
 from companion_adapters.discord.tree import render_tree
 
 JSON = dict[str, Any]
@@ -70,7 +71,7 @@ async def checks(context: Context) -> list[Check]:
             assert client.user is not None and client.application_id is not None
             result = [passed("discord token", f"accepted: the bot is {client.user}")]
             result.append(await _commands(client, context, config))
-            result += await _channels(client, context)
+            result += await _channels(client, context, config)
             return result
         except NETWORK_ERRORS as error:
             return [
@@ -157,7 +158,7 @@ def _default(value: Any) -> Any:
     return [] if isinstance(value, list) else None
 
 
-async def _channels(client: discord.Client, context: Context) -> list[Check]:
+async def _channels(client: discord.Client, context: Context, config: DiscordConfig) -> list[Check]:
     if context.store is None:
         return [passed("discord channels", "no database yet: no schedules to check")]
     schedules = await context.store.schedules.for_platform(PLATFORM)
@@ -178,7 +179,39 @@ async def _channels(client: discord.Client, context: Context) -> list[Check]:
             continue
         guild, me, channels = found
         result.append(_channel(guild, me, channels, int(channel_id), ids))
+        forum = next((c for c in channels if c.id == int(channel_id)), None)
+        if isinstance(forum, discord.ForumChannel):
+            result += _forum_tag(guild, forum, config, ids)
     return result
+
+
+def _forum_tag(
+    guild: discord.Guild, forum: discord.ForumChannel, config: DiscordConfig, ids: str
+) -> list[Check]:
+    """A forum that requires a tag on each post needs one named in [discord] forum_tags
+    (the bot would otherwise pick the first); a named tag must be one of the forum's."""
+    name = f"discord channel #{forum.name} in {guild.name}: tag"
+    wanted = config.forum_tags.get(forum.id)
+    tags = [t.name for t in forum.available_tags]
+    choose = f'set [discord] forum_tags = {{ "{forum.id}" = "<tag>" }}, <tag> one of: ' + (
+        ", ".join(tags) or "(none yet: add tags to the forum first)"
+    )
+    if wanted is not None:
+        if wanted.casefold() in (t.casefold() for t in tags):
+            return [passed(name, f"posts are tagged {wanted!r} (schedules {ids})")]
+        return [
+            failed(name, f"[discord] forum_tags names {wanted!r}, not a tag of this forum", choose)
+        ]
+    if not forum.flags.require_tag:
+        return []
+    detail = (
+        f"the forum requires a tag on every post, and [discord] forum_tags names none "
+        f"(schedules {ids})"
+    )
+    fallback = fallback_tag(forum)
+    if fallback is not None:
+        detail += f": the bot would use {fallback.name!r}"
+    return [failed(name, detail, choose)]
 
 
 async def _guild(

@@ -44,6 +44,7 @@ PLATFORM = Platform(
         "gateway_url",
         "shard_count",
         "shard_ids",
+        "forum_tags",
     ),
     check=check,
     usage=usage,

@@ -9,7 +9,8 @@ crash cannot post twice. discord.py's errors become the scheduler's PostError.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
 import aiohttp
@@ -31,13 +32,21 @@ NO_MENTIONS = discord.AllowedMentions.none()
 ALREADY_HAS_THREAD = 160004
 RETRY_WINDOW = timedelta(hours=1)
 
+log = logging.getLogger(__name__)
+
 
 class DiscordPort:
     """The ChatPort and ModeratorCheck the adapter attaches to ``app.ports``."""
 
-    def __init__(self, client: discord.Client, moderators: ModeratorLookup) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        moderators: ModeratorLookup,
+        forum_tags: Mapping[int, str] | None = None,
+    ) -> None:
         self.client = client
         self.moderators = moderators
+        self.forum_tags = forum_tags or {}  # [discord] forum_tags: channel id -> tag name
 
     async def post(
         self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
@@ -72,7 +81,11 @@ class DiscordPort:
                     return Place(place.platform, place.community_id, place.room_id, str(earlier))
                 first, *rest = split_message(body)
                 post = await channel.create_thread(
-                    name=name, content=first, allowed_mentions=NO_MENTIONS, suppress_embeds=True
+                    name=name,
+                    content=first,
+                    applied_tags=self._tags(channel),
+                    allowed_mentions=NO_MENTIONS,
+                    suppress_embeds=True,
                 )
                 thread: discord.abc.Messageable = post.thread
                 for i, chunk in enumerate(rest, 1):
@@ -104,6 +117,37 @@ class DiscordPort:
             target = self.client.get_partial_messageable(thread_id, guild_id=channel.guild.id)
             await self._send_all(target, body, key, "t")
         return Place(place.platform, place.community_id, place.room_id, str(thread_id))
+
+    def _tags(self, forum: discord.ForumChannel) -> list[discord.ForumTag]:
+        """The tag configured for this forum; where the forum requires one and none is
+        configured (or it is not among the forum's tags), its first tag, with a warning."""
+        wanted = self.forum_tags.get(forum.id)
+        available = list(forum.available_tags)
+        if wanted is not None:
+            tag = next((t for t in available if t.name.casefold() == wanted.casefold()), None)
+            if tag is not None:
+                return [tag]
+            log.warning(
+                "forum channel #%s (%d) has no tag %r ([discord] forum_tags); its tags: %s",
+                forum.name,
+                forum.id,
+                wanted,
+                ", ".join(t.name for t in available) or "none",
+            )
+        if not forum.flags.require_tag or not available:
+            return []  # no tag needed (or none to give: Discord says why)
+        tag = fallback_tag(forum)
+        assert tag is not None
+        if wanted is None:
+            log.warning(
+                "forum channel #%s (%d) requires a tag on every post and [discord] forum_tags "
+                'names none for it: using its first tag, %r. Set forum_tags = { "%d" = "..." }.',
+                forum.name,
+                forum.id,
+                tag.name,
+                forum.id,
+            )
+        return [tag]
 
     def _recent_post(self, forum: discord.ForumChannel, name: str) -> int | None:
         """A forum post this bot opened under ``name`` within the hour (from the cache that
@@ -153,6 +197,13 @@ class DiscordPort:
     def _check_open(self) -> None:
         if self.client.is_closed() or self.client.user is None:
             raise PostError("the Discord connection is not open")
+
+
+def fallback_tag(forum: discord.ForumChannel) -> discord.ForumTag | None:
+    """The tag a post gets where the forum requires one and none is configured: the first
+    one anyone may apply (moderated tags need Manage Threads), else the first."""
+    available = list(forum.available_tags)
+    return next((t for t in available if not t.moderated), available[0] if available else None)
 
 
 def _guild_id(place: Place) -> int | None:

@@ -21,10 +21,12 @@ from companion.config import ConfigError, secret
 from companion.doctor import CORRECT_SETTING, Check, Context, failed, passed
 from companion_adapters.matrix import crypto
 from companion_adapters.matrix.rooms import RoomState
+from companion_adapters.matrix.session import offers_password
 from companion_adapters.matrix.settings import (
     PASSWORD_ENV,
     TOKEN_ENV,
     MatrixConfig,
+    no_password_login,
     parse_session,
     session_key,
 )
@@ -42,9 +44,9 @@ async def checks(context: Context) -> list[Check]:
         found = await _token(context, config)
     except ConfigError as error:  # a NAME_FILE that cannot be read
         return [failed("matrix token", str(error), "let Companion's user read that file")]
-    if isinstance(found, Check):
-        return [found]
-    token, source = found
+    by_password = isinstance(found, Check) or found[1] != TOKEN_ENV
+    if isinstance(found, Check) and not secret(PASSWORD_ENV):
+        return [found]  # neither secret set: nothing to ask the homeserver
     client = AsyncClient(
         config.homeserver,
         config.user_id,
@@ -52,10 +54,14 @@ async def checks(context: Context) -> list[Check]:
             max_limit_exceeded=0, max_timeouts=0, request_timeout=10, store_sync_tokens=False
         ),
     )
-    # No restore_login: with the e2e extra it would open a crypto store, which needs a device.
-    client.user_id, client.access_token = config.user_id, token
     try:
-        return await _check(client, config, context, token_source=source)
+        login = await _password_login(client, config) if by_password else []
+        if isinstance(found, Check):
+            return login or [found]
+        token, source = found
+        # No restore_login: with the e2e extra it would open a crypto store (needs a device).
+        client.user_id, client.access_token = config.user_id, token
+        return login + await _check(client, config, context, token_source=source)
     except NETWORK_ERRORS as error:
         return [
             failed(
@@ -67,6 +73,22 @@ async def checks(context: Context) -> list[Check]:
         ]
     finally:
         await client.close()
+
+
+async def _password_login(client: AsyncClient, config: MatrixConfig) -> list[Check]:
+    """With a password and no token: a failing line if the homeserver offers no password
+    login (a server behind the Matrix Authentication Service), where `run` would fail."""
+    if await offers_password(client) is not False:
+        return []
+    return [
+        failed(
+            "matrix login",
+            no_password_login(config.homeserver),
+            f"set {TOKEN_ENV} to an access token of the bot's device (for a server with the "
+            "Matrix Authentication Service: mas-cli manage issue-compatibility-token "
+            "<bot's username> <device id>)",
+        )
+    ]
 
 
 async def _token(context: Context, config: MatrixConfig) -> tuple[str, str] | Check:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from nio import ErrorResponse, LoginResponse, WhoamiResponse
+from nio import AsyncClient, ErrorResponse, LoginInfoResponse, LoginResponse, WhoamiResponse
 
 from companion.app import App
 from companion.config import ConfigError, secret
@@ -29,8 +29,10 @@ from companion_adapters.matrix.client import (
 from companion_adapters.matrix.crypto import Crypto
 from companion_adapters.matrix.settings import (
     PASSWORD_ENV,
+    PASSWORD_FLOW,
     TOKEN_ENV,
     MatrixConfig,
+    no_password_login,
     parse_session,
     session_key,
 )
@@ -44,6 +46,12 @@ STARTUP_PATIENCE = 30.0  # how long an unreachable homeserver is waited for at s
 
 class _Retry(Exception):
     """A start-up request the homeserver could not answer right now."""
+
+
+async def offers_password(client: AsyncClient) -> bool | None:
+    """Whether the homeserver's /login lists password login; None: it did not say."""
+    flows = await client.login_info()
+    return PASSWORD_FLOW in flows.flows if isinstance(flows, LoginInfoResponse) else None
 
 
 def _passing(response: ErrorResponse) -> bool:
@@ -142,6 +150,14 @@ class Session:
 
         response = await self._patiently(login)
         if not isinstance(response, LoginResponse):
+            # Refused (M_UNKNOWN "Password login has been disabled", M_FORBIDDEN): a wrong
+            # password, or a server with no password login at all (MAS); its flows tell.
+            try:
+                offered = await offers_password(self.client)
+            except NETWORK_ERRORS:
+                offered = None  # the refusal below says enough
+            if offered is False:
+                raise ConfigError(no_password_login(self.config.homeserver))
             raise ConfigError(
                 f"The homeserver at {self.config.homeserver} refused the password in "
                 f"{PASSWORD_ENV} for {self.me} ({response.status_code}: {response.message})."

@@ -23,6 +23,19 @@ _USER_ID = re.compile(r"^@[^:\s]+:[^\s:]+(:\d{1,5})?$")
 UNVERIFIED_POLICIES = ("send", "refuse", "blacklist")
 
 
+PASSWORD_FLOW = "m.login.password"
+
+
+def no_password_login(homeserver: str) -> str:
+    """Why a password cannot sign the bot in here, and what to set instead."""
+    return (
+        f"The homeserver at {homeserver} does not offer password login (its /login lists "
+        f"no {PASSWORD_FLOW}; it signs people in elsewhere, e.g. with the Matrix "
+        f"Authentication Service), so {PASSWORD_ENV} cannot sign the bot in. Set {TOKEN_ENV} "
+        "to an access token of the bot's own device instead (the README says how to get one)."
+    )
+
+
 def session_key(user_id: str) -> str:
     """The key-value entry where a password login keeps its device and token."""
     return f"matrix:session:{user_id}"

@@ -18,9 +18,11 @@ simulated invocations), ``rest`` and ``gateway`` (the two halves of the API), ``
 """
 
 from .models import (
+    REQUIRE_TAG,
     Channel,
     ChannelType,
     DefaultGuild,
+    ForumTag,
     Guild,
     Intent,
     Member,
@@ -49,12 +51,14 @@ __all__ = [
     "CommandSync",
     "DefaultGuild",
     "DiscordDouble",
+    "ForumTag",
     "Guild",
     "Intent",
     "InteractionRecord",
     "Member",
     "Overwrite",
     "Perm",
+    "REQUIRE_TAG",
     "RequestError",
     "Role",
     "SentMessage",

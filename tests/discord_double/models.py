@@ -108,6 +108,28 @@ class ChannelType:
     THREADS = (10, 11, 12)
 
 
+REQUIRE_TAG = 1 << 4  # channel flag: a forum refuses a post without applied_tags
+MAX_APPLIED_TAGS = 5
+
+
+@dataclass
+class ForumTag:
+    """One of a forum channel's ``available_tags``."""
+
+    name: str
+    id: int = field(default_factory=new_id)
+    moderated: bool = False  # only members who may manage threads can apply it
+
+    def payload(self) -> JSON:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "moderated": self.moderated,
+            "emoji_id": None,
+            "emoji_name": None,
+        }
+
+
 @dataclass
 class User:
     username: str
@@ -187,6 +209,8 @@ class Channel:
     applied_tags: list[str] = field(default_factory=list)
     recipients: list[User] = field(default_factory=list)  # DMs
     last_message_id: int | None = None
+    flags: int = 0  # e.g. REQUIRE_TAG on a forum
+    available_tags: list[ForumTag] = field(default_factory=list)  # forums
 
     @property
     def is_thread(self) -> bool:
@@ -196,7 +220,7 @@ class Channel:
         data: JSON = {
             "id": str(self.id),
             "type": self.type,
-            "flags": 0,
+            "flags": self.flags,
             "last_message_id": str(self.last_message_id) if self.last_message_id else None,
         }
         if self.type == ChannelType.DM:
@@ -231,7 +255,7 @@ class Channel:
         }
         if self.type == ChannelType.GUILD_FORUM:
             data |= {
-                "available_tags": [],
+                "available_tags": [t.payload() for t in self.available_tags],
                 "default_reaction_emoji": None,
                 "default_thread_rate_limit_per_user": 0,
                 "default_sort_order": None,

@@ -16,7 +16,19 @@ from typing import Any
 
 from aiohttp import web
 
-from .models import JSON, Channel, ChannelType, Guild, Intent, Perm, User, new_id, now_iso
+from .models import (
+    JSON,
+    MAX_APPLIED_TAGS,
+    REQUIRE_TAG,
+    Channel,
+    ChannelType,
+    Guild,
+    Intent,
+    Perm,
+    User,
+    new_id,
+    now_iso,
+)
 from .records import (
     Callback,
     CommandSync,
@@ -557,6 +569,27 @@ class RestApi:
             await self.dispatch("THREAD_CREATE", thread.payload() | {"newly_created": True})
         return record
 
+    def _forum_tags(self, forum: Channel, applied: Any) -> None:
+        """A forum post's ``applied_tags``: ids of the forum's tags, at most 5, and at least
+        one where the forum has the REQUIRE_TAG flag."""
+        if applied is not None and not isinstance(applied, list):
+            errors = FormErrors()
+            errors.add(("applied_tags",), "BASE_TYPE_LIST", "Must be a list.")
+            raise Refused((400, errors.body()))
+        applied = applied or []
+        if not applied and forum.flags & REQUIRE_TAG:
+            raise Refused(
+                (400, error(40067, "A tag is required to create a forum post in this channel"))
+            )
+        known = {str(t.id) for t in forum.available_tags}
+        errors = FormErrors()
+        if len(applied) > MAX_APPLIED_TAGS:
+            errors.add(("applied_tags",), "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
+        for i, tag in enumerate(applied):
+            if str(tag) not in known:
+                errors.add(("applied_tags", str(i)), "TAG_INVALID", "Tag is not valid.")
+        self._check(errors)
+
     async def _thread_from_message(self, request: web.Request) -> web.Response:
         payload, _ = await self._body(request)
         channel = self._channel(request, Perm.CREATE_PUBLIC_THREADS)
@@ -583,6 +616,7 @@ class RestApi:
                 errors.add(("message",), "BASE_TYPE_REQUIRED", "This field is required")
                 raise Refused((400, errors.body()))
             self._thread_name(payload)
+            self._forum_tags(parent, payload.get("applied_tags"))
             failure = validate_message(message, files=len(files))
             if failure:
                 status, body = failure

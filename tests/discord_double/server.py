@@ -71,6 +71,8 @@ class DiscordDouble(RestApi):
         self.messages: list[SentMessage] = []
         self.callbacks: list[Callback] = []
         self.interactions: list[InteractionRecord] = []
+        # Left with no callback past the deadline: "The application did not respond".
+        self.unanswered: list[InteractionRecord] = []
         self.threads: list[ThreadRecord] = []
         self.command_syncs: list[CommandSync] = []
         self.errors: list[RequestError] = []
@@ -83,6 +85,7 @@ class DiscordDouble(RestApi):
         self._store: dict[int, tuple[JSON, SentMessage | None]] = {}  # every message by id
         self._nonces: dict[str, tuple[float, SentMessage]] = {}
         self._changed = asyncio.Event()
+        self._expiries: list[asyncio.TimerHandle] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -101,6 +104,8 @@ class DiscordDouble(RestApi):
         await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
+        for expiry in self._expiries:
+            expiry.cancel()
         await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -240,6 +245,10 @@ class DiscordDouble(RestApi):
         """No refused request and no request to a route the double does not know."""
         assert not self.errors, f"requests refused: {self.errors!r}"
         assert not self.unhandled, f"unhandled requests: {self.unhandled!r}"
+        assert not self.unanswered, (
+            "interactions left unanswered past Discord's deadline (the member saw "
+            f"'The application did not respond'): {[i.name for i in self.unanswered]}"
+        )
 
     # --- gateway control --------------------------------------------------------------
 
@@ -391,8 +400,17 @@ class DiscordDouble(RestApi):
         name = data.get("name") if data else None
         record = InteractionRecord(iid, token, type, name, payload, loop_time)
         self.interactions.append(record)
+        self._expiries.append(
+            asyncio.get_running_loop().call_later(self.interaction_deadline, self._expire, record)
+        )
         await self.dispatch("INTERACTION_CREATE", payload)
         return record
+
+    def _expire(self, record: InteractionRecord) -> None:
+        """Discord's deadline for the first response passed: unanswered, if nothing came."""
+        if record.callback is None:
+            self.unanswered.append(record)
+            self._touch()
 
     async def slash(
         self,

@@ -113,8 +113,13 @@ class SynapseServer:
         port: int | None = None,
         startup_timeout: float = 30.0,
         keep_data: bool = False,
+        password_login: bool = True,
     ) -> None:
         self._requested_port = port
+        # False: a server that signs people in elsewhere (the Matrix Authentication Service,
+        # as matrix.org does): /login offers no m.login.password. The shared-secret admin
+        # registration still works, and gives tokens.
+        self._password_login = password_login
         self._port: int | None = None
         self._startup_timeout = startup_timeout
         self._keep_data = keep_data
@@ -346,6 +351,8 @@ class SynapseServer:
             "bcrypt_rounds": 4,
             **_RATE_LIMITS,
         }
+        if not self._password_login:
+            config["password_config"] = {"enabled": False}
         # JSON is valid YAML, and needs no YAML library here.
         (data / "homeserver.yaml").write_text(json.dumps(config, indent=2))
 

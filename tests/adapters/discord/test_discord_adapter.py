@@ -28,10 +28,12 @@ from companion_adapters.discord import adapter as adapter_module
 from tests.conftest import START, AppFactory
 from tests.dbsearch import columns_containing
 from tests.discord_double import (
+    REQUIRE_TAG,
     Channel,
     ChannelType,
     DefaultGuild,
     DiscordDouble,
+    ForumTag,
     InteractionRecord,
     Overwrite,
     Perm,
@@ -354,6 +356,40 @@ async def test_a_retried_forum_post_reuses_the_first_attempt(bot: Bot) -> None:
     assert [t.name for t in bot.double.threads] == ["Listening first", "Another prompt"]
 
 
+async def test_a_forum_that_requires_a_tag_gets_the_configured_one_or_its_first(
+    start_bot: BotFactory, double: DiscordDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord refuses a post without applied_tags in a forum with the REQUIRE_TAG flag."""
+    from companion.events import Place
+
+    guild = double.guilds[0] if double.guilds else None
+    assert guild is not None  # start_bot added the default guild
+    tags = [ForumTag("Announcements", moderated=True), ForumTag("Discussion"), ForumTag("Reading")]
+    configured = guild.add_channel(
+        "book-club", ChannelType.GUILD_FORUM, flags=REQUIRE_TAG, available_tags=tags
+    )
+    unconfigured = guild.add_channel(
+        "circle", ChannelType.GUILD_FORUM, flags=REQUIRE_TAG, available_tags=tags[:2]
+    )
+    bot = await start_bot(forum_tags={str(configured.id): "reading"})
+    port = bot.app.ports["discord"]
+
+    for forum in (configured, unconfigured):
+        place = Place("discord", str(guild.id), str(forum.id))
+        await port.open_thread(place, "Chapter one", "What stayed with you?", key=f"k{forum.id}")
+    await double.wait_until(lambda: len(double.threads) == 2, what="two forum posts")
+
+    tagged = {t.channel.parent_id: t.channel.applied_tags for t in double.threads}
+    assert tagged[configured.id] == [str(tags[2].id)]  # Reading, as configured
+    # None configured: the first tag anyone may apply (Announcements is moderated), and a
+    # warning that says what to set.
+    assert tagged[unconfigured.id] == [str(tags[1].id)]
+    [warning] = [r.getMessage() for r in caplog.records if "forum_tags" in r.getMessage()]
+    assert "#circle" in warning and "requires a tag" in warning and "'Discussion'" in warning
+    assert f'forum_tags = {{ "{unconfigured.id}" = "..." }}' in warning
+    double.assert_clean()
+
+
 async def test_posting_where_the_bot_may_not_is_a_permanent_failure(bot: Bot) -> None:
     from companion.events import Place
     from companion.ports import PostError
@@ -494,6 +530,34 @@ async def test_a_reply_not_ready_in_time_is_deferred(
     double.assert_clean()
 
 
+async def test_a_burst_from_one_member_gets_a_response_to_every_interaction(bot: Bot) -> None:
+    """Over the flood limit the core says nothing more, but Discord shows "The application did
+    not respond" for any interaction left without a response for 3 s: each one gets a line
+    only the member sees, and autocomplete an empty list."""
+    double = bot.double
+    double.interaction_deadline = 0.3  # Discord's 3 s, shortened (real time: the double's)
+    burst = [await double.slash("define", {"term": "allyship"}) for _ in range(14)]
+    await double.wait_until(
+        lambda: all(r.callback is not None or r in double.unanswered for r in burst),
+        what="a response to each /define, or its deadline",
+    )
+    assert double.unanswered == []
+    answers = [text_of(r) for r in burst]
+    assert all(a.startswith("**Allyship**") for a in answers[:10])
+    assert "faster than I answer them (10 every 30 seconds)" in answers[10]
+    assert answers[11:] == ["Still too fast: I answer you again in 30 seconds."] * 3
+    assert all(m.ephemeral for r in burst[10:] for m in r.messages)
+    assert await double.autocomplete("define", {"term": "ally"}, focused="term") == []
+    others = await double.autocomplete(
+        "define", {"term": "ally"}, focused="term", user=bot.guild.moderator
+    )
+    assert "allyship" in [c["value"] for c in others]
+
+    bot.clock.advance(timedelta(seconds=30))  # the window is over: answered again
+    assert (await bot.ask("define", {"term": "allyship"})).startswith("**Allyship**")
+    double.assert_clean()
+
+
 # --- connection -------------------------------------------------------------------------
 
 
@@ -591,6 +655,10 @@ async def test_bad_settings_are_config_errors(make_app: AppFactory) -> None:
         ({"shard_count": 2, "shard_ids": [0, 2]}, r"shard_ids \[2\] are outside 0\.\.1"),
         ({"shard_count": 2, "shard_ids": "0"}, "shard_ids must be a list"),
         ({"shard_count": 2, "shard_ids": [1, 1]}, "lists a shard twice"),
+        ({"forum_tags": ["Discussion"]}, "forum_tags must be a table of channel id = tag name"),
+        ({"forum_tags": {"forum": "Discussion"}}, "forum_tags: 'forum' is not a Discord id"),
+        ({"forum_tags": {"123": ""}}, "the tag for channel 123 must be a tag's name"),
+        ({"forum_tags": {"123": "x" * 21}}, "1-20 characters"),
     ]
     for section, message in cases:
         app = await make_app()

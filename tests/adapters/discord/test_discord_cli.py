@@ -87,6 +87,7 @@ def test_the_example_config_documents_real_settings(tmp_path: Path) -> None:
         "gateway_url",
         "shard_count",
         "shard_ids",
+        "forum_tags",
     }
     path = tmp_path / "companion.toml"
     on = section.replace("enabled = false", "enabled = true").rstrip("\n")
@@ -96,4 +97,5 @@ def test_the_example_config_documents_real_settings(tmp_path: Path) -> None:
     config = DiscordConfig.from_settings(settings)
     assert config.test_guild_id == 123456789012345678
     assert config.serving_shards == Shards(2, frozenset({0}))
+    assert config.forum_tags == {123456789012345678: "Discussion"}
     assert config.api_base == "http://127.0.0.1:8080/api/v10"

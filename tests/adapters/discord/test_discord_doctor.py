@@ -17,7 +17,16 @@ from companion.doctor import Check, diagnose, exit_code
 from companion.events import Actor, Place
 from companion_adapters.discord.tree import render_tree
 from tests.conftest import START
-from tests.discord_double import Channel, DefaultGuild, DiscordDouble, Overwrite, Perm
+from tests.discord_double import (
+    REQUIRE_TAG,
+    Channel,
+    ChannelType,
+    DefaultGuild,
+    DiscordDouble,
+    ForumTag,
+    Overwrite,
+    Perm,
+)
 
 pytestmark = pytest.mark.discord
 
@@ -150,3 +159,37 @@ async def test_commands_expected_in_the_test_guild(double, tmp_path, shipped):
     assert not commands.ok
     assert f"registered in test_guild_id {default.guild.id} are not" in commands.detail
     assert commands.fix == "start `companion run` once: it registers them at start"
+
+
+async def test_a_forum_that_requires_a_tag_needs_one_configured(
+    double: DiscordDouble, tmp_path: Path, shipped: Content
+) -> None:
+    default = double.add_default_guild()
+    guild = default.guild
+    tags = [ForumTag("Discussion"), ForumTag("Reading")]
+    forum = ChannelType.GUILD_FORUM
+    strict = guild.add_channel("strict", forum, flags=REQUIRE_TAG, available_tags=tags)
+    named = guild.add_channel("named", forum, flags=REQUIRE_TAG, available_tags=tags)
+    wrong = guild.add_channel("wrong", forum, available_tags=tags)
+    await schedule_in(tmp_path, shipped, default, default.forum, strict, named, wrong)
+
+    tags_line = f'forum_tags = {{ "{named.id}" = "Reading", "{wrong.id}" = "Art" }}'
+    checks = await diagnose(config(tmp_path, double, tags_line))
+
+    missing = line(checks, f"discord channel #strict in {guild.name}: tag")
+    assert not missing.ok
+    assert missing.detail == (
+        "the forum requires a tag on every post, and [discord] forum_tags names none "
+        "(schedules #2): the bot would use 'Discussion'"
+    )
+    assert missing.fix == (
+        f'set [discord] forum_tags = {{ "{strict.id}" = "<tag>" }}, <tag> one of: '
+        "Discussion, Reading"
+    )
+    assert line(checks, f"discord channel #named in {guild.name}: tag").ok
+    unknown = line(checks, f"discord channel #wrong in {guild.name}: tag")
+    assert not unknown.ok and "names 'Art', not a tag of this forum" in unknown.detail
+    # A forum that does not require tags, with none configured: no tag line at all.
+    assert not [c for c in checks if c.name == f"discord channel #forum in {guild.name}: tag"]
+    assert line(checks, f"discord channel #strict in {guild.name}").ok  # permissions: fine
+    assert exit_code(checks) == 1

@@ -57,6 +57,9 @@ class Resource:
     url: str | None = None
     summary: str | None = None
     isbn: str | None = None
+    # The id of a book this work quotes from beginning to end (a review listing its quotes):
+    # shown with a note saying so, and held back wherever a book club is part way through.
+    quotes_whole_book: str | None = None
 
     @property
     def citation(self) -> Md:
@@ -245,6 +248,7 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
                     None if re.fullmatch(r"\d{9}[\dX]|\d{13}", v) else "must be 10 or 13 digits"
                 ),
             ),
+            Field("quotes_whole_book", str),
         ),
     ),
     "glossary.toml": (
@@ -442,6 +446,12 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
             msg = "cite the sources the definition draws on, or mark it own_summary = true"
             problems.append(glossary.problem(i, "sources", msg))
     books = {r.get("id") for r in entries["resources.toml"].items if r.get("kind") == "book"}
+    resources = entries["resources.toml"]
+    for i, item in enumerate(resources.items):
+        book = item.get("quotes_whole_book")
+        if isinstance(book, str) and (book not in books or book == item.get("id")):
+            msg = f'"{book}" is not another resource of kind book'
+            problems.append(resources.problem(i, "quotes_whole_book", msg))
     for name in ("reflections.toml", "prompts.toml", "practices.toml"):
         problems.extend(_chapter_tags(entries[name], books, plans))
     prompts = entries["prompts.toml"]

@@ -279,8 +279,8 @@ def test_define_says_when_a_definition_is_our_own_summary(shipped):
 def test_a_chapter_tag_needs_a_book_and_the_book_must_be_a_book(broken):
     line = _replace(
         broken / "reflections.toml",
-        'id = "not-ready-to-give-up"',
-        'id = "not-ready-to-give-up"\nchapter = 2',
+        'id = "status-at-stake"',
+        'id = "status-at-stake"\nchapter = 2',
     )
     _replace(broken / "practices.toml", 'book = "the-wake-up"', 'book = "code-switch"')
     _replace(
@@ -288,7 +288,7 @@ def test_a_chapter_tag_needs_a_book_and_the_book_must_be_a_book(broken):
     )
     problems = _problems(broken)
     expected = (
-        f'reflections.toml:{line + 1}: reflection "not-ready-to-give-up" field "chapter": '
+        f'reflections.toml:{line + 1}: reflection "status-at-stake" field "chapter": '
         "a chapter needs a book"
     )
     assert expected in problems, problems

@@ -57,6 +57,9 @@ class Resource:
     url: str | None = None
     summary: str | None = None
     isbn: str | None = None
+    # The id of a book this work quotes from beginning to end (a review listing its quotes):
+    # shown with a note saying so, and held back wherever a book club is part way through.
+    quotes_whole_book: str | None = None
 
     @property
     def citation(self) -> Md:
@@ -109,6 +112,7 @@ class Prompt:
     plan: str | None = None  # a book-club prompt, shown by a club on this plan at `chapter`
     book: str | None = None  # or a general prompt tied to `chapter` of this book
     chapter: int | None = None
+    more_sources: tuple[str, ...] = ()  # further works the text relies on, cited after source
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +249,7 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
                     None if re.fullmatch(r"\d{9}[\dX]|\d{13}", v) else "must be 10 or 13 digits"
                 ),
             ),
+            Field("quotes_whole_book", str),
         ),
     ),
     "glossary.toml": (
@@ -283,6 +288,7 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
             Field("plan", str),
             Field("book", str),
             Field("chapter", int, check=positive),
+            Field("more_sources", list, item_kind=str),
         ),
     ),
     "myths.toml": (
@@ -442,10 +448,20 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
             msg = "cite the sources the definition draws on, or mark it own_summary = true"
             problems.append(glossary.problem(i, "sources", msg))
     books = {r.get("id") for r in entries["resources.toml"].items if r.get("kind") == "book"}
+    resources = entries["resources.toml"]
+    for i, item in enumerate(resources.items):
+        book = item.get("quotes_whole_book")
+        if isinstance(book, str) and (book not in books or book == item.get("id")):
+            msg = f'"{book}" is not another resource of kind book'
+            problems.append(resources.problem(i, "quotes_whole_book", msg))
     for name in ("reflections.toml", "prompts.toml", "practices.toml"):
         problems.extend(_chapter_tags(entries[name], books, plans))
     prompts = entries["prompts.toml"]
     for i, item in enumerate(prompts.items):
+        refs(prompts, i, "more_sources", resource_ids, "resource")
+        if "more_sources" in item and "source" not in item:
+            msg = "further sources come after a source: give `source` first"
+            problems.append(prompts.problem(i, "more_sources", msg))
         plan = plans.get(item.get("plan", ""))
         if "plan" in item and plan is None:
             refs(prompts, i, "plan", set(plans), "plan")
@@ -530,7 +546,10 @@ def _assemble(entries: dict[str, Entries], tags: dict[str, str]) -> Content:
     reflections = {
         r["id"]: Reflection(**{**r, "tags": tup(r, "tags")}) for r in items("reflections.toml")
     }
-    prompts = {p["id"]: Prompt(**{**p, "tags": tup(p, "tags")}) for p in items("prompts.toml")}
+    prompts = {
+        p["id"]: Prompt(**{**p, "tags": tup(p, "tags"), "more_sources": tup(p, "more_sources")})
+        for p in items("prompts.toml")
+    }
     myths = sorted((Myth(**m) for m in items("myths.toml")), key=lambda m: m.number)
     practices = [Practice(**p) for p in items("practices.toml")]
     plans = {}

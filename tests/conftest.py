@@ -30,9 +30,25 @@ MODERATOR = Actor("u:mod", "Moderator", is_moderator=True)
 PLACE = Place("test", "c:one", "r:general")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--content-dir",
+        type=Path,
+        default=None,
+        help="run the content tests on this content directory instead of the shipped one",
+    )
+
+
 @pytest.fixture(scope="session")
-def shipped() -> Content:
-    return content_module.load()
+def content_dir(request: pytest.FixtureRequest) -> Path:
+    """The content under test: --content-dir, else the shipped content/."""
+    chosen = request.config.getoption("--content-dir")
+    return Path(chosen) if chosen else content_module.default_dir()
+
+
+@pytest.fixture(scope="session")
+def shipped(content_dir: Path) -> Content:
+    return content_module.load(content_dir)
 
 
 @pytest.fixture(scope="session")

@@ -110,8 +110,8 @@ class Definitions:
         cited = [s for s in term.sources if not term.quote or s != term.quote.source]
         if cited:
             heading = "Sources:"
-            if term.own_summary:  # the sources use the word; none defines it this way
-                heading = "Our own summary; no one source defines it so. The word comes up in:"
+            if term.own_summary:  # the sources bear on the idea; none defines it so
+                heading = "Our own summary; no one source defines it so. Related reading:"
             parts += ["", heading, bullets(self.cite(s) for s in cited)]
         return lines(*parts)
 

@@ -36,6 +36,7 @@ class PromptView:
     tags: tuple[str, ...]
     source: str | None = None
     chapter: int | None = None  # tied to this chapter of a book: see content.shown_at
+    more_sources: tuple[str, ...] = ()  # cited after source
 
     @property
     def shown_id(self) -> str:
@@ -232,7 +233,7 @@ def title_from(text: str, limit: int = 80) -> str:
 
 def _shipped(content: Content) -> list[PromptView]:
     return [
-        PromptView(f"s:{p.id}", p.title, p.text, p.tags, p.source, p.chapter)
+        PromptView(f"s:{p.id}", p.title, p.text, p.tags, p.source, p.chapter, p.more_sources)
         for p in content.prompts.values()
         if p.plan is None  # book-club prompts are shown by their club, chapter by chapter
     ]
@@ -244,4 +245,6 @@ def render(view: PromptView, content: Content) -> Md:
         parts.append(view.text)
     if view.source:
         parts.append(fmt("— {}", content.resources[view.source].citation))
+    for more in view.more_sources:
+        parts.append(fmt("— and {}", content.resources[more].citation))
     return lines(*parts)

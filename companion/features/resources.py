@@ -1,9 +1,15 @@
-"""`resources`: the shipped library and what this community added, searched and paged."""
+"""`resources`: the shipped library and what this community added, searched and paged.
+
+A work that quotes a book from beginning to end (a review listing its quotes) is shown with
+a note saying so, and left out wherever a book club here is part way through a book, like
+every entry tied to a chapter the club has not reached (see content.shown_at).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from rapidfuzz import fuzz
 
@@ -26,6 +32,7 @@ class Entry:
     url: str | None
     tags: tuple[str, ...]
     community: bool  # added by this community (marked in lists)
+    whole_book: str | None = None  # the title of a book it quotes throughout (a spoiler)
 
 
 class Resources:
@@ -57,14 +64,17 @@ class Resources:
             )
         ]
 
-    async def entries(self, community_id: str | None) -> list[Entry]:
-        own = []
+    async def entries(self, community_id: str | None, at: datetime) -> list[Entry]:
+        own: list[Entry] = []
+        shipped = self.shipped
         if community_id is not None:
             own = [
                 Entry(r.title, None, None, None, r.url, r.tags, True)
                 for r in await self.store.contributions.resources(community_id)
             ]
-        return own + self.shipped  # the community's newest first, then the library
+            if community_id in await self.store.bookclubs.chapters_reached([community_id], at):
+                shipped = [e for e in shipped if e.whole_book is None]  # a club is mid-book
+        return own + shipped  # the community's newest first, then the library
 
     async def resources(self, inv: Invocation) -> Reply:
         query = str(inv.args.get("query") or "").strip()
@@ -73,7 +83,7 @@ class Resources:
         if paged:
             query, page = paged.group("query").strip(), int(paged.group("page"))
         community = None if inv.place.is_direct else inv.place.community_id
-        found = search(await self.entries(community), query, set(self.content.tags))
+        found = search(await self.entries(community, inv.at), query, set(self.content.tags))
         if not found:
             raise UserError(
                 fmt(
@@ -125,11 +135,27 @@ def render(entry: Entry) -> Md:
         line += fmt(" {}", link("link", entry.url))
     if entry.community:
         line += " · shared here"
+    if entry.whole_book:
+        line += fmt(
+            " · it quotes the whole of {}, so read it after the book", italic(entry.whole_book)
+        )
     return line
 
 
 def _shipped(content: Content) -> list[Entry]:
+    def whole_book(book: str | None) -> str | None:
+        return content.resources[book].title if book else None
+
     return [
-        Entry(r.title, r.creator, r.kind, r.year, r.url, r.tags, False)
+        Entry(
+            r.title,
+            r.creator,
+            r.kind,
+            r.year,
+            r.url,
+            r.tags,
+            False,
+            whole_book(r.quotes_whole_book),
+        )
         for r in sorted(content.resources.values(), key=lambda r: r.title.lower())
     ]

@@ -269,18 +269,59 @@ def test_define_says_when_a_definition_is_our_own_summary(shipped):
     define = Definitions(shipped, store=None)  # type: ignore[arg-type]  # render reads no store
     power = to_plain(define.render(shipped.terms["power"]))
     assert "Our own summary" in power and "Allyship (& Accomplice)" in power
+    assert "Related reading:" in power  # not "the word comes up in": some never use it
     privilege = to_plain(define.render(shipped.terms["privilege"]))
     assert "Our own summary" not in privilege and "Sources:" in privilege
     own = {t.id for t in shipped.terms.values() if t.own_summary}
     assert {"power", "equity", "inclusion", "diversity", "justice", "marginalized"} <= own
     assert "identity" in own
+    # Terms whose cited works do not define them so (or, for the first two, use the word).
+    summaries = {"performative-allyship", "virtue-signalling", "systemic-racism"}
+    assert summaries | {"bystander-intervention"} <= own
+    # "Ally cookies" is wanting praise, another idea: it does not lead to virtue signalling.
+    assert shipped.find_term("ally cookies") is None
+
+
+def test_a_prompt_cites_each_work_it_relies_on(shipped):
+    from companion.features.prompts import _shipped, render
+    from companion.markup import to_plain
+
+    [view] = [v for v in _shipped(shipped) if v.shown_id == "less-risk-more-risk"]
+    shown = to_plain(render(view, shipped))
+    assert "are not penalized" in shown
+    assert "— Michelle MiJung Kim, Allyship (& Accomplice)" in shown
+    assert "— and David R. Hekman, Stefanie K. Johnson, Maw-Der Foo and Wei Yang, Does" in shown
+    assert "— and Stefanie K. Johnson and David R. Hekman, Women and Minorities" in shown
+
+
+def test_further_sources_must_exist_and_follow_a_source(broken):
+    path = broken / "prompts.toml"
+    line = _replace(
+        path,
+        'source = "awaken-allyship-2019"\nmore_sources = [',
+        'source = "awaken-allyship-2019"\nmore_sources = ["hekman-2017", ',
+    )
+    text = path.read_text()
+    start = text.index('id = "bystander-scenarios"')
+    path.write_text(
+        text[:start] + text[start:].replace("\n\n", '\nmore_sources = ["caste"]\n\n', 1)
+    )
+    problems = _problems(broken)
+    assert any(
+        p.startswith(f"prompts.toml:{line + 1}:") and 'unknown resource "hekman-2017"' in p
+        for p in problems
+    ), problems
+    assert any(
+        'prompt "bystander-scenarios" field "more_sources": further sources come after' in p
+        for p in problems
+    ), problems
 
 
 def test_a_chapter_tag_needs_a_book_and_the_book_must_be_a_book(broken):
     line = _replace(
         broken / "reflections.toml",
-        'id = "not-ready-to-give-up"',
-        'id = "not-ready-to-give-up"\nchapter = 2',
+        'id = "status-at-stake"',
+        'id = "status-at-stake"\nchapter = 2',
     )
     _replace(broken / "practices.toml", 'book = "the-wake-up"', 'book = "code-switch"')
     _replace(
@@ -288,7 +329,7 @@ def test_a_chapter_tag_needs_a_book_and_the_book_must_be_a_book(broken):
     )
     problems = _problems(broken)
     expected = (
-        f'reflections.toml:{line + 1}: reflection "not-ready-to-give-up" field "chapter": '
+        f'reflections.toml:{line + 1}: reflection "status-at-stake" field "chapter": '
         "a chapter needs a book"
     )
     assert expected in problems, problems

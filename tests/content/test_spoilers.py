@@ -1,9 +1,15 @@
 """No spoilers in general rotation: a community whose book club is at chapter 3 never sees
 a reflection, prompt or practice tied to a later chapter, asked or scheduled; a community
-without a club sees everything. Real SQLite store, shipped content, the injected clock."""
+without a club sees everything. Real SQLite store, shipped content, the injected clock.
+
+And no spoiler through a side door: no text that is shown whatever a club has read (an
+untagged reflection, prompt or practice, a definition, a resource summary, a tag's
+description) carries a chapter-bound idea, in its words or in a paraphrase."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -28,6 +34,97 @@ def later(shipped: Content) -> tuple[set[str], set[str], set[str]]:
     prompts = {p.id for p in shipped.prompts.values() if p.plan is None and (p.chapter or 0) > AT}
     practices = {p.id for p in shipped.practices if (p.chapter or 0) > AT}
     return reflections, prompts, practices
+
+
+@dataclass(frozen=True, slots=True)
+class Idea:
+    """An idea a book holds back until a chapter, and the ways content tends to word it."""
+
+    book: str
+    chapter: int
+    name: str
+    patterns: tuple[str, ...]  # searched in lowercased text, hyphens read as spaces
+
+    def found_in(self, text: str) -> bool:
+        plain = text.lower().replace("-", " ").replace("\u2019", "'")
+        return any(re.search(pattern, plain) for pattern in self.patterns)
+
+
+# What the book's chapters hold that we know of (CONTENT.md: only chapter 11's question is
+# verified), with the key phrases and the paraphrases seen in drafts of our own content.
+IDEAS = (
+    Idea(
+        "the-wake-up",
+        11,
+        "what am I willing to give up? (and allyship as sacrifice, Hall's reading of it)",
+        (
+            r"\bwilling to (give|let go|part with|sacrifice|lose|trade|surrender)\b",
+            r"\b(give|gives|giving|gave|given) (\w+ )?up\b(?! on\b)",  # give up on: abandon
+            r"\b(ready|prepared|able) to (give|let go|part with|do without)\b",
+            r"\bsacrific",
+            r"\b(subtract|subtracting|subtraction)\b",
+            r"\binstead of (asking )?what (i|we|you) can do\b",
+            r"\bsilence,? (or |and )?(your )?comfort\b",
+        ),
+    ),
+)
+
+
+def untagged_texts(content: Content) -> list[tuple[str, str]]:
+    """(where, text) for every text shown whatever chapter a club has reached."""
+    texts = [(f"reflection {r.id}", r.text) for r in content.reflections.values() if not r.chapter]
+    for p in content.prompts.values():
+        if p.chapter is None and p.plan is None:
+            texts += [(f"prompt {p.id} title", p.title), (f"prompt {p.id}", p.text)]
+    for practice in content.practices:
+        if practice.chapter is None:
+            texts += [(f"practice {practice.id}", f"{practice.text} {practice.reason}")]
+    for term in content.terms.values():
+        quoted = term.quote.text if term.quote else ""
+        texts.append((f"term {term.id}", " ".join((term.definition, *term.parts, quoted))))
+    texts += [(f"myth {m.id}", f"{m.myth} {m.correction}") for m in content.myths]
+    for resource in content.resources.values():
+        if resource.summary and resource.quotes_whole_book is None:  # those are held back
+            texts.append((f"resource {resource.id} summary", resource.summary))
+    texts += [(f"tag {tag}", description) for tag, description in content.tags.items()]
+    return texts
+
+
+def side_doors(content: Content) -> list[str]:
+    return [
+        f"{where}: {idea.name} (the-wake-up chapter {idea.chapter})"
+        for where, text in untagged_texts(content)
+        for idea in IDEAS
+        if idea.found_in(text)
+    ]
+
+
+def test_no_untagged_text_carries_a_chapter_bound_idea(shipped: Content):
+    assert side_doors(shipped) == []
+
+
+def test_the_ideas_catch_paraphrases_and_pass_near_misses(shipped: Content):
+    [idea] = IDEAS
+    paraphrases = [
+        "What is something you are not yet ready to give up?",
+        "What could you give up in money or time this month?",
+        "What would you be prepared to part with for equity?",
+        "Allyship sometimes means sacrifice.",
+        "What if we thought about what we subtract instead of what we add?",
+        "Sharon asks how readers would answer the give-up question today.",
+        "Your silence, your comfort, some of your money: which is hardest?",
+    ]
+    near_misses = [
+        "Rather than giving up on the term allyship, revisit what it means.",
+        "When did you last give a cause an hour, a dollar or an awkward conversation?",
+        "Where is your comfort being paid for by someone else's discomfort?",
+        "What did you notice when you stayed silent in a meeting?",
+    ]
+    assert [p for p in paraphrases if not idea.found_in(p)] == []
+    assert [n for n in near_misses if idea.found_in(n)] == []
+    # Every entry tied to chapter 11 that speaks of the question is recognised as such.
+    tagged = [r.text for r in shipped.reflections.values() if r.chapter == 11]
+    assert tagged and all(idea.found_in(text) for text in tagged)
 
 
 def test_the_shipped_content_ties_the_chapter_11_question_to_chapter_11(shipped: Content):
@@ -146,3 +243,40 @@ async def test_how_far_a_club_has_read_follows_skips_pauses_and_its_end(app, clo
     # Once every discussion has opened the book is read: nothing left to spoil.
     assert await reached_at(datetime(2026, 3, 7, 9, tzinfo=UTC)) == {}
     assert await app.store.bookclubs.chapters_reached([FREE.community_id], clock.now()) == {}
+
+
+async def test_a_review_quoting_the_whole_book_waits_until_the_club_has_read_it(
+    make_app, shipped: Content, clock
+):
+    review = shipped.resources["waking-up-to-better-allyship"]
+    assert review.quotes_whole_book == "the-wake-up"
+    app = await make_app(content=shipped, commands_per_window=0)
+
+    async def listed(place: Place) -> list[str]:
+        """Every line `resources` shows here, every page, for the queries a reader might try."""
+        found = []
+        for query in ("", "book", "waking up", "hurley hall", "the wake up"):
+            page, pages = 1, 1
+            while page <= pages:
+                line = f"resources {query} page {page}"
+                text = to_plain((await say(app, line, MEMBER, place)).text)
+                counted = re.search(r"\(page \d+ of (\d+),", text)
+                pages = int(counted.group(1)) if counted else 0  # nothing matches here
+                found += [line for line in text.splitlines() if "Waking Up to Better" in line]
+                page += 1
+        return found
+
+    direct = Place("test", "dm:member", "r:dm")
+    before = await listed(FREE)
+    assert before and all("it quotes the whole of The Wake Up" in line for line in before)
+    assert await listed(direct) == before  # without a club, with its note
+
+    started = await say(app, "bookclub start the-wake-up 2026-03-02 every 7 days 08:00", MOD, CLUB)
+    assert "Book club started" in started.text, started.text
+    assert await listed(CLUB) == []  # chapter 0: the club has not started reading
+    clock.set(datetime(2026, 4, 1, 12, tzinfo=UTC))
+    assert "chapter" in to_plain((await say(app, "bookclub", MEMBER, CLUB)).text)
+    assert await listed(CLUB) == []  # part way through
+    assert await listed(FREE) == before  # another community has no club
+    await say(app, "bookclub end", MOD, CLUB)
+    assert await listed(CLUB) == before  # the club is over: nothing left to spoil

@@ -13,6 +13,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from companion.features.dashboard import token_hash
+from companion.web.guard import read_form
 from companion.web.server import (
     COOKIE,
     STATE,
@@ -45,7 +46,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    form = await request.post()
+    form = await read_form(request, state.settings.body_timeout)
     token = form.get("token")
     now = state.now()
     found = (

@@ -30,6 +30,7 @@ from companion.fmt import as_md
 from companion.markup import to_html
 from companion.ports import ModeratorCheck
 from companion.store.web import SessionRow
+from companion.web import guard
 from companion.web.config import WebSettings
 
 COOKIE = "companion_session"
@@ -182,7 +183,7 @@ async def session_ctx(request: web.Request, *, write: bool = False) -> Ctx:
         )
     ctx = Ctx(state, request, token_hash(cookie), session, csrf_for(cookie))
     if write:
-        ctx.form = await request.post()
+        ctx.form = await guard.read_form(request, state.settings.body_timeout)
         sent = ctx.form.get("csrf")
         if not isinstance(sent, str) or not hmac.compare_digest(
             sent.encode("utf-8"), ctx.csrf.encode("utf-8")
@@ -240,8 +241,12 @@ def create(app: App, settings: WebSettings) -> web.Application:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    web_app = web.Application(client_max_size=1024 * 1024)
-    web_app[STATE] = WebState(app, settings, templates)
+    state = WebState(app, settings, templates)
+    web_app = web.Application(
+        client_max_size=1024 * 1024,
+        middlewares=[guard.middleware(state.refuse)],
+    )
+    web_app[STATE] = state
     web_app.on_response_prepare.append(_security_headers)
     for module in (auth, schedules, queue, prompts, bookclub, settings_page):
         module.setup(web_app.router)

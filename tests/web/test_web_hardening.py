@@ -1,0 +1,145 @@
+"""The dashboard against hostile or broken clients (issue 21): malformed bodies and ids get a
+plain 400 and change nothing; sign-in and forms from another site are refused; slow clients
+are cut off."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import FormData
+
+from tests.conftest import MEMBER, PLACE, say
+from tests.fakes import RecordingPort
+from tests.web.harness import WEB, Browserless, ask_link, page, serve
+
+A = PLACE.community_id
+
+
+@pytest.fixture
+async def web(make_app, clock) -> AsyncIterator[Browserless]:
+    app = await make_app(sections=WEB)
+    harness = await serve(app, RecordingPort(clock=clock))
+    yield harness
+    await harness.client.close()
+
+
+def rows(db_path, sql, params=()):
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def _assert_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    """No traceback, no ERROR, and at most one WARNING line for the bad request."""
+    loud = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert loud == [], [r.getMessage() for r in loud]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) <= 1, [r.getMessage() for r in warnings]
+    assert all(r.exc_info is None for r in caplog.records)
+    for record in warnings:
+        assert "\n" not in record.getMessage()
+
+
+async def _bad(web: Browserless, caplog, path: str, body: bytes, content_type: str) -> str:
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        response = await web.client.post(
+            path, data=body, headers={"Content-Type": content_type}, allow_redirects=False
+        )
+        text = await response.text()
+    assert response.status == 400, (path, content_type, response.status, text[:400])
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "<h1>" in text and "Traceback" not in text
+    _assert_quiet(caplog)
+    return text
+
+
+MULTIPART = "multipart/form-data; boundary=XyZ"
+MALFORMED = [
+    # (content type, body): each breaks the form parser in a different way
+    ("application/x-www-form-urlencoded", b"token=\xff\xfe\xfa"),
+    ("multipart/form-data", b'--XyZ\r\nContent-Disposition: form-data; name="token"\r\n\r\nx'),
+    (MULTIPART, b'--XyZ\r\nContent-Disposition: form-data; name="token"\r\n\r\nabc'),
+    (MULTIPART, b"--XyZ\r\n\x00\x01garbage\r\n: :\r\n\r\nabc\r\n--XyZ--\r\n"),
+    ("application/x-www-form-urlencoded; charset=nope", b"token=abc"),
+    (MULTIPART, b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--XyZ--\r\n"),
+    (
+        MULTIPART,
+        b'--XyZ\r\nContent-Disposition: form-data; name="token"\r\n'
+        b"Content-Transfer-Encoding: bogus\r\n\r\nabc\r\n--XyZ--\r\n",
+    ),
+]
+KINDS = ["utf8", "noboundary", "cut", "headers", "charset", "noname", "encoding"]
+
+
+@pytest.mark.parametrize("content_type,body", MALFORMED, ids=KINDS)
+async def test_a_malformed_login_form_gets_a_plain_400(
+    web: Browserless, caplog, db_path, content_type, body
+):
+    token = await ask_link(web.app)
+    await _bad(web, caplog, "/login", body, content_type)
+    assert rows(db_path, "SELECT COUNT(*) FROM web_session") == [(0,)]
+    assert (await web.sign_in(token)).status == 303  # the link was not spent
+
+
+@pytest.mark.parametrize("content_type,body", MALFORMED, ids=KINDS)
+async def test_a_malformed_form_from_a_signed_in_moderator_gets_a_plain_400(
+    web: Browserless, caplog, db_path, content_type, body
+):
+    await web.sign_in_as()
+    await _bad(web, caplog, page(A, "settings") + "/timezone", body, content_type)
+    assert web.app.communities.zone(A).key == "UTC"
+
+
+async def test_an_id_out_of_range_gets_a_plain_400(web: Browserless, caplog, db_path):
+    await say(web.app, "suggest prompt What did you notice when you listened first?", MEMBER)
+    await say(web.app, "schedule reflection 09:00", MEMBER)
+    await web.sign_in_as()
+    huge = "9" * 40
+    csrf = await web.csrf(page(A, "queue"))
+    body = f"csrf={csrf}&reason=no".encode()
+    form = "application/x-www-form-urlencoded"
+    for path in (
+        page(A, "queue") + f"/{huge}/approve",
+        page(A, "queue") + f"/{huge}/reject",
+        page(A, "queue") + f"/{huge}/block",
+        page(A, "schedules") + f"/{huge}/pause",
+        page(A, "schedules") + f"/{huge}/cancel",
+        page(A, "bookclub") + f"/{huge}/end",
+        page(A, "prompts") + f"/{huge}/remove",
+        page(A, "prompts") + f"/{huge}/edit",
+        page(A, "queue") + f"/{2**63}/approve",  # one past SQLite's largest integer
+    ):
+        await _bad(web, caplog, path, body, form)
+    assert rows(db_path, "SELECT status FROM suggestion") == [("pending",)]
+    ok = await web.submit(page(A, "queue") + "/1/approve", from_page=page(A, "queue"))
+    assert "#1 approved." in await ok.text()
+
+
+async def test_an_import_nested_too_deeply_is_refused_and_adds_nothing(
+    web: Browserless, caplog, db_path
+):
+    await web.sign_in_as()
+    prompts = page(A, "prompts")
+    csrf = await web.csrf(prompts)
+    deep = '{"format": "companion-community/1", "prompts": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    upload = FormData()
+    upload.add_field("csrf", csrf)
+    upload.add_field("file", deep, filename="export.json", content_type="application/json")
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        response = await web.client.post(prompts + "/import", data=upload)
+        text = await response.text()
+    assert response.status == 200, text[:400]  # back on the page, with the reason shown
+    assert "Nothing imported: nested too deeply" in text
+    _assert_quiet(caplog)
+    assert rows(db_path, "SELECT COUNT(*) FROM prompt") == [(0,)]
+    fine = json.dumps({"format": "companion-community/1", "prompts": []})
+    again = await web.client.post(prompts + "/import", data={"csrf": csrf, "data": fine})
+    assert again.status == 200 and "Imported 0 entries." in await again.text()

@@ -40,6 +40,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "public_url",
         "session_hours",
         "unchecked_minutes",
+        "header_timeout",
         "body_timeout",
     ),
 }

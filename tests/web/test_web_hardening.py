@@ -4,6 +4,7 @@ are cut off."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -12,6 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import FormData
 
+from companion.config import ConfigError
+from companion.web import server
+from companion.web.config import WebSettings
 from tests.conftest import MEMBER, PLACE, say
 from tests.fakes import RecordingPort
 from tests.web.harness import WEB, Browserless, ask_link, page, serve
@@ -143,3 +147,99 @@ async def test_an_import_nested_too_deeply_is_refused_and_adds_nothing(
     fine = json.dumps({"format": "companion-community/1", "prompts": []})
     again = await web.client.post(prompts + "/import", data={"csrf": csrf, "data": fine})
     assert again.status == 200 and "Imported 0 entries." in await again.text()
+
+
+# --- slow clients ---------------------------------------------------------------------------
+
+HEAD = b"GET /login?token=abc HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + b"s" * 200
+
+
+async def _trickle(writer: asyncio.StreamWriter, data: bytes) -> None:
+    """Send ``data`` one byte every 50 ms, as a slow-loris client does, until cut off."""
+    for byte in data:
+        try:
+            writer.write(bytes([byte]))
+            await writer.drain()
+        except ConnectionError:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _cut_off(reader: asyncio.StreamReader) -> bytes:
+    """What the server sends before it closes the connection (within 3 s, or fail)."""
+    received = b""
+    async with asyncio.timeout(3):
+        while True:
+            try:
+                chunk = await reader.read(65536)
+            except ConnectionError:  # a reset after the answer: what came before counts
+                return received
+            if not chunk:
+                return received
+            received += chunk
+
+
+async def test_slow_clients_are_cut_off_in_the_configured_time(make_app):
+    settings = {"enabled": True, "port": 0, "header_timeout": 0.5, "body_timeout": 0.5}
+    app = await make_app(sections={"web": settings})
+    runner, port = await server.start(app, WebSettings.from_settings(app.settings))
+    loop = asyncio.get_running_loop()
+    try:
+        began = loop.time()
+        slow = [await asyncio.open_connection("127.0.0.1", port) for _ in range(8)]
+        senders = [asyncio.create_task(_trickle(w, HEAD)) for _, w in slow]
+        answers = await asyncio.gather(*(_cut_off(r) for r, _ in slow))
+        took = loop.time() - began
+        assert answers == [b""] * 8  # closed without an answer: no whole request came
+        assert 0.4 < took < 3, took
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\ntoken="
+        )
+        body = asyncio.create_task(_trickle(writer, b"x" * 94))
+        answer = await _cut_off(reader)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        for task in (*senders, body):
+            task.cancel()
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(HEAD + b"\r\n\r\n")  # a whole request in time is answered as usual
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        server_header = [line for line in head.split(b"\r\n") if line.startswith(b"Server:")]
+        assert server_header == [b"Server: Companion"]  # no aiohttp version to look up
+        writer.close()
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_request_that_is_not_http_gets_a_400_one_warning_and_no_version(make_app, caplog):
+    app = await make_app(sections={"web": {"enabled": True, "port": 0}})
+    runner, port = await server.start(app, WebSettings.from_settings(app.settings))
+    try:
+        for raw in (
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n",
+        ):
+            caplog.clear()
+            with caplog.at_level(logging.INFO):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(raw)
+                answer = await _cut_off(reader)
+                writer.close()
+            assert answer.startswith(b"HTTP/1.0 400 ") or answer.startswith(b"HTTP/1.1 400 ")
+            assert b"\r\nServer: Companion\r\n" in answer and b"aiohttp" not in answer
+            _assert_quiet(caplog)
+    finally:
+        await runner.cleanup()
+
+
+def test_the_timeouts_are_settings_with_sane_defaults():
+    defaults = WebSettings.from_table({})
+    assert (defaults.header_timeout, defaults.body_timeout) == (10.0, 30.0)
+    assert WebSettings.from_table({"header_timeout": 2.5}).header_timeout == 2.5
+    for bad in ({"header_timeout": 0}, {"body_timeout": "30"}, {"header_timeout": True}):
+        with pytest.raises(ConfigError, match=r"\[web\] \w+_timeout must be a number above 0"):
+            WebSettings.from_table(bad)

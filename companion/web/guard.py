@@ -6,8 +6,9 @@
   configured time becomes :class:`TooSlow`. :func:`path_id` does the same for a number in
   the path that no row can have.
 - :func:`middleware` answers those two with the usual plain page (400, 408) and one warning
-  line: only these, so a real bug in a page still shows as a 500 with its traceback. It
-  also tells :class:`Watchdog` when a request runs.
+  line: only these, so a real bug in a page still shows as a 500 with its traceback. It also
+  refuses a state-changing request sent from another site (``Origin`` or ``Sec-Fetch-Site``),
+  as a second line behind the CSRF tokens, and tells :class:`Watchdog` when a request runs.
 - :class:`Watchdog` closes connections that have not sent a whole request head within the
   configured time of opening, or of their previous response (aiohttp has no header timeout:
   a client sending one byte a second would hold its connection for ever).
@@ -20,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, Protocol
+from urllib.parse import urlsplit
 
 from aiohttp import web, web_response
 from aiohttp.http_exceptions import HttpProcessingError
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 # What aiohttp's form parser raises on a body it cannot read (each one is in tests/web).
 FORM_ERRORS = (ValueError, LookupError, RuntimeError, HttpProcessingError)
 LARGEST_ID = 2**63 - 1  # SQLite's and PostgreSQL's largest integer
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Malformed(Exception):
@@ -69,6 +72,11 @@ def path_id(request: web.Request, name: str = "id") -> int:
     if not 0 < value <= LARGEST_ID:
         raise Malformed("There is no such number here.", f"{name} out of range in the path")
     return value
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 class Watchdog:
@@ -151,6 +159,7 @@ async def stop_watchdog(app: web.Application) -> None:
 def middleware(
     refuse: Refuser, public_url: str, watchdog: Watchdog | None = None
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
+    own = _origin(public_url)
 
     @web.middleware
     async def guard(
@@ -159,6 +168,8 @@ def middleware(
     ) -> web.StreamResponse:
         if watchdog is not None:
             watchdog.started(request)
+        if request.method not in SAFE_METHODS:
+            _check_origin(request, own, refuse)
         try:
             return await handler(request)
         except Malformed as bad:
@@ -178,3 +189,26 @@ def middleware(
 def _path(request: web.Request) -> str:
     """The path for a log line: still percent-encoded (one line), never the query (tokens)."""
     return request.rel_url.raw_path[:200]
+
+
+def _check_origin(request: web.Request, own: str, refuse: Refuser) -> None:
+    """Refuse a form another site's page sent: browsers say so in these two headers.
+
+    ``Sec-Fetch-Site`` is the browser's own verdict. Our pages' ``Referrer-Policy:
+    no-referrer`` makes browsers send ``Origin: null`` even for our own forms, so "null"
+    says nothing: it is refused only where ``Sec-Fetch-Site`` says another site. A request
+    that passes here still needs the form's CSRF token (for /login, the page's nonce).
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    here = f"{request.scheme}://{request.host}".lower()
+    site_ok = site is None or site in ("same-origin", "none")
+    origin_ok = origin is None or origin == "null" or origin.lower() in (own, here)
+    if not (site_ok and origin_ok):
+        log.warning("dashboard: refused %s %s from another site", request.method, _path(request))
+        refuse(
+            web.HTTPForbidden,
+            "Form refused",
+            "This form was sent from another site, so nothing was done. Open the dashboard "
+            "from your community's chat.",
+        )

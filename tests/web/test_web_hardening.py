@@ -11,14 +11,15 @@ import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import FormData
+from aiohttp import ClientSession, CookieJar, FormData
 
 from companion.config import ConfigError
+from companion.events import Actor, Place
 from companion.web import server
 from companion.web.config import WebSettings
 from tests.conftest import MEMBER, PLACE, say
 from tests.fakes import RecordingPort
-from tests.web.harness import WEB, Browserless, ask_link, page, serve
+from tests.web.harness import WEB, Browserless, ask_link, login_nonce, page, serve
 
 A = PLACE.community_id
 
@@ -243,3 +244,89 @@ def test_the_timeouts_are_settings_with_sane_defaults():
     for bad in ({"header_timeout": 0}, {"body_timeout": "30"}, {"header_timeout": True}):
         with pytest.raises(ConfigError, match=r"\[web\] \w+_timeout must be a number above 0"):
             WebSettings.from_table(bad)
+
+
+# --- login CSRF and forms from other sites ------------------------------------------------
+
+ATTACKER = Actor("u:attacker", "Attacker", is_moderator=True)
+ATTACKERS_PLACE = Place("test", "c:attacker", "r:theirs")
+EVIL = "http://evil.example"
+
+
+async def test_a_login_posted_from_another_site_is_refused_and_spends_nothing(
+    web: Browserless, db_path
+):
+    await web.sign_in_as()  # the victim, signed in to c:one
+    victims_cookie = _jar(web)["companion_session"]
+    attackers_token = await ask_link(web.app, ATTACKER, ATTACKERS_PLACE)
+    # The attacker opens their own link's page: its nonce is tied to *their* cookie.
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as attacker:
+        page_of_attacker = await attacker.get(
+            web.client.make_url(f"/login?token={attackers_token}")
+        )
+        attackers_nonce = login_nonce(await page_of_attacker.text())
+    attempts = [
+        ({"Origin": EVIL}, {}),
+        ({"Sec-Fetch-Site": "cross-site"}, {}),
+        ({"Origin": "null"}, {}),
+        ({}, {}),  # an old browser sends neither header: no nonce, no sign-in
+        ({}, {"nonce": attackers_nonce}),  # a nonce for someone else's cookie
+        ({}, {"nonce": "0" * 64}),
+    ]
+    for headers, extra in attempts:
+        refused = await web.client.post(
+            "/login",
+            data={"token": attackers_token, **extra},
+            headers=headers,
+            allow_redirects=False,
+        )
+        assert refused.status == 403, (headers, extra, await refused.text())
+        assert "Set-Cookie" not in refused.headers
+    assert _jar(web)["companion_session"] == victims_cookie
+    assert rows(db_path, "SELECT COUNT(*) FROM web_session") == [(1,)]
+    index = await (await web.client.get("/")).text()
+    assert "c:one" in index and "c:attacker" not in index
+    # Nothing was spent: the attacker's link still signs the attacker in, on their own page.
+    web.client.session.cookie_jar.clear()
+    assert (await web.sign_in(attackers_token)).status == 303
+
+
+async def test_every_form_from_another_site_is_refused(web: Browserless):
+    await web.sign_in_as()
+    settings = page(A, "settings")
+    csrf = await web.csrf(settings)
+    here = str(web.client.make_url("/")).rstrip("/")
+    for headers in (
+        {"Origin": EVIL},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},  # a sandboxed frame elsewhere
+        {"Origin": EVIL, "Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": here},  # a sibling subdomain's page
+    ):
+        refused = await web.client.post(
+            settings + "/timezone",
+            data={"csrf": csrf, "zone": "Asia/Tokyo"},
+            headers=headers,
+            allow_redirects=False,
+        )
+        assert refused.status == 403, headers
+        assert "from another site" in await refused.text()
+    assert web.app.communities.zone(A).key == "UTC"
+    for headers in (
+        {"Origin": here, "Sec-Fetch-Site": "same-origin"},  # the dashboard's own page
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},  # the same, under no-referrer
+        {"Origin": "null"},  # an older browser under no-referrer: the CSRF token decides
+        {"Origin": "http://127.0.0.1:8080"},  # public_url, as a proxy in front serves it
+    ):
+        done = await web.client.post(
+            settings + "/timezone",
+            data={"csrf": csrf, "zone": "Asia/Tokyo"},
+            headers=headers,
+            allow_redirects=False,
+        )
+        assert done.status == 303, headers
+    assert web.app.communities.zone(A).key == "Asia/Tokyo"
+
+
+def _jar(web: Browserless) -> dict[str, str]:
+    return {morsel.key: morsel.value for morsel in web.client.session.cookie_jar}

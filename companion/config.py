@@ -33,7 +33,16 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     ),
     "scheduler": ("grace_hours",),
     "metrics": ("enabled", "bind", "port", "stale_after_seconds"),
-    "web": ("enabled", "bind", "port", "public_url", "session_hours", "unchecked_minutes"),
+    "web": (
+        "enabled",
+        "bind",
+        "port",
+        "public_url",
+        "session_hours",
+        "unchecked_minutes",
+        "header_timeout",
+        "body_timeout",
+    ),
 }
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from companion.events import Place
+from companion.web.guard import path_id
 from companion.web.server import community_ctx
 
 
@@ -41,7 +42,7 @@ async def page(request: web.Request) -> web.Response:
 
 async def change(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
-    club_id = int(request.match_info["id"])
+    club_id = path_id(request)
     club = await ctx.app.store.bookclubs.get(club_id)
     if club is None or club.community_id != ctx.community_id or club.status == "ended":
         ctx.not_found(f"book club #{club_id}")

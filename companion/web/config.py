@@ -23,6 +23,8 @@ class WebSettings:
     public_url: str = "http://127.0.0.1:8080"
     session_hours: float = 8.0  # where the platform is asked about moderators on each request
     unchecked_minutes: float = 15.0  # where it cannot be asked: a short session instead
+    header_timeout: float = 10.0  # seconds to send a request's head, or the connection closes
+    body_timeout: float = 30.0  # seconds to send a form's body (at most 1 MiB)
 
     @property
     def secure(self) -> bool:
@@ -53,8 +55,15 @@ class WebSettings:
             raise ConfigError("[web] public_url must be an http:// or https:// address.")
         hours = table.get("session_hours", 8)
         minutes = table.get("unchecked_minutes", 15)
-        for name, value in (("session_hours", hours), ("unchecked_minutes", minutes)):
-            if not isinstance(value, int | float) or value <= 0:
+        header_timeout = table.get("header_timeout", 10)
+        body_timeout = table.get("body_timeout", 30)
+        for name, value in (
+            ("session_hours", hours),
+            ("unchecked_minutes", minutes),
+            ("header_timeout", header_timeout),
+            ("body_timeout", body_timeout),
+        ):
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"[web] {name} must be a number above 0.")
         return cls(
             enabled=enabled,
@@ -63,4 +72,6 @@ class WebSettings:
             public_url=str(public_url),
             session_hours=float(hours),
             unchecked_minutes=float(minutes),
+            header_timeout=float(header_timeout),
+            body_timeout=float(body_timeout),
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion import exchange
+from companion.web.guard import path_id
 from companion.web.server import Ctx, community_ctx
 
 MAX_IMPORT = 512 * 1024
@@ -46,7 +47,7 @@ async def add(request: web.Request) -> web.Response:
 
 
 async def _own_id(ctx: Ctx) -> int:
-    prompt_id = int(ctx.request.match_info["id"])
+    prompt_id = path_id(ctx.request)
     rows = await ctx.app.store.prompts.for_community(ctx.community_id)
     if all(row.id != prompt_id for row in rows):
         ctx.not_found(f"prompt {prompt_id}")

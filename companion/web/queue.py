@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from companion.features.moderation.items import KINDS, describe
 from companion.markup import to_html
+from companion.web.guard import path_id
 from companion.web.server import community_ctx
 
 
@@ -43,7 +44,7 @@ async def page(request: web.Request) -> web.Response:
 
 async def decide(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
-    item_id = int(request.match_info["id"])
+    item_id = path_id(request)
     if await ctx.app.store.contributions.get(ctx.community_id, item_id) is None:
         ctx.not_found(f"suggestion #{item_id}")
     action = request.match_info["action"]

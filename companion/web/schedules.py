@@ -13,6 +13,7 @@ from companion.features.bookclub.chapters import REMINDER_KIND, THREAD_KIND
 from companion.recurrence import DAY_NAMES, to_instant
 from companion.scheduler import describe, recurrence_of
 from companion.store.schedules import ScheduleRow
+from companion.web.guard import path_id
 from companion.web.server import Ctx, community_ctx
 
 DAYS_SHOWN = 30
@@ -167,7 +168,7 @@ async def create_discussion(request: web.Request) -> web.Response:
 
 async def change(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
-    schedule_id = int(request.match_info["id"])
+    schedule_id = path_id(request)
     row = await ctx.app.store.schedules.get(schedule_id)
     if row is None or row.community_id != ctx.community_id:
         ctx.not_found(f"schedule #{schedule_id}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -30,6 +31,7 @@ from companion.fmt import as_md
 from companion.markup import to_html
 from companion.ports import ModeratorCheck
 from companion.store.web import SessionRow
+from companion.web import guard
 from companion.web.config import WebSettings
 
 COOKIE = "companion_session"
@@ -182,7 +184,7 @@ async def session_ctx(request: web.Request, *, write: bool = False) -> Ctx:
         )
     ctx = Ctx(state, request, token_hash(cookie), session, csrf_for(cookie))
     if write:
-        ctx.form = await request.post()
+        ctx.form = await guard.read_form(request, state.settings.body_timeout)
         sent = ctx.form.get("csrf")
         if not isinstance(sent, str) or not hmac.compare_digest(
             sent.encode("utf-8"), ctx.csrf.encode("utf-8")
@@ -225,6 +227,7 @@ async def community_ctx(request: web.Request, *, write: bool = False) -> Ctx:
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    response.headers["Server"] = guard.SERVER
 
 
 def _package_dir(name: str) -> Path:
@@ -240,9 +243,16 @@ def create(app: App, settings: WebSettings) -> web.Application:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    web_app = web.Application(client_max_size=1024 * 1024)
-    web_app[STATE] = WebState(app, settings, templates)
+    state = WebState(app, settings, templates)
+    watchdog = guard.Watchdog(settings.header_timeout)
+    web_app = web.Application(
+        client_max_size=1024 * 1024,
+        middlewares=[guard.middleware(state.refuse, settings.public_url, watchdog)],
+    )
+    web_app[STATE] = state
+    web_app[guard.WATCHDOG] = watchdog
     web_app.on_response_prepare.append(_security_headers)
+    web_app.on_cleanup.append(guard.stop_watchdog)
     for module in (auth, schedules, queue, prompts, bookclub, settings_page):
         module.setup(web_app.router)
     web_app.router.add_static("/static", _package_dir("static"), append_version=False)
@@ -252,12 +262,19 @@ def create(app: App, settings: WebSettings) -> web.Application:
 async def start(app: App, settings: WebSettings) -> tuple[web.AppRunner, int]:
     """Serve the dashboard in this event loop; returns the runner and the bound port.
 
-    The access log is off: a login link's token must never reach a log file.
+    The access log is off: a login link's token must never reach a log file. A watchdog
+    closes connections that are slow to send a request (see companion/web/guard.py).
     """
-    runner = web.AppRunner(create(app, settings), access_log=None)
+    web_app = create(app, settings)
+    guard.hide_server_version()
+    runner = web.AppRunner(
+        web_app, access_log=None, logger=guard.ProtocolLog(logging.getLogger("aiohttp.server"))
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.bind, settings.port)
     await site.start()
+    assert runner.server is not None
+    web_app[guard.WATCHDOG].watch(runner.server)
     server = getattr(site, "_server", None)
     sockets = getattr(server, "sockets", None) or []
     port = int(sockets[0].getsockname()[1]) if sockets else settings.port

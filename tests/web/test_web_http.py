@@ -10,7 +10,7 @@ from datetime import timedelta
 from urllib.parse import unquote
 
 import pytest
-from aiohttp import FormData
+from aiohttp import ClientResponse, FormData
 
 from companion.config import ConfigError
 from companion.events import Actor, Place
@@ -18,7 +18,7 @@ from companion.web.config import WebSettings
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.dbsearch import columns_containing
 from tests.fakes import RecordingPort
-from tests.web.harness import WEB, Browserless, ask_link, page, serve
+from tests.web.harness import WEB, Browserless, ask_link, login_nonce, page, serve
 
 A = PLACE.community_id
 OTHER_PLACE = Place("test", "c:two", "r:elsewhere")
@@ -50,7 +50,7 @@ async def test_a_link_works_once_and_lands_on_a_url_without_the_token(web: Brows
     assert first.status == 303
     assert unquote(first.headers["Location"]) == "/c/c:one/schedules"
     assert "token" not in first.headers["Location"]
-    cookie = first.headers["Set-Cookie"]
+    cookie = _set_cookie(first, "companion_session")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
     landed = await web.client.get(first.headers["Location"])
     assert landed.status == 200 and "Schedules" in await landed.text()
@@ -103,6 +103,11 @@ async def test_sessions_survive_a_restart(web: Browserless, make_app, clock):
         await again.client.close()
 
 
+def _set_cookie(response: ClientResponse, name: str) -> str:
+    (header,) = [h for h in response.headers.getall("Set-Cookie") if h.startswith(f"{name}=")]
+    return header
+
+
 def _cookie(web: Browserless) -> str:
     for morsel in web.client.session.cookie_jar:
         if morsel.key == "companion_session":
@@ -115,8 +120,16 @@ async def test_https_public_url_makes_the_cookie_secure(make_app, clock):
     harness = await serve(app, RecordingPort(clock=clock))
     try:
         token = await ask_link(app)
-        response = await harness.client.post("/login", data={"token": token})
-        assert "Secure" in response.history[0].headers["Set-Cookie"]
+        shown = await harness.client.get(f"/login?token={token}")
+        assert "Secure" in _set_cookie(shown, "companion_login")
+        # The client does not send Secure cookies over plain http: send it as a browser would.
+        response = await harness.client.post(
+            "/login",
+            data={"token": token, "nonce": login_nonce(await shown.text())},
+            headers={"Cookie": f"companion_login={shown.cookies['companion_login'].value}"},
+            allow_redirects=False,
+        )
+        assert "Secure" in _set_cookie(response, "companion_session")
     finally:
         await harness.client.close()
 

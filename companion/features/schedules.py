@@ -243,12 +243,8 @@ class Schedules:
         return Reply(lines(fmt("**Planned here**"), bullets(items)), kind=Kind.LIST)
 
     async def _own(self, inv: Invocation) -> ScheduleRow:
-        row = await self.store.schedules.get(inv.number("id"))
-        if (
-            row is None
-            or row.community_id != inv.place.community_id
-            or row.status not in ("active", "paused")
-        ):
+        row = await self.store.schedules.planned(inv.place.community_id, inv.number("id"))
+        if row is None:
             raise UserError(
                 fmt("There is no schedule #{} here (see `schedule list`).", inv.args["id"])
             )

@@ -168,8 +168,8 @@ async def create_discussion(request: web.Request) -> web.Response:
 async def change(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
     schedule_id = int(request.match_info["id"])
-    row = await ctx.app.store.schedules.get(schedule_id)
-    if row is None or row.community_id != ctx.community_id:
+    row = await ctx.app.store.schedules.planned(ctx.community_id, schedule_id)
+    if row is None:
         ctx.not_found(f"schedule #{schedule_id}")
     await ctx.run(f"schedule {request.match_info['action']}", id=schedule_id)
     ctx.back("schedules")

@@ -351,6 +351,18 @@ async def test_schedules_create_pause_resume_cancel_and_show_on_the_calendar(
     assert 'value="2026-03-20"' in chosen
 
 
+async def test_the_calendar_leaves_out_a_question_waiting_to_be_posted(web: Browserless, db_path):
+    await say(web.app, "ask anonymously How do I speak up without centring myself?")
+    await say(web.app, "approve 1", MODERATOR)
+    await web.sign_in_as()
+    schedules = page(A, "schedules")
+    body = await (await web.client.get(schedules)).text()
+    assert "Discussion thread" not in body and "/1/cancel" not in body
+    refused = await web.submit(schedules + "/1/cancel", from_page=schedules)
+    assert "schedule #1" in await refused.text()
+    assert rows(db_path, "SELECT status FROM schedule") == [("active",)]
+
+
 async def test_queue_approve_reject_with_reason_and_block(web: Browserless, db_path):
     app = web.app
     await say(app, "suggest prompt What did you notice when you listened first?")

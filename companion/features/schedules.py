@@ -191,8 +191,6 @@ class Schedules:
             recurrence = Recurrence("weekly", at, zone, today, parse_days(words[0]))
         else:
             recurrence = Recurrence("daily", at, zone, today)
-        if recurrence.next_after(inv.at) is None:
-            raise UserError("That time has already passed; pick a time in the future.")
         choice = words[need] if len(words) > need else "next"
         if choice.lower() == "next":
             payload, what = "next", "the next unused prompt"

@@ -1,5 +1,10 @@
 """Schedules: a calendar of the next 30 days in the community's time zone, and the forms
-that pause, resume, cancel and create schedules (through the `schedule ...` commands)."""
+that pause, resume, cancel and create schedules (through the `schedule ...` commands).
+
+The calendar reads the store's planned schedules and book-club sessions directly: the
+chat renders them only as text, and the schedules and book club features are not on the
+app the pages are given. The reads are scoped to the signed-in community; every change
+goes through a command."""
 
 from __future__ import annotations
 

@@ -14,8 +14,10 @@ from aiohttp import FormData
 
 from companion.config import ConfigError
 from companion.events import Actor, Place
+from companion.store.prompts import PromptRepo
 from companion.web.config import WebSettings
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
+from tests.core.test_unit_of_work import fail_in
 from tests.dbsearch import columns_containing
 from tests.fakes import RecordingPort
 from tests.web.harness import WEB, Browserless, ask_link, page, serve
@@ -434,6 +436,25 @@ async def test_prompts_add_search_edit_remove_export_import(web: Browserless, db
     broken = await web.client.post(prompts + "/import", data={"csrf": csrf, "data": "{not json"})
     assert "Nothing imported" in await broken.text()
     assert rows(db_path, "SELECT COUNT(*) FROM prompt WHERE removed_at IS NULL") == [(1,)]
+
+
+@pytest.mark.parametrize("failing", ["remove", "add"])
+async def test_a_prompt_edit_is_whole_or_nothing(web: Browserless, db_path, monkeypatch, failing):
+    """The edit's two writes are one unit of work: whichever fails, the member sees the
+    apology and the prompts are as they were (not the new one beside the old)."""
+    await say(web.app, "prompt add Who carried the weight this week? #care", MODERATOR)
+    await web.sign_in_as()
+    prompts = page(A, "prompts")
+    await web.client.get(prompts)  # the CSRF token first, before the store breaks
+    fail_in(monkeypatch, PromptRepo, failing)
+    edited = await web.submit(
+        prompts + "/1/edit", {"text": "Who carried the load this week? #care"}, from_page=prompts
+    )
+    text = await edited.text()
+    assert "Sorry, something went wrong" in text and "Added prompt" not in text
+    assert rows(db_path, "SELECT id, text FROM prompt WHERE removed_at IS NULL") == [
+        (1, "Who carried the weight this week?")
+    ]
 
 
 async def test_glossary_additions_are_listed(web: Browserless):

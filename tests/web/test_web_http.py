@@ -483,12 +483,16 @@ async def test_book_club_shows_counts_never_names_and_pauses_skips_ends(web: Bro
     assert "<td>1</td><td>Thu 05 Mar 2026, 19:00</td><td>planned</td><td>1</td>" in body
     calendar = await (await web.client.get(page(A, "schedules"))).text()
     assert "Book club: Six Small Chapters, chapter 1 discussion" in calendar
-    paused = await web.submit(club + "/1/pause", from_page=club)
-    assert "paused" in (await paused.text()).lower()
-    resumed = await web.submit(club + "/1/resume", from_page=club)
-    assert "Resume" in await resumed.text() or "resumed" in (await resumed.text()).lower()
-    skipped = await web.submit(club + "/1/skip", from_page=club)
-    assert "skip" in (await skipped.text()).lower()
+    paused = await (await web.submit(club + "/1/pause", from_page=club)).text()
+    assert "Paused the book club." in paused and "Status: <strong>paused</strong>" in paused
+    assert ">Resume</button>" in paused and ">Skip the next chapter</button>" not in paused
+    resumed = await (await web.submit(club + "/1/resume", from_page=club)).text()
+    assert "Resumed. The remaining discussions moved 0 days later" in resumed
+    assert "Status: <strong>active</strong>" in resumed and ">Resume</button>" not in resumed
+    skipped = await (await web.submit(club + "/1/skip", from_page=club)).text()
+    assert "Skipped the chapter 1 discussion; the others keep their dates." in skipped
+    assert "<td>1</td><td>Thu 05 Mar 2026, 19:00</td><td>skipped</td>" in skipped
+    assert "<td>2</td><td>Thu 12 Mar 2026, 19:00</td><td>planned</td>" in skipped
     ended = await web.submit(club + "/1/end", from_page=club)
     assert "No book club here" in await ended.text()
     assert "There is no book club" in (await say(app, "bookclub", MEMBER)).text

@@ -16,9 +16,11 @@ import asyncio
 import logging
 import os
 import socket
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from companion.commands import UserError
 from companion.delivery import (
     BACKOFF,
     AfterSent,
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 IDLE_WAKE = timedelta(hours=6)  # a sanity wake-up when nothing is planned at all
 BATCH = 500
 LEASE = timedelta(seconds=60)  # how long a claim is this process's before another may take it
+PASSED = "That time has already passed; pick a time in the future."
 
 
 def default_holder() -> str:
@@ -152,12 +155,13 @@ class Scheduler:
         grace: timedelta | None = None,
         repos: Repositories | None = None,
     ) -> ScheduleRow:
-        """Plan a schedule; pass a unit of work as ``repos`` to make it part of that unit."""
+        """Plan a schedule; pass a unit of work as ``repos`` to make it part of that unit.
+        A recurrence with no occurrence after now is refused with a UserError (``PASSED``)."""
         repos = repos or self.store
         now = self.clock.now()
         first = recurrence.next_after(now)
-        if first is None:
-            raise ValueError("the schedule has no occurrence in the future")
+        if first is None:  # the one check, for every feature that plans a post
+            raise UserError(PASSED)
         new = _new_schedule(place, kind, recurrence, payload, created_by, now, first, grace)
         schedule_id = await repos.schedules.add(new)
         self.wake()
@@ -174,7 +178,7 @@ class Scheduler:
         now = self.clock.now()
         utc = now.astimezone(UTC)
         once = Recurrence(rule="once", at=utc.time(), zone=ZoneInfo("UTC"), start=utc.date())
-        new = _new_schedule(place, kind, once, payload, created_by, now, now)
+        new = replace(_new_schedule(place, kind, once, payload, created_by, now, now), outbox=True)
         schedule_id = await repos.schedules.add(new)
         self.wake()
         return schedule_id

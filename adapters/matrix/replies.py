@@ -3,7 +3,8 @@
 Owns: the route of an anonymous question (the core's, before the dispatcher); the
 dispatcher's Reply sent as notices that reply to the command, with a transaction id made
 from the command's event id (answering twice posts once); a private Reply sent to the
-member's direct room, with a pointer left in the room; the command latency metric.
+member's direct room, with a pointer left in the room; the short apology when answering
+fails; the command latency metric.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import logging
 import time
 
 from companion.app import App
-from companion.events import Actor, Place
+from companion.dispatch import APOLOGY
+from companion.events import Actor, Kind, Place
+from companion.fmt import as_md
 from companion.ports import PostError
 from companion_adapters.matrix import inbound, outbound
 from companion_adapters.matrix.direct import DirectRooms
@@ -72,5 +75,21 @@ class Replies:
                 await self.sender.send_md(command.room_id, reply.text, here, txn, reply.kind)
         except PostError as error:
             log.warning("could not answer %s in %s: %s", command.event_id, command.room_id, error)
+            await self._apologise(command)
         except Exception:
             log.exception("answering %s in %s failed", command.event_id, command.room_id)
+            await self._apologise(command)
+
+    async def _apologise(self, command: inbound.Command) -> None:
+        """The member hears that it failed, as on every platform: the short apology, in
+        reply to the command (best effort: when even that cannot be sent, it is logged)."""
+        try:
+            await self.sender.send_md(
+                command.room_id,
+                as_md(APOLOGY),
+                outbound.reply_to(command.event_id, command.thread_root),
+                outbound.txn_id("sorry", command.event_id),
+                Kind.APOLOGY,
+            )
+        except Exception as error:  # the failure itself is logged above
+            log.warning("could not apologise in %s either: %s", command.room_id, error)

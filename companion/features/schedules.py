@@ -191,8 +191,6 @@ class Schedules:
             recurrence = Recurrence("weekly", at, zone, today, parse_days(words[0]))
         else:
             recurrence = Recurrence("daily", at, zone, today)
-        if recurrence.next_after(inv.at) is None:
-            raise UserError("That time has already passed; pick a time in the future.")
         choice = words[need] if len(words) > need else "next"
         if choice.lower() == "next":
             payload, what = "next", "the next unused prompt"
@@ -243,12 +241,8 @@ class Schedules:
         return Reply(lines(fmt("**Planned here**"), bullets(items)), kind=Kind.LIST)
 
     async def _own(self, inv: Invocation) -> ScheduleRow:
-        row = await self.store.schedules.get(inv.number("id"))
-        if (
-            row is None
-            or row.community_id != inv.place.community_id
-            or row.status not in ("active", "paused")
-        ):
+        row = await self.store.schedules.planned(inv.place.community_id, inv.number("id"))
+        if row is None:
             raise UserError(
                 fmt("There is no schedule #{} here (see `schedule list`).", inv.args["id"])
             )

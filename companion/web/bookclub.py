@@ -1,5 +1,9 @@
 """Book club: each club's plan and dates, how many members are at each chapter (counts,
-never names), and pause, resume, skip and end (the `bookclub ...` commands)."""
+never names), and pause, resume, skip and end (the `bookclub ...` commands).
+
+Clubs, sessions and per-chapter counts are read from the store: the book club feature is
+not on the app the pages are given and the chat shows them only as text. Reads are scoped
+to the signed-in community; every change goes through a command."""
 
 from __future__ import annotations
 

@@ -1,5 +1,10 @@
 """The moderation queue: each suggestion with its text and link; approve, reject with a
-reason (the member is told, as from the chat), block; and the audit log."""
+reason (the member is told, as from the chat), block; and the audit log.
+
+The waiting suggestions are read from the store: the page shows each item's link and
+fields, which the `queue` command only renders as text, and the moderation feature is not
+on the app the pages are given. Reads are scoped to the signed-in community; decisions go
+through the commands."""
 
 from __future__ import annotations
 

@@ -1,5 +1,10 @@
 """Schedules: a calendar of the next 30 days in the community's time zone, and the forms
-that pause, resume, cancel and create schedules (through the `schedule ...` commands)."""
+that pause, resume, cancel and create schedules (through the `schedule ...` commands).
+
+The calendar reads the store's planned schedules and book-club sessions directly: the
+chat renders them only as text, and the schedules and book club features are not on the
+app the pages are given. The reads are scoped to the signed-in community; every change
+goes through a command."""
 
 from __future__ import annotations
 
@@ -169,8 +174,8 @@ async def create_discussion(request: web.Request) -> web.Response:
 async def change(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
     schedule_id = path_id(request)
-    row = await ctx.app.store.schedules.get(schedule_id)
-    if row is None or row.community_id != ctx.community_id:
+    row = await ctx.app.store.schedules.planned(ctx.community_id, schedule_id)
+    if row is None:
         ctx.not_found(f"schedule #{schedule_id}")
     await ctx.run(f"schedule {request.match_info['action']}", id=schedule_id)
     ctx.back("schedules")

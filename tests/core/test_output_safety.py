@@ -46,6 +46,7 @@ from companion.commands import CommandSpec, ParamType
 from companion.config import Settings
 from companion.events import Actor, Invocation, Kind, Place, Reply
 from companion.features.bookclub.plans import slugify
+from companion.fmt import Md, fmt
 from companion_adapters.console.adapter import ConsoleAdapter
 from companion_adapters.console.adapter import render as console_render
 from companion_adapters.console.adapter import render_title as console_title
@@ -329,10 +330,19 @@ class Harness:
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+def harness(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[Harness]:
     made = Harness(tmp_path_factory.mktemp("safety") / "companion.db")
     yield made
     made.close()
+    # Not a timed test: how many examples ran, and how long this module took.
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"output safety: {made.examples} hypothesis examples, "
+            f"{made.posts} scheduled posts, {monotonic() - made.started:.1f} s"
+        )
 
 
 def actor(moderator: bool, community: str) -> Actor:
@@ -510,11 +520,37 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     harness.check_sent()
 
 
-def test_the_figures(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
-    """Not a timed test: prints how many examples ran (and how long this module took)."""
-    with capsys.disabled():
-        took = monotonic() - harness.started
-        print(
-            f"\noutput safety: {harness.examples} hypothesis examples, "
-            f"{harness.posts} scheduled posts, {took:.1f} s"
-        )
+# --- the checks themselves -------------------------------------------------------------------
+
+UNESCAPED = [  # member text as an adapter that forgot to escape it would show it
+    "[win](https://evil.example)",
+    "see ![img](https://evil.example/i.png) here",
+]
+
+
+@pytest.mark.parametrize("raw", UNESCAPED)
+def test_the_checks_catch_member_text_rendered_as_markup(raw: str) -> None:
+    """Every test above passes because its checks find nothing; here they must find
+    something. The same attacks, not escaped (Md() marks text as Markdown already made
+    safe, which these are not), are caught on Matrix and on Discord; built as the core
+    builds member text (fmt escapes it), nothing is found."""
+    unsafe = Md(raw)
+    with pytest.raises(AssertionError):
+        for content in outbound.notices(unsafe):
+            check_matrix(content, set())
+    with pytest.raises(AssertionError):
+        for chunk in split_message(to_discord(unsafe)):
+            check_discord(chunk, set())
+    check_markdown(fmt("{}", raw), set())
+
+
+@pytest.mark.parametrize("mass", ["@everyone", "@here", "@room"])
+def test_the_checks_catch_pings_and_terminal_escapes(mass: str) -> None:
+    """What the adapters defuse by construction, were it to get through."""
+    with pytest.raises(AssertionError):
+        check_matrix({"m.mentions": {}, "body": f"hello {mass}"}, set())
+    with pytest.raises(AssertionError):
+        check_discord(f"hello {mass}", set())
+    with pytest.raises(AssertionError):
+        check_console(f"hello \x1b]8;;https://{EVIL}\x07{mass}\x1b]8;;\x07")
+    check_markdown(fmt("hello {}", mass), set())

@@ -3,14 +3,16 @@
 import asyncio
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from companion import scheduler as scheduler_module
+from companion.commands import UserError
 from companion.ports import PostError
-from tests.conftest import MEMBER, MODERATOR, PLACE, say
+from companion.recurrence import Recurrence
+from tests.conftest import MEMBER, MODERATOR, PLACE, START, say
 from tests.core.schedule_helpers import run_until
 from tests.fakes import RecordingPort
 
@@ -380,3 +382,13 @@ async def test_a_scheduler_started_before_any_adapter_waits_quietly(app, clock, 
     await app.scheduler.stop()
     assert [s.kind for s in port.sent] == ["post"]
     assert "scheduler pass failed" not in caplog.text
+
+
+async def test_the_scheduler_refuses_a_time_that_has_passed_with_the_members_message(app):
+    """One place owns the check: a recurrence with no future occurrence is a UserError whose
+    message the member reads (not a ValueError, which the dispatcher turned into an apology)."""
+    once = Recurrence("once", time(9, 0), ZoneInfo("UTC"), START.date())  # 09:00, now 12:00
+    with pytest.raises(UserError) as refused:
+        await app.scheduler.add(PLACE, "discussion", once, "next", MODERATOR.id)
+    assert str(refused.value) == scheduler_module.PASSED
+    assert await app.store.schedules.for_community(PLACE.community_id) == []

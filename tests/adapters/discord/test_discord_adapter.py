@@ -438,7 +438,7 @@ async def test_the_whole_registry_passes_discords_validation(bot: Bot) -> None:
     registered = {c["name"]: c for c in bot.double.commands()}
     assert sorted(registered) == sorted({s.name.split()[0] for s in bot.app.registry})
     prompt = {o["name"] for o in registered["prompt"]["options"]}
-    assert prompt == {"show", "add", "list", "remove"}
+    assert prompt == {"show", "add", "list", "remove", "edit"}
     assert registered["define"]["contexts"] == [0, 1]
     assert registered["schedule"]["contexts"] == [0]
     # The bare `prompt` is `/prompt show`.

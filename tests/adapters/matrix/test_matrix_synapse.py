@@ -30,6 +30,7 @@ from companion.app import build
 from companion.commands import CommandSpec
 from companion.config import ConfigError
 from companion.content import Content
+from companion.dispatch import APOLOGY
 from companion.events import Invocation, Place, Reply
 from companion.ports import PostError
 from companion_adapters.matrix import adapter as adapter_module
@@ -447,6 +448,32 @@ async def test_private_replies_go_to_one_direct_room(start_bot: Any, people: Any
         assert time.monotonic() < deadline + 6, "no new direct room"
         await alice.sync()
     assert alice.invited[0] != direct and bot.adapter.direct.by_room == {alice.invited[0]: mine}
+
+
+async def test_a_command_that_fails_outside_its_handler_gets_the_apology(
+    start_bot: Any, people: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As on Discord: when answering fails after the dispatcher (here the direct room for a
+    private answer cannot be opened), the member gets the short apology, not silence."""
+    secret = CommandSpec("whisper", "Answer privately", whisper, private=True)
+    bot = await start_bot(commands=(secret,))
+    alice = people("unlucky")
+    room_id = await joined_room(alice, bot)
+
+    async def refused(user_id: str) -> str:
+        raise PostError(f"could not open a direct room with {user_id}: M_FORBIDDEN")
+
+    async def broken(user_id: str) -> str:
+        raise RuntimeError("a bug between the dispatcher and the room")
+
+    for failure in (refused, broken):
+        monkeypatch.setattr(bot.adapter.direct, "room_with", failure)
+        asked = await alice.say(room_id, "!whisper")
+        reply = await alice.reply_to(room_id, asked, bot.id)
+        assert reply["content"]["body"] == APOLOGY, failure.__name__
+        assert reply["content"]["msgtype"] == "m.notice"
+    assert "could not open a direct room" in caplog.text
+    assert "a bug between the dispatcher and the room" in caplog.text
 
 
 # --- start-up failures -----------------------------------------------------------------

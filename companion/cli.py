@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from companion import content as content_module
-from companion import logs, operations
+from companion import extras, logs, operations
 from companion.config import ConfigError, Settings, default_db_path, load_settings
 from companion.schema import ContentError
+from companion.store.postgres.db import StoreUnavailable
 
 log = logging.getLogger("companion")
 T = TypeVar("T")
@@ -29,6 +30,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ConfigError, ContentError) as error:
         print(f"companion: {error}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as error:  # the database server is down: a supervisor retries
+        print(f"companion: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:  # an optional extra the config needs is missing
+        missing = extras.missing_extra(error)
+        if missing is None:
+            raise
+        print(f"companion: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -115,6 +115,73 @@ def test_run_on_postgresql_starts_on_a_fresh_host(
     assert "I listened first" in again.stdout, "the reflection did not outlive the process"
 
 
+@pytest.mark.parametrize("command", ["run", "doctor"])
+def test_postgresql_without_its_extra_says_what_to_install(
+    installed: Path, elsewhere: dict[str, str], tmp_path: Path, command: str
+) -> None:
+    """Issue 21 item 2: ModuleNotFoundError: No module named 'asyncpg', with a traceback."""
+    config = _config(
+        tmp_path, "pg", '[console]\n[storage]\nurl = "postgresql://companion@127.0.0.1/c"\n'
+    )
+    done = _companion(installed, command, "--config", str(config), env=elsewhere, cwd=tmp_path)
+    _stops_with_one_line(done, "pip install 'companion[postgresql]'")
+
+
+def test_db_migrate_without_the_postgresql_extra_says_what_to_install(
+    installed: Path, elsewhere: dict[str, str], tmp_path: Path
+) -> None:
+    db = tmp_path / "old.db"
+    made = _companion(installed, "ask", "--db", str(db), "help", env=elsewhere, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    done = _companion(
+        installed, "db", "migrate", "--db", str(db), "--to", "postgresql://c@127.0.0.1/c",
+        env=elsewhere, cwd=tmp_path,
+    )  # fmt: skip
+    _stops_with_one_line(done, "pip install 'companion[postgresql]'")
+
+
+@pytest.mark.parametrize("command", ["run", "doctor"])
+@pytest.mark.parametrize(
+    ("platform", "table", "secret"),
+    [
+        ("discord", "[discord]\n", "COMPANION_DISCORD_TOKEN"),
+        (
+            "matrix",
+            '[matrix]\nhomeserver = "http://127.0.0.1:9"\nuser_id = "@bot:localhost"\n',
+            "COMPANION_MATRIX_ACCESS_TOKEN",
+        ),
+    ],
+)
+def test_a_platform_without_its_extra_says_what_to_install(
+    installed: Path,
+    elsewhere: dict[str, str],
+    tmp_path: Path,
+    command: str,
+    platform: str,
+    table: str,
+    secret: str,
+) -> None:
+    config = _config(tmp_path, platform, table)
+    env = {**elsewhere, secret: "not-a-real-token"}
+    done = _companion(installed, command, "--config", str(config), env=env, cwd=tmp_path)
+    _stops_with_one_line(done, f"pip install 'companion[{platform}]'")
+
+
+def test_encryption_without_the_e2e_extra_says_what_to_install(
+    installed_with_extras: Path, elsewhere: dict[str, str], tmp_path: Path
+) -> None:
+    """matrix-nio is there, vodozemac is not: encryption = true names the e2e extra."""
+    config = _config(
+        tmp_path,
+        "matrix",
+        '[matrix]\nhomeserver = "http://127.0.0.1:9"\nuser_id = "@bot:localhost"\n'
+        "encryption = true\n",
+    )
+    env = {**elsewhere, "COMPANION_MATRIX_ACCESS_TOKEN": "not-a-real-token"}
+    done = _companion(installed_with_extras, "run", "--config", str(config), env=env, cwd=tmp_path)
+    _stops_with_one_line(done, "pip install 'companion[e2e]'")
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -80,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--config", type=Path, required=True)
     doctor.set_defaults(func=_doctor)
 
+    healthcheck = sub.add_parser(
+        "healthcheck",
+        help="exit 0 when [metrics] /healthz answers or [metrics] is off (a container's check)",
+    )
+    healthcheck.add_argument("--config", type=Path, required=True)
+    healthcheck.set_defaults(func=_healthcheck)
+
     commands = sub.add_parser("commands", help="print the command list as Markdown")
     commands.set_defaults(func=_commands)
     operations.add_parsers(sub)
@@ -163,6 +170,29 @@ def _doctor(args: argparse.Namespace) -> int:
     checks = asyncio.run(doctor.diagnose(args.config))
     print(doctor.render(checks))
     return doctor.exit_code(checks)
+
+
+def _healthcheck(args: argparse.Namespace) -> int:
+    """The container image's HEALTHCHECK: ask the running bot's /healthz (companion.health)."""
+    import ipaddress
+    import urllib.error
+    import urllib.request
+
+    from companion.health import MetricsConfig
+
+    config = MetricsConfig.from_settings(load_settings(args.config))
+    if config is None:
+        return 0  # no endpoint to ask: the container's state is the process's
+    address = ipaddress.ip_address(config.bind)
+    if address.is_unspecified:  # listening everywhere: ask over loopback
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    host = f"[{address}]" if address.version == 6 else str(address)
+    try:
+        with urllib.request.urlopen(f"http://{host}:{config.port}/healthz", timeout=5) as answer:
+            return 0 if answer.status == 200 else 1
+    except (OSError, urllib.error.URLError) as error:
+        print(f"companion: /healthz on {host}:{config.port} did not answer OK: {error}")
+        return 1
 
 
 async def _serve(

@@ -115,6 +115,24 @@ def test_run_on_postgresql_starts_on_a_fresh_host(
     assert "I listened first" in again.stdout, "the reflection did not outlive the process"
 
 
+def test_run_with_postgresql_down_says_so_in_one_line(
+    installed_with_extras: Path, elsewhere: dict[str, str], tmp_path: Path
+) -> None:
+    """A server that is not there: one line naming it, exit 1 (a supervisor tries again)."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        port = closed.getsockname()[1]
+        url = f"postgresql://companion@127.0.0.1:{port}/companion"
+        config = _config(tmp_path, "pg", f'[console]\n[storage]\nurl = "{url}"\n')
+        done = _companion(
+            installed_with_extras, "run", "--config", str(config), env=elsewhere, cwd=tmp_path
+        )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], lines
+
+
 @pytest.mark.parametrize("command", ["run", "doctor"])
 def test_postgresql_without_its_extra_says_what_to_install(
     installed: Path, elsewhere: dict[str, str], tmp_path: Path, command: str

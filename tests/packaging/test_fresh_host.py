@@ -169,6 +169,7 @@ def test_db_migrate_without_the_postgresql_extra_says_what_to_install(
             "COMPANION_MATRIX_ACCESS_TOKEN",
         ),
     ],
+    ids=["discord", "matrix"],
 )
 def test_a_platform_without_its_extra_says_what_to_install(
     installed: Path,

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from companion import content as content_module
-from companion import logs, operations
+from companion import extras, logs, operations
 from companion.config import ConfigError, Settings, default_db_path, load_settings
 from companion.schema import ContentError
+from companion.store.postgres.db import StoreUnavailable
 
 log = logging.getLogger("companion")
 T = TypeVar("T")
@@ -29,6 +30,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ConfigError, ContentError) as error:
         print(f"companion: {error}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as error:  # the database server is down: a supervisor retries
+        print(f"companion: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:  # an optional extra the config needs is missing
+        missing = extras.missing_extra(error)
+        if missing is None:
+            raise
+        print(f"companion: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -69,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check a config file, its database and platforms")
     doctor.add_argument("--config", type=Path, required=True)
     doctor.set_defaults(func=_doctor)
+
+    healthcheck = sub.add_parser(
+        "healthcheck",
+        help="exit 0 when [metrics] /healthz answers or [metrics] is off (a container's check)",
+    )
+    healthcheck.add_argument("--config", type=Path, required=True)
+    healthcheck.set_defaults(func=_healthcheck)
 
     commands = sub.add_parser("commands", help="print the command list as Markdown")
     commands.set_defaults(func=_commands)
@@ -153,6 +170,29 @@ def _doctor(args: argparse.Namespace) -> int:
     checks = asyncio.run(doctor.diagnose(args.config))
     print(doctor.render(checks))
     return doctor.exit_code(checks)
+
+
+def _healthcheck(args: argparse.Namespace) -> int:
+    """The container image's HEALTHCHECK: ask the running bot's /healthz (companion.health)."""
+    import ipaddress
+    import urllib.error
+    import urllib.request
+
+    from companion.health import MetricsConfig
+
+    config = MetricsConfig.from_settings(load_settings(args.config))
+    if config is None:
+        return 0  # no endpoint to ask: the container's state is the process's
+    address = ipaddress.ip_address(config.bind)
+    if address.is_unspecified:  # listening everywhere: ask over loopback
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    host = f"[{address}]" if address.version == 6 else str(address)
+    try:
+        with urllib.request.urlopen(f"http://{host}:{config.port}/healthz", timeout=5) as answer:
+            return 0 if answer.status == 200 else 1
+    except (OSError, urllib.error.URLError) as error:
+        print(f"companion: /healthz on {host}:{config.port} did not answer OK: {error}")
+        return 1
 
 
 async def _serve(

@@ -152,6 +152,9 @@ def running(settings: Settings, where: Path | None) -> Iterator[Callable[[], Non
     if where is None:
         yield lambda: None
         return
+    # On a host where Companion never ran, nothing has made the data directory yet (the SQLite
+    # store makes it when it opens, after this; the PostgreSQL store never does).
+    where.parent.mkdir(parents=True, exist_ok=True)
     with open(where, "a+", encoding="utf-8") as handle:
         if settings.database_url is None:
             try:

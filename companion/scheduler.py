@@ -24,7 +24,7 @@ from companion.delivery import (
     AfterSent,
     Delivery,
     Job,
-    Kind,
+    PostKind,
     Prepare,
     Render,
 )
@@ -108,7 +108,11 @@ class Scheduler:
         after_sent: AfterSent | None = None,
         prepare: Prepare | None = None,
     ) -> None:
-        self.delivery.kinds[kind] = Kind(render, after_sent, prepare)
+        self.add_kind(PostKind(kind, render, after_sent, prepare))
+
+    def add_kind(self, kind: PostKind) -> None:
+        """Know how to render posts of ``kind`` (features declare theirs: ``post_kinds``)."""
+        self.delivery.kinds[kind.name] = kind
 
     def wake(self) -> None:
         self._wake.set()

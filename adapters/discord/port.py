@@ -33,7 +33,8 @@ RETRY_WINDOW = timedelta(hours=1)
 
 
 class DiscordPort:
-    """The ChatPort and ModeratorCheck the adapter attaches to ``app.ports``."""
+    """The port the adapter attaches through the gateway: ChatPort, Threads, PrivateMessages
+    and ModeratorCheck."""
 
     def __init__(self, client: discord.Client, moderators: ModeratorLookup) -> None:
         self.client = client

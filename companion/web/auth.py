@@ -13,7 +13,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from companion.features.dashboard import token_hash
-from companion.web.server import (
+from companion.web.context import (
     COOKIE,
     STATE,
     WebState,

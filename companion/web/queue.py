@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from companion.features.moderation.items import KINDS, describe
 from companion.markup import to_html
-from companion.web.server import community_ctx
+from companion.web.context import community_ctx
 
 
 def setup(router: web.UrlDispatcher) -> None:

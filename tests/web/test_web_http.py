@@ -12,9 +12,8 @@ from urllib.parse import unquote
 import pytest
 from aiohttp import FormData
 
-from companion.config import ConfigError
+from companion.config import ConfigError, WebSettings
 from companion.events import Actor, Place
-from companion.web.config import WebSettings
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.dbsearch import columns_containing
 from tests.fakes import RecordingPort

@@ -21,12 +21,9 @@ from zoneinfo import ZoneInfo
 
 from companion.delivery import (
     BACKOFF,
-    AfterSent,
     Delivery,
     Job,
     PostKind,
-    Prepare,
-    Render,
 )
 from companion.events import Place
 from companion.metrics import Metrics
@@ -100,15 +97,6 @@ class Scheduler:
         self._run_lock = asyncio.Lock()
 
     # --- wiring -------------------------------------------------------------------------
-
-    def register(
-        self,
-        kind: str,
-        render: Render,
-        after_sent: AfterSent | None = None,
-        prepare: Prepare | None = None,
-    ) -> None:
-        self.add_kind(PostKind(kind, render, after_sent, prepare))
 
     def add_kind(self, kind: PostKind) -> None:
         """Know how to render posts of ``kind`` (features declare theirs: ``post_kinds``)."""

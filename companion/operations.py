@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from companion import content as content_module
-from companion.config import ConfigError, Settings, default_db_path, load_settings
+from companion.config import ConfigError, Settings, default_db_path
+from companion.platforms import load_settings
 from companion.store import maintenance
 
 

@@ -23,12 +23,9 @@ from zoneinfo import ZoneInfo
 from companion.commands import UserError
 from companion.delivery import (
     BACKOFF,
-    AfterSent,
     Delivery,
     Job,
-    Kind,
-    Prepare,
-    Render,
+    PostKind,
 )
 from companion.events import Place
 from companion.metrics import Metrics
@@ -104,14 +101,9 @@ class Scheduler:
 
     # --- wiring -------------------------------------------------------------------------
 
-    def register(
-        self,
-        kind: str,
-        render: Render,
-        after_sent: AfterSent | None = None,
-        prepare: Prepare | None = None,
-    ) -> None:
-        self.delivery.kinds[kind] = Kind(render, after_sent, prepare)
+    def add_kind(self, kind: PostKind) -> None:
+        """Know how to render posts of ``kind`` (features declare theirs: ``post_kinds``)."""
+        self.delivery.kinds[kind.name] = kind
 
     def wake(self) -> None:
         self._wake.set()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
-from companion.delivery import Action, Post, Thread
+from companion.delivery import Action, Post, PostKind, Thread
 from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities, complete_zone, parse_zone
 from companion.features.prompts import Prompts, render
@@ -70,8 +70,12 @@ class Schedules:
         self.reflections = reflections
         self.prompts = prompts
         self.content = content
-        scheduler.register("reflection", self.render_reflection, prepare=self.prepare_reflections)
-        scheduler.register("discussion", self.render_discussion, self.discussion_sent)
+
+    def post_kinds(self) -> list[PostKind]:
+        return [
+            PostKind("reflection", self.render_reflection, prepare=self.prepare_reflections),
+            PostKind("discussion", self.render_discussion, self.discussion_sent),
+        ]
 
     def commands(self) -> list[CommandSpec]:
         ident = Param("id", "The schedule number (see `schedule list`)", ParamType.INT, min_value=1)

@@ -21,14 +21,14 @@ from datetime import timedelta
 from aiohttp import web
 
 from companion.features.dashboard import token_hash
-from companion.web.guard import read_form
-from companion.web.server import (
+from companion.web.context import (
     COOKIE,
     STATE,
     WebState,
     community_url,
     session_ctx,
 )
+from companion.web.guard import read_form
 
 LOGIN_COOKIE = "companion_login"
 LOGIN_PAGE_LIFETIME = 10 * 60  # seconds: as long as the link itself

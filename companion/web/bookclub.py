@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from companion.events import Place
+from companion.web.context import community_ctx
 from companion.web.guard import path_id
-from companion.web.server import community_ctx
 
 
 def setup(router: web.UrlDispatcher) -> None:

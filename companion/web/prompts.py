@@ -11,8 +11,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion import exchange
+from companion.web.context import Ctx, community_ctx
 from companion.web.guard import path_id
-from companion.web.server import Ctx, community_ctx
 
 MAX_IMPORT = 512 * 1024
 

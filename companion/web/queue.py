@@ -13,8 +13,8 @@ from markupsafe import Markup
 
 from companion.features.moderation.items import KINDS, describe
 from companion.markup import to_html
+from companion.web.context import community_ctx
 from companion.web.guard import path_id
-from companion.web.server import community_ctx
 
 
 def setup(router: web.UrlDispatcher) -> None:

@@ -18,8 +18,8 @@ from companion.features.bookclub.chapters import REMINDER_KIND, THREAD_KIND
 from companion.recurrence import DAY_NAMES, to_instant
 from companion.scheduler import describe, recurrence_of
 from companion.store.schedules import ScheduleRow
+from companion.web.context import Ctx, community_ctx
 from companion.web.guard import path_id
-from companion.web.server import Ctx, community_ctx
 
 DAYS_SHOWN = 30
 MAX_PER_SCHEDULE = 62  # two a day for a month is the most a calendar cell shows

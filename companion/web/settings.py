@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from companion.web.server import community_ctx
+from companion.web.context import community_ctx
 
 
 def setup(router: web.UrlDispatcher) -> None:

@@ -151,7 +151,7 @@ async def test_one_club_per_channel_several_per_community(app):
 
 async def test_the_club_in_the_terminal(app, clock):
     out = io.StringIO()
-    console = ConsoleAdapter(app, stdout=out, interactive=False)
+    console = ConsoleAdapter(app.gateway, stdout=out, interactive=False)
     app.ports.attach("console", console)
     for line in (
         "timezone Europe/Berlin",

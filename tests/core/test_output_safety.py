@@ -262,7 +262,7 @@ class Harness:
             # Plain rooms: an encrypting adapter would wait for a first sync before sending.
             {"homeserver": "http://127.0.0.1:9", "user_id": "@bot:localhost", "encryption": False}
         )
-        self.matrix = MatrixAdapter(self.app, config)
+        self.matrix = MatrixAdapter(self.app.gateway, config)
         self.matrix_sent: list[dict[str, Any]] = []
 
         async def room_send(
@@ -277,7 +277,7 @@ class Harness:
         self.matrix.client.room_send = room_send  # type: ignore[method-assign]
         self.matrix.client.room_create = room_create  # type: ignore[method-assign]
         self.console_out = io.StringIO()
-        self.console = ConsoleAdapter(self.app, stdout=self.console_out, interactive=False)
+        self.console = ConsoleAdapter(self.app.gateway, stdout=self.console_out, interactive=False)
         self.discord_sent: list[str] = []
         self.posts = 0
         for platform in PLATFORMS:

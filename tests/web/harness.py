@@ -11,8 +11,8 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from companion.app import App
+from companion.config import WebSettings
 from companion.events import Actor, Place
-from companion.web.config import WebSettings
 from companion.web.server import create
 from tests.conftest import MODERATOR, PLACE, say
 from tests.fakes import RecordingPort

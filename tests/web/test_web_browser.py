@@ -22,9 +22,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from companion.config import WebSettings
 from companion.events import Actor
 from companion.features.dashboard import token_hash
-from companion.web.config import WebSettings
 from companion.web.server import create
 from companion_adapters.console import ConsoleAdapter
 from companion_adapters.console.adapter import PLACE as CONSOLE
@@ -89,7 +89,7 @@ async def off_loop(call: Callable[..., T], *args: Any) -> T:
 async def served(make_app) -> AsyncIterator[tuple[Any, ConsoleAdapter, io.StringIO, str]]:
     app = await make_app(sections=WEB)
     out = io.StringIO()
-    console = ConsoleAdapter(app, stdout=out, interactive=False)
+    console = ConsoleAdapter(app.gateway, stdout=out, interactive=False)
     app.ports.attach("console", console)
     server = TestServer(create(app, WebSettings.from_settings(app.settings)), host="127.0.0.1")
     await server.start_server()

@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import ClientSession, CookieJar, FormData
 
-from companion.config import ConfigError
+from companion.config import ConfigError, WebSettings
 from companion.events import Actor, Place
 from companion.web import server
-from companion.web.config import WebSettings
 from tests.conftest import MEMBER, PLACE, say
 from tests.fakes import RecordingPort
 from tests.web.harness import WEB, Browserless, ask_link, login_nonce, page, serve

@@ -12,10 +12,9 @@ from urllib.parse import unquote
 import pytest
 from aiohttp import ClientResponse, FormData
 
-from companion.config import ConfigError
+from companion.config import ConfigError, WebSettings
 from companion.events import Actor, Place
 from companion.store.prompts import PromptRepo
-from companion.web.config import WebSettings
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.core.test_unit_of_work import fail_in
 from tests.dbsearch import columns_containing

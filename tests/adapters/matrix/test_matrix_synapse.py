@@ -1,6 +1,6 @@
 """The Matrix adapter end to end, against a real Synapse on 127.0.0.1.
 
-Each test registers fresh users, runs the bot in this event loop with ``run(app, settings)``
+Each test registers fresh users, runs the bot in this event loop with ``run(app.gateway, settings)``
 (a temporary SQLite file, the shipped content, a FakeClock), and drives it with a second
 matrix-nio client as a person would: invite, commands, threads, restarts.
 """
@@ -489,10 +489,10 @@ async def test_a_missing_or_refused_token_fails_at_start(
     app = await build(settings, content=shipped)
     try:
         with pytest.raises(ConfigError, match=TOKEN_ENV):
-            await run(app, settings)
+            await run(app.gateway, settings)
         monkeypatch.setenv(TOKEN_ENV, "syt_not_a_real_token")
         with pytest.raises(ConfigError, match=f"M_UNKNOWN_TOKEN.*{TOKEN_ENV}"):
-            await run(app, settings)
+            await run(app.gateway, settings)
     finally:
         await app.close()
 
@@ -525,7 +525,7 @@ async def test_a_password_login_keeps_its_device_across_restarts(
     async def start() -> Bot:
         settings = matrix_settings(synapse, user, tmp_path / "pw.db")
         app = await build(settings, clock=FakeClock(START))
-        bot = Bot(user, app, asyncio.create_task(run(app, settings)))
+        bot = Bot(user, app, asyncio.create_task(run(app.gateway, settings)))
         deadline = time.monotonic() + 5
         while "matrix" not in app.ports or not bot.adapter.sync.synced.is_set():
             assert not bot.task.done(), bot.task.exception()

@@ -48,7 +48,12 @@ FILES = (
 # day's own texts and the names of its sources get this much; the frame around them (its
 # heading, the labels, the check-in line) stays under the rest (a test renders every day).
 DAY_BUDGET = 1650
-PATH_PARTS = ("active-practice", "power-and-privilege", "equity-inclusion-justice", "accountability")
+PATH_PARTS = (
+    "active-practice",
+    "power-and-privilege",
+    "equity-inclusion-justice",
+    "accountability",
+)
 PATH_SOURCES = ("terms", "practices", "myths", "resources", "reflections")
 
 
@@ -690,8 +695,6 @@ def _assemble(entries: dict[str, Entries], tags: dict[str, str]) -> Content:
         )
     paths = {}
     for p in items("paths.toml"):
-        days = tuple(
-            PathDay(**{**d, **{k: tup(d, k) for k in PATH_SOURCES}}) for d in p["day"]
-        )
+        days = tuple(PathDay(**{**d, **{k: tup(d, k) for k in PATH_SOURCES}}) for d in p["day"])
         paths[p["id"]] = LearningPath(p["id"], p["title"], p["summary"], days)
     return Content(tags, resources, terms, reflections, prompts, myths, practices, plans, paths)

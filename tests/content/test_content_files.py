@@ -363,7 +363,7 @@ def test_a_day_too_long_for_one_chat_message_is_refused(broken):
     line = _replace(
         broken / "paths.toml",
         'deeper = "Read Michelle MiJung Kim',
-        'deeper = "' + "x" * 690 + ' Read Michelle MiJung Kim',
+        'deeper = "' + "x" * 690 + " Read Michelle MiJung Kim",
     )
     problems = _problems(broken)
     assert any('field "deeper"' in p and f"paths.toml:{line}:" in p for p in problems), problems

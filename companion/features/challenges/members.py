@@ -109,17 +109,18 @@ class ChallengeWalk:
             where = where + fmt(", paused")
         shown = [fmt("day {}: {}", d, counts[d]) for d in sorted(counts) if counts[d] >= MIN_COUNT]
         upcoming = await self._next_opening(challenge, reached + 1)
-        return Reply(
-            lines(
-                fmt("{}: {}. {} joined.", italic(path.title), where, joined),
-                fmt("Next day opens {}.", upcoming) if upcoming and reached else "",
-                fmt("Check-ins: {}.", join(shown, "; ")) if shown else "",
-                fmt(
-                    "Check-ins show from five a day, so nobody can be singled out. "
-                    "`challenge join` to walk along; `challenge today` shows today's day."
-                ),
+        parts: list[object] = [fmt("{}: {}. {} joined.", italic(path.title), where, joined)]
+        if upcoming and reached:
+            parts.append(fmt("Next day opens {}.", upcoming))
+        if shown:
+            parts.append(fmt("Check-ins: {}.", join(shown, "; ")))
+        parts.append(
+            fmt(
+                "Check-ins show from five a day, so nobody can be singled out. "
+                "`challenge join` to walk along; `challenge today` shows today's day."
             )
         )
+        return Reply(lines(*parts))
 
     async def join(self, inv: Invocation) -> Reply:
         challenge, path, reached = await self._here(inv)

@@ -38,7 +38,7 @@ def sources(content: Content, day: PathDay) -> Md:
                 names.append(fmt("glossary: {}", italic(content.terms[ref].term)))
             elif kind == "practices":
                 practice = next(p for p in content.practices if p.id == ref)
-                names.append(fmt("practice: {}", practice.text))
+                names.append(fmt("practice: {}", practice.text.rstrip(".")))
             elif kind == "myths":
                 myth = next(m for m in content.myths if m.id == ref)
                 names.append(fmt("myth {}", myth.number))

@@ -3,6 +3,8 @@ on SQLite and PostgreSQL (make_app runs each test on both), with the shipped pat
 
 from __future__ import annotations
 
+import json
+import signal
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +14,7 @@ from companion.events import Actor, Place
 from companion.markup import to_plain
 from tests.conftest import MODERATOR, PLACE, say
 from tests.core.schedule_helpers import run_until
+from tests.core.test_crash import worker
 from tests.fakes import RecordingPort
 
 MEMBERS = [Actor(f"u:m{i}", f"Member {i}") for i in range(6)]
@@ -228,3 +231,19 @@ async def test_bad_input_changes_nothing(make_app, shipped, clock, port):
     assert "already runs here" in again.text
     assert "not paused" in (await say(app, "challenge resume", MODERATOR)).text
     assert "has not started yet" in (await say(app, "challenge today", MEMBERS[0])).text
+
+
+@pytest.mark.parametrize("mode", ["kill-before-send", "kill-after-send"])
+async def test_a_process_killed_mid_post_opens_the_day_once(make_app, store_target, tmp_path, mode):
+    app = await make_app()  # the small fixture content: the three-day path
+    started = await say(app, "challenge start three-days 2026-03-02 13:00", MODERATOR)
+    assert "Challenge started" in started.text, started.text
+    await app.close()
+    journal = tmp_path / "journal.jsonl"
+    journal.touch()
+
+    assert worker(store_target, journal, "2026-03-02T13:00:05+00:00", mode) == -signal.SIGKILL
+    assert worker(store_target, journal, "2026-03-02T13:01:06+00:00", "normal") == 0
+    assert worker(store_target, journal, "2026-03-02T13:02:00+00:00", "normal") == 0
+    posts = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [p["text"].split("\n")[0] for p in posts] == ["Day 1 of 3: Begin"]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from companion.events import Actor, Place
+from companion.features.challenges.days import tick_after
 from companion.markup import to_plain
 from tests.conftest import MODERATOR, PLACE, say
 from tests.core.schedule_helpers import run_until
@@ -247,3 +248,12 @@ async def test_a_process_killed_mid_post_opens_the_day_once(make_app, store_targ
     assert worker(store_target, journal, "2026-03-02T13:02:00+00:00", "normal") == 0
     posts = [json.loads(line) for line in journal.read_text().splitlines()]
     assert [p["text"].split("\n")[0] for p in posts] == ["Day 1 of 3: Begin"]
+
+
+def test_a_days_private_round_comes_that_evening_never_in_the_night():
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 3, 3, hour, minute)
+
+    assert tick_after(at(9)) == at(17)  # eight hours on
+    assert tick_after(at(18)) == at(23)  # not at two in the morning
+    assert tick_after(at(22, 30)) == at(23, 30)  # at least an hour to check in

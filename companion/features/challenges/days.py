@@ -1,4 +1,4 @@
-"""A challenge's days on the scheduler: each day's thread and, eight hours later, that day's
+"""A challenge's days on the scheduler: each day's thread and, later that day, the day's
 round of private messages (a nudge to members who opted in and have not checked in; the
 review questions for terms met three and ten days before) are one-off schedules, so the
 scheduler's guarantees hold: claimed before sending, keyed, posted once, in local time.
@@ -25,6 +25,7 @@ from companion.store.schedules import ScheduleRow, iso
 
 DAY_KIND, TICK_KIND = "challenge-day", "challenge-tick"
 TICK_AFTER = timedelta(hours=8)  # the day's private round, this long after its thread opens
+TICK_LATEST, TICK_FIRST = time(23, 0), timedelta(hours=1)  # ... by 23:00, at least 1 h after
 REVIEW_DAYS = max(REVIEW_AFTER)  # ticks go on this many days after the last day
 
 
@@ -39,8 +40,15 @@ def plan(start: date, at: time, days: int) -> list[Planned]:
     """Every day's thread and every tick, in local wall-clock time (DST never moves them)."""
     opens = [datetime.combine(start + timedelta(days=n), at) for n in range(days + REVIEW_DAYS)]
     return [Planned("day", n + 1, opens[n]) for n in range(days)] + [
-        Planned("tick", n + 1, opens[n] + TICK_AFTER) for n in range(days + REVIEW_DAYS)
+        Planned("tick", n + 1, tick_after(opens[n])) for n in range(days + REVIEW_DAYS)
     ]
+
+
+def tick_after(opens: datetime) -> datetime:
+    """When a day's private round goes: eight hours after the day opens, but in the evening
+    of that day (by 23:00) rather than in the night, and never within the first hour."""
+    evening = datetime.combine(opens.date(), TICK_LATEST)
+    return max(min(opens + TICK_AFTER, evening), opens + TICK_FIRST)
 
 
 def place_of(challenge: ChallengeRow) -> Place:

@@ -533,7 +533,7 @@ def source_name(kind: str, entry: dict[str, Any]) -> str:
     if kind == "myths":
         return f"myth {entry['number']}"
     if kind == "reflections":
-        return f"reflection: {entry['id']}"
+        return f"reflection question: {entry['text']}"
     year = f", {entry['year']}" if entry.get("year") else ""
     return f"{entry['creator']}, {entry['title']}{year}"
 

@@ -45,7 +45,7 @@ def sources(content: Content, day: PathDay) -> Md:
             elif kind == "resources":
                 names.append(content.resources[ref].citation)
             else:
-                names.append(fmt("reflection: {}", code(ref)))
+                names.append(fmt("reflection question: {}", content.reflections[ref].text))
     return join(names, "; ")
 
 

@@ -1,7 +1,7 @@
 """The aiohttp application: security headers, templates, the request context, start and stop.
 
-Every page module (auth, schedules, queue, prompts, bookclub, settings) adds its routes in
-``setup``. A page gets a :class:`Ctx` from :func:`community_ctx`, which refuses a request
+Every page module (auth, schedules, queue, prompts, bookclub, challenge, settings) adds its
+routes in ``setup``. A page gets a :class:`Ctx` from :func:`community_ctx`, which refuses a request
 without a live session (401), for a community the session does not reach (404), from a
 member the platform no longer calls a moderator (403), or a form without the session's
 CSRF token (403). Actions then run the same registered command the chat runs.

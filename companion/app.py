@@ -29,6 +29,7 @@ from companion.dispatch import Dispatcher
 from companion.events import Actor, Invocation, Place, Reply
 from companion.features.bookclub import BookClubs
 from companion.features.bookclub.plans import Plans
+from companion.features.challenges import Challenges
 from companion.features.communities import Communities
 from companion.features.dashboard import Dashboard
 from companion.features.definitions import Definitions
@@ -266,6 +267,7 @@ async def build(
             Schedules(store, scheduler, communities, reflections, prompts, content),
             plans,
             BookClubs(store, scheduler, communities, plans),
+            Challenges(store, scheduler, communities, content, Notices(store, ports, clock)),
             Resources(store, content),
             Moderation(
                 store,

@@ -4,8 +4,8 @@ The scheduler (companion.scheduler) decides what is due and claims it; :class:`D
 sends a claimed batch: each kind's batch preparation, one render and one port call per post,
 one mark of those sent, each kind's bookkeeping after. A failed post is retried with
 backoff and then its schedule paused with the reason; one post's failure never costs the
-others their "sent" mark. What a post is (``Post``, ``Thread``) and how features declare
-their kinds of post (``PostKind``, ``Posting``) are declared here too.
+others their "sent" mark. What a post is (``Post``, ``Thread``, ``Silent``) and how features
+declare their kinds of post (``PostKind``, ``Posting``) are declared here too.
 """
 
 from __future__ import annotations
@@ -60,7 +60,15 @@ class Thread:
             object.__setattr__(self, "text", as_md(self.text))
 
 
-Action = Post | Thread
+@dataclass(frozen=True, slots=True)
+class Silent:
+    """Nothing to post in the room: the occurrence is its kind's ``after_sent`` alone (a
+    round of private messages), claimed, keyed and marked like any post."""
+
+    meta: str = ""
+
+
+Action = Post | Thread | Silent
 Render = Callable[[ScheduleRow, datetime], Awaitable[Action]]
 AfterSent = Callable[[ScheduleRow, datetime, Action], Awaitable[None]]
 
@@ -164,7 +172,7 @@ class Delivery:
                 await threads.open_thread(
                     place, action.title, action.text, key=job.key, kind=action.kind
                 )
-            else:  # a post, or a thread where there are none: its first message alone
+            elif not isinstance(action, Silent):  # a post, or a thread where there are none
                 await port.post(place, action.text, key=job.key, kind=action.kind)
         except Exception as error:  # an adapter's failure must not stop the loop
             await self._failed(job.key, row, job.attempts, error)

@@ -216,8 +216,9 @@ class Schedules:
     async def list_(self, inv: Invocation) -> Reply:
         rows = await self.store.schedules.for_community(inv.place.community_id)
         clubs = {r.room_id for r in rows if r.kind.startswith("bookclub-")}
-        rows = [r for r in rows if not r.kind.startswith("bookclub-")]
-        if not rows and not clubs:
+        walking = any(r.kind.startswith("challenge-") for r in rows)
+        rows = [r for r in rows if not r.kind.startswith(("bookclub-", "challenge-"))]
+        if not rows and not clubs and not walking:
             return Reply(
                 fmt(
                     "Nothing is planned here yet. Moderators can start with "
@@ -242,6 +243,8 @@ class Schedules:
                     len(clubs),
                 )
             )
+        if walking:
+            items.append(fmt("A challenge's days: `challenge` shows where it is"))
         return Reply(lines(fmt("**Planned here**"), bullets(items)), kind=Kind.LIST)
 
     async def _own(self, inv: Invocation) -> ScheduleRow:

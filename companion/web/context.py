@@ -38,6 +38,7 @@ PAGES = (
     ("queue", "Moderation queue"),
     ("prompts", "Prompts and glossary"),
     ("bookclub", "Book club"),
+    ("challenge", "Challenge"),
     ("settings", "Settings"),
 )
 

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from companion.features.bookclub.chapters import REMINDER_KIND, THREAD_KIND
+from companion.features.challenges.days import DAY_KIND as CHALLENGE_DAY
+from companion.features.challenges.days import TICK_KIND as CHALLENGE_TICK
 from companion.recurrence import DAY_NAMES, to_instant
 from companion.scheduler import describe, recurrence_of
 from companion.store.schedules import ScheduleRow
@@ -85,6 +87,8 @@ def _what(row: ScheduleRow, labels: dict[int, str]) -> str:
         return labels[row.id]
     if row.kind in (THREAD_KIND, REMINDER_KIND):
         return "Book club"
+    if row.kind == CHALLENGE_DAY:
+        return f"Challenge: day {row.payload.partition(':')[2]} opens"
     return "Reflection question" if row.kind == "reflection" else "Discussion thread"
 
 
@@ -109,6 +113,8 @@ async def page(request: web.Request) -> web.Response:
     labels = await _labels(ctx)
     days = [Day(today + timedelta(days=n), n == 0) for n in range(DAYS_SHOWN)]
     for row in rows:
+        if row.kind == CHALLENGE_TICK:  # a round of private messages: nothing in the room
+            continue
         for moment in occurrences(row, now, end):
             local = moment.astimezone(zone)
             index = (local.date() - today).days
@@ -121,7 +127,7 @@ async def page(request: web.Request) -> web.Response:
     listed = [
         (row, _what(row, labels), describe(row), _local(row))
         for row in rows
-        if row.kind not in (THREAD_KIND, REMINDER_KIND)
+        if row.kind not in (THREAD_KIND, REMINDER_KIND, CHALLENGE_DAY, CHALLENGE_TICK)
     ]
     chosen = request.query.get("date", "")
     return ctx.render(

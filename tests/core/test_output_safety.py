@@ -46,6 +46,8 @@ from companion.commands import CommandSpec, ParamType
 from companion.config import Settings
 from companion.events import Actor, Invocation, Kind, Place, Reply
 from companion.features.bookclub.plans import slugify
+from companion.features.challenges.text import day_text
+from companion.features.challenges.text import title as challenge_title
 from companion.fmt import Md, fmt
 from companion_adapters.console.adapter import ConsoleAdapter
 from companion_adapters.console.adapter import render as console_render
@@ -491,6 +493,9 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     tomorrow = (today + timedelta(days=1)).isoformat()
     do("schedule discussion", mod, rule="once", when=f"{tomorrow} 23:30 next")
     do("reflect answer", member, text=prompt)
+    do("challenge start", mod, path="three-days", date=today.isoformat(), time="23:10")
+    do("challenge join", member)
+    do("challenge remind", member, switch="on")
     do("bookclub progress", member, chapter=1)
     for name, who, args in [
         ("prompt list", member, {}),
@@ -518,6 +523,25 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     assert harness.posts > before, "nothing was posted"
     assert harness.matrix_sent, "the Matrix adapter sent nothing (its sends failed?)"
     harness.check_sent()
+    clock.set(datetime.combine(today - timedelta(days=1), time(23, 40), UTC))  # day 1 is open
+    replies.clear()
+    do("challenge done", member, note=reason)
+    for name in ("challenge", "challenge today", "challenge progress", "journal", "mydata"):
+        do(name, member)
+    for reply in replies:
+        check_markdown(reply.text, harness.links, reply.kind)
+    assert "Checked in for day" in replies[0].text, replies[0].text
+    do("challenge end", mod)  # its later days and ticks are not the next example's work
+
+
+def test_every_challenge_day_as_posted_stays_safe_on_every_platform(harness: Harness) -> None:
+    shipped = content_module.load()
+    for path in shipped.paths.values():
+        for day in path.days:
+            check_title(challenge_title(path, day), harness.links)
+            text = day_text(shipped, path, day)
+            check_markdown(text, harness.links, Kind.DISCUSSION)
+            assert len(to_discord(text)) <= 2000  # one Discord message, whole
 
 
 # --- the checks themselves -------------------------------------------------------------------

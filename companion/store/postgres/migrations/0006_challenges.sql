@@ -1,4 +1,4 @@
--- The same tables as SQLite's 0008_challenges.sql.
+-- The same tables as SQLite's 0009_challenges.sql.
 -- Challenges: a community walks a learning path (content/paths.toml) one day at a time.
 -- One running challenge per community on a platform; its days post in the room it started in.
 CREATE TABLE challenge (

@@ -755,9 +755,9 @@ async def test_a_moderator_gets_a_dashboard_link_only_they_see(start_bot: BotFac
     token = await dashboard_link(bot)
     web: Browserless = await serve(bot.app, RecordingPort())
     try:
-        landed = await web.client.post("/login", data={"token": token})
-        assert landed.status == 200
-        assert landed.url.path == f"/c/{bot.guild.guild.id}/schedules"
+        landed = await web.sign_in(token)
+        assert landed.status == 303
+        assert landed.headers["Location"] == f"/c/{bot.guild.guild.id}/schedules"
     finally:
         await web.client.close()
 

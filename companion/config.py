@@ -40,7 +40,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         "window_seconds",
     ),
     "scheduler": ("grace_hours",),
-    "metrics": ("enabled", "bind", "port", "stale_after_seconds"),
+    "metrics": ("enabled", "bind", "port", "stale_after_seconds", "header_timeout"),
     "web": (
         "enabled",
         "bind",

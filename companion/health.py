@@ -1,13 +1,16 @@
 """The `[metrics]` HTTP endpoint: /healthz for readiness and liveness, /metrics for Prometheus.
 
 Off unless the config has a `[metrics]` table. It binds to 127.0.0.1 by default: put a
-reverse proxy or the Prometheus agent on the same machine rather than exposing it.
+reverse proxy or the Prometheus agent on the same machine rather than exposing it. Its edge is
+the dashboard's (companion.httpedge): slow clients closed, a malformed request one warning
+line, no aiohttp version in ``Server``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,7 @@ from companion.metrics import Metrics
 from companion.scheduler import Scheduler
 
 BIND, PORT, STALE = "127.0.0.1", 9464, 180.0
+HEADER_TIMEOUT = 10.0  # seconds to send a request's head, as the dashboard's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,7 @@ class MetricsConfig:
     bind: str = BIND
     port: int = PORT
     stale_after_seconds: float = STALE  # a sync or heartbeat older than this: unhealthy
+    header_timeout: float = HEADER_TIMEOUT  # a request head slower than this: closed
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MetricsConfig | None:
@@ -36,6 +41,7 @@ class MetricsConfig:
         bind = table.get("bind", BIND)
         port = table.get("port", PORT)
         stale = table.get("stale_after_seconds", STALE)
+        header_timeout = table.get("header_timeout", HEADER_TIMEOUT)
         try:
             ipaddress.ip_address(bind)
         except (ValueError, TypeError):
@@ -46,7 +52,13 @@ class MetricsConfig:
             raise ConfigError("[metrics] port must be a whole number from 1 to 65535.")
         if not isinstance(stale, int | float) or isinstance(stale, bool) or stale <= 0:
             raise ConfigError("[metrics] stale_after_seconds must be a number of seconds above 0.")
-        return cls(str(bind), port, float(stale))
+        if (
+            not isinstance(header_timeout, int | float)
+            or isinstance(header_timeout, bool)
+            or header_timeout <= 0
+        ):
+            raise ConfigError("[metrics] header_timeout must be a number of seconds above 0.")
+        return cls(str(bind), port, float(stale), float(header_timeout))
 
 
 def health(
@@ -86,15 +98,24 @@ class HealthServer:
         self.expected = expected
         self.port = config.port
         self._runner: Any = None
+        self._watchdog: Any = None
 
     async def start(self) -> int:
         """Listen; returns the port (useful with port 0, which picks a free one)."""
         from aiohttp import web  # only when the endpoint is on
 
-        app = web.Application()
+        from companion import httpedge
+
+        watchdog = httpedge.Watchdog(self.config.header_timeout)
+        app = web.Application(middlewares=[httpedge.watching(watchdog)])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
-        runner = web.AppRunner(app, access_log=None)
+        httpedge.hide_server_version()
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            logger=httpedge.ProtocolLog(logging.getLogger("aiohttp.server"), "metrics"),
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.config.bind, self.config.port)
         try:
@@ -105,6 +126,9 @@ class HealthServer:
                 f"[metrics] cannot listen on {self.config.bind}:{self.config.port}: {error}"
             ) from None
         self._runner = runner
+        assert runner.server is not None
+        watchdog.watch(runner.server)
+        self._watchdog = watchdog
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         if sockets:
@@ -112,6 +136,9 @@ class HealthServer:
         return self.port
 
     async def stop(self) -> None:
+        if self._watchdog is not None:
+            await self._watchdog.stop()
+            self._watchdog = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -64,7 +64,28 @@ def _db_path(args: argparse.Namespace) -> Path:
     return args.db or default_db_path()
 
 
+def _database_url(args: argparse.Namespace) -> str | None:
+    """The config's PostgreSQL [storage] url, when it names one (None: a SQLite file)."""
+    if args.config is None:
+        return None
+    return load_settings(args.config).database_url
+
+
 def _backup(args: argparse.Namespace) -> int:
+    url = _database_url(args)
+    if url is not None:
+        from companion.store.postgres.maintenance import pg_dump_command
+
+        key = load_settings(args.config).key_file
+        print(
+            "companion: no backup written: [storage] url is a PostgreSQL database, which "
+            "`db backup` does not copy; back it up with pg_dump (it takes the password from "
+            "PGPASSWORD or ~/.pgpass)"
+            + (f" and keep a copy of {key}" if key is not None else "")
+            + f"; run: {pg_dump_command(url, str(args.path))}",
+            file=sys.stderr,
+        )
+        return 2
     source = _db_path(args)
     try:
         version = asyncio.run(maintenance.backup(source, args.path))
@@ -79,13 +100,28 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    try:
-        result = asyncio.run(maintenance.check(_db_path(args)))
-    except maintenance.MaintenanceError as error:
-        print(f"companion: {error}", file=sys.stderr)
-        return 2
+    url = _database_url(args)
+    if url is not None:
+        from companion.config import secret
+        from companion.store.postgres import maintenance as pg_maintenance
+        from companion.store.postgres.db import StoreUnavailable
+
+        try:
+            password = secret("COMPANION_DATABASE_PASSWORD")
+            result = asyncio.run(pg_maintenance.check(url, password))
+        except StoreUnavailable as error:
+            print(f"companion: {error}", file=sys.stderr)
+            return 2
+    else:
+        try:
+            result = asyncio.run(maintenance.check(_db_path(args)))
+        except maintenance.MaintenanceError as error:
+            print(f"companion: {error}", file=sys.stderr)
+            return 2
     print(f"database {result.path}")
-    if result.integrity_ok:
+    if not result.integrity_checked:
+        print("  integrity: PostgreSQL checks its pages as it reads them (pg_amcheck: deeper)")
+    elif result.integrity_ok:
         print("  integrity: ok")
     else:
         print("  integrity: PROBLEMS (restore a backup, or run sqlite3's .recover)")

@@ -127,8 +127,12 @@ async def _check(
             failed(
                 "matrix token",
                 f"{config.homeserver} refused the access token in {token_source} ({problem})",
-                f"set {TOKEN_ENV} to a current access token of {config.user_id} (Element "
-                "signed in as the bot: Settings > Help & About > Access Token)",
+                f"set {TOKEN_ENV} to a current access token of {config.user_id} for a "
+                "device of the bot's own, never an Element session's: with the Matrix "
+                "Authentication Service, mas-cli manage issue-compatibility-token "
+                "<bot's username> <device id>; where password login works, POST "
+                '/_matrix/client/v3/login with the password and a "device_id" (README, '
+                '"Matrix without password login"); keep the same device id',
             )
         ]
     result = [passed("matrix token", f"accepted by {config.homeserver}")]

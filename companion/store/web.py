@@ -63,6 +63,15 @@ class WebRepo:
             )
         return None if row is None else LoginRow(*row)
 
+    async def peek_login(self, token_hash: str, now: datetime) -> LoginRow | None:
+        """Whose a link is, while it is still unused and current, without using it."""
+        row = await self.db.fetchone(
+            "SELECT platform, member_id, display_name, community_id, room_id FROM web_login "
+            "WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+            (token_hash, iso(now)),
+        )
+        return None if row is None else LoginRow(*row)
+
     async def open_session(
         self, session_hash: str, login: LoginRow, now: datetime, expires: datetime
     ) -> None:

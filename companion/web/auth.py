@@ -9,6 +9,13 @@ the attacker): the page sets a short-lived random cookie and its form carries a 
 derived from that cookie and the token. ``POST /login`` spends nothing unless both match,
 which only the page the dashboard itself served can arrange; the guard middleware also
 refuses the post when the browser says it came from another site.
+
+A site that navigates the browser to ``/login?token=<its own token>`` gets the dashboard's
+own page, which does post it; so when the browser already has a live session for a different
+member, the post changes nothing and shows who they are signed in as, with a button to
+switch (``switch=1``) that only a person's click sends. The check is on the post, not the
+page: the session cookie is SameSite=Strict, so a cross-site navigation to the page does not
+carry it, but the page's own post does.
 """
 
 from __future__ import annotations
@@ -91,7 +98,23 @@ async def login(request: web.Request) -> web.Response:
         )
     ):
         state.refuse(web.HTTPForbidden, "Sign-in refused", NOT_FROM_LINK)
+    assert isinstance(token, str) and isinstance(nonce, str)
     now = state.now()
+    old = request.cookies.get(COOKIE, "")
+    current = await state.app.store.web.session(token_hash(old), now) if old else None
+    if current is not None and form.get("switch") != "1":
+        pending = await state.app.store.web.peek_login(token_hash(token), now) if token else None
+        if pending is not None and (pending.platform, pending.member_id) != (
+            current.platform,
+            current.member_id,
+        ):
+            return state.page(
+                "login_switch.html",
+                token=token,
+                nonce=nonce,
+                current=current.display_name,
+                other=pending.display_name,
+            )
     found = (
         await state.app.store.web.take_login(token_hash(token), now)
         if isinstance(token, str) and token
@@ -101,8 +124,6 @@ async def login(request: web.Request) -> web.Response:
         state.refuse(web.HTTPForbidden, "Link not valid", EXPIRED)
     target = web.HTTPSeeOther(community_url(found.community_id))
     target.del_cookie(LOGIN_COOKIE, path="/login")
-    old = request.cookies.get(COOKIE, "")
-    current = await state.app.store.web.session(token_hash(old), now) if old else None
     if (
         current is not None
         and current.platform == found.platform

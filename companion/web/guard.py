@@ -10,22 +10,27 @@
   refuses a state-changing request sent from another site (``Origin`` or ``Sec-Fetch-Site``),
   as a second line behind the CSRF tokens, and tells :class:`Watchdog` when a request runs.
 - :class:`Watchdog` closes connections that have not sent a whole request head within the
-  configured time of opening, or of their previous response (aiohttp has no header timeout:
-  a client sending one byte a second would hold its connection for ever).
+  configured time of opening, or of their previous response; it, :class:`ProtocolLog` and
+  :func:`hide_server_version` live in companion.httpedge, which the [metrics] endpoint uses
+  too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
-from aiohttp import web, web_response
+from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
+
+from companion.httpedge import SERVER as SERVER
+from companion.httpedge import ProtocolLog as ProtocolLog
+from companion.httpedge import Watchdog as Watchdog
+from companion.httpedge import hide_server_version as hide_server_version
 
 log = logging.getLogger(__name__)
 
@@ -79,77 +84,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class Watchdog:
-    """Closes connections idle (no whole request head yet) for longer than ``timeout``.
-
-    A connection counts as idle from when it opens, and again from when its last response
-    has been written; :func:`middleware` marks the time in between as busy. A poll a few
-    times per timeout is precise enough and needs nothing from aiohttp but public parts.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._idle_since: dict[web.RequestHandler, float] = {}
-        self._busy: set[web.RequestHandler] = set()
-        self._task: asyncio.Task[None] | None = None
-
-    def started(self, request: web.Request) -> None:
-        if self._task is None:  # not watching (a test server)
-            return
-        handler = request.protocol
-        self._busy.add(handler)
-        task = asyncio.current_task()  # aiohttp's task for this request and its response
-        assert task is not None
-        task.add_done_callback(lambda _: self._finished(handler))
-
-    def _finished(self, handler: web.RequestHandler) -> None:
-        self._busy.discard(handler)
-        self._idle_since[handler] = asyncio.get_running_loop().time()
-
-    def watch(self, server: web.Server) -> None:
-        self._task = asyncio.create_task(self._run(server), name="web-watchdog")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self, server: web.Server) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.timeout / 5)
-            now = loop.time()
-            open_now = set(server.connections)
-            for handler in list(self._idle_since):
-                if handler not in open_now:
-                    del self._idle_since[handler]
-            for handler in open_now - self._busy:
-                if now - self._idle_since.setdefault(handler, now) >= self.timeout:
-                    handler.force_close()  # flushes what was written, then closes
-
-
 WATCHDOG = web.AppKey("companion_watchdog", Watchdog)
-SERVER = "Companion"  # the Server header: aiohttp's default names its version
-
-
-def hide_server_version() -> None:
-    """Even responses aiohttp makes itself (a 400 for a request it cannot parse) never reach
-    the app's on_response_prepare, so the default they use is replaced for this process."""
-    web_response.SERVER_SOFTWARE = SERVER
-
-
-class ProtocolLog(logging.LoggerAdapter):
-    """aiohttp's server log, where a request that is not even valid HTTP (a client's fault)
-    is one warning line instead of an ERROR with a traceback. Every other exception is
-    still logged as aiohttp logs it."""
-
-    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
-        error = kwargs.get("exc_info")
-        if isinstance(error, HttpProcessingError):
-            self.logger.warning("dashboard: refused malformed HTTP (%s)", type(error).__name__)
-        else:
-            self.logger.exception(msg, *args, **kwargs)
 
 
 async def stop_watchdog(app: web.Application) -> None:

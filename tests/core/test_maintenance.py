@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,10 @@ from companion.cli import main
 from companion.store import Store
 from companion.store.db import migrations
 from companion.store.maintenance import MaintenanceError, backup, check
+from companion.store.postgres.db import PgDatabase
+from companion.store.postgres.db import migrations as pg_migrations
 from tests.conftest import START
+from tests.pg_server.server import PostgresServer
 
 PAD = "x" * 1500  # rows big enough that the file spans many pages
 
@@ -119,3 +124,62 @@ def test_cli_backup_refuses_to_overwrite_and_check_names_problems(
     assert "PROBLEMS" in bad[1] or "not a readable SQLite database" in bad[2]
     with pytest.raises(MaintenanceError, match="No database at"):
         asyncio.run(check(tmp_path / "nothing.db"))
+
+
+def test_check_and_backup_with_a_postgresql_config_speak_of_that_database(
+    postgres: PostgresServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--config` naming a PostgreSQL [storage] url: `db check` reads that database, and
+    `db backup` writes nothing and gives the pg_dump command, which works as shown."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no SQLite file to fall back on
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "data"))
+    url = postgres.fresh_database()
+    behind = postgres.fresh_database()
+
+    async def fill() -> None:
+        store = await Store.open(url)
+        for n in (1, 2):
+            await _add(store, n)
+        await store.close()
+        await (await PgDatabase.open(behind, upto=2)).close()
+
+    asyncio.run(fill())
+    config = tmp_path / "companion.toml"
+    config.write_text(f'[console]\n[storage]\nurl = "{url}"\n', encoding="utf-8")
+    _cli = Cli(capsys)
+    shipped = len(pg_migrations())
+
+    code, out, err = _cli("db", "check", "--config", str(config))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"database {url}"
+    assert f"  migration: {shipped} of {shipped} (current)" in out.splitlines()
+    assert any(line.split() == ["prompt", "2"] for line in out.splitlines())
+    assert any(line.split() == ["schedule", "0"] for line in out.splitlines())
+    config.write_text(f'[console]\n[storage]\nurl = "{behind}"\n', encoding="utf-8")
+    code, out, _ = _cli("db", "check", "--config", str(config))
+    assert code == 1 and f"  migration: 2 of {shipped} (behind: " in out
+
+    config.write_text(f'[console]\n[storage]\nurl = "{url}"\n', encoding="utf-8")
+    target = tmp_path / "companion.dump"
+    code, out, err = _cli("db", "backup", str(target), "--config", str(config))
+    assert code == 2 and out == ""
+    [line] = err.splitlines()
+    assert "PostgreSQL" in line and "pg_dump" in line
+    assert not target.exists() and not list((tmp_path / "home").rglob("*.db"))
+    command = shlex.split(line.split("; run: ", 1)[1])
+    assert command[0] == "pg_dump" and "--file=" + str(target) in command
+    done = subprocess.run(
+        [str(postgres.bindir / "pg_dump"), *command[1:]],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    listed = subprocess.run(
+        [str(postgres.bindir / "pg_restore"), "--list", str(target)],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    schema = url.rsplit("search_path=", 1)[1]
+    assert f"TABLE DATA {schema} prompt " in listed  # the bot's tables, and only its schema
+    assert "TABLE DATA public" not in listed

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web_response
 from prometheus_client.parser import text_string_to_metric_families
 
 from companion.app import App
@@ -18,6 +21,9 @@ from companion.ports import PostError
 from tests.conftest import MEMBER, MODERATOR, START, say
 from tests.core.running import Running, iter_queue
 from tests.fakes import FakeClock, RecordingPort
+from tests.web.test_web_hardening import _assert_quiet, _cut_off, _trickle
+
+SLOW_HEAD = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + b"s" * 200
 
 
 class Scraper:
@@ -195,3 +201,49 @@ def test_companion_run_serves_metrics_and_json_logs_without_member_text(tmp_path
     assert commands and commands[0]["community"] == "console:local"
     assert {"time", "level", "logger", "event"} <= set(commands[0])
     assert not any(secret in line or "console:you" in line for line in lines)
+
+
+async def test_the_endpoint_has_the_dashboards_edge(
+    app: App, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slow clients are cut off, `Server` names no aiohttp version, and a request that is
+    not HTTP is a 400 with one warning line: as on the dashboard (companion.httpedge)."""
+    # As a new process has it (an earlier dashboard test in this process may have hidden it).
+    monkeypatch.setattr(web_response, "SERVER_SOFTWARE", f"Python aiohttp/{aiohttp.__version__}")
+    config = MetricsConfig(port=0, stale_after_seconds=60, header_timeout=0.5)
+    server = HealthServer(app.metrics, app.scheduler, config, ())
+    port = await server.start()
+    loop = asyncio.get_running_loop()
+    try:
+        began = loop.time()
+        slow = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+        senders = [asyncio.create_task(_trickle(w, SLOW_HEAD)) for _, w in slow]
+        answers = await asyncio.gather(*(_cut_off(r) for r, _ in slow))
+        took = loop.time() - began
+        assert answers == [b""] * 4  # closed without an answer: no whole request came
+        assert 0.4 < took < 3, took
+        for task in senders:
+            task.cancel()
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(SLOW_HEAD + b"\r\n\r\n")  # a whole request in time is answered
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+        writer.close()
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert [h for h in head.split(b"\r\n") if h.startswith(b"Server:")] == [
+            b"Server: Companion"
+        ]
+
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n")
+            answer = await _cut_off(reader)
+            writer.close()
+        assert answer.startswith((b"HTTP/1.0 400 ", b"HTTP/1.1 400 ")), answer[:200]
+        assert b"\r\nServer: Companion\r\n" in answer and b"aiohttp" not in answer
+        _assert_quiet(caplog)
+        [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warning.startswith("metrics: refused malformed HTTP")
+    finally:
+        await server.stop()

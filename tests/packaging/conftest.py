@@ -44,10 +44,14 @@ def installed(built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 def installed_with_extras(
     built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A fresh venv with the wheel and its postgresql and matrix extras (not e2e): bin/."""
+    """A fresh venv with the wheel and its postgresql, matrix and discord extras (not e2e):
+    bin/."""
     venv = tmp_path_factory.mktemp("venv-extras")
     run_ok(sys.executable, "-m", "venv", venv)
-    run_ok(venv / "bin" / "python", "-m", "pip", "install", "-q", f"{built[1]}[postgresql,matrix]")
+    run_ok(
+        venv / "bin" / "python", "-m", "pip", "install", "-q",
+        f"{built[1]}[postgresql,matrix,discord]",
+    )  # fmt: skip
     return venv / "bin"
 
 

@@ -3,21 +3,31 @@
 Each documented way to start either works or stops with one clear line and exit 2 (what to
 install, what to set), never a traceback: the terminal, ``run`` on SQLite, ``run`` on
 PostgreSQL with the ``postgresql`` extra and without it, Matrix and Discord configs without
-their extras, and the dashboard. The venv of ``installed`` has the wheel and its base
-dependencies only, so the missing extras are really missing, not hidden by an import blocker.
+their extras, the dashboard, and Matrix (by password and by token, on a real Synapse) and
+Discord (on the loopback double) served for real, each answering a command. The venv of
+``installed`` has the wheel and its base dependencies only, so the missing extras are really
+missing, not hidden by an import blocker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
+from companion_adapters.matrix.settings import parse_session, session_key
+from tests.discord_double import DiscordDouble
+from tests.matrix_server.people import fresh, notice_from, people_maker
+from tests.matrix_server.synapse import SynapseServer
 from tests.pg_server.server import PostgresServer
 
 pytestmark = pytest.mark.slow
@@ -246,3 +256,101 @@ def test_the_dashboard_starts_on_a_fresh_host(
         _, err = process.communicate("", timeout=30)  # the terminal's input ends: it stops
     assert process.returncode == 0 and "Traceback" not in err, err
     assert "dashboard on 127.0.0.1" in err, err
+
+
+# --- Matrix and Discord, served for real -----------------------------------------------------
+
+
+@asynccontextmanager
+async def _serving(
+    bin_dir: Path, config: Path, env: dict[str, str], cwd: Path
+) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """`companion run --config CONFIG` from the installed wheel; yields ``stop()``, which
+    ends it as a supervisor does (SIGTERM) and returns its stderr."""
+    process = await asyncio.create_subprocess_exec(
+        str(bin_dir / "companion"), "run", "--config", str(config),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd,
+    )  # fmt: skip
+    result: list[str] = []
+
+    async def stop() -> str:
+        if not result:
+            if process.returncode is None:
+                process.terminate()
+            _, err = await asyncio.wait_for(process.communicate(), 30)
+            result.append(err.decode(errors="replace"))
+        return result[0]
+
+    try:
+        yield stop
+    except BaseException:
+        print(f"companion run's stderr:\n{await stop()}")  # shown with the failure
+        raise
+    finally:
+        await stop()
+
+
+@pytest.mark.parametrize("login", ["password", "token"])
+async def test_matrix_starts_on_a_fresh_host_and_answers(
+    installed_with_extras: Path,
+    elsewhere: dict[str, str],
+    tmp_path: Path,
+    synapse: SynapseServer,
+    login: str,
+) -> None:
+    """`run` with [matrix] against the real Synapse, logging in by password (a device of its
+    own, kept in the database) or with an access token; a member's `!define` is answered."""
+    data = _fresh(elsewhere)
+    password = "a long test password"
+    bot = fresh(synapse, "freshbot", password=password)
+    if login == "password":
+        env = {**elsewhere, "COMPANION_MATRIX_PASSWORD": password}
+    else:
+        env = {**elsewhere, "COMPANION_MATRIX_ACCESS_TOKEN": bot.access_token}
+    config = _config(
+        tmp_path,
+        "matrix",
+        f'[matrix]\nhomeserver = "{synapse.base_url}"\nuser_id = "{bot.user_id}"\n',
+    )
+    async with (
+        people_maker(synapse) as people,
+        _serving(installed_with_extras, config, env, tmp_path) as stop,
+    ):
+        member = people("member")
+        room_id = await member.room(bot.user_id)
+        await member.wait_for(notice_from(bot.user_id, room_id, "Hello!"), within=60)
+        answer = await member.ask(room_id, "!define allyship", bot.user_id)
+        assert "an active and consistent practice" in answer, answer
+        err = await stop()
+    assert "Traceback" not in err, err
+    with sqlite3.connect(data / "companion.db") as db:
+        saved = db.execute("SELECT value FROM kv WHERE key = ?", (session_key(bot.user_id),))
+        device, _ = parse_session((saved.fetchone() or [None])[0])
+    # By password: a device of its own, kept for the next start; by token: the token's own.
+    assert (device != "" and device != bot.device_id) if login == "password" else device == ""
+
+
+async def test_discord_starts_on_a_fresh_host_and_answers(
+    installed_with_extras: Path, elsewhere: dict[str, str], tmp_path: Path
+) -> None:
+    """`run` with [discord] against the loopback double: a member's `/define` is answered."""
+    data = _fresh(elsewhere)
+    async with DiscordDouble() as double:
+        guild = double.add_default_guild()
+        env = {**elsewhere, "COMPANION_DISCORD_TOKEN": double.token}
+        config = _config(
+            tmp_path,
+            "discord",
+            f'[discord]\napi_base = "{double.api_base}"\ngateway_url = "{double.gateway_url}"\n',
+        )
+        async with _serving(installed_with_extras, config, env, tmp_path) as stop:
+            await double.wait_ready(timeout=60)
+            record = await double.slash("define", {"term": "allyship"}, user=guild.member)
+            await double.wait_for_response(record, timeout=10)
+            assert record.original is not None
+            assert "an active and consistent practice" in record.original.content
+            err = await stop()
+        double.assert_clean()
+    assert "Traceback" not in err, err
+    assert (data / "companion.db").is_file()

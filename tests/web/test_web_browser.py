@@ -270,3 +270,53 @@ async def test_another_site_cannot_sign_a_moderator_in_as_someone_else(
     await off_loop(lambda: driver.find_element(By.ID, "open").click())
     await off_loop(lambda: _wait_for(driver, lambda: "/schedules" in driver.current_url))
     assert "Schedules" in await off_loop(lambda: driver.title)
+
+
+async def test_another_site_navigating_to_its_link_cannot_replace_a_session(
+    served, other_site, driver, db_path, clock
+):
+    """The other way round: a site sends the browser to ``/login?token=<its own>`` (a
+    top-level navigation, which needs no form). The dashboard's page would post it at once;
+    with a live session for someone else it asks instead, and nothing changes unless the
+    person presses the button."""
+    app, console, out, base = served
+    pages, elsewhere = other_site
+    driver.delete_all_cookies()
+    await console.handle("dashboard")
+    await off_loop(driver.get, _console_link(out, base))  # the victim signs in
+    await off_loop(lambda: _wait_for(driver, lambda: "/schedules" in driver.current_url))
+    victims = await off_loop(driver.get_cookie, "companion_session")
+    assert victims is not None
+    you = await app.store.web.session(token_hash(victims["value"]), clock.now())
+    assert you is not None
+
+    attacker = Actor("console:attacker", "Attacker", is_moderator=True)
+    reply = await say(app, "dashboard", attacker, CONSOLE)  # the attacker's own link
+    token = re.search(r"token=([\w-]+)", reply.text)
+    assert token, reply.text
+    pages["go"] = f"<script>location.href = '{base}/login?token={token.group(1)}'</script>"
+    await off_loop(driver.get, f"{elsewhere}/go")
+    await off_loop(lambda: _wait_for(driver, lambda: _present(driver, "#switch")))
+    await asyncio.sleep(0.3)  # room for a script that would submit it (none should)
+    assert await off_loop(lambda: driver.current_url) == f"{base}/login"
+    shown = await off_loop(lambda: driver.find_element(By.TAG_NAME, "main").text)
+    assert f"signed in to the dashboard as {you.display_name}" in shown
+    assert "would sign you in as Attacker instead" in shown
+    _screenshot(driver, "dashboard-login-switch.png")
+    after = await off_loop(driver.get_cookie, "companion_session")
+    assert after is not None and after["value"] == victims["value"]
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT member_id FROM web_session").fetchall() == [(you.member_id,)]
+
+    await off_loop(lambda: driver.find_element(By.ID, "stay").click())
+    await off_loop(lambda: _wait_for(driver, lambda: _present(driver, "ul.communities")))
+    still = await off_loop(driver.get_cookie, "companion_session")
+    assert still is not None and still["value"] == victims["value"]
+
+    # Pressing the button is the person's choice, and it does switch.
+    await off_loop(driver.get, f"{elsewhere}/go")
+    await off_loop(lambda: _wait_for(driver, lambda: _present(driver, "#switch")))
+    await off_loop(lambda: driver.find_element(By.CSS_SELECTOR, "#switch button").click())
+    await off_loop(lambda: _wait_for(driver, lambda: "/schedules" in driver.current_url))
+    switched = await off_loop(driver.get_cookie, "companion_session")
+    assert switched is not None and switched["value"] != victims["value"]

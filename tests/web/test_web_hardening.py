@@ -290,6 +290,42 @@ async def test_a_login_posted_from_another_site_is_refused_and_spends_nothing(
     assert (await web.sign_in(attackers_token)).status == 303
 
 
+async def test_a_link_for_someone_else_does_not_silently_replace_a_live_session(
+    web: Browserless, db_path
+):
+    """Another site navigates the victim's browser to ``/login?token=<attacker's>``: the
+    dashboard's page posts it as for any link, and that post now asks instead of switching."""
+    await web.sign_in_as()  # the victim, signed in to c:one as "Moderator"
+    victims_cookie = _jar(web)["companion_session"]
+    attackers_token = await ask_link(web.app, ATTACKER, ATTACKERS_PLACE)
+
+    asked = await web.sign_in(attackers_token)  # the page, then the post its script sends
+
+    assert asked.status == 200, await asked.text()
+    html = await asked.text()
+    assert "signed in to the dashboard as <strong>Moderator</strong>" in html
+    assert "would sign you in as <strong>Attacker</strong> instead" in html
+    assert ">Sign in as Attacker instead</button>" in html and 'name="switch" value="1"' in html
+    assert "login.js" not in html  # nothing on this page submits it by itself
+    assert "Set-Cookie" not in asked.headers
+    assert _jar(web)["companion_session"] == victims_cookie
+    assert rows(db_path, "SELECT member_id FROM web_session") == [("u:mod",)]
+    assert rows(db_path, "SELECT COUNT(*) FROM web_login WHERE used_at IS NULL") == [(1,)]
+    index = await (await web.client.get("/")).text()
+    assert "c:one" in index and "c:attacker" not in index
+
+    # The person's own click on the button (a second account of theirs) does switch.
+    switched = await web.client.post(
+        "/login",
+        data={"token": attackers_token, "nonce": login_nonce(html), "switch": "1"},
+        allow_redirects=False,
+    )
+    assert switched.status == 303, await switched.text()
+    assert _jar(web)["companion_session"] != victims_cookie
+    index = await (await web.client.get("/")).text()
+    assert "c:attacker" in index and "c:one" not in index
+
+
 async def test_every_form_from_another_site_is_refused(web: Browserless):
     await web.sign_in_as()
     settings = page(A, "settings")

@@ -17,6 +17,7 @@ from tests.matrix_server.synapse import SynapseServer
 
 pytestmark = pytest.mark.matrix
 
+README = Path(__file__).resolve().parents[3] / "README.md"
 MUTED = {"events_default": 0, "events": {"m.room.message": 50}}
 ENCRYPTED = [
     {
@@ -114,6 +115,14 @@ async def test_a_refused_token_names_the_variable_to_set(
     token = line(checks, "matrix token")
     assert not token.ok and "M_UNKNOWN_TOKEN" in token.detail
     assert token.fix.startswith(f"set {TOKEN_ENV} to a current access token of {bot.id}")
+    # A token of its own, as the README says: an Element session's would share its device.
+    assert "Element:" not in token.fix and "Help & About" not in token.fix
+    assert "never an Element session's" in token.fix
+    assert "mas-cli manage issue-compatibility-token <bot's username> <device id>" in token.fix
+    assert '/_matrix/client/v3/login with the password and a "device_id"' in token.fix
+    readme = README.read_text(encoding="utf-8")
+    assert "**Matrix without password login**" in readme  # the section the line points to
+    assert "mas-cli manage issue-compatibility-token <bot's username> <device id>" in readme
     assert exit_code(checks) == 1
 
 

@@ -2,8 +2,10 @@
 
 Where each command lives, in this package:
 
-- members.py    `challenge` (what runs here), `join`, `leave`, `today`, `day <n>`,
-                `done [note]`, `progress`, `remind on|off`
+- members.py    `challenge` (what runs here), `paths`, `join`, `leave`, `today`, `day <n>`,
+                `done [note]`, `catchup <n> [note]`, `progress`, `remind on|off` (nudges),
+                `review on|off` (spaced review)
+- paths.py      the shipped paths and a community's own (`content import`, the dashboard)
 - lifecycle.py  moderators' `challenge start`, `pause`, `resume`, `end` (each one unit of work)
 - days.py       each day's thread and its private round (nudges, review questions) as
                 one-off schedules, and what they post

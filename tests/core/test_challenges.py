@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from companion.events import Actor, Place
+from companion.features.challenges.days import tick_after
+from companion.markup import to_plain
 from companion.store import Store
 from companion.store.db import Database
 from companion.store.postgres.db import PgDatabase
-from companion.features.challenges.days import tick_after
-from companion.markup import to_plain
 from tests.conftest import MODERATOR, PLACE, say
 from tests.core.schedule_helpers import run_until
 from tests.core.test_crash import worker

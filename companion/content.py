@@ -472,7 +472,7 @@ def parse_paths(
     """A community's own paths file, in the format of paths.toml, validated the same way:
     every problem names ``file`` and its line. Sources resolve against the shipped content
     and ``own_terms`` (the community's glossary additions, by :func:`term_slug`)."""
-    lines = text.splitlines()
+    lines = text.split("\n")  # as TOML counts lines (splitlines also breaks at U+2028)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

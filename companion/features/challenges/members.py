@@ -1,7 +1,7 @@
-"""What members do: `challenge` (what runs here), `paths`, `join`, `leave`, `today`,
-`day <n>`, `done [note]`, `catchup <n> [note]`, `progress`, `remind on|off` (nudges) and
-`review on|off` (spaced review). A member sees only their own progress; everyone else sees
-counts, and a day's check-ins only once at least five checked in."""
+"""What members do: `challenge` (what runs here), `join`, `leave`, `today`, `day <n>`,
+`done [note]`, `catchup <n> [note]` and `progress` (their opt-ins are in optins.py). A
+member sees only their own progress; everyone else sees counts, and a day's check-ins only
+once at least five checked in."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from companion.commands import CommandSpec, Handler, Param, ParamType, UserError
 from companion.content import Content, LearningPath
 from companion.events import Invocation, Kind, Reply
 from companion.features.challenges.here import challenge_here, local
-from companion.features.challenges.paths import find_path, paths_here
+from companion.features.challenges.paths import find_path
 from companion.features.challenges.text import day_text
-from companion.fmt import Md, bullets, code, fmt, italic, join, lines
+from companion.fmt import Md, code, fmt, italic, join, lines
 from companion.store import Store
 from companion.store.challenges import ChallengeMember, ChallengeRow
 
@@ -89,25 +89,6 @@ class ChallengeWalk:
                 "Your days done and missed (only you see it)",
                 self.progress,
                 private=True,
-            ),
-            spec(
-                "challenge remind",
-                "A private reminder on a day you have not checked in",
-                self.remind,
-                params=(Param("switch", "on or off", choices=("on", "off")),),
-                private=True,
-            ),
-            spec(
-                "challenge review",
-                "Terms met on a day come back privately three and ten days later",
-                self.review,
-                params=(Param("switch", "on or off", choices=("on", "off")),),
-                private=True,
-            ),
-            spec(
-                "challenge paths",
-                "The paths a challenge here can walk: shipped ones and this community's own",
-                self.paths,
             ),
         ]
 
@@ -297,60 +278,6 @@ class ChallengeWalk:
             )
         )
         return Reply(lines(*parts), kind=Kind.LIST)
-
-    async def remind(self, inv: Invocation) -> Reply:
-        challenge, _, _ = await self._here(inv)
-        await self._member(challenge, inv)
-        on = inv.args["switch"] == "on"
-        await self.store.challenges.set_remind(challenge.id, inv.actor.id, on)
-        if on:
-            text = fmt(
-                "Reminders on: one private message on a day you have not checked in, never "
-                "more. {} asks about the terms you met, three and ten days later.",
-                code("challenge review on"),
-            )
-        else:
-            text = fmt("Reminders off.")
-        return Reply(text, kind=Kind.CONFIRMATION)
-
-    async def review(self, inv: Invocation) -> Reply:
-        challenge, _, _ = await self._here(inv)
-        await self._member(challenge, inv)
-        on = inv.args["switch"] == "on"
-        await self.store.challenges.set_review(challenge.id, inv.actor.id, on)
-        if on:
-            text = fmt(
-                "Review questions on: a glossary term you met on a day comes back privately "
-                "three and ten days later, as a one-line question."
-            )
-        else:
-            text = fmt("Review questions off.")
-        return Reply(text, kind=Kind.CONFIRMATION)
-
-    async def paths(self, inv: Invocation) -> Reply:
-        here = await paths_here(self.store, self.content, inv.place.community_id)
-        items = [
-            fmt(
-                "{} {}, {} days{}",
-                code(path.id),
-                italic(path.title),
-                len(path.days),
-                as_empty() if shipped else fmt(" (this community's own)"),
-            )
-            for path, shipped in here
-        ]
-        return Reply(
-            lines(
-                fmt("**Learning paths here**"),
-                bullets(items, empty="none"),
-                fmt(
-                    "Moderators: {} starts one. A community's own paths come in with "
-                    "`content import` or on the dashboard's Challenge page.",
-                    code("challenge start <path> YYYY-MM-DD [HH:MM]"),
-                ),
-            ),
-            kind=Kind.LIST,
-        )
 
 
 def _zone(challenge: ChallengeRow) -> ZoneInfo:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 
+from companion.commands import CommandSpec
 from companion.content import Content, LearningPath, own_terms, path_of, with_terms
-from companion.store import Repositories
+from companion.events import Invocation, Kind, Reply
+from companion.fmt import as_md, bullets, code, fmt, italic, lines
+from companion.store import Repositories, Store
 
 
 async def find_path(
@@ -41,3 +44,46 @@ async def paths_here(
         for r in await repos.challenges.own_paths(community_id)
     ]
     return [(p, True) for _, p in sorted(content.paths.items())] + [(p, False) for p in own]
+
+
+class PathList:
+    """`challenge paths`: the paths a challenge here can walk."""
+
+    def __init__(self, store: Store, content: Content) -> None:
+        self.store = store
+        self.content = content
+
+    def commands(self) -> list[CommandSpec]:
+        return [
+            CommandSpec(
+                "challenge paths",
+                "The paths a challenge here can walk: shipped ones and this community's own",
+                self.paths,
+                in_direct=False,
+            )
+        ]
+
+    async def paths(self, inv: Invocation) -> Reply:
+        here = await paths_here(self.store, self.content, inv.place.community_id)
+        items = [
+            fmt(
+                "{} {}, {} days{}",
+                code(path.id),
+                italic(path.title),
+                len(path.days),
+                as_md("") if shipped else fmt(" (this community's own)"),
+            )
+            for path, shipped in here
+        ]
+        return Reply(
+            lines(
+                fmt("**Learning paths here**"),
+                bullets(items, empty="none"),
+                fmt(
+                    "Moderators: {} starts one. A community's own paths come in with "
+                    "`content import` or on the dashboard's Challenge page.",
+                    code("challenge start <path> YYYY-MM-DD [HH:MM]"),
+                ),
+            ),
+            kind=Kind.LIST,
+        )

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -108,10 +109,25 @@ def _parser() -> argparse.ArgumentParser:
     operations.add_reload_parser(content_sub)
     for action, helptext in (
         ("export", "write a community's own entries to a JSON file (- for stdout)"),
-        ("import", "add a community's entries from a JSON export (all or nothing)"),
+        ("import", "add a community's entries from a JSON export or a paths file (all or nothing)"),
     ):
         sub_action = content_sub.add_parser(action, help=helptext)
-        sub_action.add_argument("file", help="the JSON file (- for standard input/output)")
+        sub_action.add_argument(
+            "file", help="the JSON or paths (TOML) file (- for standard input/output)"
+        )
+        if action == "export":
+            sub_action.add_argument(
+                "--paths",
+                action="store_true",
+                help="write the community's own learning paths instead, as a paths TOML file",
+            )
+        else:
+            sub_action.add_argument(
+                "--content",
+                type=Path,
+                default=None,
+                help="the content directory a paths file's sources resolve in (default: shipped)",
+            )
         sub_action.add_argument("--db", type=Path, default=None, help="the SQLite file")
         sub_action.add_argument(
             "--community",
@@ -302,7 +318,8 @@ def _content_exchange(args: argparse.Namespace) -> int:
             await store.close()
 
     if args.action == "export":
-        text = asyncio.run(with_store(lambda s: exchange.export_community(s, args.community)))
+        write = exchange.export_paths if args.paths else exchange.export_community
+        text = asyncio.run(with_store(lambda s: write(s, args.community)))
         if args.file == "-":
             sys.stdout.write(text)
         else:
@@ -310,6 +327,17 @@ def _content_exchange(args: argparse.Namespace) -> int:
         return 0
     raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
     try:
+        if exchange.is_paths_file(raw):
+            content = content_module.load(args.content)
+            name = "<stdin>" if args.file == "-" else Path(args.file).name
+            now = datetime.now(UTC)
+            ids = asyncio.run(
+                with_store(
+                    lambda s: exchange.import_paths(s, content, args.community, raw, name, now)
+                )
+            )
+            print(f"imported {len(ids)} path(s) into {args.community}: {', '.join(ids)}")
+            return 0
         added = asyncio.run(with_store(lambda s: exchange.import_community(s, args.community, raw)))
     except exchange.ExchangeError as error:
         print(f"companion: nothing imported: {error}", file=sys.stderr)

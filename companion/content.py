@@ -457,10 +457,82 @@ def _build(raw: dict[str, dict[str, Any]], lines: dict[str, list[str]]) -> Conte
     problems.extend(validate_entries(days, DAY_FIELDS))
     if problems:
         raise ContentError(problems)
-    problems.extend(_check_paths(entries, days))
+    problems.extend(_check_paths(_known_entries(entries), days))
     if problems:
         raise ContentError(problems)
     return _assemble(entries, tags_table)
+
+
+MAX_OWN_DAYS = 100  # a community's own path: at most this many days (each is two schedules)
+
+
+def parse_paths(
+    text: str, file: str, content: Content, own_terms: dict[str, Term]
+) -> list[LearningPath]:
+    """A community's own paths file, in the format of paths.toml, validated the same way:
+    every problem names ``file`` and its line. Sources resolve against the shipped content
+    and ``own_terms`` (the community's glossary additions, by :func:`term_slug`)."""
+    lines = text.split("\n")  # as TOML counts lines (splitlines also breaks at U+2028)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        line = _toml_error_line(str(error))
+        raise ContentError([Problem(file, line, None, None, f"not valid TOML: {error}")]) from None
+    table, fields = SCHEMAS["paths.toml"]
+    items = raw.get(table)
+    problems: list[Problem] = []
+    extra = set(raw) - {table}
+    if extra:
+        problems.append(Problem(file, None, None, None, f"unexpected tables: {sorted(extra)}"))
+    if not isinstance(items, list) or not items:
+        problems.append(Problem(file, None, None, None, f"use [[{table}]] for each path"))
+        raise ContentError(problems)
+    entries = Entries(file, table, items, lines)
+    problems.extend(validate_entries(entries, fields))
+    if any(not isinstance(i, dict) for i in items):
+        raise ContentError(problems)
+    for index, item in enumerate(items):
+        if item.get("id") in content.paths:
+            msg = "a shipped path has this id; choose another"
+            problems.append(entries.problem(index, "id", msg))
+        found = item.get("day")
+        if isinstance(found, list) and len(found) > MAX_OWN_DAYS:
+            msg = f"at most {MAX_OWN_DAYS} days"
+            problems.append(entries.problem(index, "day", msg))
+    days = _day_entries(entries)
+    problems.extend(validate_entries(days, DAY_FIELDS))
+    if problems:
+        raise ContentError(problems)
+    problems.extend(_check_paths(_known_content(content, own_terms), days))
+    if problems:
+        raise ContentError(problems)
+    return [path_of(p) for p in items]
+
+
+def term_slug(term: str) -> str:
+    """How a path names a community's own glossary term: "Calling in" -> "calling-in"."""
+    return "-".join(re.findall(r"[a-z0-9]+", term.lower()))[:40]
+
+
+def own_terms(added: list[tuple[str, str]]) -> dict[str, Term]:
+    """A community's glossary additions (term, definition) as terms a path can name."""
+    return {term_slug(t): Term(term_slug(t), t, d) for t, d in added if term_slug(t)}
+
+
+def with_terms(content: Content, terms: dict[str, Term]) -> Content:
+    """The content plus a community's own terms (shipped ids win), to show its own path."""
+    if not terms:
+        return content
+    merged = {**terms, **content.terms}
+    return dataclasses.replace(content, terms=merged, _names={}, _derived={})
+
+
+def path_of(p: dict[str, Any]) -> LearningPath:
+    """A validated [[path]] table as a LearningPath."""
+    days = tuple(
+        PathDay(**{**d, **{k: tuple(d.get(k, ())) for k in PATH_SOURCES}}) for d in p["day"]
+    )
+    return LearningPath(p["id"], p["title"], p["summary"], days)
 
 
 class _DayEntries(Entries):
@@ -486,17 +558,36 @@ def _day_entries(paths: Entries) -> _DayEntries:
     return _DayEntries(paths, owners, days)
 
 
-def _check_paths(entries: dict[str, Entries], days: _DayEntries) -> list[Problem]:
-    """Days 1..N in order, sources that resolve (and are tied to no chapter: a day is shown
-    to every member), quotations attributed, and a day that fits one chat message."""
-    problems: list[Problem] = []
-    known: dict[str, dict[str, dict[str, Any]]] = {
+Known = dict[str, dict[str, dict[str, Any]]]  # kind -> id -> the entry's fields
+
+
+def _known_entries(entries: dict[str, Entries]) -> Known:
+    return {
         "terms": {t["id"]: t for t in entries["glossary.toml"].items},
         "practices": {p["id"]: p for p in entries["practices.toml"].items},
         "myths": {m["id"]: m for m in entries["myths.toml"].items},
         "resources": {r["id"]: r for r in entries["resources.toml"].items},
         "reflections": {r["id"]: r for r in entries["reflections.toml"].items},
     }
+
+
+def _known_content(content: Content, own: dict[str, Term]) -> Known:
+    def fields(entry: Any) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(entry).items() if v is not None}
+
+    return {
+        "terms": {i: fields(t) for i, t in {**own, **content.terms}.items()},
+        "practices": {p.id: fields(p) for p in content.practices},
+        "myths": {m.id: fields(m) for m in content.myths},
+        "resources": {i: fields(r) for i, r in content.resources.items()},
+        "reflections": {i: fields(r) for i, r in content.reflections.items()},
+    }
+
+
+def _check_paths(known: Known, days: _DayEntries) -> list[Problem]:
+    """Days 1..N in order, sources that resolve (and are tied to no chapter: a day is shown
+    to every member), quotations attributed, and a day that fits one chat message."""
+    problems: list[Problem] = []
     expected: dict[str, int] = {}
     for i, day in enumerate(days.items):
         owner = days.owners[i]
@@ -712,8 +803,5 @@ def _assemble(entries: dict[str, Entries], tags: dict[str, str]) -> Content:
             min_chapters=p.get("min_chapters", p.get("chapters", highest)),
             known=known,
         )
-    paths = {}
-    for p in items("paths.toml"):
-        days = tuple(PathDay(**{**d, **{k: tup(d, k) for k in PATH_SOURCES}}) for d in p["day"])
-        paths[p["id"]] = LearningPath(p["id"], p["title"], p["summary"], days)
+    paths = {p["id"]: path_of(p) for p in items("paths.toml")}
     return Content(tags, resources, terms, reflections, prompts, myths, practices, plans, paths)

@@ -1,7 +1,9 @@
-"""Move a community's own entries (prompts, resources, glossary terms) to and from JSON.
+"""Move a community's own entries (prompts, resources, glossary terms) to and from JSON,
+and its own learning paths to and from TOML (the format of content/paths.toml).
 
 ``companion content export`` writes them; ``companion content import`` validates the whole
-file first and then adds everything in one transaction, so an error changes nothing.
+file first and then adds everything in one transaction, so an error changes nothing. A paths
+file is validated as the shipped paths are, and each error names the file and its line.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from typing import Any
 
 from companion import links
 from companion.commands import UserError
+from companion.content import PATH_SOURCES, Content, LearningPath, own_terms, parse_paths
+from companion.features.challenges.paths import own_path
 from companion.features.prompts import MAX_PROMPT, title_from
+from companion.schema import ContentError
 from companion.store import Store
 from companion.store.exchange import Entries
 
@@ -116,3 +121,81 @@ async def import_community(store: Store, community_id: str, text: str) -> int:
     entries = parse(text)
     await store.exchange.add_all(community_id, entries)
     return len(entries.prompts) + len(entries.resources) + len(entries.terms)
+
+
+# --- a community's own learning paths (TOML) ------------------------------------------------
+
+MAX_PROBLEMS = 5  # shown of a paths file's problems; the first few are enough to fix
+
+
+def is_paths_file(text: str) -> bool:
+    """A paths file is TOML, which cannot start with "{" as every JSON export does."""
+    return not text.lstrip("\ufeff \t\r\n").startswith("{")
+
+
+async def import_paths(
+    store: Store, content: Content, community_id: str, text: str, file: str, now: datetime
+) -> list[str]:
+    """Validate a whole paths file against the shipped content and the community's own
+    glossary terms, then add (or replace) its paths in one transaction; their ids.
+
+    A path a challenge here walks is not replaced: its days would change under it."""
+    terms = own_terms(await store.contributions.terms(community_id))
+    try:
+        paths = parse_paths(text, file, content, terms)
+    except ContentError as error:
+        shown = "; ".join(str(p) for p in error.problems[:MAX_PROBLEMS])
+        more = len(error.problems) - MAX_PROBLEMS
+        raise ExchangeError(shown + (f"; and {more} more" if more > 0 else "")) from None
+    ids = [p.id for p in paths]
+    if len(set(ids)) != len(ids):
+        raise ExchangeError(f"{file}: a path id appears twice")
+    walked = await store.challenges.paths_walked(community_id) & set(ids)
+    if walked:
+        raise ExchangeError(
+            f'{file}: a challenge here walks "{sorted(walked)[0]}"; end it before replacing it'
+        )
+    rows = [(p.id, p.title, p.summary, json.dumps(_days(p), ensure_ascii=False)) for p in paths]
+    await store.challenges.put_paths(community_id, rows, now)
+    return ids
+
+
+def _days(path: LearningPath) -> list[dict[str, Any]]:
+    days = []
+    for day in path.days:
+        fields: dict[str, Any] = {
+            "number": day.number,
+            "title": day.title,
+            "part": day.part,
+            "short": day.short,
+            "deeper": day.deeper,
+            "question": day.question,
+        }
+        fields.update({kind: list(getattr(day, kind)) for kind in PATH_SOURCES})
+        days.append({k: v for k, v in fields.items() if v not in (None, [])})
+    return days
+
+
+async def export_paths(store: Store, community_id: str) -> str:
+    """The community's own paths as a paths file `content import` takes back."""
+    out = [
+        "# A community's own learning paths, for `challenge start`: the format of",
+        "# content/paths.toml. `companion content import` and the dashboard take it back.",
+    ]
+    for row in await store.challenges.own_paths(community_id):
+        path = own_path(row.path_id, row.title, row.summary, row.days)
+        out += ["", "[[path]]"]
+        out += [f"{k} = {_toml(v)}" for k, v in (("id", path.id), ("title", path.title))]
+        out.append(f"summary = {_toml(path.summary)}")
+        for day in _days(path):
+            out += ["", "[[path.day]]"]
+            out += [f"{key} = {_toml(value)}" for key, value in day.items()]
+    return "\n".join(out) + "\n"
+
+
+def _toml(value: object) -> str:
+    """A TOML value: a JSON string is a TOML basic string (the same escapes), an int is an
+    int, and a list of strings is an array. DEL, which JSON leaves as it is, is escaped."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")

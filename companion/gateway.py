@@ -24,6 +24,7 @@ from companion.events import Actor, Invocation, Place, Reply
 from companion.ports import ChatPort, Clock, Shards
 
 if TYPE_CHECKING:
+    from companion.content import Content
     from companion.features.communities import Communities
     from companion.features.prompts import Prompts
     from companion.store import Store
@@ -154,7 +155,8 @@ class Dispatching(Protocol):
 class WebGateway(Protocol):
     """What the web dashboard reads and runs: the clock, the platforms' ports (to ask who
     moderates now), the dispatcher (actions run the chat's own commands), the store (its
-    sessions and the pages' reads) and two features' views (time zones, prompts)."""
+    sessions and the pages' reads), two features' views (time zones, prompts) and the shipped
+    content (an imported paths file resolves its sources in it)."""
 
     @property
     def clock(self) -> Clock: ...
@@ -173,3 +175,6 @@ class WebGateway(Protocol):
 
     @property
     def prompts(self) -> Prompts: ...
+
+    @property
+    def content(self) -> Content: ...  # a community's own paths are checked against it

@@ -48,11 +48,13 @@ class Privacy:
             bullets(
                 (
                     fmt(
-                        "{} ({}): joined on day {}, reminders {}, checked in: {}",
+                        "{} ({}): joined on day {}, reminders {}, review questions {}, "
+                        "checked in: {}",
                         c.title,
                         c.status,
                         c.joined_day,
                         "on" if c.remind else "off",
+                        "on" if c.review else "off",
                         ", ".join(str(d) for d in c.checked) or "none",
                     )
                     for c in data.challenges

@@ -49,7 +49,8 @@ class SlotRow:
 class ChallengeMember:
     member_id: str
     joined_day: int
-    remind: bool
+    remind: bool  # a private nudge on a day not checked in
+    review: bool  # the spaced review questions (N+3, N+10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,18 @@ class MyChallenge:
     joined_day: int
     remind: bool
     checked: tuple[int, ...]
+    review: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OwnPathRow:
+    """A community's own learning path; ``days`` is its validated [[path.day]] tables, JSON."""
+
+    path_id: str
+    title: str
+    summary: str
+    days: str
+    added_at: str
 
 
 class ChallengeRepo:
@@ -168,23 +181,29 @@ class ChallengeRepo:
 
     async def member(self, challenge_id: int, member_id: str) -> ChallengeMember | None:
         row = await self.db.fetchone(
-            "SELECT member_id, joined_day, remind FROM challenge_member "
+            "SELECT member_id, joined_day, remind, review FROM challenge_member "
             "WHERE challenge_id = ? AND member_id = ?",
             (challenge_id, member_id),
         )
-        return ChallengeMember(str(row[0]), int(row[1]), bool(row[2])) if row else None
+        return _member(row) if row else None
 
     async def members(self, challenge_id: int) -> list[ChallengeMember]:
         rows = await self.db.fetchall(
-            "SELECT member_id, joined_day, remind FROM challenge_member WHERE challenge_id = ? "
-            "ORDER BY joined_at, member_id",
+            "SELECT member_id, joined_day, remind, review FROM challenge_member "
+            "WHERE challenge_id = ? ORDER BY joined_at, member_id",
             (challenge_id,),
         )
-        return [ChallengeMember(str(r[0]), int(r[1]), bool(r[2])) for r in rows]
+        return [_member(r) for r in rows]
 
     async def set_remind(self, challenge_id: int, member_id: str, on: bool) -> None:
         await self.db.execute(
             "UPDATE challenge_member SET remind = ? WHERE challenge_id = ? AND member_id = ?",
+            (1 if on else 0, challenge_id, member_id),
+        )
+
+    async def set_review(self, challenge_id: int, member_id: str, on: bool) -> None:
+        await self.db.execute(
+            "UPDATE challenge_member SET review = ? WHERE challenge_id = ? AND member_id = ?",
             (1 if on else 0, challenge_id, member_id),
         )
 
@@ -238,14 +257,66 @@ class ChallengeRepo:
 
     async def mine(self, member_id: str) -> list[MyChallenge]:
         rows = await self.db.fetchall(
-            "SELECT c.id, c.title, c.status, m.joined_day, m.remind FROM challenge_member m "
-            "JOIN challenge c ON c.id = m.challenge_id WHERE m.member_id = ? ORDER BY c.id",
+            "SELECT c.id, c.title, c.status, m.joined_day, m.remind, m.review "
+            "FROM challenge_member m JOIN challenge c ON c.id = m.challenge_id "
+            "WHERE m.member_id = ? ORDER BY c.id",
             (member_id,),
         )
         found = []
         for row in rows:
             checked = await self.checked(int(row[0]), member_id)
             found.append(
-                MyChallenge(str(row[1]), str(row[2]), int(row[3]), bool(row[4]), tuple(checked))
+                MyChallenge(
+                    str(row[1]),
+                    str(row[2]),
+                    int(row[3]),
+                    bool(row[4]),
+                    tuple(checked),
+                    bool(row[5]),
+                )
             )
         return found
+
+    # --- a community's own paths ----------------------------------------------------------
+
+    async def put_paths(
+        self, community_id: str, paths: Sequence[tuple[str, str, str, str]], now: datetime
+    ) -> None:
+        """Add (path_id, title, summary, days JSON) rows, all or nothing; a path with the
+        same id in this community is replaced."""
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO community_path (community_id, path_id, title, summary, days, "
+                "added_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (community_id, path_id) "
+                "DO UPDATE SET title = excluded.title, summary = excluded.summary, "
+                "days = excluded.days, added_at = excluded.added_at",
+                [(community_id, i, t, s, d, iso(now)) for i, t, s, d in paths],
+            )
+
+    async def own_paths(self, community_id: str) -> list[OwnPathRow]:
+        rows = await self.db.fetchall(
+            "SELECT path_id, title, summary, days, added_at FROM community_path "
+            "WHERE community_id = ? ORDER BY path_id",
+            (community_id,),
+        )
+        return [OwnPathRow(*row) for row in rows]
+
+    async def own_path(self, community_id: str, path_id: str) -> OwnPathRow | None:
+        row = await self.db.fetchone(
+            "SELECT path_id, title, summary, days, added_at FROM community_path "
+            "WHERE community_id = ? AND path_id = ?",
+            (community_id, path_id),
+        )
+        return OwnPathRow(*row) if row else None
+
+    async def paths_walked(self, community_id: str) -> set[str]:
+        """The paths a challenge not yet ended walks in this community (on any platform)."""
+        rows = await self.db.fetchall(
+            "SELECT path_id FROM challenge WHERE community_id = ? AND status != 'ended'",
+            (community_id,),
+        )
+        return {str(r[0]) for r in rows}
+
+
+def _member(row: Sequence[object]) -> ChallengeMember:
+    return ChallengeMember(str(row[0]), int(str(row[1])), bool(row[2]), bool(row[3]))

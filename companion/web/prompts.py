@@ -85,13 +85,20 @@ async def export(request: web.Request) -> web.Response:
     )
 
 
-async def import_(request: web.Request) -> web.Response:
-    ctx = await community_ctx(request, write=True)
+def uploaded(ctx: Ctx) -> tuple[str, str]:
+    """The form's uploaded file ("file", or pasted as "data"): (its name, its text), read
+    no further than one byte past MAX_IMPORT, bytes that are not UTF-8 replaced."""
     upload = ctx.form.get("file") if ctx.form is not None else None
-    raw = ctx.field("data")
     if isinstance(upload, web.FileField):
         data = upload.file.read(MAX_IMPORT + 1)
         raw = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+        return (upload.filename or "upload")[:100], raw
+    return "pasted", ctx.field("data")
+
+
+async def import_(request: web.Request) -> web.Response:
+    ctx = await community_ctx(request, write=True)
+    _, raw = uploaded(ctx)
     if not raw.strip():
         ctx.flash("Choose an export file (or paste one) to import.", error=True)
     elif len(raw) > MAX_IMPORT:

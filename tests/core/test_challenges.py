@@ -13,6 +13,9 @@ import pytest
 from companion.events import Actor, Place
 from companion.features.challenges.days import tick_after
 from companion.markup import to_plain
+from companion.store import Store
+from companion.store.db import Database
+from companion.store.postgres.db import PgDatabase
 from tests.conftest import MODERATOR, PLACE, say
 from tests.core.schedule_helpers import run_until
 from tests.core.test_crash import worker
@@ -145,6 +148,7 @@ async def test_a_nudge_at_most_once_per_missed_day_and_reviews_on_n_plus_3_and_1
     for actor in (member, quiet):
         await say(app, "challenge join", actor)
     await say(app, "challenge remind on", member)  # quiet never opts in
+    await say(app, "challenge review on", member)
 
     # Day 1 (3 March): checked in. Day 2: missed. Day 3: checked in.
     await run_until(app, clock, datetime(2026, 3, 3, 10, tzinfo=UTC))
@@ -257,3 +261,95 @@ def test_a_days_private_round_comes_that_evening_never_in_the_night():
     assert tick_after(at(9)) == at(17)  # eight hours on
     assert tick_after(at(18)) == at(23)  # not at two in the morning
     assert tick_after(at(22, 30)) == at(23, 30)  # at least an hour to check in
+
+
+async def test_nudges_and_review_questions_are_separate_opt_ins(make_app, shipped, clock, port):
+    app = await make_app(content=shipped)
+    app.ports.attach("test", port)
+    await say(app, "challenge start allyship-21 2026-03-03 09:00", MODERATOR)
+    nudged, reviewed = MEMBERS[0], MEMBERS[1]
+    for actor in (nudged, reviewed):
+        await say(app, "challenge join", actor)
+    assert "Reminders on" in (await say(app, "challenge remind on", nudged)).text
+    assert "Review questions on" in (await say(app, "challenge review on", reviewed)).text
+    await run_until(app, clock, datetime(2026, 3, 15, tzinfo=UTC))
+
+    def said(member: Actor, words: str) -> list:
+        return [n for n in notices(port, member) if words in n.text]
+
+    assert said(nudged, "is open whenever") and not said(nudged, "mean to you?")
+    assert said(reviewed, "mean to you?") and not said(reviewed, "is open whenever")
+    progress = to_plain((await say(app, "challenge progress", reviewed)).text)
+    assert "reminders are off" in progress and "review questions are on" in progress
+    await say(app, "challenge review off", reviewed)
+    before = len(said(reviewed, "mean to you?"))
+    await run_until(app, clock, datetime(2026, 3, 30, tzinfo=UTC))
+    assert len(said(reviewed, "mean to you?")) == before
+
+
+async def test_members_who_had_reminders_on_keep_review_questions_after_the_upgrade(
+    store_kind, database_url, db_path, clock
+):
+    """`challenge remind on` used to turn on the nudges and the review questions together;
+    the migration that splits them keeps both on for whoever had it on."""
+    if store_kind == "sqlite":
+        old = Store(await Database.open(db_path, upto=10))
+    else:
+        assert database_url is not None
+        old = Store(await PgDatabase.open(database_url, upto=7))
+    challenge_id = await old.challenges.add(
+        "c:one", "test", "r:one", "allyship-21", "21 days", 21, "UTC", "u:mod", clock.now()
+    )
+    assert challenge_id is not None
+    for member in ("u:on", "u:off"):
+        await old.challenges.join(challenge_id, member, 1, clock.now())
+    await old.challenges.set_remind(challenge_id, "u:on", True)
+    await old.close()
+
+    store = await Store.open(database_url or db_path)
+    try:
+        on = await store.challenges.member(challenge_id, "u:on")
+        off = await store.challenges.member(challenge_id, "u:off")
+        assert on is not None and on.remind and on.review
+        assert off is not None and not off.remind and not off.review
+    finally:
+        await store.close()
+
+
+async def test_a_member_catches_up_a_missed_day_never_a_later_one(make_app, shipped, clock, port):
+    app = await make_app(content=shipped)
+    app.ports.attach("test", port)
+    await say(app, "challenge start allyship-21 2026-03-03 09:00", MODERATOR)
+    await run_until(app, clock, datetime(2026, 3, 3, 12, tzinfo=UTC))  # day 1
+    for actor in MEMBERS:
+        await say(app, "challenge join", actor)
+    await run_until(app, clock, datetime(2026, 3, 6, 12, tzinfo=UTC))  # day 4: 2, 3 missed
+    member = MEMBERS[0]
+    before = to_plain((await say(app, "challenge progress", member)).text)
+    assert "Open to catch up: days 1, 2, 3" in before and "challenge catchup 1" in before
+
+    caught = await say(app, "challenge catchup 2 I read it on the train", member)
+    assert "Checked in for day 2" in caught.text and caught.private
+    again = await say(app, "challenge catchup 2", member)
+    assert "already checked in for day 2" in again.text
+    for line in ("challenge catchup 5", "challenge catchup 30", "challenge catchup 0"):
+        refused = to_plain((await say(app, line, member)).text)
+        assert "Checked in" not in refused, (line, refused)
+    assert "Day 5 has not opened yet" in (await say(app, "challenge catchup 5", member)).text
+    assert "21 days" in (await say(app, "challenge catchup 30", member)).text
+    assert "Checked in" not in (await say(app, "challenge catchup two", member)).text
+    clock.advance(timedelta(minutes=1))  # past the flood limit, well before the day's round
+    progress = to_plain((await say(app, "challenge progress", member)).text)
+    assert "Checked in: 2." in progress and "days 1, 3;" in progress, progress
+    journal = to_plain((await say(app, "journal", member)).text)
+    assert "I read it on the train" in journal
+
+    # Counts per day include catch-ups: four caught up show nothing, five show five.
+    for actor in MEMBERS[1:4]:
+        await say(app, "challenge catchup 2", actor)
+    status = to_plain((await say(app, "challenge", member)).text)
+    assert "day 2:" not in status
+    await say(app, "challenge catchup 2", MEMBERS[4])
+    assert "day 2: 5" in to_plain((await say(app, "challenge", member)).text)
+    outsider = Actor("u:outsider", "Outsider")
+    assert "not joined" in (await say(app, "challenge catchup 2", outsider)).text

@@ -41,11 +41,13 @@ from hypothesis import strategies as st
 from nio import RoomCreateResponse, RoomSendResponse
 
 from companion import content as content_module
+from companion import exchange
 from companion.app import App, build
 from companion.commands import CommandSpec, ParamType
 from companion.config import Settings
 from companion.events import Actor, Invocation, Kind, Place, Reply
 from companion.features.bookclub.plans import slugify
+from companion.features.challenges.paths import find_path
 from companion.features.challenges.text import day_text
 from companion.features.challenges.text import title as challenge_title
 from companion.fmt import Md, fmt
@@ -526,12 +528,44 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     clock.set(datetime.combine(today - timedelta(days=1), time(23, 40), UTC))  # day 1 is open
     replies.clear()
     do("challenge done", member, note=reason)
+    do("challenge catchup", member, n=1, note=reason)
+    do("challenge review", member, switch="on")
     for name in ("challenge", "challenge today", "challenge progress", "journal", "mydata"):
         do(name, member)
+    # The community's own path, written by the attacker: listed, and each day as posted.
+    own = own_paths_file(plan, title, prompt, definition, question)
+    harness.run(exchange.import_paths(app.store, app.content, community, own, "own.toml", NOW))
+    do("challenge paths", member)
     for reply in replies:
         check_markdown(reply.text, harness.links, reply.kind)
     assert "Checked in for day" in replies[0].text, replies[0].text
+    found = harness.run(find_path(app.store, app.content, community, "own-path"))
+    assert found is not None
+    path, content = found
+    for day in path.days:
+        check_title(challenge_title(path, day), harness.links)
+        check_markdown(day_text(content, path, day), harness.links, Kind.DISCUSSION)
     do("challenge end", mod)  # its later days and ticks are not the next example's work
+
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def own_paths_file(title: str, day_title: str, short: str, deeper: str, question: str) -> str:
+    """A one-day path of the community's own with attacker text in every field."""
+    fields = {  # each starts with a word: a field must not be empty
+        "title": "Day " + day_title[:70],
+        "short": "Try " + short[:400],
+        "deeper": "Read " + deeper[:500],
+        "question": "Why " + question[:260] + "?",
+    }
+    day = "\n".join(f"{k} = {exchange._toml(v)}" for k, v in fields.items())
+    path_title, summary = exchange._toml("Path " + title[:90]), exchange._toml("About " + title)
+    return (
+        f'[[path]]\nid = "own-path"\ntitle = {path_title}\n'
+        f"summary = {summary}\n[[path.day]]\nnumber = 1\n{day}\n"
+        'resources = ["awaken-allyship-2019"]\nterms = ["allyship"]\n'
+    )
 
 
 def test_every_challenge_day_as_posted_stays_safe_on_every_platform(harness: Harness) -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import FormData
 
 from companion.events import Actor
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
@@ -66,3 +67,51 @@ async def test_the_calendar_names_a_challenge_day_to_come(web: Browserless):
     assert "Challenge: day 1 opens" in calendar and "Challenge: day 3 opens" in calendar
     listed = await say(web.app, "schedule list", MODERATOR)
     assert "A challenge's days" in listed.text and "Discussion thread" not in listed.text
+
+
+PATHS = """[[path]]
+id = "circle-care"
+title = "Care in our circle"
+summary = "One day on listening, in our own words."
+
+[[path.day]]
+number = 1
+title = "Listening first"
+short = "Before you answer anyone today, ask one more question than usual."
+deeper = "Write about a conversation where you spoke before you understood."
+question = "What helps you listen before you answer?"
+terms = ["allyship"]
+"""
+
+
+async def test_the_challenge_page_imports_and_exports_the_communitys_own_paths(
+    web: Browserless,
+):
+    await web.sign_in_as()
+    url = page(A, "challenge")
+    csrf = await web.csrf(url)
+
+    async def upload(text: str, name: str = "ours.toml") -> str:
+        form = FormData()
+        form.add_field("csrf", csrf)
+        form.add_field("file", text.encode("utf-8"), filename=name, content_type="application/toml")
+        return await (await web.client.post(url + "/paths", data=form)).text()
+
+    broken = await upload(PATHS.replace('["allyship"]', '["nothing-like-it"]'))
+    assert "Nothing imported: ours.toml:12: path" in broken and "unknown id" in broken, broken
+    assert "nothing-like-it" in broken
+    assert "Nothing imported" in await upload("[[path]]\nid = <b>\n")  # not TOML; no markup
+    assert "<b>" not in await upload("[[path]]\nid = <b>\n")
+    assert "too large" in await upload("#" * (600 * 1024))
+    assert "community export (JSON)" in await upload('{"format": "companion-community/1"}')
+    assert await web.app.store.challenges.own_paths(A) == []
+
+    imported = await upload(PATHS)
+    assert "Imported 1 path(s): circle-care." in imported
+    assert "Care in our circle, 1 days (this community's own)" in imported
+    exported = await web.client.get(url + "/paths.toml")
+    assert exported.headers["Content-Disposition"].startswith("attachment")
+    text = await exported.text()
+    assert 'id = "circle-care"' in text and 'terms = ["allyship"]' in text
+    started = await say(web.app, "challenge start circle-care 2026-03-03 09:00", MODERATOR)
+    assert "Challenge started" in started.text, started.text

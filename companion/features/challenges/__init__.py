@@ -3,7 +3,10 @@
 Where each command lives, in this package:
 
 - members.py    `challenge` (what runs here), `join`, `leave`, `today`, `day <n>`,
-                `done [note]`, `progress`, `remind on|off`
+                `done [note]`, `catchup <n> [note]`, `progress`
+- optins.py     `remind on|off` (nudges) and `review on|off` (spaced review), apart
+- paths.py      the shipped paths and a community's own (`content import`, the dashboard);
+                `challenge paths` lists them
 - lifecycle.py  moderators' `challenge start`, `pause`, `resume`, `end` (each one unit of work)
 - days.py       each day's thread and its private round (nudges, review questions) as
                 one-off schedules, and what they post
@@ -21,6 +24,8 @@ from companion.delivery import PostKind
 from companion.features.challenges.days import DaySchedule
 from companion.features.challenges.lifecycle import ChallengeLifecycle
 from companion.features.challenges.members import ChallengeWalk
+from companion.features.challenges.optins import ChallengeOptIns
+from companion.features.challenges.paths import PathList
 from companion.features.communities import Communities
 from companion.notices import Notices
 from companion.scheduler import Scheduler
@@ -41,6 +46,8 @@ class Challenges:
         self.days = DaySchedule(store, scheduler, content, notices)
         self.parts: tuple[Feature, ...] = (
             ChallengeWalk(store, content),
+            ChallengeOptIns(store),
+            PathList(store, content),
             ChallengeLifecycle(store, content, communities, self.days),
         )
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from companion.content import Content, LearningPath
 from companion.delivery import Action, PostKind, Silent, Thread
 from companion.events import Kind, Place
+from companion.features.challenges.paths import find_path
 from companion.features.challenges.text import REVIEW_AFTER, day_text, review_line, title
 from companion.fmt import Md, code, fmt, lines
 from companion.notices import Notices
@@ -120,38 +121,41 @@ class DaySchedule:
 
     # --- what the scheduler posts -------------------------------------------------------
 
-    async def _load(self, row: ScheduleRow) -> tuple[ChallengeRow, LearningPath, int]:
+    async def _load(self, row: ScheduleRow) -> tuple[ChallengeRow, LearningPath, Content, int]:
         challenge_id, _, day = row.payload.partition(":")
         challenge = await self.store.challenges.get(int(challenge_id))
         if challenge is None:
             raise RuntimeError(f"schedule {row.id} belongs to no challenge")
-        path = self.content.paths.get(challenge.path_id)
-        if path is None:
+        found = await find_path(self.store, self.content, challenge.community_id, challenge.path_id)
+        if found is None:
             raise RuntimeError(f"the path {challenge.path_id!r} is no longer in the content")
-        return challenge, path, int(day)
+        return challenge, found[0], found[1], int(day)
 
     async def render_day(self, row: ScheduleRow, due: datetime) -> Action:
-        _, path, number = await self._load(row)
+        _, path, content, number = await self._load(row)
         day = path.day(number)
-        return Thread(title(path, day), day_text(self.content, path, day), kind=Kind.DISCUSSION)
+        return Thread(title(path, day), day_text(content, path, day), kind=Kind.DISCUSSION)
 
     async def render_tick(self, row: ScheduleRow, due: datetime) -> Action:
         return Silent()
 
     async def after_tick(self, row: ScheduleRow, due: datetime, action: Action) -> None:
-        challenge, path, day = await self._load(row)
-        members = [m for m in await self.store.challenges.members(challenge.id) if m.remind]
+        challenge, path, content, day = await self._load(row)
+        members = [
+            m for m in await self.store.challenges.members(challenge.id) if m.remind or m.review
+        ]
         if not members:
             return
         checked = await self.store.challenges.checked_on(challenge.id, day)
         for member in members:
             if (
-                day <= len(path.days)
+                member.remind
+                and day <= len(path.days)
                 and member.joined_day <= day
                 and member.member_id not in checked
             ):
                 await self._send(challenge, member, "nudge", day, self._nudge(path, day))
-            review = self._review(path, day, member)
+            review = self._review(content, path, day, member) if member.review else None
             if review is not None:
                 await self._send(challenge, member, "review", day, review)
 
@@ -166,16 +170,18 @@ class DaySchedule:
 
     def _nudge(self, path: LearningPath, day: int) -> Md:
         return fmt(
-            "Day {} of {} is open whenever you have a moment: {} shows it, {} checks in. "
+            "Day {} of {} is open whenever you have a moment: {} shows it, {} checks it in. "
             "{} stops these messages.",
             day,
             path.title,
             code(f"challenge day {day}"),
-            code("challenge done"),
+            code(f"challenge catchup {day}"),
             code("challenge remind off"),
         )
 
-    def _review(self, path: LearningPath, day: int, member: ChallengeMember) -> Md | None:
+    def _review(
+        self, content: Content, path: LearningPath, day: int, member: ChallengeMember
+    ) -> Md | None:
         """The review questions due today: terms met on day N come back on N+3 and N+10."""
         met = [day - gap for gap in REVIEW_AFTER]
         terms = [
@@ -184,9 +190,10 @@ class DaySchedule:
             if member.joined_day <= number <= len(path.days)
             for term in path.day(number).terms
         ]
-        if not terms:
+        asked = [review_line(content, term) for term in dict.fromkeys(terms)]
+        if not any(asked):
             return None
         return lines(
             fmt("A question or two to look back on ({}):", path.title),
-            *(review_line(self.content, term) for term in dict.fromkeys(terms)),
+            *(line for line in asked if line is not None),
         )

@@ -14,6 +14,7 @@ from companion.content import Content
 from companion.events import Invocation, Kind, Reply
 from companion.features.challenges.days import DaySchedule, plan
 from companion.features.challenges.here import challenge_here, local
+from companion.features.challenges.paths import find_path, paths_here
 from companion.features.communities import Communities
 from companion.features.schedules import parse_date, parse_time
 from companion.fmt import code, fmt, italic, join
@@ -73,13 +74,19 @@ class ChallengeLifecycle:
         ]
 
     async def complete(self, inv: Invocation, prefix: str) -> Sequence[str]:
-        return [p for p in sorted(self.content.paths) if p.startswith(prefix.lower())]
+        here = await paths_here(self.store, self.content, inv.place.community_id)
+        return [p.id for p, _ in here if p.id.startswith(prefix.lower())]
 
     async def start(self, inv: Invocation) -> Reply:
-        path = self.content.paths.get(str(inv.args["path"]).lower())
-        if path is None:
-            known = join((code(p) for p in sorted(self.content.paths)), ", ")
+        community_id = inv.place.community_id
+        found = await find_path(
+            self.store, self.content, community_id, str(inv.args["path"]).lower()
+        )
+        if found is None:
+            here = await paths_here(self.store, self.content, community_id)
+            known = join((code(p.id) for p, _ in here), ", ")
             raise UserError(fmt("There is no path by that name. Paths: {}.", known))
+        path = found[0]
         start = parse_date(str(inv.args["date"]))
         at = parse_time(str(inv.args["time"])) if inv.args.get("time") else DEFAULT_TIME
         zone = self.communities.zone(inv.place.community_id)

@@ -1,6 +1,7 @@
 """What members do: `challenge` (what runs here), `join`, `leave`, `today`, `day <n>`,
-`done [note]`, `progress` and `remind on|off`. A member sees only their own progress;
-everyone else sees counts, and a day's check-ins only once at least five checked in."""
+`done [note]`, `catchup <n> [note]` and `progress` (their opt-ins are in optins.py). A
+member sees only their own progress; everyone else sees counts, and a day's check-ins only
+once at least five checked in."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from companion.commands import CommandSpec, Handler, Param, ParamType, UserError
 from companion.content import Content, LearningPath
 from companion.events import Invocation, Kind, Reply
 from companion.features.challenges.here import challenge_here, local
+from companion.features.challenges.paths import find_path
 from companion.features.challenges.text import day_text
 from companion.fmt import Md, code, fmt, italic, join, lines
 from companion.store import Store
@@ -65,26 +67,44 @@ class ChallengeWalk:
                 examples=("challenge done", "challenge done I asked before assuming"),
             ),
             spec(
+                "challenge catchup",
+                "Check in a day you missed, already open (never a later one)",
+                self.catchup,
+                params=(
+                    Param("n", "Which day", ParamType.INT, min_value=1, max_value=366),
+                    Param(
+                        "note",
+                        "A note for your journal",
+                        ParamType.TEXT,
+                        required=False,
+                        rest=True,
+                        max_length=MAX_NOTE,
+                    ),
+                ),
+                private=True,
+                examples=("challenge catchup 3", "challenge catchup 3 I listened first"),
+            ),
+            spec(
                 "challenge progress",
                 "Your days done and missed (only you see it)",
                 self.progress,
                 private=True,
             ),
-            spec(
-                "challenge remind",
-                "Private reminders on a day you have not checked in, and review questions",
-                self.remind,
-                params=(Param("switch", "on or off", choices=("on", "off")),),
-                private=True,
-            ),
         ]
 
     async def _here(self, inv: Invocation) -> tuple[ChallengeRow, LearningPath, int]:
+        challenge, path, _, reached = await self._here_with_content(inv)
+        return challenge, path, reached
+
+    async def _here_with_content(
+        self, inv: Invocation
+    ) -> tuple[ChallengeRow, LearningPath, Content, int]:
         challenge = await challenge_here(self.store, inv)
-        path = self.content.paths.get(challenge.path_id)
-        if path is None:
-            raise UserError("This challenge's path is no longer shipped; a moderator can end it.")
-        return challenge, path, await self.store.challenges.reached(challenge.id, inv.at)
+        found = await find_path(self.store, self.content, challenge.community_id, challenge.path_id)
+        if found is None:
+            raise UserError("This challenge's path is no longer here; a moderator can end it.")
+        reached = await self.store.challenges.reached(challenge.id, inv.at)
+        return challenge, found[0], found[1], reached
 
     async def _member(self, challenge: ChallengeRow, inv: Invocation) -> ChallengeMember:
         member = await self.store.challenges.member(challenge.id, inv.actor.id)
@@ -129,19 +149,26 @@ class ChallengeWalk:
         ):
             return Reply("You are already walking this path.")
         catch_up = (
-            fmt(" Days 1 to {} are open to catch up: {}.", reached - 1, code("challenge day 1"))
+            fmt(
+                " Days 1 to {} are open to catch up: {} shows one, {} checks it in.",
+                reached - 1,
+                code("challenge day 1"),
+                code("challenge catchup 1"),
+            )
             if reached > 1
             else as_empty()
         )
         return Reply(
             fmt(
                 "Welcome to {}. {} shows today's day; {} checks in, privately.{} "
-                "{} sends a private reminder on a day you have not checked in.",
+                "{} sends a private reminder on a day you have not checked in; {} brings "
+                "the terms you meet back three and ten days later.",
                 italic(path.title),
                 code("challenge today"),
                 code("challenge done"),
                 catch_up,
                 code("challenge remind on"),
+                code("challenge review on"),
             ),
             kind=Kind.CONFIRMATION,
         )
@@ -156,29 +183,48 @@ class ChallengeWalk:
         )
 
     async def today(self, inv: Invocation) -> Reply:
-        challenge, path, reached = await self._here(inv)
+        challenge, path, content, reached = await self._here_with_content(inv)
         if reached == 0:
             opens = await self._next_opening(challenge, 1)
             return Reply(fmt("The path has not started yet; day 1 opens {}.", opens))
-        return Reply(day_text(self.content, path, path.day(reached)), kind=Kind.DISCUSSION)
+        return Reply(day_text(content, path, path.day(reached)), kind=Kind.DISCUSSION)
 
-    async def day(self, inv: Invocation) -> Reply:
-        challenge, path, reached = await self._here(inv)
-        number = inv.number("n")
+    async def _reached(
+        self, challenge: ChallengeRow, path: LearningPath, reached: int, number: int
+    ) -> None:
+        """A UserError unless day ``number`` has opened (never a later one)."""
         if number > len(path.days):
             raise UserError(fmt("This path has {} days.", len(path.days)))
         if number > reached:
             opens = await self._next_opening(challenge, number)
             later = fmt(" It opens {}.", opens) if opens else as_empty()
             raise UserError(fmt("Day {} has not opened yet.{}", number, later))
-        return Reply(day_text(self.content, path, path.day(number)), kind=Kind.DISCUSSION)
+
+    async def day(self, inv: Invocation) -> Reply:
+        challenge, path, content, reached = await self._here_with_content(inv)
+        number = inv.number("n")
+        await self._reached(challenge, path, reached, number)
+        return Reply(day_text(content, path, path.day(number)), kind=Kind.DISCUSSION)
 
     async def done(self, inv: Invocation) -> Reply:
         challenge, path, reached = await self._here(inv)
         await self._member(challenge, inv)
         if reached == 0:
             raise UserError("Day 1 has not opened yet.")
-        new = await self.store.challenges.check_in(challenge.id, inv.actor.id, reached, inv.at)
+        return await self._check_in(inv, challenge, path, reached)
+
+    async def catchup(self, inv: Invocation) -> Reply:
+        """`challenge done` for a day already open: a missed day, checked in late."""
+        challenge, path, reached = await self._here(inv)
+        await self._member(challenge, inv)
+        number = inv.number("n")
+        await self._reached(challenge, path, reached, number)
+        return await self._check_in(inv, challenge, path, number)
+
+    async def _check_in(
+        self, inv: Invocation, challenge: ChallengeRow, path: LearningPath, number: int
+    ) -> Reply:
+        new = await self.store.challenges.check_in(challenge.id, inv.actor.id, number, inv.at)
         note = inv.text("note").strip()
         if note:
             day = inv.at.astimezone(_zone(challenge)).date().isoformat()
@@ -186,15 +232,15 @@ class ChallengeWalk:
                 challenge.community_id,
                 inv.actor.id,
                 day,
-                f"challenge:{path.id}:{reached}",
+                f"challenge:{path.id}:{number}",
                 note,
                 inv.at,
             )
         kept = fmt(" Your note is in your journal (`journal`).") if note else as_empty()
         if new:
-            text = fmt("Checked in for day {}, privately.{}", reached, kept)
+            text = fmt("Checked in for day {}, privately.{}", number, kept)
         else:
-            text = fmt("You had already checked in for day {}.{}", reached, kept)
+            text = fmt("You had already checked in for day {}.{}", number, kept)
         return Reply(text, kind=Kind.CONFIRMATION)
 
     async def progress(self, inv: Invocation) -> Reply:
@@ -217,28 +263,21 @@ class ChallengeWalk:
         if missed:
             parts.append(
                 fmt(
-                    "Open to catch up: days {}; {} shows one.",
+                    "Open to catch up: days {}; {} shows one, {} checks it in.",
                     join(str(d) for d in missed),
                     code(f"challenge day {missed[0]}"),
+                    code(f"challenge catchup {missed[0]}"),
                 )
             )
-        reminders = "on" if member.remind else "off"
-        parts.append(fmt("Private reminders are {} (`challenge remind on|off`).", reminders))
-        return Reply(lines(*parts), kind=Kind.LIST)
-
-    async def remind(self, inv: Invocation) -> Reply:
-        challenge, _, _ = await self._here(inv)
-        await self._member(challenge, inv)
-        on = inv.args["switch"] == "on"
-        await self.store.challenges.set_remind(challenge.id, inv.actor.id, on)
-        if on:
-            text = fmt(
-                "Reminders on: one private message on a day you have not checked in, and a "
-                "look back at the terms you met three and ten days before."
+        parts.append(
+            fmt(
+                "Private reminders are {} (`challenge remind on|off`); review questions are "
+                "{} (`challenge review on|off`).",
+                "on" if member.remind else "off",
+                "on" if member.review else "off",
             )
-        else:
-            text = fmt("Reminders off.")
-        return Reply(text, kind=Kind.CONFIRMATION)
+        )
+        return Reply(lines(*parts), kind=Kind.LIST)
 
 
 def _zone(challenge: ChallengeRow) -> ZoneInfo:

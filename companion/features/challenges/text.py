@@ -34,19 +34,27 @@ def sources(content: Content, day: PathDay) -> Md:
     names: list[object] = []
     for kind in PATH_SOURCES:
         for ref in getattr(day, kind):
-            if kind == "terms":
-                names.append(fmt("glossary: {}", italic(content.terms[ref].term)))
-            elif kind == "practices":
-                practice = next(p for p in content.practices if p.id == ref)
-                names.append(fmt("practice: {}", practice.text.rstrip(".")))
-            elif kind == "myths":
-                myth = next(m for m in content.myths if m.id == ref)
-                names.append(fmt("myth {}", myth.number))
-            elif kind == "resources":
-                names.append(content.resources[ref].citation)
-            else:
-                names.append(fmt("reflection question: {}", content.reflections[ref].text))
+            name = _source(content, kind, ref)
+            if name is not None:  # a community's own term removed since its path was written
+                names.append(name)
     return join(names, "; ")
+
+
+def _source(content: Content, kind: str, ref: str) -> Md | None:
+    if kind == "terms":
+        term = content.terms.get(ref)
+        return fmt("glossary: {}", italic(term.term)) if term else None
+    if kind == "practices":
+        practice = next((p for p in content.practices if p.id == ref), None)
+        return fmt("practice: {}", practice.text.rstrip(".")) if practice else None
+    if kind == "myths":
+        myth = next((m for m in content.myths if m.id == ref), None)
+        return fmt("myth {}", myth.number) if myth else None
+    if kind == "resources":
+        resource = content.resources.get(ref)
+        return resource.citation if resource else None
+    reflection = content.reflections.get(ref)
+    return fmt("reflection question: {}", reflection.text) if reflection else None
 
 
 def day_text(content: Content, path: LearningPath, day: PathDay) -> Md:
@@ -61,14 +69,17 @@ def day_text(content: Content, path: LearningPath, day: PathDay) -> Md:
         fmt("{} {}", italic("Sources:"), sources(content, day)),
         fmt(
             "`challenge done [note]` checks in privately (the note goes to your journal); "
-            "{} shows this day again.",
+            "{} shows this day again, {} checks it in later.",
             code(f"challenge day {day.number}"),
+            code(f"challenge catchup {day.number}"),
         ),
     )
 
 
-def review_line(content: Content, term_id: str) -> Md:
-    term = content.terms[term_id]
+def review_line(content: Content, term_id: str) -> Md | None:
+    term = content.terms.get(term_id)
+    if term is None:
+        return None
     return fmt(
         "What does {} mean to you? {} to check.",
         italic(term.term),

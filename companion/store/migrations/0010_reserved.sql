@@ -1,0 +1,1 @@
+-- Reserved for another branch's migration; this placeholder keeps the numbers without a gap.

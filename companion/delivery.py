@@ -4,7 +4,8 @@ The scheduler (companion.scheduler) decides what is due and claims it; :class:`D
 sends a claimed batch: each kind's batch preparation, one render and one port call per post,
 one mark of those sent, each kind's bookkeeping after. A failed post is retried with
 backoff and then its schedule paused with the reason; one post's failure never costs the
-others their "sent" mark. The kinds of post (``Post``, ``Thread``) are declared here too.
+others their "sent" mark. The kinds of post (``Post``, ``Thread``, ``Private``) are declared
+here too.
 """
 
 from __future__ import annotations
@@ -56,7 +57,16 @@ class Thread:
             object.__setattr__(self, "text", as_md(self.text))
 
 
-Action = Post | Thread
+@dataclass(frozen=True, slots=True)
+class Private:
+    """Nothing to post where the schedule is: its renderer wrote and delivered private
+    notices itself (an event's reminders), so that they come out once per occurrence."""
+
+    meta: str = ""
+    kind: MessageKind = MessageKind.NOTICE
+
+
+Action = Post | Thread | Private
 Render = Callable[[ScheduleRow, datetime], Awaitable[Action]]
 AfterSent = Callable[[ScheduleRow, datetime, Action], Awaitable[None]]
 
@@ -144,7 +154,9 @@ class Delivery:
         try:
             action = await kind.render(row, job.due)
             place = place_of(row)
-            if isinstance(action, Thread):
+            if isinstance(action, Private):
+                pass
+            elif isinstance(action, Thread):
                 await port.open_thread(
                     place, action.title, action.text, key=job.key, kind=action.kind
                 )

@@ -233,6 +233,7 @@ def _package_dir(name: str) -> Path:
 
 def create(app: App, settings: WebSettings) -> web.Application:
     from companion.web import auth, bookclub, prompts, queue, schedules
+    from companion.web import calendar as calendar_feed
     from companion.web import settings as settings_page
 
     templates = jinja2.Environment(
@@ -243,7 +244,7 @@ def create(app: App, settings: WebSettings) -> web.Application:
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[STATE] = WebState(app, settings, templates)
     web_app.on_response_prepare.append(_security_headers)
-    for module in (auth, schedules, queue, prompts, bookclub, settings_page):
+    for module in (auth, schedules, queue, prompts, bookclub, settings_page, calendar_feed):
         module.setup(web_app.router)
     web_app.router.add_static("/static", _package_dir("static"), append_version=False)
     return web_app

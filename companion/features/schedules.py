@@ -226,7 +226,8 @@ class Schedules:
     async def list_(self, inv: Invocation) -> Reply:
         rows = await self.store.schedules.for_community(inv.place.community_id)
         clubs = {r.room_id for r in rows if r.kind.startswith("bookclub-")}
-        rows = [r for r in rows if not r.kind.startswith("bookclub-")]
+        # Only what `schedule` plans: events, polls and clubs list their own schedules.
+        rows = [r for r in rows if r.kind in ("reflection", "discussion")]
         if not rows and not clubs:
             return Reply(
                 fmt(

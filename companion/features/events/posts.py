@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from companion.delivery import Action, Private, Thread
 from companion.events import Kind, Place
 from companion.features.events.timing import ahead, local, next_at, recurrence, reminded, shifted
-from companion.fmt import Md, bold, code, fmt, lines, link, stored
+from companion.fmt import Md, bold, code, fmt, lines, stored
 from companion.notices import Notices
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
@@ -32,13 +32,10 @@ def place_of(event: EventRow) -> Place:
 
 
 def where(event: EventRow) -> Md:
-    """The location as typed: a link when it is an http(s) address, else plain text."""
+    """The location as typed, as text: a link a moderator typed is never made a live link
+    by the bot (clients may link it, as in anyone's message, showing where it goes)."""
     shown = event.location.strip()
-    if not shown:
-        return fmt("not given")
-    if shown.lower().startswith(("http://", "https://")):
-        return link(shown, shown)
-    return fmt("{}", shown)
+    return fmt("{}", shown) if shown else fmt("not given")
 
 
 def counts_line(counts: Counts) -> Md:

@@ -75,7 +75,9 @@ async def test_every_occurrence_in_the_feed_is_one_companion_posts(make_app, clo
     assert str(by_uid[event_uids[5]]["STATUS"]) == "CANCELLED"
     assert str(by_uid[event_uids[2]]["STATUS"]) == "CONFIRMED"
 
-    start, end = clock.now(), clock.now() + timedelta(days=365)
+    # From the day before: nothing the bot never sends (07:45 today, planned at noon) shows.
+    planned = clock.now()
+    start, end = planned - timedelta(days=1), planned + timedelta(days=365)
     expanded: dict[str, list[datetime]] = {}
     for item in recurring_ical_events.of(calendar).between(start, end):
         if str(item.get("STATUS")) != "CANCELLED":
@@ -83,11 +85,11 @@ async def test_every_occurrence_in_the_feed_is_one_companion_posts(make_app, clo
 
     ours: dict[str, list[datetime]] = {}
     for event in await app.store.events.for_community(place.community_id):
-        ours[event_uids[event.id]] = between(event, start, end)
+        ours[event_uids[event.id]] = between(event, planned, end)
     rows = await app.store.schedules.for_community(place.community_id)
     [schedule] = [row for row in rows if row.kind == "discussion"]
     [schedule_uid] = [u for u in by_uid if u.startswith(f"schedule-{schedule.id}@")]
-    ours[schedule_uid] = schedule_times(schedule, start, end)
+    ours[schedule_uid] = schedule_times(schedule, planned, end)
 
     assert sorted(expanded) == sorted(ours)
     for uid, times in ours.items():
@@ -100,9 +102,9 @@ async def test_every_occurrence_in_the_feed_is_one_companion_posts(make_app, clo
     for event_id in (1, 2, 3, 4):
         shown = ours[event_uids[event_id]][0].astimezone(ZoneInfo(zone))
         assert shown.strftime("%a %d %b %Y, %H:%M ") + zone in listing, event_id
-    planned = (await say(app, "schedule list", MEMBER, place)).text.replace("\\_", "_")
+    listed = (await say(app, "schedule list", MEMBER, place)).text.replace("\\_", "_")
     shown = ours[schedule_uid][0].astimezone(ZoneInfo(zone))
-    assert shown.strftime("%a %d %b %Y, %H:%M ") + zone in planned
+    assert shown.strftime("%a %d %b %Y, %H:%M ") + zone in listed
     await web.client.close()
 
 
@@ -121,4 +123,25 @@ async def test_a_reset_link_replaces_the_old_one_and_unknown_tokens_are_plain_40
         assert response.status == 404, path
     stored = await app.store.events.feed(PLACE.community_id)
     assert stored is not None and new.split("/")[-1][:-4] not in stored  # only a hash kept
+    await web.client.close()
+
+
+async def test_book_club_meetings_are_in_the_feed_at_the_times_the_club_posts(make_app, clock):
+    from tests.core.test_bookclub import six_chapter_club
+
+    app = await make_app(sections=WEB)
+    web = await serve(app, RecordingPort(clock=clock))
+    await six_chapter_club(app)
+    response = await web.client.get(feed_path((await say(app, "calendar", MEMBER)).text))
+    calendar = icalendar.Calendar.from_ical(await response.read())
+    chapters = {
+        str(item["SUMMARY"]): item["DTSTART"].dt.astimezone(UTC) for item in calendar.walk("VEVENT")
+    }
+    [club] = await app.store.bookclubs.clubs_in_community(PLACE.community_id)
+    sessions = await app.store.bookclubs.sessions(club.id)
+    assert chapters == {
+        f"Six Small Chapters: chapter {s.chapter}": datetime.fromisoformat(s.opens_at)
+        for s in sessions
+    }
+    assert len(chapters) == 6
     await web.client.close()

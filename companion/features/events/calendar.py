@@ -39,9 +39,14 @@ BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 FEED_KINDS = ("discussion",)
 
 
-def first_local(rule: Recurrence) -> datetime:
-    """The rule's first occurrence, aware in its zone (DTSTART must be one: RFC 5545
-    counts DTSTART as an occurrence even where the RRULE would not have it)."""
+def first_local(rule: Recurrence, since: datetime) -> datetime:
+    """The rule's first occurrence after ``since`` (when it was planned), aware in its zone.
+    DTSTART must be an occurrence the bot keeps: RFC 5545 counts DTSTART as one even where
+    the RRULE would not have it, and a daily rule planned at noon for 07:45 starts tomorrow.
+    """
+    first = rule.next_after(since - timedelta(seconds=1))
+    if first is not None:
+        return first.astimezone(rule.zone)
     local = next(iter(rule.local_times(datetime.combine(rule.start, time.min))))
     return to_instant(local, rule.zone).astimezone(rule.zone)
 
@@ -60,12 +65,13 @@ def _vevent(
     rule: Recurrence,
     length: timedelta,
     stamp: datetime,
+    since: datetime,
     *,
     location: str = "",
     sequence: int = 0,
     cancelled: bool = False,
 ) -> icalendar.Event:
-    start = first_local(rule)
+    start = first_local(rule, since)
     item = icalendar.Event()
     item.add("uid", uid)
     item.add("dtstamp", stamp.astimezone(UTC))
@@ -185,6 +191,7 @@ class CalendarFeed:
                     recurrence(event),
                     timedelta(minutes=event.minutes),
                     datetime.fromisoformat(event.updated_at),
+                    datetime.fromisoformat(event.created_at),
                     location=event.location,
                     sequence=event.sequence,
                     cancelled=event.status == "cancelled",
@@ -197,6 +204,7 @@ class CalendarFeed:
                     "Discussion thread",
                     recurrence_of(row),
                     MEETING,
+                    datetime.fromisoformat(row.created_at),
                     datetime.fromisoformat(row.created_at),
                 )
             )
@@ -212,6 +220,7 @@ class CalendarFeed:
                         once,
                         MEETING,
                         datetime.fromisoformat(club.created_at),
+                        opens,
                         cancelled=session.state != "planned",
                     )
                 )

@@ -37,7 +37,7 @@ class Events:
         self.planner = EventPlanner(store, communities, self.posts)
         self.views = EventViews(store, self.planner)
         self.calendar = CalendarFeed(store, scheduler.clock, hasher, web)
-        self.polls = Polls(store, scheduler, prefixes)
+        self.polls = Polls(store, scheduler, communities, prefixes)
 
     def commands(self) -> list[CommandSpec]:
         ident = Param("id", "The event's number (see `event list`)", ParamType.INT, min_value=1)

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from companion.commands import UserError
 from companion.delivery import Action, Post, Private
 from companion.events import Invocation, Kind, Place, Reply
+from companion.features.communities import Communities
+from companion.features.events.timing import local
 from companion.fmt import Md, bold, bullets, code, fmt, lines
 from companion.recurrence import Recurrence
 from companion.scheduler import Scheduler
@@ -79,10 +81,15 @@ def parse_poll(text: str) -> tuple[str, list[str], int]:
 
 class Polls:
     def __init__(
-        self, store: Store, scheduler: Scheduler, prefixes: Mapping[str, str] | None = None
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        communities: Communities,
+        prefixes: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
+        self.communities = communities
         self.prefixes = dict(prefixes or {})
         scheduler.register(POST, self.render_poll)
         scheduler.register(CLOSE, self.render_result)
@@ -160,7 +167,8 @@ class Polls:
 
     def text(self, poll: PollRow, platform: str) -> Md:
         prefix = self.prefixes.get(platform, "")
-        ends = datetime.fromisoformat(poll.closes_at).strftime("%d %b %Y, %H:%M UTC")
+        zone = self.communities.zone(poll.community_id)
+        ends = local(datetime.fromisoformat(poll.closes_at), zone)
         return lines(
             fmt("**Poll #{}:** {}", poll.id, poll.question),
             bullets(fmt("{}. {}", n, a) for n, a in enumerate(poll.options, 1)),

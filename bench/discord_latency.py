@@ -87,7 +87,7 @@ async def bot_phase(double: TimedDouble, count: int, tmp: Path) -> list[float]:
     app = await build(Settings(db_path=tmp / "bench.db"), clock=clock)
     guild = double.add_default_guild()
     config = DiscordConfig(api_base=double.api_base, gateway_url=double.gateway_url)
-    adapter = DiscordAdapter(app, config, guild_ready_timeout=0.01)
+    adapter = DiscordAdapter(app.gateway, config, guild_ready_timeout=0.01)
     task = asyncio.create_task(adapter.serve(double.token))
     try:
         await double.wait_ready(timeout=5)

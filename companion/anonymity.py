@@ -6,7 +6,8 @@ shows its author's name. So on such a platform the adapter hands the line to
 member is asked to use a direct message); from the member's own direct chat it is
 dispatched as if asked in the community they share with the bot (``ask anonymously #N
 <question>`` picks one when there are several). Which communities those are is the one
-thing a platform provides: its ChatPort implements :class:`SharedCommunities`.
+thing a platform provides: its port has the capability
+:class:`~companion.ports.SharedCommunities`.
 
 Routing only, no feature logic: the core's ``ask anonymously`` does the rest.
 """
@@ -17,12 +18,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
 from companion.dispatch import Dispatcher
 from companion.events import Actor, Place
 from companion.fmt import Md, as_md, bullets, code, fmt, lines
-from companion.ports import Ports
+from companion.ports import Community, Ports, SharedCommunities, capability
 from companion.textparse import clean
 
 COMMAND = "ask anonymously"
@@ -40,27 +40,6 @@ class AnonymousAsk:
     def line(self) -> str:
         """The command line the core gets (the choice is the adapter's, not the core's)."""
         return f"{COMMAND} {self.question}".strip()
-
-
-@dataclass(frozen=True, slots=True)
-class Community:
-    """A community (its room) the bot and the member are both in."""
-
-    place: Place
-    name: str | None
-
-    @property
-    def label(self) -> str:
-        return self.name or self.place.room_id
-
-
-@runtime_checkable
-class SharedCommunities(Protocol):
-    """The adapter capability behind anonymous questions (implemented by its ChatPort)."""
-
-    async def shared_communities(self, actor: Actor) -> list[Community]:
-        """The communities where both the bot and ``actor`` are members (any order)."""
-        ...
 
 
 class AnonymousRouting:
@@ -87,8 +66,8 @@ class AnonymousRouting:
             return None
         if not place.is_direct or not own_direct:
             return use_a_direct_message(prefix, bot_name)
-        port = self.ports.get(place.platform)
-        if not isinstance(port, SharedCommunities):
+        port = capability(self.ports.get(place.platform), SharedCommunities)
+        if port is None:
             return no_shared_room()
         rooms = ordered(await port.shared_communities(actor))
         if not rooms:

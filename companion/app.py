@@ -1,20 +1,35 @@
-"""The composition root: the one place that wires store, content, features and scheduler."""
+"""The composition root: the one place that wires store, content, features and scheduler,
+and the one owner of their lifecycle.
+
+:func:`build` opens the store and wires everything; the :class:`App` it returns is an async
+context manager that starts the scheduler once (:meth:`App.start`, or when the first port
+attaches through the gateway), starts the surfaces it is given (:meth:`App.serve`,
+:meth:`App.on_stop`) and, on leaving, stops them in reverse order, then the scheduler, then
+the store. Surfaces see the app only through its :class:`AppGateway` (companion.gateway).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import TracebackType
 
 from companion import content as content_module
 from companion import platforms
 from companion.anonymity import AnonymousRouting
 from companion.commands import Feature, Registry
-from companion.config import Settings, secret
+from companion.config import Settings, WebSettings, secret
 from companion.content import Content
+from companion.delivery import Posting
 from companion.dispatch import Dispatcher
+from companion.events import Actor, Invocation, Place, Reply
 from companion.features.bookclub import BookClubs
 from companion.features.bookclub.plans import Plans
+from companion.features.challenges import Challenges
 from companion.features.communities import Communities
 from companion.features.dashboard import Dashboard
 from companion.features.definitions import Definitions
@@ -29,13 +44,17 @@ from companion.features.reflections import Reflections
 from companion.features.resources import Resources
 from companion.features.schedules import Schedules
 from companion.flood import FloodGate
+from companion.gateway import Gateway, SeenByRoom
 from companion.identity import MemberHasher, load_or_create_key
 from companion.metrics import Metrics
 from companion.notices import Notices
-from companion.ports import Clock, Ports, SystemClock
+from companion.ports import ChatPort, Clock, Ports, Shards, SystemClock
 from companion.scheduler import Scheduler
 from companion.store import Store
-from companion.web.config import WebSettings
+from companion.store.kv import KeyValueRepo
+from companion.store.leases import AccountLeaseRepo
+
+Stop = Callable[[], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -56,10 +75,149 @@ class App:
     clock: Clock
     rng: random.Random = field(default_factory=random.Random)
     metrics: Metrics = field(default_factory=Metrics)  # this app's own registry
+    gateway: AppGateway = field(init=False)  # what the surfaces see of it
+    _stops: list[Stop] = field(default_factory=list)  # the surfaces', in the order started
+    _started: bool = False
+    _closed: bool = False
+
+    def __post_init__(self) -> None:
+        self.gateway = AppGateway(self)
+
+    async def __aenter__(self) -> App:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Start the scheduler: once, whether here or when the first port attaches."""
+        if not self._started:
+            self._started = True
+            await self.scheduler.start()
+
+    def serve(self, name: str, run: Callable[[Gateway], Awaitable[None]]) -> asyncio.Task[None]:
+        """Start a surface that runs until cancelled (or done, like the terminal at the end
+        of its input); it is cancelled when the app stops."""
+
+        async def surface() -> None:
+            await run(self.gateway)
+
+        task = asyncio.create_task(surface(), name=name)
+
+        async def stop() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        self._stops.append(stop)
+        return task
+
+    def on_stop(self, stop: Stop) -> None:
+        """Stop a surface started outside :meth:`serve` (the web dashboard, /metrics)."""
+        self._stops.append(stop)
 
     async def close(self) -> None:
-        await self.scheduler.stop()
-        await self.store.close()
+        """Stop the surfaces in the reverse order of their start, then the scheduler, then
+        the store."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            while self._stops:
+                await self._stops.pop()()
+        finally:
+            await self.scheduler.stop()
+            await self.store.close()
+
+
+class AppGateway:
+    """The app as its surfaces see it: the :class:`~companion.gateway.Gateway`."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    @property
+    def settings(self) -> Settings:
+        return self._app.settings
+
+    @property
+    def commands(self) -> Registry:
+        return self._app.registry
+
+    @property
+    def clock(self) -> Clock:
+        return self._app.clock
+
+    @property
+    def kv(self) -> KeyValueRepo:
+        return self._app.store.kv
+
+    @property
+    def health(self) -> Metrics:
+        return self._app.metrics
+
+    @property
+    def account_leases(self) -> AccountLeaseRepo:
+        return self._app.store.account_leases
+
+    @property
+    def holder(self) -> str:
+        return self._app.scheduler.holder
+
+    def member_hash(self, scope: str, member_id: str) -> str:
+        return self._app.hasher(scope, member_id)
+
+    async def handle_text(
+        self, line: str, actor: Actor, place: Place, *, seen_by_room: SeenByRoom | None = None
+    ) -> Reply | None:
+        app = self._app
+        if seen_by_room is not None:
+            routed = await app.anonymity.route(
+                line,
+                actor,
+                place,
+                app.clock.now(),
+                prefix=seen_by_room.prefix,
+                bot_name=seen_by_room.bot_name,
+                own_direct=seen_by_room.own_direct,
+            )
+            if routed is not None:  # an anonymous question, routed through the direct chat
+                return Reply(routed)
+        return await app.dispatcher.run_text(line, actor, place, app.clock.now())
+
+    async def dispatch(self, inv: Invocation) -> Reply | None:
+        return await self._app.dispatcher.dispatch(inv)
+
+    def held_back(self, actor: Actor, place: Place) -> Reply:
+        return self._app.dispatcher.held_back(actor, place)
+
+    async def complete(self, inv: Invocation, param: str, partial: str) -> Sequence[str]:
+        return await self._app.dispatcher.complete(inv, param, partial)
+
+    async def attach(self, platform: str, port: ChatPort, *, shards: Shards | None = None) -> None:
+        self._app.ports.attach(platform, port, shards=shards)
+        await self._app.start()
+
+    def detach(self, platform: str, port: ChatPort | None = None) -> None:
+        self._app.ports.detach(platform, port)
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+    content: Content | None = None,
+) -> AsyncIterator[App]:
+    """``async with running(settings) as app:`` the app, stopped (surfaces, scheduler,
+    store) on leaving."""
+    async with await build(settings, clock=clock, rng=rng, content=content) as app:
+        yield app
 
 
 async def build(
@@ -79,7 +237,10 @@ async def build(
         await communities.load()
         reflections = Reflections(store, content, communities)
         prompts = Prompts(store, content, rng)
-        metrics = Metrics()
+        surfaces = platforms.all_platforms()
+        metrics = Metrics(
+            lag_gauges={p.name: (p.lag.metric, p.lag.description) for p in surfaces if p.lag}
+        )
         ports = Ports()
         scheduler = Scheduler(
             store,
@@ -92,7 +253,6 @@ async def build(
         plans = Plans(store, content)
         hasher = MemberHasher(load_or_create_key(settings.key_file))
         registry = Registry()
-        surfaces = platforms.all_platforms()
         help_feature = Help(
             registry,
             {p.name: p.prefix_in(settings.section(p.name)) for p in surfaces},
@@ -108,6 +268,7 @@ async def build(
             Schedules(store, scheduler, communities, reflections, prompts, content),
             plans,
             BookClubs(store, scheduler, communities, plans),
+            Challenges(store, scheduler, communities, content, Notices(store, ports, clock)),
             Resources(store, content),
             Moderation(
                 store,
@@ -132,6 +293,9 @@ async def build(
         ]
         for feature in features:
             registry.extend(feature.commands())
+            if isinstance(feature, Posting):  # its kinds of scheduled post
+                for kind in feature.post_kinds():
+                    scheduler.add_kind(kind)
     except BaseException:
         await store.close()
         raise

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+EXAMPLE = "config.example.toml"
+CORRECT_SETTING = f"correct it in the config file ({EXAMPLE} explains every setting)"
+
 
 @dataclass(frozen=True, slots=True)
 class Check:

@@ -8,13 +8,19 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from companion import content as content_module
-from companion import logs, operations
-from companion.config import ConfigError, Settings, default_db_path, load_settings
+from companion import extras, logs, operations
+from companion.config import ConfigError, Settings, default_db_path
 from companion.schema import ContentError
+from companion.store.postgres.db import StoreUnavailable
+
+if TYPE_CHECKING:
+    from companion.gateway import Gateway
+    from companion.platforms import Platform
 
 log = logging.getLogger("companion")
 T = TypeVar("T")
@@ -29,6 +35,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ConfigError, ContentError) as error:
         print(f"companion: {error}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as error:  # the database server is down: a supervisor retries
+        print(f"companion: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:  # an optional extra the config needs is missing
+        missing = extras.missing_extra(error)
+        if missing is None:
+            raise
+        print(f"companion: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -69,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check a config file, its database and platforms")
     doctor.add_argument("--config", type=Path, required=True)
     doctor.set_defaults(func=_doctor)
+
+    healthcheck = sub.add_parser(
+        "healthcheck",
+        help="exit 0 when [metrics] /healthz answers or [metrics] is off (a container's check)",
+    )
+    healthcheck.add_argument("--config", type=Path, required=True)
+    healthcheck.set_defaults(func=_healthcheck)
 
     commands = sub.add_parser("commands", help="print the command list as Markdown")
     commands.set_defaults(func=_commands)
@@ -127,11 +149,8 @@ def _ask(args: argparse.Namespace) -> int:
     from companion_adapters.console import ConsoleAdapter
 
     async def once() -> None:
-        app = await build(_local_settings(args))
-        try:
-            await ConsoleAdapter(app, interactive=False).handle(" ".join(args.line))
-        finally:
-            await app.close()
+        async with await build(_local_settings(args)) as app:
+            await ConsoleAdapter(app.gateway, interactive=False).handle(" ".join(args.line))
 
     asyncio.run(once())
     return 0
@@ -142,6 +161,8 @@ def _run(args: argparse.Namespace) -> int:
     # action) nor be lost: it is noted, and _serve reloads once the content can be swapped.
     early: list[int] = []
     signal.signal(signal.SIGHUP, lambda signum, frame: early.append(signum))
+    from companion.platforms import load_settings
+
     settings = load_settings(args.config)
     with operations.running(settings, operations.pid_file(settings)) as serving:
         return asyncio.run(_serve(settings, reload_pending=lambda: bool(early), serving=serving))
@@ -155,6 +176,30 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor.exit_code(checks)
 
 
+def _healthcheck(args: argparse.Namespace) -> int:
+    """The container image's HEALTHCHECK: ask the running bot's /healthz (companion.health)."""
+    import ipaddress
+    import urllib.error
+    import urllib.request
+
+    from companion.health import MetricsConfig
+    from companion.platforms import load_settings
+
+    config = MetricsConfig.from_settings(load_settings(args.config))
+    if config is None:
+        return 0  # no endpoint to ask: the container's state is the process's
+    address = ipaddress.ip_address(config.bind)
+    if address.is_unspecified:  # listening everywhere: ask over loopback
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    host = f"[{address}]" if address.version == 6 else str(address)
+    try:
+        with urllib.request.urlopen(f"http://{host}:{config.port}/healthz", timeout=5) as answer:
+            return 0 if answer.status == 200 else 1
+    except (OSError, urllib.error.URLError) as error:
+        print(f"companion: /healthz on {host}:{config.port} did not answer OK: {error}")
+        return 1
+
+
 async def _serve(
     settings: Settings,
     *,
@@ -166,61 +211,65 @@ async def _serve(
     SIGINT/SIGTERM or when one is done (the terminal's input ended).
 
     SIGHUP reloads the content files (see companion.reload); ``serving`` is called once the
-    signals are handled: it writes the pid file `companion content reload` reads.
+    signals are handled: it writes the pid file `companion content reload` reads. The app
+    owns the lifecycle: leaving ``running`` stops the surfaces in reverse order, then the
+    scheduler, then the store.
     """
     from companion import health, platforms
-    from companion.app import build
+    from companion.app import running
+    from companion.config import WebSettings
     from companion.reload import Reloader
-    from companion.web.config import WebSettings
 
-    app = await build(settings, **build_options)
-    stop = asyncio.Event()
+    declared = {p.name: p for p in platforms.all_platforms()}
+    for name in settings.adapters:
+        if name not in declared:
+            raise ConfigError(f"There is no platform called {name!r}.")
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    reloader = Reloader(app.content, settings.content_dir)
-    loop.add_signal_handler(signal.SIGHUP, reloader.request)
-    if reload_pending():  # a SIGHUP while it was starting
-        reloader.request()
-    tasks: list[asyncio.Task[None]] = []
-    endpoint: health.HealthServer | None = None
-    cleanups: list[Callable[[], Awaitable[None]]] = []
-    try:
-        endpoint = await health.start(app.metrics, app.scheduler, settings)  # [metrics]
-        serving()
-        for name in settings.adapters:
-            platform = platforms.get(name)
-            if platform is None:
-                raise ConfigError(f"There is no platform called {name!r}.")
-            tasks.append(asyncio.create_task(platform.serve(app, settings), name=name))
-        await app.scheduler.start()
-        web = WebSettings.from_settings(settings)
-        if web.enabled:
-            from companion.web.server import start as start_web  # aiohttp only when asked
+    async with running(settings, **build_options) as app:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        reloader = Reloader(app.content, settings.content_dir)
+        loop.add_signal_handler(signal.SIGHUP, reloader.request)
+        if reload_pending():  # a SIGHUP while it was starting
+            reloader.request()
+        try:
+            watched = tuple(n for n in settings.adapters if declared[n].monitored)
+            endpoint = await health.start(app.metrics, app.scheduler, settings, watched)
+            if endpoint is not None:  # [metrics]
+                app.on_stop(endpoint.stop)
+            serving()
+            tasks = [
+                app.serve(name, partial(_serve_on, declared[name], settings=settings))
+                for name in settings.adapters
+            ]
+            await app.start()
+            web = WebSettings.from_settings(settings)
+            if web.enabled:
+                from companion.web.server import start as start_web  # aiohttp only when asked
 
-            web_runner, port = await start_web(app, web)
-            cleanups.append(web_runner.cleanup)
-            print(
-                f"companion: dashboard on {web.bind}:{port}, linked as {web.public_url}",
-                file=sys.stderr,
-            )
-        stopper = asyncio.create_task(stop.wait(), name="stop")
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not stopper and task.exception():
-                raise task.exception()  # type: ignore[misc]
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if endpoint is not None:
-            await endpoint.stop()
-        for cleanup in cleanups:
-            await cleanup()
-        await app.close()
+                web_runner, port = await start_web(app, web)
+                app.on_stop(web_runner.cleanup)
+                print(
+                    f"companion: dashboard on {web.bind}:{port}, linked as {web.public_url}",
+                    file=sys.stderr,
+                )
+            stopper = asyncio.create_task(stop.wait(), name="stop")
+            try:
+                done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+            for task in done:
+                if task is not stopper and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
     return 0
+
+
+async def _serve_on(platform: Platform, gateway: Gateway, *, settings: Settings) -> None:
+    await platform.serve(gateway, settings)
 
 
 def _commands(args: argparse.Namespace) -> int:
@@ -232,16 +281,13 @@ async def commands_markdown() -> str:
     """The README's command table, generated from the registry of a throwaway app."""
     from companion.app import build
 
-    app = await build(Settings(db_path=Path(":memory:")))
-    try:
+    async with await build(Settings(db_path=Path(":memory:"))) as app:
         rows = ["| command | what it does | who |", "|---|---|---|"]
         for spec in app.registry:
             who = "moderators" if spec.moderator_only else "anyone"
             usage = spec.usage.replace("|", "\\|")
             rows.append(f"| `{usage}` | {spec.description} | {who} |")
         return "\n".join(rows)
-    finally:
-        await app.close()
 
 
 def _content_exchange(args: argparse.Namespace) -> int:

@@ -19,10 +19,13 @@ Handler = Callable[[Invocation], Awaitable[Reply]]
 Completer = Callable[[Invocation, str], Awaitable[Sequence[str]]]
 
 MAX_TEXT_ARG = 2000
+# The answer when a command failed on the bot's side (the dispatcher's, and a surface's own).
+APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again later."
 
 
 class Feature(Protocol):
-    """A feature module's object: it declares its commands."""
+    """A feature module's object: it declares its commands. One that schedules posts also
+    declares their kinds beside them (``post_kinds``: companion.delivery.Posting)."""
 
     def commands(self) -> list[CommandSpec]: ...
 

@@ -1,14 +1,22 @@
-"""Settings from a TOML file; secrets only from environment variables (never the file)."""
+"""Settings from a TOML file; secrets only from environment variables (never the file).
+
+The bottom layer: this module imports nothing of Companion. Each platform's own table is
+declared with its platform (companion.platforms); wherever a config file is validated, the
+caller passes those declarations in (:class:`Table`), so this module never imports the
+registry.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
 from rapidfuzz import fuzz, process
@@ -19,9 +27,9 @@ class ConfigError(Exception):
 
 
 # The core's sections of the config file and their settings; each platform's own table is
-# declared with the platform (companion.platforms: Platform.settings). schema() is both: the
-# one declaration of what is known (config.example.toml documents each; the adapters
-# validate the values of theirs).
+# declared with the platform (companion.platforms: Platform.settings). schema(tables) is
+# both: the one declaration of what is known (config.example.toml documents each; the
+# adapters validate the values of theirs).
 SCHEMA: dict[str, tuple[str, ...]] = {
     "storage": ("path", "url", "key_path"),
     "content": ("dir",),
@@ -33,16 +41,36 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     ),
     "scheduler": ("grace_hours",),
     "metrics": ("enabled", "bind", "port", "stale_after_seconds"),
-    "web": ("enabled", "bind", "port", "public_url", "session_hours", "unchecked_minutes"),
+    "web": (
+        "enabled",
+        "bind",
+        "port",
+        "public_url",
+        "session_hours",
+        "unchecked_minutes",
+        "header_timeout",
+        "body_timeout",
+    ),
 }
 
 
-def schema() -> dict[str, tuple[str, ...]]:
-    """Every known section and its settings: the core's, then each platform's table."""
-    from companion import platforms  # the registry's declarations import this module
+class Table(Protocol):
+    """A platform's table of the config file, as the registry declares it
+    (companion.platforms.Platform is one)."""
 
-    tables = {p.name: p.known_settings for p in platforms.all_platforms()}
-    return {**SCHEMA, **tables}
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def known_settings(self) -> tuple[str, ...]: ...
+
+    @property
+    def check(self) -> Callable[[Mapping[str, Any]], object] | None: ...
+
+
+def schema(tables: Sequence[Table]) -> dict[str, tuple[str, ...]]:
+    """Every known section and its settings: the core's, then each platform's table."""
+    return {**SCHEMA, **{t.name: t.known_settings for t in tables}}
 
 
 SECRET_KEYS = ("token", "access_token", "password")
@@ -84,13 +112,14 @@ class Settings:
         return self.db_path.with_name(self.db_path.stem + ".key")
 
 
-def load_settings(path: Path) -> Settings:
-    """The settings of a config file; a ConfigError for a setting it does not know."""
+def load_settings(path: Path, tables: Sequence[Table]) -> Settings:
+    """The settings of a config file; a ConfigError for a setting it does not know.
+    ``tables``: the platforms' tables (``companion.platforms.all_platforms()``)."""
     data = read_config(path)
-    unknown = unknown_settings(data)
+    unknown = unknown_settings(data, tables)
     if unknown:
         raise ConfigError(f"{path}: " + " ".join(problem.message for problem in unknown))
-    return settings_from(data, path)
+    return settings_from(data, path, tables)
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -119,10 +148,10 @@ class UnknownSetting:
     fix: str  # "rename it to homeserver"
 
 
-def unknown_settings(data: dict[str, Any]) -> list[UnknownSetting]:
+def unknown_settings(data: dict[str, Any], tables: Sequence[Table]) -> list[UnknownSetting]:
     """Each section or setting of parsed config the schema does not know, with the closest."""
     problems = []
-    known_sections = schema()
+    known_sections = schema(tables)
     for name, value in data.items():
         if not isinstance(value, dict):
             owners = [s for s, keys in known_sections.items() if name in keys]
@@ -135,13 +164,14 @@ def unknown_settings(data: dict[str, Any]) -> list[UnknownSetting]:
             hint, fix = _closest(name, list(known_sections), section=True)
             problems.append(UnknownSetting(f"[{name}] is not a section ({hint}).", fix))
         else:
-            problems.extend(unknown_keys(name, value))
+            problems.extend(unknown_keys(name, value, known_sections))
     return problems
 
 
-def unknown_keys(section_name: str, section: dict[str, Any]) -> list[UnknownSetting]:
-    """Each key of ``[section_name]`` the schema does not know."""
-    known_sections = schema()
+def unknown_keys(
+    section_name: str, section: Mapping[str, Any], known_sections: Mapping[str, tuple[str, ...]]
+) -> list[UnknownSetting]:
+    """Each key of ``[section_name]`` the schema (``known_sections``) does not know."""
     known = known_sections[section_name]
     problems = []
     for key in section:
@@ -157,9 +187,9 @@ def unknown_keys(section_name: str, section: dict[str, Any]) -> list[UnknownSett
     return problems
 
 
-def check_section(section_name: str, section: dict[str, Any]) -> None:
-    """Refuse a section with a key the schema does not know (for adapters' own checks)."""
-    problems = unknown_keys(section_name, section)
+def check_section(section_name: str, section: Mapping[str, Any], known: Sequence[str]) -> None:
+    """Refuse a section with a key not in ``known`` (for adapters' own checks)."""
+    problems = unknown_keys(section_name, section, {section_name: tuple(known)})
     if problems:
         raise ConfigError(" ".join(p.message for p in problems))
 
@@ -176,22 +206,21 @@ def _closest(word: str, choices: Sequence[str], *, section: bool = False) -> tup
     return "known: " + ", ".join(shown(c) for c in choices), "remove it, or rename it to one known"
 
 
-def settings_from(data: dict[str, Any], path: Path) -> Settings:
-    """Settings from parsed config (paths relative to the file at ``path``)."""
+def settings_from(data: dict[str, Any], path: Path, tables: Sequence[Table]) -> Settings:
+    """Settings from parsed config (paths relative to the file at ``path``); ``tables``
+    are the platforms' (each checks its own table when it is turned on)."""
     base = path.resolve().parent
     storage = _table(data, "storage")
     community = _table(data, "community")
     scheduler = _table(data, "scheduler")
     content = _table(data, "content")
-    from companion import platforms  # the registry's declarations import this module
-
-    known = platforms.all_platforms()
+    known = list(tables)
     adapters = tuple(
         p.name for p in known if p.name in data and _table(data, p.name).get("enabled", True)
     )
     if not adapters:
-        tables = ", ".join(f"[{p.name}]" for p in known)
-        raise ConfigError(f"{path} names no adapter: add one of these tables: {tables}.")
+        shown = ", ".join(f"[{p.name}]" for p in known)
+        raise ConfigError(f"{path} names no adapter: add one of these tables: {shown}.")
     for platform in known:
         if platform.name in adapters and platform.check is not None:
             platform.check(_table(data, platform.name))
@@ -270,3 +299,71 @@ def secret(name: str) -> str | None:
                 f"{name}_FILE points at {file_name}, which I cannot read: {error}"
             ) from None
     return None
+
+
+# --- the [web] table: whether the dashboard runs, where, and for how long -------------------
+# Here, not in companion.web, so the `dashboard` chat command reads it without the web server.
+
+LINK_LIFETIME = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    enabled: bool = False
+    bind: str = "127.0.0.1"  # a reverse proxy in front gives the public address
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    session_hours: float = 8.0  # where the platform is asked about moderators on each request
+    unchecked_minutes: float = 15.0  # where it cannot be asked: a short session instead
+    header_timeout: float = 10.0  # seconds to send a request's head, or the connection closes
+    body_timeout: float = 30.0  # seconds to send a form's body (at most 1 MiB)
+
+    @property
+    def secure(self) -> bool:
+        """Cookies carry Secure when the dashboard is reached over https."""
+        return self.public_url.startswith("https://")
+
+    def link(self, token: str) -> str:
+        return f"{self.public_url.rstrip('/')}/login?token={token}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebSettings:
+        return cls.from_table(settings.section("web"))
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> WebSettings:
+        enabled = table.get("enabled", bool(table))
+        bind = table.get("bind", "127.0.0.1")
+        port = table.get("port", 8080)
+        if not isinstance(enabled, bool):
+            raise ConfigError("[web] enabled must be true or false.")
+        if not isinstance(bind, str) or not bind:
+            raise ConfigError("[web] bind must be an address, e.g. 127.0.0.1.")
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError("[web] port must be a port number, 0 to 65535.")
+        public_url = table.get("public_url", f"http://{bind}:{port}")
+        parts = urlsplit(str(public_url))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError("[web] public_url must be an http:// or https:// address.")
+        hours = table.get("session_hours", 8)
+        minutes = table.get("unchecked_minutes", 15)
+        header_timeout = table.get("header_timeout", 10)
+        body_timeout = table.get("body_timeout", 30)
+        for name, value in (
+            ("session_hours", hours),
+            ("unchecked_minutes", minutes),
+            ("header_timeout", header_timeout),
+            ("body_timeout", body_timeout),
+        ):
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"[web] {name} must be a number above 0.")
+        return cls(
+            enabled=enabled,
+            bind=bind,
+            port=port,
+            public_url=str(public_url),
+            session_hours=float(hours),
+            unchecked_minutes=float(minutes),
+            header_timeout=float(header_timeout),
+            body_timeout=float(body_timeout),
+        )

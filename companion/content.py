@@ -42,7 +42,19 @@ FILES = (
     "myths.toml",
     "practices.toml",
     "plans.toml",
+    "paths.toml",
 )
+# A challenge day is posted whole in one chat message; Discord holds 2,000 characters. The
+# day's own texts and the names of its sources get this much; the frame around them (its
+# heading, the labels, the check-in line) stays under the rest (a test renders every day).
+DAY_BUDGET = 1650
+PATH_PARTS = (
+    "active-practice",
+    "power-and-privilege",
+    "equity-inclusion-justice",
+    "accountability",
+)
+PATH_SOURCES = ("terms", "practices", "myths", "resources", "reflections")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +164,36 @@ class Plan:
     known: tuple[Chapter, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class PathDay:
+    """One day of a learning path: a short option, a deeper one, a question for the thread,
+    and the shipped entries it draws on (glossary terms, practices, myths, resources,
+    reflections), by id."""
+
+    number: int
+    title: str
+    short: str
+    deeper: str
+    question: str
+    part: str | None = None  # which part of Kim's definition the day belongs to
+    terms: tuple[str, ...] = ()
+    practices: tuple[str, ...] = ()
+    myths: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    reflections: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LearningPath:
+    id: str
+    title: str
+    summary: str
+    days: tuple[PathDay, ...]
+
+    def day(self, number: int) -> PathDay:
+        return self.days[number - 1]
+
+
 @dataclass(slots=True)
 class Content:
     tags: dict[str, str]
@@ -162,6 +204,7 @@ class Content:
     myths: list[Myth]
     practices: list[Practice]
     plans: dict[str, Plan]
+    paths: dict[str, LearningPath] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)
     _derived: dict[Callable[[Content], Any], Any] = field(default_factory=dict)
 
@@ -325,7 +368,25 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
             Field("chapter", list),
         ),
     ),
+    "paths.toml": (
+        "path",
+        (
+            Field("id", str, True, check=slug),
+            Field("title", str, True, max_len=100),
+            Field("summary", str, True, max_len=300),
+            Field("day", list, True),
+        ),
+    ),
 }
+DAY_FIELDS = (
+    Field("number", int, True, check=positive),
+    Field("title", str, True, max_len=80),
+    Field("part", str, choices=PATH_PARTS),
+    Field("short", str, True, max_len=500),
+    Field("deeper", str, True, max_len=700),
+    Field("question", str, True, max_len=280, check=question),
+    *(Field(name, list, item_kind=str) for name in PATH_SOURCES),
+)
 
 
 def default_dir() -> Path:
@@ -392,9 +453,95 @@ def _build(raw: dict[str, dict[str, Any]], lines: dict[str, list[str]]) -> Conte
     if any(not isinstance(i, dict) for e in entries.values() for i in e.items):
         raise ContentError(problems)
     problems.extend(_cross_check(entries, set(tags_table)))
+    days = _day_entries(entries["paths.toml"])
+    problems.extend(validate_entries(days, DAY_FIELDS))
+    if problems:
+        raise ContentError(problems)
+    problems.extend(_check_paths(entries, days))
     if problems:
         raise ContentError(problems)
     return _assemble(entries, tags_table)
+
+
+class _DayEntries(Entries):
+    """Every path's days, in file order, so each lines up with its ``[[path.day]]`` header."""
+
+    def __init__(self, paths: Entries, owners: list[str], days: list[dict[str, Any]]) -> None:
+        super().__init__(paths.file, "path.day", days, paths.text_lines)
+        self.owners = owners
+
+    def label(self, index: int) -> str:
+        number = self.items[index].get("number") if isinstance(self.items[index], dict) else None
+        return f'path "{self.owners[index]}" day {number if isinstance(number, int) else "?"}'
+
+
+def _day_entries(paths: Entries) -> _DayEntries:
+    owners: list[str] = []
+    days: list[dict[str, Any]] = []
+    for item in paths.items:
+        found = item.get("day") if isinstance(item, dict) else None
+        for day in found if isinstance(found, list) else []:
+            owners.append(str(item.get("id")))
+            days.append(day)
+    return _DayEntries(paths, owners, days)
+
+
+def _check_paths(entries: dict[str, Entries], days: _DayEntries) -> list[Problem]:
+    """Days 1..N in order, sources that resolve (and are tied to no chapter: a day is shown
+    to every member), quotations attributed, and a day that fits one chat message."""
+    problems: list[Problem] = []
+    known: dict[str, dict[str, dict[str, Any]]] = {
+        "terms": {t["id"]: t for t in entries["glossary.toml"].items},
+        "practices": {p["id"]: p for p in entries["practices.toml"].items},
+        "myths": {m["id"]: m for m in entries["myths.toml"].items},
+        "resources": {r["id"]: r for r in entries["resources.toml"].items},
+        "reflections": {r["id"]: r for r in entries["reflections.toml"].items},
+    }
+    expected: dict[str, int] = {}
+    for i, day in enumerate(days.items):
+        owner = days.owners[i]
+        expected[owner] = expected.get(owner, 0) + 1
+        if day.get("number") != expected[owner]:
+            msg = f"days are numbered 1, 2, 3 ... in order: this one should be {expected[owner]}"
+            problems.append(days.problem(i, "number", msg))
+        size = sum(len(day.get(k, "")) for k in ("title", "short", "deeper", "question"))
+        if not any(day.get(kind) for kind in PATH_SOURCES):
+            msg = "name the sources the day draws on (terms, practices, myths, resources, ...)"
+            problems.append(days.problem(i, "resources", msg))
+        for kind in PATH_SOURCES:
+            for ref in day.get(kind, []):
+                entry = known[kind].get(ref)
+                if entry is None:
+                    close = process.extractOne(ref, list(known[kind]), score_cutoff=70)
+                    hint = f' (did you mean "{close[0]}"?)' if close else ""
+                    problems.append(days.problem(i, kind, f'unknown id "{ref}"{hint}'))
+                    continue
+                if "chapter" in entry:
+                    msg = f'"{ref}" is tied to a chapter of a book; a day is shown to everyone'
+                    problems.append(days.problem(i, kind, msg))
+                size += len(source_name(kind, entry))
+        for name in ("short", "deeper", "question"):
+            if has_quotation(day.get(name, "")) and not day.get("resources"):
+                msg = "contains a quotation: its source comes first in resources"
+                problems.append(days.problem(i, name, msg))
+        if size > DAY_BUDGET:
+            msg = f"the day is {size} characters with its sources' names; at most {DAY_BUDGET}"
+            problems.append(days.problem(i, "short", msg))
+    return problems
+
+
+def source_name(kind: str, entry: dict[str, Any]) -> str:
+    """How a day names one of its sources (plain text; the feature adds the markup)."""
+    if kind == "terms":
+        return f"glossary: {entry['term']}"
+    if kind == "practices":
+        return f"practice: {entry['text']}"
+    if kind == "myths":
+        return f"myth {entry['number']}"
+    if kind == "reflections":
+        return f"reflection question: {entry['text']}"
+    year = f", {entry['year']}" if entry.get("year") else ""
+    return f"{entry['creator']}, {entry['title']}{year}"
 
 
 def _line_of(text_lines: list[str], key: str) -> int | None:
@@ -565,4 +712,8 @@ def _assemble(entries: dict[str, Entries], tags: dict[str, str]) -> Content:
             min_chapters=p.get("min_chapters", p.get("chapters", highest)),
             known=known,
         )
-    return Content(tags, resources, terms, reflections, prompts, myths, practices, plans)
+    paths = {}
+    for p in items("paths.toml"):
+        days = tuple(PathDay(**{**d, **{k: tup(d, k) for k in PATH_SOURCES}}) for d in p["day"])
+        paths[p["id"]] = LearningPath(p["id"], p["title"], p["summary"], days)
+    return Content(tags, resources, terms, reflections, prompts, myths, practices, plans, paths)

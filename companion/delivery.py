@@ -4,8 +4,8 @@ The scheduler (companion.scheduler) decides what is due and claims it; :class:`D
 sends a claimed batch: each kind's batch preparation, one render and one port call per post,
 one mark of those sent, each kind's bookkeeping after. A failed post is retried with
 backoff and then its schedule paused with the reason; one post's failure never costs the
-others their "sent" mark. The kinds of post (``Post``, ``Thread``, ``Private``) are declared
-here too.
+others their "sent" mark. What a post is (``Post``, ``Thread``, ``Silent``) and how features
+declare their kinds of post (``PostKind``, ``Posting``) are declared here too.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from companion.events import Kind as MessageKind
 from companion.events import Place
 from companion.fmt import Md, as_md
 from companion.metrics import Metrics
-from companion.ports import Clock, Ports, PostError
+from companion.ports import Clock, Ports, PostError, Threads, capability
 from companion.store import Store
 from companion.store.schedules import ScheduleRow, iso
 
@@ -45,7 +46,9 @@ class Post:
 
 @dataclass(frozen=True, slots=True)
 class Thread:
-    """A thread to open: ``title`` is plain text (never markup), ``text`` its first message."""
+    """A thread to open: ``title`` is plain text (never markup), ``text`` its first message.
+    The text opens with its own heading, so where a platform has no threads it is posted
+    alone (companion.ports.Threads)."""
 
     title: str
     text: str
@@ -58,15 +61,14 @@ class Thread:
 
 
 @dataclass(frozen=True, slots=True)
-class Private:
-    """Nothing to post where the schedule is: its renderer wrote and delivered private
-    notices itself (an event's reminders), so that they come out once per occurrence."""
+class Silent:
+    """Nothing to post in the room: the occurrence is its kind's ``after_sent`` alone (a
+    round of private messages), claimed, keyed and marked like any post."""
 
     meta: str = ""
-    kind: MessageKind = MessageKind.NOTICE
 
 
-Action = Post | Thread | Private
+Action = Post | Thread | Silent
 Render = Callable[[ScheduleRow, datetime], Awaitable[Action]]
 AfterSent = Callable[[ScheduleRow, datetime, Action], Awaitable[None]]
 
@@ -78,11 +80,22 @@ def place_of(row: ScheduleRow) -> Place:
 Prepare = Callable[[list[tuple[ScheduleRow, datetime]]], Awaitable[None]]
 
 
-@dataclass(slots=True)
-class Kind:
+@dataclass(frozen=True, slots=True)
+class PostKind:
+    """A kind of scheduled post (``ScheduleRow.kind``): how it is rendered when due."""
+
+    name: str
     render: Render
     after_sent: AfterSent | None = None
     prepare: Prepare | None = None  # batch-load what render() needs for many posts at once
+
+
+@runtime_checkable
+class Posting(Protocol):
+    """A feature that schedules posts declares their kinds beside its commands
+    (companion.commands.Feature); the app registers them with the scheduler."""
+
+    def post_kinds(self) -> list[PostKind]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +113,7 @@ class Delivery:
     clock: Clock
     metrics: Metrics
     backoff: tuple[timedelta, ...] = BACKOFF
-    kinds: dict[str, Kind] = field(default_factory=dict)
+    kinds: dict[str, PostKind] = field(default_factory=dict)
 
     async def deliver(self, jobs: list[Job]) -> None:
         """Send one claimed batch, mark what was sent, then do each kind's bookkeeping."""
@@ -154,13 +167,12 @@ class Delivery:
         try:
             action = await kind.render(row, job.due)
             place = place_of(row)
-            if isinstance(action, Private):
-                pass
-            elif isinstance(action, Thread):
-                await port.open_thread(
+            threads = capability(port, Threads)
+            if isinstance(action, Thread) and threads is not None:
+                await threads.open_thread(
                     place, action.title, action.text, key=job.key, kind=action.kind
                 )
-            else:
+            elif not isinstance(action, Silent):  # a post, or a thread where there are none
                 await port.post(place, action.text, key=job.key, kind=action.kind)
         except Exception as error:  # an adapter's failure must not stop the loop
             await self._failed(job.key, row, job.attempts, error)

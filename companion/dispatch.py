@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from companion import textparse
-from companion.commands import Registry, UsageError, UserError
+from companion.commands import APOLOGY, Registry, UsageError, UserError
 from companion.events import Actor, Invocation, Kind, Place, Reply
 from companion.flood import FloodGate, Verdict
 from companion.fmt import code, fmt
@@ -23,7 +23,6 @@ from companion.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again later."
 MAX_CHOICES = 25
 
 

@@ -1,24 +1,21 @@
 """`companion doctor --config FILE`: what will go wrong before going live, as a checklist.
 
 The core owns the model (:class:`Check`), the local checks (config, content, database, key
-file) and the printing; each platform adapter contributes its own checks from its package
-(``companion_adapters.<platform>.doctor``, which may use the platform's library), imported
-only when the config enables that platform. Nothing here changes anything: the database is
+file) and the printing; each platform contributes its own checks (``Platform.doctor`` in
+companion.platforms, which may use the platform's library), run only when the config
+enables that platform. Nothing here changes anything: the database is
 opened read only and never migrated.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from companion import content as content_module
 from companion import doctor_store as store_checks
-from companion.checklist import Check, failed, passed
-from companion.commands import Registry
+from companion import platforms
+from companion.checklist import EXAMPLE, Check, failed, passed
 from companion.config import (
     ConfigError,
     Settings,
@@ -28,28 +25,10 @@ from companion.config import (
     unknown_settings,
 )
 from companion.content import Content
+from companion.platforms import DoctorContext
 from companion.schema import ContentError
-from companion.store import Store
 
-EXAMPLE = "config.example.toml"
-CORRECT_SETTING = f"correct it in the config file ({EXAMPLE} explains every setting)"
-# The module of each platform's checks: `async def checks(context) -> list[Check]`.
-PLATFORM_CHECKS = {
-    "matrix": "companion_adapters.matrix.doctor",
-    "discord": "companion_adapters.discord.doctor",
-}
-
-
-@dataclass(slots=True)
-class Context:
-    """What the platform checks may use."""
-
-    settings: Settings
-    store: Store | None  # read only; None when the database is missing, unreadable or behind
-    registry: Registry | None  # the commands the bot serves; None when the content is invalid
-
-
-PlatformChecks = Callable[[Context], Awaitable[list[Check]]]
+__all__ = ["Check", "diagnose", "exit_code", "render"]
 
 
 async def diagnose(path: Path) -> list[Check]:
@@ -59,13 +38,14 @@ async def diagnose(path: Path) -> list[Check]:
     except ConfigError as error:
         return [failed("config", str(error), f"correct {path} (see {EXAMPLE})")]
     checks = [passed("config", f"{path} parses")]
-    unknown = unknown_settings(data)
+    tables = platforms.all_platforms()
+    unknown = unknown_settings(data, tables)
     checks += [failed("setting", u.message, f"{u.fix} in {path}") for u in unknown]
     if not unknown:
         checks.append(passed("settings", "every setting is a known one"))
     try:
         # The unknown ones are reported above; the rest is checked as if they were not there.
-        settings = settings_from(_known_only(data), path)
+        settings = settings_from(_known_only(data, tables), path, tables)
     except ConfigError as error:
         return [*checks, failed("settings", str(error), f"correct it in {path}")]
     content, check = _content(settings)
@@ -77,17 +57,16 @@ async def diagnose(path: Path) -> list[Check]:
     registry = None
     app = None
     try:
-        if content is not None and any(p in PLATFORM_CHECKS for p in settings.adapters):
+        checked = [p for p in tables if p.name in settings.adapters and p.doctor is not None]
+        if content is not None and checked:
             from companion.app import build
 
             app = await build(Settings(db_path=Path(":memory:")), content=content)
             registry = app.registry
-        context = Context(settings, store, registry)
-        for platform in settings.adapters:
-            module = PLATFORM_CHECKS.get(platform)
-            if module is not None:
-                platform_checks: PlatformChecks = importlib.import_module(module).checks
-                checks += await platform_checks(context)
+        context = DoctorContext(settings, store, registry)
+        for platform in checked:
+            assert platform.doctor is not None
+            checks += await platform.doctor(context)
     finally:
         if app is not None:
             await app.close()
@@ -96,8 +75,8 @@ async def diagnose(path: Path) -> list[Check]:
     return checks
 
 
-def _known_only(data: dict[str, Any]) -> dict[str, Any]:
-    known = schema()
+def _known_only(data: dict[str, Any], tables: list[platforms.Platform]) -> dict[str, Any]:
+    known = schema(tables)
     return {
         name: {key: value for key, value in section.items() if key in known[name]}
         for name, section in data.items()

@@ -53,13 +53,8 @@ async def _postgres(url: str) -> Found:
         "check [storage] url (host, port, database, user), that the server runs and lets "
         f"this user in, and {PASSWORD_VARIABLE} (or {PASSWORD_VARIABLE}_FILE) if it needs one"
     )
-    try:
+    try:  # without asyncpg: ModuleNotFoundError, one line from `companion` (companion.extras)
         db = await PgDatabase.open_readonly(url, password=secret(PASSWORD_VARIABLE))
-    except ImportError:
-        detail = "[storage] url is a PostgreSQL one, but its driver (asyncpg) is not installed"
-        return Found(
-            None, [failed("database", detail, "pip install 'companion[postgresql]'")], False
-        )
     except StoreUnavailable as error:
         return Found(None, [failed("database", str(error), reach)], False)
     store = Store(db)

@@ -51,6 +51,8 @@ def parse(text: str) -> Entries:
         data: Any = json.loads(text)
     except json.JSONDecodeError as error:
         raise ExchangeError(f"not valid JSON: {error}") from None
+    except RecursionError:  # the parser recurses once per level: [[[[...]]]]
+        raise ExchangeError("nested too deeply to be an export") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ExchangeError(f'not a Companion export (expected "format": "{FORMAT}")')
     prompts = []

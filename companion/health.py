@@ -136,12 +136,14 @@ class HealthServer:
         return response
 
 
-async def start(metrics: Metrics, scheduler: Scheduler, settings: Settings) -> HealthServer | None:
-    """Start the endpoint when the config asks for it (None when it does not)."""
+async def start(
+    metrics: Metrics, scheduler: Scheduler, settings: Settings, expected: tuple[str, ...]
+) -> HealthServer | None:
+    """Start the endpoint when the config asks for it (None when it does not); ``expected``:
+    the platforms it waits for (each declares whether: companion.platforms, monitored)."""
     config = MetricsConfig.from_settings(settings)
     if config is None:
         return None
-    expected = tuple(a for a in settings.adapters if a != "console")
     server = HealthServer(metrics, scheduler, config, expected)
     await server.start()
     return server

@@ -9,7 +9,7 @@ outcomes, kinds and platforms: never member ids or text, so the series stay few.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -17,16 +17,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 LATE_AFTER = 60.0  # seconds after its due time a scheduled post counts as late
 REPLY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 LATENESS_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 24 * 3600.0)
-LAG_GAUGES = {  # platform -> (metric, what its number is)
-    "matrix": (
-        "companion_matrix_sync_lag_seconds",
-        "Matrix: how long after the homeserver received it the bot saw the latest command",
-    ),
-    "discord": (
-        "companion_discord_gateway_latency_seconds",
-        "Discord: the gateway's heartbeat round trip",
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +27,13 @@ class AdapterHealth:
 
 
 class Metrics:
-    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        wall: Callable[[], float] = time.time,
+        lag_gauges: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        """``lag_gauges``: platform -> (metric, what its number is), as each platform
+        declares its own (companion.platforms: Platform.lag)."""
         self.registry = CollectorRegistry(auto_describe=True)
         self.wall = wall  # seconds since the epoch; tests move it
         self.commands = Counter(
@@ -87,7 +83,7 @@ class Metrics:
         )
         self.lag = {
             platform: Gauge(name, text, registry=self.registry)
-            for platform, (name, text) in LAG_GAUGES.items()
+            for platform, (name, text) in (lag_gauges or {}).items()
         }
         self.scheduler_up = Gauge(
             "companion_scheduler_running",

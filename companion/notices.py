@@ -1,25 +1,19 @@
 """Private messages to one member (a suggestion's outcome): kept, and delivered if possible.
 
-Each notice is stored first, so nothing is lost; adapters that can reach a member privately
-implement ``notify`` (a DM, an ephemeral follow-up, the terminal) and the notice is marked
-delivered. Members can always read theirs with ``mydata``.
+Each notice is stored first, so nothing is lost; ports that can reach a member privately
+(:class:`~companion.ports.PrivateMessages`: a DM, an ephemeral follow-up, the terminal)
+deliver it and the notice is marked delivered. Members can always read theirs with ``mydata``.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol, runtime_checkable
 
 from companion.events import Place
-from companion.ports import Clock, Ports
+from companion.ports import Clock, Ports, PrivateMessages, capability
 from companion.store import Repositories, Store
 
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class PrivateChannel(Protocol):
-    async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None: ...
 
 
 class Notices:
@@ -40,8 +34,8 @@ class Notices:
         )
 
     async def deliver(self, notice_id: int, place: Place, member_id: str, text: str) -> bool:
-        port = self.ports.get(place.platform)
-        if not isinstance(port, PrivateChannel):
+        port = capability(self.ports.get(place.platform), PrivateMessages)
+        if port is None:  # no private messages there: the notice waits in mydata
             return False
         try:
             await port.notify(place, member_id, text, key=f"notice-{notice_id}")

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from companion import content as content_module
-from companion.config import ConfigError, Settings, default_db_path, load_settings
+from companion.config import ConfigError, Settings, default_db_path
+from companion.platforms import load_settings
 from companion.store import maintenance
 
 
@@ -152,6 +153,9 @@ def running(settings: Settings, where: Path | None) -> Iterator[Callable[[], Non
     if where is None:
         yield lambda: None
         return
+    # On a host where Companion never ran, nothing has made the data directory yet (the SQLite
+    # store makes it when it opens, after this; the PostgreSQL store never does).
+    where.parent.mkdir(parents=True, exist_ok=True)
     with open(where, "a+", encoding="utf-8") as handle:
         if settings.database_url is None:
             try:

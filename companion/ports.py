@@ -1,4 +1,22 @@
-"""What the core needs from the outside world, as protocols adapters and tests implement."""
+"""What the core needs from the outside world, as protocols adapters and tests implement.
+
+:class:`ChatPort` is what every platform's port does: post. What differs between platforms
+is a *capability*: a typed optional protocol a port may implement and the core asks for with
+:func:`capability`, falling back where a port lacks it:
+
+==================  ==========================================  =============================
+capability          implemented by                              without it
+==================  ==========================================  =============================
+Threads             console, Matrix, Discord                    the title and text as a post
+PrivateMessages     console, Matrix, Discord                    the notice waits in mydata
+SharedCommunities   Matrix                                      no anonymous questions there
+ModeratorCheck      console, Matrix, Discord                    a short dashboard session
+ForumPosts          (none yet: Discord forum tags)              a thread, without tags
+Reactions           (none yet)                                  a post
+Polls               (none yet)                                  a post listing the answers
+ScheduledEvents     (none yet)                                  a post with the date
+==================  ==========================================  =============================
+"""
 
 from __future__ import annotations
 
@@ -6,9 +24,9 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
-from companion.events import Kind, MessageRef, Place
+from companion.events import Actor, Kind, MessageRef, Place
 
 
 class PostError(Exception):
@@ -23,18 +41,13 @@ class PostError(Exception):
 
 
 class ChatPort(Protocol):
-    """How the scheduler speaks into a platform.
+    """How the core speaks into a platform: every port posts.
 
     ``key`` is a stable idempotency key of at most 25 characters for one scheduled
     occurrence: adapters pass it on as a transaction id / nonce so a retry cannot post twice.
 
     ``text`` is the core's small Markdown (companion.markup), composed with companion.fmt so
     member text in it is already escaped; adapters render it with their platform's renderer.
-
-    ``title`` (a thread's name, a forum post's title) is **plain text by contract**: it may
-    hold anything a member typed and is never Markdown. Each adapter shows it as plain text:
-    escaped where its platform would read markup (a Matrix thread root's HTML, a Discord
-    starter message), with mass mentions broken, on one line.
 
     ``kind`` says what the post is (a reflection, a prompt, a reminder, ...) so an adapter
     can present one kind its own way; the text is the same for every platform.
@@ -44,14 +57,117 @@ class ChatPort(Protocol):
         self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
     ) -> MessageRef: ...
 
+
+P = TypeVar("P")
+
+
+def capability(port: object, wanted: type[P]) -> P | None:
+    """The port as ``wanted`` (one of the capabilities below) if it has it, else None: the
+    caller then falls back (see the table above)."""
+    return port if isinstance(port, wanted) else None
+
+
+@runtime_checkable
+class Threads(Protocol):
+    """Open a discussion thread: a title and its first message.
+
+    ``title`` (a thread's name, a forum post's title) is **plain text by contract**: it may
+    hold anything a member typed and is never Markdown. Each adapter shows it as plain text:
+    escaped where its platform would read markup (a Matrix thread root's HTML, a Discord
+    starter message), with mass mentions broken, on one line.
+    """
+
     async def open_thread(
         self, place: Place, title: str, text: str, *, key: str, kind: Kind = Kind.DISCUSSION
     ) -> Place: ...
 
 
 @runtime_checkable
+class PrivateMessages(Protocol):
+    """Reach one member privately (a DM, a direct room, the terminal)."""
+
+    async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Community:
+    """A community (its room) the bot and a member are both in."""
+
+    place: Place
+    name: str | None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.place.room_id
+
+
+@runtime_checkable
+class SharedCommunities(Protocol):
+    """Which communities a member shares with the bot: behind anonymous questions, asked
+    from a direct chat on a platform whose rooms show who writes."""
+
+    async def shared_communities(self, actor: Actor) -> list[Community]:
+        """The communities where both the bot and ``actor`` are members (any order)."""
+        ...
+
+
+@runtime_checkable
+class ForumPosts(Protocol):
+    """Open a post in a forum channel with the forum's tags applied (Discord)."""
+
+    async def open_forum_post(
+        self,
+        place: Place,
+        title: str,
+        text: str,
+        *,
+        tags: tuple[str, ...],
+        key: str,
+        kind: Kind = Kind.DISCUSSION,
+    ) -> Place: ...
+
+
+@runtime_checkable
+class Reactions(Protocol):
+    """Add a reaction (an emoji) to a message the bot or a member sent."""
+
+    async def react(self, message: MessageRef, emoji: str, *, key: str) -> None: ...
+
+
+@runtime_checkable
+class Polls(Protocol):
+    """Post a native poll (Discord polls, Matrix MSC3381)."""
+
+    async def open_poll(
+        self,
+        place: Place,
+        question: str,
+        answers: tuple[str, ...],
+        *,
+        hours: int,
+        key: str,
+    ) -> MessageRef: ...
+
+
+@runtime_checkable
+class ScheduledEvents(Protocol):
+    """Create an event members can RSVP to (Discord's Guild Scheduled Events)."""
+
+    async def create_event(
+        self,
+        place: Place,
+        name: str,
+        description: str,
+        *,
+        start: datetime,
+        end: datetime,
+        key: str,
+    ) -> str: ...
+
+
+@runtime_checkable
 class ModeratorCheck(Protocol):
-    """An optional capability of a port: is this member a moderator there *now*?
+    """A capability of a port: is this member a moderator there *now*?
 
     The web dashboard asks it on every request, so a moderator who loses the role loses the
     dashboard at once. ``None`` means "cannot tell"; the dashboard then relies on a short

@@ -16,17 +16,16 @@ import asyncio
 import logging
 import os
 import socket
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from companion.commands import UserError
 from companion.delivery import (
     BACKOFF,
-    AfterSent,
     Delivery,
     Job,
-    Kind,
-    Prepare,
-    Render,
+    PostKind,
 )
 from companion.events import Place
 from companion.metrics import Metrics
@@ -40,6 +39,7 @@ log = logging.getLogger(__name__)
 IDLE_WAKE = timedelta(hours=6)  # a sanity wake-up when nothing is planned at all
 BATCH = 500
 LEASE = timedelta(seconds=60)  # how long a claim is this process's before another may take it
+PASSED = "That time has already passed; pick a time in the future."
 
 
 def default_holder() -> str:
@@ -101,14 +101,9 @@ class Scheduler:
 
     # --- wiring -------------------------------------------------------------------------
 
-    def register(
-        self,
-        kind: str,
-        render: Render,
-        after_sent: AfterSent | None = None,
-        prepare: Prepare | None = None,
-    ) -> None:
-        self.delivery.kinds[kind] = Kind(render, after_sent, prepare)
+    def add_kind(self, kind: PostKind) -> None:
+        """Know how to render posts of ``kind`` (features declare theirs: ``post_kinds``)."""
+        self.delivery.kinds[kind.name] = kind
 
     def wake(self) -> None:
         self._wake.set()
@@ -152,12 +147,13 @@ class Scheduler:
         grace: timedelta | None = None,
         repos: Repositories | None = None,
     ) -> ScheduleRow:
-        """Plan a schedule; pass a unit of work as ``repos`` to make it part of that unit."""
+        """Plan a schedule; pass a unit of work as ``repos`` to make it part of that unit.
+        A recurrence with no occurrence after now is refused with a UserError (``PASSED``)."""
         repos = repos or self.store
         now = self.clock.now()
         first = recurrence.next_after(now)
-        if first is None:
-            raise ValueError("the schedule has no occurrence in the future")
+        if first is None:  # the one check, for every feature that plans a post
+            raise UserError(PASSED)
         new = _new_schedule(place, kind, recurrence, payload, created_by, now, first, grace)
         schedule_id = await repos.schedules.add(new)
         self.wake()
@@ -174,7 +170,7 @@ class Scheduler:
         now = self.clock.now()
         utc = now.astimezone(UTC)
         once = Recurrence(rule="once", at=utc.time(), zone=ZoneInfo("UTC"), start=utc.date())
-        new = _new_schedule(place, kind, once, payload, created_by, now, now)
+        new = replace(_new_schedule(place, kind, once, payload, created_by, now, now), outbox=True)
         schedule_id = await repos.schedules.add(new)
         self.wake()
         return schedule_id

@@ -13,8 +13,8 @@ import threading
 from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
-from companion.app import App
 from companion.events import Actor, Kind, MessageRef, Place
+from companion.gateway import Gateway
 from companion.markup import defuse_mentions, to_plain
 
 PLACE = Place(platform="console", community_id="console:local", room_id="console")
@@ -49,13 +49,13 @@ def _discard_output(stream: TextIO) -> None:
 class ConsoleAdapter:
     def __init__(
         self,
-        app: App,
+        gateway: Gateway,
         *,
         stdin: BinaryIO | None = None,
         stdout: TextIO | None = None,
         interactive: bool | None = None,
     ) -> None:
-        self.app = app
+        self.gateway = gateway
         self.stdin = stdin or sys.stdin.buffer
         self.stdout = stdout or sys.stdout
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
@@ -99,7 +99,7 @@ class ConsoleAdapter:
         stripped = line.strip()
         if stripped[:1] in ("!", "/"):
             stripped = stripped[1:]
-        reply = await self.app.dispatcher.run_text(stripped, USER, PLACE, self.app.clock.now())
+        reply = await self.gateway.handle_text(stripped, USER, PLACE)
         if reply is not None:
             self.write(render(reply.text))
 
@@ -131,7 +131,7 @@ class ConsoleAdapter:
         if pending:
             yield pending
 
-    # --- ChatPort -------------------------------------------------------------------------
+    # --- ChatPort, Threads, ModeratorCheck, PrivateMessages -------------------------------
 
     async def post(
         self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from companion.config import Settings
+from companion.gateway import Gateway
 from companion.platforms import Platform
 
-if TYPE_CHECKING:
-    from companion.app import App
-    from companion.config import Settings
 
-
-async def serve(app: App, settings: Settings) -> None:
+async def serve(gateway: Gateway, settings: Settings) -> None:
     """Chat in this terminal until end of input or `quit`."""
     from companion_adapters.console.adapter import PLACE, ConsoleAdapter
 
-    console = ConsoleAdapter(app)
-    app.ports.attach(PLACE.platform, console)
+    console = ConsoleAdapter(gateway)
+    await gateway.attach(PLACE.platform, console)
     try:
         await console.run()
     finally:
-        app.ports.detach(PLACE.platform, console)
+        gateway.detach(PLACE.platform, console)
 
 
-PLATFORM = Platform("console", prefix="", serve=serve, description="this terminal")
+PLATFORM = Platform(
+    "console",
+    prefix="",
+    serve=serve,
+    monitored=False,  # no connection to watch: /healthz does not wait for it
+    description="this terminal",
+)

@@ -19,10 +19,10 @@ import discord
 import yarl
 from discord import app_commands
 
-from companion.app import App
+from companion.commands import APOLOGY
 from companion.config import ConfigError, Settings
-from companion.dispatch import APOLOGY
 from companion.events import Actor, Invocation, Place
+from companion.gateway import Gateway
 from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
 from companion_adapters.discord.moderators import ModeratorLookup, moderates
 from companion_adapters.discord.port import NO_MENTIONS, PLATFORM, DiscordPort
@@ -90,27 +90,28 @@ def make_client(adapter: DiscordAdapter, config: DiscordConfig, **options: Any) 
 
 
 class DiscordAdapter:
-    """One bot connection serving one App; also the App scheduler's ChatPort for Discord."""
+    """One bot connection serving the core through its gateway; its port is the scheduler's
+    way into Discord."""
 
-    def __init__(self, app: App, config: DiscordConfig, **client_options: Any) -> None:
-        self.app = app
+    def __init__(self, gateway: Gateway, config: DiscordConfig, **client_options: Any) -> None:
+        self.gateway = gateway
         self.config = config
         self.tree: RenderedTree = render_tree(
-            app.registry, global_scope=config.test_guild_id is None
+            gateway.commands, global_scope=config.test_guild_id is None
         )
         self.routes: Mapping[RouteKey, Route] = self.tree.routes
         self.client = make_client(self, config, **client_options)
-        self.moderators = ModeratorLookup(self.client, config.moderator_role_ids, app.clock)
+        self.moderators = ModeratorLookup(self.client, config.moderator_role_ids, gateway.clock)
         self.port = DiscordPort(self.client, self.moderators, config.forum_tags)
-        app.metrics.probe(self._report_health)
+        gateway.health.probe(self._report_health)
 
     def _report_health(self) -> None:
         """Read at each scrape: connected, and the gateway heartbeat's round trip."""
         latency = self.client.latency
         if self.client.is_ready() and not self.client.is_closed() and self.client.gateway_open():
-            self.app.metrics.heartbeat(PLATFORM, latency if math.isfinite(latency) else None)
+            self.gateway.health.heartbeat(PLATFORM, latency if math.isfinite(latency) else None)
         else:
-            self.app.metrics.adapter_up(PLATFORM, False)
+            self.gateway.health.adapter_up(PLATFORM, False)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -127,14 +128,14 @@ class DiscordAdapter:
                     ) from None
                 await self.client.connect(reconnect=True)
             finally:
-                self.app.ports.detach(PLATFORM, self.port)
+                self.gateway.detach(PLATFORM, self.port)
                 await self.client.close()
 
     async def setup(self) -> None:
         """Once per login (never on reconnects): sync the commands, then offer the ChatPort."""
         await self.sync_commands()
-        self.app.ports.attach(PLATFORM, self.port, shards=self.config.serving_shards)
-        await self.app.scheduler.start()  # idempotent: never a second loop
+        # The scheduler starts with the first port attached (never a second loop).
+        await self.gateway.attach(PLATFORM, self.port, shards=self.config.serving_shards)
 
     async def sync_commands(self) -> None:
         http = self.client.http
@@ -225,12 +226,12 @@ class DiscordAdapter:
             args,
             self._actor(interaction),
             self._place(interaction),
-            self.app.clock.now(),
+            self.gateway.clock.now(),
         )
         response = interaction.response
         if spec.slow:
             await response.defer(ephemeral=spec.private, thinking=True)
-            reply = await self.app.dispatcher.dispatch(inv)
+            reply = await self.gateway.dispatch(inv)
         else:
             # Answer directly when the core is quick (always, so far); defer if it is not.
             loop = asyncio.get_running_loop()
@@ -242,7 +243,7 @@ class DiscordAdapter:
                 ),
             )
             try:
-                reply = await self.app.dispatcher.dispatch(inv)
+                reply = await self.gateway.dispatch(inv)
             finally:
                 timer.cancel()
             if late:
@@ -253,7 +254,7 @@ class DiscordAdapter:
                 return
             # Discord shows "The application did not respond" to an interaction left
             # unanswered for 3 s: one private line instead.
-            reply = self.app.dispatcher.held_back(inv.actor, inv.place)
+            reply = self.gateway.held_back(inv.actor, inv.place)
         chunks = split_message(to_discord(reply.text))
         await self._say(interaction, chunks, reply.private, deferred_private=spec.private)
 
@@ -297,9 +298,9 @@ class DiscordAdapter:
             args,
             self._actor(interaction),
             self._place(interaction),
-            self.app.clock.now(),
+            self.gateway.clock.now(),
         )
-        values = await self.app.dispatcher.complete(inv, focused, partial)
+        values = await self.gateway.complete(inv, focused, partial)
         choices: list[app_commands.Choice[Any]] = []
         integer = focused in route.integer_params
         for value in values:
@@ -336,9 +337,9 @@ def _name(interaction: discord.Interaction) -> str:
     return str(data.get("name", "?"))
 
 
-async def run(app: App, settings: Settings, **client_options: Any) -> None:
-    """Serve ``app`` on Discord until cancelled. Bad settings or token: ConfigError, early."""
+async def run(gateway: Gateway, settings: Settings, **client_options: Any) -> None:
+    """Serve the core on Discord until cancelled. Bad settings or token: ConfigError, early."""
     config = DiscordConfig.from_settings(settings)
     bot_token = token()
-    adapter = DiscordAdapter(app, config, **client_options)
+    adapter = DiscordAdapter(gateway, config, **client_options)
     await adapter.serve(bot_token)

@@ -14,6 +14,16 @@ from companion.config import ConfigError, Settings, check_section, secret
 from companion.ports import Shards
 
 TOKEN_VARIABLE = "COMPANION_DISCORD_TOKEN"
+# The keys of the [discord] table (besides enabled), declared for the platform registry.
+SETTINGS = (
+    "test_guild_id",
+    "moderator_role_ids",
+    "api_base",
+    "gateway_url",
+    "shard_count",
+    "shard_ids",
+    "forum_tags",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +54,7 @@ class DiscordConfig:
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> DiscordConfig:
         """Check the raw ``[discord]`` table; every problem is a ConfigError naming the key."""
-        check_section("discord", dict(section))
+        check_section("discord", section, ("enabled", *SETTINGS))
         guild = section.get("test_guild_id")
         roles = section.get("moderator_role_ids", [])
         if not isinstance(roles, list):

@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import discord
 
+from companion.checklist import CORRECT_SETTING, Check, failed, passed
 from companion.config import ConfigError
-from companion.doctor import CORRECT_SETTING, Check, Context, failed, passed
-from companion.store.schedules import ScheduleRow
+from companion.platforms import DoctorContext as Context
 from companion_adapters.discord.adapter import PLATFORM, endpoints
 from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
 from companion_adapters.discord.port import fallback_tag
@@ -164,16 +164,16 @@ async def _channels(client: discord.Client, context: Context, config: DiscordCon
     schedules = await context.store.schedules.for_platform(PLATFORM)
     if not schedules:
         return [passed("discord channels", "no schedules yet")]
-    by_place: dict[tuple[str, str], list[ScheduleRow]] = {}
+    by_place: dict[tuple[str, str], list[int]] = {}  # the schedules' ids by channel
     for row in schedules:
-        by_place.setdefault((row.community_id, row.room_id), []).append(row)
+        by_place.setdefault((row.community_id, row.room_id), []).append(row.id)
     result = []
     guilds: dict[str, tuple[discord.Guild, discord.Member, list[Any]] | Check] = {}
     for (guild_id, channel_id), rows in by_place.items():
         if guild_id not in guilds:
             guilds[guild_id] = await _guild(client, guild_id)
         found = guilds[guild_id]
-        ids = ", ".join(f"#{row.id}" for row in rows)
+        ids = ", ".join(f"#{number}" for number in rows)
         if isinstance(found, Check):
             result.append(failed(found.name, f"{found.detail} (schedules {ids})", found.fix))
             continue

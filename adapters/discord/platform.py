@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from companion.checklist import Check
 from companion.commands import CommandSpec, Registry
-from companion.platforms import Platform
+from companion.config import Settings
+from companion.gateway import Gateway
+from companion.platforms import DoctorContext, LagGauge, Platform
+from companion_adapters.discord.config import SETTINGS
 
-if TYPE_CHECKING:
-    from companion.app import App
-    from companion.config import Settings
 
-
-async def serve(app: App, settings: Settings) -> None:
+async def serve(gateway: Gateway, settings: Settings) -> None:
     from companion_adapters.discord.adapter import run
 
-    await run(app, settings)
+    await run(gateway, settings)
 
 
 def check(section: Mapping[str, Any]) -> object:
     from companion_adapters.discord.config import DiscordConfig
 
     return DiscordConfig.from_section(section)
+
+
+async def doctor(context: DoctorContext) -> list[Check]:
+    from companion_adapters.discord.doctor import checks  # discord.py, only when checked
+
+    return await checks(context)
 
 
 def usage(spec: CommandSpec, registry: Registry) -> str:
@@ -37,16 +43,12 @@ PLATFORM = Platform(
     "discord",
     prefix="/",
     serve=serve,
-    settings=(
-        "test_guild_id",
-        "moderator_role_ids",
-        "api_base",
-        "gateway_url",
-        "shard_count",
-        "shard_ids",
-        "forum_tags",
-    ),
+    settings=SETTINGS,
     check=check,
     usage=usage,
+    doctor=doctor,
+    lag=LagGauge(
+        "companion_discord_gateway_latency_seconds", "Discord: the gateway's heartbeat round trip"
+    ),
     description="Discord slash commands (discord.py)",
 )

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 
 class DiscordPort:
-    """The ChatPort and ModeratorCheck the adapter attaches to ``app.ports``."""
+    """The port the adapter attaches through the gateway: ChatPort, Threads, PrivateMessages
+    and ModeratorCheck."""
 
     def __init__(
         self,

@@ -1,9 +1,9 @@
 """The Matrix adapter: one bot account on matrix-nio, built from the parts it names.
 
 :class:`MatrixAdapter` wires the parts (the package docstring says what each owns) and is
-the ChatPort the core posts through: post, open_thread, notify (PrivateChannel),
+the ChatPort the core posts through: post, open_thread, notify (PrivateMessages),
 is_moderator (the dashboard's check) and shared_communities (anonymous questions).
-What is kept between runs lives in the bot's own database (``app.store.kv``): the sync
+What is kept between runs lives in the bot's own key-value space (``gateway.kv``): the sync
 token, the direct rooms, and (with a password login) the device and its token. Nothing
 kept there names a member: a direct room is filed under a keyed hash of the member's id.
 """
@@ -14,9 +14,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from companion import anonymity
-from companion.app import App
 from companion.events import Actor, Kind, MessageRef, Place
+from companion.gateway import Gateway
+from companion.ports import Community
 from companion_adapters.matrix import crypto, inbound, outbound
 from companion_adapters.matrix.client import new_client
 from companion_adapters.matrix.direct import DirectRooms
@@ -37,23 +37,25 @@ class MatrixAdapter:
 
     def __init__(
         self,
-        app: App,
+        gateway: Gateway,
         config: MatrixConfig,
         *,
         wall_clock: Callable[[], float] | None = None,
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
     ) -> None:
-        self.app = app
+        self.gateway = gateway
         self.config = config
-        store = crypto.store_dir(config, app.settings.db_path) if crypto.enabled(config) else None
+        store = (
+            crypto.store_dir(config, gateway.settings.db_path) if crypto.enabled(config) else None
+        )
         self.client = new_client(config, store)
         self.crypto = crypto.Crypto(self.client, config, store) if store else None
         self.me = config.user_id
         self.rooms: dict[str, RoomState] = {}  # as last synced; the Timeline keeps it
         self.sender = Sender(self.client, self.rooms, self.crypto)
-        self.session = Session(app, config, self.client, self.crypto)
+        self.session = Session(gateway, config, self.client, self.crypto)
         self.direct = DirectRooms(
-            app,
+            gateway,
             self.me,
             self.client,
             self.sender,
@@ -63,7 +65,7 @@ class MatrixAdapter:
         self.membership = Membership(
             config, self.client, self.sender, self.rooms, self.direct, self.crypto
         )
-        self.replies = Replies(app, config, self.sender, self.direct)
+        self.replies = Replies(gateway, config, self.sender, self.direct)
         self.timeline = Timeline(
             config,
             self.client,
@@ -76,7 +78,7 @@ class MatrixAdapter:
             wall_clock=wall_clock or time.time,  # the age of commands (server timestamps)
         )
         self.sync = SyncLoop(
-            app, self.client, self.session, self.timeline, self.crypto, sync_timeout_ms
+            gateway, self.client, self.session, self.timeline, self.crypto, sync_timeout_ms
         )
 
     # --- start ------------------------------------------------------------------------------
@@ -95,7 +97,7 @@ class MatrixAdapter:
         self.sender.closed = True
         await self.client.close()
 
-    # --- ChatPort and PrivateChannel ---------------------------------------------------------
+    # --- ChatPort, Threads, PrivateMessages -----------------------------------------------
 
     async def post(
         self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
@@ -119,7 +121,7 @@ class MatrixAdapter:
         direct = await self.direct.room_with(member_id)
         await self.sender.send_md(direct, text, None, outbound.txn_id("notice", key), Kind.NOTICE)
 
-    async def shared_communities(self, actor: Actor) -> list[anonymity.Community]:
+    async def shared_communities(self, actor: Actor) -> list[Community]:
         """The community rooms the member shares with the bot (behind anonymous questions)."""
         return await self.membership.shared_communities(actor.id)
 

@@ -1,7 +1,7 @@
 """The bot's direct rooms: one per member, found again after a restart.
 
 Owns: which room is the direct room with which member, both ways, kept in the store under
-a keyed hash of the member's id (``app.hasher``), never the id itself (entries saved
+a keyed hash of the member's id (``gateway.member_hash``), never the id itself (entries saved
 before the hashing are migrated on load); opening a new direct room when there is none;
 forgetting one the member left, so the next private reply opens a new one.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from nio import RoomCreateResponse, RoomPreset
 
-from companion.app import App
+from companion.gateway import Gateway
 from companion.ports import PostError
 from companion_adapters.matrix.client import Client
 from companion_adapters.matrix.crypto import Crypto
@@ -39,7 +39,7 @@ class DirectRooms:
 
     def __init__(
         self,
-        app: App,
+        gateway: Gateway,
         me: str,
         client: Client,
         sender: Sender,
@@ -47,7 +47,7 @@ class DirectRooms:
         *,
         encrypt: bool = True,
     ) -> None:
-        self.app = app
+        self.gateway = gateway
         self.me = me
         self.client = client
         self.sender = sender
@@ -63,7 +63,7 @@ class DirectRooms:
 
     def member_key(self, user_id: str) -> str:
         """What the direct-room bookkeeping files a member under: a keyed hash of the id."""
-        return self.app.hasher(DIRECT_SCOPE, user_id)
+        return self.gateway.member_hash(DIRECT_SCOPE, user_id)
 
     def has_room_with(self, user_id: str) -> bool:
         return self.member_key(user_id) in self.by_member
@@ -75,7 +75,7 @@ class DirectRooms:
     async def load(self) -> None:
         """The saved direct rooms; entries from before they were hashed (a user id) are
         hashed now and saved again, so no user id stays in the database."""
-        saved = await self.app.store.kv.get(self._key)
+        saved = await self.gateway.kv.get(self._key)
         if not saved:
             return
         try:
@@ -127,7 +127,7 @@ class DirectRooms:
         await self._save()
 
     async def _save(self) -> None:
-        await self.app.store.kv.set(self._key, json.dumps(self.by_room))
+        await self.gateway.kv.set(self._key, json.dumps(self.by_room))
 
     def left(self, room_id: str, event: Mapping[str, Any]) -> bool:
         """The other person left (or was removed from) a direct room with the bot."""

@@ -17,8 +17,9 @@ from nio import (
     WhoamiResponse,
 )
 
+from companion.checklist import CORRECT_SETTING, Check, failed, passed
 from companion.config import ConfigError, secret
-from companion.doctor import CORRECT_SETTING, Check, Context, failed, passed
+from companion.platforms import DoctorContext as Context
 from companion_adapters.matrix import crypto
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.session import offers_password

@@ -1,5 +1,5 @@
 """One process syncs a Matrix account: its lease in the store (account_lease), taken before
-the first sync, renewed on the app's clock while syncing, released on a clean stop."""
+the first sync, renewed on the gateway's clock while syncing, released on a clean stop."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from companion.config import ConfigError
 
 if TYPE_CHECKING:
-    from companion.app import App
+    from companion.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +20,12 @@ LEASE = timedelta(seconds=90)  # a dead holder's account is free after this
 
 
 class AccountLease:
-    def __init__(self, app: App, user_id: str, lease: timedelta = LEASE) -> None:
-        self.repo = app.store.account_leases
-        self.clock = app.clock
+    def __init__(self, gateway: Gateway, user_id: str, lease: timedelta = LEASE) -> None:
+        self.repo = gateway.account_leases
+        self.clock = gateway.clock
         self.account = f"matrix:{user_id}"
         self.user_id = user_id
-        self.holder = app.scheduler.holder  # host:pid, as on the scheduler's claims
+        self.holder = gateway.holder  # host:pid, as on the scheduler's claims
         self.lease = lease
         self._stop = asyncio.Event()
 

@@ -16,9 +16,8 @@ from typing import Any
 
 from nio import JoinResponse, RoomGetStateEventResponse
 
-from companion import anonymity
 from companion.events import Place
-from companion.ports import PostError
+from companion.ports import Community, PostError
 from companion_adapters.matrix import crypto, inbound, outbound
 from companion_adapters.matrix.client import NETWORK_ERRORS, Client
 from companion_adapters.matrix.direct import DirectRooms
@@ -143,7 +142,7 @@ class Membership:
             direct, outbound.plain_notice(text), outbound.txn_id("e2ee", room_id)
         )
 
-    async def shared_communities(self, user_id: str) -> list[anonymity.Community]:
+    async def shared_communities(self, user_id: str) -> list[Community]:
         """The community rooms (joined, not direct, not encrypted) the member is joined to
         (the capability behind anonymous questions). Members are lazy-loaded in the sync,
         so the homeserver is asked, a few rooms at a time."""
@@ -167,7 +166,7 @@ class Membership:
 
         found = await asyncio.gather(*(joined(room_id) for room_id, _ in candidates))
         return [
-            anonymity.Community(Place(inbound.PLATFORM, room_id, room_id), room.name)
+            Community(Place(inbound.PLATFORM, room_id, room_id), room.name)
             for (room_id, room), member in zip(candidates, found, strict=True)
             if member
         ]

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from companion.platforms import Platform
+from companion.checklist import Check
+from companion.config import Settings
+from companion.gateway import Gateway
+from companion.platforms import DoctorContext, LagGauge, Platform
+from companion_adapters.matrix.settings import SETTINGS
 
-if TYPE_CHECKING:
-    from companion.app import App
-    from companion.config import Settings
 
-
-async def serve(app: App, settings: Settings) -> None:
+async def serve(gateway: Gateway, settings: Settings) -> None:
     from companion_adapters.matrix import run
 
-    await run(app, settings)
+    await run(gateway, settings)
 
 
 def check(section: Mapping[str, Any]) -> object:
@@ -24,24 +24,23 @@ def check(section: Mapping[str, Any]) -> object:
     return MatrixConfig.from_section(section)
 
 
+async def doctor(context: DoctorContext) -> list[Check]:
+    from companion_adapters.matrix.doctor import checks  # matrix-nio, only when checked
+
+    return await checks(context)
+
+
 PLATFORM = Platform(
     "matrix",
     prefix="!",
     serve=serve,
-    settings=(
-        "homeserver",
-        "user_id",
-        "command_prefix",
-        "moderator_level",
-        "allowed_inviters",
-        "max_command_age_minutes",
-        "device_name",
-        "encryption",
-        "crypto_store_path",
-        "unverified_devices",
-        "encrypt_direct_rooms",
-    ),
+    settings=SETTINGS,
     prefix_setting="command_prefix",
     check=check,
+    doctor=doctor,
+    lag=LagGauge(
+        "companion_matrix_sync_lag_seconds",
+        "Matrix: how long after the homeserver received it the bot saw the latest command",
+    ),
     description="Matrix rooms (matrix-nio)",
 )

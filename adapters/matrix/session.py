@@ -17,8 +17,8 @@ from typing import TypeVar
 
 from nio import AsyncClient, ErrorResponse, LoginInfoResponse, LoginResponse, WhoamiResponse
 
-from companion.app import App
 from companion.config import ConfigError, secret
+from companion.gateway import Gateway
 from companion_adapters.matrix.client import (
     BACKOFF_FIRST,
     NETWORK_ERRORS,
@@ -63,9 +63,9 @@ class Session:
     """The login of one bot account on its client."""
 
     def __init__(
-        self, app: App, config: MatrixConfig, client: Client, crypto: Crypto | None
+        self, gateway: Gateway, config: MatrixConfig, client: Client, crypto: Crypto | None
     ) -> None:
-        self.app = app
+        self.gateway = gateway
         self.config = config
         self.client = client
         self.crypto = crypto
@@ -108,7 +108,7 @@ class Session:
                 f"The homeserver no longer accepts the access token in {TOKEN_ENV}; "
                 "set a new one and start again."
             )
-        await self.app.store.kv.set(self._key, "")
+        await self.gateway.kv.set(self._key, "")
         await self._password_login(self._password)
 
     async def _whoami(self, token: str) -> WhoamiResponse | ErrorResponse:
@@ -130,7 +130,7 @@ class Session:
         return await self._patiently(ask)
 
     async def _password_login(self, password: str) -> None:
-        saved = await self.app.store.kv.get(self._key)
+        saved = await self.gateway.kv.get(self._key)
         if saved:
             device, token = parse_session(saved)
             if token:
@@ -163,7 +163,7 @@ class Session:
                 f"{PASSWORD_ENV} for {self.me} ({response.status_code}: {response.message})."
             )
         self.client.restore_login(self.me, response.device_id, response.access_token)
-        await self.app.store.kv.set(
+        await self.gateway.kv.set(
             self._key,
             json.dumps({"device_id": response.device_id, "access_token": response.access_token}),
         )

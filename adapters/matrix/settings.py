@@ -16,6 +16,20 @@ from typing import Any
 
 from companion.config import ConfigError, check_section
 
+# The keys of the [matrix] table (besides enabled), declared for the platform registry.
+SETTINGS = (
+    "homeserver",
+    "user_id",
+    "command_prefix",
+    "moderator_level",
+    "allowed_inviters",
+    "max_command_age_minutes",
+    "device_name",
+    "encryption",
+    "crypto_store_path",
+    "unverified_devices",
+    "encrypt_direct_rooms",
+)
 TOKEN_ENV = "COMPANION_MATRIX_ACCESS_TOKEN"
 PASSWORD_ENV = "COMPANION_MATRIX_PASSWORD"
 
@@ -78,7 +92,7 @@ class MatrixConfig:
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> MatrixConfig:
         """Check the raw ``[matrix]`` table; every problem is a ConfigError naming the key."""
-        check_section("matrix", dict(section))
+        check_section("matrix", section, ("enabled", *SETTINGS))
         homeserver = section.get("homeserver")
         if not isinstance(homeserver, str) or not homeserver.startswith(("http://", "https://")):
             raise ConfigError(

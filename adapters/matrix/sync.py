@@ -16,7 +16,7 @@ from typing import Any
 
 from nio import ErrorResponse, SyncResponse
 
-from companion.app import App
+from companion.gateway import Gateway
 from companion_adapters.matrix import crypto, inbound
 from companion_adapters.matrix.client import (
     BACKOFF_FIRST,
@@ -74,14 +74,14 @@ class SyncLoop:
 
     def __init__(
         self,
-        app: App,
+        gateway: Gateway,
         client: Client,
         session: Session,
         timeline: Timeline,
         crypto: crypto.Crypto | None,
         timeout_ms: int = SYNC_TIMEOUT_MS,
     ) -> None:
-        self.app = app
+        self.gateway = gateway
         self.client = client
         self.session = session
         self.timeline = timeline
@@ -96,7 +96,7 @@ class SyncLoop:
     async def forever(self) -> None:
         """Sync until cancelled. The token is saved after each sync, once its events are
         handled; connection failures are retried with backoff, never fatal."""
-        token = await self.app.store.kv.get(self._token_key)
+        token = await self.gateway.kv.get(self._token_key)
         answer = token is not None  # first start ever: answer nothing said before it
         full_state = True  # the room state is not kept between runs: fetch it once
         delay = BACKOFF_FIRST
@@ -111,7 +111,7 @@ class SyncLoop:
             except NETWORK_ERRORS as error:
                 response = error
             if not isinstance(response, SyncResponse):
-                self.app.metrics.adapter_up(inbound.PLATFORM, False)
+                self.gateway.health.adapter_up(inbound.PLATFORM, False)
                 if isinstance(response, ErrorResponse) and self._bad_token(response, token):
                     log.warning("the saved sync token was refused; starting afresh")
                     token, answer, full_state = None, False, True
@@ -127,9 +127,9 @@ class SyncLoop:
             answer, full_state = True, False
             if response.next_batch and response.next_batch != token:
                 token = response.next_batch
-                await self.app.store.kv.set(self._token_key, token)
+                await self.gateway.kv.set(self._token_key, token)
             self.syncs += 1
-            self.app.metrics.heartbeat(inbound.PLATFORM)
+            self.gateway.health.heartbeat(inbound.PLATFORM)
             self.synced.set()
 
     @staticmethod

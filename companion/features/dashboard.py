@@ -10,12 +10,12 @@ import hashlib
 import secrets
 
 from companion.commands import CommandSpec, UserError
+from companion.config import LINK_LIFETIME, WebSettings
 from companion.events import Invocation, Reply
 from companion.fmt import fmt, link
 from companion.ports import Clock
 from companion.store import Store
 from companion.store.web import LoginRow
-from companion.web.config import LINK_LIFETIME, WebSettings
 
 
 def token_hash(token: str) -> str:

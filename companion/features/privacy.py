@@ -44,6 +44,21 @@ class Privacy:
             bullets((fmt("{}: {}", r.day, r.text) for r in data.journal), empty="none"),
             fmt("\n**Reading progress** ({})", len(data.progress)),
             bullets((fmt("{}: up to chapter {}", t, c) for t, c in data.progress), empty="none"),
+            fmt("\n**Challenges you joined** ({})", len(data.challenges)),
+            bullets(
+                (
+                    fmt(
+                        "{} ({}): joined on day {}, reminders {}, checked in: {}",
+                        c.title,
+                        c.status,
+                        c.joined_day,
+                        "on" if c.remind else "off",
+                        ", ".join(str(d) for d in c.checked) or "none",
+                    )
+                    for c in data.challenges
+                ),
+                empty="none",
+            ),
             fmt("\n**Suggestions under your name** ({})", len(suggestions)),
             bullets(
                 (fmt("#{} {}, {}, {}", i, k, s, at[:10]) for i, k, s, at in suggestions),
@@ -80,12 +95,13 @@ class Privacy:
             return Reply(
                 fmt(
                     "This deletes, for good: your journal ({} entries), your reading progress "
-                    "({}), messages to you ({}), your answers to events ({}) and your votes in "
-                    "polls ({}); and removes your name from {} "
+                    "({}), your challenges ({}), messages to you ({}), your answers to events "
+                    "({}) and your votes in polls ({}); and removes your name from {} "
                     "suggestion(s), {} prompt(s) and {} thing(s) you set up. What was approved "
                     "stays, without your name. To go ahead: `forget me confirm`",
                     len(data.journal),
                     len(data.progress),
+                    len(data.challenges),
                     len(data.notices),
                     rsvps,
                     votes,

@@ -94,6 +94,15 @@ class Prompts:
                 moderator_only=True,
                 in_direct=False,
             ),
+            CommandSpec(
+                "prompt edit",
+                "Replace one of this community's prompts with a new text (it gets a new id)",
+                self.edit,
+                params=(ident, PROMPT_TEXT),
+                moderator_only=True,
+                in_direct=False,
+                examples=("prompt edit 3 What did you notice when you listened first? #practice",),
+            ),
         ]
 
     async def all_for(self, community_id: str) -> list[PromptView]:
@@ -147,19 +156,27 @@ class Prompts:
         return Reply(render(self.rng.choice(views), self.content), kind=Kind.PROMPT)
 
     async def add(self, inv: Invocation) -> Reply:
-        text, tags = split_tags(str(inv.args["text"]))
-        if len(text) < 10:
-            raise UserError("A prompt needs a question or two (at least 10 characters).")
-        if len(text) > MAX_PROMPT:
-            raise UserError(
-                fmt("A prompt can be at most {} characters ({} now).", MAX_PROMPT, len(text))
-            )
+        text, tags = _checked(str(inv.args["text"]))
         prompt_id = await self.store.prompts.add(
             inv.place.community_id, title_from(text), text, tuple(tags), inv.actor.id, inv.at
         )
-        tag_text = f" (tags: {', '.join(tags)})" if tags else ""
+        return Reply(_added(prompt_id, text, tags), kind=Kind.CONFIRMATION)
+
+    async def edit(self, inv: Invocation) -> Reply:
+        """The new text is checked as `prompt add` checks it; the old prompt is removed and
+        the new one added in one unit of work, so an edit is whole or nothing."""
+        old = _own_number(str(inv.args["id"]))
+        text, tags = _checked(str(inv.args["text"]))
+        community_id = inv.place.community_id
+        async with self.store.unit_of_work() as uow:
+            if not await uow.prompts.remove(community_id, old, inv.at):
+                raise UserError(fmt("There is no prompt {} here.", code(old)))
+            prompt_id = await uow.prompts.add(
+                community_id, title_from(text), text, tuple(tags), inv.actor.id, inv.at
+            )
         return Reply(
-            fmt("Added prompt {}{}: {}", code(prompt_id), tag_text, text), kind=Kind.CONFIRMATION
+            lines(_added(prompt_id, text, tags), fmt("Removed prompt {}.", code(old))),
+            kind=Kind.CONFIRMATION,
         )
 
     async def list_(self, inv: Invocation) -> Reply:
@@ -189,11 +206,9 @@ class Prompts:
         return Reply(lines(*parts), kind=Kind.LIST)
 
     async def remove(self, inv: Invocation) -> Reply:
-        shown = str(inv.args["id"]).lstrip("#")
-        if not shown.isdigit():
-            raise UserError("Only this community's own prompts (numbered ones) can be removed.")
-        if not await self.store.prompts.remove(inv.place.community_id, int(shown), inv.at):
-            raise UserError(fmt("There is no prompt {} here.", code(shown[:20])))
+        shown = _own_number(str(inv.args["id"]))
+        if not await self.store.prompts.remove(inv.place.community_id, shown, inv.at):
+            raise UserError(fmt("There is no prompt {} here.", code(shown)))
         return Reply(fmt("Removed prompt {}.", code(shown)), kind=Kind.CONFIRMATION)
 
     async def complete_id(self, inv: Invocation, partial: str) -> Sequence[str]:
@@ -224,6 +239,33 @@ def split_tags(text: str) -> tuple[str, list[str]]:
         tags.insert(0, match.group(1))
         words.pop()
     return " ".join(words), tags
+
+
+def _checked(raw: str) -> tuple[str, list[str]]:
+    """A prompt's text and tags, refused as `prompt add` refuses them."""
+    text, tags = split_tags(raw)
+    if len(text) < 10:
+        raise UserError("A prompt needs a question or two (at least 10 characters).")
+    if len(text) > MAX_PROMPT:
+        raise UserError(
+            fmt("A prompt can be at most {} characters ({} now).", MAX_PROMPT, len(text))
+        )
+    return text, tags
+
+
+def _added(prompt_id: int, text: str, tags: list[str]) -> Md:
+    tag_text = f" (tags: {', '.join(tags)})" if tags else ""
+    return fmt("Added prompt {}{}: {}", code(prompt_id), tag_text, text)
+
+
+def _own_number(shown: str) -> int:
+    """The id of one of the community's own prompts (shipped ones have names, not numbers)."""
+    shown = shown.strip().lstrip("#")
+    if not shown.isdigit():
+        raise UserError("Only this community's own prompts (numbered ones) can be changed.")
+    if len(shown) > 18:  # beyond any id the database hands out
+        raise UserError(fmt("There is no prompt {} here.", code(shown[:20])))
+    return int(shown)
 
 
 def title_from(text: str, limit: int = 80) -> str:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
-from companion.delivery import Action, Post, Thread
+from companion.delivery import Action, Post, PostKind, Thread
 from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities, complete_zone, parse_zone
 from companion.features.prompts import Prompts, render
@@ -16,7 +16,7 @@ from companion.features.reflections import Reflections
 from companion.features.reflections import render as render_reflection
 from companion.fmt import Md, bullets, code, fmt, lines
 from companion.recurrence import DAY_NAMES, Recurrence
-from companion.scheduler import Scheduler, describe
+from companion.scheduler import PASSED, Scheduler, describe
 from companion.store import Store
 from companion.store.schedules import ScheduleRow
 
@@ -78,7 +78,7 @@ def parse_when(
     else:
         recurrence = Recurrence("daily", at, zone, today)
     if recurrence.next_after(now) is None:
-        raise UserError("That time has already passed; pick a time in the future.")
+        raise UserError(PASSED)
     return recurrence, words[need:]
 
 
@@ -98,8 +98,12 @@ class Schedules:
         self.reflections = reflections
         self.prompts = prompts
         self.content = content
-        scheduler.register("reflection", self.render_reflection, prepare=self.prepare_reflections)
-        scheduler.register("discussion", self.render_discussion, self.discussion_sent)
+
+    def post_kinds(self) -> list[PostKind]:
+        return [
+            PostKind("reflection", self.render_reflection, prepare=self.prepare_reflections),
+            PostKind("discussion", self.render_discussion, self.discussion_sent),
+        ]
 
     def commands(self) -> list[CommandSpec]:
         ident = Param("id", "The schedule number (see `schedule list`)", ParamType.INT, min_value=1)
@@ -226,9 +230,10 @@ class Schedules:
     async def list_(self, inv: Invocation) -> Reply:
         rows = await self.store.schedules.for_community(inv.place.community_id)
         clubs = {r.room_id for r in rows if r.kind.startswith("bookclub-")}
-        # Only what `schedule` plans: events, polls and clubs list their own schedules.
+        walking = any(r.kind.startswith("challenge-") for r in rows)
+        # Only what `schedule` plans: clubs, challenges, events and polls list their own.
         rows = [r for r in rows if r.kind in ("reflection", "discussion")]
-        if not rows and not clubs:
+        if not rows and not clubs and not walking:
             return Reply(
                 fmt(
                     "Nothing is planned here yet. Moderators can start with "
@@ -253,15 +258,13 @@ class Schedules:
                     len(clubs),
                 )
             )
+        if walking:
+            items.append(fmt("A challenge's days: `challenge` shows where it is"))
         return Reply(lines(fmt("**Planned here**"), bullets(items)), kind=Kind.LIST)
 
     async def _own(self, inv: Invocation) -> ScheduleRow:
-        row = await self.store.schedules.get(inv.number("id"))
-        if (
-            row is None
-            or row.community_id != inv.place.community_id
-            or row.status not in ("active", "paused")
-        ):
+        row = await self.store.schedules.planned(inv.place.community_id, inv.number("id"))
+        if row is None:
             raise UserError(
                 fmt("There is no schedule #{} here (see `schedule list`).", inv.args["id"])
             )

@@ -4,7 +4,7 @@ The store's contract (every store implements it: SQLite here, PostgreSQL beside 
 -----------------------------------------------------------------------------------
 A store has one attribute per repository (``communities``, ``reflections``, ``kv``,
 ``prompts``, ``schedules``, ``bookclubs``, ``contributions``, ``members``, ``exchange``,
-``web``, ``account_leases``, ``events``, ``polls``),
+``web``, ``account_leases``, ``challenges``, ``events``, ``polls``),
 ``await Store.open(...)``, ``await store.close()``, and::
 
     async with store.unit_of_work() as uow:
@@ -36,6 +36,7 @@ from pathlib import Path
 
 from companion.store.base import Db
 from companion.store.bookclubs import BookClubRepo
+from companion.store.challenges import ChallengeRepo
 from companion.store.communities import CommunityRepo
 from companion.store.contributions import ContributionRepo
 from companion.store.db import Database
@@ -67,6 +68,7 @@ class Repositories:
         self.exchange = ExchangeRepo(db)
         self.web = WebRepo(db)
         self.account_leases = AccountLeaseRepo(db)
+        self.challenges = ChallengeRepo(db)
         self.events = EventRepo(db)
         self.polls = PollRepo(db)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from companion.store.base import Db
+from companion.store.challenges import ChallengeRepo, MyChallenge
 from companion.store.schedules import iso
 
 
@@ -37,6 +38,7 @@ class MemberData:
     prompts: list[tuple[int, str]]  # (id, text) added under their name
     notices: list[NoticeRow]
     created: list[tuple[str, str]]  # (what, detail): schedules, plans and clubs they set up
+    challenges: list[MyChallenge] = field(default_factory=list)  # joined, with check-ins
 
 
 # Every column that can hold a member id, and what forgetting does to it.
@@ -44,6 +46,10 @@ _FORGET = (
     ("DELETE FROM journal WHERE member_id = ?", "journal"),
     ("DELETE FROM club_progress WHERE member_id = ?", "progress"),
     ("DELETE FROM notice WHERE member_id = ?", "notices"),
+    ("DELETE FROM challenge_checkin WHERE member_id = ?", "challenge check-ins"),
+    ("DELETE FROM challenge_message WHERE member_id = ?", ""),
+    ("DELETE FROM challenge_member WHERE member_id = ?", "challenges"),
+    ("UPDATE challenge SET created_by = NULL WHERE created_by = ?", ""),
     ("UPDATE suggestion SET author_id = NULL WHERE author_id = ?", "suggestions"),
     ("UPDATE suggestion SET decided_by = NULL WHERE decided_by = ?", ""),
     ("UPDATE prompt SET author_id = NULL WHERE author_id = ?", "prompts"),
@@ -131,8 +137,9 @@ class MemberRepo:
             "SELECT 'schedule', '#' || id || ' ' || kind FROM schedule WHERE created_by = ? "
             "UNION ALL SELECT 'reading plan', slug FROM reading_plan WHERE created_by = ? "
             "UNION ALL SELECT 'book club', title FROM club WHERE created_by = ? "
+            "UNION ALL SELECT 'challenge', title FROM challenge WHERE created_by = ? "
             "UNION ALL SELECT 'moderation', action || ' ' || target FROM audit WHERE actor_id = ?",
-            (member_id,) * 4,
+            (member_id,) * 5,
         )
         return MemberData(
             journal=journal,
@@ -141,6 +148,7 @@ class MemberRepo:
             prompts=[(int(r[0]), str(r[1])) for r in prompts],
             notices=await self.notices(member_id, limit=1000),
             created=[(str(r[0]), str(r[1])) for r in created],
+            challenges=await ChallengeRepo(self.db).mine(member_id),
         )
 
     async def forget(self, member_id: str) -> dict[str, int]:

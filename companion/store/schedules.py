@@ -14,7 +14,8 @@ from companion.store.base import Db
 
 _COLUMNS = (
     "id, community_id, platform, room_id, thread_id, kind, rule, days, start_date, at_time, "
-    "timezone, payload, status, status_reason, next_run, grace_seconds, created_by, created_at"
+    "timezone, payload, status, status_reason, next_run, grace_seconds, created_by, created_at, "
+    "outbox"
 )
 
 
@@ -38,6 +39,7 @@ class ScheduleRow:
     grace_seconds: int | None
     created_by: str | None
     created_at: str
+    outbox: int  # 1: a one-off post a command made (see NewSchedule), not a planned schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,10 @@ class NewSchedule:
     created_by: str
     created_at: str
     grace_seconds: int | None = None
+    # The outbox: a post a command decided, sent once like any occurrence (claimed, keyed,
+    # retried) but no schedule a moderator planned, so no listing shows it and no
+    # cancel, pause or resume touches it.
+    outbox: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +140,8 @@ class Lease:
 
 _INSERT = (
     "INSERT INTO schedule (community_id, platform, room_id, thread_id, kind, rule, days, "
-    "start_date, at_time, timezone, payload, next_run, grace_seconds, created_by, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "start_date, at_time, timezone, payload, next_run, grace_seconds, created_by, created_at, "
+    "outbox) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -156,6 +162,7 @@ def _values(new: NewSchedule) -> tuple[object, ...]:
         new.grace_seconds,
         new.created_by,
         new.created_at,
+        int(new.outbox),
     )
 
 
@@ -181,12 +188,23 @@ class ScheduleRepo:
         return ScheduleRow(*row) if row else None
 
     async def for_community(self, community_id: str) -> list[ScheduleRow]:
+        """The community's planned schedules, active or paused (never the outbox)."""
         rows = await self.db.fetchall(
             f"SELECT {_COLUMNS} FROM schedule WHERE community_id = ? "  # noqa: S608
-            "AND status IN ('active', 'paused') ORDER BY id",
+            "AND status IN ('active', 'paused') AND outbox = 0 ORDER BY id",
             (community_id,),
         )
         return [ScheduleRow(*row) for row in rows]
+
+    async def planned(self, community_id: str, schedule_id: int) -> ScheduleRow | None:
+        """One of ``for_community``'s schedules by id: what a moderator may cancel, pause or
+        resume (None for another community's, a finished one or an outbox post)."""
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM schedule WHERE id = ? AND community_id = ? "  # noqa: S608
+            "AND status IN ('active', 'paused') AND outbox = 0",
+            (schedule_id, community_id),
+        )
+        return ScheduleRow(*row) if row else None
 
     async def for_platform(self, platform: str) -> list[ScheduleRow]:
         """The active and paused schedules on one platform, every community (for checks)."""
@@ -200,8 +218,10 @@ class ScheduleRepo:
     async def set_status(
         self, schedule_id: int, status: str, *, reason: str | None, next_run: str | None
     ) -> None:
+        """A moderator's (or a book club's) change; the outbox is not theirs to change."""
         await self.db.execute(
-            "UPDATE schedule SET status = ?, status_reason = ?, next_run = ? WHERE id = ?",
+            "UPDATE schedule SET status = ?, status_reason = ?, next_run = ? "
+            "WHERE id = ? AND outbox = 0",
             (status, reason, next_run, schedule_id),
         )
 

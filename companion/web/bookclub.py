@@ -1,5 +1,9 @@
 """Book club: each club's plan and dates, how many members are at each chapter (counts,
-never names), and pause, resume, skip and end (the `bookclub ...` commands)."""
+never names), and pause, resume, skip and end (the `bookclub ...` commands).
+
+Clubs, sessions and per-chapter counts are read from the store: the book club feature is
+not on the app the pages are given and the chat shows them only as text. Reads are scoped
+to the signed-in community; every change goes through a command."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from companion.events import Place
-from companion.web.server import community_ctx
+from companion.web.context import community_ctx
+from companion.web.guard import path_id
 
 
 def setup(router: web.UrlDispatcher) -> None:
@@ -41,7 +46,7 @@ async def page(request: web.Request) -> web.Response:
 
 async def change(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
-    club_id = int(request.match_info["id"])
+    club_id = path_id(request)
     club = await ctx.app.store.bookclubs.get(club_id)
     if club is None or club.community_id != ctx.community_id or club.status == "ended":
         ctx.not_found(f"book club #{club_id}")

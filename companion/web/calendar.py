@@ -11,8 +11,8 @@ import re
 
 from aiohttp import web
 
-from companion.features.events import CalendarFeed
-from companion.web.server import STATE
+from companion.features.events.calendar import community_of, ics
+from companion.web.context import STATE
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -21,20 +21,15 @@ def setup(router: web.UrlDispatcher) -> None:
     router.add_get("/calendar/{token}.ics", feed)
 
 
-def _feed(request: web.Request) -> CalendarFeed:
-    state = request.app[STATE]
-    return CalendarFeed(state.app.store, state.app.clock, state.app.hasher, state.settings)
-
-
 async def feed(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     if not _TOKEN.match(token):
         raise web.HTTPNotFound(text="No such calendar.")
-    calendar = _feed(request)
-    community = await calendar.community_of(token)
+    store = request.app[STATE].app.store
+    community = await community_of(store, token)
     if community is None:
         raise web.HTTPNotFound(text="No such calendar.")
-    body = await calendar.ics(community)
+    body = await ics(store, community)
     return web.Response(
         body=body,
         content_type="text/calendar",

@@ -1,12 +1,18 @@
 """Prompts and glossary additions: list, search, add, edit, remove (the `prompt ...`
-commands), and import/export of the community's own entries as `content export` files."""
+commands), and import/export of the community's own entries as `content export` files.
+
+Prompts are read through the prompts feature. The glossary additions are read from the
+store: they are the moderation queue's approved terms, and that feature is not on the app
+the pages are given; the read is scoped to the signed-in community and changes nothing.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from companion import exchange
-from companion.web.server import Ctx, community_ctx
+from companion.web.context import Ctx, community_ctx
+from companion.web.guard import path_id
 
 MAX_IMPORT = 512 * 1024
 
@@ -24,7 +30,7 @@ async def page(request: web.Request) -> web.Response:
     ctx = await community_ctx(request)
     query = request.query.get("q", "").strip()[:100]
     views = await ctx.app.prompts.all_for(ctx.community_id)
-    terms = await ctx.app.store.contributions.terms_added(ctx.community_id)
+    terms = await ctx.app.store.contributions.terms_added(ctx.community_id)  # see the docstring
     if query:
         needle = query.lower()
         views = [v for v in views if needle in v.text.lower() or needle in " ".join(v.tags)]
@@ -46,9 +52,9 @@ async def add(request: web.Request) -> web.Response:
 
 
 async def _own_id(ctx: Ctx) -> int:
-    prompt_id = int(ctx.request.match_info["id"])
-    rows = await ctx.app.store.prompts.for_community(ctx.community_id)
-    if all(row.id != prompt_id for row in rows):
+    prompt_id = path_id(ctx.request)
+    views = await ctx.app.prompts.all_for(ctx.community_id)
+    if all(view.ref != f"c:{prompt_id}" for view in views):
         ctx.not_found(f"prompt {prompt_id}")
     return prompt_id
 
@@ -60,15 +66,9 @@ async def remove(request: web.Request) -> web.Response:
 
 
 async def edit(request: web.Request) -> web.Response:
-    """An edit is `prompt add` of the new text, then `prompt remove` of the old one if the
-    new one was accepted (so the same checks apply); the prompt gets a new number."""
+    """`prompt edit`: the new text replaces the old in one unit of work (a new number)."""
     ctx = await community_ctx(request, write=True)
-    old = await _own_id(ctx)
-    before = {row.id for row in await ctx.app.store.prompts.for_community(ctx.community_id)}
-    await ctx.run("prompt add", text=ctx.field("text"))
-    after = {row.id for row in await ctx.app.store.prompts.for_community(ctx.community_id)}
-    if after - before:
-        await ctx.run("prompt remove", id=str(old))
+    await ctx.run("prompt edit", id=str(await _own_id(ctx)), text=ctx.field("text"))
     ctx.back("prompts")
 
 

@@ -1,5 +1,10 @@
 """The moderation queue: each suggestion with its text and link; approve, reject with a
-reason (the member is told, as from the chat), block; and the audit log."""
+reason (the member is told, as from the chat), block; and the audit log.
+
+The waiting suggestions are read from the store: the page shows each item's link and
+fields, which the `queue` command only renders as text, and the moderation feature is not
+on the app the pages are given. Reads are scoped to the signed-in community; decisions go
+through the commands."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from markupsafe import Markup
 
 from companion.features.moderation.items import KINDS, describe
 from companion.markup import to_html
-from companion.web.server import community_ctx
+from companion.web.context import community_ctx
+from companion.web.guard import path_id
 
 
 def setup(router: web.UrlDispatcher) -> None:
@@ -43,7 +49,7 @@ async def page(request: web.Request) -> web.Response:
 
 async def decide(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
-    item_id = int(request.match_info["id"])
+    item_id = path_id(request)
     if await ctx.app.store.contributions.get(ctx.community_id, item_id) is None:
         ctx.not_found(f"suggestion #{item_id}")
     action = request.match_info["action"]

@@ -1,5 +1,10 @@
 """Schedules: a calendar of the next 30 days in the community's time zone, and the forms
-that pause, resume, cancel and create schedules (through the `schedule ...` commands)."""
+that pause, resume, cancel and create schedules (through the `schedule ...` commands).
+
+The calendar reads the store's planned schedules and book-club sessions directly: the
+chat renders them only as text, and the schedules and book club features are not on the
+app the pages are given. The reads are scoped to the signed-in community; every change
+goes through a command."""
 
 from __future__ import annotations
 
@@ -10,10 +15,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from companion.features.bookclub.chapters import REMINDER_KIND, THREAD_KIND
+from companion.features.challenges.days import DAY_KIND as CHALLENGE_DAY
+from companion.features.challenges.days import TICK_KIND as CHALLENGE_TICK
 from companion.recurrence import DAY_NAMES, to_instant
 from companion.scheduler import describe, recurrence_of
 from companion.store.schedules import ScheduleRow
-from companion.web.server import Ctx, community_ctx
+from companion.web.context import Ctx, community_ctx
+from companion.web.guard import path_id
 
 DAYS_SHOWN = 30
 MAX_PER_SCHEDULE = 62  # two a day for a month is the most a calendar cell shows
@@ -79,6 +87,8 @@ def _what(row: ScheduleRow, labels: dict[int, str]) -> str:
         return labels[row.id]
     if row.kind in (THREAD_KIND, REMINDER_KIND):
         return "Book club"
+    if row.kind == CHALLENGE_DAY:
+        return f"Challenge: day {row.payload.partition(':')[2]} opens"
     return "Reflection question" if row.kind == "reflection" else "Discussion thread"
 
 
@@ -100,11 +110,13 @@ async def page(request: web.Request) -> web.Response:
         for r in await ctx.app.store.schedules.for_community(ctx.community_id)
         if r.platform == ctx.session.platform
         and r.status in ("active", "paused")
-        and r.kind in ("reflection", "discussion", THREAD_KIND, REMINDER_KIND)  # not events'
+        and not r.kind.startswith(("event-", "poll-"))  # events and polls list their own
     ]
     labels = await _labels(ctx)
     days = [Day(today + timedelta(days=n), n == 0) for n in range(DAYS_SHOWN)]
     for row in rows:
+        if row.kind == CHALLENGE_TICK:  # a round of private messages: nothing in the room
+            continue
         for moment in occurrences(row, now, end):
             local = moment.astimezone(zone)
             index = (local.date() - today).days
@@ -117,7 +129,7 @@ async def page(request: web.Request) -> web.Response:
     listed = [
         (row, _what(row, labels), describe(row), _local(row))
         for row in rows
-        if row.kind not in (THREAD_KIND, REMINDER_KIND)
+        if row.kind not in (THREAD_KIND, REMINDER_KIND, CHALLENGE_DAY, CHALLENGE_TICK)
     ]
     chosen = request.query.get("date", "")
     return ctx.render(
@@ -169,9 +181,9 @@ async def create_discussion(request: web.Request) -> web.Response:
 
 async def change(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
-    schedule_id = int(request.match_info["id"])
-    row = await ctx.app.store.schedules.get(schedule_id)
-    if row is None or row.community_id != ctx.community_id:
+    schedule_id = path_id(request)
+    row = await ctx.app.store.schedules.planned(ctx.community_id, schedule_id)
+    if row is None:
         ctx.not_found(f"schedule #{schedule_id}")
     await ctx.run(f"schedule {request.match_info['action']}", id=schedule_id)
     ctx.back("schedules")

@@ -1,11 +1,14 @@
 """Settings: the community's time zone (the `timezone` command) and a daily reflection
-time (the `schedule reflection` command)."""
+time (the `schedule reflection` command).
+
+The daily reflection times are read from the store's planned schedules (the schedules
+feature is not on the app the pages are given), scoped to the signed-in community."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from companion.web.server import community_ctx
+from companion.web.context import community_ctx
 
 
 def setup(router: web.UrlDispatcher) -> None:

@@ -49,6 +49,13 @@ def _quotes(content) -> list[tuple[str, str, str]]:
             for match in _QUOTED.finditer(text):
                 quoted = match.group(1) or match.group(2)
                 found.append((f"{type(entry).__name__.lower()} {entry.id}", quoted, entry.source))
+    for path in content.paths.values():
+        for day in path.days:
+            for text in (day.short, day.deeper, day.question):
+                for match in _QUOTED.finditer(text):
+                    quoted = match.group(1) or match.group(2)
+                    source = day.resources[0] if day.resources else None
+                    found.append((f"path {path.id} day {day.number}", quoted, source))
     return found
 
 
@@ -339,3 +346,65 @@ def test_a_chapter_tag_needs_a_book_and_the_book_must_be_a_book(broken):
     assert any(
         p.startswith("prompts.toml:") and "give a plan or a book, not both" in p for p in problems
     ), problems
+
+
+# --- learning paths (content/paths.toml) ----------------------------------------------------
+
+
+def test_the_21_day_path_walks_the_four_parts_and_the_prep_path_ends_with_bookclub_start(
+    shipped,
+):
+    path = shipped.paths["allyship-21"]
+    assert [d.number for d in path.days] == list(range(1, 22))
+    assert {d.part for d in path.days} == set(content_module.PATH_PARTS)
+    for day in path.days:
+        assert day.short and day.deeper and day.question.endswith("?")
+        assert day.terms or day.practices or day.myths or day.resources or day.reflections
+    prep = shipped.paths["wake-up-prep"]
+    assert [d.number for d in prep.days] == list(range(1, 8))
+    assert "`bookclub start the-wake-up" in prep.days[-1].deeper
+
+
+def test_no_day_carries_the_chapter_11_question(shipped):
+    for path in shipped.paths.values():
+        for day in path.days:
+            text = " ".join((day.title, day.short, day.deeper, day.question)).lower()
+            assert "willing to give up" not in text, (path.id, day.number)
+
+
+def test_a_gap_in_the_days_names_the_file_line_and_field(broken):
+    line = _replace(broken / "paths.toml", "number = 3\n", "number = 4\n")
+    problems = _problems(broken)
+    assert any(
+        p.startswith(f"paths.toml:{line}: ")
+        and 'path "allyship-21" day 4 field "number"' in p
+        and "should be 3" in p
+        for p in problems
+    ), problems
+
+
+def test_an_unknown_or_chapter_tied_source_is_refused(broken):
+    path = broken / "paths.toml"
+    line = _replace(path, 'terms = ["allyship"]', 'terms = ["alyship"]')
+    tied = _replace(
+        path,
+        'practices = ["map-your-privileges"]',
+        'practices = ["name-what-you-will-give-up"]',
+    )
+    problems = _problems(broken)
+    assert any(
+        p.startswith(f"paths.toml:{line}: ") and 'unknown id "alyship"' in p for p in problems
+    ), problems
+    assert any(
+        p.startswith(f"paths.toml:{tied}: ") and "tied to a chapter" in p for p in problems
+    ), problems
+
+
+def test_a_day_too_long_for_one_chat_message_is_refused(broken):
+    line = _replace(
+        broken / "paths.toml",
+        'deeper = "Read Michelle MiJung Kim',
+        'deeper = "' + "x" * 690 + " Read Michelle MiJung Kim",
+    )
+    problems = _problems(broken)
+    assert any('field "deeper"' in p and f"paths.toml:{line}:" in p for p in problems), problems

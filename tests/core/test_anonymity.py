@@ -3,8 +3,8 @@ member shares with the bot, and gets the whole routing without copying any adapt
 
 from __future__ import annotations
 
-from companion.anonymity import Community
 from companion.events import Actor, Place
+from companion.ports import Community
 from tests.conftest import MODERATOR
 from tests.fakes import RecordingPort
 

@@ -151,7 +151,7 @@ async def test_one_club_per_channel_several_per_community(app):
 
 async def test_the_club_in_the_terminal(app, clock):
     out = io.StringIO()
-    console = ConsoleAdapter(app, stdout=out, interactive=False)
+    console = ConsoleAdapter(app.gateway, stdout=out, interactive=False)
     app.ports.attach("console", console)
     for line in (
         "timezone Europe/Berlin",
@@ -173,3 +173,21 @@ async def test_skip_works_when_a_reminder_was_already_too_late(app):
     assert "Book club started" in reply.text
     assert "Skipped the chapter 1" in (await say(app, "bookclub skip", MODERATOR)).text
     assert "Ended" in (await say(app, "bookclub end", MODERATOR)).text
+
+
+async def test_resuming_after_the_hour_of_a_discussion_due_on_the_pause_day(app, port, clock):
+    """Paused at 18:00 before the 19:00 discussion, resumed the next evening after 19:00:
+    one day's shift would put it in the past, so it moves a day more (this was an apology:
+    the scheduler refused the past date with a ValueError)."""
+    app.ports.attach("test", port)
+    await six_chapter_club(app)  # chapter 1: Thu 05 Mar, 19:00 Berlin
+    clock.set(datetime(2026, 3, 5, 17, tzinfo=UTC))  # 18:00 Berlin
+    await say(app, "bookclub pause", MODERATOR)
+    clock.set(datetime(2026, 3, 6, 19, 30, tzinfo=UTC))  # Friday, 20:30 Berlin
+    resumed = await say(app, "bookclub resume", MODERATOR)
+    assert "moved 2 days later" in resumed.text, resumed.text
+    listed = (await say(app, "bookclub schedule")).text
+    assert "chapter 1 · Sat 07 Mar 2026, 19:00 Europe/Berlin" in listed
+    assert "chapter 2 · Sat 14 Mar 2026, 19:00 Europe/Berlin" in listed
+    await run_until(app, clock, datetime(2026, 3, 8, tzinfo=UTC))
+    assert [s.title for s in port.sent if s.kind == "thread"] == ["Six Small Chapters: chapter 1"]

@@ -63,7 +63,7 @@ def test_ask_prints_one_reply(db_path):
 
 async def test_scheduled_posts_are_printed_as_they_fall_due(app, clock):
     out = io.StringIO()
-    console = ConsoleAdapter(app, stdout=out, interactive=False)
+    console = ConsoleAdapter(app.gateway, stdout=out, interactive=False)
     app.ports.attach("console", console)
     await console.handle("schedule reflection 12:30")
     await console.handle("schedule discussion daily 13:00 next")
@@ -89,7 +89,8 @@ def test_sigterm_while_waiting_for_input_stops_cleanly(tmp_path):
     out, err_file = (tmp_path / "out").open("wb"), (tmp_path / "err").open("w+b")
     process = serving(tmp_path, stdout=out, stderr=err_file)
     deadline = time.monotonic() + 60
-    while not (tmp_path / "bot.pid").exists():  # written once it serves
+    pid = tmp_path / "bot.pid"  # created at start, its process id written once it serves
+    while not (pid.exists() and pid.read_text().strip()):
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
     time.sleep(0.2)  # the reader thread is in its read by now

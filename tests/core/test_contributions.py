@@ -57,6 +57,24 @@ async def test_an_anonymous_question_is_posted_without_a_name(app, port, db_path
     assert (await store_columns_containing(app.store, "quiet.member")) == []
 
 
+async def test_an_approved_question_waiting_to_go_out_is_no_schedule(app, port):
+    """The outbox is not a schedule: `schedule list` does not show the question waiting to
+    be posted, and cancel, pause and resume do not reach it, so it still goes out."""
+    await say(app, "ask anonymously How do I speak up without centring myself?")
+    await say(app, "approve 1", MODERATOR)
+    assert "Nothing is planned here yet" in (await say(app, "schedule list", MODERATOR)).text
+    for verb in ("cancel", "pause", "resume"):
+        refused = await say(app, f"schedule {verb} 1", MODERATOR)
+        assert "There is no schedule #1 here" in refused.text, verb
+    planned = await say(app, "schedule reflection 09:00", MODERATOR)
+    assert "Planned #2" in planned.text
+    listed = (await say(app, "schedule list", MODERATOR)).text
+    assert "#2" in listed and "#1" not in listed and "Discussion" not in listed
+    await app.scheduler.run_due()
+    [post] = [s for s in port.sent if s.kind == "post"]
+    assert "How do I speak up" in post.text
+
+
 async def test_limits_and_blocks_work_for_anonymous_askers_too(make_app, db_path):
     app = await make_app(suggestions_per_day=2)
     await say(app, "ask anonymously First question for the group here?")

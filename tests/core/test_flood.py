@@ -11,8 +11,9 @@ from datetime import timedelta
 
 import pytest
 
-from companion.config import ConfigError, load_settings
+from companion.config import ConfigError
 from companion.events import Actor, Reply
+from companion.platforms import load_settings
 from tests.conftest import MEMBER, MODERATOR, PLACE
 
 FLOODER = Actor("u:flooder", "Flooder")

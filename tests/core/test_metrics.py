@@ -11,8 +11,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from companion.app import App
-from companion.config import ConfigError, Settings, load_settings
+from companion.config import ConfigError, Settings
 from companion.health import HealthServer, MetricsConfig
+from companion.platforms import load_settings
 from companion.ports import PostError
 from tests.conftest import MEMBER, MODERATOR, START, say
 from tests.core.running import Running, iter_queue

@@ -46,6 +46,9 @@ from companion.commands import CommandSpec, ParamType
 from companion.config import Settings
 from companion.events import Actor, Invocation, Kind, Place, Reply
 from companion.features.bookclub.plans import slugify
+from companion.features.challenges.text import day_text
+from companion.features.challenges.text import title as challenge_title
+from companion.fmt import Md, fmt
 from companion_adapters.console.adapter import ConsoleAdapter
 from companion_adapters.console.adapter import render as console_render
 from companion_adapters.console.adapter import render_title as console_title
@@ -261,7 +264,7 @@ class Harness:
             # Plain rooms: an encrypting adapter would wait for a first sync before sending.
             {"homeserver": "http://127.0.0.1:9", "user_id": "@bot:localhost", "encryption": False}
         )
-        self.matrix = MatrixAdapter(self.app, config)
+        self.matrix = MatrixAdapter(self.app.gateway, config)
         self.matrix_sent: list[dict[str, Any]] = []
 
         async def room_send(
@@ -276,7 +279,7 @@ class Harness:
         self.matrix.client.room_send = room_send  # type: ignore[method-assign]
         self.matrix.client.room_create = room_create  # type: ignore[method-assign]
         self.console_out = io.StringIO()
-        self.console = ConsoleAdapter(self.app, stdout=self.console_out, interactive=False)
+        self.console = ConsoleAdapter(self.app.gateway, stdout=self.console_out, interactive=False)
         self.discord_sent: list[str] = []
         self.posts = 0
         for platform in PLATFORMS:
@@ -329,10 +332,19 @@ class Harness:
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+def harness(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[Harness]:
     made = Harness(tmp_path_factory.mktemp("safety") / "companion.db")
     yield made
     made.close()
+    # Not a timed test: how many examples ran, and how long this module took.
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"output safety: {made.examples} hypothesis examples, "
+            f"{made.posts} scheduled posts, {monotonic() - made.started:.1f} s"
+        )
 
 
 def actor(moderator: bool, community: str) -> Actor:
@@ -482,6 +494,9 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     tomorrow = (today + timedelta(days=1)).isoformat()
     do("schedule discussion", mod, rule="once", when=f"{tomorrow} 23:30 next")
     do("reflect answer", member, text=prompt)
+    do("challenge start", mod, path="three-days", date=today.isoformat(), time="23:10")
+    do("challenge join", member)
+    do("challenge remind", member, switch="on")
     # An event (announced at once, a reminder 15 minutes before) and a poll (posted at once).
     event = f"{tomorrow} 23:40 {event_title[:90].strip() or 'x'} | {where[:90]}"
     event_id = _number(do("event plan", mod, rule="once", details=event))
@@ -520,13 +535,58 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     assert harness.posts > before, "nothing was posted"
     assert harness.matrix_sent, "the Matrix adapter sent nothing (its sends failed?)"
     harness.check_sent()
+    clock.set(datetime.combine(today - timedelta(days=1), time(23, 40), UTC))  # day 1 is open
+    replies.clear()
+    do("challenge done", member, note=reason)
+    for name in ("challenge", "challenge today", "challenge progress", "journal", "mydata"):
+        do(name, member)
+    for reply in replies:
+        check_markdown(reply.text, harness.links, reply.kind)
+    assert "Checked in for day" in replies[0].text, replies[0].text
+    do("challenge end", mod)  # its later days and ticks are not the next example's work
 
 
-def test_the_figures(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
-    """Not a timed test: prints how many examples ran (and how long this module took)."""
-    with capsys.disabled():
-        took = monotonic() - harness.started
-        print(
-            f"\noutput safety: {harness.examples} hypothesis examples, "
-            f"{harness.posts} scheduled posts, {took:.1f} s"
-        )
+def test_every_challenge_day_as_posted_stays_safe_on_every_platform(harness: Harness) -> None:
+    shipped = content_module.load()
+    for path in shipped.paths.values():
+        for day in path.days:
+            check_title(challenge_title(path, day), harness.links)
+            text = day_text(shipped, path, day)
+            check_markdown(text, harness.links, Kind.DISCUSSION)
+            assert len(to_discord(text)) <= 2000  # one Discord message, whole
+
+
+# --- the checks themselves -------------------------------------------------------------------
+
+UNESCAPED = [  # member text as an adapter that forgot to escape it would show it
+    "[win](https://evil.example)",
+    "see ![img](https://evil.example/i.png) here",
+]
+
+
+@pytest.mark.parametrize("raw", UNESCAPED)
+def test_the_checks_catch_member_text_rendered_as_markup(raw: str) -> None:
+    """Every test above passes because its checks find nothing; here they must find
+    something. The same attacks, not escaped (Md() marks text as Markdown already made
+    safe, which these are not), are caught on Matrix and on Discord; built as the core
+    builds member text (fmt escapes it), nothing is found."""
+    unsafe = Md(raw)
+    with pytest.raises(AssertionError):
+        for content in outbound.notices(unsafe):
+            check_matrix(content, set())
+    with pytest.raises(AssertionError):
+        for chunk in split_message(to_discord(unsafe)):
+            check_discord(chunk, set())
+    check_markdown(fmt("{}", raw), set())
+
+
+@pytest.mark.parametrize("mass", ["@everyone", "@here", "@room"])
+def test_the_checks_catch_pings_and_terminal_escapes(mass: str) -> None:
+    """What the adapters defuse by construction, were it to get through."""
+    with pytest.raises(AssertionError):
+        check_matrix({"m.mentions": {}, "body": f"hello {mass}"}, set())
+    with pytest.raises(AssertionError):
+        check_discord(f"hello {mass}", set())
+    with pytest.raises(AssertionError):
+        check_console(f"hello \x1b]8;;https://{EVIL}\x07{mass}\x1b]8;;\x07")
+    check_markdown(fmt("hello {}", mass), set())

@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 
 from companion import cli, platforms
-from companion.config import ConfigError, Settings, load_settings
+from companion.config import ConfigError, Settings
 from companion.events import Actor, Place, Reply
-from companion.platforms import Platform
+from companion.gateway import Gateway
+from companion.platforms import Platform, load_settings
 from tests.conftest import START, say
 from tests.fakes import RecordingPort
 
@@ -27,18 +28,18 @@ async def test_a_fake_platform_registered_in_one_place_is_served_helped_and_post
     seen: dict[str, Reply | None] = {}
     port = RecordingPort(clock=clock)
 
-    async def serve(app, settings: Settings) -> None:
-        app.ports.attach("fake", port)
+    async def serve(gateway: Gateway, settings: Settings) -> None:
+        await gateway.attach("fake", port)
         try:
             for line in ("help", "help define", "schedule reflection 13:00"):
-                seen[line] = await app.dispatcher.run_text(line, MOD, HERE, app.clock.now())
+                seen[line] = await gateway.handle_text(line, MOD, HERE)
             clock.set(START + timedelta(hours=1))  # 13:00: the scheduler's loop wakes
             for _ in range(500):
                 if port.sent:
                     break
                 await asyncio.sleep(0.01)
         finally:
-            app.ports.detach("fake", port)
+            gateway.detach("fake", port)
 
     platforms.register(Platform("fake", prefix="%", serve=serve, prefix_setting="prefix"))
     try:

@@ -9,8 +9,9 @@ import random
 import pytest
 
 from companion.app import build
-from companion.config import ConfigError, Settings, load_settings
+from companion.config import ConfigError, Settings
 from companion.dispatch import APOLOGY
+from companion.platforms import load_settings
 from companion.store import Store
 from companion.store.members import MemberRepo
 from companion.store.postgres.db import StoreUnavailable, migrations

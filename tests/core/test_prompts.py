@@ -46,3 +46,20 @@ async def test_prompt_text_is_shown_as_typed_not_as_markup(app):
     await say(app, "prompt add What does **power** mean @everyone? #power", MODERATOR)
     listed = (await say(app, "prompt list power")).text
     assert r"\*\*power\*\*" in listed and "@everyone" not in listed
+
+
+async def test_an_edit_replaces_the_prompt_and_a_refused_one_changes_nothing(app):
+    await say(app, "prompt add Who gets interrupted in our meetings? #power", MODERATOR)
+    edited = await say(app, "prompt edit 1 Who gets heard first in our meetings? #power", MODERATOR)
+    assert "Added prompt `2` (tags: power)" in edited.text and "Removed prompt `1`" in edited.text
+    other = replace(PLACE, community_id="c:other")
+    for line, actor, place, expected in (
+        ("prompt edit 2 Too short", MODERATOR, PLACE, "at least 10 characters"),
+        ("prompt edit 1 Who is heard first in our meetings?", MODERATOR, PLACE, "no prompt `1`"),
+        ("prompt edit 2 Whose voice carries in our meetings?", MODERATOR, other, "no prompt `2`"),
+        ("prompt edit power-at-work Whose voice carries here?", MODERATOR, PLACE, "numbered"),
+        ("prompt edit 2 Whose voice carries in our meetings?", MEMBER, PLACE, "Only moderators"),
+    ):
+        assert expected in (await say(app, line, actor, place)).text, line
+    listed = (await say(app, "prompt list")).text
+    assert "`2` Who gets heard first" in listed and "`1`" not in listed and "`3`" not in listed

@@ -39,12 +39,23 @@ async def test_communities_rotate_independently(app):
 
 
 async def test_the_day_follows_the_community_time_zone(app, clock):
+    """Auckland's question changes at Auckland's midnight and then holds all that day,
+    while a community on UTC, whose day has not changed, keeps its question."""
     await say(app, "timezone Pacific/Auckland", MODERATOR)  # UTC+13 in March
+    on_utc = replace(PLACE, community_id="c:utc")
+
+    async def asked(place=PLACE) -> str:
+        return question_of((await say(app, "reflect", MEMBER, place)).text, app)
+
     clock.set(clock.now().replace(hour=10, minute=59))  # 23:59 in Auckland
-    before = (await say(app, "reflect")).text
+    late, utc_before = await asked(), await asked(on_utc)
     clock.advance(timedelta(minutes=2))  # 00:01 next day there, still the same UTC day
-    after = (await say(app, "reflect")).text
-    assert before != after
+    early = await asked()
+    assert early != late
+    assert await asked(on_utc) == utc_before
+    clock.advance(timedelta(hours=23, minutes=57))  # 23:58 in Auckland, a new UTC day
+    assert await asked() == early
+    assert await app.store.reflections.use_counts(PLACE.community_id) == {late: 1, early: 1}
 
 
 async def test_history_survives_a_restart_and_content_edits(make_app, small, clock):

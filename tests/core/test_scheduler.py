@@ -3,14 +3,17 @@
 import asyncio
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from companion import scheduler as scheduler_module
+from companion.commands import UserError
+from companion.events import MessageRef
 from companion.ports import PostError
-from tests.conftest import MEMBER, MODERATOR, PLACE, say
+from companion.recurrence import Recurrence
+from tests.conftest import MEMBER, MODERATOR, PLACE, START, say
 from tests.core.schedule_helpers import run_until
 from tests.fakes import RecordingPort
 
@@ -94,6 +97,27 @@ async def test_a_one_off_discussion_with_a_chosen_prompt(sched_app, port, clock)
     await run_until(sched_app, clock, datetime(2026, 3, 10, tzinfo=UTC))
     assert [s.title for s in port.sent] == ["Power at work"]
     assert "Nothing is planned" in (await say(sched_app, "schedule list")).text
+
+
+@dataclass(slots=True)
+class PostOnlyPort:
+    """A platform that can only post: no threads (companion.ports.Threads)."""
+
+    posts: list[tuple[str, str]] = field(default_factory=list)
+
+    async def post(self, place, text, *, key, kind=None):
+        self.posts.append((place.room_id, text))
+        return MessageRef(place, key)
+
+
+async def test_a_discussion_where_there_are_no_threads_is_posted_as_its_first_message(app, clock):
+    plain = PostOnlyPort()
+    app.ports.attach("test", plain)
+    await say(app, "schedule discussion once 2026-03-05 18:00 power-at-work", MODERATOR)
+    await run_until(app, clock, datetime(2026, 3, 10, tzinfo=UTC))
+    [(room, text)] = plain.posts  # its first message, which opens with its heading
+    assert room == PLACE.room_id
+    assert text.startswith("**Power at work**\n") and "workplace" in text
 
 
 async def test_the_scheduled_post_and_reflect_ask_the_same_question(sched_app, port, clock):
@@ -380,3 +404,13 @@ async def test_a_scheduler_started_before_any_adapter_waits_quietly(app, clock, 
     await app.scheduler.stop()
     assert [s.kind for s in port.sent] == ["post"]
     assert "scheduler pass failed" not in caplog.text
+
+
+async def test_the_scheduler_refuses_a_time_that_has_passed_with_the_members_message(app):
+    """One place owns the check: a recurrence with no future occurrence is a UserError whose
+    message the member reads (not a ValueError, which the dispatcher turned into an apology)."""
+    once = Recurrence("once", time(9, 0), ZoneInfo("UTC"), START.date())  # 09:00, now 12:00
+    with pytest.raises(UserError) as refused:
+        await app.scheduler.add(PLACE, "discussion", once, "next", MODERATOR.id)
+    assert str(refused.value) == scheduler_module.PASSED
+    assert await app.store.schedules.for_community(PLACE.community_id) == []

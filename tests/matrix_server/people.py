@@ -219,7 +219,7 @@ async def bot_starter(
             settings = replace(settings, sections={**settings.sections, **sections})
         app = await build(settings, clock=clock, content=shipped)
         app.registry.extend(commands)
-        task = asyncio.create_task(run(app, settings))
+        task = asyncio.create_task(run(app.gateway, settings))
         bot = Bot(user, app, task)
         running.append(bot)
         deadline = time.monotonic() + 5

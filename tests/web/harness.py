@@ -11,14 +11,22 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from companion.app import App
+from companion.config import WebSettings
 from companion.events import Actor, Place
-from companion.web.config import WebSettings
 from companion.web.server import create
 from tests.conftest import MODERATOR, PLACE, say
 from tests.fakes import RecordingPort
 
 _TOKEN = re.compile(r"/login\?token=([A-Za-z0-9_\-]+)")
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+_NONCE = re.compile(r'name="nonce" value="([0-9a-f]+)"')
+
+
+def login_nonce(page_html: str) -> str:
+    """The nonce the login page's form carries (its cookie is in the client's jar)."""
+    match = _NONCE.search(page_html)
+    assert match, page_html
+    return match.group(1)
 
 
 def page(community_id: str, name: str) -> str:
@@ -43,8 +51,11 @@ class Browserless:
     async def sign_in(self, token: str) -> ClientResponse:
         shown = await self.client.get(f"/login?token={token}")
         assert shown.status == 200
-        assert f'value="{token}"' in await shown.text()
-        return await self.client.post("/login", data={"token": token}, allow_redirects=False)
+        html = await shown.text()
+        assert f'value="{token}"' in html
+        return await self.client.post(
+            "/login", data={"token": token, "nonce": login_nonce(html)}, allow_redirects=False
+        )
 
     async def sign_in_as(self, actor: Actor = MODERATOR, place: Place = PLACE) -> None:
         response = await self.sign_in(await ask_link(self.app, actor, place))

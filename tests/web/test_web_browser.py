@@ -11,6 +11,7 @@ import io
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -18,13 +19,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from companion.config import WebSettings
 from companion.events import Actor
-from companion.web.config import WebSettings
+from companion.features.dashboard import token_hash
 from companion.web.server import create
 from companion_adapters.console import ConsoleAdapter
 from companion_adapters.console.adapter import PLACE as CONSOLE
+from tests.conftest import say
 from tests.core.schedule_helpers import run_until
 from tests.web.harness import WEB
 
@@ -85,7 +89,7 @@ async def off_loop(call: Callable[..., T], *args: Any) -> T:
 async def served(make_app) -> AsyncIterator[tuple[Any, ConsoleAdapter, io.StringIO, str]]:
     app = await make_app(sections=WEB)
     out = io.StringIO()
-    console = ConsoleAdapter(app, stdout=out, interactive=False)
+    console = ConsoleAdapter(app.gateway, stdout=out, interactive=False)
     app.ports.attach("console", console)
     server = TestServer(create(app, WebSettings.from_settings(app.settings)), host="127.0.0.1")
     await server.start_server()
@@ -199,3 +203,70 @@ def _wait_for(browser: WebDriver, condition: Callable[[], bool]) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(browser, 10, poll_frequency=0.05).until(lambda _: condition())
+
+
+@pytest.fixture
+async def other_site() -> AsyncIterator[tuple[dict[str, str], str]]:
+    """Another site on the loopback (127.0.0.2 is not 127.0.0.1's site): pages by name."""
+    pages: dict[str, str] = {}
+
+    async def show(request: web.Request) -> web.Response:
+        return web.Response(text=pages[request.match_info["name"]], content_type="text/html")
+
+    site = web.Application()
+    site.router.add_get("/{name}", show)
+    server = TestServer(site, host="127.0.0.2")
+    await server.start_server()
+    try:
+        yield pages, str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+def _console_link(out: io.StringIO, base: str) -> str:
+    links = re.findall(r"<(http://127\.0\.0\.1:8080/login\?token=[\w-]+)>", out.getvalue())
+    assert links, out.getvalue()
+    return links[-1].replace("http://127.0.0.1:8080", base)
+
+
+async def test_another_site_cannot_sign_a_moderator_in_as_someone_else(
+    served, other_site, driver, db_path, clock
+):
+    app, console, out, base = served
+    pages, elsewhere = other_site
+    await console.handle("dashboard")
+    await off_loop(driver.get, _console_link(out, base))  # the victim signs in
+    await off_loop(lambda: _wait_for(driver, lambda: "/schedules" in driver.current_url))
+    victims = await off_loop(driver.get_cookie, "companion_session")
+    assert victims is not None
+
+    attacker = Actor("console:attacker", "Attacker", is_moderator=True)
+    reply = await say(app, "dashboard", attacker, CONSOLE)  # the attacker's own link
+    token = re.search(r"token=([\w-]+)", reply.text)
+    assert token, reply.text
+    pages["win"] = (
+        f'<form method="post" action="{base}/login">'
+        f'<input type="hidden" name="token" value="{token.group(1)}"></form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+    await off_loop(driver.get, f"{elsewhere}/win")
+    await off_loop(lambda: _wait_for(driver, lambda: driver.current_url.startswith(base)))
+    await off_loop(lambda: _wait_for(driver, lambda: _present(driver, "main h1")))
+    landed = await off_loop(lambda: driver.current_url)
+    assert landed == f"{base}/login", landed  # not signed in and sent on to a community
+    shown = await off_loop(lambda: driver.find_element(By.TAG_NAME, "main").text)
+    assert "sent from another site, so nothing was done" in shown
+    after = await off_loop(driver.get_cookie, "companion_session")
+    assert after is not None and after["value"] == victims["value"]
+    sessions = await app.store.web.session(token_hash(victims["value"]), clock.now())
+    assert sessions is not None and sessions.member_id == "console:you"
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT member_id FROM web_session").fetchall() == [("console:you",)]
+
+    # A link to the dashboard on another site (a chat's web app) still signs in when clicked.
+    await console.handle("dashboard")
+    pages["chat"] = f'<a id="open" href="{_console_link(out, base)}">your link</a>'
+    await off_loop(driver.get, f"{elsewhere}/chat")
+    await off_loop(lambda: driver.find_element(By.ID, "open").click())
+    await off_loop(lambda: _wait_for(driver, lambda: "/schedules" in driver.current_url))
+    assert "Schedules" in await off_loop(lambda: driver.title)

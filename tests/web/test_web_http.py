@@ -10,15 +10,16 @@ from datetime import timedelta
 from urllib.parse import unquote
 
 import pytest
-from aiohttp import FormData
+from aiohttp import ClientResponse, FormData
 
-from companion.config import ConfigError
+from companion.config import ConfigError, WebSettings
 from companion.events import Actor, Place
-from companion.web.config import WebSettings
+from companion.store.prompts import PromptRepo
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
+from tests.core.test_unit_of_work import fail_in
 from tests.dbsearch import columns_containing
 from tests.fakes import RecordingPort
-from tests.web.harness import WEB, Browserless, ask_link, page, serve
+from tests.web.harness import WEB, Browserless, ask_link, login_nonce, page, serve
 
 A = PLACE.community_id
 OTHER_PLACE = Place("test", "c:two", "r:elsewhere")
@@ -50,7 +51,7 @@ async def test_a_link_works_once_and_lands_on_a_url_without_the_token(web: Brows
     assert first.status == 303
     assert unquote(first.headers["Location"]) == "/c/c:one/schedules"
     assert "token" not in first.headers["Location"]
-    cookie = first.headers["Set-Cookie"]
+    cookie = _set_cookie(first, "companion_session")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
     landed = await web.client.get(first.headers["Location"])
     assert landed.status == 200 and "Schedules" in await landed.text()
@@ -103,6 +104,11 @@ async def test_sessions_survive_a_restart(web: Browserless, make_app, clock):
         await again.client.close()
 
 
+def _set_cookie(response: ClientResponse, name: str) -> str:
+    (header,) = [h for h in response.headers.getall("Set-Cookie") if h.startswith(f"{name}=")]
+    return header
+
+
 def _cookie(web: Browserless) -> str:
     for morsel in web.client.session.cookie_jar:
         if morsel.key == "companion_session":
@@ -115,8 +121,16 @@ async def test_https_public_url_makes_the_cookie_secure(make_app, clock):
     harness = await serve(app, RecordingPort(clock=clock))
     try:
         token = await ask_link(app)
-        response = await harness.client.post("/login", data={"token": token})
-        assert "Secure" in response.history[0].headers["Set-Cookie"]
+        shown = await harness.client.get(f"/login?token={token}")
+        assert "Secure" in _set_cookie(shown, "companion_login")
+        # The client does not send Secure cookies over plain http: send it as a browser would.
+        response = await harness.client.post(
+            "/login",
+            data={"token": token, "nonce": login_nonce(await shown.text())},
+            headers={"Cookie": f"companion_login={shown.cookies['companion_login'].value}"},
+            allow_redirects=False,
+        )
+        assert "Secure" in _set_cookie(response, "companion_session")
     finally:
         await harness.client.close()
 
@@ -351,6 +365,18 @@ async def test_schedules_create_pause_resume_cancel_and_show_on_the_calendar(
     assert 'value="2026-03-20"' in chosen
 
 
+async def test_the_calendar_leaves_out_a_question_waiting_to_be_posted(web: Browserless, db_path):
+    await say(web.app, "ask anonymously How do I speak up without centring myself?")
+    await say(web.app, "approve 1", MODERATOR)
+    await web.sign_in_as()
+    schedules = page(A, "schedules")
+    body = await (await web.client.get(schedules)).text()
+    assert "Discussion thread" not in body and "/1/cancel" not in body
+    refused = await web.submit(schedules + "/1/cancel", from_page=schedules)
+    assert "schedule #1" in await refused.text()
+    assert rows(db_path, "SELECT status FROM schedule") == [("active",)]
+
+
 async def test_queue_approve_reject_with_reason_and_block(web: Browserless, db_path):
     app = web.app
     await say(app, "suggest prompt What did you notice when you listened first?")
@@ -424,6 +450,25 @@ async def test_prompts_add_search_edit_remove_export_import(web: Browserless, db
     assert rows(db_path, "SELECT COUNT(*) FROM prompt WHERE removed_at IS NULL") == [(1,)]
 
 
+@pytest.mark.parametrize("failing", ["remove", "add"])
+async def test_a_prompt_edit_is_whole_or_nothing(web: Browserless, db_path, monkeypatch, failing):
+    """The edit's two writes are one unit of work: whichever fails, the member sees the
+    apology and the prompts are as they were (not the new one beside the old)."""
+    await say(web.app, "prompt add Who carried the weight this week? #care", MODERATOR)
+    await web.sign_in_as()
+    prompts = page(A, "prompts")
+    await web.client.get(prompts)  # the CSRF token first, before the store breaks
+    fail_in(monkeypatch, PromptRepo, failing)
+    edited = await web.submit(
+        prompts + "/1/edit", {"text": "Who carried the load this week? #care"}, from_page=prompts
+    )
+    text = await edited.text()
+    assert "Sorry, something went wrong" in text and "Added prompt" not in text
+    assert rows(db_path, "SELECT id, text FROM prompt WHERE removed_at IS NULL") == [
+        (1, "Who carried the weight this week?")
+    ]
+
+
 async def test_glossary_additions_are_listed(web: Browserless):
     await say(web.app, 'suggest term "call in" Inviting someone privately to reflect on harm')
     await say(web.app, "approve 1", MODERATOR)
@@ -450,12 +495,16 @@ async def test_book_club_shows_counts_never_names_and_pauses_skips_ends(web: Bro
     assert "<td>1</td><td>Thu 05 Mar 2026, 19:00</td><td>planned</td><td>1</td>" in body
     calendar = await (await web.client.get(page(A, "schedules"))).text()
     assert "Book club: Six Small Chapters, chapter 1 discussion" in calendar
-    paused = await web.submit(club + "/1/pause", from_page=club)
-    assert "paused" in (await paused.text()).lower()
-    resumed = await web.submit(club + "/1/resume", from_page=club)
-    assert "Resume" in await resumed.text() or "resumed" in (await resumed.text()).lower()
-    skipped = await web.submit(club + "/1/skip", from_page=club)
-    assert "skip" in (await skipped.text()).lower()
+    paused = await (await web.submit(club + "/1/pause", from_page=club)).text()
+    assert "Paused the book club." in paused and "Status: <strong>paused</strong>" in paused
+    assert ">Resume</button>" in paused and ">Skip the next chapter</button>" not in paused
+    resumed = await (await web.submit(club + "/1/resume", from_page=club)).text()
+    assert "Resumed. The remaining discussions moved 0 days later" in resumed
+    assert "Status: <strong>active</strong>" in resumed and ">Resume</button>" not in resumed
+    skipped = await (await web.submit(club + "/1/skip", from_page=club)).text()
+    assert "Skipped the chapter 1 discussion; the others keep their dates." in skipped
+    assert "<td>1</td><td>Thu 05 Mar 2026, 19:00</td><td>skipped</td>" in skipped
+    assert "<td>2</td><td>Thu 12 Mar 2026, 19:00</td><td>planned</td>" in skipped
     ended = await web.submit(club + "/1/end", from_page=club)
     assert "No book club here" in await ended.text()
     assert "There is no book club" in (await say(app, "bookclub", MEMBER)).text

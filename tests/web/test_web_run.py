@@ -48,7 +48,11 @@ async def test_run_serves_the_dashboard_beside_the_console(tmp_path):
                     await asyncio.sleep(0.05)
             assert shown.status == 200
             token = match.group(1).split("token=")[1]
-            landed = await client.post(f"http://127.0.0.1:{port}/login", data={"token": token})
+            nonce = re.search(r'name="nonce" value="([0-9a-f]+)"', await shown.text())
+            assert nonce, await shown.text()
+            landed = await client.post(
+                f"http://127.0.0.1:{port}/login", data={"token": token, "nonce": nonce.group(1)}
+            )
             assert landed.status == 200
             assert str(landed.url).endswith("/c/console:local/schedules")
             assert "Schedules" in await landed.text()

@@ -15,6 +15,7 @@ Where each command lives, in this package:
 from __future__ import annotations
 
 from companion.commands import CommandSpec, Feature
+from companion.delivery import PostKind
 from companion.features.bookclub.chapters import ChapterSchedule
 from companion.features.bookclub.lifecycle import ClubLifecycle
 from companion.features.bookclub.plans import Plans
@@ -30,7 +31,7 @@ class BookClubs:
     def __init__(
         self, store: Store, scheduler: Scheduler, communities: Communities, plans: Plans
     ) -> None:
-        chapters = ChapterSchedule(store, scheduler, plans)
+        self.chapters = chapters = ChapterSchedule(store, scheduler, plans)
         self.parts: tuple[Feature, ...] = (
             Reading(store, plans),
             ClubLifecycle(store, communities, plans, chapters),
@@ -38,3 +39,6 @@ class BookClubs:
 
     def commands(self) -> list[CommandSpec]:
         return [spec for part in self.parts for spec in part.commands()]
+
+    def post_kinds(self) -> list[PostKind]:
+        return self.chapters.post_kinds()

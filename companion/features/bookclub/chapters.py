@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from companion.delivery import Action, Post, Thread
+from companion.delivery import Action, Post, PostKind, Thread
 from companion.events import Kind, Place
 from companion.features.bookclub.clubs import local
 from companion.features.bookclub.plans import Plans, PlanView
@@ -27,8 +27,12 @@ class ChapterSchedule:
         self.store = store
         self.scheduler = scheduler
         self.plans = plans
-        scheduler.register(THREAD_KIND, self.render_chapter)
-        scheduler.register(REMINDER_KIND, self.render_reminder)
+
+    def post_kinds(self) -> list[PostKind]:
+        return [
+            PostKind(THREAD_KIND, self.render_chapter),
+            PostKind(REMINDER_KIND, self.render_reminder),
+        ]
 
     async def add(
         self,

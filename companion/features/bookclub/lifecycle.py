@@ -6,7 +6,7 @@ or not at all.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
@@ -18,6 +18,7 @@ from companion.features.bookclub.plans import Plans
 from companion.features.communities import Communities
 from companion.features.schedules import parse_date
 from companion.fmt import code, fmt, italic
+from companion.recurrence import to_instant
 from companion.store import Store
 from companion.store.schedules import iso
 
@@ -178,7 +179,14 @@ class ClubLifecycle:
             # Shift by the local days the pause covered: paused Tuesday, resumed Friday = 3.
             shift = inv.at.astimezone(zone).date() - paused_at.astimezone(zone).date()
             here = Place(club.platform, club.community_id, club.room_id)
-            for session in await self.chapters.future(uow, club, paused_at):
+            remaining = await self.chapters.future(uow, club, paused_at)
+            if remaining:
+                # Paused before a discussion later that day and resumed after its hour: the
+                # shifted date has passed too, so the dates move one day more.
+                first = datetime.fromisoformat(remaining[0].opens_at).astimezone(zone)
+                if to_instant(datetime.combine(first.date() + shift, first.time()), zone) <= inv.at:
+                    shift += timedelta(days=1)
+            for session in remaining:
                 await self.chapters.cancel(uow, session)
                 was = datetime.fromisoformat(session.opens_at).astimezone(zone)
                 opens_at, thread_id, reminder_id = await self.chapters.add(

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from companion.commands import CommandSpec, Param, ParamType
+from companion.config import WebSettings
+from companion.delivery import PostKind
 from companion.features.communities import Communities
 from companion.features.events.calendar import CalendarFeed
 from companion.features.events.planning import EventPlanner
@@ -17,7 +19,6 @@ from companion.identity import MemberHasher
 from companion.notices import Notices
 from companion.scheduler import Scheduler
 from companion.store import Store
-from companion.web.config import WebSettings
 
 __all__ = ["CalendarFeed", "Events"]
 
@@ -38,6 +39,9 @@ class Events:
         self.views = EventViews(store, self.planner)
         self.calendar = CalendarFeed(store, scheduler.clock, hasher, web)
         self.polls = Polls(store, scheduler, communities, prefixes)
+
+    def post_kinds(self) -> list[PostKind]:
+        return [*self.posts.post_kinds(), *self.polls.post_kinds()]
 
     def commands(self) -> list[CommandSpec]:
         ident = Param("id", "The event's number (see `event list`)", ParamType.INT, min_value=1)

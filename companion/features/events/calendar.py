@@ -13,6 +13,7 @@ bot can show the same link again; the database keeps only its sha256 and the sal
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from companion.commands import UserError
+from companion.config import WebSettings
 from companion.events import Invocation, Kind, Reply
 from companion.features.dashboard import token_hash
 from companion.features.events.timing import recurrence
@@ -32,7 +34,6 @@ from companion.store import Store
 from companion.store.bookclubs import ClubRow, SessionRow
 from companion.store.events import EventRow
 from companion.store.schedules import ScheduleRow
-from companion.web.config import WebSettings
 
 MEETING = timedelta(hours=1)  # how long a discussion or chapter meeting is shown
 BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -154,75 +155,80 @@ class CalendarFeed:
 
     # --- the feed ---------------------------------------------------------------------------
 
-    async def community_of(self, token: str) -> str | None:
-        return await self.store.events.feed_community(token_hash(token))
 
-    async def ics(self, community_id: str) -> bytes:
-        """The community's calendar as iCalendar text."""
-        events = await self.store.events.for_community(community_id, cancelled=True)
-        schedules = [
-            s
-            for s in await self.store.schedules.for_community(community_id)
-            if s.kind in FEED_KINDS and s.status == "active"
-        ]
-        clubs = await self.store.bookclubs.clubs_in_community(community_id)
-        sessions = [(club, await self.store.bookclubs.sessions(club.id)) for club in clubs]
-        return self.render(community_id, events, schedules, sessions)
+async def community_of(store: Store, token: str) -> str | None:
+    """The community whose feed ``token`` opens, or None (the web route's lookup)."""
+    return await store.events.feed_community(token_hash(token))
 
-    def render(
-        self,
-        community_id: str,
-        events: list[EventRow],
-        schedules: list[ScheduleRow],
-        clubs: list[tuple[ClubRow, list[SessionRow]]],
-    ) -> bytes:
-        domain = self.hasher(community_id, "\0calendar-uid")[:16] + ".companion"
-        cal = icalendar.Calendar()
-        cal.add("prodid", "-//Companion//community calendar//EN")
-        cal.add("version", "2.0")
-        cal.add("calscale", "GREGORIAN")
-        cal.add("method", "PUBLISH")
-        cal.add("x-wr-calname", "Community calendar")
-        for event in events:
-            cal.add_component(
-                _vevent(
-                    f"event-{event.id}@{domain}",
-                    event.title,
-                    recurrence(event),
-                    timedelta(minutes=event.minutes),
-                    datetime.fromisoformat(event.updated_at),
-                    datetime.fromisoformat(event.created_at),
-                    location=event.location,
-                    sequence=event.sequence,
-                    cancelled=event.status == "cancelled",
-                )
+
+async def ics(store: Store, community_id: str) -> bytes:
+    """The community's calendar as iCalendar text."""
+    events = await store.events.for_community(community_id, cancelled=True)
+    schedules = [
+        s
+        for s in await store.schedules.for_community(community_id)
+        if s.kind in FEED_KINDS and s.status == "active"
+    ]
+    clubs = await store.bookclubs.clubs_in_community(community_id)
+    sessions = [(club, await store.bookclubs.sessions(club.id)) for club in clubs]
+    return render(community_id, events, schedules, sessions)
+
+
+def render(
+    community_id: str,
+    events: list[EventRow],
+    schedules: list[ScheduleRow],
+    clubs: list[tuple[ClubRow, list[SessionRow]]],
+) -> bytes:
+    """Stable UIDs: the kind and id, at a name made from the community (not secret)."""
+    digest = hashlib.sha256(community_id.encode("utf-8")).hexdigest()[:16]
+    domain = f"{digest}.companion"
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//Companion//community calendar//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", "Community calendar")
+    for event in events:
+        cal.add_component(
+            _vevent(
+                f"event-{event.id}@{domain}",
+                event.title,
+                recurrence(event),
+                timedelta(minutes=event.minutes),
+                datetime.fromisoformat(event.updated_at),
+                datetime.fromisoformat(event.created_at),
+                location=event.location,
+                sequence=event.sequence,
+                cancelled=event.status == "cancelled",
             )
-        for row in schedules:
+        )
+    for row in schedules:
+        cal.add_component(
+            _vevent(
+                f"schedule-{row.id}@{domain}",
+                "Discussion thread",
+                recurrence_of(row),
+                MEETING,
+                datetime.fromisoformat(row.created_at),
+                datetime.fromisoformat(row.created_at),
+            )
+        )
+    for club, sessions in clubs:
+        zone = ZoneInfo(club.timezone)
+        for session in sessions:
+            opens = datetime.fromisoformat(session.opens_at).astimezone(zone)
+            once = Recurrence("once", opens.time(), zone, opens.date())
             cal.add_component(
                 _vevent(
-                    f"schedule-{row.id}@{domain}",
-                    "Discussion thread",
-                    recurrence_of(row),
+                    f"club-{club.id}-{session.chapter}@{domain}",
+                    f"{club.title}: chapter {session.chapter}",
+                    once,
                     MEETING,
-                    datetime.fromisoformat(row.created_at),
-                    datetime.fromisoformat(row.created_at),
+                    datetime.fromisoformat(club.created_at),
+                    opens,
+                    cancelled=session.state != "planned",
                 )
             )
-        for club, sessions in clubs:
-            zone = ZoneInfo(club.timezone)
-            for session in sessions:
-                opens = datetime.fromisoformat(session.opens_at).astimezone(zone)
-                once = Recurrence("once", opens.time(), zone, opens.date())
-                cal.add_component(
-                    _vevent(
-                        f"club-{club.id}-{session.chapter}@{domain}",
-                        f"{club.title}: chapter {session.chapter}",
-                        once,
-                        MEETING,
-                        datetime.fromisoformat(club.created_at),
-                        opens,
-                        cancelled=session.state != "planned",
-                    )
-                )
-        cal.add_missing_timezones(first_date=date(2000, 1, 1), last_date=date(2040, 1, 1))
-        return bytes(cal.to_ical())
+    cal.add_missing_timezones(first_date=date(2000, 1, 1), last_date=date(2040, 1, 1))
+    return bytes(cal.to_ical())

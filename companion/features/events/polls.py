@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from companion.commands import UserError
-from companion.delivery import Action, Post, Private
+from companion.delivery import Action, Post, PostKind, Silent
 from companion.events import Invocation, Kind, Place, Reply
 from companion.features.communities import Communities
 from companion.features.events.timing import local
@@ -91,8 +91,9 @@ class Polls:
         self.scheduler = scheduler
         self.communities = communities
         self.prefixes = dict(prefixes or {})
-        scheduler.register(POST, self.render_poll)
-        scheduler.register(CLOSE, self.render_result)
+
+    def post_kinds(self) -> list[PostKind]:
+        return [PostKind(POST, self.render_poll), PostKind(CLOSE, self.render_result)]
 
     async def start(self, inv: Invocation) -> Reply:
         community = inv.place.community_id
@@ -183,13 +184,13 @@ class Polls:
     async def render_poll(self, row: ScheduleRow, due: datetime) -> Action:
         poll = await self.store.polls.get(int(row.payload))
         if poll is None or poll.status != "open":
-            return Private()
+            return Silent()
         return Post(self.text(poll, row.platform), kind=Kind.ANSWER)
 
     async def render_result(self, row: ScheduleRow, due: datetime) -> Action:
         poll = await self.store.polls.get(int(row.payload))
         if poll is None:
-            return Private()
+            return Silent()
         await self.store.polls.close(poll.id)  # no vote counts after this
         counts = await self.store.polls.counts(poll.id)
         total = sum(counts.values())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from companion.delivery import Action, Private, Thread
+from companion.delivery import Action, PostKind, Silent, Thread
 from companion.events import Kind, Place
 from companion.features.events.timing import ahead, local, next_at, recurrence, reminded, shifted
 from companion.fmt import Md, bold, code, fmt, lines, stored
@@ -57,9 +57,13 @@ class EventPosts:
         self.store = store
         self.scheduler = scheduler
         self.notices = notices
-        scheduler.register(ANNOUNCE, self.render_announcement)
-        scheduler.register(REMINDER, self.render_reminder)
-        scheduler.register(CHANGE, self.render_change)
+
+    def post_kinds(self) -> list[PostKind]:
+        return [
+            PostKind(ANNOUNCE, self.render_announcement),
+            PostKind(REMINDER, self.render_reminder),
+            PostKind(CHANGE, self.render_change),
+        ]
 
     # --- planning what will be sent (inside the command's unit of work) -------------------
 
@@ -110,7 +114,7 @@ class EventPosts:
     async def render_announcement(self, row: ScheduleRow, due: datetime) -> Action:
         event = await self.store.events.get(row.community_id, int(row.payload))
         if event is None or event.status != "planned":
-            return Private()
+            return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
         title = event.title if len(event.title) <= THREAD_TITLE else event.title[:99] + "…"
         return Thread(title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
@@ -119,7 +123,7 @@ class EventPosts:
         event_id, minutes = (int(part) for part in row.payload.split(":"))
         event = await self.store.events.get(row.community_id, event_id)
         if event is None or event.status != "planned":
-            return Private()
+            return Silent()
         zone = recurrence(event).zone
         starts = reminded(due, minutes, zone)
         text = lines(
@@ -134,16 +138,16 @@ class EventPosts:
         )
         members = await self.store.events.members(event.id, ("yes", "maybe"))
         await self._send(occurrence_key(row.id, due), place_of(event), members, text)
-        return Private()
+        return Silent()
 
     async def render_change(self, row: ScheduleRow, due: datetime) -> Action:
         head, _, text = row.payload.partition("\n")
         event = await self.store.events.get(row.community_id, int(head))
         if event is None:
-            return Private()
+            return Silent()
         members = await self.store.events.members(event.id, ("yes",))
         await self._send(occurrence_key(row.id, due), place_of(event), members, stored(text))
-        return Private()
+        return Silent()
 
     async def _send(self, key: str, place: Place, members: list[str], text: Md) -> None:
         """Store one notice per member for this occurrence (once), then deliver the ones

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from companion.commands import CommandSpec, Feature
 from companion.content import Content
+from companion.delivery import Posting, PostKind
 from companion.features.moderation.audit import Audit
 from companion.features.moderation.blocks import Blocks
 from companion.features.moderation.limits import SuggestionLimits
@@ -50,3 +51,6 @@ class Moderation:
 
     def commands(self) -> list[CommandSpec]:
         return [spec for part in self.parts for spec in part.commands()]
+
+    def post_kinds(self) -> list[PostKind]:
+        return [k for part in self.parts if isinstance(part, Posting) for k in part.post_kinds()]

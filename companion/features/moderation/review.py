@@ -9,7 +9,7 @@ from typing import Any
 
 from companion import links
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.delivery import Action, Post
+from companion.delivery import Action, Post, PostKind
 from companion.events import Invocation, Kind, Place, Reply
 from companion.features.moderation.items import SUGGESTION_ID, describe, find_item
 from companion.features.prompts import title_from
@@ -29,7 +29,9 @@ class Review:
         self.store = store
         self.notices = notices
         self.scheduler = scheduler
-        scheduler.register(QUESTION_KIND, self.render_question)
+
+    def post_kinds(self) -> list[PostKind]:
+        return [PostKind(QUESTION_KIND, self.render_question)]
 
     def commands(self) -> list[CommandSpec]:
         return [

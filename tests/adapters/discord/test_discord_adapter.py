@@ -1,6 +1,6 @@
 """The Discord adapter end to end: discord.py's real client against the loopback double.
 
-Each test starts the adapter with ``run(app, settings)`` (settings point it at the double),
+Each test starts the adapter with ``run(app.gateway, settings)`` (settings point it at the double),
 acts as a Discord user would (slash commands, autocomplete, DMs) and asserts on what the
 double recorded the bot sending.
 """
@@ -110,7 +110,7 @@ async def start_bot(
             adapters=("discord",),
         )
         app.registry.extend(extra_specs)
-        task = asyncio.create_task(run(app, app.settings, guild_ready_timeout=0.01))
+        task = asyncio.create_task(run(app.gateway, app.settings, guild_ready_timeout=0.01))
         tasks.append(task)
         ready = asyncio.create_task(double.wait_ready())
         await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
@@ -438,7 +438,7 @@ async def test_the_whole_registry_passes_discords_validation(bot: Bot) -> None:
     registered = {c["name"]: c for c in bot.double.commands()}
     assert sorted(registered) == sorted({s.name.split()[0] for s in bot.app.registry})
     prompt = {o["name"] for o in registered["prompt"]["options"]}
-    assert prompt == {"show", "add", "list", "remove"}
+    assert prompt == {"show", "add", "list", "remove", "edit"}
     assert registered["define"]["contexts"] == [0, 1]
     assert registered["schedule"]["contexts"] == [0]
     # The bare `prompt` is `/prompt show`.
@@ -629,7 +629,7 @@ async def test_a_missing_token_names_the_variable(
     monkeypatch.delenv(TOKEN_VARIABLE + "_FILE", raising=False)
     app = await make_app(sections=discord_settings(double))
     with pytest.raises(ConfigError, match=TOKEN_VARIABLE):
-        await run(app, app.settings)
+        await run(app.gateway, app.settings)
     assert double.requests == []
 
 
@@ -639,7 +639,7 @@ async def test_a_rejected_token_fails_at_start_with_a_clear_message(
     monkeypatch.setenv(TOKEN_VARIABLE, "not-the-token")
     app = await make_app(sections=discord_settings(double))
     with pytest.raises(ConfigError, match="rejected the bot token") as raised:
-        await asyncio.wait_for(run(app, app.settings), 2)
+        await asyncio.wait_for(run(app.gateway, app.settings), 2)
     assert "not-the-token" not in str(raised.value)
 
 
@@ -664,7 +664,7 @@ async def test_bad_settings_are_config_errors(make_app: AppFactory) -> None:
         app = await make_app()
         settings = replace(app.settings, sections={"discord": section})
         with pytest.raises(ConfigError, match=message):
-            await run(app, settings)
+            await run(app.gateway, settings)
 
 
 def test_settings_default_to_discord_itself() -> None:
@@ -755,9 +755,9 @@ async def test_a_moderator_gets_a_dashboard_link_only_they_see(start_bot: BotFac
     token = await dashboard_link(bot)
     web: Browserless = await serve(bot.app, RecordingPort())
     try:
-        landed = await web.client.post("/login", data={"token": token})
-        assert landed.status == 200
-        assert landed.url.path == f"/c/{bot.guild.guild.id}/schedules"
+        landed = await web.sign_in(token)
+        assert landed.status == 303
+        assert landed.headers["Location"] == f"/c/{bot.guild.guild.id}/schedules"
     finally:
         await web.client.close()
 

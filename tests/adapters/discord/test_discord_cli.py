@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from companion.cli import _serve, main
-from companion.config import load_settings
+from companion.platforms import load_settings
 from companion.ports import Shards
 from tests.discord_double import DiscordDouble
 

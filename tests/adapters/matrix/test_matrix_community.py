@@ -324,9 +324,9 @@ async def test_a_matrix_moderator_gets_a_dashboard_link_and_loses_it_with_the_ro
     assert token
     web = await serve(bot.app, RecordingPort())
     try:
-        landed = await web.client.post("/login", data={"token": token.group(1)})
-        assert landed.status == 200
-        assert landed.url.path == f"/c/{room}/schedules"
+        landed = await web.sign_in(token.group(1))
+        assert landed.status == 303
+        assert landed.headers["Location"] == f"/c/{room}/schedules"
         bot.clock.advance(timedelta(hours=1))  # Matrix can be asked: a long session
         assert (await web.client.get(f"/c/{room}/queue")).status == 200
 

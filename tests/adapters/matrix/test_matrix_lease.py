@@ -50,7 +50,7 @@ async def test_a_second_process_for_the_same_account_refuses_until_the_first_sto
     second = await other_process(synapse, bot, shipped)
     try:
         with pytest.raises(ConfigError) as refused:
-            await run(second, second.settings)
+            await run(second.gateway, second.settings)
         message = str(refused.value)
         assert holder in message and bot.id in message and "wait 90 s" in message
         assert "matrix" not in second.ports  # it never synced nor answered
@@ -67,10 +67,10 @@ async def test_a_second_process_for_the_same_account_refuses_until_the_first_sto
                 assert time.monotonic() < deadline, "the lease was not renewed"
                 await asyncio.sleep(0.01)
         with pytest.raises(ConfigError, match="stop it, or wait"):
-            await run(second, second.settings)
+            await run(second.gateway, second.settings)
 
         await bot.stop()  # a clean stop releases the account at once
-        task = asyncio.create_task(run(second, second.settings))
+        task = asyncio.create_task(run(second.gateway, second.settings))
         try:
             adapter = await until_synced(second, task)
             assert adapter.me == bot.id

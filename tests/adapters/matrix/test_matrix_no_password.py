@@ -107,7 +107,7 @@ async def test_a_password_alone_is_refused_with_one_clear_line(
     app = await build(settings, content=shipped)
     try:
         with pytest.raises(ConfigError) as raised:
-            await run(app, settings)
+            await run(app.gateway, settings)
     finally:
         await app.close()
     message = str(raised.value)

@@ -1,6 +1,6 @@
 """The Matrix adapter end to end, against a real Synapse on 127.0.0.1.
 
-Each test registers fresh users, runs the bot in this event loop with ``run(app, settings)``
+Each test registers fresh users, runs the bot in this event loop with ``run(app.gateway, settings)``
 (a temporary SQLite file, the shipped content, a FakeClock), and drives it with a second
 matrix-nio client as a person would: invite, commands, threads, restarts.
 """
@@ -30,6 +30,7 @@ from companion.app import build
 from companion.commands import CommandSpec
 from companion.config import ConfigError
 from companion.content import Content
+from companion.dispatch import APOLOGY
 from companion.events import Invocation, Place, Reply
 from companion.ports import PostError
 from companion_adapters.matrix import adapter as adapter_module
@@ -449,6 +450,32 @@ async def test_private_replies_go_to_one_direct_room(start_bot: Any, people: Any
     assert alice.invited[0] != direct and bot.adapter.direct.by_room == {alice.invited[0]: mine}
 
 
+async def test_a_command_that_fails_outside_its_handler_gets_the_apology(
+    start_bot: Any, people: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As on Discord: when answering fails after the dispatcher (here the direct room for a
+    private answer cannot be opened), the member gets the short apology, not silence."""
+    secret = CommandSpec("whisper", "Answer privately", whisper, private=True)
+    bot = await start_bot(commands=(secret,))
+    alice = people("unlucky")
+    room_id = await joined_room(alice, bot)
+
+    async def refused(user_id: str) -> str:
+        raise PostError(f"could not open a direct room with {user_id}: M_FORBIDDEN")
+
+    async def broken(user_id: str) -> str:
+        raise RuntimeError("a bug between the dispatcher and the room")
+
+    for failure in (refused, broken):
+        monkeypatch.setattr(bot.adapter.direct, "room_with", failure)
+        asked = await alice.say(room_id, "!whisper")
+        reply = await alice.reply_to(room_id, asked, bot.id)
+        assert reply["content"]["body"] == APOLOGY, failure.__name__
+        assert reply["content"]["msgtype"] == "m.notice"
+    assert "could not open a direct room" in caplog.text
+    assert "a bug between the dispatcher and the room" in caplog.text
+
+
 # --- start-up failures -----------------------------------------------------------------
 
 
@@ -462,10 +489,10 @@ async def test_a_missing_or_refused_token_fails_at_start(
     app = await build(settings, content=shipped)
     try:
         with pytest.raises(ConfigError, match=TOKEN_ENV):
-            await run(app, settings)
+            await run(app.gateway, settings)
         monkeypatch.setenv(TOKEN_ENV, "syt_not_a_real_token")
         with pytest.raises(ConfigError, match=f"M_UNKNOWN_TOKEN.*{TOKEN_ENV}"):
-            await run(app, settings)
+            await run(app.gateway, settings)
     finally:
         await app.close()
 
@@ -498,7 +525,7 @@ async def test_a_password_login_keeps_its_device_across_restarts(
     async def start() -> Bot:
         settings = matrix_settings(synapse, user, tmp_path / "pw.db")
         app = await build(settings, clock=FakeClock(START))
-        bot = Bot(user, app, asyncio.create_task(run(app, settings)))
+        bot = Bot(user, app, asyncio.create_task(run(app.gateway, settings)))
         deadline = time.monotonic() + 5
         while "matrix" not in app.ports or not bot.adapter.sync.synced.is_set():
             assert not bot.task.done(), bot.task.exception()

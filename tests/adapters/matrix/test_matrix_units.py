@@ -289,7 +289,7 @@ async def test_sending_waits_out_rate_limits_and_stops_at_refusals(
 
     monkeypatch.setattr(sending.asyncio, "sleep", no_sleep)
     config = MatrixConfig.from_section(LOCAL)
-    bot = adapter_module.MatrixAdapter(app, config)
+    bot = adapter_module.MatrixAdapter(app.gateway, config)
     answers: list[object] = []
     sent: list[tuple[str, str]] = []
 
@@ -376,7 +376,7 @@ async def test_a_sync_becomes_commands_in_order_with_power_as_it_was(
     from companion_adapters.matrix.adapter import MatrixAdapter
 
     config = MatrixConfig.from_section(LOCAL)
-    bot = MatrixAdapter(app, config, wall_clock=lambda: 1_700_000_000.0)
+    bot = MatrixAdapter(app.gateway, config, wall_clock=lambda: 1_700_000_000.0)
     answered: list[tuple[str, bool, str]] = []
 
     async def answer(command: inbound.Command, actor: Any, place: Any) -> None:
@@ -434,7 +434,7 @@ async def test_direct_rooms_are_kept_under_a_keyed_hash_and_old_entries_migrate(
     config = MatrixConfig.from_section(LOCAL)
     key = f"matrix:direct:{ME}"
     bob = "@bob:example.org"
-    bot = MatrixAdapter(app, config)
+    bot = MatrixAdapter(app.gateway, config)
     try:
         alice_key = bot.direct.member_key(ALICE)
         assert alice_key == app.hasher("matrix:direct", ALICE) and ALICE not in alice_key
@@ -461,11 +461,11 @@ async def test_a_private_notice_goes_to_the_members_direct_room(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from companion.events import Place
-    from companion.notices import PrivateChannel
+    from companion.ports import PrivateMessages
     from companion_adapters.matrix.adapter import MatrixAdapter
 
     config = MatrixConfig.from_section(LOCAL)
-    bot = MatrixAdapter(app, config)
+    bot = MatrixAdapter(app.gateway, config)
     sent: list[tuple[str, dict[str, Any], str]] = []
 
     async def send(room_id: str, content: dict[str, Any], txn: str) -> str:
@@ -474,7 +474,7 @@ async def test_a_private_notice_goes_to_the_members_direct_room(
 
     monkeypatch.setattr(bot.sender, "send", send)
     try:
-        assert isinstance(bot, PrivateChannel)
+        assert isinstance(bot, PrivateMessages)
         await bot.direct.remember("!dm", ALICE)
         place = Place("matrix", ROOM, ROOM)
         await bot.notify(place, ALICE, "Your suggestion #1 was **approved**.", key="notice-1")
@@ -521,8 +521,8 @@ def test_other_commands_are_not_anonymous_questions(line: str) -> None:
 
 
 def shared_room(room_id: str, name: str | None) -> Any:
-    from companion.anonymity import Community
     from companion.events import Place
+    from companion.ports import Community
 
     return Community(Place("matrix", room_id, room_id), name)
 
@@ -560,20 +560,20 @@ def test_what_the_bot_says_about_anonymity_is_safe_markup() -> None:
 async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from companion import anonymity
     from companion.events import Actor, Place
+    from companion.ports import Community
     from companion_adapters.matrix.adapter import MatrixAdapter
 
     config = MatrixConfig.from_section(LOCAL)
-    bot = MatrixAdapter(app, config)
+    bot = MatrixAdapter(app.gateway, config)
     said: list[tuple[str, str, Any]] = []
-    shared: list[anonymity.Community] = []
+    shared: list[Community] = []
 
-    async def send_md(room_id: str, md: str, relates_to: Any, txn: str) -> str:
+    async def send_md(room_id: str, md: str, relates_to: Any, txn: str, kind: Any = None) -> str:
         said.append((room_id, md, relates_to))
         return "$r"
 
-    async def shared_rooms(actor: Actor) -> list[anonymity.Community]:
+    async def shared_rooms(actor: Actor) -> list[Community]:
         assert actor.id == ALICE
         return list(shared)
 

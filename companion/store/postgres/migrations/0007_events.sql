@@ -1,4 +1,4 @@
--- The same tables as SQLite's 0009_events.sql: events members RSVP to, the calendar feed, polls.
+-- The same tables as SQLite's 0010_events.sql: events members RSVP to, the calendar feed, polls.
 
 -- A meeting: one-off or recurring (the schedule's rule), in its community's time zone.
 CREATE TABLE event (

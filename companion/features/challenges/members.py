@@ -1,0 +1,249 @@
+"""What members do: `challenge` (what runs here), `join`, `leave`, `today`, `day <n>`,
+`done [note]`, `progress` and `remind on|off`. A member sees only their own progress;
+everyone else sees counts, and a day's check-ins only once at least five checked in."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from companion.commands import CommandSpec, Handler, Param, ParamType, UserError
+from companion.content import Content, LearningPath
+from companion.events import Invocation, Kind, Reply
+from companion.features.challenges.here import challenge_here, local
+from companion.features.challenges.text import day_text
+from companion.fmt import Md, code, fmt, italic, join, lines
+from companion.store import Store
+from companion.store.challenges import ChallengeMember, ChallengeRow
+
+MIN_COUNT = 5  # a day's check-ins are shown from five on, so nobody can be singled out
+MAX_NOTE = 4000
+
+
+class ChallengeWalk:
+    def __init__(self, store: Store, content: Content) -> None:
+        self.store = store
+        self.content = content
+
+    def commands(self) -> list[CommandSpec]:
+        def spec(name: str, about: str, handler: Handler, **more: Any) -> CommandSpec:
+            return CommandSpec(name, about, handler, in_direct=False, **more)
+
+        return [
+            spec("challenge", "The learning path running here, and which day it is", self.status),
+            spec("challenge join", "Walk the path with the community", self.join, private=True),
+            spec("challenge leave", "Stop walking the path", self.leave, private=True),
+            spec(
+                "challenge today",
+                "Today's day, both options and its question",
+                self.today,
+                private=True,
+            ),
+            spec(
+                "challenge day",
+                "Open a day already reached, to catch up",
+                self.day,
+                params=(Param("n", "Which day", ParamType.INT, min_value=1, max_value=366),),
+                private=True,
+                examples=("challenge day 3",),
+            ),
+            spec(
+                "challenge done",
+                "Check in for today, privately; a note goes to your journal",
+                self.done,
+                params=(
+                    Param(
+                        "note",
+                        "A note for your journal",
+                        ParamType.TEXT,
+                        required=False,
+                        rest=True,
+                        max_length=MAX_NOTE,
+                    ),
+                ),
+                private=True,
+                examples=("challenge done", "challenge done I asked before assuming"),
+            ),
+            spec(
+                "challenge progress",
+                "Your days done and missed (only you see it)",
+                self.progress,
+                private=True,
+            ),
+            spec(
+                "challenge remind",
+                "Private reminders on a day you have not checked in, and review questions",
+                self.remind,
+                params=(Param("switch", "on or off", choices=("on", "off")),),
+                private=True,
+            ),
+        ]
+
+    async def _here(self, inv: Invocation) -> tuple[ChallengeRow, LearningPath, int]:
+        challenge = await challenge_here(self.store, inv)
+        path = self.content.paths.get(challenge.path_id)
+        if path is None:
+            raise UserError("This challenge's path is no longer shipped; a moderator can end it.")
+        return challenge, path, await self.store.challenges.reached(challenge.id, inv.at)
+
+    async def _member(self, challenge: ChallengeRow, inv: Invocation) -> ChallengeMember:
+        member = await self.store.challenges.member(challenge.id, inv.actor.id)
+        if member is None:
+            raise UserError(fmt("You have not joined this challenge; `challenge join` does."))
+        return member
+
+    async def _next_opening(self, challenge: ChallengeRow, day: int) -> str | None:
+        slot = await self.store.challenges.slot_at(challenge.id, "day", day)
+        if slot is None or challenge.status == "paused":
+            return None
+        return local(_zone(challenge), slot.at)
+
+    async def status(self, inv: Invocation) -> Reply:
+        challenge, path, reached = await self._here(inv)
+        joined, counts = await self.store.challenges.counts(challenge.id)
+        if reached == 0:
+            where: Md = fmt("it starts {}", await self._next_opening(challenge, 1))
+        else:
+            where = fmt("day {} of {}", reached, len(path.days))
+        if challenge.status == "paused":
+            where = where + fmt(", paused")
+        shown = [fmt("day {}: {}", d, counts[d]) for d in sorted(counts) if counts[d] >= MIN_COUNT]
+        upcoming = await self._next_opening(challenge, reached + 1)
+        parts: list[object] = [fmt("{}: {}. {} joined.", italic(path.title), where, joined)]
+        if upcoming and reached:
+            parts.append(fmt("Next day opens {}.", upcoming))
+        if shown:
+            parts.append(fmt("Check-ins: {}.", join(shown, "; ")))
+        parts.append(
+            fmt(
+                "Check-ins show from five a day, so nobody can be singled out. "
+                "`challenge join` to walk along; `challenge today` shows today's day."
+            )
+        )
+        return Reply(lines(*parts))
+
+    async def join(self, inv: Invocation) -> Reply:
+        challenge, path, reached = await self._here(inv)
+        if not await self.store.challenges.join(
+            challenge.id, inv.actor.id, max(reached, 1), inv.at
+        ):
+            return Reply("You are already walking this path.")
+        catch_up = (
+            fmt(" Days 1 to {} are open to catch up: {}.", reached - 1, code("challenge day 1"))
+            if reached > 1
+            else as_empty()
+        )
+        return Reply(
+            fmt(
+                "Welcome to {}. {} shows today's day; {} checks in, privately.{} "
+                "{} sends a private reminder on a day you have not checked in.",
+                italic(path.title),
+                code("challenge today"),
+                code("challenge done"),
+                catch_up,
+                code("challenge remind on"),
+            ),
+            kind=Kind.CONFIRMATION,
+        )
+
+    async def leave(self, inv: Invocation) -> Reply:
+        challenge, _, _ = await self._here(inv)
+        if not await self.store.challenges.leave(challenge.id, inv.actor.id):
+            return Reply("You had not joined this challenge.")
+        return Reply(
+            fmt("You have left the challenge; your check-ins stay in `mydata` until `forget me`."),
+            kind=Kind.CONFIRMATION,
+        )
+
+    async def today(self, inv: Invocation) -> Reply:
+        challenge, path, reached = await self._here(inv)
+        if reached == 0:
+            opens = await self._next_opening(challenge, 1)
+            return Reply(fmt("The path has not started yet; day 1 opens {}.", opens))
+        return Reply(day_text(self.content, path, path.day(reached)), kind=Kind.DISCUSSION)
+
+    async def day(self, inv: Invocation) -> Reply:
+        challenge, path, reached = await self._here(inv)
+        number = inv.number("n")
+        if number > len(path.days):
+            raise UserError(fmt("This path has {} days.", len(path.days)))
+        if number > reached:
+            opens = await self._next_opening(challenge, number)
+            later = fmt(" It opens {}.", opens) if opens else as_empty()
+            raise UserError(fmt("Day {} has not opened yet.{}", number, later))
+        return Reply(day_text(self.content, path, path.day(number)), kind=Kind.DISCUSSION)
+
+    async def done(self, inv: Invocation) -> Reply:
+        challenge, path, reached = await self._here(inv)
+        await self._member(challenge, inv)
+        if reached == 0:
+            raise UserError("Day 1 has not opened yet.")
+        new = await self.store.challenges.check_in(challenge.id, inv.actor.id, reached, inv.at)
+        note = inv.text("note").strip()
+        if note:
+            day = inv.at.astimezone(_zone(challenge)).date().isoformat()
+            await self.store.members.add_journal(
+                challenge.community_id,
+                inv.actor.id,
+                day,
+                f"challenge:{path.id}:{reached}",
+                note,
+                inv.at,
+            )
+        kept = fmt(" Your note is in your journal (`journal`).") if note else as_empty()
+        if new:
+            text = fmt("Checked in for day {}, privately.{}", reached, kept)
+        else:
+            text = fmt("You had already checked in for day {}.{}", reached, kept)
+        return Reply(text, kind=Kind.CONFIRMATION)
+
+    async def progress(self, inv: Invocation) -> Reply:
+        challenge, path, reached = await self._here(inv)
+        member = await self._member(challenge, inv)
+        checked = set(await self.store.challenges.checked(challenge.id, inv.actor.id))
+        missed = [d for d in range(member.joined_day, reached) if d not in checked]
+        parts: list[object] = [
+            fmt("**Your walk on {}** (only you see this)", path.title),
+            fmt(
+                "You joined on day {}; the path is at day {} of {}.",
+                member.joined_day,
+                reached,
+                len(path.days),
+            ),
+            fmt(
+                "Checked in: {}.", join(str(d) for d in sorted(checked)) if checked else "none yet"
+            ),
+        ]
+        if missed:
+            parts.append(
+                fmt(
+                    "Open to catch up: days {}; {} shows one.",
+                    join(str(d) for d in missed),
+                    code(f"challenge day {missed[0]}"),
+                )
+            )
+        reminders = "on" if member.remind else "off"
+        parts.append(fmt("Private reminders are {} (`challenge remind on|off`).", reminders))
+        return Reply(lines(*parts), kind=Kind.LIST)
+
+    async def remind(self, inv: Invocation) -> Reply:
+        challenge, _, _ = await self._here(inv)
+        await self._member(challenge, inv)
+        on = inv.args["switch"] == "on"
+        await self.store.challenges.set_remind(challenge.id, inv.actor.id, on)
+        if on:
+            text = fmt(
+                "Reminders on: one private message on a day you have not checked in, and a "
+                "look back at the terms you met three and ten days before."
+            )
+        else:
+            text = fmt("Reminders off.")
+        return Reply(text, kind=Kind.CONFIRMATION)
+
+
+def _zone(challenge: ChallengeRow) -> ZoneInfo:
+    return ZoneInfo(challenge.timezone)
+
+
+def as_empty() -> Md:
+    return fmt("")

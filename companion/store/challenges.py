@@ -1,0 +1,251 @@
+"""Challenges: a community's walk along a learning path, its days, members and check-ins.
+
+Members' rows are private: features show a member their own and everyone else counts only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from companion.store.base import Db
+from companion.store.schedules import iso
+
+_CHALLENGE = (
+    "id, community_id, platform, room_id, path_id, title, days, timezone, status, paused_at, "
+    "created_by, created_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRow:
+    id: int
+    community_id: str
+    platform: str
+    room_id: str
+    path_id: str
+    title: str
+    days: int
+    timezone: str
+    status: str
+    paused_at: str | None
+    created_by: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRow:
+    """A day's thread ('day') or its evening round of private messages ('tick')."""
+
+    challenge_id: int
+    kind: str
+    day: int
+    at: str  # UTC ISO-8601
+    schedule_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeMember:
+    member_id: str
+    joined_day: int
+    remind: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MyChallenge:
+    """One challenge as the member's own data (mydata)."""
+
+    title: str
+    status: str
+    joined_day: int
+    remind: bool
+    checked: tuple[int, ...]
+
+
+class ChallengeRepo:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def add(
+        self,
+        community_id: str,
+        platform: str,
+        room_id: str,
+        path_id: str,
+        title: str,
+        days: int,
+        timezone: str,
+        by: str,
+        now: datetime,
+    ) -> int | None:
+        """None when a challenge already runs in this community."""
+        async with self.db.transaction() as tx:
+            return await tx.insert(
+                "INSERT INTO challenge (community_id, platform, room_id, path_id, title, days, "
+                "timezone, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING RETURNING id",
+                (community_id, platform, room_id, path_id, title, days, timezone, by, iso(now)),
+            )
+
+    async def running(self, platform: str, community_id: str) -> ChallengeRow | None:
+        row = await self.db.fetchone(
+            f"SELECT {_CHALLENGE} FROM challenge WHERE platform = ? AND community_id = ? "  # noqa: S608
+            "AND status != 'ended' ORDER BY id DESC LIMIT 1",
+            (platform, community_id),
+        )
+        return ChallengeRow(*row) if row else None
+
+    async def get(self, challenge_id: int) -> ChallengeRow | None:
+        row = await self.db.fetchone(
+            f"SELECT {_CHALLENGE} FROM challenge WHERE id = ?",  # noqa: S608
+            (challenge_id,),
+        )
+        return ChallengeRow(*row) if row else None
+
+    async def set_status(self, challenge_id: int, status: str, paused_at: str | None) -> None:
+        await self.db.execute(
+            "UPDATE challenge SET status = ?, paused_at = ? WHERE id = ?",
+            (status, paused_at, challenge_id),
+        )
+
+    # --- days ---------------------------------------------------------------------------
+
+    async def put_slots(self, slots: Sequence[SlotRow]) -> None:
+        """Add or move days and ticks (a resume moves them to their new times)."""
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO challenge_slot (challenge_id, kind, day, at, schedule_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (challenge_id, kind, day) "
+                "DO UPDATE SET at = excluded.at, schedule_id = excluded.schedule_id",
+                [(s.challenge_id, s.kind, s.day, s.at, s.schedule_id) for s in slots],
+            )
+
+    async def slots(self, challenge_id: int) -> list[SlotRow]:
+        rows = await self.db.fetchall(
+            "SELECT challenge_id, kind, day, at, schedule_id FROM challenge_slot "
+            "WHERE challenge_id = ? ORDER BY at, kind",
+            (challenge_id,),
+        )
+        return [SlotRow(*row) for row in rows]
+
+    async def reached(self, challenge_id: int, now: datetime) -> int:
+        """The last day that has opened by ``now`` (0 before the first)."""
+        row = await self.db.fetchone(
+            "SELECT MAX(day) FROM challenge_slot WHERE challenge_id = ? AND kind = 'day' "
+            "AND at <= ?",
+            (challenge_id, iso(now)),
+        )
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def slot_at(self, challenge_id: int, kind: str, day: int) -> SlotRow | None:
+        row = await self.db.fetchone(
+            "SELECT challenge_id, kind, day, at, schedule_id FROM challenge_slot "
+            "WHERE challenge_id = ? AND kind = ? AND day = ?",
+            (challenge_id, kind, day),
+        )
+        return SlotRow(*row) if row else None
+
+    # --- members ------------------------------------------------------------------------
+
+    async def join(self, challenge_id: int, member_id: str, day: int, now: datetime) -> bool:
+        async with self.db.transaction() as tx:
+            added = await tx.insert(
+                "INSERT INTO challenge_member (challenge_id, member_id, joined_day, joined_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING joined_day",
+                (challenge_id, member_id, day, iso(now)),
+            )
+            return added is not None
+
+    async def leave(self, challenge_id: int, member_id: str) -> bool:
+        return (
+            await self.db.execute(
+                "DELETE FROM challenge_member WHERE challenge_id = ? AND member_id = ?",
+                (challenge_id, member_id),
+            )
+            > 0
+        )
+
+    async def member(self, challenge_id: int, member_id: str) -> ChallengeMember | None:
+        row = await self.db.fetchone(
+            "SELECT member_id, joined_day, remind FROM challenge_member "
+            "WHERE challenge_id = ? AND member_id = ?",
+            (challenge_id, member_id),
+        )
+        return ChallengeMember(str(row[0]), int(row[1]), bool(row[2])) if row else None
+
+    async def members(self, challenge_id: int) -> list[ChallengeMember]:
+        rows = await self.db.fetchall(
+            "SELECT member_id, joined_day, remind FROM challenge_member WHERE challenge_id = ? "
+            "ORDER BY joined_at, member_id",
+            (challenge_id,),
+        )
+        return [ChallengeMember(str(r[0]), int(r[1]), bool(r[2])) for r in rows]
+
+    async def set_remind(self, challenge_id: int, member_id: str, on: bool) -> None:
+        await self.db.execute(
+            "UPDATE challenge_member SET remind = ? WHERE challenge_id = ? AND member_id = ?",
+            (1 if on else 0, challenge_id, member_id),
+        )
+
+    async def check_in(self, challenge_id: int, member_id: str, day: int, now: datetime) -> bool:
+        """False when the member had already checked in that day."""
+        async with self.db.transaction() as tx:
+            added = await tx.insert(
+                "INSERT INTO challenge_checkin (challenge_id, member_id, day, at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING day",
+                (challenge_id, member_id, day, iso(now)),
+            )
+            return added is not None
+
+    async def checked(self, challenge_id: int, member_id: str) -> list[int]:
+        rows = await self.db.fetchall(
+            "SELECT day FROM challenge_checkin WHERE challenge_id = ? AND member_id = ? "
+            "ORDER BY day",
+            (challenge_id, member_id),
+        )
+        return [int(r[0]) for r in rows]
+
+    async def checked_on(self, challenge_id: int, day: int) -> set[str]:
+        rows = await self.db.fetchall(
+            "SELECT member_id FROM challenge_checkin WHERE challenge_id = ? AND day = ?",
+            (challenge_id, day),
+        )
+        return {str(r[0]) for r in rows}
+
+    async def counts(self, challenge_id: int) -> tuple[int, dict[int, int]]:
+        """How many joined, and how many checked in on each day: numbers, never names."""
+        joined = await self.db.fetchone(
+            "SELECT COUNT(*) FROM challenge_member WHERE challenge_id = ?", (challenge_id,)
+        )
+        rows = await self.db.fetchall(
+            "SELECT day, COUNT(*) FROM challenge_checkin WHERE challenge_id = ? GROUP BY day",
+            (challenge_id,),
+        )
+        return int(joined[0]) if joined else 0, {int(r[0]): int(r[1]) for r in rows}
+
+    async def claim_message(
+        self, challenge_id: int, member_id: str, kind: str, day: int, now: datetime
+    ) -> bool:
+        """Claim one nudge or review for a member and day; False if it was claimed before."""
+        async with self.db.transaction() as tx:
+            added = await tx.insert(
+                "INSERT INTO challenge_message (challenge_id, member_id, kind, day, at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING day",
+                (challenge_id, member_id, kind, day, iso(now)),
+            )
+            return added is not None
+
+    async def mine(self, member_id: str) -> list[MyChallenge]:
+        rows = await self.db.fetchall(
+            "SELECT c.id, c.title, c.status, m.joined_day, m.remind FROM challenge_member m "
+            "JOIN challenge c ON c.id = m.challenge_id WHERE m.member_id = ? ORDER BY c.id",
+            (member_id,),
+        )
+        found = []
+        for row in rows:
+            checked = await self.checked(int(row[0]), member_id)
+            found.append(
+                MyChallenge(str(row[1]), str(row[2]), int(row[3]), bool(row[4]), tuple(checked))
+            )
+        return found

@@ -1,2 +1,0 @@
--- A placeholder: number 8 is taken by a migration on a branch merged beside this one.
--- Delete this file when that migration is merged; it changes nothing.

@@ -33,6 +33,7 @@ from companion.features.challenges import Challenges
 from companion.features.communities import Communities
 from companion.features.dashboard import Dashboard
 from companion.features.definitions import Definitions
+from companion.features.events import Events
 from companion.features.help import Help
 from companion.features.journal import Journal
 from companion.features.lessons import Lessons
@@ -280,6 +281,15 @@ async def build(
             Journal(store, content, communities, reflections),
             Privacy(store),
             Dashboard(store, clock, WebSettings.from_settings(settings)),
+            Events(
+                store,
+                scheduler,
+                communities,
+                Notices(store, ports, clock),
+                hasher,
+                WebSettings.from_settings(settings),
+                help_feature.prefixes,
+            ),
         ]
         for feature in features:
             registry.extend(feature.commands())

@@ -22,7 +22,7 @@ class Privacy:
             ),
             CommandSpec(
                 "forget me",
-                "Delete your journal and reading progress and remove your name everywhere",
+                "Delete your journal, reading progress, RSVPs and votes, and your name everywhere",
                 self.forget,
                 params=(
                     Param(
@@ -75,6 +75,14 @@ class Privacy:
                 empty="none",
             ),
         ]
+        rsvps = await self.store.events.member_rsvps(inv.actor.id)
+        votes = await self.store.polls.member_votes(inv.actor.id)
+        parts.append(fmt("\n**Your answers to events** ({})", len(rsvps)))
+        parts.append(bullets((fmt("#{} {}: {}", i, t, a) for i, t, a in rsvps), empty="none"))
+        parts.append(fmt("\n**Your votes in polls** ({})", len(votes)))
+        parts.append(
+            bullets((fmt("#{} {}: answer {}", i, q, n) for i, q, n in votes), empty="none")
+        )
         if data.created:
             parts.append(fmt("\n**Things you set up or reviewed** ({})", len(data.created)))
             parts.append(bullets(fmt("{}: {}", what, detail) for what, detail in data.created))
@@ -83,17 +91,22 @@ class Privacy:
 
     async def forget(self, inv: Invocation) -> Reply:
         data = await self.store.members.everything(inv.actor.id)
+        rsvps = len(await self.store.events.member_rsvps(inv.actor.id))
+        votes = len(await self.store.polls.member_votes(inv.actor.id))
         if inv.args.get("confirm") != "confirm":
             return Reply(
                 fmt(
                     "This deletes, for good: your journal ({} entries), your reading progress "
-                    "({}), your challenges ({}) and messages to you ({}); and removes your name "
-                    "from {} suggestion(s), {} prompt(s) and {} thing(s) you set up. What was "
-                    "approved stays, without your name. To go ahead: `forget me confirm`",
+                    "({}), your challenges ({}), messages to you ({}), your answers to events "
+                    "({}) and your votes in polls ({}); and removes your name from {} "
+                    "suggestion(s), {} prompt(s) and {} thing(s) you set up. What was approved "
+                    "stays, without your name. To go ahead: `forget me confirm`",
                     len(data.journal),
                     len(data.progress),
                     len(data.challenges),
                     len(data.notices),
+                    rsvps,
+                    votes,
                     len(data.suggestions),
                     len(data.prompts),
                     len(data.created),
@@ -101,7 +114,7 @@ class Privacy:
             )
         await self.store.members.forget(inv.actor.id)
         return Reply(
-            "Done. I have deleted your journal and progress and removed your name "
+            "Done. I have deleted your journal, progress, RSVPs and votes and removed your name "
             "from everything else. Nothing I keep names you now.",
             kind=Kind.CONFIRMATION,
         )

@@ -14,9 +14,9 @@ from companion.features.communities import Communities, complete_zone, parse_zon
 from companion.features.prompts import Prompts, render
 from companion.features.reflections import Reflections
 from companion.features.reflections import render as render_reflection
-from companion.fmt import bullets, code, fmt, lines
+from companion.fmt import Md, bullets, code, fmt, lines
 from companion.recurrence import DAY_NAMES, Recurrence
-from companion.scheduler import Scheduler, describe
+from companion.scheduler import PASSED, Scheduler, describe
 from companion.store import Store
 from companion.store.schedules import ScheduleRow
 
@@ -52,6 +52,34 @@ def parse_date(text: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise UserError(fmt("{} is not a date: use YYYY-MM-DD.", code(text[:20]))) from None
+
+
+RULES = ("once", "daily", "weekly")
+SHAPES = {"once": "YYYY-MM-DD HH:MM", "daily": "HH:MM", "weekly": "DAYS HH:MM"}
+
+
+def parse_when(
+    rule: str, words: list[str], zone: ZoneInfo, now: datetime, *, then: Md
+) -> tuple[Recurrence, list[str]]:
+    """``once YYYY-MM-DD HH:MM``, ``daily HH:MM`` or ``weekly DAYS HH:MM`` (the words after
+    the rule) in ``zone``: the recurrence, with a future occurrence, and the words left over.
+    ``then`` names what may follow, for the error message."""
+    if rule not in RULES:
+        raise UserError(fmt("{} is not a rule: use once, daily or weekly.", code(rule[:20])))
+    need = {"once": 2, "daily": 1, "weekly": 2}[rule]
+    if len(words) < need:
+        raise UserError(fmt("After {} write {}, then {}.", code(rule), SHAPES[rule], then))
+    at = parse_time(words[need - 1])
+    today = now.astimezone(zone).date()
+    if rule == "once":
+        recurrence = Recurrence("once", at, zone, parse_date(words[0]))
+    elif rule == "weekly":
+        recurrence = Recurrence("weekly", at, zone, today, parse_days(words[0]))
+    else:
+        recurrence = Recurrence("daily", at, zone, today)
+    if recurrence.next_after(now) is None:
+        raise UserError(PASSED)
+    return recurrence, words[need:]
 
 
 class Schedules:
@@ -178,24 +206,10 @@ class Schedules:
         rule = str(inv.args["rule"])
         words = str(inv.args["when"]).split()
         zone = self.communities.zone(inv.place.community_id)
-        today = inv.at.astimezone(zone).date()
-        need = {"once": 2, "daily": 1, "weekly": 2}[rule]
-        if len(words) < need:
-            shapes = {"once": "YYYY-MM-DD HH:MM", "daily": "HH:MM", "weekly": "DAYS HH:MM"}
-            raise UserError(
-                fmt("After {} write {}, then a prompt id or `next`.", code(rule), shapes[rule])
-            )
-        if len(words) > need + 1:
+        recurrence, rest = parse_when(rule, words, zone, inv.at, then=fmt("a prompt id or `next`"))
+        if len(rest) > 1:
             raise UserError(fmt("Too many words: give the time, then one prompt id or `next`."))
-        at = parse_time(words[need - 1])
-        if rule == "once":
-            start = parse_date(words[0])
-            recurrence = Recurrence("once", at, zone, start)
-        elif rule == "weekly":
-            recurrence = Recurrence("weekly", at, zone, today, parse_days(words[0]))
-        else:
-            recurrence = Recurrence("daily", at, zone, today)
-        choice = words[need] if len(words) > need else "next"
+        choice = rest[0] if rest else "next"
         if choice.lower() == "next":
             payload, what = "next", "the next unused prompt"
         else:
@@ -217,7 +231,8 @@ class Schedules:
         rows = await self.store.schedules.for_community(inv.place.community_id)
         clubs = {r.room_id for r in rows if r.kind.startswith("bookclub-")}
         walking = any(r.kind.startswith("challenge-") for r in rows)
-        rows = [r for r in rows if not r.kind.startswith(("bookclub-", "challenge-"))]
+        # Only what `schedule` plans: clubs, challenges, events and polls list their own.
+        rows = [r for r in rows if r.kind in ("reflection", "discussion")]
         if not rows and not clubs and not walking:
             return Reply(
                 fmt(

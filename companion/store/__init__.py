@@ -4,7 +4,7 @@ The store's contract (every store implements it: SQLite here, PostgreSQL beside 
 -----------------------------------------------------------------------------------
 A store has one attribute per repository (``communities``, ``reflections``, ``kv``,
 ``prompts``, ``schedules``, ``bookclubs``, ``contributions``, ``members``, ``exchange``,
-``web``, ``account_leases``, ``challenges``),
+``web``, ``account_leases``, ``challenges``, ``events``, ``polls``),
 ``await Store.open(...)``, ``await store.close()``, and::
 
     async with store.unit_of_work() as uow:
@@ -40,10 +40,12 @@ from companion.store.challenges import ChallengeRepo
 from companion.store.communities import CommunityRepo
 from companion.store.contributions import ContributionRepo
 from companion.store.db import Database
+from companion.store.events import EventRepo
 from companion.store.exchange import ExchangeRepo
 from companion.store.kv import KeyValueRepo
 from companion.store.leases import AccountLeaseRepo
 from companion.store.members import MemberRepo
+from companion.store.polls import PollRepo
 from companion.store.postgres import PgDatabase, is_postgres_url  # asyncpg only once used
 from companion.store.prompts import PromptRepo
 from companion.store.reflections import ReflectionRepo
@@ -67,6 +69,8 @@ class Repositories:
         self.web = WebRepo(db)
         self.account_leases = AccountLeaseRepo(db)
         self.challenges = ChallengeRepo(db)
+        self.events = EventRepo(db)
+        self.polls = PollRepo(db)
 
 
 class UnitOfWork(Repositories):

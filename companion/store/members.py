@@ -60,6 +60,11 @@ _FORGET = (
     ("UPDATE suggester_block SET blocked_by = NULL WHERE blocked_by = ?", ""),
     ("DELETE FROM web_login WHERE member_id = ?", ""),
     ("DELETE FROM web_session WHERE member_id = ?", ""),
+    ("DELETE FROM event_rsvp WHERE member_id = ?", "rsvps"),
+    ("DELETE FROM event_notice WHERE member_id = ?", ""),
+    ("DELETE FROM poll_vote WHERE member_id = ?", "votes"),
+    ("UPDATE event SET created_by = NULL WHERE created_by = ?", ""),
+    ("UPDATE poll SET created_by = NULL WHERE created_by = ?", ""),
 )
 
 

@@ -108,7 +108,9 @@ async def page(request: web.Request) -> web.Response:
     rows = [
         r
         for r in await ctx.app.store.schedules.for_community(ctx.community_id)
-        if r.platform == ctx.session.platform and r.status in ("active", "paused")
+        if r.platform == ctx.session.platform
+        and r.status in ("active", "paused")
+        and not r.kind.startswith(("event-", "poll-"))  # events and polls list their own
     ]
     labels = await _labels(ctx)
     days = [Day(today + timedelta(days=n), n == 0) for n in range(DAYS_SHOWN)]

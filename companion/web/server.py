@@ -44,6 +44,7 @@ def _package_dir(name: str) -> Path:
 
 def create(app: WebGateway, settings: WebSettings) -> web.Application:
     from companion.web import auth, bookclub, challenge, prompts, queue, schedules
+    from companion.web import calendar as calendar_feed
     from companion.web import settings as settings_page
 
     templates = jinja2.Environment(
@@ -63,6 +64,7 @@ def create(app: WebGateway, settings: WebSettings) -> web.Application:
     web_app.on_cleanup.append(guard.stop_watchdog)
     for module in (auth, schedules, queue, prompts, bookclub, challenge, settings_page):
         module.setup(web_app.router)
+    calendar_feed.setup(web_app.router)
     web_app.router.add_static("/static", _package_dir("static"), append_version=False)
     return web_app
 

@@ -452,7 +452,7 @@ def _number(reply: Reply) -> int | None:
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(texts=st.lists(attack, min_size=9, max_size=9), platform=st.sampled_from(PLATFORMS))
+@given(texts=st.lists(attack, min_size=12, max_size=12), platform=st.sampled_from(PLATFORMS))
 def test_stored_texts_stay_text_when_shown_and_posted_later(
     harness: Harness, texts: list[str], platform: str
 ) -> None:
@@ -472,7 +472,8 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
         replies.append(reply)
         return reply
 
-    prompt, title, term, definition, suggested, question, plan, chapter, reason = texts
+    prompt, title, term, definition, suggested, question, plan, chapter, reason = texts[:9]
+    event_title, where, option = (t.replace("|", "/") for t in texts[9:])
     ask = " — what do you notice here?"
     do("prompt add", mod, text=prompt + ask)
     for name, args in [
@@ -498,6 +499,16 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     do("challenge start", mod, path="three-days", date=today.isoformat(), time="23:10")
     do("challenge join", member)
     do("challenge remind", member, switch="on")
+    # An event (announced at once, a reminder 15 minutes before) and a poll (posted at once).
+    event = f"{tomorrow} 23:40 {event_title[:90].strip() or 'x'} | {where[:90]}"
+    event_id = _number(do("event plan", mod, rule="once", details=event))
+    if event_id is not None:
+        do("event rsvp", member, id=event_id, answer="yes")
+        do("event show", member, id=event_id)
+    poll_id = _number(do("poll", mod, poll=f"{question[:250]} | {option[:50]} | {where[:50]}"))
+    if poll_id is not None:
+        do("vote", member, answer=1)
+    harness.run(app.scheduler.run_due())  # the announcement and the poll go out at once
     do("bookclub progress", member, chapter=1)
     for name, who, args in [
         ("prompt list", member, {}),
@@ -513,6 +524,7 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
         ("bookclub schedule", member, {}),
         ("bookclub prompts", member, {}),
         ("schedule list", mod, {}),
+        ("event list", member, {}),
     ]:
         do(name, who, **args)
     for reply in replies:

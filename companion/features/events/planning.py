@@ -1,0 +1,188 @@
+"""`event plan / edit / cancel / reminders`: moderators plan meetings members RSVP to."""
+
+from __future__ import annotations
+
+from companion.commands import UserError
+from companion.events import Invocation, Kind, Reply
+from companion.features.communities import Communities
+from companion.features.events.posts import EventPosts, summary
+from companion.features.events.timing import ahead, parse_lead
+from companion.features.schedules import parse_when
+from companion.fmt import bold, code, fmt, join
+from companion.recurrence import Recurrence
+from companion.store import Store
+from companion.store.events import EventRow, NewEvent
+from companion.store.schedules import iso
+
+TITLE, WHERE = 100, 100  # Discord's limits for a scheduled event's name and location
+MAX_LEADS = 3
+MAX_LEAD = 7 * 1440
+
+
+def when_of(recurrence: Recurrence) -> tuple[str, str, str, str, str]:
+    return (
+        recurrence.rule,
+        ",".join(str(d) for d in recurrence.days),
+        recurrence.start.isoformat(),
+        recurrence.at.strftime("%H:%M"),
+        recurrence.zone.key,
+    )
+
+
+def split_title(text: str) -> tuple[str, str]:
+    """ "Thursday circle | https://meet.example/x" -> (title, where)."""
+    title, _, location = text.partition("|")
+    title, location = " ".join(title.split()), " ".join(location.split())
+    if not title:
+        raise UserError(fmt("Give the event a title after the time, e.g. `Reading circle`."))
+    if len(title) > TITLE:
+        raise UserError(
+            fmt("The title is too long ({} characters; at most {}).", len(title), TITLE)
+        )
+    if len(location) > WHERE:
+        raise UserError(
+            fmt("The place is too long ({} characters; at most {}).", len(location), WHERE)
+        )
+    return title, location
+
+
+class EventPlanner:
+    def __init__(self, store: Store, communities: Communities, posts: EventPosts) -> None:
+        self.store = store
+        self.communities = communities
+        self.posts = posts
+
+    async def own(self, inv: Invocation) -> EventRow:
+        event = await self.store.events.get(inv.place.community_id, inv.number("id"))
+        if event is None or event.status != "planned":
+            raise UserError(fmt("There is no event #{} here (see `event list`).", inv.args["id"]))
+        return event
+
+    async def plan(self, inv: Invocation) -> Reply:
+        zone = self.communities.zone(inv.place.community_id)
+        rule, words = str(inv.args["rule"]), str(inv.args["details"]).split()
+        then = fmt("the title, and `| where` if you like")
+        recurrence, rest = parse_when(rule, words, zone, inv.at, then=then)
+        title, location = split_title(" ".join(rest))
+        rule_, days, start, at, zone_key = when_of(recurrence)
+        new = NewEvent(
+            inv.place.community_id,
+            inv.place.platform,
+            inv.place.room_id,
+            title,
+            location,
+            rule_,
+            days,
+            start,
+            at,
+            zone_key,
+            inv.actor.id,
+            iso(inv.at),
+        )
+        settings = await self.store.events.settings(inv.place.community_id)
+        async with self.store.unit_of_work() as uow:
+            event_id = await uow.events.add(new)
+            event = await uow.events.get(inv.place.community_id, event_id)
+            assert event is not None
+            await self.posts.plan_reminders(uow, event, settings.reminders, inv.actor.id)
+            await self.posts.announce(uow, event, inv.actor.id)
+        return Reply(
+            fmt(
+                "Planned event #{}: {}, {}. I am announcing it here; members answer with {}.",
+                event_id,
+                bold(title),
+                summary(event, inv.at),
+                code(f"event rsvp {event_id} yes"),
+            ),
+            kind=Kind.CONFIRMATION,
+        )
+
+    async def edit(self, inv: Invocation) -> Reply:
+        event = await self.own(inv)
+        what, value = str(inv.args["what"]), str(inv.args["value"]).strip()
+        community, now, by = inv.place.community_id, inv.at, inv.actor.id
+        settings = await self.store.events.settings(community)
+        async with self.store.unit_of_work() as uow:
+            if what == "title":
+                title, _ = split_title(value)
+                await uow.events.update(community, event.id, now, title=title)
+            elif what == "where":
+                _, location = split_title(f"{event.title}|{value}")
+                await uow.events.update(community, event.id, now, location=location)
+            else:
+                words = value.split()
+                zone = self.communities.zone(community)
+                if not words:
+                    raise UserError(fmt("Give the new time, e.g. `weekly thu 19:00`."))
+                recurrence, rest = parse_when(
+                    words[0].lower(), words[1:], zone, now, then=fmt("nothing more")
+                )
+                if rest:
+                    raise UserError(fmt("Too many words: give only the new time."))
+                await uow.events.update(community, event.id, now, when=when_of(recurrence))
+            changed = await uow.events.get(community, event.id)
+            assert changed is not None
+            if what in ("when", "where"):
+                await self.posts.cancel_reminders(uow, event)
+                await self.posts.plan_reminders(uow, changed, settings.reminders, by)
+                note = fmt(
+                    "{} (event #{}) has changed. When: {}. Where: {}.",
+                    bold(changed.title),
+                    changed.id,
+                    summary(changed, now),
+                    changed.location or "not given",
+                )
+                await self.posts.tell(uow, changed, note, by)
+        told = " I am telling those who said yes." if what in ("when", "where") else ""
+        return Reply(
+            fmt("Changed event #{}: {}.{}", event.id, summary(changed, now), told),
+            kind=Kind.CONFIRMATION,
+        )
+
+    async def cancel(self, inv: Invocation) -> Reply:
+        event = await self.own(inv)
+        community = inv.place.community_id
+        async with self.store.unit_of_work() as uow:
+            await uow.events.update(community, event.id, inv.at, status="cancelled")
+            await self.posts.cancel_reminders(uow, event)
+            note = fmt("{} (event #{}) is cancelled.", bold(event.title), event.id)
+            await self.posts.tell(uow, event, note, inv.actor.id)
+        return Reply(
+            fmt("Cancelled event #{}; I am telling those who said yes.", event.id),
+            kind=Kind.CONFIRMATION,
+        )
+
+    async def reminders(self, inv: Invocation) -> Reply:
+        community = inv.place.community_id
+        words = str(inv.args.get("times") or "").lower().split()
+        if not words:
+            current = (await self.store.events.settings(community)).reminders
+            shown = join(ahead(m) for m in current) if current else "none"
+            return Reply(fmt("Event reminders here go out {} before.", shown))
+        if not inv.actor.is_moderator:
+            raise UserError("Only moderators can change when reminders go out.")
+        leads: list[int] = []
+        if words != ["off"]:
+            for word in words:
+                try:
+                    minutes = parse_lead(word)
+                except ValueError:
+                    raise UserError(
+                        fmt("{} is not a lead time: use e.g. `24h` or `15m`.", code(word[:20]))
+                    ) from None
+                if not 1 <= minutes <= MAX_LEAD:
+                    raise UserError(fmt("A reminder goes out 1 minute to 7 days before."))
+                leads.append(minutes)
+        leads = sorted(set(leads), reverse=True)
+        if len(leads) > MAX_LEADS:
+            raise UserError(fmt("At most {} reminders per event.", MAX_LEADS))
+        async with self.store.unit_of_work() as uow:
+            await uow.events.set_reminders_setting(community, leads)
+            for event in await uow.events.for_community(community):
+                await self.posts.cancel_reminders(uow, event)
+                await self.posts.plan_reminders(uow, event, tuple(leads), inv.actor.id)
+        shown = join(ahead(m) for m in leads) if leads else "none"
+        return Reply(
+            fmt("Event reminders here now go out {} before, for every planned event.", shown),
+            kind=Kind.CONFIRMATION,
+        )

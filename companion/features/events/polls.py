@@ -1,0 +1,213 @@
+"""`poll` and `vote`: a text poll every platform can show, counted one vote per member.
+
+Discord's limits are the common floor, so a poll made here could also be a Discord native
+poll: 2 to 10 answers, a question up to 300 characters, answers up to 55, open 1 to 768
+hours. Votes go through ``PollRepo.record_vote`` whichever way they come (the `vote`
+command here; a platform's own poll answers later), the latest counting. When the poll
+ends, the scheduler posts the result once: counts per answer, never names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from companion.commands import UserError
+from companion.delivery import Action, Post, PostKind, Silent
+from companion.events import Invocation, Kind, Place, Reply
+from companion.features.communities import Communities
+from companion.features.events.timing import local
+from companion.fmt import Md, bold, bullets, code, fmt, lines
+from companion.recurrence import Recurrence
+from companion.scheduler import Scheduler
+from companion.store import Store
+from companion.store.polls import PollRow
+from companion.store.schedules import ScheduleRow
+
+POST, CLOSE = "poll-post", "poll-close"
+QUESTION, ANSWER, MIN_ANSWERS, MAX_ANSWERS = 300, 55, 2, 10
+MIN_HOURS, MAX_HOURS, DEFAULT_HOURS = 1, 768, 24
+RESULT_GRACE = timedelta(days=7)  # a result due while the bot was down is still posted
+_DURATION = re.compile(
+    r"\s+for\s+(\d{1,4})\s*(h|hr|hrs|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE
+)
+
+
+def parse_poll(text: str) -> tuple[str, list[str], int]:
+    """ "Which book? | A | B for 2d" -> (question, answers, hours), or a clear UserError."""
+    hours = DEFAULT_HOURS
+    match = _DURATION.search(text)
+    if match:
+        unit = match.group(2).lower()[0]
+        hours = int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[unit]
+        text = text[: match.start()]
+    parts = [" ".join(part.split()) for part in text.split("|")]
+    question, answers = parts[0], [a for a in parts[1:] if a]
+    if not question:
+        raise UserError(
+            fmt("Start with the question, then the answers: `poll Which day? | Tue | Thu`.")
+        )
+    if len(question) > QUESTION:
+        raise UserError(
+            fmt("The question is too long ({} characters; at most {}).", len(question), QUESTION)
+        )
+    if not MIN_ANSWERS <= len(answers) <= MAX_ANSWERS:
+        raise UserError(
+            fmt(
+                "A poll needs {} to {} answers, each after a `|` (this one has {}).",
+                MIN_ANSWERS,
+                MAX_ANSWERS,
+                len(answers),
+            )
+        )
+    for number, answer in enumerate(answers, 1):
+        if len(answer) > ANSWER:
+            raise UserError(
+                fmt(
+                    "Answer {} is too long ({} characters; at most {}).",
+                    number,
+                    len(answer),
+                    ANSWER,
+                )
+            )
+    if len({a.casefold() for a in answers}) < len(answers):
+        raise UserError(fmt("Two answers are the same; give each answer once."))
+    if not MIN_HOURS <= hours <= MAX_HOURS:
+        raise UserError(fmt("A poll stays open {} to {} hours (32 days).", MIN_HOURS, MAX_HOURS))
+    return question, answers, hours
+
+
+class Polls:
+    def __init__(
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        communities: Communities,
+        prefixes: Mapping[str, str] | None = None,
+    ) -> None:
+        self.store = store
+        self.scheduler = scheduler
+        self.communities = communities
+        self.prefixes = dict(prefixes or {})
+
+    def post_kinds(self) -> list[PostKind]:
+        return [PostKind(POST, self.render_poll), PostKind(CLOSE, self.render_result)]
+
+    async def start(self, inv: Invocation) -> Reply:
+        community = inv.place.community_id
+        if (
+            not inv.actor.is_moderator
+            and not (await self.store.events.settings(community)).member_polls
+        ):
+            raise UserError(
+                fmt(
+                    "Only moderators start polls here (a moderator can let members: "
+                    "`poll access members`)."
+                )
+            )
+        question, answers, hours = parse_poll(str(inv.args["poll"]))
+        closes = (inv.at + timedelta(hours=hours)).astimezone(UTC).replace(second=0, microsecond=0)
+        place = Place(inv.place.platform, community, inv.place.room_id, inv.place.thread_id)
+        ending = Recurrence("once", closes.time(), ZoneInfo("UTC"), closes.date())
+        async with self.store.unit_of_work() as uow:
+            poll_id = await uow.polls.add(
+                community,
+                place.platform,
+                place.room_id,
+                question,
+                answers,
+                closes,
+                inv.actor.id,
+                inv.at,
+            )
+            await self.scheduler.add_now(place, POST, str(poll_id), inv.actor.id, repos=uow)
+            await self.scheduler.add(
+                place, CLOSE, ending, str(poll_id), inv.actor.id, grace=RESULT_GRACE, repos=uow
+            )
+        return Reply(
+            fmt("Poll #{} is open for {} hours; I am posting it here.", poll_id, hours),
+            kind=Kind.CONFIRMATION,
+        )
+
+    async def access(self, inv: Invocation) -> Reply:
+        who = str(inv.args["who"])
+        await self.store.events.set_member_polls(inv.place.community_id, who == "members")
+        shown = "every member" if who == "members" else "moderators only"
+        return Reply(fmt("Polls here can now be started by {}.", shown), kind=Kind.CONFIRMATION)
+
+    async def vote(self, inv: Invocation) -> Reply:
+        number = inv.number("answer")
+        poll: PollRow | None
+        if inv.args.get("poll") is not None:
+            poll = await self.store.polls.get(inv.number("poll"))
+            if poll is not None and poll.community_id != inv.place.community_id:
+                poll = None
+        else:
+            poll = await self.store.polls.latest_open(inv.place.platform, inv.place.room_id)
+        if poll is None:
+            raise UserError("There is no open poll here to vote in.")
+        if poll.status != "open" or datetime.fromisoformat(poll.closes_at) <= inv.at:
+            raise UserError(fmt("Poll #{} has ended; the result is posted where it ran.", poll.id))
+        if not 1 <= number <= len(poll.options):
+            raise UserError(fmt("Poll #{} has answers 1 to {}.", poll.id, len(poll.options)))
+        await self.store.polls.record_vote(poll.id, inv.actor.id, number, inv.at)
+        return Reply(
+            fmt(
+                "Your vote in poll #{}: {} {}. Vote again to change it; only you see this.",
+                poll.id,
+                number,
+                bold(poll.options[number - 1]),
+            ),
+            private=True,
+            kind=Kind.CONFIRMATION,
+        )
+
+    # --- what the scheduler posts -----------------------------------------------------------
+
+    def text(self, poll: PollRow, platform: str) -> Md:
+        prefix = self.prefixes.get(platform, "")
+        zone = self.communities.zone(poll.community_id)
+        ends = local(datetime.fromisoformat(poll.closes_at), zone)
+        return lines(
+            fmt("**Poll #{}:** {}", poll.id, poll.question),
+            bullets(fmt("{}. {}", n, a) for n, a in enumerate(poll.options, 1)),
+            fmt(
+                "Vote with {} (the answer's number); your latest vote counts and nobody "
+                "sees who voted for what. Open until {}.",
+                code(f"{prefix}vote 1"),
+                ends,
+            ),
+        )
+
+    async def render_poll(self, row: ScheduleRow, due: datetime) -> Action:
+        poll = await self.store.polls.get(int(row.payload))
+        if poll is None or poll.status != "open":
+            return Silent()
+        return Post(self.text(poll, row.platform), kind=Kind.ANSWER)
+
+    async def render_result(self, row: ScheduleRow, due: datetime) -> Action:
+        poll = await self.store.polls.get(int(row.payload))
+        if poll is None:
+            return Silent()
+        await self.store.polls.close(poll.id)  # no vote counts after this
+        counts = await self.store.polls.counts(poll.id)
+        total = sum(counts.values())
+        top = max(counts.values(), default=0)
+        items = [
+            fmt("{} {}: {} vote(s){}", n, bold(a), counts.get(n, 0), _lead(counts.get(n, 0), top))
+            for n, a in enumerate(poll.options, 1)
+        ]
+        return Post(
+            lines(
+                fmt("**Poll #{} has ended:** {}", poll.id, poll.question),
+                bullets(items),
+                fmt("{} member(s) voted.", total),
+            ),
+            kind=Kind.ANSWER,
+        )
+
+
+def _lead(count: int, top: int) -> Md:
+    return fmt(" (most votes)") if count and count == top else fmt("")

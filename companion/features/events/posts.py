@@ -1,0 +1,165 @@
+"""What the scheduler sends for events: the announcement (a thread where the platform opens
+threads), the reminders before each occurrence and the notice of a change, both private.
+
+Every one of them is a scheduled occurrence, claimed before it is sent, so it goes out once
+across restarts and processes. A reminder or change notice writes one stored notice per
+member, remembered under the occurrence's key in the same transaction: an occurrence resent
+after a crash finds the notices it already wrote and delivers only those not yet delivered,
+each under its own idempotency key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from companion.delivery import Action, PostKind, Silent, Thread
+from companion.events import Kind, Place
+from companion.features.events.timing import ahead, local, next_at, recurrence, reminded, shifted
+from companion.fmt import Md, bold, code, fmt, lines, stored
+from companion.notices import Notices
+from companion.scheduler import Scheduler, occurrence_key
+from companion.store import Repositories, Store
+from companion.store.events import Counts, EventRow
+from companion.store.schedules import ScheduleRow
+
+ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
+THREAD_TITLE = 100
+MAX_GRACE = timedelta(hours=6)
+
+
+def place_of(event: EventRow) -> Place:
+    return Place(event.platform, event.community_id, event.room_id)
+
+
+def where(event: EventRow) -> Md:
+    """The location as typed, as text: a link a moderator typed is never made a live link
+    by the bot (clients may link it, as in anyone's message, showing where it goes)."""
+    shown = event.location.strip()
+    return fmt("{}", shown) if shown else fmt("not given")
+
+
+def counts_line(counts: Counts) -> Md:
+    return fmt("{} yes · {} maybe · {} no", counts.yes, counts.maybe, counts.no)
+
+
+def summary(event: EventRow, now: datetime) -> Md:
+    """When an event is, in words and its next time."""
+    upcoming = next_at(event, now)
+    rule = recurrence(event)
+    nxt = local(upcoming, rule.zone) if upcoming else "none"
+    if event.rule == "once":
+        return fmt("{}", nxt)
+    return fmt("{}; next {}", rule.describe(), nxt)
+
+
+class EventPosts:
+    def __init__(self, store: Store, scheduler: Scheduler, notices: Notices) -> None:
+        self.store = store
+        self.scheduler = scheduler
+        self.notices = notices
+
+    def post_kinds(self) -> list[PostKind]:
+        return [
+            PostKind(ANNOUNCE, self.render_announcement),
+            PostKind(REMINDER, self.render_reminder),
+            PostKind(CHANGE, self.render_change),
+        ]
+
+    # --- planning what will be sent (inside the command's unit of work) -------------------
+
+    async def announce(self, uow: Repositories, event: EventRow, by: str) -> None:
+        await self.scheduler.add_now(place_of(event), ANNOUNCE, str(event.id), by, repos=uow)
+
+    async def plan_reminders(
+        self, uow: Repositories, event: EventRow, leads: tuple[int, ...], by: str
+    ) -> None:
+        """One reminder schedule per lead time (minutes before each occurrence)."""
+        ids = []
+        for minutes in leads:
+            rule = shifted(recurrence(event), minutes)
+            if rule.next_after(self.scheduler.clock.now()) is None:
+                continue  # a one-off event sooner than this lead time
+            grace = min(timedelta(minutes=minutes), MAX_GRACE)  # never after it began
+            row = await self.scheduler.add(
+                place_of(event), REMINDER, rule, f"{event.id}:{minutes}", by, grace=grace, repos=uow
+            )
+            ids.append(row.id)
+        await uow.events.set_reminders(event.community_id, event.id, ids)
+
+    async def cancel_reminders(self, uow: Repositories, event: EventRow) -> None:
+        for schedule_id in event.reminder_ids:
+            row = await uow.schedules.get(schedule_id)
+            if row is not None and row.status in ("active", "paused"):
+                await self.scheduler.set_status(row, "cancelled", repos=uow)
+
+    async def tell(self, uow: Repositories, event: EventRow, text: Md, by: str) -> None:
+        """Tell those who said yes, privately (a move, a cancellation)."""
+        await self.scheduler.add_now(place_of(event), CHANGE, f"{event.id}\n{text}", by, repos=uow)
+
+    # --- what the scheduler sends ---------------------------------------------------------
+
+    def announcement(self, event: EventRow, counts: Counts, now: datetime) -> Md:
+        return lines(
+            fmt("**Event #{}: {}**", event.id, event.title),
+            fmt("When: {}", summary(event, now)),
+            fmt("Where: {}", where(event)),
+            fmt("Answers so far: {}", counts_line(counts)),
+            fmt(
+                "Say whether you come with {} (or `maybe`, `no`): only the counts are shown, "
+                "never names, and those who say yes or maybe get a private reminder before.",
+                code(f"event rsvp {event.id} yes"),
+            ),
+        )
+
+    async def render_announcement(self, row: ScheduleRow, due: datetime) -> Action:
+        event = await self.store.events.get(row.community_id, int(row.payload))
+        if event is None or event.status != "planned":
+            return Silent()
+        counts = (await self.store.events.counts([event.id]))[event.id]
+        title = event.title if len(event.title) <= THREAD_TITLE else event.title[:99] + "…"
+        return Thread(title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
+
+    async def render_reminder(self, row: ScheduleRow, due: datetime) -> Action:
+        event_id, minutes = (int(part) for part in row.payload.split(":"))
+        event = await self.store.events.get(row.community_id, event_id)
+        if event is None or event.status != "planned":
+            return Silent()
+        zone = recurrence(event).zone
+        starts = reminded(due, minutes, zone)
+        text = lines(
+            fmt("**Reminder:** {} starts in {}.", bold(event.title), ahead(minutes)),
+            fmt("When: {}", local(starts, zone)),
+            fmt("Where: {}", where(event)),
+            fmt(
+                "You said yes or maybe to event #{}; {} if you cannot come.",
+                event.id,
+                code(f"event rsvp {event.id} no"),
+            ),
+        )
+        members = await self.store.events.members(event.id, ("yes", "maybe"))
+        await self._send(occurrence_key(row.id, due), place_of(event), members, text)
+        return Silent()
+
+    async def render_change(self, row: ScheduleRow, due: datetime) -> Action:
+        head, _, text = row.payload.partition("\n")
+        event = await self.store.events.get(row.community_id, int(head))
+        if event is None:
+            return Silent()
+        members = await self.store.events.members(event.id, ("yes",))
+        await self._send(occurrence_key(row.id, due), place_of(event), members, stored(text))
+        return Silent()
+
+    async def _send(self, key: str, place: Place, members: list[str], text: Md) -> None:
+        """Store one notice per member for this occurrence (once), then deliver the ones
+        not delivered yet."""
+        known = await self.store.events.notices_for(key)
+        fresh = [member for member in members if member not in known]
+        if fresh:
+            async with self.store.unit_of_work() as uow:
+                for member in fresh:
+                    notice_id = await self.notices.keep(uow, place, member, text)
+                    await uow.events.remember_notice(key, member, notice_id)
+        # One after another: a notice is marked delivered before the next is tried, so a
+        # process killed part-way resends only those after it (under the same keys).
+        for member, notice_id, body in await self.store.events.undelivered(key):
+            await self.notices.deliver(notice_id, place, member, stored(body))

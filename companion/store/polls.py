@@ -1,0 +1,127 @@
+"""Polls and their votes: one vote per member, the latest counting, whatever way it came
+(the `vote` command now; a platform's own poll answers through the same ``record_vote``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from companion.store.base import Db
+from companion.store.schedules import iso
+
+_COLUMNS = (
+    "id, community_id, platform, room_id, question, options, closes_at, status, created_by, "
+    "created_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PollRow:
+    id: int
+    community_id: str
+    platform: str
+    room_id: str
+    question: str
+    options_json: str
+    closes_at: str
+    status: str
+    created_by: str | None
+    created_at: str
+
+    @property
+    def options(self) -> list[str]:
+        return [str(option) for option in json.loads(self.options_json)]
+
+
+class PollRepo:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    async def add(
+        self,
+        community_id: str,
+        platform: str,
+        room_id: str,
+        question: str,
+        options: list[str],
+        closes_at: datetime,
+        created_by: str,
+        now: datetime,
+    ) -> int:
+        async with self.db.transaction() as tx:
+            new_id = await tx.insert(
+                "INSERT INTO poll (community_id, platform, room_id, question, options, "
+                "closes_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    community_id,
+                    platform,
+                    room_id,
+                    question,
+                    json.dumps(options, ensure_ascii=False),
+                    iso(closes_at),
+                    created_by,
+                    iso(now),
+                ),
+            )
+            return new_id or 0
+
+    async def get(self, poll_id: int) -> PollRow | None:
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM poll WHERE id = ?",  # noqa: S608
+            (poll_id,),
+        )
+        return PollRow(*row) if row else None
+
+    async def latest_open(self, platform: str, room_id: str) -> PollRow | None:
+        """The newest open poll in a room: the one a bare `vote N` there answers."""
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM poll WHERE platform = ? AND room_id = ? "  # noqa: S608
+            "AND status = 'open' ORDER BY id DESC LIMIT 1",
+            (platform, room_id),
+        )
+        return PollRow(*row) if row else None
+
+    async def record_vote(self, poll_id: int, member_id: str, choice: int, now: datetime) -> bool:
+        """Count ``member_id``'s vote for answer ``choice`` (1-based), replacing an earlier
+        one. False (nothing written) when the poll is closed or has no such answer."""
+        poll = await self.get(poll_id)
+        if poll is None or poll.status != "open" or not 1 <= choice <= len(poll.options):
+            return False
+        await self.db.execute(
+            "INSERT INTO poll_vote (poll_id, member_id, choice, voted_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (poll_id, member_id) DO UPDATE SET choice = excluded.choice, "
+            "voted_at = excluded.voted_at",
+            (poll_id, member_id, choice, iso(now)),
+        )
+        return True
+
+    async def withdraw_vote(self, poll_id: int, member_id: str) -> None:
+        """A platform's own poll lets a member take a vote back."""
+        await self.db.execute(
+            "DELETE FROM poll_vote WHERE poll_id = ? AND member_id = ?", (poll_id, member_id)
+        )
+
+    async def counts(self, poll_id: int) -> dict[int, int]:
+        """Votes per answer number: numbers only, never who."""
+        rows = await self.db.fetchall(
+            "SELECT choice, COUNT(*) FROM poll_vote WHERE poll_id = ? GROUP BY choice",
+            (poll_id,),
+        )
+        return {int(choice): int(count) for choice, count in rows}
+
+    async def close(self, poll_id: int) -> bool:
+        """Mark the poll closed; True only for the call that closed it."""
+        changed = await self.db.execute(
+            "UPDATE poll SET status = 'closed' WHERE id = ? AND status = 'open'", (poll_id,)
+        )
+        return changed > 0
+
+    async def member_votes(self, member_id: str) -> list[tuple[int, str, int]]:
+        """(poll id, question, answer number) for ``mydata``."""
+        rows = await self.db.fetchall(
+            "SELECT p.id, p.question, v.choice FROM poll_vote v JOIN poll p ON p.id = v.poll_id "
+            "WHERE v.member_id = ? ORDER BY p.id",
+            (member_id,),
+        )
+        return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]

@@ -1,1 +1,0 @@
--- Reserved for another branch's migration; this placeholder keeps the numbers without a gap.

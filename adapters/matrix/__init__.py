@@ -31,9 +31,10 @@ __all__ = ["run"]
 
 
 async def run(app: App, settings: Settings) -> None:
-    """Connect the bot account of ``[matrix]``, register its port with the app, then sync until
-    cancelled. Bad settings, a missing or refused token, or another process syncing the same
-    account (its lease in the store) raise ConfigError before any sync."""
+    """Connect the bot account of ``[matrix]``, sync until cancelled, and register its port
+    with the app once the first sync has loaded the rooms. Bad settings, a missing or refused
+    token, or another live process syncing the same account (its lease in the store) raise
+    ConfigError before any sync."""
     from companion_adapters.matrix.adapter import MatrixAdapter
     from companion_adapters.matrix.lease import AccountLease
     from companion_adapters.matrix.settings import MatrixConfig
@@ -41,11 +42,20 @@ async def run(app: App, settings: Settings) -> None:
     config = MatrixConfig.from_section(settings.section("matrix"))
     adapter = MatrixAdapter(app, config)
     lease = AccountLease(app, config.user_id)
+
+    async def first_sync() -> None:
+        # Issue 22: the port (so the scheduler's posts) only once the first sync has loaded
+        # the rooms: matrix-nio with encryption refuses to send to a room it has not synced.
+        # Merging the gateway refactor (scheduler.start in the app's lifecycle): keep the
+        # attach here, after the first sync; the start may move.
+        adapter.sender.synced = True
+        app.ports.attach("matrix", adapter)
+        await app.scheduler.start()
+
+    adapter.sync.on_first_sync = first_sync
     try:
         await lease.take()
         await adapter.login()
-        app.ports.attach("matrix", adapter)
-        await app.scheduler.start()
         await lease.keep_while(adapter.sync_forever())
     finally:
         app.metrics.adapter_up("matrix", False)

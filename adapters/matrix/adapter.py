@@ -17,6 +17,7 @@ from collections.abc import Callable
 from companion import anonymity
 from companion.app import App
 from companion.events import Actor, Kind, MessageRef, Place
+from companion.ports import TransientFailure
 from companion_adapters.matrix import crypto, inbound, outbound
 from companion_adapters.matrix.client import new_client
 from companion_adapters.matrix.direct import DirectRooms
@@ -97,9 +98,15 @@ class MatrixAdapter:
 
     # --- ChatPort and PrivateChannel ---------------------------------------------------------
 
+    def _ready(self) -> None:
+        """Sending to a room needs it synced (matrix-nio with encryption refuses otherwise)."""
+        if not self.sync.synced.is_set():
+            raise TransientFailure("the first sync with the homeserver has not finished")
+
     async def post(
         self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
     ) -> MessageRef:
+        self._ready()
         relates = outbound.in_thread(place.thread_id) if place.thread_id else None
         event_id = await self.sender.send_md(place.room_id, text, relates, key, kind)
         return MessageRef(place, event_id)
@@ -109,6 +116,7 @@ class MatrixAdapter:
     ) -> Place:
         """A root notice (the title, plain text) and the text as the first message of its
         thread."""
+        self._ready()
         root = await self.sender.send(place.room_id, outbound.thread_root(title), key + "r")
         await self.sender.send_md(place.room_id, text, outbound.in_thread(root), key + "t", kind)
         return Place(place.platform, place.community_id, place.room_id, thread_id=root)

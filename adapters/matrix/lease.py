@@ -1,5 +1,11 @@
 """One process syncs a Matrix account: its lease in the store (account_lease), taken before
-the first sync, renewed on the app's clock while syncing, released on a clean stop."""
+the first sync, renewed on the app's clock while syncing, released on a clean stop.
+
+A holder that provably died is taken over at once, so a restart after a crash answers
+within seconds (issue 22): on this host with its pid gone (companion.liveness), or any
+holder on this host when the store is SQLite, whose pid-file lock this process holds (so
+no other Companion runs on that file). A holder on another host is waited out.
+A database that goes away for a while does not end the sync: renewing waits for it."""
 
 from __future__ import annotations
 
@@ -9,7 +15,9 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from companion import liveness
 from companion.config import ConfigError
+from companion.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from companion.app import App
@@ -17,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=90)  # a dead holder's account is free after this
+STORE_WAIT = 2.0  # seconds between tries to renew while the database is away
 
 
 class AccountLease:
@@ -27,6 +36,7 @@ class AccountLease:
         self.user_id = user_id
         self.holder = app.scheduler.holder  # host:pid, as on the scheduler's claims
         self.lease = lease
+        self.sqlite = app.store.db.dialect == "sqlite"
         self._stop = asyncio.Event()
 
     async def take(self) -> None:
@@ -35,12 +45,24 @@ class AccountLease:
         if await self.repo.take(self.account, self.holder, now, now + self.lease):
             return
         current = await self.repo.holder(self.account)
+        if current is not None and self._dead(current.holder):
+            if await self.repo.take_from(
+                self.account, current.holder, self.holder, now + self.lease
+            ):
+                log.warning("took over %s from %s, which is no more", self.user_id, current.holder)
+                return
+            current = await self.repo.holder(self.account)
         other = current.holder if current else "another process"
         wait = max(0, int(((current.until - now) if current else self.lease).total_seconds()))
         raise ConfigError(
             f"Another Companion process ({other}) is syncing {self.user_id} on this database; "
             f"stop it, or wait {wait} s if it died, then start this one again."
         )
+
+    def _dead(self, holder: str) -> bool:
+        if self.sqlite and liveness.on_this_host(holder) and not liveness.is_me(holder):
+            return True  # the pid-file lock is ours: no other process runs on this file
+        return liveness.dead_here(holder)
 
     async def keep_while(self, work: Awaitable[None]) -> None:
         """Run ``work`` (the sync), renewing the lease every third of it; should the lease be
@@ -58,12 +80,27 @@ class AccountLease:
     async def _renew(self) -> None:
         while True:
             await self.clock.sleep_until(self.clock.now() + self.lease / 3, self._stop)
-            if not await self.repo.renew(self.account, self.holder, self.clock.now() + self.lease):
+            if not await self._renewed():
                 log.error("lost the lease on %s; stopping its sync", self.account)
                 raise ConfigError(
                     f"Another Companion process took over syncing {self.user_id}; this one "
                     "stopped so that nothing is answered twice."
                 )
 
+    async def _renewed(self) -> bool:
+        """Renew, waiting out a database that is away (the lease runs on meanwhile: should
+        another process take the account, the renewal then says so)."""
+        while True:
+            try:
+                return await self.repo.renew(
+                    self.account, self.holder, self.clock.now() + self.lease
+                )
+            except StoreUnavailable as error:
+                log.warning("cannot renew the lease on %s yet (%s)", self.account, error)
+                await asyncio.sleep(STORE_WAIT)
+
     async def release(self) -> None:
-        await self.repo.release(self.account, self.holder)
+        try:
+            await self.repo.release(self.account, self.holder)
+        except StoreUnavailable as error:  # it runs out by itself; a restart here takes it
+            log.warning("could not release the lease on %s (%s)", self.account, error)

@@ -12,7 +12,8 @@ import logging
 import time
 
 from companion.app import App
-from companion.events import Actor, Place
+from companion.dispatch import APOLOGY
+from companion.events import Actor, Kind, Place, Reply
 from companion.ports import PostError
 from companion_adapters.matrix import inbound, outbound
 from companion_adapters.matrix.direct import DirectRooms
@@ -41,9 +42,9 @@ class Replies:
             self.app.metrics.heartbeat(
                 inbound.PLATFORM, time.time() - command.origin_server_ts / 1000
             )
+        txn = outbound.txn_id("reply", command.event_id)
+        here = outbound.reply_to(command.event_id, command.thread_root)
         try:
-            txn = outbound.txn_id("reply", command.event_id)
-            here = outbound.reply_to(command.event_id, command.thread_root)
             own_direct = self.direct.is_with(command.room_id, command.sender)
             text = await self.app.anonymity.route(
                 command.line,
@@ -72,5 +73,10 @@ class Replies:
                 await self.sender.send_md(command.room_id, reply.text, here, txn, reply.kind)
         except PostError as error:
             log.warning("could not answer %s in %s: %s", command.event_id, command.room_id, error)
-        except Exception:
+        except Exception:  # the dispatcher apologises for its own; this was around it
             log.exception("answering %s in %s failed", command.event_id, command.room_id)
+            try:
+                apology = Reply(APOLOGY, kind=Kind.APOLOGY)
+                await self.sender.send_md(command.room_id, apology.text, here, txn, apology.kind)
+            except PostError as error:
+                log.warning("could not apologise in %s: %s", command.room_id, error)

@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from nio import AsyncClient, RoomSendResponse
 
 from companion.dispatch import APOLOGY
 from tests.adapters.matrix.chaos import (
@@ -26,8 +27,10 @@ from tests.adapters.matrix.chaos import (
     Chaos,
     Round,
     dump,
+    is_post,
     now_utc,
     tally,
+    top_level,
     write_config,
 )
 from tests.matrix_server.people import Person, fresh
@@ -115,6 +118,28 @@ async def test_a_restart_right_after_sigkill_answers_within_seconds(
     assert (result.once, result.lost, result.doubled) == (2, 0, 0), dump(chaos)
     assert result.answered_once == 2, dump(chaos)
     assert chaos.process.exits == []  # no start was refused
+
+    # The control: a post sent again under a new transaction id is counted twice.
+    again = AsyncClient(chaos.synapse.base_url, chaos.bot.user_id)
+    again.restore_login(chaos.bot.user_id, chaos.bot.device_id, chaos.bot.access_token)
+    try:
+        room = chaos.rooms[0]
+        [first] = [
+            e
+            for _, r, e in chaos.watcher.seen
+            if r == room
+            and is_post(e, chaos.bot.user_id)
+            and top_level(e)
+            and "Hello!" not in e["content"]["body"]
+        ]
+        sent = await again.room_send(room, "m.room.message", first["content"])
+        assert isinstance(sent, RoomSendResponse), sent
+    finally:
+        await again.close()
+    await chaos.watcher.until(lambda: chaos.posts(room)[0] == 2, 5)
+    control = Round("control")
+    tally(chaos, control, {r: (0, 0) for r in chaos.rooms}, [])
+    assert (control.once, control.doubled) == (1, 1)
 
 
 async def outage_round(chaos: Chaos, postgres: PostgresServer, result: Round) -> None:

@@ -110,3 +110,27 @@ async def test_a_server_restart_mid_command_costs_that_command_only(
     monkeypatch.setattr(MemberRepo, "journal", original)
     assert "I noticed who spoke first" in (await say(app, "journal", MEMBER)).text
     await app.close()
+
+
+async def test_a_server_away_is_one_typed_error_and_the_pool_comes_back(postgres, pg_url):
+    """Issue 22: whatever asyncpg raises while the server is down (refused, shutting down)
+    surfaces as StoreUnavailable, which callers wait on; once it is back, the same store
+    works again without being reopened."""
+    store = await Store.open(pg_url)
+    try:
+        await store.kv.set("k", "before")
+        assert await store.ping()
+        await asyncio.to_thread(postgres.stop_server)
+        try:
+            with pytest.raises(StoreUnavailable, match="unreachable"):
+                await store.kv.get("k")
+            with pytest.raises(StoreUnavailable):
+                async with store.unit_of_work() as uow:
+                    await uow.kv.set("k", "during")
+            assert not await store.ping()  # /healthz says 503 meanwhile
+        finally:
+            await asyncio.to_thread(postgres.boot)
+        assert await store.ping()
+        assert await store.kv.get("k") == "before"
+    finally:
+        await store.close()

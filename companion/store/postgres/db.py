@@ -71,6 +71,7 @@ def _lost_connection() -> tuple[type[BaseException], ...]:
         asyncpg.exceptions.AdminShutdownError,  # the server is shutting down or restarting
         asyncpg.exceptions.CannotConnectNowError,  # ... and not accepting connections yet
         OSError,  # refused, reset
+        TimeoutError,  # no answer within command_timeout (a server that is unreachable)
     )
 
 

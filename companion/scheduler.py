@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 IDLE_WAKE = timedelta(hours=6)  # a sanity wake-up when nothing is planned at all
 BATCH = 500
 LEASE = timedelta(seconds=60)  # how long a claim is this process's before another may take it
-STORE_WAIT = (timedelta(seconds=1), timedelta(seconds=30))  # the database away: first, most
+STORE_WAIT = (timedelta(seconds=1), timedelta(seconds=15))  # the database away: first, most
 
 
 def default_holder() -> str:
@@ -304,6 +304,10 @@ class Scheduler:
         while not self._stopping:
             self._wake.clear()
             try:
+                if away:
+                    # Back after an outage: what this process claimed and could not send or
+                    # mark then goes out now, with its keys, not once its claims run out.
+                    await self.recover()
                 await self.run_due()
                 earliest = await self.store.schedules.earliest_wake(
                     self.ports.platforms(), self._lease(self.clock.now())

@@ -188,7 +188,11 @@ class Delivery:
 
     async def _unexpected(self, job: Job, error: BaseException) -> None:
         """A send that failed outside its own error handling: retry it after the first
-        backoff; if even that cannot be written, it stays claimed and a restart retries it."""
+        backoff; if even that cannot be written, it stays claimed and a restart retries it
+        (or this process, once the database it lost is back: the scheduler's loop)."""
+        if isinstance(error, StoreUnavailable):  # no bug: the retry could not be written
+            log.warning("schedule %d: post left claimed, the database is away", job.row.id)
+            return
         log.error("schedule %d: sending failed unexpectedly", job.row.id, exc_info=error)
         if not isinstance(error, Exception):
             return

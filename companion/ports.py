@@ -60,6 +60,9 @@ class ChatPort(Protocol):
 
     ``kind`` says what the post is (a reflection, a prompt, a reminder, ...) so an adapter
     can present one kind its own way; the text is the same for every platform.
+
+    A post that cannot be made raises :class:`TransientFailure` or :class:`PermanentFailure`
+    (see each), which decide what happens to its schedule (companion.delivery).
     """
 
     async def post(

@@ -240,8 +240,14 @@ class Chaos:
             room = await self.member.room(self.bot.user_id, name=f"chaos {i}")
             self.rooms.append(room)
             self.planned[room] = []
-        for room in self.rooms:
-            await self.member.wait_for(notice_from(self.bot.user_id, room, "Hello!"), within=30)
+        # Only the watcher syncs the member's client (two syncs at once would see events
+        # twice): wait for the bot's hello in every room through it.
+        hello = notice_from(self.bot.user_id, "", "Hello!")
+
+        def greeted() -> bool:
+            return {r for _, r, e in self.watcher.seen if hello("", e)} >= set(self.rooms)
+
+        assert await self.watcher.until(greeted, 30), "the bot did not join every room"
 
     async def close(self) -> None:
         await self.process.stop()

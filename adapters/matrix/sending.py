@@ -106,6 +106,7 @@ class Sender:
         the answer or the refusal (a 4xx error); raises TransientFailure if it never got either."""
         delay = BACKOFF_FIRST
         trouble = ""
+        limited: float | None = None  # the homeserver's last retry_after, in seconds
         for attempt in range(1, SEND_ATTEMPTS + 1):
             wait = delay
             try:
@@ -119,7 +120,8 @@ class Sender:
                 status = http_status(response)
                 trouble = problem(response)
                 if is_rate_limited(response):
-                    wait = min((response.retry_after_ms or 1000) / 1000, MAX_RETRY_AFTER)
+                    limited = (response.retry_after_ms or 1000) / 1000
+                    wait = min(limited, MAX_RETRY_AFTER)
                 elif status is None or status >= 500:
                     delay *= 2
                 else:
@@ -127,4 +129,6 @@ class Sender:
             if attempt < SEND_ATTEMPTS:
                 log.warning("%s failed (%s); again in %.2f s", what, trouble, wait)
                 await asyncio.sleep(wait)
-        raise TransientFailure(f"{what} failed {SEND_ATTEMPTS} times ({trouble})")
+        raise TransientFailure(
+            f"{what} failed {SEND_ATTEMPTS} times ({trouble})", retry_after=limited
+        )

@@ -20,6 +20,7 @@ from types import TracebackType
 
 from companion import content as content_module
 from companion import platforms
+from companion.accounts import AccountLease
 from companion.anonymity import AnonymousRouting
 from companion.commands import Feature, Registry
 from companion.config import Settings, WebSettings, secret
@@ -52,7 +53,6 @@ from companion.ports import ChatPort, Clock, Ports, Shards, SystemClock
 from companion.scheduler import Scheduler
 from companion.store import Store
 from companion.store.kv import KeyValueRepo
-from companion.store.leases import AccountLeaseRepo
 
 Stop = Callable[[], Awaitable[None]]
 
@@ -160,13 +160,16 @@ class AppGateway:
     def health(self) -> Metrics:
         return self._app.metrics
 
-    @property
-    def account_leases(self) -> AccountLeaseRepo:
-        return self._app.store.account_leases
-
-    @property
-    def holder(self) -> str:
-        return self._app.scheduler.holder
+    def account_lease(self, account: str, name: str) -> AccountLease:
+        app = self._app
+        return AccountLease(
+            app.store.account_leases,
+            app.clock,
+            app.scheduler.holder,
+            account,
+            name,
+            sqlite=app.store.db.dialect == "sqlite",
+        )
 
     def member_hash(self, scope: str, member_id: str) -> str:
         return self._app.hasher(scope, member_id)

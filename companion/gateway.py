@@ -13,15 +13,15 @@ The web dashboard reads more (sessions, schedules, clubs, prompts, the queue) an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from companion.commands import Registry
 from companion.config import Settings
 from companion.events import Actor, Invocation, Place, Reply
 from companion.ports import ChatPort, Clock, Shards
+from companion.store.base import StoreUnavailable as StoreUnavailable  # for surfaces
 
 if TYPE_CHECKING:
     from companion.content import Content
@@ -49,24 +49,17 @@ class KeyValue(Protocol):
     async def set(self, key: str, value: str) -> None: ...
 
 
-class LeaseHolder(Protocol):
-    @property
-    def holder(self) -> str: ...
+class AccountLease(Protocol):
+    """One process per platform account (companion.accounts): taken before serving (a holder
+    that provably died is taken over at once), renewed while ``work`` runs, released after."""
 
-    @property
-    def until(self) -> datetime: ...
+    async def take(self) -> None:
+        """Hold the account, or raise ConfigError naming the process that serves it."""
+        ...
 
+    async def keep_while(self, work: Awaitable[None]) -> None: ...
 
-class AccountLeases(Protocol):
-    """One process per platform account: a lease in the shared store."""
-
-    async def take(self, account: str, holder: str, now: datetime, until: datetime) -> bool: ...
-
-    async def renew(self, account: str, holder: str, until: datetime) -> bool: ...
-
-    async def release(self, account: str, holder: str) -> None: ...
-
-    async def holder(self, account: str) -> LeaseHolder | None: ...
+    async def release(self) -> None: ...
 
 
 class HealthReporter(Protocol):
@@ -99,12 +92,9 @@ class Gateway(Protocol):
     @property
     def health(self) -> HealthReporter: ...
 
-    @property
-    def account_leases(self) -> AccountLeases: ...
-
-    @property
-    def holder(self) -> str:
-        """This process (host:pid), as it holds leases and claims."""
+    def account_lease(self, account: str, name: str) -> AccountLease:
+        """The lease on one platform account (``"matrix:@bot:example.org"``), ``name`` as
+        messages should call it."""
         ...
 
     def member_hash(self, scope: str, member_id: str) -> str:

@@ -62,13 +62,18 @@ class MetricsConfig:
 
 
 def health(
-    metrics: Metrics, scheduler: Scheduler, expected: tuple[str, ...], stale: float
+    metrics: Metrics,
+    scheduler: Scheduler,
+    expected: tuple[str, ...],
+    stale: float,
+    store: bool = True,
 ) -> tuple[bool, dict[str, Any]]:
-    """Healthy: the scheduler runs, and every expected adapter is connected and heard from."""
+    """Healthy: the scheduler runs, the database answers (``store``), and every expected
+    adapter is connected and heard from."""
     metrics.refresh()
     seen = {a.platform: a for a in metrics.adapters()}
     adapters: dict[str, Any] = {}
-    healthy = scheduler.running
+    healthy = scheduler.running and store
     for platform in expected:
         state = seen.get(platform)
         connected = state is not None and state.connected
@@ -81,7 +86,8 @@ def health(
             "ok": connected and fresh,
         }
     status = "ok" if healthy else "unhealthy"
-    return healthy, {"status": status, "scheduler": scheduler.running, "adapters": adapters}
+    body = {"status": status, "scheduler": scheduler.running, "store": store, "adapters": adapters}
+    return healthy, body
 
 
 class HealthServer:
@@ -147,7 +153,11 @@ class HealthServer:
         from aiohttp import web
 
         healthy, body = health(
-            self.metrics, self.scheduler, self.expected, self.config.stale_after_seconds
+            self.metrics,
+            self.scheduler,
+            self.expected,
+            self.config.stale_after_seconds,
+            await self.scheduler.store.ping(),  # a PostgreSQL server away: 503 meanwhile
         )
         return web.Response(
             text=json.dumps(body) + "\n",

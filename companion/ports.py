@@ -30,7 +30,9 @@ from companion.events import Actor, Kind, MessageRef, Place
 
 
 class PostError(Exception):
-    """An adapter could not deliver a scheduled post (room gone, no permission, ...).
+    """An adapter could not deliver a post. Ports raise one of the two kinds below, which
+    say what the scheduler does next (companion.delivery); a bare PostError is a failure the
+    port could not classify: retried with backoff a few times, then its schedule paused.
 
     ``permanent`` tells the scheduler not to bother retrying.
     """
@@ -38,6 +40,26 @@ class PostError(Exception):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class TransientFailure(PostError):
+    """It may well work later: the network, a 5xx, a rate limit (``retry_after`` seconds,
+    when the platform said), a room the client has not synced yet, the database away.
+    Retried with backoff while the occurrence is within its grace; the schedule stays on."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, permanent=False)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(PostError):
+    """The platform said the bot may not post there (forbidden, removed, the channel or room
+    unknown once the client is in sync): the schedule is paused with ``reason`` and the
+    moderators are told once."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=True)
+        self.reason = reason
 
 
 class ChatPort(Protocol):
@@ -51,6 +73,9 @@ class ChatPort(Protocol):
 
     ``kind`` says what the post is (a reflection, a prompt, a reminder, ...) so an adapter
     can present one kind its own way; the text is the same for every platform.
+
+    A post that cannot be made raises :class:`TransientFailure` or :class:`PermanentFailure`
+    (see each), which decide what happens to its schedule (companion.delivery).
     """
 
     async def post(

@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from companion import liveness
 from companion.commands import UserError
 from companion.delivery import (
     BACKOFF,
@@ -31,7 +32,7 @@ from companion.events import Place
 from companion.metrics import Metrics
 from companion.ports import Clock, Ports
 from companion.recurrence import Recurrence
-from companion.store import Repositories, Store
+from companion.store import Repositories, Store, StoreUnavailable
 from companion.store.schedules import Claim, Lease, NewSchedule, ScheduleRow, Skip, iso
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ IDLE_WAKE = timedelta(hours=6)  # a sanity wake-up when nothing is planned at al
 BATCH = 500
 LEASE = timedelta(seconds=60)  # how long a claim is this process's before another may take it
 PASSED = "That time has already passed; pick a time in the future."
+STORE_WAIT = (timedelta(seconds=1), timedelta(seconds=15))  # the database away: first, most
 
 
 def default_holder() -> str:
@@ -93,7 +95,7 @@ class Scheduler:
         self.lease = lease
         self.ports = ports if ports is not None else Ports()  # the app's; it wakes us on changes
         self.ports.on_change(self.wake)
-        self.delivery = Delivery(store, self.ports, clock, self.metrics, backoff)
+        self.delivery = Delivery(store, self.ports, clock, self.metrics, backoff, grace=grace)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -118,7 +120,8 @@ class Scheduler:
     async def recover(self) -> int:
         """Occurrences claimed by a process that stopped before marking them: send again
         with the same key (the platform drops a duplicate), or skip them past grace."""
-        recovered = await self.store.schedules.recover_claimed(self.clock.now(), self.holder)
+        dead = [h for h in await self.store.schedules.claim_holders() if liveness.dead_here(h)]
+        recovered = await self.store.schedules.recover_claimed(self.clock.now(), self.holder, dead)
         if recovered:
             log.warning("%d scheduled post(s) were claimed before a stop; retrying", recovered)
         return recovered
@@ -293,13 +296,25 @@ class Scheduler:
 
     async def _loop(self) -> None:
         self._stopping = False
+        away = timedelta(0)  # how long to wait for a database that is away, doubling
         while not self._stopping:
             self._wake.clear()
             try:
+                if away:
+                    # Back after an outage: what this process claimed and could not send or
+                    # mark then goes out now, with its keys, not once its claims run out.
+                    await self.recover()
                 await self.run_due()
                 earliest = await self.store.schedules.earliest_wake(
                     self.ports.platforms(), self._lease(self.clock.now())
                 )
+                away = timedelta(0)
+            except StoreUnavailable as error:
+                # Wait and resume (issue 22): what was claimed is marked or resent with its
+                # key once the database is back; nothing due meanwhile is lost.
+                away = min(max(away * 2, STORE_WAIT[0]), STORE_WAIT[1])
+                log.warning("the database is away (%s); trying again in %s", error, away)
+                earliest = iso(self.clock.now() + away)
             except Exception:
                 log.exception("scheduler pass failed; trying again in a minute")
                 earliest = iso(self.clock.now() + timedelta(minutes=1))

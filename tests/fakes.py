@@ -18,6 +18,7 @@ class FakeClock:
             raise ValueError("start must be timezone-aware")
         self._now = start
         self._tick = asyncio.Event()
+        self.sleeping = 0  # tasks waiting on this clock now (a test moves it when they are)
 
     def now(self) -> datetime:
         return self._now
@@ -31,12 +32,18 @@ class FakeClock:
         self.set(self._now + delta)
 
     async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
-        while self._now < when and not wake.is_set():
-            tick = asyncio.ensure_future(self._tick.wait())
-            woken = asyncio.ensure_future(wake.wait())
-            _, pending = await asyncio.wait({tick, woken}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
+        self.sleeping += 1
+        try:
+            while self._now < when and not wake.is_set():
+                tick = asyncio.ensure_future(self._tick.wait())
+                woken = asyncio.ensure_future(wake.wait())
+                _, pending = await asyncio.wait(
+                    {tick, woken}, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in pending:
+                    task.cancel()
+        finally:
+            self.sleeping -= 1
 
 
 @dataclass(slots=True)

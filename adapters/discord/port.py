@@ -3,7 +3,7 @@ dashboard's ModeratorCheck, over the adapter's discord.py client.
 
 Every message goes out with no mentions allowed and embeds suppressed, in parts of at most
 2,000 characters, each with a nonce made from the occurrence's key, so a retry after a
-crash cannot post twice. discord.py's errors become the scheduler's PostError.
+crash cannot post twice. discord.py's errors become the scheduler's Transient/PermanentFailure.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import aiohttp
 import discord
 
 from companion.events import Kind, MessageRef, Place
-from companion.ports import PostError
+from companion.ports import PermanentFailure, TransientFailure
 from companion_adapters.discord.moderators import ModeratorLookup
 from companion_adapters.discord.render import (
     part_nonce,
@@ -98,10 +98,9 @@ class DiscordPort:
                     )
                 return Place(place.platform, place.community_id, place.room_id, str(post.thread.id))
             if not isinstance(channel, discord.TextChannel):
-                raise PostError(
+                raise PermanentFailure(
                     f"channel {channel_id} is a {type(channel).__name__}: threads need a text "
-                    "or forum channel",
-                    permanent=True,
+                    "or forum channel"
                 )
             first_message = await channel.send(
                 starter(title),
@@ -197,7 +196,7 @@ class DiscordPort:
 
     def _check_open(self) -> None:
         if self.client.is_closed() or self.client.user is None:
-            raise PostError("the Discord connection is not open")
+            raise TransientFailure("the Discord connection is not open")
 
 
 def fallback_tag(forum: discord.ForumChannel) -> discord.ForumTag | None:
@@ -213,12 +212,19 @@ def _guild_id(place: Place) -> int | None:
 
 @contextlib.contextmanager
 def post_errors(what: str) -> Iterator[None]:
-    """discord.py's errors as the scheduler's: Forbidden and NotFound will not get better."""
+    """discord.py's errors as the scheduler's (companion.ports): Forbidden, NotFound and any
+    other 4xx will not get better (permanent); a rate limit discord.py gave up on, a 5xx
+    or the network may (transient)."""
     try:
         yield
     except (discord.Forbidden, discord.NotFound) as error:
-        raise PostError(f"{what}: {error.text or error}", permanent=True) from error
+        raise PermanentFailure(f"{what}: {error.text or error}") from error
     except discord.HTTPException as error:
-        raise PostError(f"{what}: {error}") from error
+        if error.status == 429:
+            after = getattr(error, "retry_after", None)
+            raise TransientFailure(f"{what}: {error}", retry_after=after) from error
+        if 400 <= error.status < 500:
+            raise PermanentFailure(f"{what}: {error.text or error}") from error
+        raise TransientFailure(f"{what}: {error}") from error
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
-        raise PostError(f"{what}: {error!r}") from error
+        raise TransientFailure(f"{what}: {error!r}") from error

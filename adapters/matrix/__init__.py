@@ -14,7 +14,7 @@ Importing this package does not import matrix-nio; :func:`run` does. Where thing
 - ``client.py``      matrix-nio's client, and reading its answers
 - ``inbound.py``, ``outbound.py``, ``rooms.py``  pure: event -> command, text -> notices,
   a room's state and power levels
-- ``crypto.py``      encrypted rooms; ``lease.py`` one process per account;
+- ``crypto.py``      encrypted rooms (one process per account: ``Gateway.account_lease``);
   ``settings.py`` the ``[matrix]`` section; ``doctor.py`` its checks; ``platform.py``
   its entry in the platform registry
 """
@@ -31,20 +31,27 @@ __all__ = ["run"]
 
 
 async def run(gateway: Gateway, settings: Settings) -> None:
-    """Connect the bot account of ``[matrix]``, attach its port to the gateway, then sync until
-    cancelled. Bad settings, a missing or refused token, or another process syncing the same
+    """Connect the bot account of ``[matrix]``, sync until cancelled, and attach its port to
+    the gateway once the first sync has loaded the rooms (the scheduler starts then, if it has
+    not). Bad settings, a missing or refused token, or another live process syncing the same
     account (its lease in the store) raise ConfigError before any sync."""
     from companion_adapters.matrix.adapter import MatrixAdapter
-    from companion_adapters.matrix.lease import AccountLease
     from companion_adapters.matrix.settings import MatrixConfig
 
     config = MatrixConfig.from_section(settings.section("matrix"))
     adapter = MatrixAdapter(gateway, config)
-    lease = AccountLease(gateway, config.user_id)
+    lease = gateway.account_lease(f"matrix:{config.user_id}", config.user_id)
+
+    async def first_sync() -> None:
+        # The port (so the scheduler's posts) only once the first sync has loaded the rooms:
+        # matrix-nio with encryption refuses to send to a room it has not synced.
+        adapter.sender.synced = True
+        await gateway.attach("matrix", adapter)
+
+    adapter.sync.on_first_sync = first_sync
     try:
         await lease.take()
         await adapter.login()
-        await gateway.attach("matrix", adapter)
         await lease.keep_while(adapter.sync_forever())
     finally:
         gateway.health.adapter_up("matrix", False)

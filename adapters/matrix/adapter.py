@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from companion.events import Actor, Kind, MessageRef, Place
 from companion.gateway import Gateway
-from companion.ports import Community
+from companion.ports import Community, TransientFailure
 from companion_adapters.matrix import crypto, inbound, outbound
 from companion_adapters.matrix.client import new_client
 from companion_adapters.matrix.direct import DirectRooms
@@ -99,9 +99,15 @@ class MatrixAdapter:
 
     # --- ChatPort, Threads, PrivateMessages -----------------------------------------------
 
+    def _ready(self) -> None:
+        """Sending to a room needs it synced (matrix-nio with encryption refuses otherwise)."""
+        if not self.sync.synced.is_set():
+            raise TransientFailure("the first sync with the homeserver has not finished")
+
     async def post(
         self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
     ) -> MessageRef:
+        self._ready()
         relates = outbound.in_thread(place.thread_id) if place.thread_id else None
         event_id = await self.sender.send_md(place.room_id, text, relates, key, kind)
         return MessageRef(place, event_id)
@@ -111,6 +117,7 @@ class MatrixAdapter:
     ) -> Place:
         """A root notice (the title, plain text) and the text as the first message of its
         thread."""
+        self._ready()
         root = await self.sender.send(place.room_id, outbound.thread_root(title), key + "r")
         await self.sender.send_md(place.room_id, text, outbound.in_thread(root), key + "t", kind)
         return Place(place.platform, place.community_id, place.room_id, thread_id=root)

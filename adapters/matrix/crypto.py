@@ -22,7 +22,7 @@ import aiohttp
 from nio import AsyncClient, ErrorResponse, LocalProtocolError, MatrixRoom
 
 from companion.config import ConfigError, Settings
-from companion.ports import PostError
+from companion.ports import TransientFailure
 from companion_adapters.matrix import outbound
 from companion_adapters.matrix.settings import MatrixConfig
 
@@ -203,7 +203,9 @@ class Crypto:
             try:
                 await asyncio.wait_for(self.synced.wait(), FIRST_SYNC_PATIENCE)
             except TimeoutError:
-                raise PostError("the first sync with the homeserver has not finished") from None
+                raise TransientFailure(
+                    "the first sync with the homeserver has not finished"
+                ) from None
         self.before_send(room_id)
         return self.ignore_unverified
 

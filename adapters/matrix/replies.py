@@ -46,9 +46,9 @@ class Replies:
             self.gateway.health.heartbeat(
                 inbound.PLATFORM, time.time() - command.origin_server_ts / 1000
             )
+        txn = outbound.txn_id("reply", command.event_id)
+        here = outbound.reply_to(command.event_id, command.thread_root)
         try:
-            txn = outbound.txn_id("reply", command.event_id)
-            here = outbound.reply_to(command.event_id, command.thread_root)
             own_direct = self.direct.is_with(command.room_id, command.sender)
             seen = SeenByRoom(self.config.command_prefix, self.me, own_direct)
             reply = await self.gateway.handle_text(command.line, actor, place, seen_by_room=seen)

@@ -3,7 +3,10 @@
 Owns: retrying a request while rate limited (after ``retry_after_ms``), unreachable or
 failing with 5xx (backing off), at most SEND_ATTEMPTS times; sending one event with a
 transaction id, so a retry posts nothing twice; a Reply's text as one or more notices;
-leaving a room. A refusal (4xx) is final and raised as a permanent PostError.
+leaving a room. What goes wrong is classified for the scheduler (companion.ports): a
+refusal (4xx: forbidden, not in the room) is a PermanentFailure; the homeserver unreachable,
+failing or rate limiting past SEND_ATTEMPTS, or a room the client has not synced yet, a
+TransientFailure.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from nio import ErrorResponse, LocalProtocolError, RoomSendResponse
 from nio.exceptions import OlmUnverifiedDeviceError
 
 from companion.events import Kind
-from companion.ports import PostError
+from companion.ports import PermanentFailure, TransientFailure
 from companion_adapters.matrix import outbound
 from companion_adapters.matrix.client import (
     BACKOFF_FIRST,
@@ -46,6 +49,7 @@ class Sender:
         self.rooms = rooms  # the adapter's, as last synced: is a room encrypted?
         self.crypto = crypto
         self.closed = False
+        self.synced = False  # the first sync has loaded the rooms (the adapter sets it)
 
     async def send_md(
         self,
@@ -64,14 +68,12 @@ class Sender:
 
     async def send(self, room_id: str, content: dict[str, Any], txn: str) -> str:
         """One event with a transaction id (a retry posts nothing twice); a refusal is
-        permanent. Returns the event id or raises PostError."""
+        permanent. Returns the event id or raises a PostError (classified, above)."""
         if self.closed:
-            raise PostError("the Matrix connection is closed")
+            raise TransientFailure("the Matrix connection is closed")
         room = self.rooms.get(room_id)
         if room is not None and room.encrypted and self.crypto is None:
-            raise PostError(
-                f"{room_id} is end-to-end encrypted, which I don't support yet", permanent=True
-            )
+            raise PermanentFailure(f"{room_id} is end-to-end encrypted, which I don't support yet")
         send: dict[str, Any] = {"tx_id": txn}
         if self.crypto is not None:
             send["ignore_unverified_devices"] = await self.crypto.ready(room_id)
@@ -82,12 +84,16 @@ class Sender:
             )
         except OlmUnverifiedDeviceError as error:
             why = f'an unverified device is there (unverified_devices = "refuse"): {error}'
-            raise PostError(f"not sending to {room_id}: {why}", permanent=True) from None
+            raise PermanentFailure(f"not sending to {room_id}: {why}") from None
         except LocalProtocolError as error:
-            raise PostError(f"not sending to {room_id}: {error}", permanent=True) from None
+            # matrix-nio with encryption knows only the rooms it has synced: before the first
+            # sync that is no refusal (issue 22: it paused schedules after a restart).
+            if not self.synced or room_id in self.rooms:
+                raise TransientFailure(f"not sending to {room_id} yet: {error}") from None
+            raise PermanentFailure(f"I am not in {room_id} ({error})") from None
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)
-        raise PostError(f"{room_id} refused the message ({problem(response)})", permanent=True)
+        raise PermanentFailure(f"{room_id} refused the message ({problem(response)})")
 
     async def leave(self, room_id: str) -> None:
         response = await self.request(lambda: self.client.room_leave(room_id), f"leaving {room_id}")
@@ -97,9 +103,10 @@ class Sender:
     async def request(self, call: Callable[[], Awaitable[T]], what: str) -> T:
         """One homeserver request, tried again while rate limited (after ``retry_after_ms``),
         unreachable or failing with 5xx (backing off), at most SEND_ATTEMPTS times. Returns
-        the answer or the refusal (a 4xx error); raises PostError if it never got either."""
+        the answer or the refusal (a 4xx error); raises TransientFailure if it never got either."""
         delay = BACKOFF_FIRST
         trouble = ""
+        limited: float | None = None  # the homeserver's last retry_after, in seconds
         for attempt in range(1, SEND_ATTEMPTS + 1):
             wait = delay
             try:
@@ -113,7 +120,8 @@ class Sender:
                 status = http_status(response)
                 trouble = problem(response)
                 if is_rate_limited(response):
-                    wait = min((response.retry_after_ms or 1000) / 1000, MAX_RETRY_AFTER)
+                    limited = (response.retry_after_ms or 1000) / 1000
+                    wait = min(limited, MAX_RETRY_AFTER)
                 elif status is None or status >= 500:
                     delay *= 2
                 else:
@@ -121,4 +129,6 @@ class Sender:
             if attempt < SEND_ATTEMPTS:
                 log.warning("%s failed (%s); again in %.2f s", what, trouble, wait)
                 await asyncio.sleep(wait)
-        raise PostError(f"{what} failed {SEND_ATTEMPTS} times ({trouble})")
+        raise TransientFailure(
+            f"{what} failed {SEND_ATTEMPTS} times ({trouble})", retry_after=limited
+        )

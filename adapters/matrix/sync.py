@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nio import ErrorResponse, SyncResponse
 
-from companion.gateway import Gateway
+from companion.gateway import Gateway, StoreUnavailable
 from companion_adapters.matrix import crypto, inbound
 from companion_adapters.matrix.client import (
     BACKOFF_FIRST,
@@ -92,6 +93,10 @@ class SyncLoop:
         self.syncs = 0
         self.failures_in_a_row = 0
         self.synced = asyncio.Event()
+        # Called once, after the first sync has loaded the rooms (the adapter attaches its
+        # port then: matrix-nio cannot send to a room it has not synced).
+        self.on_first_sync: Callable[[], Awaitable[None]] | None = None
+        self._unsaved: str | None = None  # a token the database was away to take
 
     async def forever(self) -> None:
         """Sync until cancelled. The token is saved after each sync, once its events are
@@ -126,11 +131,28 @@ class SyncLoop:
             await self.timeline.handle(response, answer=answer)
             answer, full_state = True, False
             if response.next_batch and response.next_batch != token:
-                token = response.next_batch
-                await self.gateway.kv.set(self._token_key, token)
+                token = self._unsaved = response.next_batch
+            await self._save_token()
             self.syncs += 1
             self.gateway.health.heartbeat(inbound.PLATFORM)
-            self.synced.set()
+            if not self.synced.is_set():
+                self.synced.set()
+                if self.on_first_sync is not None:
+                    await self.on_first_sync()
+
+    async def _save_token(self) -> None:
+        """Save the newest token; with the database away, keep it and try after the next
+        sync (the loop goes on: issue 22, a PostgreSQL restart ended the process here).
+        A crash meanwhile resumes from the older token: the commands since are seen again,
+        and their replies carry the same transaction ids, so none is answered twice."""
+        if self._unsaved is None:
+            return
+        try:
+            await self.gateway.kv.set(self._token_key, self._unsaved)
+        except StoreUnavailable as error:
+            log.warning("could not save the sync token yet (%s); trying after the next", error)
+            return
+        self._unsaved = None
 
     @staticmethod
     def _bad_token(response: ErrorResponse, token: str | None) -> bool:

@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from companion.store.base import Db
+from companion.store.base import Db, StoreUnavailable
 from companion.store.bookclubs import BookClubRepo
 from companion.store.challenges import ChallengeRepo
 from companion.store.communities import CommunityRepo
@@ -101,10 +101,16 @@ class Store(Repositories):
     async def close(self) -> None:
         await self.db.close()
 
+    async def ping(self) -> bool:
+        """Whether the database answers now (a PostgreSQL server may be away: /healthz);
+        a SQLite file is always there."""
+        ping = getattr(self.db, "ping", None)
+        return True if ping is None else bool(await ping())
+
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         async with self.db.unit() as bound:
             yield UnitOfWork(bound)
 
 
-__all__ = ["Database", "Repositories", "Store", "UnitOfWork"]
+__all__ = ["Database", "Repositories", "Store", "StoreUnavailable", "UnitOfWork"]

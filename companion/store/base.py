@@ -12,6 +12,14 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+
+class StoreUnavailable(RuntimeError):
+    """The database server cannot be reached (stopped, restarting, the network); the message
+    says which and why. Every lost connection surfaces as this one type, so callers can wait
+    and try again (the scheduler, the sync token) or apologise (a command), whatever the
+    driver raised underneath."""
+
+
 Row = Any  # a sqlite3 row or an asyncpg Record: both index and unpack like a tuple
 
 

@@ -236,6 +236,16 @@ class ContributionRepo:
                 )
         return changed
 
+    async def note(
+        self, community_id: str, actor_id: str, action: str, target: str, detail: str, at: datetime
+    ) -> None:
+        """One line in the audit log that no review made (the bot paused a schedule)."""
+        await self.db.execute(
+            "INSERT INTO audit (community_id, actor_id, action, target, detail, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (community_id, actor_id, action, target, detail, iso(at)),
+        )
+
     async def audit(self, community_id: str, limit: int = 30) -> list[AuditRow]:
         rows = await self.db.fetchall(
             "SELECT actor_id, action, target, detail, at FROM audit WHERE community_id = ? "

@@ -37,6 +37,15 @@ class AccountLeaseRepo:
         )
         return row is not None
 
+    async def take_from(self, account: str, dead: str, holder: str, until: datetime) -> bool:
+        """Take ``account`` over from ``dead`` (a holder known to have died), if it still
+        holds it; False when another took it meanwhile."""
+        changed = await self.db.execute(
+            "UPDATE account_lease SET holder = ?, lease_until = ? WHERE account = ? AND holder = ?",
+            (holder, iso(until), account, dead),
+        )
+        return changed > 0
+
     async def renew(self, account: str, holder: str, until: datetime) -> bool:
         """Extend ``holder``'s lease to ``until``; False when it is no longer theirs."""
         changed = await self.db.execute(

@@ -352,19 +352,30 @@ class ScheduleRepo:
         )
         return row[0] if row and row[0] else None
 
-    async def recover_claimed(self, now: datetime, holder: str) -> int:
+    async def recover_claimed(self, now: datetime, holder: str, dead: Sequence[str] = ()) -> int:
         """Claims a stopped process left behind, freed to be sent again now.
 
         SQLite serves one process, so every claim in the file is a stopped one's. On
-        PostgreSQL only this process's own earlier claims are known dead (same holder);
-        the others' are taken over when their lease runs out.
+        PostgreSQL only this process's own earlier claims and those of the ``dead`` holders
+        (processes on this host that no longer run) are known dead; the others' are taken
+        over when their lease runs out.
         """
-        mine = "" if self.db.dialect == "sqlite" else " AND claimed_by = ?"
+        holders = [holder, *dead]
+        marks = ", ".join("?" for _ in holders)
+        mine = "" if self.db.dialect == "sqlite" else f" AND claimed_by IN ({marks})"
         return await self.db.execute(
             "UPDATE occurrence SET lease_until = ?, detail = 'recovered after a restart' "  # noqa: S608
             f"WHERE state = 'claimed' AND retry_at IS NULL{mine}",
-            (iso(now), *(() if not mine else (holder,))),
+            (iso(now), *(() if not mine else holders)),
         )
+
+    async def claim_holders(self) -> list[str]:
+        """Who holds the claims not yet sent (host:pid each)."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT claimed_by FROM occurrence "
+            "WHERE state = 'claimed' AND claimed_by IS NOT NULL"
+        )
+        return [str(row[0]) for row in rows]
 
     async def mark_sent(self, keys: Sequence[str], now: datetime) -> None:
         if not keys:

@@ -4,8 +4,14 @@ an account; another may take it only once the lease ran out or was released."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 from datetime import timedelta
 
+import pytest
+
+from companion import liveness
+from companion.config import ConfigError
 from tests.conftest import AppFactory
 from tests.fakes import FakeClock
 
@@ -72,3 +78,45 @@ async def test_two_stores_racing_for_a_free_account_one_wins(
     assert sorted(won) == [False, False, False, True]
     held = await first.store.account_leases.holder(ACCOUNT)
     assert held is not None and held.holder == f"host:{won.index(True)}"
+
+
+async def test_a_holder_that_died_on_this_host_is_taken_over_at_once(
+    make_app: AppFactory, clock: FakeClock
+) -> None:
+    """Issue 22: a restart after a crash need not wait the 90 s out when the holder is
+    provably dead; a holder on another host, or alive here, is still waited out."""
+    app = await make_app()
+    leases = app.store.account_leases
+    now = clock.now()
+    here = socket.gethostname()
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await child.wait()  # ended and reaped: its pid is gone
+    dead = f"{here}:{child.pid}"
+    assert await leases.take(ACCOUNT, dead, now, now + LEASE)
+
+    lease = app.gateway.account_lease(ACCOUNT, "@bot:localhost")
+    await lease.take()  # at once, not after 90 s
+    held = await leases.holder(ACCOUNT)
+    assert held is not None and held.holder == app.scheduler.holder
+    assert liveness.dead_here(dead) and not liveness.dead_here(app.scheduler.holder)
+
+    await lease.release()
+    assert await leases.take(ACCOUNT, "another-host:1", now, now + LEASE)
+    with pytest.raises(ConfigError, match="another-host:1"):
+        await lease.take()
+    await leases.release(ACCOUNT, "another-host:1")
+
+    sleeper = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(30)"
+    )
+    try:
+        alive = f"{here}:{sleeper.pid}"
+        assert await leases.take(ACCOUNT, alive, now, now + LEASE)
+        if app.store.db.dialect == "postgresql":  # several processes may share the database
+            with pytest.raises(ConfigError, match=alive):
+                await lease.take()
+        else:  # the pid-file lock is this process's: no other runs on this SQLite file
+            await lease.take()
+    finally:
+        sleeper.kill()
+        await sleeper.wait()

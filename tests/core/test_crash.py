@@ -55,3 +55,25 @@ async def test_a_killed_process_neither_loses_nor_doubles_a_post(
     again = await make_app()
     [done] = await again.store.schedules.occurrences(1)
     assert done.state == "sent" and done.attempts == 2
+
+
+async def test_a_claim_of_a_process_killed_on_this_host_is_sent_again_at_once(
+    make_app, store_target, tmp_path
+):
+    """Its pid is gone, so its claim is known dead (issue 22): the next process sends it a
+    second later, not once the 60 s lease ran out; still once, with the same key."""
+    app = await make_app()
+    await say(app, "schedule reflection 13:00", MODERATOR)
+    await app.close()
+    journal = tmp_path / "journal.jsonl"
+    journal.touch()
+
+    assert worker(store_target, journal, "2026-03-02T13:00:05+00:00", "kill-before-send") == (
+        -signal.SIGKILL
+    )
+    assert worker(store_target, journal, "2026-03-02T13:00:06+00:00", "normal") == 0
+    posts = [json.loads(line) for line in journal.read_text().splitlines()]
+    again = await make_app()
+    [done] = await again.store.schedules.occurrences(1)
+    assert [p["key"] for p in posts] == [done.key]
+    assert done.state == "sent" and done.attempts == 2

@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from companion.app import build
 from companion.config import ConfigError, Settings
 from companion.dispatch import APOLOGY
+from companion.events import Kind, Place
 from companion.platforms import load_settings
+from companion.ports import TransientFailure
 from companion.store import Store
 from companion.store.members import MemberRepo
 from companion.store.postgres.db import StoreUnavailable, migrations
-from tests.conftest import MEMBER, say
+from tests.conftest import MEMBER, MODERATOR, say
+from tests.fakes import RecordingPort
 from tests.pg_server.server import PASSWORD_USER, PostgresServer
 
 
@@ -111,3 +116,83 @@ async def test_a_server_restart_mid_command_costs_that_command_only(
     monkeypatch.setattr(MemberRepo, "journal", original)
     assert "I noticed who spoke first" in (await say(app, "journal", MEMBER)).text
     await app.close()
+
+
+async def test_a_server_away_is_one_typed_error_and_the_pool_comes_back(postgres, pg_url):
+    """Issue 22: whatever asyncpg raises while the server is down (refused, shutting down)
+    surfaces as StoreUnavailable, which callers wait on; once it is back, the same store
+    works again without being reopened."""
+    store = await Store.open(pg_url)
+    try:
+        await store.kv.set("k", "before")
+        assert await store.ping()
+        await asyncio.to_thread(postgres.stop_server)
+        try:
+            with pytest.raises(StoreUnavailable, match="unreachable"):
+                await store.kv.get("k")
+            with pytest.raises(StoreUnavailable):
+                async with store.unit_of_work() as uow:
+                    await uow.kv.set("k", "during")
+            assert not await store.ping()  # /healthz says 503 meanwhile
+        finally:
+            await asyncio.to_thread(postgres.boot)
+        assert await store.ping()
+        assert await store.kv.get("k") == "before"
+    finally:
+        await store.close()
+
+
+class StoppingPort(RecordingPort):
+    """Its first post stops the database server, then fails for now (transient)."""
+
+    postgres: PostgresServer | None = None
+
+    async def post(self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER) -> Any:
+        if self.postgres is not None:
+            server, self.postgres = self.postgres, None
+            await asyncio.to_thread(server.stop_server)
+            raise TransientFailure("the homeserver is restarting too")
+        return await super().post(place, text, key=key, kind=kind)
+
+
+async def test_a_claim_stranded_by_an_outage_goes_out_once_it_is_back(
+    postgres, pg_url, tmp_path, clock, small
+):
+    """Issue 22: the database went away while a post was claimed (its retry could not even
+    be written). Once the server is back, the scheduler's loop resends it at once, not when
+    the claim's 60 s lease has run out; once."""
+    settings = Settings(db_path=tmp_path / "companion.db", database_url=pg_url)
+    app = await build(settings, clock=clock, content=small)
+    port = StoppingPort(clock=clock)
+    port.postgres = postgres
+    app.ports.attach("test", port)
+    try:
+        await say(app, "schedule reflection 13:00", MODERATOR)
+        await app.scheduler.start()
+        clock.set(datetime.fromisoformat("2026-03-02T13:00:00+00:00"))
+        db = app.store.db
+        for _ in range(500):  # the post stops the server; the loop finds the database away
+            if port.postgres is None and not getattr(db, "available", True):
+                break
+            await asyncio.sleep(0.02)
+        assert not getattr(db, "available", True)
+        await asyncio.to_thread(postgres.boot)
+        for _ in range(1000):  # the loop waits 1 s on its clock for the database, then retries
+            if port.sent:
+                break
+            if clock.sleeping:  # move the clock only while the scheduler waits on it
+                clock.advance(timedelta(seconds=1))
+            await asyncio.sleep(0.02)
+        assert clock.now() < datetime.fromisoformat("2026-03-02T13:00:30+00:00")
+        [sent] = port.sent
+        for _ in range(250):  # marked sent just after the port returned
+            [occurrence] = await app.store.schedules.occurrences(1)
+            if occurrence.state == "sent":
+                break
+            await asyncio.sleep(0.02)
+        assert occurrence.state == "sent" and sent.key == occurrence.key
+        assert len(port.sent) == 1
+    finally:
+        if not postgres._started:
+            await asyncio.to_thread(postgres.boot)
+        await app.close()

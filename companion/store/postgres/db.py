@@ -15,14 +15,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from companion.store.base import StoreUnavailable
+
+__all__ = ["PgDatabase", "StoreUnavailable", "is_postgres_url", "migrations", "redact"]
+
 log = logging.getLogger(__name__)
 
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _MIGRATION_LOCK = 7_140_014  # pg_advisory_xact_lock key: one process migrates at a time
-
-
-class StoreUnavailable(RuntimeError):
-    """The database server cannot be reached; the message says which and why."""
 
 
 def is_postgres_url(target: object) -> bool:
@@ -71,6 +71,7 @@ def _lost_connection() -> tuple[type[BaseException], ...]:
         asyncpg.exceptions.AdminShutdownError,  # the server is shutting down or restarting
         asyncpg.exceptions.CannotConnectNowError,  # ... and not accepting connections yet
         OSError,  # refused, reset
+        TimeoutError,  # no answer within command_timeout (a server that is unreachable)
     )
 
 
@@ -114,6 +115,7 @@ class PgDatabase:
         self.pool = pool
         self.url = url
         self._unit_owners: set[asyncio.Task[Any]] = set()
+        self.available = True  # False from a lost connection until the next one works
 
     @classmethod
     async def open(
@@ -224,10 +226,29 @@ class PgDatabase:
                 yield PgTx(conn)
         except _lost_connection() as error:
             # The server went away (restarted, network): drop every pooled connection so the
-            # next command connects afresh instead of failing on a dead one.
-            log.warning("lost the PostgreSQL connection (%s); reconnecting on next use", error)
+            # next command connects afresh instead of failing on a dead one, and say so as
+            # the one type callers wait on (issue 22: a bare ConnectionRefusedError from
+            # saving the sync token ended the process).
+            if self.available:
+                log.warning("lost the PostgreSQL connection (%s); reconnecting on next use", error)
+            self.available = False
             await self.pool.expire_connections()
-            raise
+            raise StoreUnavailable(
+                f"the PostgreSQL store {redact(self.url)} is unreachable: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if not self.available:
+            log.warning("the PostgreSQL store is reachable again")
+            self.available = True
+
+    async def ping(self) -> bool:
+        """Whether the server answers now (for /healthz); never raises."""
+        try:
+            async with self._conn() as tx:
+                await tx.conn.fetchval("SELECT 1", timeout=2)
+        except (StoreUnavailable, TimeoutError):
+            return False
+        return True
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:

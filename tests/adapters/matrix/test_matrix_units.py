@@ -338,6 +338,60 @@ async def test_sending_waits_out_rate_limits_and_stops_at_refusals(
         await bot.close()
 
 
+async def test_send_failures_are_classified_for_the_scheduler(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22: what may get better is a TransientFailure (with the homeserver's
+    retry_after), a refusal a PermanentFailure; a room matrix-nio has not synced is
+    transient until the first sync, and permanent after it if the bot is not in it."""
+    from nio import LocalProtocolError, RoomSendError
+
+    from companion.events import Place
+    from companion.ports import PermanentFailure, TransientFailure
+    from companion_adapters.matrix import adapter as adapter_module
+    from companion_adapters.matrix import sending
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(sending.asyncio, "sleep", no_sleep)
+    bot = adapter_module.MatrixAdapter(app, MatrixConfig.from_section(LOCAL))
+    answers: list[object] = []
+
+    async def room_send(room: str, kind: str, content: dict[str, Any], **_: Any) -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(bot.client, "room_send", room_send)
+
+    def error(code: str, status: int, retry: int | None = None) -> RoomSendError:
+        response = RoomSendError(f"{code} happened", code, retry, room_id=ROOM)
+        response.transport_response = FakeTransport(status)
+        return response
+
+    async def fails(*answer: object) -> PostError:
+        answers[:] = list(answer)
+        with pytest.raises(PostError) as failed:
+            await bot.sender.send(ROOM, outbound.notice("hi"), "txn")
+        return failed.value
+
+    try:
+        limited = await fails(*[error("M_LIMIT_EXCEEDED", 429, 2000)] * 6)
+        assert isinstance(limited, TransientFailure) and limited.retry_after == 2.0
+        assert isinstance(await fails(*[error("M_UNKNOWN", 503)] * 6), TransientFailure)
+        assert isinstance(await fails(error("M_FORBIDDEN", 403)), PermanentFailure)
+        unknown = LocalProtocolError(f"No such room with id {ROOM} found.")
+        assert isinstance(await fails(unknown), TransientFailure)  # not synced yet
+        bot.sender.synced = True
+        assert isinstance(await fails(unknown), PermanentFailure)  # in sync: not in it
+        with pytest.raises(TransientFailure, match="first sync"):
+            await bot.post(Place("matrix", ROOM, ROOM), "hi", key="k")  # the port: not ready
+    finally:
+        await bot.close()
+
+
 def test_the_sync_filter_asks_only_for_what_the_bot_reads() -> None:
     from companion_adapters.matrix.sync import FILTER
 

@@ -1,0 +1,121 @@
+"""What a failed scheduled post does to its schedule, by the kind of failure (issue 22).
+
+Transient (the network, a rate limit, a room not synced yet, the database away): retried
+with backoff for as long as the occurrence is within grace, the schedule never paused.
+Permanent (the platform refused): paused at once, and the moderators told once, in the room
+when the platform still takes a notice there, else in the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from companion.app import App
+from companion.events import Kind, MessageRef, Place
+from companion.ports import PermanentFailure, TransientFailure
+from companion.store import StoreUnavailable
+from tests.conftest import MODERATOR, say
+from tests.core.schedule_helpers import run_until
+from tests.fakes import FakeClock, RecordingPort
+
+ONE_PM = datetime.fromisoformat("2026-03-02T13:00:00+00:00")
+
+
+class RefusingPort(RecordingPort):
+    """Refuses the scheduled posts; takes other messages in the room unless ``mute``."""
+
+    mute = False
+
+    async def post(
+        self, place: Place, text: str, *, key: str, kind: Kind = Kind.ANSWER
+    ) -> MessageRef:
+        if kind is not Kind.ERROR or self.mute:
+            raise PermanentFailure("M_FORBIDDEN: you are not allowed to post here")
+        return await super().post(place, text, key=key, kind=kind)
+
+
+@pytest.fixture
+def port(clock: FakeClock) -> RecordingPort:
+    return RecordingPort(clock=clock)
+
+
+@pytest.fixture
+async def planned(app: App, port: RecordingPort) -> App:
+    app.ports.attach("test", port)
+    assert "Planned #1" in (await say(app, "schedule reflection 13:00", MODERATOR)).text
+    return app
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        TransientFailure("sending to !room failed 6 times (ConnectionRefusedError)"),
+        TransientFailure("not sending to !room yet: No such room with id !room found."),
+        StoreUnavailable("the PostgreSQL store is unreachable"),
+    ],
+    ids=["network", "room-not-synced", "database-away"],
+)
+async def test_a_transient_failure_is_retried_and_never_pauses(
+    planned: App, port: RecordingPort, clock: FakeClock, failure: Exception
+) -> None:
+    port.fail_with = failure  # type: ignore[assignment]
+    await run_until(planned, clock, ONE_PM + timedelta(hours=1))
+    [occurrence] = await planned.store.schedules.occurrences(1)
+    assert occurrence.state == "claimed" and occurrence.attempts > 4  # past the old limit
+    assert "paused" not in (await say(planned, "schedule list", MODERATOR)).text
+    port.fail_with = None
+    await run_until(planned, clock, ONE_PM + timedelta(hours=2))
+    assert [s.key for s in port.sent] == [occurrence.key]  # once, when it works again
+
+
+async def test_a_transient_failure_past_grace_skips_that_post_only(
+    planned: App, port: RecordingPort, clock: FakeClock
+) -> None:
+    port.fail_with = TransientFailure("503 from the homeserver")
+    await run_until(planned, clock, ONE_PM + timedelta(hours=7))  # grace is 6 hours
+    [occurrence] = await planned.store.schedules.occurrences(1)
+    assert occurrence.state == "skipped" and "grace" in (occurrence.detail or "")
+    port.fail_with = None
+    await run_until(planned, clock, ONE_PM + timedelta(days=1, minutes=1))
+    assert len(port.sent) == 1  # the next day's, the schedule still on
+
+
+async def test_a_rate_limit_is_waited_out_as_the_platform_says(
+    planned: App, port: RecordingPort, clock: FakeClock
+) -> None:
+    port.fail_with = TransientFailure("429", retry_after=300)
+    await run_until(planned, clock, ONE_PM)
+    [occurrence] = await planned.store.schedules.occurrences(1)
+    assert occurrence.retry_at == "2026-03-02T13:05:00+00:00"  # not the first 30 s backoff
+
+
+async def test_a_refusal_pauses_and_tells_the_moderators_in_the_room_once(
+    app: App, clock: FakeClock
+) -> None:
+    port = RefusingPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, "schedule reflection 13:00", MODERATOR)
+    await run_until(app, clock, ONE_PM + timedelta(days=3))
+    [notice] = port.sent
+    assert notice.said is Kind.ERROR and notice.place.thread_id is None
+    assert "paused" in notice.text and "schedule resume 1" in notice.text
+    assert "you are not allowed to post here" in notice.text
+    [occurrence] = await app.store.schedules.occurrences(1)
+    assert occurrence.state == "failed" and occurrence.attempts == 1
+    assert "paused" in (await say(app, "schedule list", MODERATOR)).text
+
+
+async def test_a_refusal_where_no_notice_gets_through_goes_to_the_audit_log(
+    app: App, clock: FakeClock
+) -> None:
+    port = RefusingPort(clock=clock)
+    port.mute = True
+    app.ports.attach("test", port)
+    await say(app, "schedule reflection 13:00", MODERATOR)
+    await run_until(app, clock, ONE_PM + timedelta(days=2))
+    assert port.sent == []
+    audit = (await say(app, "audit", MODERATOR)).text
+    assert audit.count("paused schedule #1") == 1
+    assert "you are not allowed to post here" in audit

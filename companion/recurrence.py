@@ -95,3 +95,10 @@ def to_instant(local: datetime, zone: ZoneInfo) -> datetime:
             return aware.astimezone(UTC)
         candidate += timedelta(minutes=1)
     raise ValueError(f"{local} never becomes valid in {zone.key}")
+
+
+def shown(moment: datetime | str, zone: ZoneInfo) -> str:
+    """How an instant (or its ISO text, as stored) is shown to members, in a community's
+    zone: "Thu 10 Dec 2026, 18:30 Europe/Berlin"."""
+    at = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return at.astimezone(zone).strftime("%a %d %b %Y, %H:%M ") + zone.key

@@ -37,9 +37,7 @@ class FakeClock:
             while self._now < when and not wake.is_set():
                 tick = asyncio.ensure_future(self._tick.wait())
                 woken = asyncio.ensure_future(wake.wait())
-                _, pending = await asyncio.wait(
-                    {tick, woken}, return_when=asyncio.FIRST_COMPLETED
-                )
+                _, pending = await asyncio.wait({tick, woken}, return_when=asyncio.FIRST_COMPLETED)
                 for task in pending:
                     task.cancel()
         finally:

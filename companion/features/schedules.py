@@ -15,7 +15,7 @@ from companion.features.prompts import Prompts, render
 from companion.features.reflections import Reflections
 from companion.features.reflections import render as render_reflection
 from companion.fmt import Md, bullets, code, fmt, lines
-from companion.recurrence import DAY_NAMES, Recurrence
+from companion.recurrence import DAY_NAMES, Recurrence, shown
 from companion.scheduler import PASSED, Scheduler, describe
 from companion.store import Store
 from companion.store.schedules import ScheduleRow
@@ -295,8 +295,7 @@ class Schedules:
     def local(self, row: ScheduleRow) -> str:
         if not row.next_run:
             return "none"
-        moment = datetime.fromisoformat(row.next_run).astimezone(ZoneInfo(row.timezone))
-        return moment.strftime("%a %d %b %Y, %H:%M ") + row.timezone
+        return shown(row.next_run, ZoneInfo(row.timezone))
 
     # --- what a due schedule posts --------------------------------------------------------
 

@@ -15,7 +15,7 @@ from companion import exchange
 from companion.events import Place
 from companion.features.challenges.members import MIN_COUNT
 from companion.features.challenges.paths import paths_here
-from companion.web.context import community_ctx
+from companion.web.context import community_ctx, download
 from companion.web.guard import path_id
 from companion.web.prompts import MAX_IMPORT, uploaded
 
@@ -60,14 +60,7 @@ async def page(request: web.Request) -> web.Response:
 async def export_paths(request: web.Request) -> web.Response:
     ctx = await community_ctx(request)
     text = await exchange.export_paths(ctx.app.store, ctx.community_id)
-    return web.Response(
-        text=text,
-        content_type="application/toml",
-        headers={
-            "Content-Disposition": 'attachment; filename="paths.toml"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(text, "application/toml", "paths.toml")
 
 
 async def import_paths(request: web.Request) -> web.Response:

@@ -209,3 +209,15 @@ async def community_ctx(request: web.Request, *, write: bool = False) -> Ctx:
     ctx.community_id = community_id
     ctx.place = Place(ctx.session.platform, community_id, room_id)
     return ctx
+
+
+def download(text: str, content_type: str, filename: str) -> web.Response:
+    """A file the browser saves (an export), never cached."""
+    return web.Response(
+        text=text,
+        content_type=content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

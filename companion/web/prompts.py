@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion import exchange
-from companion.web.context import Ctx, community_ctx
+from companion.web.context import Ctx, community_ctx, download
 from companion.web.guard import path_id
 
 MAX_IMPORT = 512 * 1024
@@ -75,14 +75,7 @@ async def edit(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.Response:
     ctx = await community_ctx(request)
     text = await exchange.export_community(ctx.app.store, ctx.community_id)
-    return web.Response(
-        text=text,
-        content_type="application/json",
-        headers={
-            "Content-Disposition": 'attachment; filename="community-export.json"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(text, "application/json", "community-export.json")
 
 
 def uploaded(ctx: Ctx) -> tuple[str, str]:

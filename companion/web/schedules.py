@@ -17,7 +17,7 @@ from aiohttp import web
 from companion.features.bookclub.chapters import REMINDER_KIND, THREAD_KIND
 from companion.features.challenges.days import DAY_KIND as CHALLENGE_DAY
 from companion.features.challenges.days import TICK_KIND as CHALLENGE_TICK
-from companion.recurrence import DAY_NAMES, to_instant
+from companion.recurrence import DAY_NAMES, shown, to_instant
 from companion.scheduler import describe, recurrence_of
 from companion.store.schedules import ScheduleRow
 from companion.web.context import Ctx, community_ctx
@@ -95,8 +95,7 @@ def _what(row: ScheduleRow, labels: dict[int, str]) -> str:
 def _local(row: ScheduleRow) -> str:
     if not row.next_run:
         return "none"
-    moment = datetime.fromisoformat(row.next_run).astimezone(ZoneInfo(row.timezone))
-    return moment.strftime("%a %d %b %Y, %H:%M ") + row.timezone
+    return shown(row.next_run, ZoneInfo(row.timezone))
 
 
 async def page(request: web.Request) -> web.Response:

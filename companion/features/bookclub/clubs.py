@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from companion.commands import UserError
 from companion.events import Invocation
 from companion.fmt import fmt
+from companion.recurrence import shown
 from companion.store import Repositories
 from companion.store.bookclubs import ClubRow
 
@@ -25,10 +25,5 @@ async def club_here(repos: Repositories, inv: Invocation) -> ClubRow:
     return club
 
 
-def local_in(zone: ZoneInfo, at: str) -> str:
-    moment = datetime.fromisoformat(at).astimezone(zone)
-    return moment.strftime("%a %d %b %Y, %H:%M ") + zone.key
-
-
 def local(club: ClubRow, at: str) -> str:
-    return local_in(ZoneInfo(club.timezone), at)
+    return shown(at, ZoneInfo(club.timezone))

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.events import Invocation, Kind, Place, Reply
 from companion.features.bookclub.chapters import ChapterSchedule
-from companion.features.bookclub.clubs import club_here, local_in
+from companion.features.bookclub.clubs import club_here
 from companion.features.bookclub.pace import parse_pace
 from companion.features.bookclub.plans import Plans
 from companion.features.communities import Communities
 from companion.features.schedules import parse_date
 from companion.fmt import code, fmt, italic
-from companion.recurrence import to_instant
+from companion.recurrence import shown, to_instant
 from companion.store import Store
 from companion.store.schedules import iso
 
@@ -137,7 +137,7 @@ class ClubLifecycle:
                 plan.min_chapters,
             )
         )
-        first = local_in(zone, sessions[0][1])
+        first = shown(sessions[0][1], zone)
         return Reply(
             fmt(
                 "Book club started: {}, {} chapters{}. Reading starts {}; the chapter 1 "

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from companion.commands import UserError
 from companion.events import Invocation
 from companion.fmt import fmt
@@ -23,8 +20,3 @@ async def challenge_here(repos: Repositories, inv: Invocation) -> ChallengeRow:
             )
         )
     return found
-
-
-def local(zone: ZoneInfo, at: str) -> str:
-    moment = datetime.fromisoformat(at).astimezone(zone)
-    return moment.strftime("%a %d %b %Y, %H:%M ") + zone.key

@@ -13,12 +13,12 @@ from companion.commands import CommandSpec, Param, UserError
 from companion.content import Content
 from companion.events import Invocation, Kind, Reply
 from companion.features.challenges.days import DaySchedule, plan
-from companion.features.challenges.here import challenge_here, local
+from companion.features.challenges.here import challenge_here
 from companion.features.challenges.paths import find_path, paths_here
 from companion.features.communities import Communities
 from companion.features.schedules import parse_date, parse_time
 from companion.fmt import code, fmt, italic, join
-from companion.recurrence import to_instant
+from companion.recurrence import shown, to_instant
 from companion.store import Store
 from companion.store.schedules import iso
 
@@ -117,7 +117,7 @@ class ChallengeLifecycle:
                 "at the same time. Members: {} to walk along, {} for private reminders.",
                 italic(path.title),
                 len(path.days),
-                local(zone, slots[0].at),
+                shown(slots[0].at, zone),
                 code("challenge join"),
                 code("challenge remind on"),
             ),

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 from companion.commands import CommandSpec, Handler, Param, ParamType, UserError
 from companion.content import Content, LearningPath
 from companion.events import Invocation, Kind, Reply
-from companion.features.challenges.here import challenge_here, local
+from companion.features.challenges.here import challenge_here
 from companion.features.challenges.paths import find_path
 from companion.features.challenges.text import day_text
 from companion.fmt import Md, code, fmt, italic, join, lines
+from companion.recurrence import shown
 from companion.store import Store
 from companion.store.challenges import ChallengeMember, ChallengeRow
 
@@ -116,7 +117,7 @@ class ChallengeWalk:
         slot = await self.store.challenges.slot_at(challenge.id, "day", day)
         if slot is None or challenge.status == "paused":
             return None
-        return local(_zone(challenge), slot.at)
+        return shown(slot.at, _zone(challenge))
 
     async def status(self, inv: Invocation) -> Reply:
         challenge, path, reached = await self._here(inv)

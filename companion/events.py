@@ -103,3 +103,22 @@ class MessageRef:
     place: Place
     message_id: str
     extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NativeAnswer:
+    """A member answered the platform's own way: voted in a native poll, reacted to an
+    event's announcement, said "Interested" to a scheduled event.
+
+    ``ref`` is the platform's id of what was answered, as the port returned it when the
+    bot opened it (a poll's message or event, an announcement, a scheduled event);
+    ``community_id`` is where the answer was given, and only a poll or event of that
+    community is found. ``choice`` is a poll answer's number (1-based), or ``"yes"``,
+    ``"maybe"`` or ``"no"`` for an RSVP; ``None`` takes the member's answer back.
+    """
+
+    platform: str
+    community_id: str
+    ref: str
+    member_id: str
+    choice: int | str | None

@@ -13,7 +13,8 @@ SharedCommunities   Matrix                                      no anonymous que
 ModeratorCheck      console, Matrix, Discord                    a short dashboard session
 ForumPosts          (none yet: Discord forum tags)              a thread, without tags
 Reactions           (none yet)                                  a post
-Polls               (none yet)                                  a post listing the answers
+Polls               Matrix (MSC3381)                            a post listing the answers
+Announcements       Matrix (RSVP by reactions, kept up to date) a thread; `event rsvp` only
 ScheduledEvents     (none yet)                                  a post with the date
 ==================  ==========================================  =============================
 """
@@ -136,7 +137,15 @@ class Reactions(Protocol):
 
 @runtime_checkable
 class Polls(Protocol):
-    """Post a native poll (Discord polls, Matrix MSC3381)."""
+    """Post a native poll (Discord polls, Matrix MSC3381) and end it.
+
+    ``question`` and ``answers`` are plain text (a member typed them; never markup);
+    ``text`` is the core's Markdown of the same poll for clients that cannot show polls
+    (it says how to vote with the command). The port reads members' answers into
+    :class:`~companion.events.NativeAnswer` (answer numbers from 1) with the returned
+    ``message_id`` as ``ref``. ``close_poll`` ends it with the result (``text``, Markdown;
+    ``counts`` per answer number), shown once.
+    """
 
     async def open_poll(
         self,
@@ -144,9 +153,30 @@ class Polls(Protocol):
         question: str,
         answers: tuple[str, ...],
         *,
+        text: str,
         hours: int,
         key: str,
     ) -> MessageRef: ...
+
+    async def close_poll(
+        self, message: MessageRef, text: str, counts: dict[int, int], *, key: str
+    ) -> None: ...
+
+
+@runtime_checkable
+class Announcements(Protocol):
+    """An event's announcement that members answer with reactions on it (✅ yes, ❔ maybe,
+    ❌ no; removing one's reaction takes the answer back), kept up to date by editing it.
+
+    ``text`` is the core's Markdown; the port reads the reactions into
+    :class:`~companion.events.NativeAnswer` with the returned ``message_id`` as ``ref``.
+    ``update`` replaces the announcement's text (its counts, a change, a cancellation);
+    ``key`` is unique per update.
+    """
+
+    async def announce(self, place: Place, title: str, text: str, *, key: str) -> MessageRef: ...
+
+    async def update(self, message: MessageRef, text: str, *, key: str) -> None: ...
 
 
 @runtime_checkable

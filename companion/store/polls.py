@@ -12,7 +12,7 @@ from companion.store.schedules import iso
 
 _COLUMNS = (
     "id, community_id, platform, room_id, question, options, closes_at, status, created_by, "
-    "created_at"
+    "created_at, native_ref"
 )
 
 
@@ -28,6 +28,7 @@ class PollRow:
     status: str
     created_by: str | None
     created_at: str
+    native_ref: str | None = None  # the platform's own poll (a Matrix event, a Discord message)
 
     @property
     def options(self) -> list[str]:
@@ -70,6 +71,22 @@ class PollRepo:
         row = await self.db.fetchone(
             f"SELECT {_COLUMNS} FROM poll WHERE id = ?",  # noqa: S608
             (poll_id,),
+        )
+        return PollRow(*row) if row else None
+
+    async def set_native_ref(self, community_id: str, poll_id: int, ref: str) -> None:
+        """Remember the platform's own poll this one was opened as."""
+        await self.db.execute(
+            "UPDATE poll SET native_ref = ? WHERE id = ? AND community_id = ?",
+            (ref, poll_id, community_id),
+        )
+
+    async def by_native_ref(self, community_id: str, platform: str, ref: str) -> PollRow | None:
+        """The poll opened as the platform's ``ref`` in that community (None elsewhere)."""
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM poll WHERE community_id = ? AND platform = ? "  # noqa: S608
+            "AND native_ref = ?",
+            (community_id, platform, ref),
         )
         return PollRow(*row) if row else None
 

@@ -10,13 +10,16 @@ each under its own idempotency key.
 
 from __future__ import annotations
 
+import itertools
+import logging
 from datetime import datetime, timedelta
 
 from companion.delivery import Action, PostKind, Silent, Thread
-from companion.events import Kind, Place
+from companion.events import Kind, MessageRef, Place
 from companion.features.events.timing import ahead, local, next_at, recurrence, reminded, shifted
 from companion.fmt import Md, bold, code, fmt, lines, stored
 from companion.notices import Notices
+from companion.ports import Announcements, PostError, capability
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
 from companion.store.events import Counts, EventRow
@@ -25,6 +28,10 @@ from companion.store.schedules import ScheduleRow
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
 THREAD_TITLE = 100
 MAX_GRACE = timedelta(hours=6)
+REACTIONS = {"✅": "yes", "❔": "maybe", "❌": "no"}  # the platform's own RSVP (Announcements)
+
+log = logging.getLogger(__name__)
+_updates = itertools.count(1)
 
 
 def place_of(event: EventRow) -> Place:
@@ -98,18 +105,32 @@ class EventPosts:
 
     # --- what the scheduler sends ---------------------------------------------------------
 
-    def announcement(self, event: EventRow, counts: Counts, now: datetime) -> Md:
+    def announcement(
+        self, event: EventRow, counts: Counts, now: datetime, *, reactions: bool = False
+    ) -> Md:
+        if event.status != "planned":
+            return lines(
+                fmt("**Event #{}: {}**", event.id, event.title),
+                fmt("This event is cancelled."),
+            )
+        react = fmt(", or react here with ✅ (yes), ❔ (maybe) or ❌ (no)") if reactions else ""
         return lines(
             fmt("**Event #{}: {}**", event.id, event.title),
             fmt("When: {}", summary(event, now)),
             fmt("Where: {}", where(event)),
             fmt("Answers so far: {}", counts_line(counts)),
             fmt(
-                "Say whether you come with {} (or `maybe`, `no`): only the counts are shown, "
-                "never names, and those who say yes or maybe get a private reminder before.",
+                "Say whether you come with {} (or `maybe`, `no`){}: only the counts are "
+                "shown, never names, and those who say yes or maybe get a private reminder "
+                "before.",
                 code(f"event rsvp {event.id} yes"),
+                react,
             ),
         )
+
+    def _announcements(self, platform: str) -> Announcements | None:
+        port = self.scheduler.ports.get(platform)
+        return capability(port, Announcements) if port is not None else None
 
     async def render_announcement(self, row: ScheduleRow, due: datetime) -> Action:
         event = await self.store.events.get(row.community_id, int(row.payload))
@@ -117,7 +138,31 @@ class EventPosts:
             return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
         title = event.title if len(event.title) <= THREAD_TITLE else event.title[:99] + "…"
+        native = self._announcements(row.platform)
+        if native is not None:  # members answer by reacting to it; it shows the counts
+            text = self.announcement(event, counts, due, reactions=True)
+            key = occurrence_key(row.id, due)
+            ref = await native.announce(place_of(event), title, text, key=key)
+            await self.store.events.set_native(event.community_id, event.id, ref=ref.message_id)
+            return Silent()
         return Thread(title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
+
+    async def refresh(self, event_id: int, community_id: str, now: datetime) -> None:
+        """Show the current counts (or the change) in the event's announcement, where the
+        platform lets the bot edit it; a failure costs only the refresh."""
+        event = await self.store.events.get(community_id, event_id)
+        if event is None or event.native_ref is None:
+            return
+        native = self._announcements(event.platform)
+        if native is None:
+            return
+        counts = (await self.store.events.counts([event.id]))[event.id]
+        text = self.announcement(event, counts, now, reactions=True)
+        key = f"u{event.id}.{int(now.timestamp()) % 10**8}.{next(_updates)}"
+        try:
+            await native.update(MessageRef(place_of(event), event.native_ref), text, key=key)
+        except PostError as error:
+            log.warning("event %d: could not update its announcement: %s", event.id, error)
 
     async def render_reminder(self, row: ScheduleRow, due: datetime) -> Action:
         event_id, minutes = (int(part) for part in row.payload.split(":"))

@@ -105,6 +105,10 @@ class MessageRef:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+# An event's announcement is answered by reacting to it (companion.ports.Announcements).
+RSVP_REACTIONS = {"✅": "yes", "❔": "maybe", "❌": "no"}
+
+
 @dataclass(frozen=True, slots=True)
 class NativeAnswer:
     """A member answered the platform's own way: voted in a native poll, reacted to an
@@ -114,7 +118,8 @@ class NativeAnswer:
     bot opened it (a poll's message or event, an announcement, a scheduled event);
     ``community_id`` is where the answer was given, and only a poll or event of that
     community is found. ``choice`` is a poll answer's number (1-based), or ``"yes"``,
-    ``"maybe"`` or ``"no"`` for an RSVP; ``None`` takes the member's answer back.
+    ``"maybe"`` or ``"no"`` for an RSVP; ``None`` takes the member's answer back (and so
+    does a number that is none of the poll's answers: a spoiled vote).
     """
 
     platform: str

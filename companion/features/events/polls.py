@@ -237,10 +237,12 @@ class Polls:
     async def answer(
         self, poll: PollRow, member_id: str, choice: int | None, now: datetime
     ) -> bool:
-        """A vote (or its withdrawal) from the platform's own poll."""
+        """A vote (or its withdrawal) from the platform's own poll. A number that is none
+        of the poll's answers spoils the vote, as MSC3381 has it: the member's vote is
+        taken back."""
         if poll.status != "open" or datetime.fromisoformat(poll.closes_at) <= now:
             return False
-        if choice is None:
+        if choice is None or not 1 <= choice <= len(poll.options):
             await self.store.polls.withdraw_vote(poll.id, member_id)
             return True
         return await self.store.polls.record_vote(poll.id, member_id, choice, now)

@@ -28,7 +28,6 @@ from companion.store.schedules import ScheduleRow
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
 THREAD_TITLE = 100
 MAX_GRACE = timedelta(hours=6)
-REACTIONS = {"✅": "yes", "❔": "maybe", "❌": "no"}  # the platform's own RSVP (Announcements)
 
 log = logging.getLogger(__name__)
 _updates = itertools.count(1)

@@ -127,3 +127,5 @@ class NativeAnswer:
     ref: str
     member_id: str
     choice: int | str | None
+    was: int | str | None = None  # with choice None: the answer taken back, where the
+    # platform says which (only that one is: an answer given since then stands)

@@ -13,9 +13,9 @@ SharedCommunities   Matrix                                      no anonymous que
 ModeratorCheck      console, Matrix, Discord                    a short dashboard session
 ForumPosts          (none yet: Discord forum tags)              a thread, without tags
 Reactions           (none yet)                                  a post
-Polls               Matrix (MSC3381)                            a post listing the answers
+Polls               Matrix (MSC3381), Discord                   a post listing the answers
 Announcements       Matrix (RSVP by reactions, kept up to date) a thread; `event rsvp` only
-ScheduledEvents     (none yet)                                  a post with the date
+ScheduledEvents     Discord (Guild Scheduled Events)            the announcement alone
 ==================  ==========================================  =============================
 """
 
@@ -181,7 +181,15 @@ class Announcements(Protocol):
 
 @runtime_checkable
 class ScheduledEvents(Protocol):
-    """Create an event members can RSVP to (Discord's Guild Scheduled Events)."""
+    """The platform's own event members say they are interested in (Discord's Guild
+    Scheduled Events), for an event's next meeting: created, edited, cancelled.
+
+    ``name``, ``description`` and ``location`` are plain text (a member typed them);
+    ``location`` is where it is as typed (a link, a channel, "here"). ``create_event``
+    returns the platform's id of the event: members' "Interested" comes back through
+    :class:`~companion.events.NativeAnswer` with it as ``ref`` ("yes"; taking it back:
+    ``None`` with ``was="yes"``).
+    """
 
     async def create_event(
         self,
@@ -189,10 +197,25 @@ class ScheduledEvents(Protocol):
         name: str,
         description: str,
         *,
+        location: str,
         start: datetime,
         end: datetime,
         key: str,
     ) -> str: ...
+
+    async def edit_event(
+        self,
+        place: Place,
+        ref: str,
+        name: str,
+        description: str,
+        *,
+        location: str,
+        start: datetime,
+        end: datetime,
+    ) -> None: ...
+
+    async def cancel_event(self, place: Place, ref: str) -> None: ...
 
 
 @runtime_checkable

@@ -207,10 +207,17 @@ class EventRepo:
             (event_id, member_id, answer, iso(now)),
         )
 
-    async def withdraw(self, event_id: int, member_id: str) -> None:
-        """A member took their answer back the platform's own way (a removed reaction)."""
+    async def withdraw(self, event_id: int, member_id: str, answer: str | None = None) -> None:
+        """A member took their answer back the platform's own way (a removed reaction, no
+        longer "Interested"): only if it is still ``answer``, when given."""
+        if answer is None:
+            await self.db.execute(
+                "DELETE FROM event_rsvp WHERE event_id = ? AND member_id = ?", (event_id, member_id)
+            )
+            return
         await self.db.execute(
-            "DELETE FROM event_rsvp WHERE event_id = ? AND member_id = ?", (event_id, member_id)
+            "DELETE FROM event_rsvp WHERE event_id = ? AND member_id = ? AND answer = ?",
+            (event_id, member_id, answer),
         )
 
     async def counts(self, event_ids: Sequence[int]) -> dict[int, Counts]:

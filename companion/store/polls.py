@@ -113,10 +113,17 @@ class PollRepo:
         )
         return True
 
-    async def withdraw_vote(self, poll_id: int, member_id: str) -> None:
-        """A platform's own poll lets a member take a vote back."""
+    async def withdraw_vote(self, poll_id: int, member_id: str, choice: int | None = None) -> None:
+        """A platform's own poll lets a member take a vote back (only if it is still for
+        ``choice``, when given)."""
+        if choice is None:
+            await self.db.execute(
+                "DELETE FROM poll_vote WHERE poll_id = ? AND member_id = ?", (poll_id, member_id)
+            )
+            return
         await self.db.execute(
-            "DELETE FROM poll_vote WHERE poll_id = ? AND member_id = ?", (poll_id, member_id)
+            "DELETE FROM poll_vote WHERE poll_id = ? AND member_id = ? AND choice = ?",
+            (poll_id, member_id, choice),
         )
 
     async def counts(self, poll_id: int) -> dict[int, int]:

@@ -6,10 +6,10 @@ counting, in that community only. On the injected clock, on SQLite and PostgreSQ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from companion.events import Actor, MessageRef, NativeAnswer, Place
-from companion.ports import Announcements, Polls, capability
+from companion.ports import Announcements, Polls, ScheduledEvents, capability
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.core.schedule_helpers import run_until
 from tests.fakes import RecordingPort
@@ -149,3 +149,77 @@ async def test_without_the_capabilities_the_text_poll_and_thread_stay(make_app, 
     poll = await app.store.polls.get(1)
     assert poll is not None and poll.native_ref is None
     assert not await app.gateway.native_answer(native("m1", MEMBER, 1))
+
+
+@dataclass
+class EventsPort(RecordingPort):
+    """A port with the platform's own scheduled events."""
+
+    created: list[tuple[str, str, datetime, datetime]] = field(default_factory=list)
+    edited: list[tuple[str, str, datetime]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+
+    async def create_event(
+        self,
+        place: Place,
+        name: str,
+        description: str,
+        *,
+        location: str,
+        start: datetime,
+        end: datetime,
+        key: str,
+    ) -> str:
+        self._check(key)
+        self.created.append((name, location, start, end))
+        return f"se{len(self.created)}"
+
+    async def edit_event(
+        self,
+        place: Place,
+        ref: str,
+        name: str,
+        description: str,
+        *,
+        location: str,
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        self.edited.append((ref, name, start))
+
+    async def cancel_event(self, place: Place, ref: str) -> None:
+        self.cancelled.append(ref)
+
+
+async def test_a_scheduled_event_for_the_next_meeting_and_interested_as_yes(make_app, clock):
+    app = await make_app()
+    port = EventsPort(clock=clock)
+    assert capability(port, ScheduledEvents) is port
+    app.ports.attach("test", port)
+    await say(
+        app, "event plan weekly thu 18:30 Reading circle | https://meet.example.org/w", MODERATOR
+    )
+    await app.scheduler.run_due()
+    [thread] = [s for s in port.sent if s.kind == "thread"]  # announced as before, and
+    [(name, location, start, end)] = port.created  # the platform's own event
+    assert name == "Reading circle" and location == "https://meet.example.org/w"
+    assert start == datetime(2026, 3, 5, 18, 30, tzinfo=UTC) and end - start == timedelta(hours=1)
+
+    gateway = app.gateway
+    assert await gateway.native_answer(native("se1", MEMBER, "yes"))
+    assert await gateway.native_answer(native("se1", OTHER, "yes"))
+    await say(app, "event rsvp 1 no", OTHER)  # changed their mind by command
+    # No longer "Interested" takes back only a yes: Other's later "no" stands.
+    assert await gateway.native_answer(NativeAnswer("test", "c:one", "se1", OTHER.id, None, "yes"))
+    assert await gateway.native_answer(NativeAnswer("test", "c:one", "se1", MEMBER.id, None, "yes"))
+    counts = (await app.store.events.counts([1]))[1]
+    assert (counts.yes, counts.maybe, counts.no) == (0, 0, 1)
+
+    await app.close()  # a restart makes no second one
+    app = await make_app()
+    app.ports.attach("test", port)
+    await app.scheduler.run_due()
+    await say(app, "event edit 1 when weekly fri 19:00", MODERATOR)
+    assert port.edited == [("se1", "Reading circle", datetime(2026, 3, 6, 19, 0, tzinfo=UTC))]
+    await say(app, "event cancel 1", MODERATOR)
+    assert port.cancelled == ["se1"] and len(port.created) == 1

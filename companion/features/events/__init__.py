@@ -59,12 +59,14 @@ class Events:
         if poll is not None:
             if isinstance(choice, str):
                 return False
-            return await self.polls.answer(poll, answer.member_id, choice, now)
+            was = answer.was if isinstance(answer.was, int) else None
+            return await self.polls.answer(poll, answer.member_id, choice, now, was)
         event = await self.store.events.by_native_ref(community, platform, ref)
         if event is None or event.status != "planned" or next_at(event, now) is None:
             return False
         if choice is None:
-            await self.store.events.withdraw(event.id, answer.member_id)
+            said = answer.was if isinstance(answer.was, str) else None
+            await self.store.events.withdraw(event.id, answer.member_id, said)
         elif choice in ANSWERS:
             await self.store.events.rsvp(event.id, answer.member_id, str(choice), now)
         else:

@@ -235,7 +235,12 @@ class Polls:
         return Post(text, kind=Kind.ANSWER)
 
     async def answer(
-        self, poll: PollRow, member_id: str, choice: int | None, now: datetime
+        self,
+        poll: PollRow,
+        member_id: str,
+        choice: int | None,
+        now: datetime,
+        was: int | None = None,
     ) -> bool:
         """A vote (or its withdrawal) from the platform's own poll. A number that is none
         of the poll's answers spoils the vote, as MSC3381 has it: the member's vote is
@@ -243,7 +248,7 @@ class Polls:
         if poll.status != "open" or datetime.fromisoformat(poll.closes_at) <= now:
             return False
         if choice is None or not 1 <= choice <= len(poll.options):
-            await self.store.polls.withdraw_vote(poll.id, member_id)
+            await self.store.polls.withdraw_vote(poll.id, member_id, was)
             return True
         return await self.store.polls.record_vote(poll.id, member_id, choice, now)
 

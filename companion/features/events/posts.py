@@ -19,7 +19,7 @@ from companion.events import Kind, MessageRef, Place
 from companion.features.events.timing import ahead, local, next_at, recurrence, reminded, shifted
 from companion.fmt import Md, bold, code, fmt, lines, stored
 from companion.notices import Notices
-from companion.ports import Announcements, PostError, capability
+from companion.ports import Announcements, PostError, ScheduledEvents, capability
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
 from companion.store.events import Counts, EventRow
@@ -137,6 +137,7 @@ class EventPosts:
             return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
         title = event.title if len(event.title) <= THREAD_TITLE else event.title[:99] + "…"
+        await self._create_native_event(event, due, occurrence_key(row.id, due))
         native = self._announcements(row.platform)
         if native is not None:  # members answer by reacting to it; it shows the counts
             text = self.announcement(event, counts, due, reactions=True)
@@ -145,6 +146,70 @@ class EventPosts:
             await self.store.events.set_native(event.community_id, event.id, ref=ref.message_id)
             return Silent()
         return Thread(title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
+
+    def _scheduled_events(self, platform: str) -> ScheduledEvents | None:
+        port = self.scheduler.ports.get(platform)
+        return capability(port, ScheduledEvents) if port is not None else None
+
+    def _native_details(self, event: EventRow, now: datetime) -> tuple[str, datetime] | None:
+        """The description and start of the platform's own event: the next meeting."""
+        start = next_at(event, now)
+        if start is None:
+            return None
+        text = (
+            f"Event #{event.id}. Press Interested, or answer with `event rsvp {event.id} yes` "
+            "(or maybe, no): those who say yes or maybe get a private reminder before."
+        )
+        return text, start
+
+    async def _create_native_event(self, event: EventRow, now: datetime, key: str) -> None:
+        """The platform's own event for the next meeting, once (a retried announcement
+        finds it made); without the permission the announcement goes out alone."""
+        native = self._scheduled_events(event.platform)
+        details = self._native_details(event, now)
+        if native is None or details is None or event.native_event is not None:
+            return
+        text, start = details
+        try:
+            ref = await native.create_event(
+                place_of(event),
+                event.title,
+                text,
+                location=event.location,
+                start=start,
+                end=start + timedelta(minutes=event.minutes),
+                key=key,
+            )
+        except PostError as error:
+            log.warning("event %d: no scheduled event on %s: %s", event.id, event.platform, error)
+            return
+        await self.store.events.set_native(event.community_id, event.id, event=ref)
+
+    async def sync_native_event(self, event_id: int, community_id: str, now: datetime) -> None:
+        """Carry a change or a cancellation over to the platform's own event."""
+        event = await self.store.events.get(community_id, event_id)
+        if event is None or event.native_event is None:
+            return
+        native = self._scheduled_events(event.platform)
+        if native is None:
+            return
+        details = self._native_details(event, now)
+        try:
+            if event.status != "planned" or details is None:
+                await native.cancel_event(place_of(event), event.native_event)
+                return
+            text, start = details
+            await native.edit_event(
+                place_of(event),
+                event.native_event,
+                event.title,
+                text,
+                location=event.location,
+                start=start,
+                end=start + timedelta(minutes=event.minutes),
+            )
+        except PostError as error:
+            log.warning("event %d: its scheduled event was not changed: %s", event.id, error)
 
     async def refresh(self, event_id: int, community_id: str, now: datetime) -> None:
         """Show the current counts (or the change) in the event's announcement, where the

@@ -38,7 +38,7 @@ class EventRow:
     minutes: int
     status: str
     sequence: int
-    reminders: str  # the reminder schedules' ids, "12,13"
+    reminders: str  # its reminder schedules' ids (and the next-meeting one), "12,13"
     created_by: str | None
     created_at: str
     updated_at: str

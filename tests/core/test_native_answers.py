@@ -219,7 +219,17 @@ async def test_a_scheduled_event_for_the_next_meeting_and_interested_as_yes(make
     app = await make_app()
     app.ports.attach("test", port)
     await app.scheduler.run_due()
+    assert len(port.created) == 1
+    # As a meeting ends, the next one gets its own (Discord has no recurrence in discord.py).
+    await run_until(app, clock, datetime(2026, 3, 5, 19, 31, tzinfo=UTC))
+    assert [c[2] for c in port.created] == [
+        datetime(2026, 3, 5, 18, 30, tzinfo=UTC),
+        datetime(2026, 3, 12, 18, 30, tzinfo=UTC),
+    ]
+    assert await app.gateway.native_answer(native("se2", MEMBER, "yes"))
     await say(app, "event edit 1 when weekly fri 19:00", MODERATOR)
-    assert port.edited == [("se1", "Reading circle", datetime(2026, 3, 6, 19, 0, tzinfo=UTC))]
+    assert port.edited == [("se2", "Reading circle", datetime(2026, 3, 6, 19, 0, tzinfo=UTC))]
     await say(app, "event cancel 1", MODERATOR)
-    assert port.cancelled == ["se1"] and len(port.created) == 1
+    assert port.cancelled == ["se2"] and len(port.created) == 2
+    await run_until(app, clock, datetime(2026, 3, 20, tzinfo=UTC))
+    assert len(port.created) == 2  # nothing after the cancellation

@@ -26,6 +26,7 @@ from companion.store.events import Counts, EventRow
 from companion.store.schedules import ScheduleRow
 
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
+NEXT = "event-next"  # at each meeting's end: the platform's own event for the next one
 THREAD_TITLE = 100
 MAX_GRACE = timedelta(hours=6)
 
@@ -69,6 +70,7 @@ class EventPosts:
             PostKind(ANNOUNCE, self.render_announcement),
             PostKind(REMINDER, self.render_reminder),
             PostKind(CHANGE, self.render_change),
+            PostKind(NEXT, self.render_next),
         ]
 
     # --- planning what will be sent (inside the command's unit of work) -------------------
@@ -90,6 +92,13 @@ class EventPosts:
                 place_of(event), REMINDER, rule, f"{event.id}:{minutes}", by, grace=grace, repos=uow
             )
             ids.append(row.id)
+        if event.rule != "once":  # a recurring event's next meeting, as each one ends
+            ends = shifted(recurrence(event), -event.minutes)
+            if ends.next_after(self.scheduler.clock.now()) is not None:
+                row = await self.scheduler.add(
+                    place_of(event), NEXT, ends, str(event.id), by, grace=MAX_GRACE, repos=uow
+                )
+                ids.append(row.id)
         await uow.events.set_reminders(event.community_id, event.id, ids)
 
     async def cancel_reminders(self, uow: Repositories, event: EventRow) -> None:
@@ -162,12 +171,22 @@ class EventPosts:
         )
         return text, start
 
-    async def _create_native_event(self, event: EventRow, now: datetime, key: str) -> None:
+    async def render_next(self, row: ScheduleRow, due: datetime) -> Action:
+        """A recurring event's meeting has ended: the platform's own event for the next."""
+        event = await self.store.events.get(row.community_id, int(row.payload))
+        if event is not None and event.status == "planned":
+            await self._create_native_event(event, due, occurrence_key(row.id, due), again=True)
+        return Silent()
+
+    async def _create_native_event(
+        self, event: EventRow, now: datetime, key: str, *, again: bool = False
+    ) -> None:
         """The platform's own event for the next meeting, once (a retried announcement
-        finds it made); without the permission the announcement goes out alone."""
+        finds it made; ``again``: the next meeting's, when one has ended); without the
+        permission the announcement goes out alone."""
         native = self._scheduled_events(event.platform)
         details = self._native_details(event, now)
-        if native is None or details is None or event.native_event is not None:
+        if native is None or details is None or (event.native_event is not None and not again):
             return
         text, start = details
         try:

@@ -106,6 +106,8 @@ class Intent:
 class ChannelType:
     GUILD_TEXT = 0
     DM = 1
+    GUILD_VOICE = 2
+    GUILD_STAGE_VOICE = 13
     PUBLIC_THREAD = 11
     PRIVATE_THREAD = 12
     GUILD_FORUM = 15
@@ -237,6 +239,8 @@ class Channel:
             "rate_limit_per_user": 0,
             "nsfw": False,
         }
+        if self.type in (ChannelType.GUILD_VOICE, ChannelType.GUILD_STAGE_VOICE):
+            data |= {"bitrate": 64000, "user_limit": 0, "rtc_region": None}
         if self.is_thread:
             return data | {
                 "owner_id": str(self.owner_id),

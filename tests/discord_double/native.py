@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .models import Intent, Perm
+from .models import ChannelType, Intent, Perm
 from .validation import FormErrors, check_length
 
 JSON = dict[str, Any]
@@ -165,7 +165,7 @@ def check_scheduled_event(
             errors.add(("channel_id",), "BASE_TYPE_NONE", "Must be null for external events.")
     elif kind in (STAGE, VOICE):
         channel = merged.get("channel_id")
-        wanted = 13 if kind == STAGE else 2
+        wanted = ChannelType.GUILD_STAGE_VOICE if kind == STAGE else ChannelType.GUILD_VOICE
         if channel is None or channel_type(channel) != wanted:
             errors.add(("channel_id",), "CHANNEL_TYPE_INVALID", "Invalid channel type.")
     if start is not None and end is not None and end <= start:
@@ -182,7 +182,7 @@ def scheduled_event_object(
     return {
         "id": str(event_id),
         "guild_id": str(guild_id),
-        "channel_id": payload.get("channel_id"),
+        "channel_id": None if payload.get("channel_id") is None else str(payload["channel_id"]),
         "creator_id": creator["id"],
         "creator": creator,
         "name": payload["name"],
@@ -388,7 +388,8 @@ class NativeApi:
             "status",
         ):
             if key in payload:
-                event[key] = payload[key]
+                value = payload[key]
+                event[key] = str(value) if key == "channel_id" and value is not None else value
         await self._event_changed("UPDATE", event)
         return json_response(event)
 

@@ -193,7 +193,7 @@ async def test_the_double_refuses_what_discord_refuses(bot: Bot) -> None:
     http = client.http
     base = {"privacy_level": 2, "scheduled_start_time": start.isoformat()}
     end = (start + timedelta(hours=1)).isoformat()
-    voice = guild.guild.add_channel("voice", ChannelType.GUILD_TEXT + 2)
+    voice = guild.guild.add_channel("voice", ChannelType.GUILD_VOICE)
     for payload in (
         {
             **base,
@@ -229,3 +229,27 @@ async def test_the_double_refuses_what_discord_refuses(bot: Bot) -> None:
     )
     assert made["channel_id"] == str(voice.id)
     double.errors.clear()
+
+
+async def test_a_meeting_in_a_voice_channel_is_a_voice_event(
+    double: Any, start_bot: BotFactory
+) -> None:
+    bot = await start_bot()
+    guild = bot.guild
+    voice = guild.guild.add_channel("circle", ChannelType.GUILD_VOICE)
+    guild.bot_role.permissions |= Perm.CREATE_EVENTS
+    bot.task.cancel()  # the bot learns of the new channel at its next start
+    bot = await start_bot()
+    double.now = bot.clock.now
+    planned = await bot.ask(
+        "event plan",
+        {"rule": "once", "details": f"2026-03-10 12:00 Lunch circle | <#{voice.id}>"},
+        user=guild.moderator,
+        channel=guild.text,
+    )
+    assert "Planned event #1" in planned, planned
+    await double.wait_until(lambda: bool(double.scheduled_events), what="the scheduled event")
+    [event] = double.scheduled_events.values()
+    assert event["entity_type"] == 2 and event["channel_id"] == str(voice.id)
+    assert event["scheduled_start_time"].startswith("2026-03-10T12:00:00")
+    double.assert_clean()

@@ -241,7 +241,7 @@ class NativeApi:
     # --- polls --------------------------------------------------------------------------
 
     def start_poll(self, message: JSON, guild_id: int | None, request: JSON) -> None:
-        created = parse_time(message["timestamp"]) or self.now()
+        created = self.now()  # the double's clock (a test's), for the poll's expiry
         message["poll"] = poll_object(request, created)
         self.polls[int(message["id"])] = PollState(
             int(message["id"]),
@@ -296,11 +296,13 @@ class NativeApi:
         data, _ = self._message(channel, request.match_info["mid"])
         poll = self.polls.get(int(data["id"]))
         if poll is None:
-            raise Refused((400, error(50161, "Cannot expire a non-poll message")))
+            raise Refused((400, error(520006, "Cannot expire a non-poll message")))
         if data["author"]["id"] != str(self.bot.id):
             raise Refused((403, error(50013, "Missing Permissions")))
-        if poll.finalized:
-            raise Refused((400, error(520001, "This poll has already expired")))
+        if poll.finalized or self.now() >= poll.expiry:  # over: Discord ended it itself
+            poll.finalized = True
+            data["poll"]["results"] = poll.results()
+            raise Refused((400, error(520001, "Poll expired")))
         poll.finalized = True
         data["poll"]["results"] = poll.results()
         data["poll"]["expiry"] = self.now().isoformat()

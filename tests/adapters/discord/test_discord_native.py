@@ -65,9 +65,15 @@ async def test_a_native_poll_is_voted_in_and_by_command_and_ends_with_the_counts
     assert await double.poll_vote(guild.member.user, mid, 2)
     await counted(bot, lambda: store.polls.counts(1), {1: 1, 2: 2}, "the vote again")
 
-    bot.clock.advance(timedelta(days=1))
+    bot.clock.advance(timedelta(days=1))  # Discord ends the poll itself as the core does
     await bot.app.scheduler.run_due()
     await double.wait_until(lambda: double.polls[mid].finalized, what="the poll's end")
+    await double.wait_until(
+        lambda: any("has ended" in m.content for m in double.messages), what="the result"
+    )
+    [expired] = double.errors  # the port asked to end it, and took "Poll expired" as done
+    assert expired.body["code"] == 520001 and expired.path.endswith(f"/polls/{mid}/expire")
+    double.errors.clear()
     [result] = [m for m in double.messages if "has ended" in m.content]
     assert "1 **Tuesday**: 1 vote(s)" in result.content
     assert "2 **Thursday**: 2 vote(s) (most votes)" in result.content

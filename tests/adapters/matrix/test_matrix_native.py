@@ -6,7 +6,7 @@ ended with the right counts; a bot restart in between changing nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -196,3 +196,33 @@ async def test_a_poll_is_answered_by_two_clients_and_vote_and_ends_with_the_coun
     assert await bot.app.store.polls.counts(1) == {1: 1, 2: 2}
     ended = [e for e in alice.sent_by(bot.id, room) if e.get("type") == "m.poll.end"]
     assert len(ended) == 1
+
+
+async def test_those_who_reacted_or_said_maybe_get_one_reminder_in_their_direct_room(
+    start_bot: Any, people: Any
+) -> None:
+    alice, bob, carol = people("host"), people("bob"), people("carol")
+    bot, room = await community(start_bot, alice, bob, carol)
+    await alice.say(room, "!event plan weekly thu 18:30 Reading circle | here")
+    announcement = await alice.wait_for(notice_from(bot.id, room, "Event #1: Reading circle"))
+    await react(bob, room, announcement["event_id"], "✅")
+    await alice.wait_for(edited_to(bot, room, announcement["event_id"], "1 yes · 0 maybe"))
+    await carol.say(room, "!event rsvp 1 maybe")
+    await alice.wait_for(edited_to(bot, room, announcement["event_id"], "1 yes · 1 maybe"))
+
+    await bot.stop()  # a restart before the reminders changes nothing
+    bot = await start_bot(bot.user)
+    bot.clock.set(datetime(2026, 3, 4, 18, 30, tzinfo=UTC))  # 24 hours before Thursday
+    await bot.app.scheduler.run_due()
+    for person in (bob, carol):
+        direct = await person.accept_invite()
+        reminder = await person.wait_for(notice_from(bot.id, direct, "Reminder:"))
+        assert "Reading circle" in reminder["content"]["body"]
+        assert "starts in 24 hours" in reminder["content"]["body"]
+    assert alice.invited == []  # no answer, no reminder
+    await bot.stop()
+    bot = await start_bot(bot.user)
+    await bot.app.scheduler.run_due()
+    await bob.sync(200)
+    reminders = [e for r, e in bob.events if "Reminder:" in e.get("content", {}).get("body", "")]
+    assert len(reminders) == 1  # once, across the restart

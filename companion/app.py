@@ -27,7 +27,7 @@ from companion.config import Settings, WebSettings, secret
 from companion.content import Content
 from companion.delivery import Posting
 from companion.dispatch import Dispatcher
-from companion.events import Actor, Invocation, Place, Reply
+from companion.events import Actor, Invocation, NativeAnswer, Place, Reply
 from companion.features.bookclub import BookClubs
 from companion.features.bookclub.plans import Plans
 from companion.features.challenges import Challenges
@@ -73,6 +73,7 @@ class App:
     help: Help
     hasher: MemberHasher  # keyed hash of member ids, for anything that must not name them
     clock: Clock
+    events: Events  # a platform's own poll answers and RSVPs land here
     rng: random.Random = field(default_factory=random.Random)
     metrics: Metrics = field(default_factory=Metrics)  # this app's own registry
     gateway: AppGateway = field(init=False)  # what the surfaces see of it
@@ -201,6 +202,9 @@ class AppGateway:
     async def complete(self, inv: Invocation, param: str, partial: str) -> Sequence[str]:
         return await self._app.dispatcher.complete(inv, param, partial)
 
+    async def native_answer(self, answer: NativeAnswer) -> bool:
+        return await self._app.events.native_answer(answer, self._app.clock.now())
+
     async def attach(self, platform: str, port: ChatPort, *, shards: Shards | None = None) -> None:
         self._app.ports.attach(platform, port, shards=shards)
         await self._app.start()
@@ -261,6 +265,15 @@ async def build(
             {p.name: p.prefix_in(settings.section(p.name)) for p in surfaces},
             {p.name: p.usage for p in surfaces if p.usage is not None},
         )
+        events = Events(
+            store,
+            scheduler,
+            communities,
+            Notices(store, ports, clock),
+            hasher,
+            WebSettings.from_settings(settings),
+            help_feature.prefixes,
+        )
         features: list[Feature] = [
             help_feature,
             Definitions(content, store),
@@ -284,15 +297,7 @@ async def build(
             Journal(store, content, communities, reflections),
             Privacy(store),
             Dashboard(store, clock, WebSettings.from_settings(settings)),
-            Events(
-                store,
-                scheduler,
-                communities,
-                Notices(store, ports, clock),
-                hasher,
-                WebSettings.from_settings(settings),
-                help_feature.prefixes,
-            ),
+            events,
         ]
         for feature in features:
             registry.extend(feature.commands())
@@ -322,6 +327,7 @@ async def build(
         help=help_feature,
         hasher=hasher,
         clock=clock,
+        events=events,
         rng=rng,
         metrics=metrics,
     )

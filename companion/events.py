@@ -103,3 +103,29 @@ class MessageRef:
     place: Place
     message_id: str
     extra: Mapping[str, str] = field(default_factory=dict)
+
+
+# An event's announcement is answered by reacting to it (companion.ports.Announcements).
+RSVP_REACTIONS = {"✅": "yes", "❔": "maybe", "❌": "no"}
+
+
+@dataclass(frozen=True, slots=True)
+class NativeAnswer:
+    """A member answered the platform's own way: voted in a native poll, reacted to an
+    event's announcement, said "Interested" to a scheduled event.
+
+    ``ref`` is the platform's id of what was answered, as the port returned it when the
+    bot opened it (a poll's message or event, an announcement, a scheduled event);
+    ``community_id`` is where the answer was given, and only a poll or event of that
+    community is found. ``choice`` is a poll answer's number (1-based), or ``"yes"``,
+    ``"maybe"`` or ``"no"`` for an RSVP; ``None`` takes the member's answer back (and so
+    does a number that is none of the poll's answers: a spoiled vote).
+    """
+
+    platform: str
+    community_id: str
+    ref: str
+    member_id: str
+    choice: int | str | None
+    was: int | str | None = None  # with choice None: the answer taken back, where the
+    # platform says which (only that one is: an answer given since then stands)

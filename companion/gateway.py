@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from companion.commands import Registry
 from companion.config import Settings
-from companion.events import Actor, Invocation, Place, Reply
+from companion.events import Actor, Invocation, NativeAnswer, Place, Reply
 from companion.ports import ChatPort, Clock, Shards
 from companion.store.base import StoreUnavailable as StoreUnavailable  # for surfaces
 
@@ -119,6 +119,12 @@ class Gateway(Protocol):
 
     async def complete(self, inv: Invocation, param: str, partial: str) -> Sequence[str]:
         """Suggestions for one argument (autocomplete)."""
+        ...
+
+    async def native_answer(self, answer: NativeAnswer) -> bool:
+        """A member answered a poll or an event the platform's own way: counted like the
+        commands' answers (one per member, the latest counting). False: nothing the bot
+        opened in that community has that ref, or the poll or event is over."""
         ...
 
     async def attach(self, platform: str, port: ChatPort, *, shards: Shards | None = None) -> None:

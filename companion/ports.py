@@ -13,8 +13,9 @@ SharedCommunities   Matrix                                      no anonymous que
 ModeratorCheck      console, Matrix, Discord                    a short dashboard session
 ForumPosts          (none yet: Discord forum tags)              a thread, without tags
 Reactions           (none yet)                                  a post
-Polls               (none yet)                                  a post listing the answers
-ScheduledEvents     (none yet)                                  a post with the date
+Polls               Matrix (MSC3381), Discord                   a post listing the answers
+Announcements       Matrix (RSVP by reactions, kept up to date) a thread; `event rsvp` only
+ScheduledEvents     Discord (Guild Scheduled Events)            the announcement alone
 ==================  ==========================================  =============================
 """
 
@@ -161,7 +162,15 @@ class Reactions(Protocol):
 
 @runtime_checkable
 class Polls(Protocol):
-    """Post a native poll (Discord polls, Matrix MSC3381)."""
+    """Post a native poll (Discord polls, Matrix MSC3381) and end it.
+
+    ``question`` and ``answers`` are plain text (a member typed them; never markup);
+    ``text`` is the core's Markdown of the same poll for clients that cannot show polls
+    (it says how to vote with the command). The port reads members' answers into
+    :class:`~companion.events.NativeAnswer` (answer numbers from 1) with the returned
+    ``message_id`` as ``ref``. ``close_poll`` ends it with the result (``text``, Markdown;
+    ``counts`` per answer number), shown once.
+    """
 
     async def open_poll(
         self,
@@ -169,14 +178,43 @@ class Polls(Protocol):
         question: str,
         answers: tuple[str, ...],
         *,
+        text: str,
         hours: int,
         key: str,
     ) -> MessageRef: ...
 
+    async def close_poll(
+        self, message: MessageRef, text: str, counts: dict[int, int], *, key: str
+    ) -> None: ...
+
+
+@runtime_checkable
+class Announcements(Protocol):
+    """An event's announcement that members answer with reactions on it (✅ yes, ❔ maybe,
+    ❌ no; removing one's reaction takes the answer back), kept up to date by editing it.
+
+    ``text`` is the core's Markdown; the port reads the reactions into
+    :class:`~companion.events.NativeAnswer` with the returned ``message_id`` as ``ref``.
+    ``update`` replaces the announcement's text (its counts, a change, a cancellation);
+    ``key`` is unique per update.
+    """
+
+    async def announce(self, place: Place, title: str, text: str, *, key: str) -> MessageRef: ...
+
+    async def update(self, message: MessageRef, text: str, *, key: str) -> None: ...
+
 
 @runtime_checkable
 class ScheduledEvents(Protocol):
-    """Create an event members can RSVP to (Discord's Guild Scheduled Events)."""
+    """The platform's own event members say they are interested in (Discord's Guild
+    Scheduled Events), for an event's next meeting: created, edited, cancelled.
+
+    ``name``, ``description`` and ``location`` are plain text (a member typed them);
+    ``location`` is where it is as typed (a link, a channel, "here"). ``create_event``
+    returns the platform's id of the event: members' "Interested" comes back through
+    :class:`~companion.events.NativeAnswer` with it as ``ref`` ("yes"; taking it back:
+    ``None`` with ``was="yes"``).
+    """
 
     async def create_event(
         self,
@@ -184,10 +222,25 @@ class ScheduledEvents(Protocol):
         name: str,
         description: str,
         *,
+        location: str,
         start: datetime,
         end: datetime,
         key: str,
     ) -> str: ...
+
+    async def edit_event(
+        self,
+        place: Place,
+        ref: str,
+        name: str,
+        description: str,
+        *,
+        location: str,
+        start: datetime,
+        end: datetime,
+    ) -> None: ...
+
+    async def cancel_event(self, place: Place, ref: str) -> None: ...
 
 
 @runtime_checkable

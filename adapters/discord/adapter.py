@@ -21,7 +21,7 @@ from discord import app_commands
 
 from companion.commands import APOLOGY
 from companion.config import ConfigError, Settings
-from companion.events import Actor, Invocation, Place
+from companion.events import Actor, Invocation, NativeAnswer, Place
 from companion.gateway import Gateway
 from companion_adapters.discord.config import TOKEN_VARIABLE, DiscordConfig, token
 from companion_adapters.discord.moderators import ModeratorLookup, moderates
@@ -54,18 +54,44 @@ class CompanionClient(discord.Client):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
         intents.guilds = True  # channels (text or forum) and roles, for threads and moderators
+        intents.guild_polls = True  # votes in the bot's native polls (MESSAGE_POLL_VOTE_*)
+        intents.guild_scheduled_events = True  # "Interested" in its Guild Scheduled Events
         options.setdefault("allowed_mentions", NO_MENTIONS)
         options.setdefault("member_cache_flags", discord.MemberCacheFlags.none())
         options.setdefault("chunk_guilds_at_startup", False)
         options.setdefault("max_messages", None)
         super().__init__(intents=intents, **options)
         self.adapter = adapter
+        # discord.py dispatches "Interested" only for a member already in its cache, which
+        # a bot without the members intent does not keep: read the raw events, then let
+        # discord.py parse them as ever.
+        parsers = self._connection.parsers
+        for name, add in (
+            ("GUILD_SCHEDULED_EVENT_USER_ADD", True),
+            ("GUILD_SCHEDULED_EVENT_USER_REMOVE", False),
+        ):
+            parse = parsers[name]
+
+            def raw(data: Any, parse: Any = parse, add: bool = add) -> None:
+                self.dispatch("raw_scheduled_event_interest", dict(data), add)
+                parse(data)
+
+            parsers[name] = raw
 
     async def setup_hook(self) -> None:
         await self.adapter.setup()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_interaction(interaction)
+
+    async def on_raw_poll_vote_add(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self.adapter.on_poll_vote(payload, add=True)
+
+    async def on_raw_poll_vote_remove(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self.adapter.on_poll_vote(payload, add=False)
+
+    async def on_raw_scheduled_event_interest(self, data: dict[str, Any], add: bool) -> None:
+        await self.adapter.on_interest(data, add=add)
 
     def gateway_open(self) -> bool:
         ws = self.ws
@@ -154,6 +180,41 @@ class DiscordAdapter:
                 "(is it in that guild, invited with the applications.commands scope?)."
             ) from None
         log.info("synced %d commands to guild %d", len(self.tree.commands), guild_id)
+
+    # --- the platform's own answers: poll votes, "Interested" ----------------------------
+
+    async def on_poll_vote(self, payload: discord.RawPollVoteActionEvent, *, add: bool) -> None:
+        """A vote in a native poll (or its removal) counts like `/vote`."""
+        if payload.guild_id is None:
+            return
+        answer = NativeAnswer(
+            PLATFORM,
+            str(payload.guild_id),
+            str(payload.message_id),
+            str(payload.user_id),
+            payload.answer_id if add else None,
+            was=None if add else payload.answer_id,
+        )
+        await self._native(answer)
+
+    async def on_interest(self, data: Mapping[str, Any], *, add: bool) -> None:
+        """ "Interested" in a scheduled event is a yes; taking it back takes back a yes."""
+        try:
+            guild, event, user = (
+                str(int(data[k])) for k in ("guild_id", "guild_scheduled_event_id", "user_id")
+            )
+        except (KeyError, TypeError, ValueError):
+            return
+        answer = NativeAnswer(
+            PLATFORM, guild, event, user, "yes" if add else None, was=None if add else "yes"
+        )
+        await self._native(answer)
+
+    async def _native(self, answer: NativeAnswer) -> None:
+        try:
+            await self.gateway.native_answer(answer)
+        except Exception:  # one answer's failure must not reach discord.py's loop
+            log.exception("could not count an answer in guild %s", answer.community_id)
 
     # --- interactions -------------------------------------------------------------------
 

@@ -182,7 +182,27 @@ async def _channels(client: discord.Client, context: Context, config: DiscordCon
         forum = next((c for c in channels if c.id == int(channel_id)), None)
         if isinstance(forum, discord.ForumChannel):
             result += _forum_tag(guild, forum, config, ids)
+    planned = sorted({row.community_id for row in schedules if row.kind.startswith("event-")})
+    for guild_id in planned:
+        known = guilds.get(guild_id)
+        if known is not None and not isinstance(known, Check):
+            result.append(_events(known[0], known[1]))
     return result
+
+
+def _events(guild: discord.Guild, me: discord.Member) -> Check:
+    """Where events are planned, the bot makes each a Guild Scheduled Event: Create Events
+    (or Manage Events) in the server's settings, else members see only the announcement."""
+    name = f"discord server {guild.name}: events"
+    perms = me.guild_permissions
+    if perms.create_events or perms.manage_events:
+        return passed(name, "can create Guild Scheduled Events for the events planned here")
+    return failed(
+        name,
+        "events are planned here, and the bot lacks Create Events: members see only the "
+        'announcement, without Discord\'s event and its "Interested" button',
+        f"give {me.display_name} (or one of its roles) Create Events in Server Settings > Roles",
+    )
 
 
 def _forum_tag(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 import discord
@@ -30,6 +31,8 @@ from companion_adapters.discord.render import (
 PLATFORM = "discord"
 NO_MENTIONS = discord.AllowedMentions.none()
 ALREADY_HAS_THREAD = 160004
+POLL_EXPIRED = 520001  # ending a poll Discord has already ended
+_CHANNEL = re.compile(r"^\s*<#(\d{15,21})>\s*$|^\s*(\d{15,21})\s*$")
 RETRY_WINDOW = timedelta(hours=1)
 
 log = logging.getLogger(__name__)
@@ -171,6 +174,137 @@ class DiscordPort:
             channel = await self.client.create_dm(discord.Object(id=int(member_id)))
             await self._send_all(channel, to_discord(text), key, "")
 
+    # --- Polls ------------------------------------------------------------------------
+
+    async def open_poll(
+        self,
+        place: Place,
+        question: str,
+        answers: tuple[str, ...],
+        *,
+        text: str,
+        hours: int,
+        key: str,
+    ) -> MessageRef:
+        """A native poll (discord.py's Poll: plain text, never a ping); ``key`` is the
+        nonce. Members' votes come back as the gateway's poll vote events."""
+        self._check_open()
+        channel_id = int(place.thread_id or place.room_id)
+        target = self.client.get_partial_messageable(channel_id, guild_id=_guild_id(place))
+        poll = discord.Poll(question=question, duration=timedelta(hours=hours))
+        for answer in answers:
+            poll.add_answer(text=answer)
+        with post_errors(f"opening a poll in channel {channel_id}"):
+            message = await target.send(
+                poll=poll, nonce=part_nonce(key), allowed_mentions=NO_MENTIONS
+            )
+        return MessageRef(place, str(message.id))
+
+    async def close_poll(
+        self, message: MessageRef, text: str, counts: dict[int, int], *, key: str
+    ) -> None:
+        """End the poll (if Discord has not already) and post the result under it."""
+        self._check_open()
+        place = message.place
+        channel_id = int(place.thread_id or place.room_id)
+        target = self.client.get_partial_messageable(channel_id, guild_id=_guild_id(place))
+        with post_errors(f"ending the poll {message.message_id}"):
+            try:
+                await target.get_partial_message(int(message.message_id)).end_poll()
+            except discord.HTTPException as error:
+                if error.code != POLL_EXPIRED:
+                    raise
+            await self._send_all(target, to_discord(text), key, "")
+
+    # --- ScheduledEvents -----------------------------------------------------------------
+
+    async def create_event(
+        self,
+        place: Place,
+        name: str,
+        description: str,
+        *,
+        location: str,
+        start: datetime,
+        end: datetime,
+        key: str,
+    ) -> str:
+        """A Guild Scheduled Event: in a voice or stage channel where the place is one
+        (``<#id>``), else an external one at the location as typed, with its end."""
+        self._check_open()
+        guild = await self._guild(place)
+        channel, shown = _where(guild, place, location)
+        with post_errors(f"creating a scheduled event in guild {guild.id}"):
+            if channel is not None:
+                event = await guild.create_scheduled_event(
+                    name=name[:100],
+                    description=description[:1000],
+                    start_time=start,
+                    end_time=end,
+                    privacy_level=discord.PrivacyLevel.guild_only,
+                    channel=channel,
+                )
+            else:
+                event = await guild.create_scheduled_event(
+                    name=name[:100],
+                    description=description[:1000],
+                    start_time=start,
+                    end_time=end,
+                    privacy_level=discord.PrivacyLevel.guild_only,
+                    entity_type=discord.EntityType.external,
+                    location=shown,
+                )
+        return str(event.id)
+
+    async def edit_event(
+        self,
+        place: Place,
+        ref: str,
+        name: str,
+        description: str,
+        *,
+        location: str,
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        self._check_open()
+        guild = await self._guild(place)
+        channel, shown = _where(guild, place, location)
+        with post_errors(f"changing scheduled event {ref}"):
+            event = await guild.fetch_scheduled_event(int(ref))
+            if channel is not None:
+                await event.edit(
+                    name=name[:100],
+                    description=description[:1000],
+                    start_time=start,
+                    end_time=end,
+                    privacy_level=discord.PrivacyLevel.guild_only,
+                    channel=channel,
+                )
+            else:
+                await event.edit(
+                    name=name[:100],
+                    description=description[:1000],
+                    start_time=start,
+                    end_time=end,
+                    privacy_level=discord.PrivacyLevel.guild_only,
+                    entity_type=discord.EntityType.external,
+                    location=shown,
+                )
+
+    async def cancel_event(self, place: Place, ref: str) -> None:
+        self._check_open()
+        guild = await self._guild(place)
+        with post_errors(f"cancelling scheduled event {ref}"):
+            event = await guild.fetch_scheduled_event(int(ref))
+            if event.status is discord.EventStatus.scheduled:
+                await event.cancel()
+
+    async def _guild(self, place: Place) -> discord.Guild:
+        guild_id = int(place.community_id)
+        with post_errors(f"reading guild {guild_id}"):
+            return self.client.get_guild(guild_id) or await self.client.fetch_guild(guild_id)
+
     async def is_moderator(self, platform: str, community_id: str, member_id: str) -> bool | None:
         """The web dashboard's check (``ports.ModeratorCheck``): the rule commands use,
         asked of Discord now (cached ~30 s)."""
@@ -204,6 +338,23 @@ def fallback_tag(forum: discord.ForumChannel) -> discord.ForumTag | None:
     one anyone may apply (moderated tags need Manage Threads), else the first."""
     available = list(forum.available_tags)
     return next((t for t in available if not t.moderated), available[0] if available else None)
+
+
+def _where(
+    guild: discord.Guild, place: Place, location: str
+) -> tuple[discord.VoiceChannel | discord.StageChannel | None, str]:
+    """A voice or stage channel named as ``<#id>``; else an external place: the text as
+    typed, or the channel it was planned in for "here" or nothing."""
+    found = _CHANNEL.match(location)
+    if found:
+        channel = guild.get_channel(int(found.group(1) or found.group(2)))
+        if isinstance(channel, discord.VoiceChannel | discord.StageChannel):
+            return channel, ""
+    shown = " ".join(location.split())
+    if not shown or shown.casefold() == "here":
+        planned = guild.get_channel(int(place.room_id))
+        shown = f"#{planned.name}" if planned is not None else "Discord"
+    return None, shown[:100]
 
 
 def _guild_id(place: Place) -> int | None:

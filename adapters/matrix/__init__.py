@@ -14,6 +14,7 @@ Importing this package does not import matrix-nio; :func:`run` does. Where thing
 - ``client.py``      matrix-nio's client, and reading its answers
 - ``inbound.py``, ``outbound.py``, ``rooms.py``  pure: event -> command, text -> notices,
   a room's state and power levels
+- ``native.py``      MSC3381 polls, RSVP reactions and announcement edits -> NativeAnswer
 - ``crypto.py``      encrypted rooms (one process per account: ``Gateway.account_lease``);
   ``settings.py`` the ``[matrix]`` section; ``doctor.py`` its checks; ``platform.py``
   its entry in the platform registry

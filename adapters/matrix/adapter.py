@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 
 from companion.events import Actor, Kind, MessageRef, Place
+from companion.fmt import bold, fmt
 from companion.gateway import Gateway
 from companion.ports import Community, TransientFailure
-from companion_adapters.matrix import crypto, inbound, outbound
+from companion_adapters.matrix import crypto, inbound, native, outbound
 from companion_adapters.matrix.client import new_client
 from companion_adapters.matrix.direct import DirectRooms
 from companion_adapters.matrix.membership import Membership
@@ -74,6 +75,7 @@ class MatrixAdapter:
             direct=self.direct,
             membership=self.membership,
             replies=self.replies,
+            answers=native.Answers(gateway),
             crypto=self.crypto,
             wall_clock=wall_clock or time.time,  # the age of commands (server timestamps)
         )
@@ -121,6 +123,45 @@ class MatrixAdapter:
         root = await self.sender.send(place.room_id, outbound.thread_root(title), key + "r")
         await self.sender.send_md(place.room_id, text, outbound.in_thread(root), key + "t", kind)
         return Place(place.platform, place.community_id, place.room_id, thread_id=root)
+
+    # --- Polls (MSC3381), Announcements (RSVP by reactions) --------------------------------
+
+    async def open_poll(
+        self,
+        place: Place,
+        question: str,
+        answers: tuple[str, ...],
+        *,
+        text: str,
+        hours: int,
+        key: str,
+    ) -> MessageRef:
+        """An MSC3381 poll; it stays open until the core ends it (Matrix polls have no
+        duration of their own)."""
+        content = native.poll_start(question, answers, text)
+        event_id = await self.sender.send(place.room_id, content, key + "p", native.POLL_START)
+        return MessageRef(place, event_id)
+
+    async def close_poll(
+        self, message: MessageRef, text: str, counts: dict[int, int], *, key: str
+    ) -> None:
+        content = native.poll_end(message.message_id, text, counts)
+        await self.sender.send(message.place.room_id, content, key + "e", native.POLL_END)
+
+    async def announce(self, place: Place, title: str, text: str, *, key: str) -> MessageRef:
+        """The announcement members react to (its text opens with the title), and its
+        thread for the discussion."""
+        root = await self.sender.send(
+            place.room_id, outbound.notice(text, kind=Kind.DISCUSSION), key + "a"
+        )
+        opener = fmt("Talk about {} here, in this thread.", bold(title))
+        await self.sender.send_md(place.room_id, opener, outbound.in_thread(root), key + "t")
+        return MessageRef(Place(place.platform, place.community_id, place.room_id, root), root)
+
+    async def update(self, message: MessageRef, text: str, *, key: str) -> None:
+        content = native.edit(message.message_id, text)
+        txn = outbound.txn_id("edit", message.message_id, key)
+        await self.sender.send(message.place.room_id, content, txn)
 
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None:
         """A private notice to one member (a suggestion's outcome), in their direct room;

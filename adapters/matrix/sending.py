@@ -66,7 +66,9 @@ class Sender:
             first = first or event_id
         return first
 
-    async def send(self, room_id: str, content: dict[str, Any], txn: str) -> str:
+    async def send(
+        self, room_id: str, content: dict[str, Any], txn: str, event_type: str = "m.room.message"
+    ) -> str:
         """One event with a transaction id (a retry posts nothing twice); a refusal is
         permanent. Returns the event id or raises a PostError (classified, above)."""
         if self.closed:
@@ -79,7 +81,7 @@ class Sender:
             send["ignore_unverified_devices"] = await self.crypto.ready(room_id)
         try:
             response = await self.request(
-                lambda: self.client.room_send(room_id, "m.room.message", content, **send),
+                lambda: self.client.room_send(room_id, event_type, content, **send),
                 f"sending to {room_id}",
             )
         except OlmUnverifiedDeviceError as error:

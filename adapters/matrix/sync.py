@@ -18,7 +18,7 @@ from typing import Any
 from nio import ErrorResponse, SyncResponse
 
 from companion.gateway import Gateway, StoreUnavailable
-from companion_adapters.matrix import crypto, inbound
+from companion_adapters.matrix import crypto, inbound, native
 from companion_adapters.matrix.client import (
     BACKOFF_FIRST,
     BACKOFF_MAX,
@@ -47,8 +47,9 @@ _STATE_TYPES = [
 
 
 def sync_filter(limit: int) -> dict[str, Any]:
-    """Only what the bot reads: messages and the state that decides power, names and
-    encryption; members lazy-loaded (just the senders), nothing else."""
+    """Only what the bot reads: messages, poll responses and reactions (and their
+    redactions), and the state that decides power, names and encryption; members
+    lazy-loaded (just the senders), nothing else."""
     nothing = {"not_types": ["*"]}
     return {
         "presence": nothing,
@@ -56,7 +57,7 @@ def sync_filter(limit: int) -> dict[str, Any]:
         "room": {
             "state": {"types": _STATE_TYPES, "lazy_load_members": True},
             "timeline": {
-                "types": [*_STATE_TYPES, "m.room.message", crypto.ENCRYPTED],
+                "types": [*_STATE_TYPES, "m.room.message", crypto.ENCRYPTED, *sorted(native.TYPES)],
                 "limit": limit,
                 "lazy_load_members": True,
             },

@@ -19,7 +19,7 @@ from nio import SyncResponse
 
 from companion.events import Actor, Place
 from companion.ports import PostError
-from companion_adapters.matrix import crypto, inbound
+from companion_adapters.matrix import crypto, inbound, native
 from companion_adapters.matrix.client import Client, sources
 from companion_adapters.matrix.direct import DirectRooms
 from companion_adapters.matrix.membership import Membership
@@ -44,6 +44,7 @@ class Timeline:
         direct: DirectRooms,
         membership: Membership,
         replies: Replies,
+        answers: native.Answers,
         crypto: crypto.Crypto | None,
         wall_clock: Callable[[], float],
     ) -> None:
@@ -54,6 +55,7 @@ class Timeline:
         self.direct = direct
         self.membership = membership
         self.replies = replies
+        self.answers = answers  # poll responses and RSVP reactions
         self.crypto = crypto
         self.wall_clock = wall_clock  # the age of commands (server timestamps)
         self.me = config.user_id
@@ -70,6 +72,7 @@ class Timeline:
             events = sources(info.timeline.events)
             start = inbound.joined_at(events, self.me)
             answers: list[tuple[inbound.Command, Actor, Place]] = []
+            votes: list[Mapping[str, Any]] = []
             for i, event in enumerate(events):
                 if "state_key" in event:
                     room.apply(event)
@@ -82,6 +85,10 @@ class Timeline:
                     if self.crypto is not None and self.crypto.unreadable(room_id, event):
                         jobs.append(self._note_unreadable(room_id, event))
                     continue
+                if event.get("type") in native.TYPES:
+                    if event.get("sender") != self.me and room_id not in self.direct:
+                        votes.append(event)
+                    continue
                 command = inbound.command_of(event, room_id, self.me, self.config.command_prefix)
                 if command is None:
                     continue
@@ -91,6 +98,8 @@ class Timeline:
                 place = inbound.place_of(command, room_id in self.direct)
                 actor = inbound.actor_of(command, room, self.config.moderator_level)
                 answers.append((command, actor, place))
+            if votes:
+                jobs.append(self.answers.handle(room_id, votes))
             if answers:
                 jobs.append(self.replies.answer_in_order(answers))
             if answer and info.timeline.limited and start == 0:

@@ -15,7 +15,8 @@ from companion.store.schedules import iso
 
 _COLUMNS = (
     "id, community_id, platform, room_id, title, location, rule, days, start_date, at_time, "
-    "timezone, minutes, status, sequence, reminders, created_by, created_at, updated_at"
+    "timezone, minutes, status, sequence, reminders, created_by, created_at, updated_at, "
+    "native_ref, native_event"
 )
 ANSWERS = ("yes", "maybe", "no")
 DEFAULT_REMINDERS = (1440, 15)
@@ -37,10 +38,12 @@ class EventRow:
     minutes: int
     status: str
     sequence: int
-    reminders: str  # the reminder schedules' ids, "12,13"
+    reminders: str  # its reminder schedules' ids (and the next-meeting one), "12,13"
     created_by: str | None
     created_at: str
     updated_at: str
+    native_ref: str | None = None  # the announcement members answer by reactions (Matrix)
+    native_event: str | None = None  # the platform's own scheduled event (Discord)
 
     @property
     def reminder_ids(self) -> list[int]:
@@ -169,6 +172,31 @@ class EventRepo:
             (",".join(str(i) for i in ids), event_id, community_id),
         )
 
+    async def set_native(
+        self, community_id: str, event_id: int, *, ref: str | None = None, event: str | None = None
+    ) -> None:
+        """Remember the announcement (``ref``) or the platform's scheduled event (``event``)."""
+        if ref is not None:
+            await self.db.execute(
+                "UPDATE event SET native_ref = ? WHERE id = ? AND community_id = ?",
+                (ref, event_id, community_id),
+            )
+        if event is not None:
+            await self.db.execute(
+                "UPDATE event SET native_event = ? WHERE id = ? AND community_id = ?",
+                (event, event_id, community_id),
+            )
+
+    async def by_native_ref(self, community_id: str, platform: str, ref: str) -> EventRow | None:
+        """The event whose announcement or scheduled event is the platform's ``ref``, in
+        that community only."""
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM event WHERE community_id = ? AND platform = ? "  # noqa: S608
+            "AND (native_ref = ? OR native_event = ?) ORDER BY id LIMIT 1",
+            (community_id, platform, ref, ref),
+        )
+        return EventRow(*row) if row else None
+
     # --- RSVPs ------------------------------------------------------------------------------
 
     async def rsvp(self, event_id: int, member_id: str, answer: str, now: datetime) -> None:
@@ -177,6 +205,19 @@ class EventRepo:
             "ON CONFLICT (event_id, member_id) DO UPDATE SET answer = excluded.answer, "
             "updated_at = excluded.updated_at",
             (event_id, member_id, answer, iso(now)),
+        )
+
+    async def withdraw(self, event_id: int, member_id: str, answer: str | None = None) -> None:
+        """A member took their answer back the platform's own way (a removed reaction, no
+        longer "Interested"): only if it is still ``answer``, when given."""
+        if answer is None:
+            await self.db.execute(
+                "DELETE FROM event_rsvp WHERE event_id = ? AND member_id = ?", (event_id, member_id)
+            )
+            return
+        await self.db.execute(
+            "DELETE FROM event_rsvp WHERE event_id = ? AND member_id = ? AND answer = ?",
+            (event_id, member_id, answer),
         )
 
     async def counts(self, event_ids: Sequence[int]) -> dict[int, Counts]:

@@ -12,7 +12,7 @@ from companion.store.schedules import iso
 
 _COLUMNS = (
     "id, community_id, platform, room_id, question, options, closes_at, status, created_by, "
-    "created_at"
+    "created_at, native_ref"
 )
 
 
@@ -28,6 +28,7 @@ class PollRow:
     status: str
     created_by: str | None
     created_at: str
+    native_ref: str | None = None  # the platform's own poll (a Matrix event, a Discord message)
 
     @property
     def options(self) -> list[str]:
@@ -73,6 +74,22 @@ class PollRepo:
         )
         return PollRow(*row) if row else None
 
+    async def set_native_ref(self, community_id: str, poll_id: int, ref: str) -> None:
+        """Remember the platform's own poll this one was opened as."""
+        await self.db.execute(
+            "UPDATE poll SET native_ref = ? WHERE id = ? AND community_id = ?",
+            (ref, poll_id, community_id),
+        )
+
+    async def by_native_ref(self, community_id: str, platform: str, ref: str) -> PollRow | None:
+        """The poll opened as the platform's ``ref`` in that community (None elsewhere)."""
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM poll WHERE community_id = ? AND platform = ? "  # noqa: S608
+            "AND native_ref = ?",
+            (community_id, platform, ref),
+        )
+        return PollRow(*row) if row else None
+
     async def latest_open(self, platform: str, room_id: str) -> PollRow | None:
         """The newest open poll in a room: the one a bare `vote N` there answers."""
         row = await self.db.fetchone(
@@ -96,10 +113,17 @@ class PollRepo:
         )
         return True
 
-    async def withdraw_vote(self, poll_id: int, member_id: str) -> None:
-        """A platform's own poll lets a member take a vote back."""
+    async def withdraw_vote(self, poll_id: int, member_id: str, choice: int | None = None) -> None:
+        """A platform's own poll lets a member take a vote back (only if it is still for
+        ``choice``, when given)."""
+        if choice is None:
+            await self.db.execute(
+                "DELETE FROM poll_vote WHERE poll_id = ? AND member_id = ?", (poll_id, member_id)
+            )
+            return
         await self.db.execute(
-            "DELETE FROM poll_vote WHERE poll_id = ? AND member_id = ?", (poll_id, member_id)
+            "DELETE FROM poll_vote WHERE poll_id = ? AND member_id = ? AND choice = ?",
+            (poll_id, member_id, choice),
         )
 
     async def counts(self, poll_id: int) -> dict[int, int]:

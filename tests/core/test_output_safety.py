@@ -45,7 +45,7 @@ from companion import exchange
 from companion.app import App, build
 from companion.commands import CommandSpec, ParamType
 from companion.config import Settings
-from companion.events import Actor, Invocation, Kind, Place, Reply
+from companion.events import Actor, Invocation, Kind, MessageRef, Place, Reply
 from companion.features.bookclub.plans import slugify
 from companion.features.challenges.paths import find_path
 from companion.features.challenges.text import day_text
@@ -55,7 +55,7 @@ from companion_adapters.console.adapter import ConsoleAdapter
 from companion_adapters.console.adapter import render as console_render
 from companion_adapters.console.adapter import render_title as console_title
 from companion_adapters.discord.render import split_message, starter, thread_name, to_discord
-from companion_adapters.matrix import outbound
+from companion_adapters.matrix import native, outbound
 from companion_adapters.matrix.adapter import MatrixAdapter
 from companion_adapters.matrix.settings import MatrixConfig
 from tests.conftest import FIXTURE_CONTENT, START
@@ -185,6 +185,29 @@ def check_matrix(content: dict[str, Any], links: set[str]) -> None:
     parser.close()
     assert not parser.problems, (parser.problems, html)
     assert not _MASS.search("".join(parser.text)), html
+
+
+def check_matrix_native(content: dict[str, Any], links: set[str]) -> None:
+    """A notice, or a poll's start or end (its question and answers are plain text, never
+    a ping; its text fallbacks are the notice's), or an edit (its new content too)."""
+    check_matrix(content, links)
+    if "m.new_content" in content:
+        check_matrix(content["m.new_content"], links)
+    poll = content.get("m.poll")
+    plain: list[str] = [content.get("org.matrix.msc1767.text", "")]
+    for text in content.get("m.text", []):
+        if text.get("mimetype") == "text/html":
+            check_matrix({"m.mentions": {}, "body": "", "formatted_body": text["body"]}, links)
+        else:
+            plain.append(text["body"])
+    if poll is not None:
+        plain.append(poll["question"]["m.text"][0]["body"])
+        plain.extend(answer["m.text"][0]["body"] for answer in poll["answers"])
+        unstable = content["org.matrix.msc3381.poll.start"]
+        plain.append(unstable["question"]["org.matrix.msc1767.text"])
+        plain.extend(a["org.matrix.msc1767.text"] for a in unstable["answers"])
+    for text in plain:
+        assert not _MASS.search(text), text
 
 
 def _discord_live_text(text: str) -> str:
@@ -321,9 +344,46 @@ class Harness:
         await self.console.notify(place, member_id, text, key=key)
         await self.matrix.notify(place, member_id, text, key=key)
 
+    # Polls and announcements (members react to them) go the platform's own way.
+    async def open_poll(
+        self,
+        place: Place,
+        question: str,
+        answers: tuple[str, ...],
+        *,
+        text: str,
+        hours: int,
+        key: str,
+    ) -> MessageRef:
+        self.posts += 1
+        self.discord_sent.extend(split_message(to_discord(text)))
+        await self.console.post(place, text, key=key)
+        return await self.matrix.open_poll(
+            place, question, answers, text=text, hours=hours, key=key
+        )
+
+    async def close_poll(
+        self, message: MessageRef, text: str, counts: dict[int, int], *, key: str
+    ) -> None:
+        self.posts += 1
+        self.discord_sent.extend(split_message(to_discord(text)))
+        await self.console.post(message.place, text, key=key)
+        await self.matrix.close_poll(message, text, counts, key=key)
+
+    async def announce(self, place: Place, title: str, text: str, *, key: str) -> MessageRef:
+        self.posts += 1
+        check_title(title, self.links)
+        self.discord_sent.extend(split_message(to_discord(text)))
+        await self.console.post(place, text, key=key)
+        return await self.matrix.announce(place, title, text, key=key)
+
+    async def update(self, message: MessageRef, text: str, *, key: str) -> None:
+        self.discord_sent.extend(split_message(to_discord(text)))
+        await self.matrix.update(message, text, key=key)
+
     def check_sent(self) -> None:
         for content in self.matrix_sent:
-            check_matrix(content, self.links)
+            check_matrix_native(content, self.links)
         for chunk in self.discord_sent:
             check_discord(chunk, self.links)
         check_console(self.console_out.getvalue())
@@ -509,6 +569,8 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     if poll_id is not None:
         do("vote", member, answer=1)
     harness.run(app.scheduler.run_due())  # the announcement and the poll go out at once
+    if event_id is not None:
+        do("event rsvp", member, id=event_id, answer="maybe")  # the announcement is edited
     do("bookclub progress", member, chapter=1)
     for name, who, args in [
         ("prompt list", member, {}),
@@ -536,6 +598,11 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
         today += timedelta(days=1)
     assert harness.posts > before, "nothing was posted"
     assert harness.matrix_sent, "the Matrix adapter sent nothing (its sends failed?)"
+    sent = harness.matrix_sent
+    if poll_id is not None:  # the poll went the platform's own way, and ended there
+        assert any("m.poll" in c for c in sent) and any("m.poll.results" in c for c in sent)
+    if event_id is not None:  # the announcement, edited with the counts after the RSVP
+        assert any("m.new_content" in c for c in sent)
     harness.check_sent()
     clock.set(datetime.combine(today - timedelta(days=1), time(23, 40), UTC))  # day 1 is open
     replies.clear()
@@ -624,3 +691,8 @@ def test_the_checks_catch_pings_and_terminal_escapes(mass: str) -> None:
     with pytest.raises(AssertionError):
         check_console(f"hello \x1b]8;;https://{EVIL}\x07{mass}\x1b]8;;\x07")
     check_markdown(fmt("hello {}", mass), set())
+    poll = native.poll_start(f"hello {mass}", (f"yes {mass}", "no"), fmt("hello {}", mass))
+    check_matrix_native(poll, set())  # defused by construction
+    poll["m.poll"]["answers"][0]["m.text"][0]["body"] = f"yes {mass}"
+    with pytest.raises(AssertionError):
+        check_matrix_native(poll, set())

@@ -14,7 +14,8 @@
 
 Modules: ``models`` (guilds, roles, channels, members, permissions), ``validation``
 (Discord's limits), ``records`` (what tests assert on), ``commands`` (typed options for
-simulated invocations), ``rest`` and ``gateway`` (the two halves of the API), ``server``.
+simulated invocations), ``rest`` and ``gateway`` (the two halves of the API), ``native``
+(polls and Guild Scheduled Events, their rules and gateway events), ``server``.
 """
 
 from .models import (

@@ -58,10 +58,12 @@ class Perm:
     USE_EXTERNAL_EMOJIS = 1 << 18
     MANAGE_ROLES = 1 << 28
     USE_APPLICATION_COMMANDS = 1 << 31
+    MANAGE_EVENTS = 1 << 33
     MANAGE_THREADS = 1 << 34
     CREATE_PUBLIC_THREADS = 1 << 35
     CREATE_PRIVATE_THREADS = 1 << 36
     SEND_MESSAGES_IN_THREADS = 1 << 38
+    CREATE_EVENTS = 1 << 44
     ALL = (1 << 51) - 1
     # What a fresh guild's @everyone role gets.
     EVERYONE_DEFAULT = (
@@ -96,12 +98,16 @@ class Intent:
     GUILD_MESSAGES = 1 << 9
     DIRECT_MESSAGES = 1 << 12
     MESSAGE_CONTENT = 1 << 15
+    GUILD_SCHEDULED_EVENTS = 1 << 16
+    GUILD_MESSAGE_POLLS = 1 << 24
     PRIVILEGED = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 
 
 class ChannelType:
     GUILD_TEXT = 0
     DM = 1
+    GUILD_VOICE = 2
+    GUILD_STAGE_VOICE = 13
     PUBLIC_THREAD = 11
     PRIVATE_THREAD = 12
     GUILD_FORUM = 15
@@ -233,6 +239,8 @@ class Channel:
             "rate_limit_per_user": 0,
             "nsfw": False,
         }
+        if self.type in (ChannelType.GUILD_VOICE, ChannelType.GUILD_STAGE_VOICE):
+            data |= {"bitrate": 64000, "user_limit": 0, "rtc_region": None}
         if self.is_thread:
             return data | {
                 "owner_id": str(self.owner_id),

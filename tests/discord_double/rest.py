@@ -134,6 +134,8 @@ class RestApi:
     dm_channel: Callable[[User], Channel]
     dispatch: Callable[[str, JSON], Awaitable[int]]
     _publish: Callable[[str, JSON, Guild | None], Awaitable[None]]
+    native_routes: Callable[[], list[tuple[str, str, Any]]]
+    start_poll: Callable[[JSON, int | None, JSON], None]
 
     @property
     def application_flags(self) -> int:
@@ -171,6 +173,7 @@ class RestApi:
             ("POST", "/channels/{cid}/typing", self._typing),
             ("PUT", "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._react),
             ("POST", "/users/@me/channels", self._open_dm),
+            *self.native_routes(),
         ]:
             app.router.add_route(method, api + path, handler)
 
@@ -697,6 +700,8 @@ class RestApi:
         }
         if payload.get("nonce") is not None:
             message["nonce"] = payload["nonce"]
+        if payload.get("poll") is not None:
+            self.start_poll(message, guild.id if guild else None, payload["poll"])
         if webhook:  # interaction responses and followups
             message["webhook_id"] = message["application_id"] = str(self.application_id)
         reference = payload.get("message_reference")

@@ -30,6 +30,7 @@ from .models import (
     new_id,
     new_id_on_shard,
 )
+from .native import NativeApi, PollState, utcnow
 from .records import (
     Callback,
     CommandSync,
@@ -43,7 +44,7 @@ from .rest import RestApi
 from .validation import EPHEMERAL
 
 
-class DiscordDouble(RestApi):
+class DiscordDouble(RestApi, NativeApi):
     """A fake Discord on 127.0.0.1. Use as ``async with DiscordDouble() as double:``."""
 
     def __init__(
@@ -80,6 +81,10 @@ class DiscordDouble(RestApi):
         self.requests: list[tuple[str, str]] = []
         self.typing: list[int] = []
         self.reactions: list[tuple[int, int, str]] = []
+        self.polls: dict[int, PollState] = {}  # poll messages by id
+        self.scheduled_events: dict[int, JSON] = {}  # Guild Scheduled Events by id
+        self.event_users: dict[int, set[int]] = {}  # who is "Interested", by event id
+        self.now = utcnow  # the double's clock for polls and events (tests may set theirs)
         # internals
         self.gateway = Gateway(self)
         self._store: dict[int, tuple[JSON, SentMessage | None]] = {}  # every message by id
@@ -186,9 +191,11 @@ class DiscordDouble(RestApi):
 
     def guild_create_payload(self, guild: Guild, intents: int) -> JSON:
         """GUILD_CREATE as sent to this bot: without GUILD_MEMBERS only the bot's own member."""
+        events = [e for e in self.scheduled_events.values() if e["guild_id"] == str(guild.id)]
         if intents & Intent.GUILD_MEMBERS:
-            return guild.payload()
-        return guild.payload(members=[m for m in guild.members if m.id == self.bot.id])
+            return guild.payload() | {"guild_scheduled_events": events}
+        own = [m for m in guild.members if m.id == self.bot.id]
+        return guild.payload(members=own) | {"guild_scheduled_events": events}
 
     def commands(self, guild: Guild | None = None) -> list[JSON]:
         """The commands registered globally, or for ``guild``."""

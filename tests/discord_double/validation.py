@@ -324,6 +324,12 @@ def validate_message(
     _check_allowed_mentions(errors, payload.get("allowed_mentions"))
     check_list(errors, ("sticker_ids",), payload.get("sticker_ids"), 3)
     check_list(errors, ("components",), payload.get("components"), 40)
+    if create and payload.get("poll") is not None:
+        from .native import check_poll
+
+        check_poll(errors, payload["poll"])
+    elif not create and payload.get("poll") is not None:
+        errors.add(("poll",), "BASE_TYPE_NONE", "A poll cannot be added by an edit.")
     flags = payload.get("flags") or 0
     allowed = MESSAGE_FLAGS | (EPHEMERAL if interaction else 0)
     if not isinstance(flags, int) or flags & ~allowed:

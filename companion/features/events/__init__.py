@@ -5,20 +5,24 @@ core). Platform-native RSVPs and polls feed the same store methods (``EventRepo.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from companion.commands import CommandSpec, Param, ParamType
 from companion.config import WebSettings
 from companion.delivery import PostKind
+from companion.events import NativeAnswer
 from companion.features.communities import Communities
 from companion.features.events.calendar import CalendarFeed
 from companion.features.events.planning import EventPlanner
 from companion.features.events.polls import Polls
 from companion.features.events.posts import EventPosts
+from companion.features.events.timing import next_at
 from companion.features.events.views import EventViews
 from companion.identity import MemberHasher
 from companion.notices import Notices
 from companion.scheduler import Scheduler
 from companion.store import Store
+from companion.store.events import ANSWERS
 
 __all__ = ["CalendarFeed", "Events"]
 
@@ -34,6 +38,7 @@ class Events:
         web: WebSettings,
         prefixes: Mapping[str, str] | None = None,
     ) -> None:
+        self.store = store
         self.posts = EventPosts(store, scheduler, notices)
         self.planner = EventPlanner(store, communities, self.posts)
         self.views = EventViews(store, self.planner)
@@ -42,6 +47,32 @@ class Events:
 
     def post_kinds(self) -> list[PostKind]:
         return [*self.posts.post_kinds(), *self.polls.post_kinds()]
+
+    async def native_answer(self, answer: NativeAnswer, now: datetime) -> bool:
+        """A vote in a platform's own poll, or an RSVP the platform's own way (a reaction,
+        "Interested"): found by the ref the port gave when the bot opened it, in the
+        community it was given in only, and counted through the same paths as `vote` and
+        `event rsvp`. False when nothing there has that ref or it is over."""
+        community, platform, ref = answer.community_id, answer.platform, answer.ref
+        choice = answer.choice
+        poll = await self.store.polls.by_native_ref(community, platform, ref)
+        if poll is not None:
+            if isinstance(choice, str):
+                return False
+            was = answer.was if isinstance(answer.was, int) else None
+            return await self.polls.answer(poll, answer.member_id, choice, now, was)
+        event = await self.store.events.by_native_ref(community, platform, ref)
+        if event is None or event.status != "planned" or next_at(event, now) is None:
+            return False
+        if choice is None:
+            said = answer.was if isinstance(answer.was, str) else None
+            await self.store.events.withdraw(event.id, answer.member_id, said)
+        elif choice in ANSWERS:
+            await self.store.events.rsvp(event.id, answer.member_id, str(choice), now)
+        else:
+            return False
+        await self.posts.refresh(event.id, community, now)
+        return True
 
     def commands(self) -> list[CommandSpec]:
         ident = Param("id", "The event's number (see `event list`)", ParamType.INT, min_value=1)

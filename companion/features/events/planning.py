@@ -133,6 +133,8 @@ class EventPlanner:
                     changed.location or "not given",
                 )
                 await self.posts.tell(uow, changed, note, by)
+        await self.posts.refresh(event.id, community, now)
+        await self.posts.sync_native_event(event.id, community, now)
         told = " I am telling those who said yes." if what in ("when", "where") else ""
         return Reply(
             fmt("Changed event #{}: {}.{}", event.id, summary(changed, now), told),
@@ -147,6 +149,8 @@ class EventPlanner:
             await self.posts.cancel_reminders(uow, event)
             note = fmt("{} (event #{}) is cancelled.", bold(event.title), event.id)
             await self.posts.tell(uow, event, note, inv.actor.id)
+        await self.posts.refresh(event.id, community, inv.at)
+        await self.posts.sync_native_event(event.id, community, inv.at)
         return Reply(
             fmt("Cancelled event #{}; I am telling those who said yes.", event.id),
             kind=Kind.CONFIRMATION,

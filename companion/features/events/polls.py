@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 
 from companion.commands import UserError
 from companion.delivery import Action, Post, PostKind, Silent
-from companion.events import Invocation, Kind, Place, Reply
+from companion.events import Invocation, Kind, MessageRef, Place, Reply
 from companion.features.communities import Communities
 from companion.features.events.timing import local
 from companion.fmt import Md, bold, bullets, code, fmt, lines
+from companion.ports import Polls as NativePolls
+from companion.ports import capability
 from companion.recurrence import Recurrence
-from companion.scheduler import Scheduler
+from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Store
 from companion.store.polls import PollRow
 from companion.store.schedules import ScheduleRow
@@ -181,11 +183,31 @@ class Polls:
             ),
         )
 
+    def _native(self, platform: str) -> NativePolls | None:
+        port = self.scheduler.ports.get(platform)
+        return capability(port, NativePolls) if port is not None else None
+
     async def render_poll(self, row: ScheduleRow, due: datetime) -> Action:
         poll = await self.store.polls.get(int(row.payload))
         if poll is None or poll.status != "open":
             return Silent()
-        return Post(self.text(poll, row.platform), kind=Kind.ANSWER)
+        native = self._native(row.platform)
+        if native is None:
+            return Post(self.text(poll, row.platform), kind=Kind.ANSWER)
+        # The platform's own poll, open as long as what is left (it ends by itself there).
+        left = datetime.fromisoformat(poll.closes_at) - due
+        hours = min(max(1, -(-int(left.total_seconds()) // 3600)), MAX_HOURS)
+        place = Place(row.platform, row.community_id, row.room_id, row.thread_id)
+        ref = await native.open_poll(
+            place,
+            poll.question,
+            tuple(poll.options),
+            text=self.text(poll, row.platform),
+            hours=hours,
+            key=occurrence_key(row.id, due),
+        )
+        await self.store.polls.set_native_ref(poll.community_id, poll.id, ref.message_id)
+        return Silent()
 
     async def render_result(self, row: ScheduleRow, due: datetime) -> Action:
         poll = await self.store.polls.get(int(row.payload))
@@ -199,14 +221,36 @@ class Polls:
             fmt("{} {}: {} vote(s){}", n, bold(a), counts.get(n, 0), _lead(counts.get(n, 0), top))
             for n, a in enumerate(poll.options, 1)
         ]
-        return Post(
-            lines(
-                fmt("**Poll #{} has ended:** {}", poll.id, poll.question),
-                bullets(items),
-                fmt("{} member(s) voted.", total),
-            ),
-            kind=Kind.ANSWER,
+        text = lines(
+            fmt("**Poll #{} has ended:** {}", poll.id, poll.question),
+            bullets(items),
+            fmt("{} member(s) voted.", total),
         )
+        native = self._native(row.platform)
+        if native is not None and poll.native_ref is not None:  # the result ends the poll
+            place = Place(row.platform, row.community_id, row.room_id, row.thread_id)
+            key = occurrence_key(row.id, due)
+            await native.close_poll(MessageRef(place, poll.native_ref), text, counts, key=key)
+            return Silent()
+        return Post(text, kind=Kind.ANSWER)
+
+    async def answer(
+        self,
+        poll: PollRow,
+        member_id: str,
+        choice: int | None,
+        now: datetime,
+        was: int | None = None,
+    ) -> bool:
+        """A vote (or its withdrawal) from the platform's own poll. A number that is none
+        of the poll's answers spoils the vote, as MSC3381 has it: the member's vote is
+        taken back."""
+        if poll.status != "open" or datetime.fromisoformat(poll.closes_at) <= now:
+            return False
+        if choice is None or not 1 <= choice <= len(poll.options):
+            await self.store.polls.withdraw_vote(poll.id, member_id, was)
+            return True
+        return await self.store.polls.record_vote(poll.id, member_id, choice, now)
 
 
 def _lead(count: int, top: int) -> Md:

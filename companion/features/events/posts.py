@@ -10,21 +10,28 @@ each under its own idempotency key.
 
 from __future__ import annotations
 
+import itertools
+import logging
 from datetime import datetime, timedelta
 
 from companion.delivery import Action, PostKind, Silent, Thread
-from companion.events import Kind, Place
+from companion.events import Kind, MessageRef, Place
 from companion.features.events.timing import ahead, local, next_at, recurrence, reminded, shifted
 from companion.fmt import Md, bold, code, fmt, lines, stored
 from companion.notices import Notices
+from companion.ports import Announcements, PostError, ScheduledEvents, capability
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
 from companion.store.events import Counts, EventRow
 from companion.store.schedules import ScheduleRow
 
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
+NEXT = "event-next"  # at each meeting's end: the platform's own event for the next one
 THREAD_TITLE = 100
 MAX_GRACE = timedelta(hours=6)
+
+log = logging.getLogger(__name__)
+_updates = itertools.count(1)
 
 
 def place_of(event: EventRow) -> Place:
@@ -63,6 +70,7 @@ class EventPosts:
             PostKind(ANNOUNCE, self.render_announcement),
             PostKind(REMINDER, self.render_reminder),
             PostKind(CHANGE, self.render_change),
+            PostKind(NEXT, self.render_next),
         ]
 
     # --- planning what will be sent (inside the command's unit of work) -------------------
@@ -84,6 +92,13 @@ class EventPosts:
                 place_of(event), REMINDER, rule, f"{event.id}:{minutes}", by, grace=grace, repos=uow
             )
             ids.append(row.id)
+        if event.rule != "once":  # a recurring event's next meeting, as each one ends
+            ends = shifted(recurrence(event), -event.minutes)
+            if ends.next_after(self.scheduler.clock.now()) is not None:
+                row = await self.scheduler.add(
+                    place_of(event), NEXT, ends, str(event.id), by, grace=MAX_GRACE, repos=uow
+                )
+                ids.append(row.id)
         await uow.events.set_reminders(event.community_id, event.id, ids)
 
     async def cancel_reminders(self, uow: Repositories, event: EventRow) -> None:
@@ -98,18 +113,32 @@ class EventPosts:
 
     # --- what the scheduler sends ---------------------------------------------------------
 
-    def announcement(self, event: EventRow, counts: Counts, now: datetime) -> Md:
+    def announcement(
+        self, event: EventRow, counts: Counts, now: datetime, *, reactions: bool = False
+    ) -> Md:
+        if event.status != "planned":
+            return lines(
+                fmt("**Event #{}: {}**", event.id, event.title),
+                fmt("This event is cancelled."),
+            )
+        react = fmt(", or react here with ✅ (yes), ❔ (maybe) or ❌ (no)") if reactions else ""
         return lines(
             fmt("**Event #{}: {}**", event.id, event.title),
             fmt("When: {}", summary(event, now)),
             fmt("Where: {}", where(event)),
             fmt("Answers so far: {}", counts_line(counts)),
             fmt(
-                "Say whether you come with {} (or `maybe`, `no`): only the counts are shown, "
-                "never names, and those who say yes or maybe get a private reminder before.",
+                "Say whether you come with {} (or `maybe`, `no`){}: only the counts are "
+                "shown, never names, and those who say yes or maybe get a private reminder "
+                "before.",
                 code(f"event rsvp {event.id} yes"),
+                react,
             ),
         )
+
+    def _announcements(self, platform: str) -> Announcements | None:
+        port = self.scheduler.ports.get(platform)
+        return capability(port, Announcements) if port is not None else None
 
     async def render_announcement(self, row: ScheduleRow, due: datetime) -> Action:
         event = await self.store.events.get(row.community_id, int(row.payload))
@@ -117,7 +146,106 @@ class EventPosts:
             return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
         title = event.title if len(event.title) <= THREAD_TITLE else event.title[:99] + "…"
+        await self._create_native_event(event, due, occurrence_key(row.id, due))
+        native = self._announcements(row.platform)
+        if native is not None:  # members answer by reacting to it; it shows the counts
+            text = self.announcement(event, counts, due, reactions=True)
+            key = occurrence_key(row.id, due)
+            ref = await native.announce(place_of(event), title, text, key=key)
+            await self.store.events.set_native(event.community_id, event.id, ref=ref.message_id)
+            return Silent()
         return Thread(title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
+
+    def _scheduled_events(self, platform: str) -> ScheduledEvents | None:
+        port = self.scheduler.ports.get(platform)
+        return capability(port, ScheduledEvents) if port is not None else None
+
+    def _native_details(self, event: EventRow, now: datetime) -> tuple[str, datetime] | None:
+        """The description and start of the platform's own event: the next meeting."""
+        start = next_at(event, now)
+        if start is None:
+            return None
+        text = (
+            f"Event #{event.id}. Press Interested, or answer with `event rsvp {event.id} yes` "
+            "(or maybe, no): those who say yes or maybe get a private reminder before."
+        )
+        return text, start
+
+    async def render_next(self, row: ScheduleRow, due: datetime) -> Action:
+        """A recurring event's meeting has ended: the platform's own event for the next."""
+        event = await self.store.events.get(row.community_id, int(row.payload))
+        if event is not None and event.status == "planned":
+            await self._create_native_event(event, due, occurrence_key(row.id, due), again=True)
+        return Silent()
+
+    async def _create_native_event(
+        self, event: EventRow, now: datetime, key: str, *, again: bool = False
+    ) -> None:
+        """The platform's own event for the next meeting, once (a retried announcement
+        finds it made; ``again``: the next meeting's, when one has ended); without the
+        permission the announcement goes out alone."""
+        native = self._scheduled_events(event.platform)
+        details = self._native_details(event, now)
+        if native is None or details is None or (event.native_event is not None and not again):
+            return
+        text, start = details
+        try:
+            ref = await native.create_event(
+                place_of(event),
+                event.title,
+                text,
+                location=event.location,
+                start=start,
+                end=start + timedelta(minutes=event.minutes),
+                key=key,
+            )
+        except PostError as error:
+            log.warning("event %d: no scheduled event on %s: %s", event.id, event.platform, error)
+            return
+        await self.store.events.set_native(event.community_id, event.id, event=ref)
+
+    async def sync_native_event(self, event_id: int, community_id: str, now: datetime) -> None:
+        """Carry a change or a cancellation over to the platform's own event."""
+        event = await self.store.events.get(community_id, event_id)
+        if event is None or event.native_event is None:
+            return
+        native = self._scheduled_events(event.platform)
+        if native is None:
+            return
+        details = self._native_details(event, now)
+        try:
+            if event.status != "planned" or details is None:
+                await native.cancel_event(place_of(event), event.native_event)
+                return
+            text, start = details
+            await native.edit_event(
+                place_of(event),
+                event.native_event,
+                event.title,
+                text,
+                location=event.location,
+                start=start,
+                end=start + timedelta(minutes=event.minutes),
+            )
+        except PostError as error:
+            log.warning("event %d: its scheduled event was not changed: %s", event.id, error)
+
+    async def refresh(self, event_id: int, community_id: str, now: datetime) -> None:
+        """Show the current counts (or the change) in the event's announcement, where the
+        platform lets the bot edit it; a failure costs only the refresh."""
+        event = await self.store.events.get(community_id, event_id)
+        if event is None or event.native_ref is None:
+            return
+        native = self._announcements(event.platform)
+        if native is None:
+            return
+        counts = (await self.store.events.counts([event.id]))[event.id]
+        text = self.announcement(event, counts, now, reactions=True)
+        key = f"u{event.id}.{int(now.timestamp()) % 10**8}.{next(_updates)}"
+        try:
+            await native.update(MessageRef(place_of(event), event.native_ref), text, key=key)
+        except PostError as error:
+            log.warning("event %d: could not update its announcement: %s", event.id, error)
 
     async def render_reminder(self, row: ScheduleRow, due: datetime) -> Action:
         event_id, minutes = (int(part) for part in row.payload.split(":"))

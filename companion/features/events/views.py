@@ -65,6 +65,7 @@ class EventViews:
             raise UserError(fmt("Event #{} is over.", event.id))
         answer = str(inv.args["answer"])
         await self.store.events.rsvp(event.id, inv.actor.id, answer, inv.at)
+        await self.planner.posts.refresh(event.id, event.community_id, inv.at)
         counts = (await self.store.events.counts([event.id]))[event.id]
         said = {
             "yes": "You are coming",

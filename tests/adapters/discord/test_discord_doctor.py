@@ -193,3 +193,25 @@ async def test_a_forum_that_requires_a_tag_needs_one_configured(
     assert not [c for c in checks if c.name == f"discord channel #forum in {guild.name}: tag"]
     assert line(checks, f"discord channel #strict in {guild.name}").ok  # permissions: fine
     assert exit_code(checks) == 1
+
+
+async def test_where_events_are_planned_the_bot_needs_create_events(
+    double: DiscordDouble, tmp_path: Path, shipped: Content
+) -> None:
+    default = double.add_default_guild()
+    app = await build(Settings(db_path=tmp_path / "companion.db"), content=shipped)
+    try:
+        place = Place("discord", str(default.guild.id), str(default.text.id))
+        reply = await app.dispatcher.run_text(
+            "event plan weekly thu 18:30 Reading circle | here", MODERATOR, place, START
+        )
+        assert "Planned event #1" in reply.text, reply.text
+    finally:
+        await app.close()
+    name = f"discord server {default.guild.name}: events"
+    events = line(await diagnose(config(tmp_path, double)), name)
+    assert not events.ok and "lacks Create Events" in events.detail
+    assert "Server Settings > Roles" in events.fix
+    default.bot_role.permissions |= Perm.CREATE_EVENTS
+    assert line(await diagnose(config(tmp_path, double)), name).ok
+    double.assert_clean()

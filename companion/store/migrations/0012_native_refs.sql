@@ -1,0 +1,9 @@
+-- Where a poll or an event lives on its platform, when the bot opened it natively: a Matrix
+-- poll's m.poll.start event, an event's announcement (members react to it), a Discord poll
+-- message or Guild Scheduled Event. A platform's own answers find their poll or event by it.
+ALTER TABLE poll ADD COLUMN native_ref TEXT;
+ALTER TABLE event ADD COLUMN native_ref TEXT;       -- the announcement members react to
+ALTER TABLE event ADD COLUMN native_event TEXT;     -- a platform's scheduled event
+CREATE INDEX poll_by_native_ref ON poll (community_id, platform, native_ref);
+CREATE INDEX event_by_native_ref ON event (community_id, platform, native_ref);
+CREATE INDEX event_by_native_event ON event (community_id, platform, native_event);

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
-from rapidfuzz import fuzz, process
 
 
 class ConfigError(Exception):
@@ -166,6 +165,7 @@ def check_section(section_name: str, section: dict[str, Any]) -> None:
 
 def _closest(word: str, choices: Sequence[str], *, section: bool = False) -> tuple[str, str]:
     """(hint, fix): the closest known name, else the list of them."""
+    from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
 
     def shown(name: str) -> str:
         return f"[{name}]" if section else name

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from rapidfuzz import fuzz, process
-
 from companion.fmt import Md, italic, join
 from companion.schema import (
     ContentError,
@@ -189,10 +187,14 @@ class Content:
         key = normalize(query)
         if key in self._names:
             return self.terms[self._names[key]]
+        from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
         best = process.extractOne(key, list(self._names), scorer=fuzz.ratio, score_cutoff=85)
         return self.terms[self._names[best[0]]] if best else None
 
     def suggest_terms(self, query: str, limit: int = 3) -> list[Term]:
+        from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
         key = normalize(query)
         found = process.extract(
             key, list(self._names), scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=55
@@ -408,6 +410,8 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
         value = e.items[i].get(name)
         for ref in value if isinstance(value, list) else [value] if value else []:
             if isinstance(ref, str) and ref not in known:
+                from rapidfuzz import fuzz, process  # loaded on a miss: 3 MB RSS (issue 24)
+
                 choices = [k for k in known if isinstance(k, str)]
                 close = process.extractOne(ref, choices, scorer=fuzz.ratio, score_cutoff=70)
                 hint = f' (did you mean "{close[0]}"?)' if close else ""

@@ -217,6 +217,7 @@ class Bot:
     process: subprocess.Popen[bytes] | None = None
     spawn_ms: list[float] = field(default_factory=list)
     reply_ms: list[float] = field(default_factory=list)
+    asked: int = 0  # lines sent to it: a bot matched by sender must answer each once
 
     def start(self) -> float:
         started = time.perf_counter()
@@ -250,6 +251,7 @@ async def timed(user: AsyncClient, watcher: Watcher, bot: Bot, body: str = "") -
     before = watcher.count(bot.account.user_id)
     started = time.perf_counter()
     sent = await send(user, bot.room, body or bot.command)
+    bot.asked += 1
     arrived = await watcher.answer(bot.account.user_id, sent.event_id, before, bot.by_sender)
     return (arrived - started) * 1000
 
@@ -260,6 +262,7 @@ async def spawn(user: AsyncClient, watcher: Watcher, bot: Bot) -> None:
     before = watcher.count(bot.account.user_id)
     started = bot.start()
     sent = await send(user, bot.room, bot.command)
+    bot.asked += 1
     arrived = await watcher.answer(bot.account.user_id, sent.event_id, before, bot.by_sender)
     bot.spawn_ms.append((arrived - started) * 1000)
 
@@ -417,6 +420,12 @@ async def bench(
                     sized.append(ms)
 
             await asyncio.sleep(2.0)  # idle
+            for bot in bots:  # an answer twice (a restart answering old lines) skews its figures
+                if bot.by_sender and watcher.count(bot.account.user_id) != bot.asked:
+                    raise RuntimeError(
+                        f"{bot.name} sent {watcher.count(bot.account.user_id)} notices "
+                        f"for {bot.asked} lines"
+                    )
             rss = {bot.name: bot.rss_mb() for bot in bots}
         except TimeoutError:
             for bot in bots:  # say why: each bot's own log

@@ -14,6 +14,7 @@ OPTIONAL = {
     "aiohttp.web": "[web] or [metrics] (an HTTP server)",
     "asyncpg": "[storage] url = postgresql://...",
     "rapidfuzz": "a near miss (a typo in a term or command)",
+    "html": "nothing (companion.markup escapes with html.escape's table, not its entities)",
 }
 
 

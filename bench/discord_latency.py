@@ -111,8 +111,9 @@ async def bot_phase(double: TimedDouble, count: int, tmp: Path) -> list[float]:
         await app.close()
 
 
-async def minimal_phase(double: TimedDouble, count: int) -> list[float]:
-    """The least a discord.py bot does: one app command, answered with a fixed line."""
+async def minimal_phase(double: TimedDouble, count: int, answer: str = "") -> list[float]:
+    """The least a discord.py bot does: one app command, answered with a fixed line (or
+    ``answer``: as long as Companion's, to tell the reply's size from the rest)."""
     import discord
     from discord import app_commands
 
@@ -124,7 +125,7 @@ async def minimal_phase(double: TimedDouble, count: int) -> list[float]:
 
     @tree.command(name="define", description="Look up a word")
     async def define(interaction: discord.Interaction, term: str) -> None:
-        await interaction.response.send_message(f"**{term}**")
+        await interaction.response.send_message(answer or f"**{term}**")
 
     @client.event
     async def on_ready() -> None:
@@ -219,14 +220,19 @@ async def main(count: int) -> None:
         async with double:
             define = await bot_phase(double, count, Path(tmp))
             minimal = await minimal_phase(double, count)
+            sized = max((c.data.get("content", "") for c in double.callbacks), key=len)
+            minimal_sized = await minimal_phase(double, count, "x" * len(sized))
             echo = await echo_phase(double, count)
     report("discord.define", define)
     report("discord.minimal_discordpy", minimal)
+    report("discord.minimal_discordpy_same_size", minimal_sized)
     report("discord.echo", echo)
     extra = statistics.median(define) - statistics.median(echo)
     print(f"discord.define_minus_echo.p50_ms {extra:.3f}")
     ratio = statistics.median(define) / statistics.median(minimal)
     print(f"discord.ratio define / minimal_discordpy p50 {ratio:.2f} (target <= 1.00)")
+    ratio = statistics.median(define) / statistics.median(minimal_sized)
+    print(f"discord.ratio define / minimal_discordpy_same_size p50 {ratio:.2f}")
 
 
 if __name__ == "__main__":

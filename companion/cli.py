@@ -61,7 +61,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="companion", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"companion {_version()}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     parser.add_argument(
         "--log-format", choices=logs.FORMATS, default="human", help="json: one object per line"
@@ -123,6 +123,19 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub_action.set_defaults(func=_content_exchange, action=action)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked: importlib.metadata reads the installed
+    distributions, ~5-10 ms of every start otherwise (issue 24)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"companion {_version()}")
+        parser.exit()
 
 
 def _version() -> str:

@@ -26,6 +26,8 @@ def _zones_by_lowercase() -> dict[str, str]:
 def parse_zone(name: str) -> ZoneInfo:
     """An IANA zone by name, case forgiven; a clear UserError otherwise."""
     cleaned = name.strip()
+    if cleaned == "UTC":  # the default: no walk of the tz database (10 ms at start, issue 24)
+        return ZoneInfo(cleaned)
     exact = _zones_by_lowercase().get(cleaned.lower())
     if exact:
         return ZoneInfo(exact)

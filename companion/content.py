@@ -397,6 +397,9 @@ def _keep(path: Path, content: Content) -> None:
         partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         partial.write_bytes(pickle.dumps(content, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(partial, path)
+        for older in path.parent.glob("content-*.pickle"):  # one kept: the cache never grows
+            if older != path:
+                older.unlink(missing_ok=True)
     except (OSError, pickle.PicklingError):
         pass
 

@@ -43,6 +43,7 @@ def test_an_edited_file_is_read_anew_never_the_kept_copy(files: Path) -> None:
     assert edited != text and len(edited) == len(text)  # same size: only the bytes differ
     glossary.write_text(edited, encoding="utf-8")
     assert content_module.load(files).terms["allyship"].definition.startswith("A PRACTICE")
+    assert len(cached(files)) == 1  # the copy of the old files is gone: the cache stays small
     glossary.write_text(text.replace('id = "allyship"', 'id = "Ally Ship"', 1), encoding="utf-8")
     with pytest.raises(ContentError):  # a broken edit is refused, not hidden by the cache
         content_module.load(files)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 # module -> what switches it on
 OPTIONAL = {
     "prometheus_client": "[metrics] (a scrape of /metrics)",
@@ -18,14 +20,19 @@ OPTIONAL = {
 }
 
 
-def loaded_after(code: str, tmp_path: Path) -> tuple[list[str], str]:
+def loaded_after(code: str, tmp_path: Path, stdin: str = "") -> tuple[list[str], str]:
     """Run ``code`` in a fresh interpreter; which OPTIONAL modules it loaded, and its output."""
     script = (
         f"{code}\nimport sys\n"
         f"print('LOADED', sorted(m for m in {sorted(OPTIONAL)!r} if m in sys.modules))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120
+        [sys.executable, "-c", script],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     last = out.stdout.strip().splitlines()[-1]
@@ -33,12 +40,18 @@ def loaded_after(code: str, tmp_path: Path) -> tuple[list[str], str]:
     return eval(last[len("LOADED ") :]), out.stdout  # our own print of a list
 
 
-def test_the_terminal_answers_a_command_without_the_optional_parts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["ask", "console"])
+def test_the_terminal_answers_a_command_without_the_optional_parts(
+    tmp_path: Path, command: str
+) -> None:
+    """`companion ask define allyship`, and `companion console` (the path `companion run`
+    serves on: the [metrics] and [web] checks, the reload handler) typed the same."""
+    args = ["define", "allyship"] if command == "ask" else []
     code = (
         "from companion.cli import main\n"
-        f"main(['ask', '--db', {str(tmp_path / 'c.db')!r}, 'define', 'allyship'])\n"
+        f"main([{command!r}, '--db', {str(tmp_path / 'c.db')!r}, *{args!r}])\n"
     )
-    loaded, output = loaded_after(code, tmp_path)
+    loaded, output = loaded_after(code, tmp_path, stdin="define allyship\nquit\n")
     assert "an active and consistent practice" in output, output  # the command was answered
     assert loaded == [], {m: OPTIONAL[m] for m in loaded}
 

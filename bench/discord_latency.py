@@ -4,9 +4,11 @@ Run: .venv/bin/python bench/discord_latency.py [--count 300]
 Measures, over ``--count`` ``/define`` interactions, the time from the double starting to send
 INTERACTION_CREATE (its gateway dispatch: JSON, zlib-stream, websocket frame) to the bot's
 ``POST /interactions/{id}/{token}/callback`` reaching the double's handler. The same double
-then serves a bare client (aiohttp websocket, HELLO/IDENTIFY/heartbeat, zlib-stream like
-discord.py) that answers each INTERACTION_CREATE with an immediate callback POST, timed the
-same way. Everything runs in one event loop, one interaction at a time.
+then serves a minimal discord.py bot (a ``discord.Client`` with one ``/define`` app command
+that answers at once: the peer, issue 24's target is define p50 at most its p50), and a bare
+client (aiohttp websocket, HELLO/IDENTIFY/heartbeat, zlib-stream like discord.py) that
+answers each INTERACTION_CREATE with an immediate callback POST, timed the same way.
+Everything runs in one event loop, one interaction at a time.
 Prints one figure per line, in milliseconds. Target (issue 6): define p50 under 1 ms.
 """
 
@@ -84,7 +86,9 @@ async def measure(
 
 async def bot_phase(double: TimedDouble, count: int, tmp: Path) -> list[float]:
     clock = FakeClock(datetime(2026, 3, 2, 12, tzinfo=UTC))
-    app = await build(Settings(db_path=tmp / "bench.db"), clock=clock)
+    # One member sends every command: without this, the flood limit answers from the 11th on.
+    settings = Settings(db_path=tmp / "bench.db", commands_per_window=10**9)
+    app = await build(settings, clock=clock)
     guild = double.add_default_guild()
     config = DiscordConfig(api_base=double.api_base, gateway_url=double.gateway_url)
     adapter = DiscordAdapter(app.gateway, config, guild_ready_timeout=0.01)
@@ -105,6 +109,43 @@ async def bot_phase(double: TimedDouble, count: int, tmp: Path) -> list[float]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await app.close()
+
+
+async def minimal_phase(double: TimedDouble, count: int, answer: str = "") -> list[float]:
+    """The least a discord.py bot does: one app command, answered with a fixed line (or
+    ``answer``: as long as Companion's, to tell the reply's size from the rest)."""
+    import discord
+    from discord import app_commands
+
+    from companion_adapters.discord.adapter import endpoints
+
+    client = discord.Client(intents=discord.Intents.none())
+    tree = app_commands.CommandTree(client)
+    ready = asyncio.Event()
+
+    @tree.command(name="define", description="Look up a word")
+    async def define(interaction: discord.Interaction, term: str) -> None:
+        await interaction.response.send_message(answer or f"**{term}**")
+
+    @client.event
+    async def on_ready() -> None:
+        ready.set()
+
+    with endpoints(double.api_base, double.gateway_url):
+        await client.login(double.token)
+        task = asyncio.create_task(client.connect(reconnect=False))
+        try:
+            await asyncio.wait_for(ready.wait(), 5)
+
+            async def ask(i: int) -> Any:
+                return await double.slash("define", {"term": TERMS[i % len(TERMS)]})
+
+            return await measure(double, count, ask)
+        finally:
+            await client.close()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class EchoClient:
@@ -178,11 +219,20 @@ async def main(count: int) -> None:
         double = TimedDouble()
         async with double:
             define = await bot_phase(double, count, Path(tmp))
+            minimal = await minimal_phase(double, count)
+            sized = max((c.data.get("content", "") for c in double.callbacks), key=len)
+            minimal_sized = await minimal_phase(double, count, "x" * len(sized))
             echo = await echo_phase(double, count)
     report("discord.define", define)
+    report("discord.minimal_discordpy", minimal)
+    report("discord.minimal_discordpy_same_size", minimal_sized)
     report("discord.echo", echo)
     extra = statistics.median(define) - statistics.median(echo)
     print(f"discord.define_minus_echo.p50_ms {extra:.3f}")
+    ratio = statistics.median(define) / statistics.median(minimal)
+    print(f"discord.ratio define / minimal_discordpy p50 {ratio:.2f} (target <= 1.00)")
+    ratio = statistics.median(define) / statistics.median(minimal_sized)
+    print(f"discord.ratio define / minimal_discordpy_same_size p50 {ratio:.2f}")
 
 
 if __name__ == "__main__":

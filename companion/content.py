@@ -7,14 +7,16 @@ validation without starting. See content/README.md for the file formats.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import pickle
 import re
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
-
-from rapidfuzz import fuzz, process
 
 from companion.fmt import Md, italic, join
 from companion.schema import (
@@ -236,10 +238,14 @@ class Content:
         key = normalize(query)
         if key in self._names:
             return self.terms[self._names[key]]
+        from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
         best = process.extractOne(key, list(self._names), scorer=fuzz.ratio, score_cutoff=85)
         return self.terms[self._names[best[0]]] if best else None
 
     def suggest_terms(self, query: str, limit: int = 3) -> list[Term]:
+        from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
         key = normalize(query)
         found = process.extract(
             key, list(self._names), scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=55
@@ -401,10 +407,71 @@ def default_dir() -> Path:
 
 
 def load(directory: Path | None = None) -> Content:
-    """Read and validate every content file; raise ContentError listing every problem."""
+    """Read and validate every content file; raise ContentError listing every problem.
+
+    Parsing and validating the TOML takes ~25 ms of CPU at every start, on the way to the
+    first reply; unpickling the result takes ~1.5 ms (issue 24). So a validated load is kept
+    in the user's cache directory, under a key made of the files' bytes and of the code that
+    reads them: any change to either is parsed and validated again, never served stale.
+    """
     directory = Path(directory) if directory else default_dir()
     if not directory.is_dir():
         raise ContentError([Problem(str(directory), None, None, None, "no such directory")])
+    cached = _cache_file(directory)
+    if cached is not None:
+        try:
+            with cached.open("rb") as file:
+                content = pickle.load(file)  # our own file, in the user's own cache
+            if isinstance(content, Content):
+                return content
+        except Exception:  # missing, unreadable, from another version: parse the files
+            pass
+    content = _parse(directory)
+    if cached is not None:
+        _keep(cached, content)
+    return content
+
+
+def cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("companion", appauthor=False))
+
+
+def _cache_file(directory: Path) -> Path | None:
+    """Where the validated content of these exact files would be kept (None: a file is
+    missing or unreadable, so the parse will say what is wrong)."""
+    key = hashlib.blake2b(digest_size=20)
+    key.update(f"{sys.version}\n{pickle.HIGHEST_PROTOCOL}\n".encode())
+    try:
+        # the code that parses and validates (this module, companion.schema) and companion.fmt
+        for module in (__file__, sys.modules[ContentError.__module__].__file__):
+            key.update(Path(module or "").read_bytes())
+        key.update(Path(sys.modules[Md.__module__].__file__ or "").read_bytes())
+        for name in FILES:
+            data = (directory / name).read_bytes()
+            key.update(f"{name}\0{len(data)}\0".encode())
+            key.update(data)
+    except OSError:
+        return None
+    return cache_dir() / f"content-{key.hexdigest()}.pickle"
+
+
+def _keep(path: Path, content: Content) -> None:
+    """Write the cache file atomically; a cache that cannot be written is only slower."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_bytes(pickle.dumps(content, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, path)
+        for older in path.parent.glob("content-*.pickle"):  # one kept: the cache never grows
+            if older != path:
+                older.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError):
+        pass
+
+
+def _parse(directory: Path) -> Content:
     raw: dict[str, dict[str, Any]] = {}
     lines: dict[str, list[str]] = {}
     problems: list[Problem] = []
@@ -603,8 +670,7 @@ def _check_paths(known: Known, days: _DayEntries) -> list[Problem]:
             for ref in day.get(kind, []):
                 entry = known[kind].get(ref)
                 if entry is None:
-                    close = process.extractOne(ref, list(known[kind]), score_cutoff=70)
-                    hint = f' (did you mean "{close[0]}"?)' if close else ""
+                    hint = did_you_mean(ref, list(known[kind]))
                     problems.append(days.problem(i, kind, f'unknown id "{ref}"{hint}'))
                     continue
                 if "chapter" in entry:
@@ -652,9 +718,7 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
         value = e.items[i].get(name)
         for ref in value if isinstance(value, list) else [value] if value else []:
             if isinstance(ref, str) and ref not in known:
-                choices = [k for k in known if isinstance(k, str)]
-                close = process.extractOne(ref, choices, scorer=fuzz.ratio, score_cutoff=70)
-                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                hint = did_you_mean(ref, [k for k in known if isinstance(k, str)])
                 problems.append(e.problem(i, name, f'unknown {what} "{ref}"{hint}'))
 
     for e in entries.values():
@@ -805,3 +869,11 @@ def _assemble(entries: dict[str, Entries], tags: dict[str, str]) -> Content:
         )
     paths = {p["id"]: path_of(p) for p in items("paths.toml")}
     return Content(tags, resources, terms, reflections, prompts, myths, practices, plans, paths)
+
+
+def did_you_mean(ref: str, choices: list[str]) -> str:
+    """' (did you mean "x"?)' for the closest of ``choices``, or nothing."""
+    from rapidfuzz import fuzz, process  # loaded on a miss: 3 MB RSS (issue 24)
+
+    close = process.extractOne(ref, choices, scorer=fuzz.ratio, score_cutoff=70)
+    return f' (did you mean "{close[0]}"?)' if close else ""

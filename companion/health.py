@@ -14,8 +14,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST
-
 from companion.config import ConfigError, Settings
 from companion.metrics import Metrics
 from companion.scheduler import Scheduler
@@ -167,6 +165,7 @@ class HealthServer:
 
     async def _metrics(self, request: Any) -> Any:
         from aiohttp import web
+        from prometheus_client import CONTENT_TYPE_LATEST  # only when [metrics] is on (issue 24)
 
         response = web.Response(body=self.metrics.exposition())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST

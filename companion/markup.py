@@ -12,7 +12,6 @@ arrangement of escaped text and code spans lets member text become markup.
 
 from __future__ import annotations
 
-import html
 import re
 
 # "#" needs no escape: it is no markup in the core, and Discord's headings (only at the start
@@ -23,6 +22,9 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _SCHEME = re.compile(r":(?=//)")
 _MASS_MENTION = re.compile(r"@(everyone|here|room|channel)\b", re.IGNORECASE)
 ZWSP = "\u200b"
+# html.escape's own table (quote=True): importing the html module also loads its table of
+# 2,231 named entities, 0.4 MB of RSS that nothing else in the bot needs (issue 24).
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 _LIST_START = re.compile(r"^([-+] )", re.MULTILINE)
 # One unit of text inside bold, italic or a link label: an escape pair, a whole code span,
 # or one character that is neither a backslash nor a backtick (nor, for some, more).
@@ -89,23 +91,23 @@ def to_html(md: str) -> str:
 
     def inline(m: re.Match[str]) -> str:
         if m.group("esc") is not None:
-            return html.escape(m.group("esc"))
+            return m.group("esc").translate(_HTML)
         if m.group("bold") is not None:
             return f"<strong>{_html_inline(m.group('bold'))}</strong>"
         if m.group("ital") is not None:
             return f"<em>{_html_inline(m.group('ital'))}</em>"
         if m.group("code") is not None:
-            return f"<code>{html.escape(m.group('code'))}</code>"
-        url = html.escape(m.group("url"), quote=True)
+            return f"<code>{m.group('code').translate(_HTML)}</code>"
+        url = m.group("url").translate(_HTML)
         return f'<a href="{url}">{_html_inline(m.group("label"))}</a>'
 
     def _html_inline(text: str) -> str:
         out, last = [], 0
         for m in _INLINE.finditer(text):
-            out.append(html.escape(text[last : m.start()]))
+            out.append(text[last : m.start()].translate(_HTML))
             out.append(inline(m))
             last = m.end()
-        out.append(html.escape(text[last:]))
+        out.append(text[last:].translate(_HTML))
         return "".join(out)
 
     blocks: list[str] = []

@@ -9,8 +9,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
-
 from companion.commands import CommandSpec, Registry, UsageError, UserError
 from companion.fmt import Md, code, fmt, join
 
@@ -84,6 +82,8 @@ def _find_command(text: str, registry: Registry) -> tuple[CommandSpec, int]:
 
 
 def unknown_command_message(word: str, registry: Registry) -> Md:
+    from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
     word = word[:40]
     firsts = sorted({name.split()[0] for name in registry.names()})
     close = process.extract(word, firsts, scorer=fuzz.ratio, limit=3, score_cutoff=60)

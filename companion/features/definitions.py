@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rapidfuzz import fuzz, process
-
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content, Term, normalize
 from companion.events import Invocation, Kind, Reply
@@ -45,6 +43,8 @@ class Definitions:
         ]
 
     async def complete(self, inv: Invocation, partial: str) -> Sequence[str]:
+        from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
         if not partial:
             return self._complete_names[:25]
         found = process.extract(partial, self._complete_names, scorer=fuzz.WRatio, limit=25)
@@ -75,6 +75,8 @@ class Definitions:
 
     async def _community_term(self, community_id: str, query: str) -> Md | None:
         """A term this community added through the moderation queue (one read, on a miss)."""
+        from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
         terms = await self.store.contributions.terms(community_id)
         if not terms:
             return None

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from rapidfuzz import fuzz, process
-
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content, shown_at
 from companion.events import Invocation, Kind, Reply
@@ -120,6 +118,8 @@ class Prompts:
         return [v for v in await self.all_for(community_id) if shown_at(v.chapter, reached)]
 
     async def find(self, community_id: str, shown_id: str) -> PromptView:
+        from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
         shown_id = shown_id.strip().lstrip("#").lower()
         views = await self.all_for(community_id)
         for view in views:
@@ -212,6 +212,8 @@ class Prompts:
         return Reply(fmt("Removed prompt {}.", code(shown)), kind=Kind.CONFIRMATION)
 
     async def complete_id(self, inv: Invocation, partial: str) -> Sequence[str]:
+        from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
         views = await self.shown_for(inv.place.community_id, inv.at)
         ids = [v.shown_id for v in views]
         if not partial:

@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from rapidfuzz import fuzz
-
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
 from companion.events import Invocation, Kind, Reply
@@ -110,6 +108,8 @@ class Resources:
 
 def search(entries: list[Entry], query: str, tags: set[str]) -> list[Entry]:
     """A known tag filters; other words rank by fuzzy match on title, creator and tags."""
+    from rapidfuzz import fuzz  # loaded on first fuzzy match: 3 MB RSS (issue 24)
+
     if not query:
         return entries
     lowered = query.lower().lstrip("#")

@@ -103,7 +103,7 @@ class MatrixAdapter:
 
     def _ready(self) -> None:
         """Sending to a room needs it synced (matrix-nio with encryption refuses otherwise)."""
-        if not self.sync.synced.is_set():
+        if not self.sender.synced:
             raise TransientFailure("the first sync with the homeserver has not finished")
 
     async def post(

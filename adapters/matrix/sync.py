@@ -129,6 +129,13 @@ class SyncLoop:
             delay = BACKOFF_FIRST
             if self.crypto is not None:
                 await self.crypto.keep_up()  # the devices of who joined, before any reply
+            if not self.synced.is_set():
+                # The rooms are loaded now (nio took the response in): the port goes to the
+                # gateway before this sync's events are handled, since what they change (an
+                # RSVP by reaction, say) is shown through it.
+                if self.on_first_sync is not None:
+                    await self.on_first_sync()
+                self.synced.set()
             await self.timeline.handle(response, answer=answer)
             answer, full_state = True, False
             if response.next_batch and response.next_batch != token:
@@ -136,10 +143,6 @@ class SyncLoop:
             await self._save_token()
             self.syncs += 1
             self.gateway.health.heartbeat(inbound.PLATFORM)
-            if not self.synced.is_set():
-                self.synced.set()
-                if self.on_first_sync is not None:
-                    await self.on_first_sync()
 
     async def _save_token(self) -> None:
         """Save the newest token; with the database away, keep it and try after the next

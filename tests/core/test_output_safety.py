@@ -568,6 +568,8 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     poll_id = _number(do("poll", mod, poll=f"{question[:250]} | {option[:50]} | {where[:50]}"))
     if poll_id is not None:
         do("vote", member, answer=1)
+    # The club's vote on its next book: the attacker's plan title as an answer (shortened).
+    do("bookclub vote", mod, books=f"{slug} the-wake-up")
     harness.run(app.scheduler.run_due())  # the announcement and the poll go out at once
     if event_id is not None:
         do("event rsvp", member, id=event_id, answer="maybe")  # the announcement is edited

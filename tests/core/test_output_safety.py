@@ -552,7 +552,13 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     slug = slugify(plan[:140])
     do("bookclub plan", mod, action="prompt", details=f"{slug} 1 {chapter}{ask}")
     today = clock.now().date()
-    do("bookclub start", mod, plan=slug, date=today.isoformat(), pace="every 1 days 23:00")
+    do(
+        "bookclub start",
+        mod,
+        plan=slug,
+        date=today.isoformat(),
+        pace="every 1 days 23:00 with meetings 23:45",
+    )
     tomorrow = (today + timedelta(days=1)).isoformat()
     do("schedule discussion", mod, rule="once", when=f"{tomorrow} 23:30 next")
     do("reflect answer", member, text=prompt)

@@ -8,6 +8,7 @@ Where each command lives, in this package:
 - chapters.py   each chapter's discussion thread and reminder (one-off schedules), and what
                 they post
 - plans.py      `bookclub plan create|prompt`: the reading plans, shipped and a community's
+- meetings.py   `with meetings HH:MM`: an event per chapter, moved and cancelled with the club
 - vote.py       `bookclub vote`: a poll of the plans or the approved suggestions
 - pace.py       `every N days [HH:MM]` or `weekly DAY HH:MM`
 - clubs.py      the club in this channel; its times in its own zone
@@ -19,6 +20,7 @@ from companion.commands import CommandSpec, Feature
 from companion.delivery import PostKind
 from companion.features.bookclub.chapters import ChapterSchedule
 from companion.features.bookclub.lifecycle import ClubLifecycle
+from companion.features.bookclub.meetings import ClubMeetings
 from companion.features.bookclub.plans import Plans
 from companion.features.bookclub.reading import Reading
 from companion.features.bookclub.vote import ClubVote
@@ -42,7 +44,7 @@ class BookClubs:
         self.chapters = chapters = ChapterSchedule(store, scheduler, plans)
         self.parts: tuple[Feature, ...] = (
             Reading(store, plans),
-            ClubLifecycle(store, communities, plans, chapters),
+            ClubLifecycle(store, communities, plans, chapters, ClubMeetings(store, events)),
             ClubVote(store, plans, events.polls),
         )
 

@@ -93,14 +93,16 @@ class EventPlanner:
             kind=Kind.CONFIRMATION,
         )
 
-    async def create(self, uow: Repositories, new: NewEvent) -> EventRow:
-        """Store an event, plan its reminders and announce it, in the caller's unit of work."""
+    async def create(self, uow: Repositories, new: NewEvent, *, announce: bool = True) -> EventRow:
+        """Store an event, plan its reminders and (unless not) announce it, in the caller's
+        unit of work."""
         settings = await uow.events.settings(new.community_id)
         event_id = await uow.events.add(new)
         event = await uow.events.get(new.community_id, event_id)
         assert event is not None
         await self.posts.plan_reminders(uow, event, settings.reminders, new.created_by)
-        await self.posts.announce(uow, event, new.created_by)
+        if announce:
+            await self.posts.announce(uow, event, new.created_by)
         return event
 
     async def edit(self, inv: Invocation) -> Reply:

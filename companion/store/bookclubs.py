@@ -178,6 +178,15 @@ class BookClubRepo:
         )
         return {int(chapter): int(event_id) for chapter, event_id in rows}
 
+    async def paused_meetings(self, community_id: str) -> set[int]:
+        """The meeting events of the community's paused clubs: no reminders until resumed."""
+        rows = await self.db.fetchall(
+            "SELECT m.event_id FROM club_meeting m JOIN club c ON c.id = m.club_id "
+            "WHERE c.community_id = ? AND c.status = 'paused'",
+            (community_id,),
+        )
+        return {int(row[0]) for row in rows}
+
     async def set_status(self, club_id: int, status: str, paused_at: str | None) -> None:
         await self.db.execute(
             "UPDATE club SET status = ?, paused_at = ? WHERE id = ?", (status, paused_at, club_id)

@@ -190,9 +190,11 @@ class EventPlanner:
             raise UserError(fmt("At most {} reminders per event.", MAX_LEADS))
         async with self.store.unit_of_work() as uow:
             await uow.events.set_reminders_setting(community, leads)
+            paused = await uow.bookclubs.paused_meetings(community)  # they wait for resume
             for event in await uow.events.for_community(community):
                 await self.posts.cancel_reminders(uow, event)
-                await self.posts.plan_reminders(uow, event, tuple(leads), inv.actor.id)
+                if event.id not in paused:
+                    await self.posts.plan_reminders(uow, event, tuple(leads), inv.actor.id)
         shown = join(ahead(m) for m in leads) if leads else "none"
         return Reply(
             fmt("Event reminders here now go out {} before, for every planned event.", shown),

@@ -88,8 +88,8 @@ class Events:
                     Param("rule", "once, daily or weekly", choices=("once", "daily", "weekly")),
                     Param(
                         "details",
-                        "once: YYYY-MM-DD HH:MM; daily: HH:MM; weekly: DAYS HH:MM; "
-                        "then the title, and | where; or the title, then poll TIME | TIME",
+                        "TIME TITLE | where (once YYYY-MM-DD HH:MM, daily HH:MM, weekly DAYS "
+                        "HH:MM) or TITLE poll TIME | TIME",
                         ParamType.TEXT,
                         rest=True,
                         max_length=400,

@@ -283,7 +283,7 @@ async def build(
             prompts,
             Schedules(store, scheduler, communities, reflections, prompts, content),
             plans,
-            BookClubs(store, scheduler, communities, plans),
+            BookClubs(store, scheduler, communities, plans, events),
             Challenges(store, scheduler, communities, content, Notices(store, ports, clock)),
             Resources(store, content),
             Moderation(

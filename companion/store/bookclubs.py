@@ -163,6 +163,30 @@ class BookClubRepo:
         )
         return [SessionRow(*row) for row in rows]
 
+    async def add_meeting(self, club_id: int, chapter: int, event_id: int) -> None:
+        """The event planned for a chapter's discussion day (`with meetings HH:MM`)."""
+        await self.db.execute(
+            "INSERT INTO club_meeting (club_id, chapter, event_id) VALUES (?, ?, ?)",
+            (club_id, chapter, event_id),
+        )
+
+    async def meetings(self, club_id: int) -> dict[int, int]:
+        """chapter -> the id of its meeting event, for a club started with meetings."""
+        rows = await self.db.fetchall(
+            "SELECT chapter, event_id FROM club_meeting WHERE club_id = ? ORDER BY chapter",
+            (club_id,),
+        )
+        return {int(chapter): int(event_id) for chapter, event_id in rows}
+
+    async def paused_meetings(self, community_id: str) -> set[int]:
+        """The meeting events of the community's paused clubs: no reminders until resumed."""
+        rows = await self.db.fetchall(
+            "SELECT m.event_id FROM club_meeting m JOIN club c ON c.id = m.club_id "
+            "WHERE c.community_id = ? AND c.status = 'paused'",
+            (community_id,),
+        )
+        return {int(row[0]) for row in rows}
+
     async def set_status(self, club_id: int, status: str, paused_at: str | None) -> None:
         await self.db.execute(
             "UPDATE club SET status = ?, paused_at = ? WHERE id = ?", (status, paused_at, club_id)

@@ -12,7 +12,7 @@ from companion.store.schedules import iso
 
 _COLUMNS = (
     "id, community_id, platform, room_id, question, options, closes_at, status, created_by, "
-    "created_at, native_ref"
+    "created_at, native_ref, purpose"
 )
 
 
@@ -29,6 +29,7 @@ class PollRow:
     created_by: str | None
     created_at: str
     native_ref: str | None = None  # the platform's own poll (a Matrix event, a Discord message)
+    purpose: str | None = None  # JSON: what the poll decides when it closes, if anything
 
     @property
     def options(self) -> list[str]:
@@ -49,11 +50,13 @@ class PollRepo:
         closes_at: datetime,
         created_by: str,
         now: datetime,
+        purpose: str | None = None,
     ) -> int:
         async with self.db.transaction() as tx:
             new_id = await tx.insert(
                 "INSERT INTO poll (community_id, platform, room_id, question, options, "
-                "closes_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "closes_at, created_by, created_at, purpose) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     community_id,
                     platform,
@@ -63,6 +66,7 @@ class PollRepo:
                     iso(closes_at),
                     created_by,
                     iso(now),
+                    purpose,
                 ),
             )
             return new_id or 0

@@ -35,6 +35,7 @@ from companion.web import guard
 COOKIE = "companion_session"
 PAGES = (
     ("schedules", "Schedules"),
+    ("events", "Events"),
     ("queue", "Moderation queue"),
     ("prompts", "Prompts and glossary"),
     ("bookclub", "Book club"),

@@ -1,7 +1,7 @@
 """The aiohttp application: security headers, templates, start and stop.
 
-Every page module (auth, schedules, queue, prompts, bookclub, challenge, settings) adds its
-routes in ``setup``; what they share (the state, a request's context and its checks) is in
+Every page module (auth, schedules, events, queue, prompts, bookclub, challenge, settings)
+adds its routes in ``setup``; what they share (the state, a request's context and its checks) is in
 companion.web.context.
 """
 
@@ -43,7 +43,7 @@ def _package_dir(name: str) -> Path:
 
 
 def create(app: WebGateway, settings: WebSettings) -> web.Application:
-    from companion.web import auth, bookclub, challenge, prompts, queue, schedules
+    from companion.web import auth, bookclub, challenge, events, prompts, queue, schedules
     from companion.web import calendar as calendar_feed
     from companion.web import settings as settings_page
 
@@ -62,7 +62,7 @@ def create(app: WebGateway, settings: WebSettings) -> web.Application:
     web_app[guard.WATCHDOG] = watchdog
     web_app.on_response_prepare.append(_security_headers)
     web_app.on_cleanup.append(guard.stop_watchdog)
-    for module in (auth, schedules, queue, prompts, bookclub, challenge, settings_page):
+    for module in (auth, schedules, events, queue, prompts, bookclub, challenge, settings_page):
         module.setup(web_app.router)
     calendar_feed.setup(web_app.router)
     web_app.router.add_static("/static", _package_dir("static"), append_version=False)

@@ -552,7 +552,13 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     slug = slugify(plan[:140])
     do("bookclub plan", mod, action="prompt", details=f"{slug} 1 {chapter}{ask}")
     today = clock.now().date()
-    do("bookclub start", mod, plan=slug, date=today.isoformat(), pace="every 1 days 23:00")
+    do(
+        "bookclub start",
+        mod,
+        plan=slug,
+        date=today.isoformat(),
+        pace="every 1 days 23:00 with meetings 23:45",
+    )
     tomorrow = (today + timedelta(days=1)).isoformat()
     do("schedule discussion", mod, rule="once", when=f"{tomorrow} 23:30 next")
     do("reflect answer", member, text=prompt)
@@ -568,6 +574,11 @@ def test_stored_texts_stay_text_when_shown_and_posted_later(
     poll_id = _number(do("poll", mod, poll=f"{question[:250]} | {option[:50]} | {where[:50]}"))
     if poll_id is not None:
         do("vote", member, answer=1)
+    # A meeting time picked by a poll (closes in an hour): the event planned at the close.
+    picked = f"{event_title[:90].strip() or 'x'} | {where[:90]} poll thu 23:50 | fri 23:50 for 1h"
+    do("event plan", mod, rule="weekly", details=picked)
+    # The club's vote on its next book: the attacker's plan title as an answer (shortened).
+    do("bookclub vote", mod, books=f"{slug} the-wake-up")
     harness.run(app.scheduler.run_due())  # the announcement and the poll go out at once
     if event_id is not None:
         do("event rsvp", member, id=event_id, answer="maybe")  # the announcement is edited

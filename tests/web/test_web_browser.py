@@ -189,6 +189,27 @@ async def test_a_moderator_approves_and_plans_and_the_thread_is_posted(served, d
     assert "[new discussion thread: What changed for you when you listened" in posted
 
 
+async def test_the_events_page_shows_counts_and_the_calendar_link(served, driver, clock):
+    app, console, out, base = served
+    friend = Actor("console:friend", "A friend")
+    await console.handle("event plan weekly thu 18:30 Reading circle | https://meet.example.org/w")
+    await app.dispatcher.run_text("event rsvp 1 yes", friend, CONSOLE, clock.now())
+    await console.handle("dashboard")
+    await off_loop(driver.get, _console_link(out, base))
+    await off_loop(lambda: _wait_for(driver, lambda: "/schedules" in driver.current_url))
+    await off_loop(lambda: driver.find_element(By.LINK_TEXT, "Events").click())
+    await off_loop(lambda: _wait_for(driver, lambda: "/events" in driver.current_url))
+    row = await off_loop(lambda: driver.find_element(By.XPATH, "//tr[td[text()='1']]").text)
+    assert "Reading circle" in row and "1 0 0" in row, row
+    main = await off_loop(lambda: driver.find_element(By.TAG_NAME, "main").text)
+    assert "A friend" not in main
+    href = await off_loop(
+        lambda: driver.find_element(By.LINK_TEXT, "The community calendar").get_attribute("href")
+    )
+    assert re.fullmatch(r"http://127\.0\.0\.1:8080/calendar/[0-9a-f]{32}\.ics", href), href
+    _screenshot(driver, "dashboard-events.png")
+
+
 def _present(browser: WebDriver, css: str) -> bool:
     return bool(browser.find_elements(By.CSS_SELECTOR, css))
 

@@ -104,6 +104,17 @@ class ChapterSchedule:
             parts.append(
                 "No prompts were written for this chapter yet: share what stayed with you."
             )
+        meeting = (await self.store.bookclubs.meetings(club.id)).get(session.chapter)
+        event = await self.store.events.get(club.community_id, meeting) if meeting else None
+        if event is not None and event.status == "planned":
+            parts.append(
+                fmt(
+                    "Meeting today at {} ({}): say whether you come with {}.",
+                    event.at_time,
+                    event.location or "here",
+                    code(f"event rsvp {event.id} yes"),
+                )
+            )
         parts.append(
             fmt(
                 "\nMark how far you have read (only you see it): {}",

@@ -13,6 +13,7 @@ from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.events import Invocation, Kind, Place, Reply
 from companion.features.bookclub.chapters import ChapterSchedule
 from companion.features.bookclub.clubs import club_here
+from companion.features.bookclub.meetings import ClubMeetings, parse_meetings
 from companion.features.bookclub.pace import parse_pace
 from companion.features.bookclub.plans import Plans
 from companion.features.communities import Communities
@@ -27,12 +28,18 @@ _ALREADY = fmt("This channel already has a book club; `bookclub end` it first.")
 
 class ClubLifecycle:
     def __init__(
-        self, store: Store, communities: Communities, plans: Plans, chapters: ChapterSchedule
+        self,
+        store: Store,
+        communities: Communities,
+        plans: Plans,
+        chapters: ChapterSchedule,
+        meetings: ClubMeetings,
     ) -> None:
         self.store = store
         self.communities = communities
         self.plans = plans
         self.chapters = chapters
+        self.meetings = meetings
 
     def commands(self) -> list[CommandSpec]:
         return [
@@ -47,7 +54,8 @@ class ClubLifecycle:
                     Param("date", "The day reading starts, YYYY-MM-DD", max_length=10),
                     Param(
                         "pace",
-                        "every N days [HH:MM] or weekly DAY HH:MM; then optionally chapters N",
+                        "every N days [HH:MM] or weekly DAY HH:MM; then optionally chapters N "
+                        "and with meetings HH:MM",
                         ParamType.TEXT,
                         required=False,
                         rest=True,
@@ -58,6 +66,7 @@ class ClubLifecycle:
                 examples=(
                     "bookclub start the-wake-up 2026-12-01 weekly thu 19:00",
                     "bookclub start the-wake-up 2026-12-01 every 14 days 18:30 chapters 12",
+                    "bookclub start the-wake-up 2026-12-01 weekly thu 18:00 with meetings 19:00",
                 ),
                 in_direct=False,
             ),
@@ -93,7 +102,7 @@ class ClubLifecycle:
         zone = self.communities.zone(inv.place.community_id)
         if start < inv.at.astimezone(zone).date():
             raise UserError("That start date has passed; pick today or a later day.")
-        words = str(inv.args.get("pace") or "").lower().split()
+        words, meeting_at = parse_meetings(str(inv.args.get("pace") or "").lower().split())
         chapters = plan.chapters or plan.min_chapters
         if len(words) >= 2 and words[-2] == "chapters":
             if not words[-1].isdigit() or not 1 <= int(words[-1]) <= 200:
@@ -129,6 +138,13 @@ class ClubLifecycle:
             )
             if club_id is None:  # the unique index says a club is here: undo the schedules
                 raise UserError(_ALREADY)
+            meeting_ids: list[int] = []
+            if meeting_at is not None:
+                club = await uow.bookclubs.get(club_id)
+                assert club is not None
+                meeting_ids = await self.meetings.add(
+                    uow, club, days, meeting_at, inv.actor.id, inv.at
+                )
         unverified = (
             ""
             if plan.chapters
@@ -138,16 +154,29 @@ class ClubLifecycle:
             )
         )
         first = shown(sessions[0][1], zone)
+        met = (
+            fmt(
+                " A meeting at {} on each discussion day: events #{} to #{} (`event list`); "
+                "members answer with {}.",
+                meeting_at.strftime("%H:%M"),
+                meeting_ids[0],
+                meeting_ids[-1],
+                code(f"event rsvp {meeting_ids[0]} yes"),
+            )
+            if meeting_at is not None and meeting_ids
+            else ""
+        )
         return Reply(
             fmt(
                 "Book club started: {}, {} chapters{}. Reading starts {}; the chapter 1 "
                 "discussion opens here {}, with a reminder the day before. "
-                "`bookclub schedule` lists every date.",
+                "`bookclub schedule` lists every date.{}",
                 italic(plan.title),
                 chapters,
                 unverified,
                 start.isoformat(),
                 first,
+                met,
             ),
             kind=Kind.CONFIRMATION,
         )
@@ -157,8 +186,10 @@ class ClubLifecycle:
             club = await club_here(uow, inv)
             if club.status == "paused":
                 raise UserError("The club is already paused.")
-            for session in await self.chapters.future(uow, club, inv.at):
+            future = await self.chapters.future(uow, club, inv.at)
+            for session in future:
                 await self.chapters.pause(uow, session)
+            await self.meetings.postpone(uow, club, [s.chapter for s in future], inv.actor.id)
             await uow.bookclubs.set_status(club.id, "paused", iso(inv.at))
         return Reply(
             fmt(
@@ -195,6 +226,9 @@ class ClubLifecycle:
                 changes.append(
                     (club.id, session.chapter, opens_at, "planned", thread_id, reminder_id)
                 )
+                await self.meetings.move(
+                    uow, club, session.chapter, was.date() + shift, inv.actor.id, inv.at
+                )
             await uow.bookclubs.update_sessions(changes)
             await uow.bookclubs.set_status(club.id, "active", None)
         days = shift.days
@@ -216,6 +250,8 @@ class ClubLifecycle:
                 raise UserError("There is no discussion left to skip.")
             session = future[0]
             await self.chapters.cancel(uow, session)
+            skipped = fmt("the book club skips this chapter's discussion.")
+            await self.meetings.cancel(uow, club, session.chapter, skipped, inv.actor.id, inv.at)
             await uow.bookclubs.update_sessions(
                 [
                     (
@@ -237,8 +273,10 @@ class ClubLifecycle:
         changes = []
         async with self.store.unit_of_work() as uow:
             club = await club_here(uow, inv)
+            ended = fmt("the book club has ended.")
             for session in await self.chapters.future(uow, club, inv.at):
                 await self.chapters.cancel(uow, session)
+                await self.meetings.cancel(uow, club, session.chapter, ended, inv.actor.id, inv.at)
                 changes.append(
                     (
                         club.id,

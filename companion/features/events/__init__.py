@@ -16,6 +16,7 @@ from companion.features.events.calendar import CalendarFeed
 from companion.features.events.planning import EventPlanner
 from companion.features.events.polls import Polls
 from companion.features.events.posts import EventPosts
+from companion.features.events.timepoll import TimePoll
 from companion.features.events.timing import next_at
 from companion.features.events.views import EventViews
 from companion.identity import MemberHasher
@@ -44,6 +45,7 @@ class Events:
         self.views = EventViews(store, self.planner)
         self.calendar = CalendarFeed(store, scheduler.clock, hasher, web)
         self.polls = Polls(store, scheduler, communities, prefixes)
+        self.timepoll = TimePoll(store, communities, self.planner, self.polls)
 
     def post_kinds(self) -> list[PostKind]:
         return [*self.posts.post_kinds(), *self.polls.post_kinds()]
@@ -80,14 +82,14 @@ class Events:
         return [
             CommandSpec(
                 "event plan",
-                "Plan a meeting here, once or recurring; members RSVP and get reminders",
-                planner.plan,
+                "Plan a meeting here, once or recurring, or poll for its time first; members RSVP",
+                self.timepoll.plan,
                 params=(
                     Param("rule", "once, daily or weekly", choices=("once", "daily", "weekly")),
                     Param(
                         "details",
-                        "once: YYYY-MM-DD HH:MM; daily: HH:MM; weekly: DAYS HH:MM; "
-                        "then the title, and | where",
+                        "TIME TITLE | where (once YYYY-MM-DD HH:MM, daily HH:MM, weekly DAYS "
+                        "HH:MM) or TITLE poll TIME | TIME",
                         ParamType.TEXT,
                         rest=True,
                         max_length=400,
@@ -98,6 +100,7 @@ class Events:
                 examples=(
                     "event plan weekly thu 18:30 Reading circle | https://meet.example.org/wake",
                     "event plan once 2026-12-10 12:00 Lunch discussion | here",
+                    "event plan weekly Reading circle | here poll thu 18:30 | fri 19:00 for 2d",
                 ),
             ),
             CommandSpec(

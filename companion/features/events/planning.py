@@ -10,7 +10,7 @@ from companion.features.events.timing import ahead, parse_lead
 from companion.features.schedules import parse_when
 from companion.fmt import bold, code, fmt, join
 from companion.recurrence import Recurrence
-from companion.store import Store
+from companion.store import Repositories, Store
 from companion.store.events import EventRow, NewEvent
 from companion.store.schedules import iso
 
@@ -79,13 +79,9 @@ class EventPlanner:
             inv.actor.id,
             iso(inv.at),
         )
-        settings = await self.store.events.settings(inv.place.community_id)
         async with self.store.unit_of_work() as uow:
-            event_id = await uow.events.add(new)
-            event = await uow.events.get(inv.place.community_id, event_id)
-            assert event is not None
-            await self.posts.plan_reminders(uow, event, settings.reminders, inv.actor.id)
-            await self.posts.announce(uow, event, inv.actor.id)
+            event = await self.create(uow, new)
+            event_id = event.id
         return Reply(
             fmt(
                 "Planned event #{}: {}, {}. I am announcing it here; members answer with {}.",
@@ -96,6 +92,18 @@ class EventPlanner:
             ),
             kind=Kind.CONFIRMATION,
         )
+
+    async def create(self, uow: Repositories, new: NewEvent, *, announce: bool = True) -> EventRow:
+        """Store an event, plan its reminders and (unless not) announce it, in the caller's
+        unit of work."""
+        settings = await uow.events.settings(new.community_id)
+        event_id = await uow.events.add(new)
+        event = await uow.events.get(new.community_id, event_id)
+        assert event is not None
+        await self.posts.plan_reminders(uow, event, settings.reminders, new.created_by)
+        if announce:
+            await self.posts.announce(uow, event, new.created_by)
+        return event
 
     async def edit(self, inv: Invocation) -> Reply:
         event = await self.own(inv)
@@ -182,9 +190,11 @@ class EventPlanner:
             raise UserError(fmt("At most {} reminders per event.", MAX_LEADS))
         async with self.store.unit_of_work() as uow:
             await uow.events.set_reminders_setting(community, leads)
+            paused = await uow.bookclubs.paused_meetings(community)  # they wait for resume
             for event in await uow.events.for_community(community):
                 await self.posts.cancel_reminders(uow, event)
-                await self.posts.plan_reminders(uow, event, tuple(leads), inv.actor.id)
+                if event.id not in paused:
+                    await self.posts.plan_reminders(uow, event, tuple(leads), inv.actor.id)
         shown = join(ahead(m) for m in leads) if leads else "none"
         return Reply(
             fmt("Event reminders here now go out {} before, for every planned event.", shown),

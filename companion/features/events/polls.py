@@ -9,8 +9,9 @@ ends, the scheduler posts the result once: counts per answer, never names.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from companion.ports import Polls as NativePolls
 from companion.ports import capability
 from companion.recurrence import Recurrence
 from companion.scheduler import Scheduler, occurrence_key
-from companion.store import Store
+from companion.store import Repositories, Store
 from companion.store.polls import PollRow
 from companion.store.schedules import ScheduleRow
 
@@ -32,6 +33,10 @@ POST, CLOSE = "poll-post", "poll-close"
 QUESTION, ANSWER, MIN_ANSWERS, MAX_ANSWERS = 300, 55, 2, 10
 MIN_HOURS, MAX_HOURS, DEFAULT_HOURS = 1, 768, 24
 RESULT_GRACE = timedelta(days=7)  # a result due while the bot was down is still posted
+Decide = Callable[
+    [Repositories, PollRow, dict[str, object], dict[int, int], bool, str | None],
+    Awaitable[Md | None],
+]
 _DURATION = re.compile(
     r"\s+for\s+(\d{1,4})\s*(h|hr|hrs|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE
 )
@@ -39,12 +44,8 @@ _DURATION = re.compile(
 
 def parse_poll(text: str) -> tuple[str, list[str], int]:
     """ "Which book? | A | B for 2d" -> (question, answers, hours), or a clear UserError."""
-    hours = DEFAULT_HOURS
-    match = _DURATION.search(text)
-    if match:
-        unit = match.group(2).lower()[0]
-        hours = int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[unit]
-        text = text[: match.start()]
+    text, given = parse_duration(text)
+    hours = DEFAULT_HOURS if given is None else given
     parts = [" ".join(part.split()) for part in text.split("|")]
     question, answers = parts[0], [a for a in parts[1:] if a]
     if not question:
@@ -76,9 +77,13 @@ def parse_poll(text: str) -> tuple[str, list[str], int]:
             )
     if len({a.casefold() for a in answers}) < len(answers):
         raise UserError(fmt("Two answers are the same; give each answer once."))
+    check_hours(hours)
+    return question, answers, hours
+
+
+def check_hours(hours: int) -> None:
     if not MIN_HOURS <= hours <= MAX_HOURS:
         raise UserError(fmt("A poll stays open {} to {} hours (32 days).", MIN_HOURS, MAX_HOURS))
-    return question, answers, hours
 
 
 class Polls:
@@ -93,11 +98,24 @@ class Polls:
         self.scheduler = scheduler
         self.communities = communities
         self.prefixes = dict(prefixes or {})
+        # What a poll made for a purpose decides when it closes, by the purpose's "kind":
+        # (uow, poll, purpose, counts, closed_now, by) -> a line for the result, or None.
+        self.on_close: dict[str, Decide] = {}
 
     def post_kinds(self) -> list[PostKind]:
         return [PostKind(POST, self.render_poll), PostKind(CLOSE, self.render_result)]
 
     async def start(self, inv: Invocation) -> Reply:
+        await self.may_start(inv)
+        question, answers, hours = parse_poll(str(inv.args["poll"]))
+        poll_id = await self.open(inv, question, answers, hours)
+        return Reply(
+            fmt("Poll #{} is open for {} hours; I am posting it here.", poll_id, hours),
+            kind=Kind.CONFIRMATION,
+        )
+
+    async def may_start(self, inv: Invocation) -> None:
+        """Moderators start polls; members too where `poll access members` allows."""
         community = inv.place.community_id
         if (
             not inv.actor.is_moderator
@@ -109,7 +127,19 @@ class Polls:
                     "`poll access members`)."
                 )
             )
-        question, answers, hours = parse_poll(str(inv.args["poll"]))
+
+    async def open(
+        self,
+        inv: Invocation,
+        question: str,
+        answers: list[str],
+        hours: int,
+        purpose: Mapping[str, object] | None = None,
+    ) -> int:
+        """The one way a poll is made (`poll`, `bookclub vote`, `event plan ... poll`): stored,
+        posted here at once (natively where the platform has polls), its result when it
+        closes. ``purpose`` (its ``"kind"`` one of ``on_close``) is acted on at the close."""
+        community = inv.place.community_id
         closes = (inv.at + timedelta(hours=hours)).astimezone(UTC).replace(second=0, microsecond=0)
         place = Place(inv.place.platform, community, inv.place.room_id, inv.place.thread_id)
         ending = Recurrence("once", closes.time(), ZoneInfo("UTC"), closes.date())
@@ -123,15 +153,13 @@ class Polls:
                 closes,
                 inv.actor.id,
                 inv.at,
+                json.dumps(dict(purpose), ensure_ascii=False) if purpose is not None else None,
             )
             await self.scheduler.add_now(place, POST, str(poll_id), inv.actor.id, repos=uow)
             await self.scheduler.add(
                 place, CLOSE, ending, str(poll_id), inv.actor.id, grace=RESULT_GRACE, repos=uow
             )
-        return Reply(
-            fmt("Poll #{} is open for {} hours; I am posting it here.", poll_id, hours),
-            kind=Kind.CONFIRMATION,
-        )
+        return poll_id
 
     async def access(self, inv: Invocation) -> Reply:
         who = str(inv.args["who"])
@@ -213,8 +241,18 @@ class Polls:
         poll = await self.store.polls.get(int(row.payload))
         if poll is None:
             return Silent()
-        await self.store.polls.close(poll.id)  # no vote counts after this
-        counts = await self.store.polls.counts(poll.id)
+        # Closing (no vote counts after this) and what the poll decides are one transaction,
+        # and only the call that closed it acts: a resend after a crash decides nothing twice.
+        purpose = json.loads(poll.purpose) if poll.purpose else {}
+        decide = self.on_close.get(str(purpose.get("kind", "")))
+        async with self.store.unit_of_work() as uow:
+            closed = await uow.polls.close(poll.id)
+            counts = await uow.polls.counts(poll.id)
+            decided = (
+                await decide(uow, poll, purpose, counts, closed, row.created_by)
+                if decide is not None
+                else None
+            )
         total = sum(counts.values())
         top = max(counts.values(), default=0)
         items = [
@@ -225,6 +263,7 @@ class Polls:
             fmt("**Poll #{} has ended:** {}", poll.id, poll.question),
             bullets(items),
             fmt("{} member(s) voted.", total),
+            *([decided] if decided is not None else []),
         )
         native = self._native(row.platform)
         if native is not None and poll.native_ref is not None:  # the result ends the poll
@@ -251,6 +290,23 @@ class Polls:
             await self.store.polls.withdraw_vote(poll.id, member_id, was)
             return True
         return await self.store.polls.record_vote(poll.id, member_id, choice, now)
+
+
+def winner(counts: Mapping[int, int], options: int) -> int | None:
+    """The answer with the most votes (the first of those tied), None when nobody voted."""
+    top = max((counts.get(n, 0) for n in range(1, options + 1)), default=0)
+    if not top:
+        return None
+    return next(n for n in range(1, options + 1) if counts.get(n, 0) == top)
+
+
+def parse_duration(text: str) -> tuple[str, int | None]:
+    """ "... for 2d" -> ("...", 48); no duration -> (text, None)."""
+    match = _DURATION.search(text)
+    if not match:
+        return text, None
+    unit = match.group(2).lower()[0]
+    return text[: match.start()], int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[unit]
 
 
 def _lead(count: int, top: int) -> Md:

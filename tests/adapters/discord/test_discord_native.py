@@ -259,3 +259,42 @@ async def test_a_meeting_in_a_voice_channel_is_a_voice_event(
     assert event["entity_type"] == 2 and event["channel_id"] == str(voice.id)
     assert event["scheduled_start_time"].startswith("2026-03-10T12:00:00")
     double.assert_clean()
+
+
+async def test_a_time_poll_is_a_native_poll_and_its_winner_is_planned(bot: Bot) -> None:
+    """`/event plan ... poll`: the candidate times as a native poll; the native votes pick the
+    time; at the end the event is planned once and the result says when."""
+    double, guild = bot.double, bot.guild
+    double.now = bot.clock.now
+    details = "Lunch talk | here poll 2026-03-07 12:00 | 2026-03-06 12:30 for 1d"
+    answer = await bot.ask(
+        "event plan",
+        {"rule": "once", "details": details},
+        user=guild.moderator,
+        channel=guild.text,
+    )
+    assert "Poll #1 asks when to meet for **Lunch talk**" in answer, answer
+    await double.wait_until(lambda: bool(double.polls), what="the native poll")
+    [message] = [m for m in double.messages if "poll" in m.data]
+    answers = [a["poll_media"]["text"] for a in message.data["poll"]["answers"]]
+    assert answers == ["Sat 07 Mar 2026, 12:00", "Fri 06 Mar 2026, 12:30"], answers
+    assert await double.poll_vote(guild.member.user, message.id, 1)
+    assert await double.poll_vote(guild.owner.user, message.id, 2)  # a tie: the earliest wins
+    await counted(bot, lambda: bot.app.store.polls.counts(1), {1: 1, 2: 1}, "the votes")
+
+    bot.clock.advance(timedelta(days=1))
+    await bot.app.scheduler.run_due()
+    await double.wait_until(
+        lambda: any("has ended" in m.content for m in double.messages), what="the result"
+    )
+    [result] = [m for m in double.messages if "has ended" in m.content]
+    assert "**Lunch talk** is planned for Fri 06 Mar 2026, 12:30" in result.content
+    [event] = await bot.app.store.events.for_community(str(guild.guild.id))
+    assert (event.title, event.start_date, event.at_time) == ("Lunch talk", "2026-03-06", "12:30")
+    await bot.app.scheduler.run_due()
+    await double.wait_until(
+        lambda: any("Event #1: Lunch talk" in m.content for m in double.messages),
+        what="the announcement",
+    )
+    double.errors.clear()  # "Poll expired" when the port ended it at its expiry, as above
+    double.assert_clean()

@@ -1,0 +1,87 @@
+"""`bookclub start ... with meetings HH:MM`: an event per chapter's discussion day, moved,
+cancelled and postponed with the club, those who said yes told; on the injected clock, on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from companion.events import Actor
+from tests.conftest import MEMBER, MODERATOR, PLACE, say
+from tests.core.schedule_helpers import run_until
+from tests.fakes import RecordingPort
+
+OTHER = Actor("u:other", "Other member")
+
+
+def notices(port: RecordingPort, member: Actor) -> list[str]:
+    return [s.text for s in port.sent if s.kind == "notice" and s.title == member.id]
+
+
+async def test_meetings_follow_the_club_through_skip_pause_resume_and_end(make_app, clock):
+    app = await make_app()
+    port = RecordingPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, "timezone Europe/Berlin", MODERATOR)
+    await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
+    reply = await say(
+        app,
+        "bookclub start four-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    assert "A meeting at 19:30 on each discussion day: events #1 to #4" in reply.text, reply.text
+    events = await app.store.events.for_community(PLACE.community_id)
+    assert [(e.title, e.start_date, e.at_time, e.timezone) for e in events] == [
+        (f"Four Chapters: chapter {n}", day, "19:30", "Europe/Berlin")
+        for n, day in enumerate(("2026-03-05", "2026-03-12", "2026-03-19", "2026-03-26"), 1)
+    ]
+    for line, who in (("event rsvp 2 yes", MEMBER), ("event rsvp 3 yes", MEMBER)):
+        await say(app, line, who)
+    await say(app, "event rsvp 4 yes", OTHER)
+
+    await run_until(app, clock, datetime(2026, 3, 6, 12, tzinfo=UTC))
+    [thread] = [s for s in port.sent if s.kind == "thread"]  # no announcement per meeting
+    assert "Meeting today at 19:30 (here): say whether you come with `event rsvp 1 yes`" in (
+        thread.text
+    )
+
+    assert "Skipped the chapter 2" in (await say(app, "bookclub skip", MODERATOR)).text
+    assert (await app.store.events.get(PLACE.community_id, 2)).status == "cancelled"
+    await say(app, "bookclub pause", MODERATOR)
+    await say(app, "event reminders 24h 1h", MODERATOR)  # re-plans every event but these
+    await run_until(app, clock, datetime(2026, 3, 20, 11, tzinfo=UTC))
+    told = notices(port, MEMBER)
+    assert any("chapter 2** (event #2) is cancelled: the book club skips" in t for t in told)
+    assert any("chapter 3** (event #3) is postponed: the book club is paused" in t for t in told)
+    assert any("(event #4) is postponed" in t for t in notices(port, OTHER))
+    assert not any("Reminder" in t for t in told), told  # none while paused
+
+    assert "moved 14 days later" in (await say(app, "bookclub resume", MODERATOR)).text
+    moved = await app.store.events.get(PLACE.community_id, 3)
+    assert (moved.start_date, moved.at_time, moved.status) == ("2026-04-02", "19:30", "planned")
+    await run_until(app, clock, datetime(2026, 4, 2, 18, 0, tzinfo=UTC))
+    told = notices(port, MEMBER)
+    assert any("has moved with the book club. When: Thu 02 Apr 2026, 19:30" in t for t in told)
+    reminders = [t for t in told if "**Reminder:** **Four Chapters: chapter 3**" in t]
+    assert len(reminders) == 2, told  # 24 hours and 1 hour before the new date
+
+    await say(app, "bookclub end", MODERATOR)
+    await run_until(app, clock, datetime(2026, 4, 3, tzinfo=UTC))
+    assert any(
+        "(event #4) is cancelled: the book club has ended" in t for t in notices(port, OTHER)
+    )
+    assert [e.id for e in await app.store.events.for_community(PLACE.community_id)] == [1, 3]
+
+
+async def test_a_club_without_meetings_plans_no_events_and_bad_times_are_refused(app, clock):
+    await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
+    for line, expected in (
+        ("bookclub start four-chapters 2026-03-03 with meetings", "Give the meetings' time"),
+        ("bookclub start four-chapters 2026-03-03 with meetings 25:00", "25:00"),
+    ):
+        reply = await say(app, line, MODERATOR)
+        assert expected in reply.text, (line, reply.text)
+    assert await app.store.bookclubs.club_in_room(PLACE.platform, PLACE.room_id) is None
+    reply = await say(app, "bookclub start four-chapters 2026-03-03 chapters 2", MODERATOR)
+    assert "Book club started" in reply.text and "meeting" not in reply.text
+    assert await app.store.events.for_community(PLACE.community_id) == []

@@ -384,10 +384,10 @@ async def test_send_failures_are_classified_for_the_scheduler(
         assert isinstance(await fails(error("M_FORBIDDEN", 403)), PermanentFailure)
         unknown = LocalProtocolError(f"No such room with id {ROOM} found.")
         assert isinstance(await fails(unknown), TransientFailure)  # not synced yet
-        bot.sender.synced = True
-        assert isinstance(await fails(unknown), PermanentFailure)  # in sync: not in it
         with pytest.raises(TransientFailure, match="first sync"):
             await bot.post(Place("matrix", ROOM, ROOM), "hi", key="k")  # the port: not ready
+        bot.sender.synced = True
+        assert isinstance(await fails(unknown), PermanentFailure)  # in sync: not in it
     finally:
         await bot.close()
 

@@ -78,7 +78,6 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)  # this app's own registry
     gateway: AppGateway = field(init=False)  # what the surfaces see of it
     _stops: list[Stop] = field(default_factory=list)  # the surfaces', in the order started
-    _started: bool = False
     _closed: bool = False
 
     def __post_init__(self) -> None:
@@ -96,9 +95,9 @@ class App:
         await self.close()
 
     async def start(self) -> None:
-        """Start the scheduler: once, whether here or when the first port attaches."""
-        if not self._started:
-            self._started = True
+        """Start the scheduler: once, whether here or when the first port attaches (the
+        scheduler itself never runs a second loop); never again once the app is closing."""
+        if not self._closed:
             await self.scheduler.start()
 
     def serve(self, name: str, run: Callable[[Gateway], Awaitable[None]]) -> asyncio.Task[None]:

@@ -9,7 +9,8 @@ post (``PostKind``, ``Posting``) are declared here too.
 
 What a failure does depends on its kind (companion.ports):
 
-- :class:`TransientFailure` (the network, a 5xx, a rate limit, a room not synced yet) and
+- :class:`TransientFailure` (the network, a 5xx, a rate limit, a room not synced yet, the
+  platform's port detached between the claim and the send) and
   :class:`StoreUnavailable` (the database away): retried with backoff (after the platform's
   ``retry_after`` when it gave one) for as long as the occurrence is within its grace;
   the schedule is never paused for it. Past grace the occurrence is skipped, logged.
@@ -187,12 +188,16 @@ class Delivery:
         row = job.row
         kind = self.kinds.get(row.kind)
         port = self.ports.get(row.platform)
-        if kind is None or port is None:
+        if kind is None:
             detail = f"no handler for {row.kind!r} on {row.platform!r}"
             await self.store.schedules.give_up(
                 job.key, "failed", detail, self.clock.now(), pause=row.id
             )
             self.metrics.post(row.kind, "failed")
+            return None
+        if port is None:  # claimed while connected, detached since: away for now
+            away = TransientFailure(f"{row.platform} is not connected")
+            await self._transient(job, away, str(away), self.clock.now())
             return None
         try:
             action = await kind.render(row, job.due)

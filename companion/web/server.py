@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from companion.config import WebSettings
+from companion.config import ConfigError, WebSettings
 from companion.gateway import WebGateway
 from companion.web import guard
 from companion.web.context import STATE, WebState
@@ -82,7 +82,13 @@ async def start(app: WebGateway, settings: WebSettings) -> tuple[web.AppRunner, 
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.bind, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:  # the port taken, the address not this host's: as [metrics]
+        await runner.cleanup()
+        raise ConfigError(
+            f"[web] cannot listen on {settings.bind}:{settings.port}: {error}"
+        ) from None
     assert runner.server is not None
     web_app[guard.WATCHDOG].watch(runner.server)
     server = getattr(site, "_server", None)

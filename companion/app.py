@@ -65,16 +65,13 @@ class App:
     registry: Registry
     dispatcher: Dispatcher
     communities: Communities
-    reflections: Reflections
     prompts: Prompts
     scheduler: Scheduler
     ports: Ports  # the adapters' ChatPorts, by platform
     anonymity: AnonymousRouting  # ask anonymously where rooms show who writes
-    help: Help
     hasher: MemberHasher  # keyed hash of member ids, for anything that must not name them
     clock: Clock
     events: Events  # a platform's own poll answers and RSVPs land here
-    rng: random.Random = field(default_factory=random.Random)
     metrics: Metrics = field(default_factory=Metrics)  # this app's own registry
     gateway: AppGateway = field(init=False)  # what the surfaces see of it
     _stops: list[Stop] = field(default_factory=list)  # the surfaces', in the order started
@@ -318,15 +315,12 @@ async def build(
         registry=registry,
         dispatcher=dispatcher,
         communities=communities,
-        reflections=reflections,
         prompts=prompts,
         scheduler=scheduler,
         ports=ports,
         anonymity=AnonymousRouting(dispatcher, ports),
-        help=help_feature,
         hasher=hasher,
         clock=clock,
         events=events,
-        rng=rng,
         metrics=metrics,
     )

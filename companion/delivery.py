@@ -17,7 +17,8 @@ What a failure does depends on its kind (companion.ports):
 - :class:`PermanentFailure` (the platform refused: forbidden, removed, unknown channel):
   the schedule is paused with the reason, and the moderators are told once: a notice in
   the room when the platform still takes one there, else a line in the audit log (the
-  ``audit`` command, the dashboard).
+  ``audit`` command, the dashboard). A command's one-off post (the outbox: no schedule a
+  moderator can resume) tells them to run the command again instead.
 - Anything else (a bare PostError, a bug): retried along ``backoff``, then paused.
 """
 
@@ -282,13 +283,22 @@ class Delivery:
         """Once, where the moderators will see it: a notice in the room (in the room itself,
         not the thread); if the platform takes none there, a line in the audit log."""
         row = job.row
-        text = fmt(
-            "I could not post schedule #{} here and paused it: {}. Once that is fixed, {} "
-            "starts it again.",
-            row.id,
-            reason,
-            code(f"schedule resume {row.id}"),
-        )
+        if row.outbox:  # a post a command made: no schedule `schedule resume` reaches
+            text = fmt(
+                "I could not post here what a command asked for: {}. Once that is fixed, "
+                "run the command again.",
+                reason,
+            )
+            action, target = "could not post", "what a command asked for"
+        else:
+            text = fmt(
+                "I could not post schedule #{} here and paused it: {}. Once that is fixed, {} "
+                "starts it again.",
+                row.id,
+                reason,
+                code(f"schedule resume {row.id}"),
+            )
+            action, target = "paused", f"schedule #{row.id}"
         port = self.ports.get(row.platform)
         place = Place(row.platform, row.community_id, row.room_id)
         if port is not None:
@@ -298,9 +308,8 @@ class Delivery:
             except Exception as error:
                 log.info("schedule %d: no notice in its room either (%s)", row.id, error)
         try:
-            target, now = f"schedule #{row.id}", self.clock.now()
             await self.store.contributions.note(
-                row.community_id, "Companion", "paused", target, reason, now
+                row.community_id, "Companion", action, target, reason, self.clock.now()
             )
         except Exception:
             log.exception("schedule %d: could not note the pause in the audit log", row.id)

@@ -65,20 +65,16 @@ class App:
     registry: Registry
     dispatcher: Dispatcher
     communities: Communities
-    reflections: Reflections
     prompts: Prompts
     scheduler: Scheduler
     ports: Ports  # the adapters' ChatPorts, by platform
     anonymity: AnonymousRouting  # ask anonymously where rooms show who writes
-    help: Help
     hasher: MemberHasher  # keyed hash of member ids, for anything that must not name them
     clock: Clock
     events: Events  # a platform's own poll answers and RSVPs land here
-    rng: random.Random = field(default_factory=random.Random)
     metrics: Metrics = field(default_factory=Metrics)  # this app's own registry
     gateway: AppGateway = field(init=False)  # what the surfaces see of it
     _stops: list[Stop] = field(default_factory=list)  # the surfaces', in the order started
-    _started: bool = False
     _closed: bool = False
 
     def __post_init__(self) -> None:
@@ -96,9 +92,9 @@ class App:
         await self.close()
 
     async def start(self) -> None:
-        """Start the scheduler: once, whether here or when the first port attaches."""
-        if not self._started:
-            self._started = True
+        """Start the scheduler: once, whether here or when the first port attaches (the
+        scheduler itself never runs a second loop); never again once the app is closing."""
+        if not self._closed:
             await self.scheduler.start()
 
     def serve(self, name: str, run: Callable[[Gateway], Awaitable[None]]) -> asyncio.Task[None]:
@@ -319,15 +315,12 @@ async def build(
         registry=registry,
         dispatcher=dispatcher,
         communities=communities,
-        reflections=reflections,
         prompts=prompts,
         scheduler=scheduler,
         ports=ports,
         anonymity=AnonymousRouting(dispatcher, ports),
-        help=help_feature,
         hasher=hasher,
         clock=clock,
         events=events,
-        rng=rng,
         metrics=metrics,
     )

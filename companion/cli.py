@@ -18,7 +18,7 @@ from companion import content as content_module
 from companion import extras, logs, operations
 from companion.config import ConfigError, Settings, default_db_path
 from companion.schema import ContentError
-from companion.store.postgres.db import StoreUnavailable
+from companion.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from companion.gateway import Gateway

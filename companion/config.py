@@ -233,7 +233,9 @@ def settings_from(data: dict[str, Any], path: Path, tables: Sequence[Table]) -> 
         if url.startswith("sqlite:///"):
             db = url.removeprefix("sqlite://")
         elif url.startswith(("postgresql://", "postgres://")):
-            if re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
+            if re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url) or re.search(
+                r"[?&]password=", url, re.IGNORECASE
+            ):
                 raise ConfigError(
                     "[storage] url must not carry a password; set COMPANION_DATABASE_PASSWORD "
                     "(or COMPANION_DATABASE_PASSWORD_FILE) instead."

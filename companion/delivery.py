@@ -9,14 +9,16 @@ post (``PostKind``, ``Posting``) are declared here too.
 
 What a failure does depends on its kind (companion.ports):
 
-- :class:`TransientFailure` (the network, a 5xx, a rate limit, a room not synced yet) and
+- :class:`TransientFailure` (the network, a 5xx, a rate limit, a room not synced yet, the
+  platform's port detached between the claim and the send) and
   :class:`StoreUnavailable` (the database away): retried with backoff (after the platform's
   ``retry_after`` when it gave one) for as long as the occurrence is within its grace;
   the schedule is never paused for it. Past grace the occurrence is skipped, logged.
 - :class:`PermanentFailure` (the platform refused: forbidden, removed, unknown channel):
   the schedule is paused with the reason, and the moderators are told once: a notice in
   the room when the platform still takes one there, else a line in the audit log (the
-  ``audit`` command, the dashboard).
+  ``audit`` command, the dashboard). A command's one-off post (the outbox: no schedule a
+  moderator can resume) tells them to run the command again instead.
 - Anything else (a bare PostError, a bug): retried along ``backoff``, then paused.
 """
 
@@ -187,12 +189,16 @@ class Delivery:
         row = job.row
         kind = self.kinds.get(row.kind)
         port = self.ports.get(row.platform)
-        if kind is None or port is None:
+        if kind is None:
             detail = f"no handler for {row.kind!r} on {row.platform!r}"
             await self.store.schedules.give_up(
                 job.key, "failed", detail, self.clock.now(), pause=row.id
             )
             self.metrics.post(row.kind, "failed")
+            return None
+        if port is None:  # claimed while connected, detached since: away for now
+            away = TransientFailure(f"{row.platform} is not connected")
+            await self._transient(job, away, str(away), self.clock.now())
             return None
         try:
             action = await kind.render(row, job.due)
@@ -277,13 +283,22 @@ class Delivery:
         """Once, where the moderators will see it: a notice in the room (in the room itself,
         not the thread); if the platform takes none there, a line in the audit log."""
         row = job.row
-        text = fmt(
-            "I could not post schedule #{} here and paused it: {}. Once that is fixed, {} "
-            "starts it again.",
-            row.id,
-            reason,
-            code(f"schedule resume {row.id}"),
-        )
+        if row.outbox:  # a post a command made: no schedule `schedule resume` reaches
+            text = fmt(
+                "I could not post here what a command asked for: {}. Once that is fixed, "
+                "run the command again.",
+                reason,
+            )
+            action, target = "could not post", "what a command asked for"
+        else:
+            text = fmt(
+                "I could not post schedule #{} here and paused it: {}. Once that is fixed, {} "
+                "starts it again.",
+                row.id,
+                reason,
+                code(f"schedule resume {row.id}"),
+            )
+            action, target = "paused", f"schedule #{row.id}"
         port = self.ports.get(row.platform)
         place = Place(row.platform, row.community_id, row.room_id)
         if port is not None:
@@ -293,9 +308,8 @@ class Delivery:
             except Exception as error:
                 log.info("schedule %d: no notice in its room either (%s)", row.id, error)
         try:
-            target, now = f"schedule #{row.id}", self.clock.now()
             await self.store.contributions.note(
-                row.community_id, "Companion", "paused", target, reason, now
+                row.community_id, "Companion", action, target, reason, self.clock.now()
             )
         except Exception:
             log.exception("schedule %d: could not note the pause in the audit log", row.id)

@@ -100,6 +100,7 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._run_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()  # two starts at once (two ports attaching): one loop
 
     # --- wiring -------------------------------------------------------------------------
 
@@ -111,11 +112,13 @@ class Scheduler:
         self._wake.set()
 
     async def start(self) -> None:
-        """Start the one loop (again after a reconnect is fine: it never starts a second)."""
-        if self._task is not None and not self._task.done():
-            return
-        await self.recover()
-        self._task = asyncio.create_task(self._loop(), name="companion-scheduler")
+        """Start the one loop (again after a reconnect, or from two ports attaching at once,
+        is fine: it never starts a second)."""
+        async with self._start_lock:
+            if self.running:
+                return
+            await self.recover()
+            self._task = asyncio.create_task(self._loop(), name="companion-scheduler")
 
     async def recover(self) -> int:
         """Occurrences claimed by a process that stopped before marking them: send again

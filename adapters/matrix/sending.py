@@ -5,8 +5,8 @@ failing with 5xx (backing off), at most SEND_ATTEMPTS times; sending one event w
 transaction id, so a retry posts nothing twice; a Reply's text as one or more notices;
 leaving a room. What goes wrong is classified for the scheduler (companion.ports): a
 refusal (4xx: forbidden, not in the room) is a PermanentFailure; the homeserver unreachable,
-failing or rate limiting past SEND_ATTEMPTS, or a room the client has not synced yet, a
-TransientFailure.
+failing or rate limiting past SEND_ATTEMPTS, a room the client has not synced yet, or the
+bot's own token refused (401), a TransientFailure.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ log = logging.getLogger("companion_adapters.matrix")
 T = TypeVar("T")
 
 SEND_ATTEMPTS = 6  # 0.25 + 0.5 + 1 + 2 + 4 s between them: a homeserver restart fits
+TOKEN_REFUSED = ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN")  # the sync logs in again on these
 
 
 class Sender:
@@ -95,6 +96,12 @@ class Sender:
             raise PermanentFailure(f"I am not in {room_id} ({error})") from None
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)
+        if http_status(response) == 401 or response.status_code in TOKEN_REFUSED:
+            # The bot's token, not the room, was refused (revoked, expired, a soft logout):
+            # its schedules wait for a working token rather than being paused.
+            raise TransientFailure(
+                f"the homeserver refused the bot's token sending to {room_id} ({problem(response)})"
+            )
         raise PermanentFailure(f"{room_id} refused the message ({problem(response)})")
 
     async def leave(self, room_id: str) -> None:

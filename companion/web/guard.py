@@ -8,11 +8,11 @@
 - :func:`middleware` answers those two with the usual plain page (400, 408) and one warning
   line: only these, so a real bug in a page still shows as a 500 with its traceback. It also
   refuses a state-changing request sent from another site (``Origin`` or ``Sec-Fetch-Site``),
-  as a second line behind the CSRF tokens, and tells :class:`Watchdog` when a request runs.
-- :class:`Watchdog` closes connections that have not sent a whole request head within the
-  configured time of opening, or of their previous response; it, :class:`ProtocolLog` and
-  :func:`hide_server_version` live in companion.httpedge, which the [metrics] endpoint uses
-  too.
+  as a second line behind the CSRF tokens, and tells the connection watchdog when a
+  request runs.
+
+What both HTTP servers share (the watchdog that closes slow connections, the one-line log of
+malformed HTTP, the ``Server`` header) is companion.httpedge.
 """
 
 from __future__ import annotations
@@ -27,10 +27,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
-from companion.httpedge import SERVER as SERVER
-from companion.httpedge import ProtocolLog as ProtocolLog
-from companion.httpedge import Watchdog as Watchdog
-from companion.httpedge import hide_server_version as hide_server_version
+from companion.httpedge import Watchdog
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from companion.config import WebSettings
+from companion import httpedge
+from companion.config import ConfigError, WebSettings
 from companion.gateway import WebGateway
 from companion.web import guard
 from companion.web.context import STATE, WebState
@@ -35,7 +36,7 @@ SECURITY_HEADERS = {
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    response.headers["Server"] = guard.SERVER
+    response.headers["Server"] = httpedge.SERVER
 
 
 def _package_dir(name: str) -> Path:
@@ -53,7 +54,7 @@ def create(app: WebGateway, settings: WebSettings) -> web.Application:
         undefined=jinja2.StrictUndefined,
     )
     state = WebState(app, settings, templates)
-    watchdog = guard.Watchdog(settings.header_timeout)
+    watchdog = httpedge.Watchdog(settings.header_timeout)
     web_app = web.Application(
         client_max_size=1024 * 1024,
         middlewares=[guard.middleware(state.refuse, settings.public_url, watchdog)],
@@ -73,16 +74,22 @@ async def start(app: WebGateway, settings: WebSettings) -> tuple[web.AppRunner, 
     """Serve the dashboard in this event loop; returns the runner and the bound port.
 
     The access log is off: a login link's token must never reach a log file. A watchdog
-    closes connections that are slow to send a request (see companion/web/guard.py).
+    closes connections that are slow to send a request (see companion/httpedge.py).
     """
     web_app = create(app, settings)
-    guard.hide_server_version()
+    httpedge.hide_server_version()
     runner = web.AppRunner(
-        web_app, access_log=None, logger=guard.ProtocolLog(logging.getLogger("aiohttp.server"))
+        web_app, access_log=None, logger=httpedge.ProtocolLog(logging.getLogger("aiohttp.server"))
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.bind, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:  # the port taken, the address not this host's: as [metrics]
+        await runner.cleanup()
+        raise ConfigError(
+            f"[web] cannot listen on {settings.bind}:{settings.port}: {error}"
+        ) from None
     assert runner.server is not None
     web_app[guard.WATCHDOG].watch(runner.server)
     server = getattr(site, "_server", None)

@@ -8,6 +8,7 @@ when the platform still takes a notice there, else in the audit log.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -119,3 +120,49 @@ async def test_a_refusal_where_no_notice_gets_through_goes_to_the_audit_log(
     audit = (await say(app, "audit", MODERATOR)).text
     assert audit.count("paused schedule #1") == 1
     assert "you are not allowed to post here" in audit
+
+
+async def test_a_platform_gone_between_claim_and_send_waits_for_it_and_never_pauses(
+    planned: App, port: RecordingPort, clock: FakeClock
+) -> None:
+    """A post claimed while the platform was connected, whose port was detached before it
+    was sent (the adapter reconnecting, or stopping while the scheduler still runs): the
+    platform is away for now, no reason to pause the schedule; it goes out once it is back."""
+    reflection = planned.scheduler.delivery.kinds["reflection"]
+
+    async def disconnect(batch: list[tuple[object, datetime]]) -> None:
+        planned.ports.detach("test", port)  # between the claim and the send
+
+    planned.scheduler.add_kind(replace(reflection, prepare=disconnect))
+    await run_until(planned, clock, ONE_PM)
+    assert port.sent == []
+    assert "paused" not in (await say(planned, "schedule list", MODERATOR)).text
+    planned.scheduler.add_kind(reflection)
+    planned.ports.attach("test", port)
+    await run_until(planned, clock, ONE_PM + timedelta(hours=1))
+    [occurrence] = await planned.store.schedules.occurrences(1)
+    assert [s.key for s in port.sent] == [occurrence.key] and occurrence.state == "sent"
+
+
+async def test_a_refused_one_off_post_points_to_no_schedule_that_is_not_there(
+    app: App, clock: FakeClock
+) -> None:
+    """A post a command made (an approved anonymous question, an event's announcement, a
+    poll) is no schedule: `schedule resume` cannot reach it, so the moderators' notice must
+    not send them there, in the room or in the audit log."""
+    port = RefusingPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, "ask anonymously How do I speak up without centring myself?")
+    await say(app, "approve 1", MODERATOR)
+    await run_until(app, clock, clock.now() + timedelta(hours=1))
+    [notice] = port.sent
+    assert "you are not allowed to post here" in notice.text
+    assert "schedule" not in notice.text and "again" in notice.text
+    assert "There is no schedule #1" in (await say(app, "schedule resume 1", MODERATOR)).text
+
+    port.mute = True
+    await say(app, "ask anonymously What do I do when I got it wrong in public?")
+    await say(app, "approve 2", MODERATOR)
+    await run_until(app, clock, clock.now() + timedelta(hours=1))
+    audit = (await say(app, "audit", MODERATOR)).text
+    assert "you are not allowed to post here" in audit and "schedule #" not in audit

@@ -18,7 +18,7 @@ from companion.platforms import load_settings
 from companion.ports import TransientFailure
 from companion.store import Store
 from companion.store.members import MemberRepo
-from companion.store.postgres.db import StoreUnavailable, migrations
+from companion.store.postgres.db import StoreUnavailable, migrations, redact
 from tests.conftest import MEMBER, MODERATOR, say
 from tests.fakes import RecordingPort
 from tests.pg_server.server import PASSWORD_USER, PostgresServer
@@ -59,11 +59,27 @@ def test_the_storage_url_picks_the_store(tmp_path):
     assert settings.database_url is None and str(settings.store_target) == "/srv/companion/bot.db"
     for bad, message in (
         ("postgresql://bot:hunter2@db.example/companion", "COMPANION_DATABASE_PASSWORD"),
+        ("postgresql://bot@db.example/companion?password=hunter2", "COMPANION_DATABASE_PASSWORD"),
         ("mysql://bot@db.example/companion", "must start with"),
     ):
         path.write_text(f'[console]\n[storage]\nurl = "{bad}"\n')
         with pytest.raises(ConfigError, match=message):
             load_settings(path)
+
+
+def test_a_password_in_a_url_never_reaches_a_message():
+    """What logs and messages show of a url (a server away: StoreUnavailable's message)."""
+    for url in (
+        "postgresql://bot:hunter2@db.example/companion",
+        "postgresql://:hunter2@db.example/companion",
+        "postgresql://bot@db.example/companion?sslmode=require&password=hunter2",
+        "postgresql://bot@db.example/companion?PASSWORD=hunter2&sslmode=require",
+    ):
+        shown = redact(url)
+        assert "hunter2" not in shown and "db.example/companion" in shown, shown
+    assert (
+        redact("postgresql://bot@db.example/companion") == "postgresql://bot@db.example/companion"
+    )
 
 
 async def test_the_password_comes_from_the_environment(postgres, tmp_path, monkeypatch):

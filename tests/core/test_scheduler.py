@@ -414,3 +414,15 @@ async def test_the_scheduler_refuses_a_time_that_has_passed_with_the_members_mes
         await app.scheduler.add(PLACE, "discussion", once, "next", MODERATOR.id)
     assert str(refused.value) == scheduler_module.PASSED
     assert await app.store.schedules.for_community(PLACE.community_id) == []
+
+
+async def test_two_starts_at_once_run_one_loop_and_stop_leaves_none(sched_app):
+    """Two ports attaching together both start the scheduler: one loop, and stopping ends it
+    (a second loop, orphaned by the first, used to keep running after stop)."""
+    scheduler = sched_app.scheduler
+    await asyncio.gather(scheduler.start(), scheduler.start())
+    loops = [t for t in asyncio.all_tasks() if t.get_name() == "companion-scheduler"]
+    assert len(loops) == 1
+    await scheduler.stop()
+    await asyncio.sleep(0)
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "companion-scheduler"]

@@ -365,3 +365,17 @@ async def test_every_form_from_another_site_is_refused(web: Browserless):
 
 def _jar(web: Browserless) -> dict[str, str]:
     return {morsel.key: morsel.value for morsel in web.client.session.cookie_jar}
+
+
+async def test_a_dashboard_port_in_use_is_one_clear_line_not_a_traceback(make_app):
+    """`companion run` with [web] port taken by another program: a ConfigError naming the
+    setting (run prints it and exits 2), as [metrics] does, not an OSError's traceback."""
+    taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    try:
+        port = taken.sockets[0].getsockname()[1]
+        app = await make_app(sections={"web": {"enabled": True, "port": port}})
+        with pytest.raises(ConfigError, match=rf"\[web\] cannot listen on 127.0.0.1:{port}"):
+            await server.start(app, WebSettings.from_settings(app.settings))
+    finally:
+        taken.close()
+        await taken.wait_closed()

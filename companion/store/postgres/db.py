@@ -343,5 +343,7 @@ class PgBound(PgTx):
 
 
 def redact(url: str) -> str:
-    """The url without a password, for messages and logs."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    """The url without a password (``user:PASSWORD@`` or a ``password=`` parameter, which
+    libpq and asyncpg both read), for messages and logs."""
+    url = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)

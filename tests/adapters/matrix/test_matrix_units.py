@@ -382,6 +382,9 @@ async def test_send_failures_are_classified_for_the_scheduler(
         assert isinstance(limited, TransientFailure) and limited.retry_after == 2.0
         assert isinstance(await fails(*[error("M_UNKNOWN", 503)] * 6), TransientFailure)
         assert isinstance(await fails(error("M_FORBIDDEN", 403)), PermanentFailure)
+        # The bot's token refused (revoked, expired, a soft logout): no refusal of the room,
+        # so no schedule is paused for it; it waits for a token that works.
+        assert isinstance(await fails(error("M_UNKNOWN_TOKEN", 401)), TransientFailure)
         unknown = LocalProtocolError(f"No such room with id {ROOM} found.")
         assert isinstance(await fails(unknown), TransientFailure)  # not synced yet
         with pytest.raises(TransientFailure, match="first sync"):

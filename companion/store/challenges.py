@@ -142,12 +142,14 @@ class ChallengeRepo:
         )
         return [SlotRow(*row) for row in rows]
 
-    async def reached(self, challenge_id: int, now: datetime) -> int:
-        """The last day that has opened by ``now`` (0 before the first)."""
+    async def reached(self, challenge: ChallengeRow, now: datetime) -> int:
+        """The last day that has opened by ``now`` (0 before the first); while paused, by
+        the pause (the days due since have not opened)."""
+        until = min(iso(now), challenge.paused_at or iso(now))
         row = await self.db.fetchone(
             "SELECT MAX(day) FROM challenge_slot WHERE challenge_id = ? AND kind = 'day' "
             "AND at <= ?",
-            (challenge_id, iso(now)),
+            (challenge.id, until),
         )
         return int(row[0]) if row and row[0] is not None else 0
 

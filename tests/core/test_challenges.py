@@ -353,3 +353,24 @@ async def test_a_member_catches_up_a_missed_day_never_a_later_one(make_app, ship
     assert "day 2: 5" in to_plain((await say(app, "challenge", member)).text)
     outsider = Actor("u:outsider", "Outsider")
     assert "not joined" in (await say(app, "challenge catchup 2", outsider)).text
+
+
+async def test_while_paused_no_later_day_opens_to_members(make_app, shipped, clock, port):
+    """A pause holds the path where it is: the days whose times pass during it have not
+    opened (their threads are not posted), so no member can open or check them in."""
+    app = await make_app(content=shipped)
+    app.ports.attach("test", port)
+    await say(app, "challenge start allyship-21 2026-03-03 09:00", MODERATOR)
+    member = MEMBERS[0]
+    await say(app, "challenge join", member)
+    await run_until(app, clock, datetime(2026, 3, 5, 12, tzinfo=UTC))  # day 3 posted
+    await say(app, "challenge pause", MODERATOR)
+    await run_until(app, clock, datetime(2026, 3, 9, 12, tzinfo=UTC))  # day 7 would be due
+    assert len(threads(port)) == 3
+    status = to_plain((await say(app, "challenge", member)).text)
+    assert "day 3 of 21, paused" in status, status
+    assert "not opened yet" in (await say(app, "challenge day 5", member)).text
+    assert "not opened yet" in (await say(app, "challenge catchup 4", member)).text
+    today = to_plain((await say(app, "challenge today", member)).text)
+    assert today.startswith("Day 3 of 21"), today
+

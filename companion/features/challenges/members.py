@@ -104,7 +104,7 @@ class ChallengeWalk:
         found = await find_path(self.store, self.content, challenge.community_id, challenge.path_id)
         if found is None:
             raise UserError("This challenge's path is no longer here; a moderator can end it.")
-        reached = await self.store.challenges.reached(challenge.id, inv.at)
+        reached = await self.store.challenges.reached(challenge, inv.at)
         return challenge, found[0], found[1], reached
 
     async def _member(self, challenge: ChallengeRow, inv: Invocation) -> ChallengeMember:

@@ -374,3 +374,14 @@ async def test_while_paused_no_later_day_opens_to_members(make_app, shipped, clo
     today = to_plain((await say(app, "challenge today", member)).text)
     assert today.startswith("Day 3 of 21"), today
 
+
+async def test_a_challenge_paused_before_it_starts_says_so(make_app, shipped, clock, port):
+    app = await make_app(content=shipped)
+    app.ports.attach("test", port)
+    await say(app, "challenge start allyship-21 2026-03-03 09:00", MODERATOR)
+    await say(app, "challenge pause", MODERATOR)
+    status = to_plain((await say(app, "challenge", MEMBERS[0])).text)
+    today = to_plain((await say(app, "challenge today", MEMBERS[0])).text)
+    assert "None" not in status and "paused" in status, status
+    assert "None" not in today and "not started yet" in today, today
+

@@ -123,7 +123,8 @@ class ChallengeWalk:
         challenge, path, reached = await self._here(inv)
         joined, counts = await self.store.challenges.counts(challenge.id)
         if reached == 0:
-            where: Md = fmt("it starts {}", await self._next_opening(challenge, 1))
+            opens = await self._next_opening(challenge, 1)
+            where: Md = fmt("it starts {}", opens) if opens else fmt("it has not started yet")
         else:
             where = fmt("day {} of {}", reached, len(path.days))
         if challenge.status == "paused":
@@ -187,6 +188,8 @@ class ChallengeWalk:
         challenge, path, content, reached = await self._here_with_content(inv)
         if reached == 0:
             opens = await self._next_opening(challenge, 1)
+            if opens is None:  # paused before day 1
+                return Reply(fmt("The path has not started yet, and is paused."))
             return Reply(fmt("The path has not started yet; day 1 opens {}.", opens))
         return Reply(day_text(content, path, path.day(reached)), kind=Kind.DISCUSSION)
 

@@ -385,3 +385,11 @@ async def test_a_challenge_paused_before_it_starts_says_so(make_app, shipped, cl
     assert "None" not in status and "paused" in status, status
     assert "None" not in today and "not started yet" in today, today
 
+
+async def test_a_start_date_too_far_ahead_is_refused(make_app, shipped, clock, port):
+    app = await make_app(content=shipped)
+    for far in ("9999-12-25", "9999-12-31 23:59"):
+        refused = await say(app, f"challenge start allyship-21 {far}", MODERATOR)
+        assert "Challenge started" not in refused.text and "error" not in refused.text.lower()
+        assert "too far" in refused.text, refused.text
+    assert await app.store.challenges.running("test", PLACE.community_id) is None

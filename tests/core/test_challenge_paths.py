@@ -171,3 +171,19 @@ def test_content_import_takes_a_paths_file(tmp_path):
         [*run, "export", "--paths", "--db", str(db), str(out), "--community", "c:one"], check=True
     )
     assert 'title = "Listening first, day 2"' in out.read_text("utf-8")
+
+
+async def test_a_paths_file_of_the_wrong_shape_is_refused_and_changes_nothing(make_app, shipped):
+    """Files a moderator might upload by mistake get a message naming the file, never a
+    traceback, and a path without days (which `challenge start` could not plan) is refused."""
+    app = await make_app(content=shipped)
+    cases = {
+        "path = [1]\n": "ours.toml",
+    }
+    for text, where in cases.items():
+        with pytest.raises(exchange.ExchangeError) as raised:
+            await exchange.import_paths(
+                app.store, shipped, PLACE.community_id, text, "ours.toml", NOW
+            )
+        assert str(raised.value).startswith(where), str(raised.value)
+    assert await app.store.challenges.own_paths(PLACE.community_id) == []

@@ -545,6 +545,8 @@ def parse_paths(
     except tomllib.TOMLDecodeError as error:
         line = _toml_error_line(str(error))
         raise ContentError([Problem(file, line, None, None, f"not valid TOML: {error}")]) from None
+    except RecursionError:  # the parser recurses once per level: [[[[...]]]]
+        raise ContentError([Problem(file, None, None, None, "nested too deeply")]) from None
     table, fields = SCHEMAS["paths.toml"]
     items = raw.get(table)
     problems: list[Problem] = []

@@ -179,6 +179,7 @@ async def test_a_paths_file_of_the_wrong_shape_is_refused_and_changes_nothing(ma
     app = await make_app(content=shipped)
     cases = {
         "path = [1]\n": "ours.toml",
+        "[[path]]\n" + "x = " + "[" * 3000 + "]" * 3000 + "\n": "ours.toml",
     }
     for text, where in cases.items():
         with pytest.raises(exchange.ExchangeError) as raised:

@@ -565,8 +565,8 @@ def parse_paths(
             msg = "a shipped path has this id; choose another"
             problems.append(entries.problem(index, "id", msg))
         found = item.get("day")
-        if isinstance(found, list) and len(found) > MAX_OWN_DAYS:
-            msg = f"at most {MAX_OWN_DAYS} days"
+        if isinstance(found, list) and not 1 <= len(found) <= MAX_OWN_DAYS:
+            msg = f"from 1 to {MAX_OWN_DAYS} days"
             problems.append(entries.problem(index, "day", msg))
     days = _day_entries(entries)
     problems.extend(validate_entries(days, DAY_FIELDS))

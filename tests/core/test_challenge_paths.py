@@ -180,6 +180,9 @@ async def test_a_paths_file_of_the_wrong_shape_is_refused_and_changes_nothing(ma
     cases = {
         "path = [1]\n": "ours.toml",
         "[[path]]\n" + "x = " + "[" * 3000 + "]" * 3000 + "\n": "ours.toml",
+        '[[path]]\nid = "empty"\ntitle = "Nothing"\nsummary = "No days."\nday = []\n': (
+            "ours.toml:5:"
+        ),
     }
     for text, where in cases.items():
         with pytest.raises(exchange.ExchangeError) as raised:

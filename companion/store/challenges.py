@@ -59,7 +59,7 @@ class MyChallenge:
 
     title: str
     status: str
-    joined_day: int
+    joined_day: int | None  # None: left, with check-ins kept
     remind: bool
     checked: tuple[int, ...]
     review: bool = False
@@ -259,10 +259,11 @@ class ChallengeRepo:
 
     async def mine(self, member_id: str) -> list[MyChallenge]:
         rows = await self.db.fetchall(
-            "SELECT c.id, c.title, c.status, m.joined_day, m.remind, m.review "
-            "FROM challenge_member m JOIN challenge c ON c.id = m.challenge_id "
-            "WHERE m.member_id = ? ORDER BY c.id",
-            (member_id,),
+            "SELECT c.id, c.title, c.status, m.joined_day, m.remind, m.review FROM challenge c "
+            "LEFT JOIN challenge_member m ON m.challenge_id = c.id AND m.member_id = ? "
+            "WHERE m.member_id IS NOT NULL OR c.id IN "
+            "(SELECT challenge_id FROM challenge_checkin WHERE member_id = ?) ORDER BY c.id",
+            (member_id, member_id),
         )
         found = []
         for row in rows:
@@ -271,7 +272,7 @@ class ChallengeRepo:
                 MyChallenge(
                     str(row[1]),
                     str(row[2]),
-                    int(row[3]),
+                    None if row[3] is None else int(row[3]),
                     bool(row[4]),
                     tuple(checked),
                     bool(row[5]),

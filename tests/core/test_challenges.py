@@ -393,3 +393,22 @@ async def test_a_start_date_too_far_ahead_is_refused(make_app, shipped, clock, p
         assert "Challenge started" not in refused.text and "error" not in refused.text.lower()
         assert "too far" in refused.text, refused.text
     assert await app.store.challenges.running("test", PLACE.community_id) is None
+
+
+async def test_after_leaving_a_members_check_ins_still_show_in_mydata(
+    make_app, shipped, clock, port
+):
+    """`challenge leave` says the check-ins stay in `mydata` until `forget me`: they do."""
+    app = await make_app(content=shipped)
+    await say(app, "challenge start allyship-21 2026-03-03 09:00", MODERATOR)
+    await run_until(app, clock, datetime(2026, 3, 4, 12, tzinfo=UTC))
+    member = MEMBERS[0]
+    await say(app, "challenge join", member)
+    await say(app, "challenge done", member)
+    left = to_plain((await say(app, "challenge leave", member)).text)
+    assert "stay in mydata" in left, left
+    mine = to_plain((await say(app, "mydata", member)).text)
+    assert "21 days of allyship as a practice" in mine and "checked in: 2" in mine, mine
+    assert "left" in mine, mine
+    await say(app, "forget me confirm", member)
+    assert "21 days of allyship" not in to_plain((await say(app, "mydata", member)).text)

@@ -654,8 +654,8 @@ def _known_content(content: Content, own: dict[str, Term]) -> Known:
 
 
 def _check_paths(known: Known, days: _DayEntries) -> list[Problem]:
-    """Days 1..N in order, sources that resolve (and are tied to no chapter: a day is shown
-    to every member), quotations attributed, and a day that fits one chat message."""
+    """Days 1..N in order, sources that resolve (and are tied to no chapter, nor quote a whole
+    book: a day is shown to every member), quotations attributed, and a day that fits one chat message."""
     problems: list[Problem] = []
     expected: dict[str, int] = {}
     for i, day in enumerate(days.items):
@@ -675,7 +675,7 @@ def _check_paths(known: Known, days: _DayEntries) -> list[Problem]:
                     hint = did_you_mean(ref, list(known[kind]))
                     problems.append(days.problem(i, kind, f'unknown id "{ref}"{hint}'))
                     continue
-                if "chapter" in entry:
+                if "chapter" in entry or "quotes_whole_book" in entry:
                     msg = f'"{ref}" is tied to a chapter of a book; a day is shown to everyone'
                     problems.append(days.problem(i, kind, msg))
                 size += len(source_name(kind, entry))

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 from companion.commands import CommandSpec, Handler, Param, ParamType, UserError
 from companion.content import Content, LearningPath
 from companion.events import Invocation, Kind, Reply
-from companion.features.challenges.here import challenge_here
+from companion.features.challenges.here import challenge_here, member_here
 from companion.features.challenges.paths import find_path
 from companion.features.challenges.text import day_text
-from companion.fmt import Md, code, fmt, italic, join, lines
+from companion.fmt import Md, as_md, code, fmt, italic, join, lines
 from companion.recurrence import shown
 from companion.store import Store
-from companion.store.challenges import ChallengeMember, ChallengeRow
+from companion.store.challenges import ChallengeRow
 
 MIN_COUNT = 5  # a day's check-ins are shown from five on, so nobody can be singled out
 MAX_NOTE = 4000
@@ -107,12 +107,6 @@ class ChallengeWalk:
         reached = await self.store.challenges.reached(challenge, inv.at)
         return challenge, found[0], found[1], reached
 
-    async def _member(self, challenge: ChallengeRow, inv: Invocation) -> ChallengeMember:
-        member = await self.store.challenges.member(challenge.id, inv.actor.id)
-        if member is None:
-            raise UserError(fmt("You have not joined this challenge; `challenge join` does."))
-        return member
-
     async def _next_opening(self, challenge: ChallengeRow, day: int) -> str | None:
         slot = await self.store.challenges.slot_at(challenge.id, "day", day)
         if slot is None or challenge.status == "paused":
@@ -158,7 +152,7 @@ class ChallengeWalk:
                 code("challenge catchup 1"),
             )
             if reached > 1
-            else as_empty()
+            else as_md("")
         )
         return Reply(
             fmt(
@@ -201,7 +195,7 @@ class ChallengeWalk:
             raise UserError(fmt("This path has {} days.", len(path.days)))
         if number > reached:
             opens = await self._next_opening(challenge, number)
-            later = fmt(" It opens {}.", opens) if opens else as_empty()
+            later = fmt(" It opens {}.", opens) if opens else as_md("")
             raise UserError(fmt("Day {} has not opened yet.{}", number, later))
 
     async def day(self, inv: Invocation) -> Reply:
@@ -212,7 +206,7 @@ class ChallengeWalk:
 
     async def done(self, inv: Invocation) -> Reply:
         challenge, path, reached = await self._here(inv)
-        await self._member(challenge, inv)
+        await member_here(self.store, challenge, inv)
         if reached == 0:
             raise UserError("Day 1 has not opened yet.")
         return await self._check_in(inv, challenge, path, reached)
@@ -220,7 +214,7 @@ class ChallengeWalk:
     async def catchup(self, inv: Invocation) -> Reply:
         """`challenge done` for a day already open: a missed day, checked in late."""
         challenge, path, reached = await self._here(inv)
-        await self._member(challenge, inv)
+        await member_here(self.store, challenge, inv)
         number = inv.number("n")
         await self._reached(challenge, path, reached, number)
         return await self._check_in(inv, challenge, path, number)
@@ -240,7 +234,7 @@ class ChallengeWalk:
                 note,
                 inv.at,
             )
-        kept = fmt(" Your note is in your journal (`journal`).") if note else as_empty()
+        kept = fmt(" Your note is in your journal (`journal`).") if note else as_md("")
         if new:
             text = fmt("Checked in for day {}, privately.{}", number, kept)
         else:
@@ -249,7 +243,7 @@ class ChallengeWalk:
 
     async def progress(self, inv: Invocation) -> Reply:
         challenge, path, reached = await self._here(inv)
-        member = await self._member(challenge, inv)
+        member = await member_here(self.store, challenge, inv)
         checked = set(await self.store.challenges.checked(challenge.id, inv.actor.id))
         missed = [d for d in range(member.joined_day, reached) if d not in checked]
         parts: list[object] = [
@@ -286,7 +280,3 @@ class ChallengeWalk:
 
 def _zone(challenge: ChallengeRow) -> ZoneInfo:
     return ZoneInfo(challenge.timezone)
-
-
-def as_empty() -> Md:
-    return fmt("")

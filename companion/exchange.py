@@ -147,9 +147,7 @@ async def import_paths(
         shown = "; ".join(str(p) for p in error.problems[:MAX_PROBLEMS])
         more = len(error.problems) - MAX_PROBLEMS
         raise ExchangeError(shown + (f"; and {more} more" if more > 0 else "")) from None
-    ids = [p.id for p in paths]
-    if len(set(ids)) != len(ids):
-        raise ExchangeError(f"{file}: a path id appears twice")
+    ids = [p.id for p in paths]  # unique: parse_paths refuses a duplicate id
     walked = await store.challenges.paths_walked(community_id) & set(ids)
     if walked:
         raise ExchangeError(

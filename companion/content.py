@@ -561,7 +561,7 @@ def parse_paths(
     if any(not isinstance(i, dict) for i in items):
         raise ContentError(problems)
     for index, item in enumerate(items):
-        if item.get("id") in content.paths:
+        if isinstance(item.get("id"), str) and item["id"] in content.paths:
             msg = "a shipped path has this id; choose another"
             problems.append(entries.problem(index, "id", msg))
         found = item.get("day")

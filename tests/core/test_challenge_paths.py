@@ -183,6 +183,8 @@ async def test_a_paths_file_of_the_wrong_shape_is_refused_and_changes_nothing(ma
         '[[path]]\nid = "empty"\ntitle = "Nothing"\nsummary = "No days."\nday = []\n': (
             "ours.toml:5:"
         ),
+        "[[path]]\nid = [1]\n": "ours.toml:2:",
+        "[[path]]\nid = { a = 1 }\n": "ours.toml:2:",
         GOOD + GOOD.replace("# Our circle's own path.", ""): "ours.toml:24:",  # id twice
     }
     for text, where in cases.items():

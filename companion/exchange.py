@@ -183,8 +183,7 @@ async def export_paths(store: Store, community_id: str) -> str:
     for row in await store.challenges.own_paths(community_id):
         path = own_path(row.path_id, row.title, row.summary, row.days)
         out += ["", "[[path]]"]
-        out += [f"{k} = {_toml(v)}" for k, v in (("id", path.id), ("title", path.title))]
-        out.append(f"summary = {_toml(path.summary)}")
+        out += [f"{k} = {_toml(getattr(path, k))}" for k in ("id", "title", "summary")]
         for day in _days(path):
             out += ["", "[[path.day]]"]
             out += [f"{key} = {_toml(value)}" for key, value in day.items()]

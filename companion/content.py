@@ -655,7 +655,8 @@ def _known_content(content: Content, own: dict[str, Term]) -> Known:
 
 def _check_paths(known: Known, days: _DayEntries) -> list[Problem]:
     """Days 1..N in order, sources that resolve (and are tied to no chapter, nor quote a whole
-    book: a day is shown to every member), quotations attributed, and a day that fits one chat message."""
+    book: a day is shown to every member), quotations attributed, and a day that fits one
+    chat message."""
     problems: list[Problem] = []
     expected: dict[str, int] = {}
     for i, day in enumerate(days.items):

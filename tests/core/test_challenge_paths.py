@@ -196,9 +196,7 @@ async def test_a_paths_file_of_the_wrong_shape_is_refused_and_changes_nothing(ma
     assert await app.store.challenges.own_paths(PLACE.community_id) == []
 
 
-async def test_a_day_cannot_send_members_to_a_review_that_quotes_the_whole_book(
-    make_app, shipped
-):
+async def test_a_day_cannot_send_members_to_a_review_that_quotes_the_whole_book(make_app, shipped):
     """A day is shown to every member, whatever a book club here has read: a review quoting
     The Wake Up from beginning to end is as much a spoiler as a chapter's prompt."""
     app = await make_app(content=shipped)

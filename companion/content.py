@@ -545,6 +545,8 @@ def parse_paths(
     except tomllib.TOMLDecodeError as error:
         line = _toml_error_line(str(error))
         raise ContentError([Problem(file, line, None, None, f"not valid TOML: {error}")]) from None
+    except RecursionError:  # the parser recurses once per level: [[[[...]]]]
+        raise ContentError([Problem(file, None, None, None, "nested too deeply")]) from None
     table, fields = SCHEMAS["paths.toml"]
     items = raw.get(table)
     problems: list[Problem] = []
@@ -559,12 +561,12 @@ def parse_paths(
     if any(not isinstance(i, dict) for i in items):
         raise ContentError(problems)
     for index, item in enumerate(items):
-        if item.get("id") in content.paths:
+        if isinstance(item.get("id"), str) and item["id"] in content.paths:
             msg = "a shipped path has this id; choose another"
             problems.append(entries.problem(index, "id", msg))
         found = item.get("day")
-        if isinstance(found, list) and len(found) > MAX_OWN_DAYS:
-            msg = f"at most {MAX_OWN_DAYS} days"
+        if isinstance(found, list) and not 1 <= len(found) <= MAX_OWN_DAYS:
+            msg = f"from 1 to {MAX_OWN_DAYS} days"
             problems.append(entries.problem(index, "day", msg))
     days = _day_entries(entries)
     problems.extend(validate_entries(days, DAY_FIELDS))
@@ -652,8 +654,9 @@ def _known_content(content: Content, own: dict[str, Term]) -> Known:
 
 
 def _check_paths(known: Known, days: _DayEntries) -> list[Problem]:
-    """Days 1..N in order, sources that resolve (and are tied to no chapter: a day is shown
-    to every member), quotations attributed, and a day that fits one chat message."""
+    """Days 1..N in order, sources that resolve (and are tied to no chapter, nor quote a whole
+    book: a day is shown to every member), quotations attributed, and a day that fits one
+    chat message."""
     problems: list[Problem] = []
     expected: dict[str, int] = {}
     for i, day in enumerate(days.items):
@@ -673,7 +676,7 @@ def _check_paths(known: Known, days: _DayEntries) -> list[Problem]:
                     hint = did_you_mean(ref, list(known[kind]))
                     problems.append(days.problem(i, kind, f'unknown id "{ref}"{hint}'))
                     continue
-                if "chapter" in entry:
+                if "chapter" in entry or "quotes_whole_book" in entry:
                     msg = f'"{ref}" is tied to a chapter of a book; a day is shown to everyone'
                     problems.append(days.problem(i, kind, msg))
                 size += len(source_name(kind, entry))

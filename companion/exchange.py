@@ -147,9 +147,7 @@ async def import_paths(
         shown = "; ".join(str(p) for p in error.problems[:MAX_PROBLEMS])
         more = len(error.problems) - MAX_PROBLEMS
         raise ExchangeError(shown + (f"; and {more} more" if more > 0 else "")) from None
-    ids = [p.id for p in paths]
-    if len(set(ids)) != len(ids):
-        raise ExchangeError(f"{file}: a path id appears twice")
+    ids = [p.id for p in paths]  # unique: parse_paths refuses a duplicate id
     walked = await store.challenges.paths_walked(community_id) & set(ids)
     if walked:
         raise ExchangeError(
@@ -185,8 +183,7 @@ async def export_paths(store: Store, community_id: str) -> str:
     for row in await store.challenges.own_paths(community_id):
         path = own_path(row.path_id, row.title, row.summary, row.days)
         out += ["", "[[path]]"]
-        out += [f"{k} = {_toml(v)}" for k, v in (("id", path.id), ("title", path.title))]
-        out.append(f"summary = {_toml(path.summary)}")
+        out += [f"{k} = {_toml(getattr(path, k))}" for k in ("id", "title", "summary")]
         for day in _days(path):
             out += ["", "[[path.day]]"]
             out += [f"{key} = {_toml(value)}" for key, value in day.items()]

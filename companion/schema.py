@@ -88,7 +88,8 @@ class Entries:
 
     def label(self, index: int) -> str:
         item = self.items[index]
-        ident = item.get("id") if isinstance(item.get("id"), str) else None
+        ident = item.get("id") if isinstance(item, Mapping) else None
+        ident = ident if isinstance(ident, str) else None
         return f'{self.table} "{ident}"' if ident else f"{self.table} #{index + 1}"
 
     def line_of(self, index: int, name: str | None = None) -> int | None:

@@ -48,11 +48,10 @@ class Privacy:
             bullets(
                 (
                     fmt(
-                        "{} ({}): joined on day {}, reminders {}, review questions {}, "
-                        "checked in: {}",
+                        "{} ({}): {}, reminders {}, review questions {}, checked in: {}",
                         c.title,
                         c.status,
-                        c.joined_day,
+                        f"joined on day {c.joined_day}" if c.joined_day else "left",
                         "on" if c.remind else "off",
                         "on" if c.review else "off",
                         ", ".join(str(d) for d in c.checked) or "none",

@@ -59,7 +59,7 @@ class MyChallenge:
 
     title: str
     status: str
-    joined_day: int
+    joined_day: int | None  # None: left, with check-ins kept
     remind: bool
     checked: tuple[int, ...]
     review: bool = False
@@ -142,12 +142,14 @@ class ChallengeRepo:
         )
         return [SlotRow(*row) for row in rows]
 
-    async def reached(self, challenge_id: int, now: datetime) -> int:
-        """The last day that has opened by ``now`` (0 before the first)."""
+    async def reached(self, challenge: ChallengeRow, now: datetime) -> int:
+        """The last day that has opened by ``now`` (0 before the first); while paused, by
+        the pause (the days due since have not opened)."""
+        until = min(iso(now), challenge.paused_at or iso(now))
         row = await self.db.fetchone(
             "SELECT MAX(day) FROM challenge_slot WHERE challenge_id = ? AND kind = 'day' "
             "AND at <= ?",
-            (challenge_id, iso(now)),
+            (challenge.id, until),
         )
         return int(row[0]) if row and row[0] is not None else 0
 
@@ -257,10 +259,11 @@ class ChallengeRepo:
 
     async def mine(self, member_id: str) -> list[MyChallenge]:
         rows = await self.db.fetchall(
-            "SELECT c.id, c.title, c.status, m.joined_day, m.remind, m.review "
-            "FROM challenge_member m JOIN challenge c ON c.id = m.challenge_id "
-            "WHERE m.member_id = ? ORDER BY c.id",
-            (member_id,),
+            "SELECT c.id, c.title, c.status, m.joined_day, m.remind, m.review FROM challenge c "
+            "LEFT JOIN challenge_member m ON m.challenge_id = c.id AND m.member_id = ? "
+            "WHERE m.member_id IS NOT NULL OR c.id IN "
+            "(SELECT challenge_id FROM challenge_checkin WHERE member_id = ?) ORDER BY c.id",
+            (member_id, member_id),
         )
         found = []
         for row in rows:
@@ -269,7 +272,7 @@ class ChallengeRepo:
                 MyChallenge(
                     str(row[1]),
                     str(row[2]),
-                    int(row[3]),
+                    None if row[3] is None else int(row[3]),
                     bool(row[4]),
                     tuple(checked),
                     bool(row[5]),

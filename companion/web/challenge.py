@@ -36,7 +36,7 @@ async def page(request: web.Request) -> web.Response:
     if challenge is not None:
         zone = ZoneInfo(challenge.timezone)
         joined, counts = await store.counts(challenge.id)
-        reached = await store.reached(challenge.id, ctx.state.now())
+        reached = await store.reached(challenge, ctx.state.now())
         for slot in await store.slots(challenge.id):
             if slot.kind != "day":
                 continue

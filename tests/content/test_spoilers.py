@@ -4,7 +4,7 @@ without a club sees everything. Real SQLite store, shipped content, the injected
 
 And no spoiler through a side door: no text that is shown whatever a club has read (an
 untagged reflection, prompt or practice, a definition, a resource summary, a tag's
-description) carries a chapter-bound idea, in its words or in a paraphrase."""
+description, a challenge day) carries a chapter-bound idea, in its words or in a paraphrase."""
 
 from __future__ import annotations
 
@@ -87,6 +87,10 @@ def untagged_texts(content: Content) -> list[tuple[str, str]]:
         if resource.summary and resource.quotes_whole_book is None:  # those are held back
             texts.append((f"resource {resource.id} summary", resource.summary))
     texts += [(f"tag {tag}", description) for tag, description in content.tags.items()]
+    for path in content.paths.values():  # a challenge day is posted to every member
+        for day in path.days:
+            words = " ".join((day.title, day.short, day.deeper, day.question))
+            texts.append((f"path {path.id} day {day.number}", words))
     return texts
 
 

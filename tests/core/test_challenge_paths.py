@@ -171,3 +171,37 @@ def test_content_import_takes_a_paths_file(tmp_path):
         [*run, "export", "--paths", "--db", str(db), str(out), "--community", "c:one"], check=True
     )
     assert 'title = "Listening first, day 2"' in out.read_text("utf-8")
+
+
+async def test_a_paths_file_of_the_wrong_shape_is_refused_and_changes_nothing(make_app, shipped):
+    """Files a moderator might upload by mistake get a message naming the file, never a
+    traceback, and a path without days (which `challenge start` could not plan) is refused."""
+    app = await make_app(content=shipped)
+    cases = {
+        "path = [1]\n": "ours.toml",
+        "[[path]]\n" + "x = " + "[" * 3000 + "]" * 3000 + "\n": "ours.toml",
+        '[[path]]\nid = "empty"\ntitle = "Nothing"\nsummary = "No days."\nday = []\n': (
+            "ours.toml:5:"
+        ),
+        "[[path]]\nid = [1]\n": "ours.toml:2:",
+        "[[path]]\nid = { a = 1 }\n": "ours.toml:2:",
+        GOOD + GOOD.replace("# Our circle's own path.", ""): "ours.toml:24:",  # id twice
+    }
+    for text, where in cases.items():
+        with pytest.raises(exchange.ExchangeError) as raised:
+            await exchange.import_paths(
+                app.store, shipped, PLACE.community_id, text, "ours.toml", NOW
+            )
+        assert str(raised.value).startswith(where), str(raised.value)
+    assert await app.store.challenges.own_paths(PLACE.community_id) == []
+
+
+async def test_a_day_cannot_send_members_to_a_review_that_quotes_the_whole_book(make_app, shipped):
+    """A day is shown to every member, whatever a book club here has read: a review quoting
+    The Wake Up from beginning to end is as much a spoiler as a chapter's prompt."""
+    app = await make_app(content=shipped)
+    text = paths_file(['resources = ["waking-up-to-better-allyship"]'])
+    with pytest.raises(exchange.ExchangeError) as raised:
+        await exchange.import_paths(app.store, shipped, PLACE.community_id, text, "ours.toml", NOW)
+    assert "ours.toml:" in str(raised.value) and "shown to everyone" in str(raised.value)
+    assert await app.store.challenges.own_paths(PLACE.community_id) == []

@@ -353,3 +353,62 @@ async def test_a_member_catches_up_a_missed_day_never_a_later_one(make_app, ship
     assert "day 2: 5" in to_plain((await say(app, "challenge", member)).text)
     outsider = Actor("u:outsider", "Outsider")
     assert "not joined" in (await say(app, "challenge catchup 2", outsider)).text
+
+
+async def test_while_paused_no_later_day_opens_to_members(make_app, shipped, clock, port):
+    """A pause holds the path where it is: the days whose times pass during it have not
+    opened (their threads are not posted), so no member can open or check them in."""
+    app = await make_app(content=shipped)
+    app.ports.attach("test", port)
+    await say(app, "challenge start allyship-21 2026-03-03 09:00", MODERATOR)
+    member = MEMBERS[0]
+    await say(app, "challenge join", member)
+    await run_until(app, clock, datetime(2026, 3, 5, 12, tzinfo=UTC))  # day 3 posted
+    await say(app, "challenge pause", MODERATOR)
+    await run_until(app, clock, datetime(2026, 3, 9, 12, tzinfo=UTC))  # day 7 would be due
+    assert len(threads(port)) == 3
+    status = to_plain((await say(app, "challenge", member)).text)
+    assert "day 3 of 21, paused" in status, status
+    assert "not opened yet" in (await say(app, "challenge day 5", member)).text
+    assert "not opened yet" in (await say(app, "challenge catchup 4", member)).text
+    today = to_plain((await say(app, "challenge today", member)).text)
+    assert today.startswith("Day 3 of 21"), today
+
+
+async def test_a_challenge_paused_before_it_starts_says_so(make_app, shipped, clock, port):
+    app = await make_app(content=shipped)
+    app.ports.attach("test", port)
+    await say(app, "challenge start allyship-21 2026-03-03 09:00", MODERATOR)
+    await say(app, "challenge pause", MODERATOR)
+    status = to_plain((await say(app, "challenge", MEMBERS[0])).text)
+    today = to_plain((await say(app, "challenge today", MEMBERS[0])).text)
+    assert "None" not in status and "paused" in status, status
+    assert "None" not in today and "not started yet" in today, today
+
+
+async def test_a_start_date_too_far_ahead_is_refused(make_app, shipped, clock, port):
+    app = await make_app(content=shipped)
+    for far in ("9999-12-25", "9999-12-31 23:59"):
+        refused = await say(app, f"challenge start allyship-21 {far}", MODERATOR)
+        assert "Challenge started" not in refused.text and "error" not in refused.text.lower()
+        assert "too far" in refused.text, refused.text
+    assert await app.store.challenges.running("test", PLACE.community_id) is None
+
+
+async def test_after_leaving_a_members_check_ins_still_show_in_mydata(
+    make_app, shipped, clock, port
+):
+    """`challenge leave` says the check-ins stay in `mydata` until `forget me`: they do."""
+    app = await make_app(content=shipped)
+    await say(app, "challenge start allyship-21 2026-03-03 09:00", MODERATOR)
+    await run_until(app, clock, datetime(2026, 3, 4, 12, tzinfo=UTC))
+    member = MEMBERS[0]
+    await say(app, "challenge join", member)
+    await say(app, "challenge done", member)
+    left = to_plain((await say(app, "challenge leave", member)).text)
+    assert "stay in mydata" in left, left
+    mine = to_plain((await say(app, "mydata", member)).text)
+    assert "21 days of allyship as a practice" in mine and "checked in: 2" in mine, mine
+    assert "left" in mine, mine
+    await say(app, "forget me confirm", member)
+    assert "21 days of allyship" not in to_plain((await say(app, "mydata", member)).text)

@@ -11,7 +11,7 @@ Where each command lives, in this package:
 - days.py       each day's thread and its private round (nudges, review questions) as
                 one-off schedules, and what they post
 - text.py       what a day says, in its thread and when a member opens it again
-- here.py       the challenge running in this community; its times in its own zone
+- here.py       the challenge running in this community, and the member's own row in it
 
 No streaks, badges or leaderboards: a member sees their own progress, everyone else counts.
 """

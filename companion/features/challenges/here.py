@@ -1,4 +1,4 @@
-"""The challenge running in this community, and its times in its own zone."""
+"""The challenge running in this community, and the member's own place in it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from companion.commands import UserError
 from companion.events import Invocation
 from companion.fmt import fmt
 from companion.store import Repositories
-from companion.store.challenges import ChallengeRow
+from companion.store.challenges import ChallengeMember, ChallengeRow
 
 
 async def challenge_here(repos: Repositories, inv: Invocation) -> ChallengeRow:
@@ -20,3 +20,13 @@ async def challenge_here(repos: Repositories, inv: Invocation) -> ChallengeRow:
             )
         )
     return found
+
+
+async def member_here(
+    repos: Repositories, challenge: ChallengeRow, inv: Invocation
+) -> ChallengeMember:
+    """The member's own row in this challenge, or a UserError saying how to join."""
+    member = await repos.challenges.member(challenge.id, inv.actor.id)
+    if member is None:
+        raise UserError(fmt("You have not joined this challenge; `challenge join` does."))
+    return member

@@ -23,6 +23,7 @@ from companion.store import Store
 from companion.store.schedules import iso
 
 DEFAULT_TIME = time(9, 0)
+MAX_YEARS_AHEAD = 10
 _ALREADY = fmt("A challenge already runs here; `challenge end` it first.")
 
 
@@ -88,6 +89,8 @@ class ChallengeLifecycle:
             raise UserError(fmt("There is no path by that name. Paths: {}.", known))
         path = found[0]
         start = parse_date(str(inv.args["date"]))
+        if start.year > inv.at.year + MAX_YEARS_AHEAD:  # its days would run past year 9999
+            raise UserError(fmt("That start is too far ahead; pick one within ten years."))
         at = parse_time(str(inv.args["time"])) if inv.args.get("time") else DEFAULT_TIME
         zone = self.communities.zone(inv.place.community_id)
         planned = plan(start, at, len(path.days))

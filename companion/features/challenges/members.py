@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 from companion.commands import CommandSpec, Handler, Param, ParamType, UserError
 from companion.content import Content, LearningPath
 from companion.events import Invocation, Kind, Reply
-from companion.features.challenges.here import challenge_here
+from companion.features.challenges.here import challenge_here, member_here
 from companion.features.challenges.paths import find_path
 from companion.features.challenges.text import day_text
-from companion.fmt import Md, code, fmt, italic, join, lines
+from companion.fmt import Md, as_md, code, fmt, italic, join, lines
 from companion.recurrence import shown
 from companion.store import Store
-from companion.store.challenges import ChallengeMember, ChallengeRow
+from companion.store.challenges import ChallengeRow
 
 MIN_COUNT = 5  # a day's check-ins are shown from five on, so nobody can be singled out
 MAX_NOTE = 4000
@@ -104,14 +104,8 @@ class ChallengeWalk:
         found = await find_path(self.store, self.content, challenge.community_id, challenge.path_id)
         if found is None:
             raise UserError("This challenge's path is no longer here; a moderator can end it.")
-        reached = await self.store.challenges.reached(challenge.id, inv.at)
+        reached = await self.store.challenges.reached(challenge, inv.at)
         return challenge, found[0], found[1], reached
-
-    async def _member(self, challenge: ChallengeRow, inv: Invocation) -> ChallengeMember:
-        member = await self.store.challenges.member(challenge.id, inv.actor.id)
-        if member is None:
-            raise UserError(fmt("You have not joined this challenge; `challenge join` does."))
-        return member
 
     async def _next_opening(self, challenge: ChallengeRow, day: int) -> str | None:
         slot = await self.store.challenges.slot_at(challenge.id, "day", day)
@@ -123,7 +117,8 @@ class ChallengeWalk:
         challenge, path, reached = await self._here(inv)
         joined, counts = await self.store.challenges.counts(challenge.id)
         if reached == 0:
-            where: Md = fmt("it starts {}", await self._next_opening(challenge, 1))
+            opens = await self._next_opening(challenge, 1)
+            where: Md = fmt("it starts {}", opens) if opens else fmt("it has not started yet")
         else:
             where = fmt("day {} of {}", reached, len(path.days))
         if challenge.status == "paused":
@@ -157,7 +152,7 @@ class ChallengeWalk:
                 code("challenge catchup 1"),
             )
             if reached > 1
-            else as_empty()
+            else as_md("")
         )
         return Reply(
             fmt(
@@ -187,6 +182,8 @@ class ChallengeWalk:
         challenge, path, content, reached = await self._here_with_content(inv)
         if reached == 0:
             opens = await self._next_opening(challenge, 1)
+            if opens is None:  # paused before day 1
+                return Reply(fmt("The path has not started yet, and is paused."))
             return Reply(fmt("The path has not started yet; day 1 opens {}.", opens))
         return Reply(day_text(content, path, path.day(reached)), kind=Kind.DISCUSSION)
 
@@ -198,7 +195,7 @@ class ChallengeWalk:
             raise UserError(fmt("This path has {} days.", len(path.days)))
         if number > reached:
             opens = await self._next_opening(challenge, number)
-            later = fmt(" It opens {}.", opens) if opens else as_empty()
+            later = fmt(" It opens {}.", opens) if opens else as_md("")
             raise UserError(fmt("Day {} has not opened yet.{}", number, later))
 
     async def day(self, inv: Invocation) -> Reply:
@@ -209,7 +206,7 @@ class ChallengeWalk:
 
     async def done(self, inv: Invocation) -> Reply:
         challenge, path, reached = await self._here(inv)
-        await self._member(challenge, inv)
+        await member_here(self.store, challenge, inv)
         if reached == 0:
             raise UserError("Day 1 has not opened yet.")
         return await self._check_in(inv, challenge, path, reached)
@@ -217,7 +214,7 @@ class ChallengeWalk:
     async def catchup(self, inv: Invocation) -> Reply:
         """`challenge done` for a day already open: a missed day, checked in late."""
         challenge, path, reached = await self._here(inv)
-        await self._member(challenge, inv)
+        await member_here(self.store, challenge, inv)
         number = inv.number("n")
         await self._reached(challenge, path, reached, number)
         return await self._check_in(inv, challenge, path, number)
@@ -237,7 +234,7 @@ class ChallengeWalk:
                 note,
                 inv.at,
             )
-        kept = fmt(" Your note is in your journal (`journal`).") if note else as_empty()
+        kept = fmt(" Your note is in your journal (`journal`).") if note else as_md("")
         if new:
             text = fmt("Checked in for day {}, privately.{}", number, kept)
         else:
@@ -246,7 +243,7 @@ class ChallengeWalk:
 
     async def progress(self, inv: Invocation) -> Reply:
         challenge, path, reached = await self._here(inv)
-        member = await self._member(challenge, inv)
+        member = await member_here(self.store, challenge, inv)
         checked = set(await self.store.challenges.checked(challenge.id, inv.actor.id))
         missed = [d for d in range(member.joined_day, reached) if d not in checked]
         parts: list[object] = [
@@ -283,7 +280,3 @@ class ChallengeWalk:
 
 def _zone(challenge: ChallengeRow) -> ZoneInfo:
     return ZoneInfo(challenge.timezone)
-
-
-def as_empty() -> Md:
-    return fmt("")

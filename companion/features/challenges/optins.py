@@ -4,9 +4,9 @@ days later). Until migration 0011 `remind` turned on both; members who had it ke
 
 from __future__ import annotations
 
-from companion.commands import CommandSpec, Param, UserError
+from companion.commands import CommandSpec, Param
 from companion.events import Invocation, Kind, Reply
-from companion.features.challenges.here import challenge_here
+from companion.features.challenges.here import challenge_here, member_here
 from companion.fmt import code, fmt
 from companion.store import Store
 from companion.store.challenges import ChallengeRow
@@ -39,8 +39,7 @@ class ChallengeOptIns:
 
     async def _joined(self, inv: Invocation) -> ChallengeRow:
         challenge = await challenge_here(self.store, inv)
-        if await self.store.challenges.member(challenge.id, inv.actor.id) is None:
-            raise UserError(fmt("You have not joined this challenge; `challenge join` does."))
+        await member_here(self.store, challenge, inv)
         return challenge
 
     async def remind(self, inv: Invocation) -> Reply:

@@ -115,7 +115,7 @@ def poll_choice(event: Mapping[str, Any]) -> tuple[str, int | None] | None:
     choice: int | None = None
     if isinstance(selections, list) and selections:
         first = selections[0]
-        if isinstance(first, str) and first.isdigit() and 1 <= int(first) <= 10:
+        if isinstance(first, str) and first.isdecimal() and 1 <= int(first) <= 10:
             choice = int(first)
     return str(relates["event_id"]), choice
 

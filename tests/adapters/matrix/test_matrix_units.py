@@ -13,7 +13,7 @@ from companion.app import App
 from companion.config import ConfigError
 from companion.markup import escape
 from companion.ports import PostError
-from companion_adapters.matrix import inbound, outbound
+from companion_adapters.matrix import inbound, native, outbound
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.settings import MatrixConfig
 
@@ -691,3 +691,24 @@ def test_a_kind_has_its_own_template_and_a_title_stays_text() -> None:
     root = outbound.thread_root("[win](https://evil.example) **x** @room")
     assert "<a" not in root["formatted_body"] and "**x**" in root["formatted_body"]
     assert root["formatted_body"].startswith("<p><strong>") and "@room" not in root["body"]
+
+
+@pytest.mark.parametrize("selection", ["\u00b2", "\u2460", "1.0", "", "11", "0"])
+def test_a_poll_response_with_no_valid_answer_is_a_spoiled_vote(selection: str) -> None:
+    """MSC3381: a selection that is none of the answers ("²" is a digit to Python, but no
+    number) takes the member's vote back, never an error that leaves the old vote."""
+    for kind, content in (
+        ("m.poll.response", {"m.selections": [selection]}),
+        (
+            "org.matrix.msc3381.poll.response",
+            {native.POLL_RESPONSE_UNSTABLE: {"answers": [selection]}},
+        ),
+    ):
+        event = {"type": kind, "content": {"m.relates_to": {"event_id": "$poll"}, **content}}
+        assert native.poll_choice(event) == ("$poll", None)
+    assert native.poll_choice(
+        {
+            "type": "m.poll.response",
+            "content": {"m.relates_to": {"event_id": "$p"}, "m.selections": ["2"]},
+        }
+    ) == ("$p", 2)

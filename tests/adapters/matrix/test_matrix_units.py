@@ -712,3 +712,29 @@ def test_a_poll_response_with_no_valid_answer_is_a_spoiled_vote(selection: str) 
             "content": {"m.relates_to": {"event_id": "$p"}, "m.selections": ["2"]},
         }
     ) == ("$p", 2)
+
+
+async def test_removing_a_reaction_takes_back_only_the_answer_it_gave(make_app, clock) -> None:
+    """Alice reacts ✅ to an event's announcement, then answers `event rsvp 1 no`; removing
+    the ✅ later takes back her yes, which is no longer her answer: her "no" stands."""
+    from companion.events import Actor, Place
+    from tests.conftest import MODERATOR, say
+    from tests.core.test_native_answers import NativePort
+
+    app = await make_app()
+    app.ports.attach("matrix", NativePort(clock=clock))
+    here = Place("matrix", ROOM, ROOM)
+    await say(app, "event plan weekly thu 18:30 Reading circle | here", MODERATOR, here)
+    await app.scheduler.run_due()
+    [event] = await app.store.events.for_community(ROOM)
+    assert event.native_ref == "$ann1"
+    answers = native.Answers(app.gateway)
+    relates = {"rel_type": "m.annotation", "event_id": "$ann1", "key": "✅"}
+    react = {"type": "m.reaction", "sender": ALICE, "event_id": "$r1"}
+    await answers.handle(ROOM, [{**react, "content": {"m.relates_to": relates}}])
+    assert (await app.store.events.counts([event.id]))[event.id].yes == 1
+    await say(app, f"event rsvp {event.id} no", Actor(ALICE, "Alice"), here)
+    redaction = {"type": "m.room.redaction", "sender": ALICE, "event_id": "$x", "redacts": "$r1"}
+    await answers.handle(ROOM, [{**redaction, "content": {}}])
+    counts = (await app.store.events.counts([event.id]))[event.id]
+    assert (counts.yes, counts.maybe, counts.no) == (0, 0, 1)

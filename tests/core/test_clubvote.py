@@ -22,6 +22,10 @@ def test_a_long_title_is_shortened_at_a_word_with_an_ellipsis():
     # Two titles that shorten alike stay two answers, each within the limit.
     twins = answers_for([LONG, LONG + " (second edition)"])
     assert twins[0] != twins[1] and all(len(a) <= 55 for a in twins), twins
+    # Ten that shorten alike (approved suggestions can): " (10)" fits too, or Discord
+    # refuses the whole poll.
+    tens = answers_for([f"{'y' * 60} {n}" for n in range(10)])
+    assert len({a.casefold() for a in tens}) == 10 and max(map(len, tens)) <= 55, tens
 
 
 async def test_the_club_votes_on_its_plans_and_the_result_says_how_to_start(make_app, clock):

@@ -27,7 +27,6 @@ from companion.store.schedules import ScheduleRow
 
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
 NEXT = "event-next"  # at each meeting's end: the platform's own event for the next one
-THREAD_TITLE = 100
 MAX_GRACE = timedelta(hours=6)
 
 log = logging.getLogger(__name__)
@@ -145,16 +144,15 @@ class EventPosts:
         if event is None or event.status != "planned":
             return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
-        title = event.title if len(event.title) <= THREAD_TITLE else event.title[:99] + "…"
         await self._create_native_event(event, due, occurrence_key(row.id, due))
         native = self._announcements(row.platform)
         if native is not None:  # members answer by reacting to it; it shows the counts
             text = self.announcement(event, counts, due, reactions=True)
             key = occurrence_key(row.id, due)
-            ref = await native.announce(place_of(event), title, text, key=key)
+            ref = await native.announce(place_of(event), event.title, text, key=key)
             await self.store.events.set_native(event.community_id, event.id, ref=ref.message_id)
             return Silent()
-        return Thread(title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
+        return Thread(event.title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
 
     def _scheduled_events(self, platform: str) -> ScheduledEvents | None:
         port = self.scheduler.ports.get(platform)

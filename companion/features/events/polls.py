@@ -19,11 +19,10 @@ from companion.commands import UserError
 from companion.delivery import Action, Post, PostKind, Silent
 from companion.events import Invocation, Kind, MessageRef, Place, Reply
 from companion.features.communities import Communities
-from companion.features.events.timing import local
 from companion.fmt import Md, bold, bullets, code, fmt, lines
 from companion.ports import Polls as NativePolls
 from companion.ports import capability
-from companion.recurrence import Recurrence
+from companion.recurrence import Recurrence, shown
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
 from companion.store.polls import PollRow
@@ -199,7 +198,7 @@ class Polls:
     def text(self, poll: PollRow, platform: str) -> Md:
         prefix = self.prefixes.get(platform, "")
         zone = self.communities.zone(poll.community_id)
-        ends = local(datetime.fromisoformat(poll.closes_at), zone)
+        ends = shown(poll.closes_at, zone)
         return lines(
             fmt("**Poll #{}:** {}", poll.id, poll.question),
             bullets(fmt("{}. {}", n, a) for n, a in enumerate(poll.options, 1)),

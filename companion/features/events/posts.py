@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 
 from companion.delivery import Action, PostKind, Silent, Thread
 from companion.events import Kind, MessageRef, Place
-from companion.features.events.timing import ahead, local, next_at, recurrence, reminded, shifted
+from companion.features.events.timing import ahead, next_at, recurrence, reminded, shifted
 from companion.fmt import Md, bold, code, fmt, lines, stored
 from companion.notices import Notices
 from companion.ports import Announcements, PostError, ScheduledEvents, capability
+from companion.recurrence import shown
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
 from companion.store.events import Counts, EventRow
@@ -52,7 +53,7 @@ def summary(event: EventRow, now: datetime) -> Md:
     """When an event is, in words and its next time."""
     upcoming = next_at(event, now)
     rule = recurrence(event)
-    nxt = local(upcoming, rule.zone) if upcoming else "none"
+    nxt = shown(upcoming, rule.zone) if upcoming else "none"
     if event.rule == "once":
         return fmt("{}", nxt)
     return fmt("{}; next {}", rule.describe(), nxt)
@@ -254,7 +255,7 @@ class EventPosts:
         starts = reminded(due, minutes, zone)
         text = lines(
             fmt("**Reminder:** {} starts in {}.", bold(event.title), ahead(minutes)),
-            fmt("When: {}", local(starts, zone)),
+            fmt("When: {}", shown(starts, zone)),
             fmt("Where: {}", where(event)),
             fmt(
                 "You said yes or maybe to event #{}; {} if you cannot come.",

@@ -109,13 +109,17 @@ class PollRepo:
         poll = await self.get(poll_id)
         if poll is None or poll.status != "open" or not 1 <= choice <= len(poll.options):
             return False
-        await self.db.execute(
-            "INSERT INTO poll_vote (poll_id, member_id, choice, voted_at) VALUES (?, ?, ?, ?) "
+        # Whether it is still open is asked by the INSERT itself: a vote that arrives while
+        # the result is being counted (``close`` then ``counts``) is refused, never stored
+        # after the count.
+        written = await self.db.execute(
+            "INSERT INTO poll_vote (poll_id, member_id, choice, voted_at) "
+            "SELECT id, ?, ?, ? FROM poll WHERE id = ? AND status = 'open' "
             "ON CONFLICT (poll_id, member_id) DO UPDATE SET choice = excluded.choice, "
             "voted_at = excluded.voted_at",
-            (poll_id, member_id, choice, iso(now)),
+            (member_id, choice, iso(now), poll_id),
         )
-        return True
+        return written > 0
 
     async def withdraw_vote(self, poll_id: int, member_id: str, choice: int | None = None) -> None:
         """A platform's own poll lets a member take a vote back (only if it is still for

@@ -181,7 +181,8 @@ class Polls:
             raise UserError(fmt("Poll #{} has ended; the result is posted where it ran.", poll.id))
         if not 1 <= number <= len(poll.options):
             raise UserError(fmt("Poll #{} has answers 1 to {}.", poll.id, len(poll.options)))
-        await self.store.polls.record_vote(poll.id, inv.actor.id, number, inv.at)
+        if not await self.store.polls.record_vote(poll.id, inv.actor.id, number, inv.at):
+            raise UserError(fmt("Poll #{} has ended; the result is posted where it ran.", poll.id))
         return Reply(
             fmt(
                 "Your vote in poll #{}: {} {}. Vote again to change it; only you see this.",

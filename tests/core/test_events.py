@@ -166,6 +166,14 @@ async def test_reminder_times_are_a_community_setting(app, clock):
     ]
 
 
+async def test_an_answer_promises_a_reminder_only_where_one_goes_out(app, clock):
+    await plan_circle(app)
+    assert "private reminder" in (await say(app, "event rsvp 1 yes", MEMBER)).text
+    await say(app, "event reminders off", MODERATOR)
+    reply = await say(app, "event rsvp 1 maybe", OTHER)
+    assert "You might come" in reply.text and "reminder" not in reply.text, reply.text
+
+
 async def test_mydata_shows_and_forget_me_deletes_answers_and_votes(app, clock):
     port = RecordingPort(clock=clock)
     app.ports.attach("test", port)

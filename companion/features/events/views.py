@@ -73,9 +73,11 @@ class EventViews:
             "maybe": "You might come",
             "no": "You are not coming",
         }[answer]
-        reminder = (
-            " You will get a private reminder before it." if answer in ("yes", "maybe") else ""
-        )
+        # Promised only where one goes out: not with `event reminders off`, nor for a
+        # paused club's meeting (its reminders wait for the club to resume).
+        leads = (await self.store.events.settings(event.community_id)).reminders
+        reminded = answer in ("yes", "maybe") and bool(leads) and bool(event.reminder_ids)
+        reminder = " You will get a private reminder before it." if reminded else ""
         return Reply(
             fmt(
                 "{} to {} (event #{}).{} Answers now: {}. Only you see this.",

@@ -32,18 +32,24 @@ def when_of(recurrence: Recurrence) -> tuple[str, str, str, str, str]:
 def split_title(text: str) -> tuple[str, str]:
     """ "Thursday circle | https://meet.example/x" -> (title, where)."""
     title, _, location = text.partition("|")
-    title, location = " ".join(title.split()), " ".join(location.split())
+    title = " ".join(title.split())
     if not title:
         raise UserError(fmt("Give the event a title after the time, e.g. `Reading circle`."))
     if len(title) > TITLE:
         raise UserError(
             fmt("The title is too long ({} characters; at most {}).", len(title), TITLE)
         )
+    return title, checked_where(location)
+
+
+def checked_where(text: str) -> str:
+    """Where an event is, as typed (spaces tidied), or a clear UserError."""
+    location = " ".join(text.split())
     if len(location) > WHERE:
         raise UserError(
             fmt("The place is too long ({} characters; at most {}).", len(location), WHERE)
         )
-    return title, location
+    return location
 
 
 class EventPlanner:
@@ -115,7 +121,7 @@ class EventPlanner:
                 title, _ = split_title(value)
                 await uow.events.update(community, event.id, now, title=title)
             elif what == "where":
-                _, location = split_title(f"{event.title}|{value}")
+                location = checked_where(value)
                 await uow.events.update(community, event.id, now, location=location)
             else:
                 words = value.split()

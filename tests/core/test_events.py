@@ -143,6 +143,9 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(app, clock):
         "event rsvp 1 perhaps": "Answer must be one of",
         "event edit 9 title New": "no event #9",
         "event reminders 3x": "not a lead time",
+        "event rsvp 99999999999999999999 yes": "Id is too large",  # no SQL integer
+        "event show 99999999999999999999": "Id is too large",
+        "vote 1 99999999999999999999": "Poll is too large",
     }
     for line, expected in cases.items():
         reply = await say(app, line, MODERATOR)

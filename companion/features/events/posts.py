@@ -10,8 +10,8 @@ each under its own idempotency key.
 
 from __future__ import annotations
 
-import itertools
 import logging
+import secrets
 from datetime import datetime, timedelta
 
 from companion.delivery import Action, PostKind, Silent, Thread
@@ -31,7 +31,6 @@ NEXT = "event-next"  # at each meeting's end: the platform's own event for the n
 MAX_GRACE = timedelta(hours=6)
 
 log = logging.getLogger(__name__)
-_updates = itertools.count(1)
 
 
 def place_of(event: EventRow) -> Place:
@@ -240,7 +239,10 @@ class EventPosts:
             return
         counts = (await self.store.events.counts([event.id]))[event.id]
         text = self.announcement(event, counts, now, reactions=True)
-        key = f"u{event.id}.{int(now.timestamp()) % 10**8}.{next(_updates)}"
+        # Every refresh is a new edit (the same counts can come round again), and a key
+        # from a per-process counter and the second could repeat after a restart, where the
+        # platform would take the edit for one it has and drop it.
+        key = f"u{event.id}.{secrets.token_hex(8)}"
         try:
             await native.update(MessageRef(place_of(event), event.native_ref), text, key=key)
         except PostError as error:

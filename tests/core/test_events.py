@@ -169,6 +169,14 @@ async def test_reminder_times_are_a_community_setting(app, clock):
     ]
 
 
+async def test_a_new_title_with_a_place_after_it_is_refused_not_cut(app, clock):
+    await plan_circle(app)
+    reply = await say(app, "event edit 1 title Study circle | room 2", MODERATOR)
+    assert "cannot hold `|`" in reply.text and "event edit 1 where" in reply.text, reply.text
+    event = await app.store.events.get(PLACE.community_id, 1)
+    assert (event.title, event.location) == ("Reading circle", "https://meet.example.org/wake")
+
+
 async def test_an_answer_promises_a_reminder_only_where_one_goes_out(app, clock):
     await plan_circle(app)
     assert "private reminder" in (await say(app, "event rsvp 1 yes", MEMBER)).text

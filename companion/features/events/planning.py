@@ -118,7 +118,14 @@ class EventPlanner:
         settings = await self.store.events.settings(community)
         async with self.store.unit_of_work() as uow:
             if what == "title":
-                title, _ = split_title(value)
+                title, location = split_title(value)
+                if location:  # not dropped without a word: the place has its own edit
+                    raise UserError(
+                        fmt(
+                            "A title cannot hold `|`; change the place with {}.",
+                            code(f"event edit {event.id} where ..."),
+                        )
+                    )
                 await uow.events.update(community, event.id, now, title=title)
             elif what == "where":
                 location = checked_where(value)

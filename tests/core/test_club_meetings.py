@@ -100,3 +100,19 @@ async def test_a_meetings_place_is_changed_whatever_the_clubs_title_holds(app, c
         "Us | Them: chapter 1",
         "https://meet.example.org/circle",
     )
+
+
+async def test_a_paused_clubs_meeting_edited_still_waits_for_the_club(app, clock):
+    port = RecordingPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, 'bookclub plan create "Two Chapters" 2', MODERATOR)
+    await say(
+        app,
+        "bookclub start two-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    await say(app, "event rsvp 2 yes", MEMBER)
+    await say(app, "bookclub pause", MODERATOR)
+    assert "Changed event #2" in (await say(app, "event edit 2 where Room 3", MODERATOR)).text
+    await run_until(app, clock, datetime(2026, 3, 13, tzinfo=UTC))  # past meeting 2's day
+    assert not any("Reminder" in t for t in notices(port, MEMBER)), notices(port, MEMBER)

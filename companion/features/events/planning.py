@@ -145,7 +145,8 @@ class EventPlanner:
             assert changed is not None
             if what in ("when", "where"):
                 await self.posts.cancel_reminders(uow, event)
-                await self.posts.plan_reminders(uow, changed, settings.reminders, by)
+                if event.id not in await uow.bookclubs.paused_meetings(community):
+                    await self.posts.plan_reminders(uow, changed, settings.reminders, by)
                 note = fmt(
                     "{} (event #{}) has changed. When: {}. Where: {}.",
                     bold(changed.title),

@@ -19,6 +19,7 @@ Handler = Callable[[Invocation], Awaitable[Reply]]
 Completer = Callable[[Invocation, str], Awaitable[Sequence[str]]]
 
 MAX_TEXT_ARG = 2000
+SQL_INT = 2**63  # a whole-number argument is bound as a 64-bit SQL integer
 # The answer when a command failed on the bot's side (the dispatcher's, and a surface's own).
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again later."
 
@@ -120,6 +121,8 @@ def _convert(spec: CommandSpec, param: Param, raw: object) -> object:
             raise UsageError(spec, f"{param.name} must be at least {param.min_value}")
         if param.max_value is not None and value > param.max_value:
             raise UsageError(spec, f"{param.name} must be at most {param.max_value}")
+        if not -SQL_INT <= value < SQL_INT:  # an id no database row has (nor can bind)
+            raise UsageError(spec, f"{param.name} is too large")
         return value
     text = str(raw).strip()
     if len(text) > param.max_length:

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 import discord
@@ -233,27 +234,9 @@ class DiscordPort:
         (``<#id>``), else an external one at the location as typed, with its end."""
         self._check_open()
         guild = await self._guild(place)
-        channel, shown = _where(guild, place, location)
+        fields = _event_fields(guild, place, name, description, location, start, end)
         with post_errors(f"creating a scheduled event in guild {guild.id}"):
-            if channel is not None:
-                event = await guild.create_scheduled_event(
-                    name=name[:100],
-                    description=description[:1000],
-                    start_time=start,
-                    end_time=end,
-                    privacy_level=discord.PrivacyLevel.guild_only,
-                    channel=channel,
-                )
-            else:
-                event = await guild.create_scheduled_event(
-                    name=name[:100],
-                    description=description[:1000],
-                    start_time=start,
-                    end_time=end,
-                    privacy_level=discord.PrivacyLevel.guild_only,
-                    entity_type=discord.EntityType.external,
-                    location=shown,
-                )
+            event = await guild.create_scheduled_event(**fields)
         return str(event.id)
 
     async def edit_event(
@@ -269,28 +252,10 @@ class DiscordPort:
     ) -> None:
         self._check_open()
         guild = await self._guild(place)
-        channel, shown = _where(guild, place, location)
+        fields = _event_fields(guild, place, name, description, location, start, end)
         with post_errors(f"changing scheduled event {ref}"):
             event = await guild.fetch_scheduled_event(int(ref))
-            if channel is not None:
-                await event.edit(
-                    name=name[:100],
-                    description=description[:1000],
-                    start_time=start,
-                    end_time=end,
-                    privacy_level=discord.PrivacyLevel.guild_only,
-                    channel=channel,
-                )
-            else:
-                await event.edit(
-                    name=name[:100],
-                    description=description[:1000],
-                    start_time=start,
-                    end_time=end,
-                    privacy_level=discord.PrivacyLevel.guild_only,
-                    entity_type=discord.EntityType.external,
-                    location=shown,
-                )
+            await event.edit(**fields)
 
     async def cancel_event(self, place: Place, ref: str) -> None:
         self._check_open()
@@ -338,6 +303,30 @@ def fallback_tag(forum: discord.ForumChannel) -> discord.ForumTag | None:
     one anyone may apply (moderated tags need Manage Threads), else the first."""
     available = list(forum.available_tags)
     return next((t for t in available if not t.moderated), available[0] if available else None)
+
+
+def _event_fields(
+    guild: discord.Guild,
+    place: Place,
+    name: str,
+    description: str,
+    location: str,
+    start: datetime,
+    end: datetime,
+) -> dict[str, Any]:
+    """What a scheduled event is created or edited with: in the voice or stage channel the
+    location names, else external at the place shown (Discord's lengths kept)."""
+    channel, shown = _where(guild, place, location)
+    fields: dict[str, Any] = {
+        "name": name[:100],
+        "description": description[:1000],
+        "start_time": start,
+        "end_time": end,
+        "privacy_level": discord.PrivacyLevel.guild_only,
+    }
+    if channel is not None:
+        return {**fields, "channel": channel}
+    return {**fields, "entity_type": discord.EntityType.external, "location": shown}
 
 
 def _where(

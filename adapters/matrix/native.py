@@ -10,7 +10,8 @@ A poll's answers have the ids "1" to "10", so a selection is the answer's number
 with no valid selection is spoiled, as MSC3381 says: it takes the member's vote back. A
 reaction is remembered in the bot's key-value space (its event id, the announcement and a
 keyed hash of who reacted, never the id itself), so removing it later (a redaction) takes
-back that member's answer, if it is still their latest.
+back that member's answer, if it is still their latest reaction and still the answer it
+gave (an answer by command since then stands).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def poll_choice(event: Mapping[str, Any]) -> tuple[str, int | None] | None:
     choice: int | None = None
     if isinstance(selections, list) and selections:
         first = selections[0]
-        if isinstance(first, str) and first.isdigit() and 1 <= int(first) <= 10:
+        if isinstance(first, str) and first.isdecimal() and 1 <= int(first) <= 10:
             choice = int(first)
     return str(relates["event_id"]), choice
 
@@ -174,18 +175,21 @@ class Answers:
             answer = NativeAnswer(PLATFORM, room_id, rsvp[0], sender, rsvp[1])
             if await self.gateway.native_answer(answer):  # a reaction to an announcement
                 who = self.gateway.member_hash("matrix-reaction", sender)
-                await kv.set(f"{KV}{event_id}", f"{rsvp[0]}\t{who}")
+                await kv.set(f"{KV}{event_id}", f"{rsvp[0]}\t{who}\t{rsvp[1]}")
                 await kv.set(f"{KV}{rsvp[0]}:{who}", event_id)
         elif kind == REDACTION:
             target = redacted(event)
             kept = await kv.get(f"{KV}{target}") if target else None
             if kept is None:
                 return
-            announcement, who = kept.split("\t")
+            # (a reaction remembered before the answer was kept takes back any answer)
+            announcement, who, *said = kept.split("\t")
             if self.gateway.member_hash("matrix-reaction", sender) != who:
                 return  # someone else (a moderator) removed it: the answer stays
             if await kv.get(f"{KV}{announcement}:{who}") != target:
                 return  # not their latest reaction: the latest still counts
             await self.gateway.native_answer(
-                NativeAnswer(PLATFORM, room_id, announcement, sender, None)
+                NativeAnswer(
+                    PLATFORM, room_id, announcement, sender, None, was=next(iter(said), None)
+                )
             )

@@ -316,6 +316,15 @@ class EventRepo:
             (community_id, salt, token_hash, iso(now)),
         )
 
+    async def add_feed(self, community_id: str, salt: str, token_hash: str, now: datetime) -> bool:
+        """Store the community's first feed; False (nothing written) if it has one."""
+        added = await self.db.execute(
+            "INSERT INTO calendar_feed (community_id, salt, token_hash, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (community_id) DO NOTHING",
+            (community_id, salt, token_hash, iso(now)),
+        )
+        return added > 0
+
     async def feed(self, community_id: str) -> tuple[str, str] | None:
         """(salt, token hash) of the community's feed, if it has one."""
         row = await self.db.fetchone(

@@ -71,10 +71,11 @@ class PollRepo:
             )
             return new_id or 0
 
-    async def get(self, poll_id: int) -> PollRow | None:
+    async def get(self, community_id: str, poll_id: int) -> PollRow | None:
+        """The community's poll ``poll_id`` (None for another community's)."""
         row = await self.db.fetchone(
-            f"SELECT {_COLUMNS} FROM poll WHERE id = ?",  # noqa: S608
-            (poll_id,),
+            f"SELECT {_COLUMNS} FROM poll WHERE id = ? AND community_id = ?",  # noqa: S608
+            (poll_id, community_id),
         )
         return PollRow(*row) if row else None
 
@@ -103,19 +104,26 @@ class PollRepo:
         )
         return PollRow(*row) if row else None
 
-    async def record_vote(self, poll_id: int, member_id: str, choice: int, now: datetime) -> bool:
+    async def record_vote(
+        self, community_id: str, poll_id: int, member_id: str, choice: int, now: datetime
+    ) -> bool:
         """Count ``member_id``'s vote for answer ``choice`` (1-based), replacing an earlier
-        one. False (nothing written) when the poll is closed or has no such answer."""
-        poll = await self.get(poll_id)
+        one. False (nothing written) when the poll is closed, has no such answer or is not
+        the community's."""
+        poll = await self.get(community_id, poll_id)
         if poll is None or poll.status != "open" or not 1 <= choice <= len(poll.options):
             return False
-        await self.db.execute(
-            "INSERT INTO poll_vote (poll_id, member_id, choice, voted_at) VALUES (?, ?, ?, ?) "
+        # Whether it is still open is asked by the INSERT itself: a vote that arrives while
+        # the result is being counted (``close`` then ``counts``) is refused, never stored
+        # after the count.
+        written = await self.db.execute(
+            "INSERT INTO poll_vote (poll_id, member_id, choice, voted_at) "
+            "SELECT id, ?, ?, ? FROM poll WHERE id = ? AND community_id = ? AND status = 'open' "
             "ON CONFLICT (poll_id, member_id) DO UPDATE SET choice = excluded.choice, "
             "voted_at = excluded.voted_at",
-            (poll_id, member_id, choice, iso(now)),
+            (member_id, choice, iso(now), poll_id, community_id),
         )
-        return True
+        return written > 0
 
     async def withdraw_vote(self, poll_id: int, member_id: str, choice: int | None = None) -> None:
         """A platform's own poll lets a member take a vote back (only if it is still for
@@ -138,10 +146,12 @@ class PollRepo:
         )
         return {int(choice): int(count) for choice, count in rows}
 
-    async def close(self, poll_id: int) -> bool:
+    async def close(self, community_id: str, poll_id: int) -> bool:
         """Mark the poll closed; True only for the call that closed it."""
         changed = await self.db.execute(
-            "UPDATE poll SET status = 'closed' WHERE id = ? AND status = 'open'", (poll_id,)
+            "UPDATE poll SET status = 'closed' WHERE id = ? AND community_id = ? "
+            "AND status = 'open'",
+            (poll_id, community_id),
         )
         return changed > 0
 

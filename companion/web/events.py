@@ -7,8 +7,9 @@ from __future__ import annotations
 from aiohttp import web
 from markupsafe import Markup
 
-from companion.features.events.timing import local, next_at, recurrence
+from companion.features.events.timing import next_at, recurrence
 from companion.markup import to_html
+from companion.recurrence import shown
 from companion.web.context import community_ctx
 from companion.web.guard import path_id
 
@@ -34,7 +35,7 @@ async def page(request: web.Request) -> web.Response:
             "id": event.id,
             "title": event.title,
             "rule": "once" if event.rule == "once" else recurrence(event).describe(),
-            "next": local(moment, recurrence(event).zone),
+            "next": shown(moment, recurrence(event).zone),
             "where": event.location or "not given",
             "counts": counts[event.id],
         }

@@ -85,3 +85,34 @@ async def test_a_club_without_meetings_plans_no_events_and_bad_times_are_refused
     reply = await say(app, "bookclub start four-chapters 2026-03-03 chapters 2", MODERATOR)
     assert "Book club started" in reply.text and "meeting" not in reply.text
     assert await app.store.events.for_community(PLACE.community_id) == []
+
+
+async def test_a_meetings_place_is_changed_whatever_the_clubs_title_holds(app, clock):
+    """A plan's title may hold a `|`; `event edit N where` changes only the place."""
+    await say(app, 'bookclub plan create "Us | Them" 2', MODERATOR)
+    await say(
+        app, "bookclub start us-them 2026-03-03 weekly thu 18:00 with meetings 19:30", MODERATOR
+    )
+    reply = await say(app, "event edit 1 where https://meet.example.org/circle", MODERATOR)
+    assert "Changed event #1" in reply.text, reply.text
+    event = await app.store.events.get(PLACE.community_id, 1)
+    assert (event.title, event.location) == (
+        "Us | Them: chapter 1",
+        "https://meet.example.org/circle",
+    )
+
+
+async def test_a_paused_clubs_meeting_edited_still_waits_for_the_club(app, clock):
+    port = RecordingPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, 'bookclub plan create "Two Chapters" 2', MODERATOR)
+    await say(
+        app,
+        "bookclub start two-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    await say(app, "event rsvp 2 yes", MEMBER)
+    await say(app, "bookclub pause", MODERATOR)
+    assert "Changed event #2" in (await say(app, "event edit 2 where Room 3", MODERATOR)).text
+    await run_until(app, clock, datetime(2026, 3, 13, tzinfo=UTC))  # past meeting 2's day
+    assert not any("Reminder" in t for t in notices(port, MEMBER)), notices(port, MEMBER)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from companion.features.bookclub.vote import answers_for, shorten
-from tests.conftest import MEMBER, MODERATOR, say
+from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.core.schedule_helpers import run_until
 from tests.fakes import RecordingPort
 
@@ -22,6 +22,10 @@ def test_a_long_title_is_shortened_at_a_word_with_an_ellipsis():
     # Two titles that shorten alike stay two answers, each within the limit.
     twins = answers_for([LONG, LONG + " (second edition)"])
     assert twins[0] != twins[1] and all(len(a) <= 55 for a in twins), twins
+    # Ten that shorten alike (approved suggestions can): " (10)" fits too, or Discord
+    # refuses the whole poll.
+    tens = answers_for([f"{'y' * 60} {n}" for n in range(10)])
+    assert len({a.casefold() for a in tens}) == 10 and max(map(len, tens)) <= 55, tens
 
 
 async def test_the_club_votes_on_its_plans_and_the_result_says_how_to_start(make_app, clock):
@@ -37,7 +41,7 @@ async def test_the_club_votes_on_its_plans_and_the_result_says_how_to_start(make
     assert "Which book should the club read next?" in posted.text
     assert "The Wake Up: Closing the Gap Between Good Intentions\u2026" in posted.text
     assert "Emergent Strategy" in posted.text
-    poll = await app.store.polls.get(1)
+    poll = await app.store.polls.get(PLACE.community_id, 1)
     assert poll is not None and len(poll.options) == 2
     assert all(len(option) <= 55 for option in poll.options)
     number = poll.options.index("Emergent Strategy") + 1
@@ -58,13 +62,13 @@ async def test_suggestions_and_named_plans_and_clear_refusals(app, clock):
     }
     for line, expected in refused.items():
         assert expected in (await say(app, line, MODERATOR)).text, line
-    assert await app.store.polls.get(1) is None  # nothing was started
+    assert await app.store.polls.get(PLACE.community_id, 1) is None  # nothing was started
     for n in range(3):
         await say(app, f"resource suggest https://example.org/book-{n} {LONG} {n}", MEMBER)
         await say(app, f"approve {n + 1}", MODERATOR)
     reply = await say(app, "bookclub vote suggestions", MODERATOR)
     assert "3 books to choose from" in reply.text, reply.text
-    poll = await app.store.polls.get(1)
+    poll = await app.store.polls.get(PLACE.community_id, 1)
     assert poll is not None and len(set(poll.options)) == 3
     assert all(len(o) <= 55 and o.endswith(("\u2026", ")")) for o in poll.options), poll.options
     await say(app, 'bookclub plan create "Emergent Strategy" 12', MODERATOR)

@@ -143,6 +143,9 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(app, clock):
         "event rsvp 1 perhaps": "Answer must be one of",
         "event edit 9 title New": "no event #9",
         "event reminders 3x": "not a lead time",
+        "event rsvp 99999999999999999999 yes": "Id is too large",  # no SQL integer
+        "event show 99999999999999999999": "Id is too large",
+        "vote 1 99999999999999999999": "Poll is too large",
     }
     for line, expected in cases.items():
         reply = await say(app, line, MODERATOR)
@@ -164,6 +167,22 @@ async def test_reminder_times_are_a_community_setting(app, clock):
     assert [s.at for s in port.sent if s.kind == "notice"] == [
         datetime(2026, 3, 5, 15, 30, tzinfo=UTC)
     ]
+
+
+async def test_a_new_title_with_a_place_after_it_is_refused_not_cut(app, clock):
+    await plan_circle(app)
+    reply = await say(app, "event edit 1 title Study circle | room 2", MODERATOR)
+    assert "cannot hold `|`" in reply.text and "event edit 1 where" in reply.text, reply.text
+    event = await app.store.events.get(PLACE.community_id, 1)
+    assert (event.title, event.location) == ("Reading circle", "https://meet.example.org/wake")
+
+
+async def test_an_answer_promises_a_reminder_only_where_one_goes_out(app, clock):
+    await plan_circle(app)
+    assert "private reminder" in (await say(app, "event rsvp 1 yes", MEMBER)).text
+    await say(app, "event reminders off", MODERATOR)
+    reply = await say(app, "event rsvp 1 maybe", OTHER)
+    assert "You might come" in reply.text and "reminder" not in reply.text, reply.text
 
 
 async def test_mydata_shows_and_forget_me_deletes_answers_and_votes(app, clock):

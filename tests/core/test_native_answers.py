@@ -146,7 +146,7 @@ async def test_without_the_capabilities_the_text_poll_and_thread_stay(make_app, 
     await say(app, "event plan weekly thu 18:30 Reading circle | here", MODERATOR)
     await app.scheduler.run_due()
     assert sorted(s.kind for s in port.sent) == ["post", "thread"]
-    poll = await app.store.polls.get(1)
+    poll = await app.store.polls.get(PLACE.community_id, 1)
     assert poll is not None and poll.native_ref is None
     assert not await app.gateway.native_answer(native("m1", MEMBER, 1))
 

@@ -34,7 +34,7 @@ async def test_a_poll_counts_each_members_latest_vote_and_posts_the_result_once(
     await say(app, "vote 3", MEMBER)  # changed their mind: only this one counts
     await say(app, "vote 3", OTHER)
     # A platform's own poll answer arrives through the same method and counts the same.
-    assert await app.store.polls.record_vote(1, THIRD.id, 2, clock.now())
+    assert await app.store.polls.record_vote(PLACE.community_id, 1, THIRD.id, 2, clock.now())
     assert "answers 1 to 3" in (await say(app, "vote 4", MEMBER)).text
 
     await app.close()  # a restart before the end changes nothing
@@ -54,7 +54,7 @@ async def test_a_poll_counts_each_members_latest_vote_and_posts_the_result_once(
 
     late = await say(app, "vote 1 1", MEMBER)
     assert "has ended" in late.text
-    assert not await app.store.polls.record_vote(1, MEMBER.id, 1, clock.now())
+    assert not await app.store.polls.record_vote(PLACE.community_id, 1, MEMBER.id, 1, clock.now())
     assert await app.store.polls.counts(1) == {2: 1, 3: 2}
     await run_until(app, clock, clock.now() + timedelta(days=30))
     assert len([s for s in port.sent if "has ended" in s.text]) == 1
@@ -77,8 +77,10 @@ async def test_discords_limits_are_checked_with_clear_messages(app, clock):
         assert expected in reply.text, (line, reply.text)
     ok = await say(app, f"poll Ten is fine? | {ten} for 768h", MODERATOR)
     assert "open for 768 hours" in ok.text
-    assert (await app.store.polls.get(1)) is not None
-    assert (await app.store.polls.get(2)) is None  # only the valid one was stored
+    assert (await app.store.polls.get(PLACE.community_id, 1)) is not None
+    assert (
+        await app.store.polls.get(PLACE.community_id, 2)
+    ) is None  # only the valid one was stored
     assert "option 9" in (await say(app, "vote 10", MEMBER)).text
 
 

@@ -107,7 +107,7 @@ async def test_candidate_times_are_checked_each_with_a_clear_message(app, clock)
     for line, expected in cases.items():
         reply = await say(app, line, MODERATOR)
         assert expected in reply.text, (line, reply.text)
-    assert await app.store.polls.get(1) is None  # nothing was asked
+    assert await app.store.polls.get(PLACE.community_id, 1) is None  # nothing was asked
     # A title with the word "poll" in it, after a time, is an ordinary plan.
     plain = await say(app, "event plan once 2026-03-10 12:00 Poll workers meet | here", MODERATOR)
     assert "Planned event #1: **Poll workers meet**" in plain.text, plain.text

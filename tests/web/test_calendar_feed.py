@@ -5,6 +5,7 @@ Companion itself posts at (the functions behind `event list` and `schedule list`
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -145,3 +146,14 @@ async def test_book_club_meetings_are_in_the_feed_at_the_times_the_club_posts(ma
     }
     assert len(chapters) == 6
     await web.client.close()
+
+
+async def test_two_members_asking_for_the_first_link_at_once_get_the_same_one(make_app, clock):
+    """The link is made on the first ask; two asks at the same moment must not make two,
+    the later replacing the earlier (whose link would then be a 404)."""
+    app = await make_app(sections=WEB)
+    first, second = await asyncio.gather(
+        say(app, "calendar", MEMBER), say(app, "calendar", MODERATOR)
+    )
+    assert feed_path(first.text) == feed_path(second.text)
+    assert feed_path((await say(app, "calendar", MEMBER)).text) == feed_path(first.text)

@@ -44,7 +44,7 @@ class BookClubs:
         self.chapters = chapters = ChapterSchedule(store, scheduler, plans)
         self.parts: tuple[Feature, ...] = (
             Reading(store, plans),
-            ClubLifecycle(store, communities, plans, chapters, ClubMeetings(store, events)),
+            ClubLifecycle(store, communities, plans, chapters, ClubMeetings(events)),
             ClubVote(store, plans, events.polls),
         )
 

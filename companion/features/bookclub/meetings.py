@@ -23,7 +23,7 @@ from companion.features.events.posts import summary
 from companion.features.schedules import parse_time
 from companion.fmt import Md, bold, fmt
 from companion.recurrence import Recurrence
-from companion.store import Repositories, Store
+from companion.store import Repositories
 from companion.store.bookclubs import ClubRow
 from companion.store.events import EventRow, NewEvent
 from companion.store.schedules import iso
@@ -47,8 +47,7 @@ def meeting_title(club_title: str, chapter: int) -> str:
 
 
 class ClubMeetings:
-    def __init__(self, store: Store, events: Events) -> None:
-        self.store = store
+    def __init__(self, events: Events) -> None:
         self.events = events
 
     async def add(
@@ -143,9 +142,6 @@ class ClubMeetings:
         await self.events.posts.cancel_reminders(uow, event)
         note = fmt("{} (event #{}) is cancelled: {}", bold(event.title), event.id, why)
         await self.events.posts.tell(uow, event, note, by)
-
-    async def for_chapter(self, club: ClubRow, chapter: int) -> EventRow | None:
-        return await self._event(self.store, club, chapter)
 
 
 def _zone(club: ClubRow) -> ZoneInfo:

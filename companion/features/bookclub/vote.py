@@ -48,7 +48,8 @@ def answers_for(titles: list[str]) -> list[str]:
     for title in titles:
         answer, number = shorten(title), 2
         while answer.casefold() in {a.casefold() for a in answers}:
-            answer = f"{shorten(title, ANSWER - 4)} ({number})"
+            suffix = f" ({number})"
+            answer = shorten(title, ANSWER - len(suffix)) + suffix
             number += 1
         answers.append(answer)
     return answers

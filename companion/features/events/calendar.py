@@ -117,6 +117,12 @@ class CalendarFeed:
                 return token
         salt = secrets.token_hex(16)
         token = self._token(community_id, salt)
+        if found is None:  # the first link: another ask may be making it at this moment
+            if not await self.store.events.add_feed(
+                community_id, salt, token_hash(token), self.clock.now()
+            ):
+                return await self.token(community_id)  # it did: that link stands
+            return token
         await self.store.events.set_feed(community_id, salt, token_hash(token), self.clock.now())
         return token
 

@@ -32,18 +32,24 @@ def when_of(recurrence: Recurrence) -> tuple[str, str, str, str, str]:
 def split_title(text: str) -> tuple[str, str]:
     """ "Thursday circle | https://meet.example/x" -> (title, where)."""
     title, _, location = text.partition("|")
-    title, location = " ".join(title.split()), " ".join(location.split())
+    title = " ".join(title.split())
     if not title:
         raise UserError(fmt("Give the event a title after the time, e.g. `Reading circle`."))
     if len(title) > TITLE:
         raise UserError(
             fmt("The title is too long ({} characters; at most {}).", len(title), TITLE)
         )
+    return title, checked_where(location)
+
+
+def checked_where(text: str) -> str:
+    """Where an event is, as typed (spaces tidied), or a clear UserError."""
+    location = " ".join(text.split())
     if len(location) > WHERE:
         raise UserError(
             fmt("The place is too long ({} characters; at most {}).", len(location), WHERE)
         )
-    return title, location
+    return location
 
 
 class EventPlanner:
@@ -112,10 +118,17 @@ class EventPlanner:
         settings = await self.store.events.settings(community)
         async with self.store.unit_of_work() as uow:
             if what == "title":
-                title, _ = split_title(value)
+                title, location = split_title(value)
+                if location:  # not dropped without a word: the place has its own edit
+                    raise UserError(
+                        fmt(
+                            "A title cannot hold `|`; change the place with {}.",
+                            code(f"event edit {event.id} where ..."),
+                        )
+                    )
                 await uow.events.update(community, event.id, now, title=title)
             elif what == "where":
-                _, location = split_title(f"{event.title}|{value}")
+                location = checked_where(value)
                 await uow.events.update(community, event.id, now, location=location)
             else:
                 words = value.split()
@@ -132,7 +145,8 @@ class EventPlanner:
             assert changed is not None
             if what in ("when", "where"):
                 await self.posts.cancel_reminders(uow, event)
-                await self.posts.plan_reminders(uow, changed, settings.reminders, by)
+                if event.id not in await uow.bookclubs.paused_meetings(community):
+                    await self.posts.plan_reminders(uow, changed, settings.reminders, by)
                 note = fmt(
                     "{} (event #{}) has changed. When: {}. Where: {}.",
                     bold(changed.title),

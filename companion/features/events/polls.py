@@ -19,11 +19,10 @@ from companion.commands import UserError
 from companion.delivery import Action, Post, PostKind, Silent
 from companion.events import Invocation, Kind, MessageRef, Place, Reply
 from companion.features.communities import Communities
-from companion.features.events.timing import local
 from companion.fmt import Md, bold, bullets, code, fmt, lines
 from companion.ports import Polls as NativePolls
 from companion.ports import capability
-from companion.recurrence import Recurrence
+from companion.recurrence import Recurrence, shown
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
 from companion.store.polls import PollRow
@@ -171,9 +170,7 @@ class Polls:
         number = inv.number("answer")
         poll: PollRow | None
         if inv.args.get("poll") is not None:
-            poll = await self.store.polls.get(inv.number("poll"))
-            if poll is not None and poll.community_id != inv.place.community_id:
-                poll = None
+            poll = await self.store.polls.get(inv.place.community_id, inv.number("poll"))
         else:
             poll = await self.store.polls.latest_open(inv.place.platform, inv.place.room_id)
         if poll is None:
@@ -182,7 +179,10 @@ class Polls:
             raise UserError(fmt("Poll #{} has ended; the result is posted where it ran.", poll.id))
         if not 1 <= number <= len(poll.options):
             raise UserError(fmt("Poll #{} has answers 1 to {}.", poll.id, len(poll.options)))
-        await self.store.polls.record_vote(poll.id, inv.actor.id, number, inv.at)
+        if not await self.store.polls.record_vote(
+            poll.community_id, poll.id, inv.actor.id, number, inv.at
+        ):
+            raise UserError(fmt("Poll #{} has ended; the result is posted where it ran.", poll.id))
         return Reply(
             fmt(
                 "Your vote in poll #{}: {} {}. Vote again to change it; only you see this.",
@@ -199,7 +199,7 @@ class Polls:
     def text(self, poll: PollRow, platform: str) -> Md:
         prefix = self.prefixes.get(platform, "")
         zone = self.communities.zone(poll.community_id)
-        ends = local(datetime.fromisoformat(poll.closes_at), zone)
+        ends = shown(poll.closes_at, zone)
         return lines(
             fmt("**Poll #{}:** {}", poll.id, poll.question),
             bullets(fmt("{}. {}", n, a) for n, a in enumerate(poll.options, 1)),
@@ -216,7 +216,7 @@ class Polls:
         return capability(port, NativePolls) if port is not None else None
 
     async def render_poll(self, row: ScheduleRow, due: datetime) -> Action:
-        poll = await self.store.polls.get(int(row.payload))
+        poll = await self.store.polls.get(row.community_id, int(row.payload))
         if poll is None or poll.status != "open":
             return Silent()
         native = self._native(row.platform)
@@ -238,7 +238,7 @@ class Polls:
         return Silent()
 
     async def render_result(self, row: ScheduleRow, due: datetime) -> Action:
-        poll = await self.store.polls.get(int(row.payload))
+        poll = await self.store.polls.get(row.community_id, int(row.payload))
         if poll is None:
             return Silent()
         # Closing (no vote counts after this) and what the poll decides are one transaction,
@@ -246,7 +246,7 @@ class Polls:
         purpose = json.loads(poll.purpose) if poll.purpose else {}
         decide = self.on_close.get(str(purpose.get("kind", "")))
         async with self.store.unit_of_work() as uow:
-            closed = await uow.polls.close(poll.id)
+            closed = await uow.polls.close(poll.community_id, poll.id)
             counts = await uow.polls.counts(poll.id)
             decided = (
                 await decide(uow, poll, purpose, counts, closed, row.created_by)
@@ -289,7 +289,9 @@ class Polls:
         if choice is None or not 1 <= choice <= len(poll.options):
             await self.store.polls.withdraw_vote(poll.id, member_id, was)
             return True
-        return await self.store.polls.record_vote(poll.id, member_id, choice, now)
+        return await self.store.polls.record_vote(
+            poll.community_id, poll.id, member_id, choice, now
+        )
 
 
 def winner(counts: Mapping[int, int], options: int) -> int | None:

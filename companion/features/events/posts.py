@@ -10,16 +10,17 @@ each under its own idempotency key.
 
 from __future__ import annotations
 
-import itertools
 import logging
+import secrets
 from datetime import datetime, timedelta
 
 from companion.delivery import Action, PostKind, Silent, Thread
 from companion.events import Kind, MessageRef, Place
-from companion.features.events.timing import ahead, local, next_at, recurrence, reminded, shifted
+from companion.features.events.timing import ahead, next_at, recurrence, reminded, shifted
 from companion.fmt import Md, bold, code, fmt, lines, stored
 from companion.notices import Notices
 from companion.ports import Announcements, PostError, ScheduledEvents, capability
+from companion.recurrence import shown
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
 from companion.store.events import Counts, EventRow
@@ -27,11 +28,9 @@ from companion.store.schedules import ScheduleRow
 
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
 NEXT = "event-next"  # at each meeting's end: the platform's own event for the next one
-THREAD_TITLE = 100
 MAX_GRACE = timedelta(hours=6)
 
 log = logging.getLogger(__name__)
-_updates = itertools.count(1)
 
 
 def place_of(event: EventRow) -> Place:
@@ -53,7 +52,7 @@ def summary(event: EventRow, now: datetime) -> Md:
     """When an event is, in words and its next time."""
     upcoming = next_at(event, now)
     rule = recurrence(event)
-    nxt = local(upcoming, rule.zone) if upcoming else "none"
+    nxt = shown(upcoming, rule.zone) if upcoming else "none"
     if event.rule == "once":
         return fmt("{}", nxt)
     return fmt("{}; next {}", rule.describe(), nxt)
@@ -145,16 +144,15 @@ class EventPosts:
         if event is None or event.status != "planned":
             return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
-        title = event.title if len(event.title) <= THREAD_TITLE else event.title[:99] + "…"
         await self._create_native_event(event, due, occurrence_key(row.id, due))
         native = self._announcements(row.platform)
         if native is not None:  # members answer by reacting to it; it shows the counts
             text = self.announcement(event, counts, due, reactions=True)
             key = occurrence_key(row.id, due)
-            ref = await native.announce(place_of(event), title, text, key=key)
+            ref = await native.announce(place_of(event), event.title, text, key=key)
             await self.store.events.set_native(event.community_id, event.id, ref=ref.message_id)
             return Silent()
-        return Thread(title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
+        return Thread(event.title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
 
     def _scheduled_events(self, platform: str) -> ScheduledEvents | None:
         port = self.scheduler.ports.get(platform)
@@ -241,7 +239,10 @@ class EventPosts:
             return
         counts = (await self.store.events.counts([event.id]))[event.id]
         text = self.announcement(event, counts, now, reactions=True)
-        key = f"u{event.id}.{int(now.timestamp()) % 10**8}.{next(_updates)}"
+        # Every refresh is a new edit (the same counts can come round again), and a key
+        # from a per-process counter and the second could repeat after a restart, where the
+        # platform would take the edit for one it has and drop it.
+        key = f"u{event.id}.{secrets.token_hex(8)}"
         try:
             await native.update(MessageRef(place_of(event), event.native_ref), text, key=key)
         except PostError as error:
@@ -256,7 +257,7 @@ class EventPosts:
         starts = reminded(due, minutes, zone)
         text = lines(
             fmt("**Reminder:** {} starts in {}.", bold(event.title), ahead(minutes)),
-            fmt("When: {}", local(starts, zone)),
+            fmt("When: {}", shown(starts, zone)),
             fmt("Where: {}", where(event)),
             fmt(
                 "You said yes or maybe to event #{}; {} if you cannot come.",

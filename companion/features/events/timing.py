@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from companion.recurrence import Recurrence, shown, to_instant
+from companion.recurrence import Recurrence, to_instant
 from companion.store.events import EventRow
 
 MAX_LISTED = 366  # occurrences walked at most for one listing (a daily event for a year)
@@ -49,11 +49,6 @@ def between(row: EventRow, start: datetime, end: datetime) -> list[datetime]:
         found.append(moment)
         moment = rule.next_after(moment)
     return found
-
-
-def local(moment: datetime, zone: ZoneInfo) -> str:
-    """How an instant is shown: "Thu 10 Dec 2026, 18:30 Europe/Berlin"."""
-    return shown(moment, zone)
 
 
 def ahead(minutes: int) -> str:

@@ -9,8 +9,9 @@ from companion.commands import UserError
 from companion.events import Invocation, Kind, Reply
 from companion.features.events.planning import EventPlanner
 from companion.features.events.posts import counts_line, summary, where
-from companion.features.events.timing import between, local, next_at, recurrence
+from companion.features.events.timing import between, next_at, recurrence
 from companion.fmt import bold, bullets, code, fmt, lines
+from companion.recurrence import shown
 from companion.store import Store
 
 SHOWN_NEXT = 5
@@ -53,7 +54,7 @@ class EventViews:
                 fmt("Where: {}", where(event)),
                 fmt("Answers: {}", counts_line(counts)),
                 fmt("**Next dates**"),
-                bullets((local(m, zone) for m in upcoming), empty="none"),
+                bullets((shown(m, zone) for m in upcoming), empty="none"),
                 fmt("Answer with {}, {} or {}.", *_answers(event.id)),
             ),
             kind=Kind.LIST,
@@ -72,9 +73,11 @@ class EventViews:
             "maybe": "You might come",
             "no": "You are not coming",
         }[answer]
-        reminder = (
-            " You will get a private reminder before it." if answer in ("yes", "maybe") else ""
-        )
+        # Promised only where one goes out: not with `event reminders off`, nor for a
+        # paused club's meeting (its reminders wait for the club to resume).
+        leads = (await self.store.events.settings(event.community_id)).reminders
+        reminded = answer in ("yes", "maybe") and bool(leads) and bool(event.reminder_ids)
+        reminder = " You will get a private reminder before it." if reminded else ""
         return Reply(
             fmt(
                 "{} to {} (event #{}).{} Answers now: {}. Only you see this.",

@@ -13,7 +13,7 @@ from companion.app import App
 from companion.config import ConfigError
 from companion.markup import escape
 from companion.ports import PostError
-from companion_adapters.matrix import inbound, outbound
+from companion_adapters.matrix import inbound, native, outbound
 from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.settings import MatrixConfig
 
@@ -694,3 +694,50 @@ def test_a_kind_has_its_own_template_and_a_title_stays_text() -> None:
     root = outbound.thread_root("[win](https://evil.example) **x** @room")
     assert "<a" not in root["formatted_body"] and "**x**" in root["formatted_body"]
     assert root["formatted_body"].startswith("<p><strong>") and "@room" not in root["body"]
+
+
+@pytest.mark.parametrize("selection", ["\u00b2", "\u2460", "1.0", "", "11", "0"])
+def test_a_poll_response_with_no_valid_answer_is_a_spoiled_vote(selection: str) -> None:
+    """MSC3381: a selection that is none of the answers ("²" is a digit to Python, but no
+    number) takes the member's vote back, never an error that leaves the old vote."""
+    for kind, content in (
+        ("m.poll.response", {"m.selections": [selection]}),
+        (
+            "org.matrix.msc3381.poll.response",
+            {native.POLL_RESPONSE_UNSTABLE: {"answers": [selection]}},
+        ),
+    ):
+        event = {"type": kind, "content": {"m.relates_to": {"event_id": "$poll"}, **content}}
+        assert native.poll_choice(event) == ("$poll", None)
+    assert native.poll_choice(
+        {
+            "type": "m.poll.response",
+            "content": {"m.relates_to": {"event_id": "$p"}, "m.selections": ["2"]},
+        }
+    ) == ("$p", 2)
+
+
+async def test_removing_a_reaction_takes_back_only_the_answer_it_gave(make_app, clock) -> None:
+    """Alice reacts ✅ to an event's announcement, then answers `event rsvp 1 no`; removing
+    the ✅ later takes back her yes, which is no longer her answer: her "no" stands."""
+    from companion.events import Actor, Place
+    from tests.conftest import MODERATOR, say
+    from tests.core.test_native_answers import NativePort
+
+    app = await make_app()
+    app.ports.attach("matrix", NativePort(clock=clock))
+    here = Place("matrix", ROOM, ROOM)
+    await say(app, "event plan weekly thu 18:30 Reading circle | here", MODERATOR, here)
+    await app.scheduler.run_due()
+    [event] = await app.store.events.for_community(ROOM)
+    assert event.native_ref == "$ann1"
+    answers = native.Answers(app.gateway)
+    relates = {"rel_type": "m.annotation", "event_id": "$ann1", "key": "✅"}
+    react = {"type": "m.reaction", "sender": ALICE, "event_id": "$r1"}
+    await answers.handle(ROOM, [{**react, "content": {"m.relates_to": relates}}])
+    assert (await app.store.events.counts([event.id]))[event.id].yes == 1
+    await say(app, f"event rsvp {event.id} no", Actor(ALICE, "Alice"), here)
+    redaction = {"type": "m.room.redaction", "sender": ALICE, "event_id": "$x", "redacts": "$r1"}
+    await answers.handle(ROOM, [{**redaction, "content": {}}])
+    counts = (await app.store.events.counts([event.id]))[event.id]
+    assert (counts.yes, counts.maybe, counts.no) == (0, 0, 1)

@@ -27,13 +27,13 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
+from companion.commands import SQL_INT
 from companion.httpedge import Watchdog
 
 log = logging.getLogger(__name__)
 
 # What aiohttp's form parser raises on a body it cannot read (each one is in tests/web).
 FORM_ERRORS = (ValueError, LookupError, RuntimeError, HttpProcessingError)
-LARGEST_ID = 2**63 - 1  # SQLite's and PostgreSQL's largest integer
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -71,7 +71,7 @@ async def read_form(request: web.Request, within: float) -> MultiDictProxy[Any]:
 def path_id(request: web.Request, name: str = "id") -> int:
     """A row number from the path (the route allows digits only), refused if out of range."""
     value = int(request.match_info[name])
-    if not 0 < value <= LARGEST_ID:
+    if not 0 < value < SQL_INT:  # a row number a database can hold
         raise Malformed("There is no such number here.", f"{name} out of range in the path")
     return value
 

@@ -146,6 +146,7 @@ class Crypto:
         self.path = path
         self.noted: dict[tuple[str, str], None] = {}  # (room, session) answered, oldest first
         self.synced = asyncio.Event()  # matrix-nio has taken in a sync: it knows the rooms
+        self._querying = asyncio.Lock()
 
     @staticmethod
     def prepare(path: Path) -> None:
@@ -173,10 +174,13 @@ class Crypto:
         log.info("end-to-end encryption on: device %s, keys in %s", device, self.path)
         await self.keep_up()
 
-    async def keep_up(self) -> None:
-        """Before a sync's events are handled: upload new one-time keys, learn the devices
-        of members who joined or changed, and send pending to-device messages, so the next
-        reply reaches every device now in the room."""
+    async def keep_up(self, *, learn_devices: bool = True) -> None:
+        """Upload new one-time keys, send pending to-device messages and (unless told not
+        to) learn the devices of members who joined or changed. Before a sync's events are
+        handled the sync loop leaves the devices to :meth:`ready`, which learns them before
+        a send to an encrypted room, and to :meth:`learn_devices` after the events: Synapse
+        reports every sender whose membership a lazy-loading sync carries as changed, so
+        the query would otherwise come before nearly every reply, unencrypted ones too."""
         try:
             if self.client.should_upload_keys:
                 uploaded = await self.client.keys_upload()
@@ -187,17 +191,30 @@ class Crypto:
                         uploaded.message,
                         self.client.device_id,
                     )
-            if self.client.should_query_keys:
-                await self.client.keys_query()
+            if learn_devices:
+                await self._query_devices()
             if self.client.outgoing_to_device_messages:
                 await self.client.send_to_device_messages()
         except (LocalProtocolError, aiohttp.ClientError, TimeoutError, OSError) as error:
             log.warning("keeping the encryption keys up to date failed (%s); next sync", error)
         self.synced.set()
 
+    async def learn_devices(self) -> None:
+        """The devices of members who joined or changed (a keys query, when any did)."""
+        try:
+            await self._query_devices()
+        except (LocalProtocolError, aiohttp.ClientError, TimeoutError, OSError) as error:
+            log.warning("keeping the encryption keys up to date failed (%s); next sync", error)
+
+    async def _query_devices(self) -> None:
+        async with self._querying:  # sends at once (a reply, scheduled posts) query once
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+
     async def ready(self, room_id: str) -> bool:
         """Before a send: wait until matrix-nio knows whether the room is encrypted (a
-        scheduled post can come before the first sync); whether to send to devices nobody
+        scheduled post can come before the first sync); in an encrypted room, learn the
+        devices of members who joined or changed; whether to send to devices nobody
         verified."""
         if not self.synced.is_set():
             try:
@@ -206,6 +223,9 @@ class Crypto:
                 raise TransientFailure(
                     "the first sync with the homeserver has not finished"
                 ) from None
+        room = self.client.rooms.get(room_id)
+        if room is not None and room.encrypted:  # its members' devices, as of this sync
+            await self.learn_devices()
         self.before_send(room_id)
         return self.ignore_unverified
 

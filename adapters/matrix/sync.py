@@ -128,7 +128,9 @@ class SyncLoop:
             self.failures_in_a_row = 0
             delay = BACKOFF_FIRST
             if self.crypto is not None:
-                await self.crypto.keep_up()  # the devices of who joined, before any reply
+                # Keys uploaded, to-device messages sent; the devices of who joined are
+                # learnt before a send to an encrypted room (Crypto.ready), else below.
+                await self.crypto.keep_up(learn_devices=False)
             if not self.synced.is_set():
                 # The rooms are loaded now (nio took the response in): the port goes to the
                 # gateway before this sync's events are handled, since what they change (an
@@ -137,6 +139,8 @@ class SyncLoop:
                     await self.on_first_sync()
                 self.synced.set()
             await self.timeline.handle(response, answer=answer)
+            if self.crypto is not None:
+                await self.crypto.learn_devices()
             answer, full_state = True, False
             if response.next_batch and response.next_batch != token:
                 token = self._unsaved = response.next_batch

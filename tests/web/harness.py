@@ -4,6 +4,7 @@ would, read CSRF tokens from pages, post forms."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -85,3 +86,12 @@ async def serve(app: App, port: RecordingPort) -> Browserless:
 
 
 WEB = {"web": {"enabled": True, "public_url": "http://127.0.0.1:8080"}}
+
+
+def rows(db_path, sql, params=()):
+    """Read the SQLite file directly, to prove what is (not) stored."""
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()

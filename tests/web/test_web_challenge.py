@@ -3,28 +3,18 @@ only from five on, never a name; pause, resume and end through the `challenge` c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
 from aiohttp import FormData
 
 from companion.events import Actor
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.core.schedule_helpers import run_until
 from tests.fakes import RecordingPort
-from tests.web.harness import WEB, Browserless, page, serve
+from tests.web.harness import Browserless, page
 
 A = PLACE.community_id
 READERS = [Actor(f"u:walker{i}", f"Walker {i}") for i in range(6)]
-
-
-@pytest.fixture
-async def web(make_app, clock) -> AsyncIterator[Browserless]:
-    app = await make_app(sections=WEB)
-    harness = await serve(app, RecordingPort(clock=clock))
-    yield harness
-    await harness.client.close()
 
 
 async def test_the_challenge_page_shows_counts_from_five_never_names(web: Browserless, clock):

@@ -5,27 +5,15 @@ signed-in community's, a bad id or a missing CSRF token refused."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-
-import pytest
 
 from companion.events import Actor, Place
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
-from tests.fakes import RecordingPort
-from tests.web.harness import WEB, Browserless, page, serve
+from tests.web.harness import Browserless, page
 
 A = PLACE.community_id
 OTHER = Actor("u:other", "Other Member")
 THIRD = Actor("u:third", "Third Member")
 ELSEWHERE = Place(PLACE.platform, "c:two", "r:two")
-
-
-@pytest.fixture
-async def web(make_app, clock) -> AsyncIterator[Browserless]:
-    app = await make_app(sections=WEB)
-    harness = await serve(app, RecordingPort(clock=clock))
-    yield harness
-    await harness.client.close()
 
 
 async def test_the_events_page_shows_counts_never_names_and_the_calendar_link(web: Browserless):

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import ClientSession, CookieJar, FormData
@@ -17,26 +15,9 @@ from companion.config import ConfigError, WebSettings
 from companion.events import Actor, Place
 from companion.web import server
 from tests.conftest import MEMBER, PLACE, say
-from tests.fakes import RecordingPort
-from tests.web.harness import WEB, Browserless, ask_link, login_nonce, page, serve
+from tests.web.harness import Browserless, ask_link, login_nonce, page, rows
 
 A = PLACE.community_id
-
-
-@pytest.fixture
-async def web(make_app, clock) -> AsyncIterator[Browserless]:
-    app = await make_app(sections=WEB)
-    harness = await serve(app, RecordingPort(clock=clock))
-    yield harness
-    await harness.client.close()
-
-
-def rows(db_path, sql, params=()):
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def _assert_quiet(caplog: pytest.LogCaptureFixture) -> None:

@@ -4,8 +4,6 @@ every page's actions going through the chat's own commands."""
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import unquote
 
@@ -19,27 +17,11 @@ from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.core.test_unit_of_work import fail_in
 from tests.dbsearch import columns_containing
 from tests.fakes import RecordingPort
-from tests.web.harness import WEB, Browserless, ask_link, login_nonce, page, serve
+from tests.web.harness import WEB, Browserless, ask_link, login_nonce, page, rows, serve
 
 A = PLACE.community_id
 OTHER_PLACE = Place("test", "c:two", "r:elsewhere")
 OTHER_MOD = Actor("u:mod2", "Moderator of two", is_moderator=True)
-
-
-@pytest.fixture
-async def web(make_app, clock) -> AsyncIterator[Browserless]:
-    app = await make_app(sections=WEB)
-    harness = await serve(app, RecordingPort(clock=clock))
-    yield harness
-    await harness.client.close()
-
-
-def rows(db_path, sql, params=()):
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 # --- signing in ------------------------------------------------------------------------

@@ -255,15 +255,20 @@ async def related(person: SecretPerson, room_id: str, event_id: str, kind: str) 
     return {event.event_id async for event in relations}
 
 
+async def bring(host: SecretPerson, member: SecretPerson, room_id: str) -> None:
+    """``member`` invited by ``host`` and joined (their keys up first)."""
+    assert not hasattr(await host.client.room_invite(room_id, member.id), "status_code")
+    await member.join(room_id)
+    await member.wait_for(lambda r, e: r == room_id and e.get("state_key") == member.id)
+
+
 async def test_a_poll_in_an_encrypted_room_counts_encrypted_votes_and_ends_encrypted(
     start_bot: Any, members: Members
 ) -> None:
     bot = await start_bot()
     alice, bob = members("host"), members("bob")
     room_id = await secret_room(alice, bot)
-    assert not hasattr(await alice.client.room_invite(room_id, bob.id), "status_code")
-    await bob.join(room_id)
-    await bob.wait_for(lambda r, e: r == room_id and e.get("state_key") == bob.id)
+    await bring(alice, bob, room_id)
 
     await alice.say(room_id, "!poll Which evening? | Tuesday | Thursday for 1d")
     start = await alice.wait_for(
@@ -309,9 +314,7 @@ async def test_an_event_in_an_encrypted_room_takes_encrypted_reactions_as_answer
     bot = await start_bot()
     alice, bob = members("host"), members("bob")
     room_id = await secret_room(alice, bot)
-    assert not hasattr(await alice.client.room_invite(room_id, bob.id), "status_code")
-    await bob.join(room_id)
-    await bob.wait_for(lambda r, e: r == room_id and e.get("state_key") == bob.id)
+    await bring(alice, bob, room_id)
     await alice.say(room_id, "!event plan weekly thu 18:30 Reading circle | here")
     announcement = await alice.wait_for(notice_from(bot.id, room_id, "Event #1: Reading"))
     ann = announcement["event_id"]
@@ -357,3 +360,22 @@ async def test_an_event_in_an_encrypted_room_takes_encrypted_reactions_as_answer
     await alice.wait_for(edited_to("0 yes · 1 maybe · 0 no"))
     notes = [e for e in alice.sent_by(bot.id, room_id) if e["content"].get("body") == crypto.NOTE]
     assert notes == []
+
+
+async def test_an_encrypted_event_cannot_pose_as_the_rooms_power_levels(
+    start_bot: Any, members: Members
+) -> None:
+    """Only the homeserver says what the room's state is: an encrypted event whose hidden
+    content claims to be state (a state_key inside the ciphertext) is not state."""
+    bot = await start_bot()
+    alice, bob = members("host"), members("bob")
+    room_id = await secret_room(alice, bot)
+    await bring(alice, bob, room_id)
+    levels = {"users": {alice.id: 100, bob.id: 100}, "users_default": 0}
+    forged = await bob.send(room_id, "m.room.power_levels", levels, state_key="")
+    creator = {"room_version": "12", "additional_creators": [bob.id]}
+    await bob.send(room_id, "m.room.create", creator, state_key="")
+    await bob.wait_for(lambda r, e: e.get("event_id") == forged)
+    reply = await answer(bob, room_id, "!timezone Europe/Berlin", bot)
+    assert "Only moderators" in reply["content"]["body"]
+    assert not bot.adapter.rooms[room_id].is_moderator(bob.id, 50)

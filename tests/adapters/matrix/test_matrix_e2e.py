@@ -348,16 +348,20 @@ async def test_an_event_in_an_encrypted_room_takes_encrypted_reactions_as_answer
     counts = (await bot.app.store.events.counts([1]))[1]
     assert (counts.yes, counts.maybe, counts.no) == (0, 0, 0)
 
-    # Reacted and taken back while the bot was away: the bot syncs the reaction already
-    # redacted (an encrypted event with nothing left to decrypt). Nothing counts, and Bob
-    # is not asked to "send it again".
+    # While the bot was away: Alice reacted (decrypted and counted on the restart); Bob
+    # reacted and took it back, so the bot syncs his reaction already redacted (an
+    # encrypted event with nothing left to decrypt): nothing counts, and Bob is not asked
+    # to "send it again".
     await bot.stop()
     relates = {"rel_type": "m.annotation", "event_id": ann, "key": "❌"}
     gone = await bob.send(room_id, "m.reaction", {"m.relates_to": relates})
     assert not hasattr(await bob.client.room_redact(room_id, gone), "status_code")
+    relates = {"rel_type": "m.annotation", "event_id": ann, "key": "❔"}
+    await alice.send(room_id, "m.reaction", {"m.relates_to": relates})
     bot = await start_bot(bot.user)
-    await alice.say(room_id, "!event rsvp 1 maybe")
     await alice.wait_for(edited_to("0 yes · 1 maybe · 0 no"))
+    await alice.say(room_id, "!event rsvp 1 no")  # answered after the catch-up's answers
+    await alice.wait_for(edited_to("0 yes · 0 maybe · 1 no"))
     notes = [e for e in alice.sent_by(bot.id, room_id) if e["content"].get("body") == crypto.NOTE]
     assert notes == []
 

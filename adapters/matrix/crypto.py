@@ -97,7 +97,8 @@ def note(room_id: str, event: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
 
 def redacted(event: Mapping[str, Any]) -> bool:
     """An encrypted event its sender (or a moderator) removed before the bot synced it:
-    the homeserver serves it emptied, so there is nothing left to decrypt."""
+    the homeserver serves it emptied. (One with no ciphertext at all counts too: there is
+    nothing to decrypt, so nothing to ask to send again.)"""
     unsigned = event.get("unsigned")
     content = event.get("content")
     return (isinstance(unsigned, Mapping) and "redacted_because" in unsigned) or (

@@ -77,7 +77,9 @@ def problem(response: ErrorResponse) -> str:
 
 
 def sources(events: Iterable[object]) -> list[Mapping[str, Any]]:
-    """The raw dicts behind matrix-nio's event objects (the logic works on those)."""
+    """The raw dicts behind matrix-nio's event objects (the logic works on those). An event
+    nio decrypted is the sender's plaintext: it is never room state, whatever it claims (a
+    ``state_key`` in it would let any member forge the power levels)."""
     out = []
     for event in events:
         source = getattr(event, "source", None)
@@ -86,5 +88,7 @@ def sources(events: Iterable[object]) -> list[Mapping[str, Any]]:
         content = getattr(event, "content", None)
         if "content" not in source and isinstance(content, dict):
             source = {**source, "content": content}  # nio pops it from invite member events
+        if getattr(event, "decrypted", False) and "state_key" in source:
+            source = {key: value for key, value in source.items() if key != "state_key"}
         out.append(source)
     return out

@@ -4,7 +4,8 @@ matrix-nio does the cryptography (Olm sessions, Megolm room keys, decrypting the
 this module keeps what the bot adds around it: the crypto store's place beside the
 database, one device across restarts (``device.json`` in the store records it), the keys
 uploaded and queried after each sync, the policy for devices nobody verified, and a note,
-once per (room, session), for a message the bot could not decrypt.
+once per (room, session), for a message the bot could not decrypt (none for one removed
+before the bot saw it).
 
 Importing this module does not need the extra; :func:`available` says whether it is there.
 """
@@ -92,6 +93,17 @@ def note(room_id: str, event: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     source = event.get("content")
     session = str(source.get("session_id") if isinstance(source, Mapping) else "")
     return content, outbound.txn_id("unreadable", room_id, session)
+
+
+def redacted(event: Mapping[str, Any]) -> bool:
+    """An encrypted event its sender (or a moderator) removed before the bot synced it:
+    the homeserver serves it emptied. (One with no ciphertext at all counts too: there is
+    nothing to decrypt, so nothing to ask to send again.)"""
+    unsigned = event.get("unsigned")
+    content = event.get("content")
+    return (isinstance(unsigned, Mapping) and "redacted_because" in unsigned) or (
+        isinstance(content, Mapping) and "ciphertext" not in content
+    )
 
 
 class CryptoStatus(NamedTuple):
@@ -264,6 +276,8 @@ class Crypto:
         content = event.get("content")
         if not isinstance(content, Mapping) or sender == self.client.user_id:
             return False
+        if redacted(event):
+            return False  # removed before the bot saw it (a reaction taken back): no note
         session = str(content.get("session_id") or "")
         sender_key = str(content.get("sender_key") or "")
         known = (

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nio.api import RelationshipType
 
 from companion_adapters.matrix import crypto
 from tests.conftest import START
@@ -245,3 +246,140 @@ async def test_a_direct_room_the_bot_opens_is_encrypted_and_read_after_the_invit
     assert "#1 approved" in await host.ask(community, "!approve 1", bot.id)
     approved = await dana.wait_for(notice_from(bot.id, dm, "was approved"))
     assert approved["event_id"] in dana.decrypted
+
+
+async def related(person: SecretPerson, room_id: str, event_id: str, kind: str) -> set[str]:
+    """The events the homeserver relates to ``event_id`` (``m.replace``, ``m.reference``),
+    as clients find edits, votes and a poll's end: only by a relation in the clear."""
+    relations = person.client.room_get_event_relations(room_id, event_id, RelationshipType(kind))
+    return {event.event_id async for event in relations}
+
+
+async def bring(host: SecretPerson, member: SecretPerson, room_id: str) -> None:
+    """``member`` invited by ``host`` and joined (their keys up first)."""
+    assert not hasattr(await host.client.room_invite(room_id, member.id), "status_code")
+    await member.join(room_id)
+    await member.wait_for(lambda r, e: r == room_id and e.get("state_key") == member.id)
+
+
+async def test_a_poll_in_an_encrypted_room_counts_encrypted_votes_and_ends_encrypted(
+    start_bot: Any, members: Members
+) -> None:
+    bot = await start_bot()
+    alice, bob = members("host"), members("bob")
+    room_id = await secret_room(alice, bot)
+    await bring(alice, bob, room_id)
+
+    await alice.say(room_id, "!poll Which evening? | Tuesday | Thursday for 1d")
+    start = await alice.wait_for(
+        lambda r, e: r == room_id and e.get("sender") == bot.id and e["type"] == "m.poll.start"
+    )
+    poll = start["event_id"]
+    assert poll in alice.decrypted and start["content"]["m.poll"]["max_selections"] == 1
+    await bob.wait_for(lambda r, e: e.get("event_id") == poll)
+    assert poll in bob.decrypted
+
+    def vote(answer: str) -> dict[str, Any]:
+        return {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+            "org.matrix.msc3381.poll.response": {"answers": [answer]},
+        }
+
+    await bob.send(room_id, "org.matrix.msc3381.poll.response", vote("1"))
+    changed = await bob.send(room_id, "org.matrix.msc3381.poll.response", vote("2"))
+    relates = {"rel_type": "m.reference", "event_id": poll}
+    await alice.send(room_id, "m.poll.response", {"m.relates_to": relates, "m.selections": ["2"]})
+    for _ in range(100):  # both votes counted once, Bob's latest
+        if await bot.app.store.polls.counts(1) == {2: 2}:
+            break
+        await alice.sync(50)
+    assert await bot.app.store.polls.counts(1) == {2: 2}
+    assert changed in await related(alice, room_id, poll, "m.reference")
+
+    bot.clock.advance(timedelta(days=1))
+    end = await bob.wait_for(
+        lambda r, e: r == room_id and e.get("sender") == bot.id and e["type"] == "m.poll.end"
+    )
+    assert end["event_id"] in bob.decrypted  # the result, encrypted and readable
+    assert end["content"]["m.poll.results"] == {"2": 2}
+    assert "2 Thursday" in end["content"]["body"] and "2 member(s) voted" in end["content"]["body"]
+    assert end["content"]["m.relates_to"] == relates
+    # The end relates to the poll where clients look for it: a client closes the poll.
+    assert end["event_id"] in await related(alice, room_id, poll, "m.reference")
+
+
+async def test_an_event_in_an_encrypted_room_takes_encrypted_reactions_as_answers(
+    start_bot: Any, members: Members
+) -> None:
+    bot = await start_bot()
+    alice, bob = members("host"), members("bob")
+    room_id = await secret_room(alice, bot)
+    await bring(alice, bob, room_id)
+    await alice.say(room_id, "!event plan weekly thu 18:30 Reading circle | here")
+    announcement = await alice.wait_for(notice_from(bot.id, room_id, "Event #1: Reading"))
+    ann = announcement["event_id"]
+    assert ann in alice.decrypted
+
+    def edited_to(counts: str) -> Callable[[str, Event], bool]:
+        def match(room: str, event: Event) -> bool:
+            content = event.get("content", {})
+            return (
+                room == room_id
+                and event.get("sender") == bot.id
+                and content.get("m.relates_to", {}).get("rel_type") == "m.replace"
+                and content.get("m.relates_to", {}).get("event_id") == ann
+                and counts in content.get("m.new_content", {}).get("body", "")
+            )
+
+        return match
+
+    relates = {"rel_type": "m.annotation", "event_id": ann, "key": "✅"}
+    reaction = await bob.send(room_id, "m.reaction", {"m.relates_to": relates})
+    edit = await bob.wait_for(edited_to("1 yes · 0 maybe · 0 no"))
+    assert edit["event_id"] in bob.decrypted  # sent encrypted, readable by a member
+    counts = (await bot.app.store.events.counts([1]))[1]
+    assert (counts.yes, counts.maybe, counts.no) == (1, 0, 0)
+    # The edit relates to the announcement where clients look for it: shown in its place.
+    assert edit["event_id"] in await related(alice, room_id, ann, "m.replace")
+
+    assert not hasattr(await bob.client.room_redact(room_id, reaction), "status_code")
+    taken_back = await alice.wait_for(edited_to("0 yes · 0 maybe · 0 no"))
+    assert taken_back["event_id"] in alice.decrypted
+    counts = (await bot.app.store.events.counts([1]))[1]
+    assert (counts.yes, counts.maybe, counts.no) == (0, 0, 0)
+
+    # While the bot was away: Alice reacted (decrypted and counted on the restart); Bob
+    # reacted and took it back, so the bot syncs his reaction already redacted (an
+    # encrypted event with nothing left to decrypt): nothing counts, and Bob is not asked
+    # to "send it again".
+    await bot.stop()
+    relates = {"rel_type": "m.annotation", "event_id": ann, "key": "❌"}
+    gone = await bob.send(room_id, "m.reaction", {"m.relates_to": relates})
+    assert not hasattr(await bob.client.room_redact(room_id, gone), "status_code")
+    relates = {"rel_type": "m.annotation", "event_id": ann, "key": "❔"}
+    await alice.send(room_id, "m.reaction", {"m.relates_to": relates})
+    bot = await start_bot(bot.user)
+    await alice.wait_for(edited_to("0 yes · 1 maybe · 0 no"))
+    await alice.say(room_id, "!event rsvp 1 no")  # answered after the catch-up's answers
+    await alice.wait_for(edited_to("0 yes · 0 maybe · 1 no"))
+    notes = [e for e in alice.sent_by(bot.id, room_id) if e["content"].get("body") == crypto.NOTE]
+    assert notes == []
+
+
+async def test_an_encrypted_event_cannot_pose_as_the_rooms_power_levels(
+    start_bot: Any, members: Members
+) -> None:
+    """Only the homeserver says what the room's state is: an encrypted event whose hidden
+    content claims to be state (a state_key inside the ciphertext) is not state."""
+    bot = await start_bot()
+    alice, bob = members("host"), members("bob")
+    room_id = await secret_room(alice, bot)
+    await bring(alice, bob, room_id)
+    levels = {"users": {alice.id: 100, bob.id: 100}, "users_default": 0}
+    forged = await bob.send(room_id, "m.room.power_levels", levels, state_key="")
+    creator = {"room_version": "12", "additional_creators": [bob.id]}
+    await bob.send(room_id, "m.room.create", creator, state_key="")
+    await bob.wait_for(lambda r, e: e.get("event_id") == forged)
+    reply = await answer(bob, room_id, "!timezone Europe/Berlin", bot)
+    assert "Only moderators" in reply["content"]["body"]
+    assert not bot.adapter.rooms[room_id].is_moderator(bob.id, 50)

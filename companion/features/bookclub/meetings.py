@@ -80,6 +80,7 @@ class ClubMeetings:
             )
             event = await self.events.planner.create(uow, new, announce=False)
             await uow.bookclubs.add_meeting(club.id, chapter, event.id)
+            await self.events.posts.plan_native(uow, event, by)
             ids.append(event.id)
         return ids
 
@@ -123,6 +124,10 @@ class ClubMeetings:
         assert moved is not None
         leads = (await uow.events.settings(club.community_id)).reminders
         await self.events.posts.plan_reminders(uow, moved, leads, by)
+        if moved.native_event is None:
+            await self.events.posts.plan_native(uow, moved, by)
+        else:
+            await self.events.posts.sync_later(uow, moved, by)
         note = fmt(
             "{} (event #{}) has moved with the book club. When: {}.",
             bold(moved.title),
@@ -140,6 +145,8 @@ class ClubMeetings:
             return
         await uow.events.update(club.community_id, event.id, now, status="cancelled")
         await self.events.posts.cancel_reminders(uow, event)
+        if event.native_event is not None:
+            await self.events.posts.sync_later(uow, event, by)
         note = fmt("{} (event #{}) is cancelled: {}", bold(event.title), event.id, why)
         await self.events.posts.tell(uow, event, note, by)
 

@@ -155,7 +155,7 @@ class EventPlanner:
                     changed.location or "not given",
                 )
                 await self.posts.tell(uow, changed, note, by)
-        await self.posts.refresh(event.id, community, now)
+            await self.posts.refresh(uow, changed)
         await self.posts.sync_native_event(event.id, community, now)
         told = " I am telling those who said yes." if what in ("when", "where") else ""
         return Reply(
@@ -171,7 +171,7 @@ class EventPlanner:
             await self.posts.cancel_reminders(uow, event)
             note = fmt("{} (event #{}) is cancelled.", bold(event.title), event.id)
             await self.posts.tell(uow, event, note, inv.actor.id)
-        await self.posts.refresh(event.id, community, inv.at)
+            await self.posts.refresh(uow, event)
         await self.posts.sync_native_event(event.id, community, inv.at)
         return Reply(
             fmt("Cancelled event #{}; I am telling those who said yes.", event.id),

@@ -11,7 +11,6 @@ each under its own idempotency key.
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime, timedelta
 
 from companion.delivery import Action, PostKind, Silent, Thread
@@ -19,7 +18,13 @@ from companion.events import Kind, MessageRef, Place
 from companion.features.events.timing import ahead, next_at, recurrence, reminded, shifted
 from companion.fmt import Md, bold, code, fmt, lines, stored
 from companion.notices import Notices
-from companion.ports import Announcements, PostError, ScheduledEvents, capability
+from companion.ports import (
+    Announcements,
+    PostError,
+    ScheduledEvents,
+    TransientFailure,
+    capability,
+)
 from companion.recurrence import shown
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
@@ -27,6 +32,11 @@ from companion.store.events import Counts, EventRow
 from companion.store.schedules import ScheduleRow
 
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
+NATIVE, SYNC = "event-native", "event-sync"  # an unannounced event's platform event; a change
+NATIVE_LEAD = timedelta(days=7)  # how long before a club meeting its platform event appears
+REFRESH = "event-refresh"  # the announcement's edit showing the counts, coalesced
+REFRESH_KV, EDIT_EVERY = "event-refresh:", timedelta(seconds=5)
+REFRESH_GRACE = timedelta(days=30)  # after any downtime, the latest counts are still shown
 NEXT = "event-next"  # at each meeting's end: the platform's own event for the next one
 MAX_GRACE = timedelta(hours=6)
 
@@ -70,6 +80,9 @@ class EventPosts:
             PostKind(REMINDER, self.render_reminder),
             PostKind(CHANGE, self.render_change),
             PostKind(NEXT, self.render_next),
+            PostKind(REFRESH, self.render_refresh),
+            PostKind(NATIVE, self.render_native),
+            PostKind(SYNC, self.render_sync),
         ]
 
     # --- planning what will be sent (inside the command's unit of work) -------------------
@@ -202,6 +215,41 @@ class EventPosts:
             return
         await self.store.events.set_native(event.community_id, event.id, event=ref)
 
+    async def plan_native(self, uow: Repositories, event: EventRow, by: str) -> None:
+        """The platform's own event for an event that is not announced (a book club's
+        meeting): ``NATIVE_LEAD`` before it, or now if it is sooner, once (claimed, keyed:
+        the port finds one it made before a crash). Planned again when the meeting moves."""
+        now = self.scheduler.clock.now()
+        start = next_at(event, now)
+        if start is None:
+            return
+        due = max(now, start - NATIVE_LEAD)
+        await self.scheduler.add_now(
+            place_of(event), NATIVE, str(event.id), by, repos=uow, due=due, grace=NATIVE_LEAD
+        )
+
+    async def sync_later(self, uow: Repositories, event: EventRow, by: str) -> None:
+        """Carry a change or a cancellation over to the platform's own event, after the
+        caller's unit of work commits (the outbox: a crash cannot lose it)."""
+        await self.scheduler.add_now(place_of(event), SYNC, str(event.id), by, repos=uow)
+
+    async def render_native(self, row: ScheduleRow, due: datetime) -> Action:
+        event = await self.store.events.get(row.community_id, int(row.payload))
+        if event is None or event.status != "planned" or event.native_event is not None:
+            return Silent()
+        now = self.scheduler.clock.now()
+        start = next_at(event, now)
+        if start is None or start - NATIVE_LEAD > now + timedelta(minutes=1):
+            return Silent()  # moved later since: planned again for its new date
+        if event.id in await self.store.bookclubs.paused_meetings(event.community_id):
+            return Silent()  # its club is paused: planned again when it resumes
+        await self._create_native_event(event, now, occurrence_key(row.id, due))
+        return Silent()
+
+    async def render_sync(self, row: ScheduleRow, due: datetime) -> Action:
+        await self.sync_native_event(int(row.payload), row.community_id, self.scheduler.clock.now())
+        return Silent()
+
     async def sync_native_event(self, event_id: int, community_id: str, now: datetime) -> None:
         """Carry a change or a cancellation over to the platform's own event."""
         event = await self.store.events.get(community_id, event_id)
@@ -228,25 +276,59 @@ class EventPosts:
         except PostError as error:
             log.warning("event %d: its scheduled event was not changed: %s", event.id, error)
 
-    async def refresh(self, event_id: int, community_id: str, now: datetime) -> None:
+    async def refresh(self, uow: Repositories, event: EventRow) -> None:
         """Show the current counts (or the change) in the event's announcement, where the
-        platform lets the bot edit it; a failure costs only the refresh."""
-        event = await self.store.events.get(community_id, event_id)
-        if event is None or event.native_ref is None:
+        platform lets the bot edit it, in the caller's unit of work (with the answer or the
+        change, so a crash cannot lose it).
+
+        Coalesced: at most one edit per announcement every ``EDIT_EVERY``, each showing the
+        counts as they are when it goes out, so a burst of answers makes two edits, not one
+        per answer (Discord's and Matrix's rate limits), and the last one shows them all. A
+        refresh already waiting covers this one; otherwise one is planned for now, or for
+        ``EDIT_EVERY`` after the last one. It waits in the schedule table (the outbox), so a
+        restart sends it."""
+        if event.native_ref is None:
             return
-        native = self._announcements(event.platform)
-        if native is None:
-            return
+        key = f"{REFRESH_KV}{event.id}"
+        now = self.scheduler.clock.now()
+        due = now
+        last = await uow.kv.get(key)
+        if last is not None:
+            pending, _, when = last.partition(" ")
+            row = await uow.schedules.get(int(pending))
+            if row is not None and row.next_run is not None and row.status == "active":
+                return  # not claimed yet: it reads the counts as it goes out
+            due = max(now, datetime.fromisoformat(when) + EDIT_EVERY)
+        due = due.replace(microsecond=0) + timedelta(seconds=bool(due.microsecond))
+        schedule_id = await self.scheduler.add_now(
+            place_of(event),
+            REFRESH,
+            str(event.id),
+            event.created_by or "companion",
+            repos=uow,
+            due=due,
+            grace=REFRESH_GRACE,
+        )
+        await uow.kv.set(key, f"{schedule_id} {due.isoformat()}")
+
+    async def render_refresh(self, row: ScheduleRow, due: datetime) -> Action:
+        """The announcement's edit: the counts (or the change) as they are now; a platform
+        that refuses the edit for good costs only this refresh, a transient failure is
+        retried (the scheduler's backoff)."""
+        event = await self.store.events.get(row.community_id, int(row.payload))
+        native = self._announcements(row.platform)
+        if event is None or event.native_ref is None or native is None:
+            return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
-        text = self.announcement(event, counts, now, reactions=True)
-        # Every refresh is a new edit (the same counts can come round again), and a key
-        # from a per-process counter and the second could repeat after a restart, where the
-        # platform would take the edit for one it has and drop it.
-        key = f"u{event.id}.{secrets.token_hex(8)}"
+        text = self.announcement(event, counts, self.scheduler.clock.now(), reactions=True)
+        message = MessageRef(place_of(event), event.native_ref)
         try:
-            await native.update(MessageRef(place_of(event), event.native_ref), text, key=key)
+            await native.update(message, text, key=occurrence_key(row.id, due))
+        except TransientFailure:
+            raise
         except PostError as error:
             log.warning("event %d: could not update its announcement: %s", event.id, error)
+        return Silent()
 
     async def render_reminder(self, row: ScheduleRow, due: datetime) -> Action:
         event_id, minutes = (int(part) for part in row.payload.split(":"))

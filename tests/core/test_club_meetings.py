@@ -164,3 +164,28 @@ async def test_each_meeting_gets_the_platforms_own_event_a_week_ahead_kept_in_st
     await say(app, "bookclub end", MODERATOR)
     await run_until(app, clock, datetime(2026, 4, 1, tzinfo=UTC))
     assert port.cancelled == ["se2", "se3"] and len(port.created) == 3  # none for chapter 4
+
+
+async def test_a_meeting_moved_before_its_platform_event_gets_it_a_week_before_the_new_date(
+    make_app, clock
+):
+    from tests.core.test_native_answers import EventsPort
+
+    app = await make_app()
+    port = EventsPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
+    await say(
+        app,
+        "bookclub start four-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    reply = await say(app, "event edit 2 when once 2026-03-26 19:30", MODERATOR)
+    assert "Changed event #2" in reply.text, reply.text
+    await run_until(app, clock, datetime(2026, 3, 18, tzinfo=UTC))
+    second = [c[2] for c in port.created if c[0].endswith("chapter 2")]
+    assert second == []  # not a week before its old date (5 March)
+    await run_until(app, clock, datetime(2026, 3, 20, tzinfo=UTC))
+    second = [c[2] for c in port.created if c[0].endswith("chapter 2")]
+    assert second == [datetime(2026, 3, 26, 19, 30, tzinfo=UTC)]
+    assert port.edited == []

@@ -147,6 +147,7 @@ class EventPlanner:
                 await self.posts.cancel_reminders(uow, event)
                 if event.id not in await uow.bookclubs.paused_meetings(community):
                     await self.posts.plan_reminders(uow, changed, settings.reminders, by)
+                await self.posts.plan_native_again(uow, changed, by)
                 note = fmt(
                     "{} (event #{}) has changed. When: {}. Where: {}.",
                     bold(changed.title),

@@ -33,7 +33,10 @@ from companion.store.schedules import ScheduleRow
 
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
 NATIVE, SYNC = "event-native", "event-sync"  # an unannounced event's platform event; a change
-NATIVE_LEAD = timedelta(days=7)  # how long before a club meeting its platform event appears
+NATIVE_LEAD, NATIVE_KV = (
+    timedelta(days=7),
+    "event-native:",
+)  # how long before a club meeting its platform event appears
 REFRESH = "event-refresh"  # the announcement's edit showing the counts, coalesced
 REFRESH_KV, EDIT_EVERY = "event-refresh:", timedelta(seconds=5)
 REFRESH_GRACE = timedelta(days=30)  # after any downtime, the latest counts are still shown
@@ -218,15 +221,23 @@ class EventPosts:
     async def plan_native(self, uow: Repositories, event: EventRow, by: str) -> None:
         """The platform's own event for an event that is not announced (a book club's
         meeting): ``NATIVE_LEAD`` before it, or now if it is sooner, once (claimed, keyed:
-        the port finds one it made before a crash). Planned again when the meeting moves."""
+        the port finds one it made before a crash). Planned again when the meeting moves;
+        only the latest plan (remembered in the kv store) makes it."""
         now = self.scheduler.clock.now()
         start = next_at(event, now)
         if start is None:
             return
         due = max(now, start - NATIVE_LEAD)
-        await self.scheduler.add_now(
+        schedule_id = await self.scheduler.add_now(
             place_of(event), NATIVE, str(event.id), by, repos=uow, due=due, grace=NATIVE_LEAD
         )
+        await uow.kv.set(f"{NATIVE_KV}{event.id}", str(schedule_id))
+
+    async def plan_native_again(self, uow: Repositories, event: EventRow, by: str) -> None:
+        """An event moved (`event edit ... when`): one planned by :meth:`plan_native` and
+        not made yet is planned for its new date."""
+        if event.native_event is None and await uow.kv.get(f"{NATIVE_KV}{event.id}"):
+            await self.plan_native(uow, event, by)
 
     async def sync_later(self, uow: Repositories, event: EventRow, by: str) -> None:
         """Carry a change or a cancellation over to the platform's own event, after the
@@ -237,10 +248,16 @@ class EventPosts:
         event = await self.store.events.get(row.community_id, int(row.payload))
         if event is None or event.status != "planned" or event.native_event is not None:
             return Silent()
+        if await self.store.kv.get(f"{NATIVE_KV}{event.id}") != str(row.id):
+            return Silent()  # planned again since (the meeting moved): that plan makes it
         now = self.scheduler.clock.now()
         start = next_at(event, now)
-        if start is None or start - NATIVE_LEAD > now + timedelta(minutes=1):
-            return Silent()  # moved later since: planned again for its new date
+        if start is None:
+            return Silent()
+        if start - NATIVE_LEAD > now + timedelta(minutes=1):  # moved later meanwhile
+            async with self.store.unit_of_work() as uow:
+                await self.plan_native(uow, event, row.created_by or "companion")
+            return Silent()
         if event.id in await self.store.bookclubs.paused_meetings(event.community_id):
             return Silent()  # its club is paused: planned again when it resumes
         await self._create_native_event(event, now, occurrence_key(row.id, due))

@@ -1,5 +1,7 @@
 """What the scheduler sends for events: the announcement (a thread where the platform opens
-threads), the reminders before each occurrence and the notice of a change, both private.
+threads), the reminders before each occurrence and the notice of a change, both private;
+the announcement's edits showing the counts (coalesced: ``refresh``) and the platform's own
+scheduled event (made, moved, cancelled).
 
 Every one of them is a scheduled occurrence, claimed before it is sent, so it goes out once
 across restarts and processes. A reminder or change notice writes one stored notice per
@@ -15,13 +17,20 @@ from datetime import datetime, timedelta
 
 from companion.delivery import Action, PostKind, Silent, Thread
 from companion.events import Kind, MessageRef, Place
-from companion.features.events.timing import ahead, next_at, recurrence, reminded, shifted
+from companion.features.events.native import NEXT, NativeEvents
+from companion.features.events.timing import (
+    ahead,
+    next_at,
+    place_of,
+    recurrence,
+    reminded,
+    shifted,
+)
 from companion.fmt import Md, bold, code, fmt, lines, stored
 from companion.notices import Notices
 from companion.ports import (
     Announcements,
     PostError,
-    ScheduledEvents,
     TransientFailure,
     capability,
 )
@@ -32,22 +41,12 @@ from companion.store.events import Counts, EventRow
 from companion.store.schedules import ScheduleRow
 
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
-NATIVE, SYNC = "event-native", "event-sync"  # an unannounced event's platform event; a change
-NATIVE_LEAD, NATIVE_KV = (
-    timedelta(days=7),
-    "event-native:",
-)  # how long before a club meeting its platform event appears
 REFRESH = "event-refresh"  # the announcement's edit showing the counts, coalesced
 REFRESH_KV, EDIT_EVERY = "event-refresh:", timedelta(seconds=5)
 REFRESH_GRACE = timedelta(days=30)  # after any downtime, the latest counts are still shown
-NEXT = "event-next"  # at each meeting's end: the platform's own event for the next one
 MAX_GRACE = timedelta(hours=6)
 
 log = logging.getLogger(__name__)
-
-
-def place_of(event: EventRow) -> Place:
-    return Place(event.platform, event.community_id, event.room_id)
 
 
 def where(event: EventRow) -> Md:
@@ -76,16 +75,15 @@ class EventPosts:
         self.store = store
         self.scheduler = scheduler
         self.notices = notices
+        self.native = NativeEvents(store, scheduler)
 
     def post_kinds(self) -> list[PostKind]:
         return [
             PostKind(ANNOUNCE, self.render_announcement),
             PostKind(REMINDER, self.render_reminder),
             PostKind(CHANGE, self.render_change),
-            PostKind(NEXT, self.render_next),
             PostKind(REFRESH, self.render_refresh),
-            PostKind(NATIVE, self.render_native),
-            PostKind(SYNC, self.render_sync),
+            *self.native.post_kinds(),
         ]
 
     # --- planning what will be sent (inside the command's unit of work) -------------------
@@ -160,7 +158,7 @@ class EventPosts:
         if event is None or event.status != "planned":
             return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
-        await self._create_native_event(event, due, occurrence_key(row.id, due))
+        await self.native.create(event, due, occurrence_key(row.id, due))
         native = self._announcements(row.platform)
         if native is not None:  # members answer by reacting to it; it shows the counts
             text = self.announcement(event, counts, due, reactions=True)
@@ -169,129 +167,6 @@ class EventPosts:
             await self.store.events.set_native(event.community_id, event.id, ref=ref.message_id)
             return Silent()
         return Thread(event.title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
-
-    def _scheduled_events(self, platform: str) -> ScheduledEvents | None:
-        port = self.scheduler.ports.get(platform)
-        return capability(port, ScheduledEvents) if port is not None else None
-
-    def _native_details(self, event: EventRow, now: datetime) -> tuple[str, datetime] | None:
-        """The description and start of the platform's own event: the next meeting."""
-        start = next_at(event, now)
-        if start is None:
-            return None
-        text = (
-            f"Event #{event.id}. Press Interested, or answer with `event rsvp {event.id} yes` "
-            "(or maybe, no): those who say yes or maybe get a private reminder before."
-        )
-        return text, start
-
-    async def render_next(self, row: ScheduleRow, due: datetime) -> Action:
-        """A recurring event's meeting has ended: the platform's own event for the next."""
-        event = await self.store.events.get(row.community_id, int(row.payload))
-        if event is not None and event.status == "planned":
-            await self._create_native_event(event, due, occurrence_key(row.id, due), again=True)
-        return Silent()
-
-    async def _create_native_event(
-        self, event: EventRow, now: datetime, key: str, *, again: bool = False
-    ) -> None:
-        """The platform's own event for the next meeting, once (a retried announcement
-        finds it made; ``again``: the next meeting's, when one has ended); without the
-        permission the announcement goes out alone."""
-        native = self._scheduled_events(event.platform)
-        details = self._native_details(event, now)
-        if native is None or details is None or (event.native_event is not None and not again):
-            return
-        text, start = details
-        try:
-            ref = await native.create_event(
-                place_of(event),
-                event.title,
-                text,
-                location=event.location,
-                start=start,
-                end=start + timedelta(minutes=event.minutes),
-                key=key,
-            )
-        except PostError as error:
-            log.warning("event %d: no scheduled event on %s: %s", event.id, event.platform, error)
-            return
-        await self.store.events.set_native(event.community_id, event.id, event=ref)
-
-    async def plan_native(self, uow: Repositories, event: EventRow, by: str) -> None:
-        """The platform's own event for an event that is not announced (a book club's
-        meeting): ``NATIVE_LEAD`` before it, or now if it is sooner, once (claimed, keyed:
-        the port finds one it made before a crash). Planned again when the meeting moves;
-        only the latest plan (remembered in the kv store) makes it."""
-        now = self.scheduler.clock.now()
-        start = next_at(event, now)
-        if start is None:
-            return
-        due = max(now, start - NATIVE_LEAD)
-        schedule_id = await self.scheduler.add_now(
-            place_of(event), NATIVE, str(event.id), by, repos=uow, due=due, grace=NATIVE_LEAD
-        )
-        await uow.kv.set(f"{NATIVE_KV}{event.id}", str(schedule_id))
-
-    async def plan_native_again(self, uow: Repositories, event: EventRow, by: str) -> None:
-        """An event moved (`event edit ... when`): one planned by :meth:`plan_native` and
-        not made yet is planned for its new date."""
-        if event.native_event is None and await uow.kv.get(f"{NATIVE_KV}{event.id}"):
-            await self.plan_native(uow, event, by)
-
-    async def sync_later(self, uow: Repositories, event: EventRow, by: str) -> None:
-        """Carry a change or a cancellation over to the platform's own event, after the
-        caller's unit of work commits (the outbox: a crash cannot lose it)."""
-        await self.scheduler.add_now(place_of(event), SYNC, str(event.id), by, repos=uow)
-
-    async def render_native(self, row: ScheduleRow, due: datetime) -> Action:
-        event = await self.store.events.get(row.community_id, int(row.payload))
-        if event is None or event.status != "planned" or event.native_event is not None:
-            return Silent()
-        if await self.store.kv.get(f"{NATIVE_KV}{event.id}") != str(row.id):
-            return Silent()  # planned again since (the meeting moved): that plan makes it
-        now = self.scheduler.clock.now()
-        start = next_at(event, now)
-        if start is None:
-            return Silent()
-        if start - NATIVE_LEAD > now + timedelta(minutes=1):  # moved later meanwhile
-            async with self.store.unit_of_work() as uow:
-                await self.plan_native(uow, event, row.created_by or "companion")
-            return Silent()
-        if event.id in await self.store.bookclubs.paused_meetings(event.community_id):
-            return Silent()  # its club is paused: planned again when it resumes
-        await self._create_native_event(event, now, occurrence_key(row.id, due))
-        return Silent()
-
-    async def render_sync(self, row: ScheduleRow, due: datetime) -> Action:
-        await self.sync_native_event(int(row.payload), row.community_id, self.scheduler.clock.now())
-        return Silent()
-
-    async def sync_native_event(self, event_id: int, community_id: str, now: datetime) -> None:
-        """Carry a change or a cancellation over to the platform's own event."""
-        event = await self.store.events.get(community_id, event_id)
-        if event is None or event.native_event is None:
-            return
-        native = self._scheduled_events(event.platform)
-        if native is None:
-            return
-        details = self._native_details(event, now)
-        try:
-            if event.status != "planned" or details is None:
-                await native.cancel_event(place_of(event), event.native_event)
-                return
-            text, start = details
-            await native.edit_event(
-                place_of(event),
-                event.native_event,
-                event.title,
-                text,
-                location=event.location,
-                start=start,
-                end=start + timedelta(minutes=event.minutes),
-            )
-        except PostError as error:
-            log.warning("event %d: its scheduled event was not changed: %s", event.id, error)
 
     async def refresh(self, uow: Repositories, event: EventRow) -> None:
         """Show the current counts (or the change) in the event's announcement, where the

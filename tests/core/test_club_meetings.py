@@ -189,3 +189,24 @@ async def test_a_meeting_moved_before_its_platform_event_gets_it_a_week_before_t
     second = [c[2] for c in port.created if c[0].endswith("chapter 2")]
     assert second == [datetime(2026, 3, 26, 19, 30, tzinfo=UTC)]
     assert port.edited == []
+
+
+async def test_a_meetings_platform_event_is_tried_again_after_a_transient_failure(make_app, clock):
+    from companion.ports import TransientFailure
+    from tests.core.test_native_answers import EventsPort
+
+    app = await make_app()
+    port = EventsPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
+    port.fail_with = TransientFailure("Discord is away")
+    await say(
+        app,
+        "bookclub start four-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    await app.scheduler.run_due()
+    assert port.created == []
+    port.fail_with = None
+    await run_until(app, clock, datetime(2026, 3, 2, 13, tzinfo=UTC))
+    assert [c[0] for c in port.created] == ["Four Chapters: chapter 1"]

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from companion.delivery import Action, PostKind, Silent
 from companion.features.events.timing import next_at, place_of
-from companion.ports import PostError, ScheduledEvents, capability
+from companion.ports import PostError, ScheduledEvents, TransientFailure, capability
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
 from companion.store.events import EventRow
@@ -59,11 +59,12 @@ class NativeEvents:
         return Silent()
 
     async def create(
-        self, event: EventRow, now: datetime, key: str, *, again: bool = False
+        self, event: EventRow, now: datetime, key: str, *, again: bool = False, retry: bool = False
     ) -> None:
         """The platform's own event for the next meeting, once (a retried announcement
         finds it made; ``again``: the next meeting's, when one has ended); without the
-        permission the announcement goes out alone."""
+        permission the announcement goes out alone. ``retry``: a transient failure is
+        raised, for the scheduler to try again (the announcement does not wait for it)."""
         native = self._scheduled_events(event.platform)
         details = self._native_details(event, now)
         if native is None or details is None or (event.native_event is not None and not again):
@@ -80,6 +81,8 @@ class NativeEvents:
                 key=key,
             )
         except PostError as error:
+            if retry and isinstance(error, TransientFailure):
+                raise
             log.warning("event %d: no scheduled event on %s: %s", event.id, event.platform, error)
             return
         await self.store.events.set_native(event.community_id, event.id, event=ref)
@@ -126,15 +129,19 @@ class NativeEvents:
             return Silent()
         if event.id in await self.store.bookclubs.paused_meetings(event.community_id):
             return Silent()  # its club is paused: planned again when it resumes
-        await self.create(event, now, occurrence_key(row.id, due))
+        await self.create(event, now, occurrence_key(row.id, due), retry=True)
         return Silent()
 
     async def render_sync(self, row: ScheduleRow, due: datetime) -> Action:
-        await self.sync(int(row.payload), row.community_id, self.scheduler.clock.now())
+        now = self.scheduler.clock.now()
+        await self.sync(int(row.payload), row.community_id, now, retry=True)
         return Silent()
 
-    async def sync(self, event_id: int, community_id: str, now: datetime) -> None:
-        """Carry a change or a cancellation over to the platform's own event."""
+    async def sync(
+        self, event_id: int, community_id: str, now: datetime, *, retry: bool = False
+    ) -> None:
+        """Carry a change or a cancellation over to the platform's own event (``retry``: a
+        transient failure is raised, for the scheduler to try again)."""
         event = await self.store.events.get(community_id, event_id)
         if event is None or event.native_event is None:
             return
@@ -157,4 +164,6 @@ class NativeEvents:
                 end=start + timedelta(minutes=event.minutes),
             )
         except PostError as error:
+            if retry and isinstance(error, TransientFailure):
+                raise
             log.warning("event %d: its scheduled event was not changed: %s", event.id, error)

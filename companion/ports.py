@@ -214,6 +214,11 @@ class ScheduledEvents(Protocol):
     returns the platform's id of the event: members' "Interested" comes back through
     :class:`~companion.events.NativeAnswer` with it as ``ref`` ("yes"; taking it back:
     ``None`` with ``was="yes"``).
+
+    ``create_event`` must be idempotent for the same place, name, description and start
+    (the description names the Companion event): a retry after a crash between creating it
+    and storing its id adopts the one made before instead of making a second, as the
+    platform may take no idempotency key (Discord's does not).
     """
 
     async def create_event(

@@ -168,15 +168,26 @@ class Scheduler:
         return row
 
     async def add_now(
-        self, place: Place, kind: str, payload: str, created_by: str, *, repos: Repositories
+        self,
+        place: Place,
+        kind: str,
+        payload: str,
+        created_by: str,
+        *,
+        repos: Repositories,
+        due: datetime | None = None,
+        grace: timedelta | None = None,
     ) -> int:
-        """A one-off post due now, written in the caller's unit of work: an outbox, so what
-        a command decides and the post it makes are committed together, and the post then
-        goes out once (claimed, keyed, retried) like any scheduled one."""
+        """A one-off post due now (or at ``due``, if later), written in the caller's unit of
+        work: an outbox, so what a command decides and the post it makes are committed
+        together, and the post then goes out once (claimed, keyed, retried) like any
+        scheduled one."""
         now = self.clock.now()
-        utc = now.astimezone(UTC)
+        when = max(now, due) if due is not None else now
+        utc = when.astimezone(UTC)
         once = Recurrence(rule="once", at=utc.time(), zone=ZoneInfo("UTC"), start=utc.date())
-        new = replace(_new_schedule(place, kind, once, payload, created_by, now, now), outbox=True)
+        row = _new_schedule(place, kind, once, payload, created_by, now, when, grace)
+        new = replace(row, outbox=True)
         schedule_id = await repos.schedules.add(new)
         self.wake()
         return schedule_id

@@ -231,13 +231,37 @@ class DiscordPort:
         key: str,
     ) -> str:
         """A Guild Scheduled Event: in a voice or stage channel where the place is one
-        (``<#id>``), else an external one at the location as typed, with its end."""
+        (``<#id>``), else an external one at the location as typed, with its end.
+
+        Discord takes no nonce here, so a retry after a crash between creating the event
+        and storing its id would make a second one: first look at the guild's scheduled
+        events (asked of Discord, not the cache) for one this bot made with the same name,
+        description (it names the Companion event) and start, and adopt it."""
         self._check_open()
         guild = await self._guild(place)
         fields = _event_fields(guild, place, name, description, location, start, end)
         with post_errors(f"creating a scheduled event in guild {guild.id}"):
+            made = self._made_before(await guild.fetch_scheduled_events(), fields)
+            if made is not None:
+                return str(made.id)
             event = await guild.create_scheduled_event(**fields)
         return str(event.id)
+
+    def _made_before(
+        self, events: list[discord.ScheduledEvent], fields: dict[str, Any]
+    ) -> discord.ScheduledEvent | None:
+        me = self.client.user
+        for event in events:
+            if (
+                me is not None
+                and event.creator_id == me.id
+                and event.status is discord.EventStatus.scheduled
+                and event.name == fields["name"]
+                and (event.description or "") == fields["description"]
+                and event.start_time == fields["start_time"]
+            ):
+                return event
+        return None
 
     async def edit_event(
         self,

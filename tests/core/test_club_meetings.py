@@ -116,3 +116,97 @@ async def test_a_paused_clubs_meeting_edited_still_waits_for_the_club(app, clock
     assert "Changed event #2" in (await say(app, "event edit 2 where Room 3", MODERATOR)).text
     await run_until(app, clock, datetime(2026, 3, 13, tzinfo=UTC))  # past meeting 2's day
     assert not any("Reminder" in t for t in notices(port, MEMBER)), notices(port, MEMBER)
+
+
+async def test_each_meeting_gets_the_platforms_own_event_a_week_ahead_kept_in_step(make_app, clock):
+    """Where the platform has scheduled events (Discord), each club meeting gets one a week
+    before it (not a dozen at once), "Interested" counts as a yes like `event rsvp`, and a
+    skip, a resume and the club's end edit or cancel it. (Before: none at all.)"""
+    from tests.core.test_native_answers import EventsPort, native
+
+    app = await make_app()
+    port = EventsPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
+    await say(
+        app,
+        "bookclub start four-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    await app.scheduler.run_due()
+    assert port.created == [
+        ("Four Chapters: chapter 1", "here", datetime(2026, 3, 5, 19, 30, tzinfo=UTC),
+         datetime(2026, 3, 5, 20, 30, tzinfo=UTC)),
+    ]  # fmt: skip
+    assert await app.gateway.native_answer(native("se1", MEMBER, "yes"))
+    await say(app, "event rsvp 1 maybe", OTHER)
+    counts = (await app.store.events.counts([1]))[1]
+    assert (counts.yes, counts.maybe) == (1, 1)
+
+    await say(app, "bookclub pause", MODERATOR)  # before chapter 1's meeting: it moves
+    await app.scheduler.run_due()
+    clock.set(datetime(2026, 3, 4, 9, tzinfo=UTC))
+    await say(app, "bookclub resume", MODERATOR)  # two days later
+    await app.scheduler.run_due()
+    assert port.edited == [
+        ("se1", "Four Chapters: chapter 1", datetime(2026, 3, 7, 19, 30, tzinfo=UTC))
+    ]
+    await run_until(app, clock, datetime(2026, 3, 8, tzinfo=UTC))
+    assert [c[0] for c in port.created] == ["Four Chapters: chapter 1", "Four Chapters: chapter 2"]
+    assert port.created[1][2] == datetime(2026, 3, 14, 19, 30, tzinfo=UTC)  # a week ahead
+    await say(app, "bookclub skip", MODERATOR)  # chapter 2's meeting
+    await app.scheduler.run_due()
+    assert port.cancelled == ["se2"]
+    assert await app.gateway.native_answer(native("se2", MEMBER, "yes")) is False
+
+    await run_until(app, clock, datetime(2026, 3, 15, tzinfo=UTC))
+    assert [c[2].day for c in port.created] == [5, 14, 21]  # chapter 3's, a week ahead
+    await say(app, "bookclub end", MODERATOR)
+    await run_until(app, clock, datetime(2026, 4, 1, tzinfo=UTC))
+    assert port.cancelled == ["se2", "se3"] and len(port.created) == 3  # none for chapter 4
+
+
+async def test_a_meeting_moved_before_its_platform_event_gets_it_a_week_before_the_new_date(
+    make_app, clock
+):
+    from tests.core.test_native_answers import EventsPort
+
+    app = await make_app()
+    port = EventsPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
+    await say(
+        app,
+        "bookclub start four-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    reply = await say(app, "event edit 2 when once 2026-03-26 19:30", MODERATOR)
+    assert "Changed event #2" in reply.text, reply.text
+    await run_until(app, clock, datetime(2026, 3, 18, tzinfo=UTC))
+    second = [c[2] for c in port.created if c[0].endswith("chapter 2")]
+    assert second == []  # not a week before its old date (5 March)
+    await run_until(app, clock, datetime(2026, 3, 20, tzinfo=UTC))
+    second = [c[2] for c in port.created if c[0].endswith("chapter 2")]
+    assert second == [datetime(2026, 3, 26, 19, 30, tzinfo=UTC)]
+    assert port.edited == []
+
+
+async def test_a_meetings_platform_event_is_tried_again_after_a_transient_failure(make_app, clock):
+    from companion.ports import TransientFailure
+    from tests.core.test_native_answers import EventsPort
+
+    app = await make_app()
+    port = EventsPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
+    port.fail_with = TransientFailure("Discord is away")
+    await say(
+        app,
+        "bookclub start four-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    await app.scheduler.run_due()
+    assert port.created == []
+    port.fail_with = None
+    await run_until(app, clock, datetime(2026, 3, 2, 13, tzinfo=UTC))
+    assert [c[0] for c in port.created] == ["Four Chapters: chapter 1"]

@@ -225,6 +225,7 @@ class NativeApi:
     polls: dict[int, PollState]
     scheduled_events: dict[int, JSON]
     event_users: dict[int, set[int]]
+    hold_event_answer: Any  # asyncio.Event | None: see DiscordDouble
     now: Any  # () -> datetime: the double's clock (tests set it to theirs)
 
     def native_routes(self) -> list[tuple[str, str, Any]]:
@@ -350,6 +351,8 @@ class NativeApi:
         event = scheduled_event_object(event_id, guild.id, self.bot.payload(), payload)
         self.scheduled_events[event_id] = event
         await self._event_changed("CREATE", event)
+        if self.hold_event_answer is not None:
+            await self.hold_event_answer.wait()
         return json_response(event)
 
     async def _event(self, request: Any) -> Any:

@@ -83,6 +83,9 @@ class DiscordDouble(RestApi, NativeApi):
         self.reactions: list[tuple[int, int, str]] = []
         self.polls: dict[int, PollState] = {}  # poll messages by id
         self.scheduled_events: dict[int, JSON] = {}  # Guild Scheduled Events by id
+        # Set: a new scheduled event is made, then its answer waits for this (a test kills
+        # the bot in between, as a crash after Discord made it and before the bot heard).
+        self.hold_event_answer: asyncio.Event | None = None
         self.event_users: dict[int, set[int]] = {}  # who is "Interested", by event id
         self.now = utcnow  # the double's clock for polls and events (tests may set theirs)
         # internals

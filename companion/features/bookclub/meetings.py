@@ -7,9 +7,11 @@ drops one, `resume` shifts the rest by the local days of the pause). A recurring
 exceptions would have to copy that arithmetic; separate one-off events follow it exactly,
 each with its own RSVPs and reminders. They are not announced one by one (a dozen at once
 would bury the room): the club's start lists them, each chapter's thread names its meeting,
-and `event list` and the calendar show them. When the club changes, they change the way
-`event edit` and `event cancel` change an event: reminders re-planned or cancelled, those who
-said yes told privately."""
+and `event list` and the calendar show them. Where the platform has its own scheduled events
+(Discord), each meeting gets one a week before it (``NativeEvents.plan``), where
+"Interested" is a yes. When the club changes, they change the way `event edit` and `event
+cancel` change an event: reminders re-planned or cancelled, the platform's event moved or
+cancelled, those who said yes told privately."""
 
 from __future__ import annotations
 
@@ -80,6 +82,7 @@ class ClubMeetings:
             )
             event = await self.events.planner.create(uow, new, announce=False)
             await uow.bookclubs.add_meeting(club.id, chapter, event.id)
+            await self.events.posts.native.plan(uow, event, by)
             ids.append(event.id)
         return ids
 
@@ -123,6 +126,10 @@ class ClubMeetings:
         assert moved is not None
         leads = (await uow.events.settings(club.community_id)).reminders
         await self.events.posts.plan_reminders(uow, moved, leads, by)
+        if moved.native_event is None:
+            await self.events.posts.native.plan(uow, moved, by)
+        else:
+            await self.events.posts.native.sync_later(uow, moved, by)
         note = fmt(
             "{} (event #{}) has moved with the book club. When: {}.",
             bold(moved.title),
@@ -140,6 +147,8 @@ class ClubMeetings:
             return
         await uow.events.update(club.community_id, event.id, now, status="cancelled")
         await self.events.posts.cancel_reminders(uow, event)
+        if event.native_event is not None:
+            await self.events.posts.native.sync_later(uow, event, by)
         note = fmt("{} (event #{}) is cancelled: {}", bold(event.title), event.id, why)
         await self.events.posts.tell(uow, event, note, by)
 

@@ -66,14 +66,15 @@ class Events:
         event = await self.store.events.by_native_ref(community, platform, ref)
         if event is None or event.status != "planned" or next_at(event, now) is None:
             return False
-        if choice is None:
-            said = answer.was if isinstance(answer.was, str) else None
-            await self.store.events.withdraw(event.id, answer.member_id, said)
-        elif choice in ANSWERS:
-            await self.store.events.rsvp(event.id, answer.member_id, str(choice), now)
-        else:
+        if choice is not None and choice not in ANSWERS:
             return False
-        await self.posts.refresh(event.id, community, now)
+        async with self.store.unit_of_work() as uow:  # the answer and its refresh together
+            if choice is None:
+                said = answer.was if isinstance(answer.was, str) else None
+                await uow.events.withdraw(event.id, answer.member_id, said)
+            else:
+                await uow.events.rsvp(event.id, answer.member_id, str(choice), now)
+            await self.posts.refresh(uow, event)
         return True
 
     def commands(self) -> list[CommandSpec]:

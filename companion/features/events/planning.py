@@ -147,6 +147,7 @@ class EventPlanner:
                 await self.posts.cancel_reminders(uow, event)
                 if event.id not in await uow.bookclubs.paused_meetings(community):
                     await self.posts.plan_reminders(uow, changed, settings.reminders, by)
+                await self.posts.native.plan_again(uow, changed, by)
                 note = fmt(
                     "{} (event #{}) has changed. When: {}. Where: {}.",
                     bold(changed.title),
@@ -155,8 +156,8 @@ class EventPlanner:
                     changed.location or "not given",
                 )
                 await self.posts.tell(uow, changed, note, by)
-        await self.posts.refresh(event.id, community, now)
-        await self.posts.sync_native_event(event.id, community, now)
+            await self.posts.refresh(uow, changed)
+        await self.posts.native.sync(event.id, community, now)
         told = " I am telling those who said yes." if what in ("when", "where") else ""
         return Reply(
             fmt("Changed event #{}: {}.{}", event.id, summary(changed, now), told),
@@ -171,8 +172,8 @@ class EventPlanner:
             await self.posts.cancel_reminders(uow, event)
             note = fmt("{} (event #{}) is cancelled.", bold(event.title), event.id)
             await self.posts.tell(uow, event, note, inv.actor.id)
-        await self.posts.refresh(event.id, community, inv.at)
-        await self.posts.sync_native_event(event.id, community, inv.at)
+            await self.posts.refresh(uow, event)
+        await self.posts.native.sync(event.id, community, inv.at)
         return Reply(
             fmt("Cancelled event #{}; I am telling those who said yes.", event.id),
             kind=Kind.CONFIRMATION,

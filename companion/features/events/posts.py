@@ -1,5 +1,7 @@
 """What the scheduler sends for events: the announcement (a thread where the platform opens
-threads), the reminders before each occurrence and the notice of a change, both private.
+threads), the reminders before each occurrence and the notice of a change, both private;
+the announcement's edits showing the counts (coalesced: ``refresh``) and the platform's own
+scheduled event (made, moved, cancelled).
 
 Every one of them is a scheduled occurrence, claimed before it is sent, so it goes out once
 across restarts and processes. A reminder or change notice writes one stored notice per
@@ -11,15 +13,27 @@ each under its own idempotency key.
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime, timedelta
 
 from companion.delivery import Action, PostKind, Silent, Thread
 from companion.events import Kind, MessageRef, Place
-from companion.features.events.timing import ahead, next_at, recurrence, reminded, shifted
+from companion.features.events.native import NEXT, NativeEvents
+from companion.features.events.timing import (
+    ahead,
+    next_at,
+    place_of,
+    recurrence,
+    reminded,
+    shifted,
+)
 from companion.fmt import Md, bold, code, fmt, lines, stored
 from companion.notices import Notices
-from companion.ports import Announcements, PostError, ScheduledEvents, capability
+from companion.ports import (
+    Announcements,
+    PostError,
+    TransientFailure,
+    capability,
+)
 from companion.recurrence import shown
 from companion.scheduler import Scheduler, occurrence_key
 from companion.store import Repositories, Store
@@ -27,14 +41,12 @@ from companion.store.events import Counts, EventRow
 from companion.store.schedules import ScheduleRow
 
 ANNOUNCE, REMINDER, CHANGE = "event-announce", "event-reminder", "event-change"
-NEXT = "event-next"  # at each meeting's end: the platform's own event for the next one
+REFRESH = "event-refresh"  # the announcement's edit showing the counts, coalesced
+REFRESH_KV, EDIT_EVERY = "event-refresh:", timedelta(seconds=5)
+REFRESH_GRACE = timedelta(days=30)  # after any downtime, the latest counts are still shown
 MAX_GRACE = timedelta(hours=6)
 
 log = logging.getLogger(__name__)
-
-
-def place_of(event: EventRow) -> Place:
-    return Place(event.platform, event.community_id, event.room_id)
 
 
 def where(event: EventRow) -> Md:
@@ -63,13 +75,15 @@ class EventPosts:
         self.store = store
         self.scheduler = scheduler
         self.notices = notices
+        self.native = NativeEvents(store, scheduler)
 
     def post_kinds(self) -> list[PostKind]:
         return [
             PostKind(ANNOUNCE, self.render_announcement),
             PostKind(REMINDER, self.render_reminder),
             PostKind(CHANGE, self.render_change),
-            PostKind(NEXT, self.render_next),
+            PostKind(REFRESH, self.render_refresh),
+            *self.native.post_kinds(),
         ]
 
     # --- planning what will be sent (inside the command's unit of work) -------------------
@@ -144,7 +158,7 @@ class EventPosts:
         if event is None or event.status != "planned":
             return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
-        await self._create_native_event(event, due, occurrence_key(row.id, due))
+        await self.native.create(event, due, occurrence_key(row.id, due))
         native = self._announcements(row.platform)
         if native is not None:  # members answer by reacting to it; it shows the counts
             text = self.announcement(event, counts, due, reactions=True)
@@ -154,99 +168,59 @@ class EventPosts:
             return Silent()
         return Thread(event.title, self.announcement(event, counts, due), kind=Kind.DISCUSSION)
 
-    def _scheduled_events(self, platform: str) -> ScheduledEvents | None:
-        port = self.scheduler.ports.get(platform)
-        return capability(port, ScheduledEvents) if port is not None else None
-
-    def _native_details(self, event: EventRow, now: datetime) -> tuple[str, datetime] | None:
-        """The description and start of the platform's own event: the next meeting."""
-        start = next_at(event, now)
-        if start is None:
-            return None
-        text = (
-            f"Event #{event.id}. Press Interested, or answer with `event rsvp {event.id} yes` "
-            "(or maybe, no): those who say yes or maybe get a private reminder before."
-        )
-        return text, start
-
-    async def render_next(self, row: ScheduleRow, due: datetime) -> Action:
-        """A recurring event's meeting has ended: the platform's own event for the next."""
-        event = await self.store.events.get(row.community_id, int(row.payload))
-        if event is not None and event.status == "planned":
-            await self._create_native_event(event, due, occurrence_key(row.id, due), again=True)
-        return Silent()
-
-    async def _create_native_event(
-        self, event: EventRow, now: datetime, key: str, *, again: bool = False
-    ) -> None:
-        """The platform's own event for the next meeting, once (a retried announcement
-        finds it made; ``again``: the next meeting's, when one has ended); without the
-        permission the announcement goes out alone."""
-        native = self._scheduled_events(event.platform)
-        details = self._native_details(event, now)
-        if native is None or details is None or (event.native_event is not None and not again):
-            return
-        text, start = details
-        try:
-            ref = await native.create_event(
-                place_of(event),
-                event.title,
-                text,
-                location=event.location,
-                start=start,
-                end=start + timedelta(minutes=event.minutes),
-                key=key,
-            )
-        except PostError as error:
-            log.warning("event %d: no scheduled event on %s: %s", event.id, event.platform, error)
-            return
-        await self.store.events.set_native(event.community_id, event.id, event=ref)
-
-    async def sync_native_event(self, event_id: int, community_id: str, now: datetime) -> None:
-        """Carry a change or a cancellation over to the platform's own event."""
-        event = await self.store.events.get(community_id, event_id)
-        if event is None or event.native_event is None:
-            return
-        native = self._scheduled_events(event.platform)
-        if native is None:
-            return
-        details = self._native_details(event, now)
-        try:
-            if event.status != "planned" or details is None:
-                await native.cancel_event(place_of(event), event.native_event)
-                return
-            text, start = details
-            await native.edit_event(
-                place_of(event),
-                event.native_event,
-                event.title,
-                text,
-                location=event.location,
-                start=start,
-                end=start + timedelta(minutes=event.minutes),
-            )
-        except PostError as error:
-            log.warning("event %d: its scheduled event was not changed: %s", event.id, error)
-
-    async def refresh(self, event_id: int, community_id: str, now: datetime) -> None:
+    async def refresh(self, uow: Repositories, event: EventRow) -> None:
         """Show the current counts (or the change) in the event's announcement, where the
-        platform lets the bot edit it; a failure costs only the refresh."""
-        event = await self.store.events.get(community_id, event_id)
-        if event is None or event.native_ref is None:
+        platform lets the bot edit it, in the caller's unit of work (with the answer or the
+        change, so a crash cannot lose it).
+
+        Coalesced: at most one edit per announcement every ``EDIT_EVERY``, each showing the
+        counts as they are when it goes out, so a burst of answers makes two edits, not one
+        per answer (Discord's and Matrix's rate limits), and the last one shows them all. A
+        refresh already waiting covers this one; otherwise one is planned for now, or for
+        ``EDIT_EVERY`` after the last one. It waits in the schedule table (the outbox), so a
+        restart sends it."""
+        if event.native_ref is None:
             return
-        native = self._announcements(event.platform)
-        if native is None:
-            return
+        key = f"{REFRESH_KV}{event.id}"
+        now = self.scheduler.clock.now()
+        due = now
+        last = await uow.kv.get(key)
+        if last is not None:
+            pending, _, when = last.partition(" ")
+            row = await uow.schedules.get(int(pending))
+            if row is not None and row.next_run is not None and row.status == "active":
+                return  # not claimed yet: it reads the counts as it goes out
+            due = max(now, datetime.fromisoformat(when) + EDIT_EVERY)
+        due = due.replace(microsecond=0) + timedelta(seconds=bool(due.microsecond))
+        schedule_id = await self.scheduler.add_now(
+            place_of(event),
+            REFRESH,
+            str(event.id),
+            event.created_by or "companion",
+            repos=uow,
+            due=due,
+            grace=REFRESH_GRACE,
+        )
+        await uow.kv.set(key, f"{schedule_id} {due.isoformat()}")
+
+    async def render_refresh(self, row: ScheduleRow, due: datetime) -> Action:
+        """The announcement's edit: the counts (or the change) as they are now; a platform
+        that refuses the edit for good costs only this refresh, a transient failure is
+        retried (the scheduler's backoff)."""
+        event = await self.store.events.get(row.community_id, int(row.payload))
+        native = self._announcements(row.platform)
+        if event is None or event.native_ref is None or native is None:
+            return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
-        text = self.announcement(event, counts, now, reactions=True)
-        # Every refresh is a new edit (the same counts can come round again), and a key
-        # from a per-process counter and the second could repeat after a restart, where the
-        # platform would take the edit for one it has and drop it.
-        key = f"u{event.id}.{secrets.token_hex(8)}"
+        text = self.announcement(event, counts, self.scheduler.clock.now(), reactions=True)
+        message = MessageRef(place_of(event), event.native_ref)
         try:
-            await native.update(MessageRef(place_of(event), event.native_ref), text, key=key)
+            await native.update(message, text, key=occurrence_key(row.id, due))
+        except TransientFailure:
+            raise
         except PostError as error:
             log.warning("event %d: could not update its announcement: %s", event.id, error)
+        return Silent()
 
     async def render_reminder(self, row: ScheduleRow, due: datetime) -> Action:
         event_id, minutes = (int(part) for part in row.payload.split(":"))

@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from companion.events import Place
 from companion.recurrence import Recurrence, to_instant
 from companion.store.events import EventRow
 
 MAX_LISTED = 366  # occurrences walked at most for one listing (a daily event for a year)
+
+
+def place_of(event: EventRow) -> Place:
+    return Place(event.platform, event.community_id, event.room_id)
 
 
 def recurrence(row: EventRow) -> Recurrence:

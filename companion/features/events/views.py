@@ -65,8 +65,9 @@ class EventViews:
         if next_at(event, inv.at) is None:
             raise UserError(fmt("Event #{} is over.", event.id))
         answer = str(inv.args["answer"])
-        await self.store.events.rsvp(event.id, inv.actor.id, answer, inv.at)
-        await self.planner.posts.refresh(event.id, event.community_id, inv.at)
+        async with self.store.unit_of_work() as uow:  # the answer and its refresh together
+            await uow.events.rsvp(event.id, inv.actor.id, answer, inv.at)
+            await self.planner.posts.refresh(uow, event)
         counts = (await self.store.events.counts([event.id]))[event.id]
         said = {
             "yes": "You are coming",

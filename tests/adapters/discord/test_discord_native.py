@@ -298,3 +298,42 @@ async def test_a_time_poll_is_a_native_poll_and_its_winner_is_planned(bot: Bot) 
     )
     double.errors.clear()  # "Poll expired" when the port ended it at its expiry, as above
     double.assert_clean()
+
+
+async def test_a_book_clubs_meeting_is_a_scheduled_event_until_the_club_ends(bot: Bot) -> None:
+    """`with meetings HH:MM`: the meeting within the week gets its Guild Scheduled Event
+    (not every chapter's at once), "Interested" is a yes, and the club's end cancels it."""
+    double, guild = bot.double, bot.guild
+    double.now = bot.clock.now
+    guild.bot_role.permissions |= Perm.CREATE_EVENTS
+    started = await bot.ask(
+        "bookclub start",
+        {
+            "plan": "the-wake-up",
+            "date": "2026-03-03",
+            "pace": "weekly thu 18:00 with meetings 19:30",
+        },
+        user=guild.moderator,
+        channel=guild.text,
+    )
+    assert "A meeting at 19:30 on each discussion day" in started, started
+    await bot.app.scheduler.run_due()
+    await double.wait_until(lambda: bool(double.scheduled_events), what="the scheduled event")
+    [(event_id, event)] = double.scheduled_events.items()
+    assert event["name"].endswith(": chapter 1")
+    assert event["scheduled_start_time"].startswith("2026-03-05T19:30:00")
+    assert event["entity_metadata"] == {"location": "#general"}
+    assert await double.interested(guild.member.user, event_id)
+    store = bot.app.store
+
+    async def yes() -> int:
+        return (await store.events.counts([1]))[1].yes
+
+    await counted(bot, yes, 1, "Interested as yes")
+    await bot.ask("bookclub end", user=guild.moderator, channel=guild.text)
+    await bot.app.scheduler.run_due()
+    await double.wait_until(
+        lambda: double.scheduled_events[event_id]["status"] == 4, what="the cancellation"
+    )
+    assert len(double.scheduled_events) == 1
+    double.assert_clean()

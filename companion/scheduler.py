@@ -16,7 +16,6 @@ import asyncio
 import logging
 import os
 import socket
-from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -176,7 +175,7 @@ class Scheduler:
         now = self.clock.now()
         utc = now.astimezone(UTC)
         once = Recurrence(rule="once", at=utc.time(), zone=ZoneInfo("UTC"), start=utc.date())
-        new = replace(_new_schedule(place, kind, once, payload, created_by, now, now), outbox=True)
+        new = _new_schedule(place, kind, once, payload, created_by, now, now)._replace(outbox=True)
         schedule_id = await repos.schedules.add(new)
         self.wake()
         return schedule_id

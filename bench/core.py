@@ -14,7 +14,6 @@ import asyncio
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,7 +54,7 @@ async def main(seconds: float, store: str, url: str | None) -> None:
             reply = await dispatcher.run_text(f"define {terms[i % len(terms)]}", USER, PLACE, at)
             assert "**" in reply.text
 
-        communities = [replace(PLACE, community_id=f"c:{n}") for n in range(2000)]
+        communities = [PLACE._replace(community_id=f"c:{n}") for n in range(2000)]
         for place in communities:  # warm: each community's rotation history is loaded once
             await dispatcher.run_text("reflect", USER, place, clock.now())
         day = [0]

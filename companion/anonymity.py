@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.dispatch import Dispatcher
 from companion.events import Actor, Place
@@ -29,8 +29,7 @@ COMMAND = "ask anonymously"
 _CHOICE = re.compile(r"#(\d{1,4})(?=\s|$)")
 
 
-@dataclass(frozen=True, slots=True)
-class AnonymousAsk:
+class AnonymousAsk(NamedTuple):
     """``ask anonymously [#N] <question>``, taken apart."""
 
     choice: int | None  # N of "#N": a room from the numbered list of shared rooms
@@ -76,7 +75,7 @@ class AnonymousRouting:
         if room is None:
             return which_room(rooms, prefix, ask.choice)
         # Asking needs no power, and the direct chat's power says nothing about the room.
-        asker = replace(actor, is_moderator=False)
+        asker = actor._replace(is_moderator=False)
         reply = await self.dispatcher.run_text(ask.line, asker, room.place, at)
         return fmt("") if reply is None else as_md(reply.text)  # a Reply's text is Md already
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 EXAMPLE = "config.example.toml"
 CORRECT_SETTING = f"correct it in the config file ({EXAMPLE} explains every setting)"
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+class Check(NamedTuple):
     """One line of the checklist; a failing one says what to change (``fix``)."""
 
     name: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from companion.events import Invocation, Reply
 from companion.fmt import Md, as_md, code, fmt, sentence
@@ -47,8 +47,7 @@ class ParamType(Enum):
     INT = "int"
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(NamedTuple):
     name: str
     description: str
     type: ParamType = ParamType.WORD

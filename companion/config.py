@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
@@ -139,8 +139,7 @@ def read_config(path: Path) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True, slots=True)
-class UnknownSetting:
+class UnknownSetting(NamedTuple):
     """A section or setting the schema does not know: what it is and what to do instead."""
 
     message: str  # "[matrix] has no setting 'homesever' (did you mean homeserver?)."
@@ -309,8 +308,7 @@ def secret(name: str) -> str | None:
 LINK_LIFETIME = timedelta(minutes=10)
 
 
-@dataclass(frozen=True, slots=True)
-class WebSettings:
+class WebSettings(NamedTuple):
     enabled: bool = False
     bind: str = "127.0.0.1"  # a reverse proxy in front gives the public address
     port: int = 8080

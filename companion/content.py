@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from companion.fmt import Md, italic, join
 from companion.schema import (
@@ -59,8 +59,7 @@ PATH_PARTS = (
 PATH_SOURCES = ("terms", "practices", "myths", "resources", "reflections")
 
 
-@dataclass(frozen=True, slots=True)
-class Resource:
+class Resource(NamedTuple):
     id: str
     title: str
     creator: str
@@ -87,14 +86,12 @@ class Resource:
         return join(bits)
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(NamedTuple):
     text: str
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
+class Term(NamedTuple):
     id: str
     term: str
     definition: str
@@ -106,8 +103,7 @@ class Term:
     own_summary: bool = False  # the definition is our own summary; no one source defines it so
 
 
-@dataclass(frozen=True, slots=True)
-class Reflection:
+class Reflection(NamedTuple):
     id: str
     text: str
     tags: tuple[str, ...]
@@ -116,8 +112,7 @@ class Reflection:
     chapter: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Prompt:
+class Prompt(NamedTuple):
     id: str
     title: str
     text: str
@@ -129,8 +124,7 @@ class Prompt:
     more_sources: tuple[str, ...] = ()  # further works the text relies on, cited after source
 
 
-@dataclass(frozen=True, slots=True)
-class Myth:
+class Myth(NamedTuple):
     id: str
     number: int
     myth: str
@@ -138,8 +132,7 @@ class Myth:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class Practice:
+class Practice(NamedTuple):
     id: str
     kind: str  # "do" or "dont"
     text: str
@@ -149,14 +142,12 @@ class Practice:
     chapter: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Chapter:
+class Chapter(NamedTuple):
     number: int
     title: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     id: str
     title: str
     book: str | None
@@ -166,8 +157,7 @@ class Plan:
     known: tuple[Chapter, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PathDay:
+class PathDay(NamedTuple):
     """One day of a learning path: a short option, a deeper one, a question for the thread,
     and the shipped entries it draws on (glossary terms, practices, myths, resources,
     reflections), by id."""
@@ -185,8 +175,7 @@ class PathDay:
     reflections: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class LearningPath:
+class LearningPath(NamedTuple):
     id: str
     title: str
     summary: str
@@ -641,8 +630,12 @@ def _known_entries(entries: dict[str, Entries]) -> Known:
 
 
 def _known_content(content: Content, own: dict[str, Term]) -> Known:
-    def fields(entry: Any) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(entry).items() if v is not None}
+    def fields(entry: Any) -> dict[str, Any]:  # as its file has it: a quote is a table
+        return {
+            k: v._asdict() if isinstance(v, Quote) else v
+            for k, v in entry._asdict().items()
+            if v is not None
+        }
 
     return {
         "terms": {i: fields(t) for i, t in {**own, **content.terms}.items()},

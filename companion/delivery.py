@@ -29,7 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from companion.events import Kind as MessageKind
 from companion.events import Place
@@ -77,8 +77,7 @@ class Thread:
             object.__setattr__(self, "text", as_md(self.text))
 
 
-@dataclass(frozen=True, slots=True)
-class Silent:
+class Silent(NamedTuple):
     """Nothing to post in the room: the occurrence is its kind's ``after_sent`` alone (a
     round of private messages), claimed, keyed and marked like any post."""
 
@@ -97,8 +96,7 @@ def place_of(row: ScheduleRow) -> Place:
 Prepare = Callable[[list[tuple[ScheduleRow, datetime]]], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class PostKind:
+class PostKind(NamedTuple):
     """A kind of scheduled post (``ScheduleRow.kind``): how it is rendered when due."""
 
     name: str
@@ -115,8 +113,7 @@ class Posting(Protocol):
     def post_kinds(self) -> list[PostKind]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(NamedTuple):
     key: str
     row: ScheduleRow
     due: datetime

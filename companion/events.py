@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
+from typing import NamedTuple
 
 from companion.fmt import Md, as_md
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
+class Actor(NamedTuple):
     """Who is speaking. ``id`` is the platform's stable user id."""
 
     id: str
@@ -20,8 +20,7 @@ class Actor:
     is_moderator: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
+class Place(NamedTuple):
     """Where something is said. A community is a Discord guild or a Matrix room (by default)."""
 
     platform: str
@@ -109,8 +108,7 @@ class MessageRef:
 RSVP_REACTIONS = {"✅": "yes", "❔": "maybe", "❌": "no"}
 
 
-@dataclass(frozen=True, slots=True)
-class NativeAnswer:
+class NativeAnswer(NamedTuple):
     """A member answered the platform's own way: voted in a native poll, reacted to an
     event's announcement, said "Interested" to a scheduled event.
 

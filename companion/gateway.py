@@ -14,8 +14,7 @@ The web dashboard reads more (sessions, schedules, clubs, prompts, the queue) an
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from companion.commands import Registry
 from companion.config import Settings
@@ -30,8 +29,7 @@ if TYPE_CHECKING:
     from companion.store import Store
 
 
-@dataclass(frozen=True, slots=True)
-class SeenByRoom:
+class SeenByRoom(NamedTuple):
     """Where a line typed in a room shows its author to everyone there (Matrix), the surface
     says so: ``ask anonymously`` is then routed through the member's direct chat (see
     companion.anonymity) before anything is dispatched."""

@@ -11,8 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from companion.config import ConfigError, Settings
 from companion.metrics import Metrics
@@ -22,8 +21,7 @@ BIND, PORT, STALE = "127.0.0.1", 9464, 180.0
 HEADER_TIMEOUT = 10.0  # seconds to send a request's head, as the dashboard's default
 
 
-@dataclass(frozen=True, slots=True)
-class MetricsConfig:
+class MetricsConfig(NamedTuple):
     bind: str = BIND
     port: int = PORT
     stale_after_seconds: float = STALE  # a sync or heartbeat older than this: unhealthy

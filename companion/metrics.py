@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 LATE_AFTER = 60.0  # seconds after its due time a scheduled post counts as late
 REPLY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 LATENESS_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 24 * 3600.0)
 
 
-@dataclass(frozen=True, slots=True)
-class AdapterHealth:
+class AdapterHealth(NamedTuple):
     platform: str
     connected: bool
     heartbeat_age: float | None  # seconds since the last sync or heartbeat; None: never

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from companion.checklist import Check
 from companion.commands import CommandSpec, Registry
@@ -52,16 +52,14 @@ class DoctorContext:
 Doctor = Callable[[DoctorContext], Awaitable[list[Check]]]
 
 
-@dataclass(frozen=True, slots=True)
-class LagGauge:
+class LagGauge(NamedTuple):
     """A platform's own latency figure in /metrics (set by ``heartbeat(platform, lag)``)."""
 
     metric: str  # companion_<platform>_..._seconds
     description: str
 
 
-@dataclass(frozen=True, slots=True)
-class Platform:
+class Platform(NamedTuple):
     name: str  # Place.platform, and the config table [name] that turns it on
     prefix: str  # what users type before a command: "!" for "!define", "" for none
     # Start the surface and serve until cancelled (or, like the terminal, until its input

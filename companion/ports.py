@@ -25,7 +25,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from companion.events import Actor, Kind, MessageRef, Place
 
@@ -115,8 +115,7 @@ class PrivateMessages(Protocol):
     async def notify(self, place: Place, member_id: str, text: str, *, key: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Community:
+class Community(NamedTuple):
     """A community (its room) the bot and a member are both in."""
 
     place: Place

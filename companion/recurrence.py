@@ -9,9 +9,9 @@ taken once, at its first occurrence.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, WEEKLY, rrule
@@ -19,8 +19,7 @@ from dateutil.rrule import DAILY, WEEKLY, rrule
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-@dataclass(frozen=True, slots=True)
-class Recurrence:
+class Recurrence(NamedTuple):
     rule: str  # once | daily | weekly
     at: time
     zone: ZoneInfo

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import os
 import socket
-from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -187,7 +186,7 @@ class Scheduler:
         utc = when.astimezone(UTC)
         once = Recurrence(rule="once", at=utc.time(), zone=ZoneInfo("UTC"), start=utc.date())
         row = _new_schedule(place, kind, once, payload, created_by, now, when, grace)
-        new = replace(row, outbox=True)
+        new = row._replace(outbox=True)
         schedule_id = await repos.schedules.add(new)
         self.wake()
         return schedule_id

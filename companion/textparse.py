@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from companion.commands import CommandSpec, Registry, UsageError, UserError
 from companion.fmt import Md, code, fmt, join
@@ -17,8 +17,7 @@ _QUOTES = {'"': '"', "\u201c": "\u201d", "'": "'", "\u2018": "\u2019"}
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):
     spec: CommandSpec
     args: dict[str, str]
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from companion.commands import CommandSpec, Param, ParamType
 
@@ -36,8 +35,7 @@ GUILD_INSTALL = 0
 _NAME = re.compile(r"^[-_'\w]{1,32}$")
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(NamedTuple):
     """Where an interaction for one Discord command path goes in the core."""
 
     spec: CommandSpec
@@ -48,8 +46,7 @@ class Route:
 RouteKey = tuple[str, str | None]  # (top-level name, subcommand name or None)
 
 
-@dataclass(frozen=True, slots=True)
-class RenderedTree:
+class RenderedTree(NamedTuple):
     commands: list[JSON]  # the body of PUT /applications/{id}[/guilds/{id}]/commands
     routes: Mapping[RouteKey, Route]
 

@@ -5,9 +5,8 @@ an Actor and a Place. No network, no matrix-nio: tested on plain dicts.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from companion.events import Actor, Place
 from companion_adapters.matrix.rooms import RoomState
@@ -16,8 +15,7 @@ PLATFORM = "matrix"
 DIRECT_PREFIX = "dm:"
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """A message that asks the bot something."""
 
     event_id: str
@@ -124,8 +122,7 @@ def joined_at(events: Sequence[Mapping[str, Any]], own_user_id: str) -> int:
     return start
 
 
-@dataclass(frozen=True, slots=True)
-class Invite:
+class Invite(NamedTuple):
     inviter: str | None
     is_direct: bool
     encrypted: bool

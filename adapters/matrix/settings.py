@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, NamedTuple
 
 from companion.config import ConfigError, check_section
 
@@ -69,8 +68,7 @@ def server_of(user_id: str) -> str:
     return user_id.split(":", 1)[1]
 
 
-@dataclass(frozen=True, slots=True)
-class MatrixConfig:
+class MatrixConfig(NamedTuple):
     homeserver: str
     user_id: str
     command_prefix: str = "!"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content, shown_at
@@ -26,8 +26,7 @@ PROMPT_TEXT = Param(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PromptView:
+class PromptView(NamedTuple):
     ref: str  # "s:<slug>" shipped, "c:<id>" the community's own
     title: str
     text: str

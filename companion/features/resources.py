@@ -8,8 +8,8 @@ every entry tied to a chapter the club has not reached (see content.shown_at).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.content import Content
@@ -21,8 +21,7 @@ PAGE = 8
 _PAGE_WORDS = re.compile(r"^(?P<query>.*?)\s*\bpage\s+(?P<page>\d+)$", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     title: str
     creator: str | None
     kind: str | None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.store.base import Db
 from companion.store.schedules import iso
@@ -15,8 +15,7 @@ _CLUB = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ClubRow:
+class ClubRow(NamedTuple):
     id: int
     community_id: str
     platform: str
@@ -31,8 +30,7 @@ class ClubRow:
     created_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRow:
+class SessionRow(NamedTuple):
     club_id: int
     chapter: int
     opens_at: str
@@ -41,8 +39,7 @@ class SessionRow:
     reminder_schedule_id: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class PlanRow:
+class PlanRow(NamedTuple):
     id: int
     community_id: str
     slug: str

@@ -6,8 +6,8 @@ Members' rows are private: features show a member their own and everyone else co
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.store.base import Db
 from companion.store.schedules import iso
@@ -18,8 +18,7 @@ _CHALLENGE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ChallengeRow:
+class ChallengeRow(NamedTuple):
     id: int
     community_id: str
     platform: str
@@ -34,8 +33,7 @@ class ChallengeRow:
     created_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class SlotRow:
+class SlotRow(NamedTuple):
     """A day's thread ('day') or its evening round of private messages ('tick')."""
 
     challenge_id: int
@@ -45,16 +43,14 @@ class SlotRow:
     schedule_id: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class ChallengeMember:
+class ChallengeMember(NamedTuple):
     member_id: str
     joined_day: int
     remind: bool  # a private nudge on a day not checked in
     review: bool  # the spaced review questions (N+3, N+10)
 
 
-@dataclass(frozen=True, slots=True)
-class MyChallenge:
+class MyChallenge(NamedTuple):
     """One challenge as the member's own data (mydata)."""
 
     title: str
@@ -65,8 +61,7 @@ class MyChallenge:
     review: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class OwnPathRow:
+class OwnPathRow(NamedTuple):
     """A community's own learning path; ``days`` is its validated [[path.day]] tables, JSON."""
 
     path_id: str

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from companion.store.base import Db
 from companion.store.schedules import iso
@@ -16,8 +15,7 @@ _SUGGESTION = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class SuggestionRow:
+class SuggestionRow(NamedTuple):
     id: int
     community_id: str
     kind: str
@@ -38,8 +36,7 @@ class SuggestionRow:
         return dict(json.loads(self.payload))
 
 
-@dataclass(frozen=True, slots=True)
-class CommunityResourceRow:
+class CommunityResourceRow(NamedTuple):
     id: int
     url: str
     title: str
@@ -47,8 +44,7 @@ class CommunityResourceRow:
     added_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRow:
+class AuditRow(NamedTuple):
     actor_id: str | None
     action: str
     target: str

@@ -7,8 +7,8 @@ value is bound as a parameter.)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.store.base import Db
 from companion.store.schedules import iso
@@ -22,8 +22,7 @@ ANSWERS = ("yes", "maybe", "no")
 DEFAULT_REMINDERS = (1440, 15)
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
+class EventRow(NamedTuple):
     id: int
     community_id: str
     platform: str
@@ -50,8 +49,7 @@ class EventRow:
         return [int(part) for part in self.reminders.split(",") if part]
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+class NewEvent(NamedTuple):
     community_id: str
     platform: str
     room_id: str
@@ -66,14 +64,12 @@ class NewEvent:
     created_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class EventSettings:
+class EventSettings(NamedTuple):
     reminders: tuple[int, ...]  # minutes before, largest first
     member_polls: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Counts:
+class Counts(NamedTuple):
     yes: int = 0
     maybe: int = 0
     no: int = 0

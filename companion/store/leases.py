@@ -7,15 +7,14 @@ take the account. The statements are in the SQL SQLite and PostgreSQL share.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.store.base import Db
 from companion.store.schedules import iso
 
 
-@dataclass(frozen=True, slots=True)
-class Holder:
+class Holder(NamedTuple):
     holder: str
     until: datetime
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.store.base import Db
 from companion.store.challenges import ChallengeRepo, MyChallenge
 from companion.store.schedules import iso
 
 
-@dataclass(frozen=True, slots=True)
-class JournalRow:
+class JournalRow(NamedTuple):
     id: int
     community_id: str
     day: str
@@ -20,8 +20,7 @@ class JournalRow:
     created_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class NoticeRow:
+class NoticeRow(NamedTuple):
     id: int
     platform: str
     community_id: str

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.store.base import Db
 from companion.store.schedules import iso
@@ -16,8 +16,7 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PollRow:
+class PollRow(NamedTuple):
     id: int
     community_id: str
     platform: str

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.store.base import Db
 from companion.store.schedules import iso
 
 
-@dataclass(frozen=True, slots=True)
-class PromptRow:
+class PromptRow(NamedTuple):
     id: int
     community_id: str
     title: str

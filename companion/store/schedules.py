@@ -7,8 +7,8 @@ only; every value is bound as a parameter.)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.store.base import Db
 
@@ -19,8 +19,7 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleRow:
+class ScheduleRow(NamedTuple):
     id: int
     community_id: str
     platform: str
@@ -42,8 +41,7 @@ class ScheduleRow:
     outbox: int  # 1: a one-off post a command made (see NewSchedule), not a planned schedule
 
 
-@dataclass(frozen=True, slots=True)
-class NewSchedule:
+class NewSchedule(NamedTuple):
     community_id: str
     platform: str
     room_id: str
@@ -65,8 +63,7 @@ class NewSchedule:
     outbox: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class OccurrenceRow:
+class OccurrenceRow(NamedTuple):
     key: str
     schedule_id: int
     due_at: str
@@ -81,15 +78,13 @@ class OccurrenceRow:
 _OCCURRENCE = "key, schedule_id, due_at, state, attempts, retry_at, detail, claimed_by, lease_until"
 
 
-@dataclass(frozen=True, slots=True)
-class Skip:
+class Skip(NamedTuple):
     key: str
     due_at: str
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
     """What one due schedule becomes: maybe an occurrence to send, skipped ones, a next run."""
 
     schedule_id: int
@@ -108,8 +103,7 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
+class Lease(NamedTuple):
     """Who claims (a process's name), until when, and which shards of a platform it serves.
 
     Each of ``shards`` is (platform, shard_count, shard ids): that platform's claims are

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from companion.store.base import Db
 from companion.store.schedules import iso
 
 
-@dataclass(frozen=True, slots=True)
-class LoginRow:
+class LoginRow(NamedTuple):
     platform: str
     member_id: str
     display_name: str
@@ -18,8 +17,7 @@ class LoginRow:
     room_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRow:
+class SessionRow(NamedTuple):
     platform: str
     member_id: str
     display_name: str

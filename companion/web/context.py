@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 from urllib.parse import quote
 
 import jinja2
@@ -56,8 +56,7 @@ def csrf_for(cookie: str) -> str:
 ERROR_KINDS = (Kind.ERROR, Kind.USAGE_ERROR, Kind.APOLOGY)
 
 
-@dataclass(frozen=True, slots=True)
-class Flash:
+class Flash(NamedTuple):
     """A message shown once at the top of the next page: a command's reply, as HTML."""
 
     html: Markup

@@ -1,7 +1,6 @@
 """A whole six-chapter book club, start to end, with the injected clock."""
 
 import io
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -141,7 +140,7 @@ async def test_one_club_per_channel_several_per_community(app):
     await six_chapter_club(app)
     again = await say(app, "bookclub start six-small-chapters 2026-03-10", MODERATOR)
     assert "already has a book club" in again.text
-    other_room = replace(PLACE, room_id="r:other")
+    other_room = PLACE._replace(room_id="r:other")
     started = await say(app, "bookclub start the-wake-up 2026-03-10", MODERATOR, other_room)
     assert "11 chapters" in started.text and "if your copy has more" in started.text
     listed = (await say(app, "bookclub schedule", MEMBER, other_room)).text

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +17,7 @@ from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.core.schedule_helpers import run_until
 from tests.fakes import RecordingPort
 
-OTHER = replace(PLACE, community_id="c:other", room_id="r:other")
+OTHER = PLACE._replace(community_id="c:other", room_id="r:other")
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 DAY = """

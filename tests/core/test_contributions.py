@@ -1,6 +1,5 @@
 """Member contributions: the queue round trip, anonymity, the journal, and privacy."""
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -140,7 +139,7 @@ async def test_bad_contributions_are_explained_and_nothing_is_stored(app, line, 
 
 async def test_moderators_cannot_decide_another_communitys_items(app):
     await say(app, "suggest prompt What would accountability look like for us?")
-    other = replace(PLACE, community_id="c:other")
+    other = PLACE._replace(community_id="c:other")
     assert "no suggestion #1" in (await say(app, "approve 1", MODERATOR, other)).text
     assert "reason" in (await say(app, "reject 1", MODERATOR)).text
     assert await app.store.contributions.count_pending(PLACE.community_id) == 1

@@ -8,7 +8,6 @@ when the platform still takes a notice there, else in the audit log.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -133,7 +132,7 @@ async def test_a_platform_gone_between_claim_and_send_waits_for_it_and_never_pau
     async def disconnect(batch: list[tuple[object, datetime]]) -> None:
         planned.ports.detach("test", port)  # between the claim and the send
 
-    planned.scheduler.add_kind(replace(reflection, prepare=disconnect))
+    planned.scheduler.add_kind(reflection._replace(prepare=disconnect))
     await run_until(planned, clock, ONE_PM)
     assert port.sent == []
     assert "paused" not in (await say(planned, "schedule list", MODERATOR)).text

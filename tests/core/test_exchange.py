@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from dataclasses import replace
 
 from companion import exchange
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
@@ -23,7 +22,7 @@ async def test_export_then_import_into_another_server(app, make_app, tmp_path):
     assert [t["term"] for t in data["terms"]] == ["call in"]
 
     assert await exchange.import_community(app.store, "c:new", text) == 4
-    elsewhere = replace(PLACE, community_id="c:new")
+    elsewhere = PLACE._replace(community_id="c:new")
     listed = (await say(app, "prompt list", MODERATOR, elsewhere)).text
     assert "Who spoke first" in listed and "What did you give up" in listed
     assert "A talk on listening" in (await say(app, "resources listening", MEMBER, elsewhere)).text

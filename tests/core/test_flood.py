@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -33,7 +32,7 @@ async def test_over_the_limit_a_member_is_told_once_then_ignored_until_the_windo
 
     other = await run(app, "define allyship", MEMBER)  # everyone else: as usual
     assert other is not None and "allyship" in other.text.lower()
-    elsewhere = replace(PLACE, community_id="c:two")  # the limit is per community
+    elsewhere = PLACE._replace(community_id="c:two")  # the limit is per community
     assert await run(app, "define allyship", FLOODER, elsewhere) is not None
     assert await run(app, "timezone", MODERATOR) is not None
 

@@ -3,7 +3,6 @@ posted once when the poll ends; on the injected clock, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from companion.events import Actor
@@ -93,5 +92,5 @@ async def test_members_start_polls_only_where_moderators_allow_it(app, clock):
     assert "moderators only" in (await say(app, "poll access moderators", MODERATOR)).text
     assert "Only moderators" in (await say(app, "poll Again? | yes | no", MEMBER)).text
     assert (
-        "no open poll" in (await say(app, "vote 1", MEMBER, replace(PLACE, room_id="r:other"))).text
+        "no open poll" in (await say(app, "vote 1", MEMBER, PLACE._replace(room_id="r:other"))).text
     )

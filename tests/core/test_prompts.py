@@ -1,5 +1,3 @@
-from dataclasses import replace
-
 import pytest
 
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
@@ -17,7 +15,7 @@ async def test_moderators_add_list_and_remove_community_prompts(app):
 
 async def test_prompts_belong_to_their_community(app):
     await say(app, "prompt add Whose labour keeps this group running?", MODERATOR)
-    other = replace(PLACE, community_id="c:other")
+    other = PLACE._replace(community_id="c:other")
     assert "none yet" in (await say(app, "prompt list", MEMBER, other)).text
     assert "There is no prompt" in (await say(app, "prompt remove 1", MODERATOR, other)).text
 
@@ -52,7 +50,7 @@ async def test_an_edit_replaces_the_prompt_and_a_refused_one_changes_nothing(app
     await say(app, "prompt add Who gets interrupted in our meetings? #power", MODERATOR)
     edited = await say(app, "prompt edit 1 Who gets heard first in our meetings? #power", MODERATOR)
     assert "Added prompt `2` (tags: power)" in edited.text and "Removed prompt `1`" in edited.text
-    other = replace(PLACE, community_id="c:other")
+    other = PLACE._replace(community_id="c:other")
     for line, actor, place, expected in (
         ("prompt edit 2 Too short", MODERATOR, PLACE, "at least 10 characters"),
         ("prompt edit 1 Who is heard first in our meetings?", MODERATOR, PLACE, "no prompt `1`"),

@@ -30,7 +30,7 @@ async def test_no_repeat_until_every_question_was_asked(app, clock):
 
 
 async def test_communities_rotate_independently(app):
-    other = replace(PLACE, community_id="c:two")
+    other = PLACE._replace(community_id="c:two")
     ours = [question_of((await say(app, "reflect")).text, app)]
     theirs = [question_of((await say(app, "reflect", MEMBER, other)).text, app)]
     assert ours and theirs  # both answered; histories are separate:
@@ -42,7 +42,7 @@ async def test_the_day_follows_the_community_time_zone(app, clock):
     """Auckland's question changes at Auckland's midnight and then holds all that day,
     while a community on UTC, whose day has not changed, keeps its question."""
     await say(app, "timezone Pacific/Auckland", MODERATOR)  # UTC+13 in March
-    on_utc = replace(PLACE, community_id="c:utc")
+    on_utc = PLACE._replace(community_id="c:utc")
 
     async def asked(place=PLACE) -> str:
         return question_of((await say(app, "reflect", MEMBER, place)).text, app)
@@ -67,7 +67,7 @@ async def test_history_survives_a_restart_and_content_edits(make_app, small, clo
     await app.close()
 
     edited = dict(small.reflections)
-    edited[asked[1]] = replace(edited[asked[1]], text=edited[asked[1]].text.replace("?", " now?"))
+    edited[asked[1]] = edited[asked[1]]._replace(text=edited[asked[1]].text.replace("?", " now?"))
     edited["brand-new"] = Reflection("brand-new", "What will you try next?", ("practice",))
     restarted = await make_app(content=replace(small, reflections=edited))
     assert question_of((await say(restarted, "reflect")).text, restarted) == asked[1]

@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -176,8 +176,8 @@ async def test_downtime_past_grace_skips_and_logs(make_app, clock, caplog):
 
 
 async def test_two_communities_in_different_zones(sched_app, port, clock):
-    berlin = replace(PLACE, community_id="c:berlin")
-    new_york = replace(PLACE, community_id="c:ny")
+    berlin = PLACE._replace(community_id="c:berlin")
+    new_york = PLACE._replace(community_id="c:ny")
     await say(sched_app, "timezone Europe/Berlin", MODERATOR, berlin)
     await say(sched_app, "timezone America/New_York", MODERATOR, new_york)
     await say(sched_app, "schedule reflection 08:00", MODERATOR, berlin)
@@ -257,7 +257,7 @@ async def test_bad_plans_are_explained_and_nothing_is_stored(sched_app, line, ex
 async def test_members_cannot_plan_or_cancel_and_communities_are_separate(sched_app):
     assert "Only moderators" in (await say(sched_app, "schedule reflection 09:00")).text
     await say(sched_app, "schedule reflection 09:00", MODERATOR)
-    other = replace(PLACE, community_id="c:other")
+    other = PLACE._replace(community_id="c:other")
     reply = await say(sched_app, "schedule cancel 1", MODERATOR, other)
     assert "There is no schedule #1 here" in reply.text
     assert (await sched_app.store.schedules.get(1)).status == "active"
@@ -304,7 +304,7 @@ async def test_one_job_failing_unexpectedly_does_not_unmark_the_rest_of_its_batc
     port = SecondRoomBreaks(clock=clock)
     app.ports.attach("test", port)
     for room in ("r:1", "r:2", "r:3"):
-        await say(app, "schedule reflection 13:00", MODERATOR, replace(PLACE, room_id=room))
+        await say(app, "schedule reflection 13:00", MODERATOR, PLACE._replace(room_id=room))
     clock.set(datetime(2026, 3, 2, 13, 0, tzinfo=UTC))
     assert await app.scheduler.run_due() == 3  # one batch of three
     assert sorted(s.place.room_id for s in port.sent) == ["r:1", "r:3"]
@@ -334,7 +334,7 @@ async def test_schedules_loaded_in_bulk_are_the_rows_add_writes_and_post_alike(
 
     daily = Recurrence("daily", datetime(2026, 3, 2, 13, 0).time(), BERLIN, clock.now().date())
     one = await sched_app.scheduler.add(PLACE, "reflection", daily, "", "u:mod")
-    others = [replace(PLACE, community_id=f"c:bulk{n}") for n in range(3)]
+    others = [PLACE._replace(community_id=f"c:bulk{n}") for n in range(3)]
     first = daily.next_after(clock.now())
     assert first is not None
     await sched_app.store.schedules.add_many(
@@ -342,7 +342,7 @@ async def test_schedules_loaded_in_bulk_are_the_rows_add_writes_and_post_alike(
     )
     rows = [await sched_app.store.schedules.get(n) for n in (2, 3, 4)]
     assert [r.community_id for r in rows] == [p.community_id for p in others]
-    assert {replace(r, id=one.id, community_id=one.community_id) for r in rows} == {one}
+    assert {r._replace(id=one.id, community_id=one.community_id) for r in rows} == {one}
     await run_until(sched_app, clock, clock.now() + timedelta(days=1))
     assert sorted(s.place.community_id for s in port.sent) == sorted(
         [PLACE.community_id] + [p.community_id for p in others]
@@ -364,7 +364,7 @@ async def test_a_claimed_batch_is_sent_while_the_next_is_claimed(app, clock, mon
     second claim here waits until a post has gone out; claiming everything before sending
     anything would wait for ever."""
     monkeypatch.setattr(scheduler_module, "BATCH", 2)
-    places = [replace(PLACE, community_id=f"c:{n}", room_id=f"r:{n}") for n in range(5)]
+    places = [PLACE._replace(community_id=f"c:{n}", room_id=f"r:{n}") for n in range(5)]
     for place in places:
         await say(app, "schedule reflection 13:00", MODERATOR, place)
     port = SignallingPort(clock=clock)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,7 +43,7 @@ def schedule_times(row, start: datetime, end: datetime) -> list[datetime]:
 async def test_every_occurrence_in_the_feed_is_one_companion_posts(make_app, clock, zone):
     app = await make_app(sections=WEB)
     web = await serve(app, RecordingPort(clock=clock))
-    place = replace(PLACE, community_id=f"c:{zone}")
+    place = PLACE._replace(community_id=f"c:{zone}")
     for line in (
         f"timezone {zone}",
         "event plan weekly tue,thu 18:30 Reading circle | https://meet.example.org/x",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, time, timedelta
+from typing import NamedTuple
 
 from companion.commands import UserError
 from companion.features.schedules import parse_days, parse_time
@@ -12,8 +12,7 @@ from companion.fmt import fmt
 DEFAULT_TIME = time(18, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Pace:
+class Pace(NamedTuple):
     every_days: int
     weekday: int | None  # weekly on this day (0 = Monday), else every N days from the start
     at: time

@@ -7,8 +7,8 @@ Each private message is also claimed per member and day, so it goes at most once
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from companion.content import Content, LearningPath
@@ -30,8 +30,7 @@ TICK_LATEST, TICK_FIRST = time(23, 0), timedelta(hours=1)  # ... by 23:00, at le
 REVIEW_DAYS = max(REVIEW_AFTER)  # ticks go on this many days after the last day
 
 
-@dataclass(frozen=True, slots=True)
-class Planned:
+class Planned(NamedTuple):
     kind: str
     day: int
     local: datetime  # naive, in the challenge's zone

@@ -8,8 +8,8 @@ binary COPY, so a failure part-way leaves the target as empty as it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from companion.store.db import Database
 from companion.store.postgres.db import PgDatabase
@@ -19,8 +19,7 @@ class CopyError(Exception):
     """The copy cannot be made; nothing was written. The message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Copied:
+class Copied(NamedTuple):
     rows: dict[str, int]  # table -> rows, in copy order
 
 

@@ -10,6 +10,7 @@ kept there names a member: a direct room is filed under a keyed hash of the memb
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -50,10 +51,13 @@ class MatrixAdapter:
             crypto.store_dir(config, gateway.settings.db_path) if crypto.enabled(config) else None
         )
         self.client = new_client(config, store)
-        self.crypto = crypto.Crypto(self.client, config, store) if store else None
+        # The first sync has loaded the rooms: the sync loop's alone to set; the sender and
+        # the crypto ask it.
+        synced = asyncio.Event()
+        self.crypto = crypto.Crypto(self.client, config, store, synced) if store else None
         self.me = config.user_id
         self.rooms: dict[str, RoomState] = {}  # as last synced; the Timeline keeps it
-        self.sender = Sender(self.client, self.rooms, self.crypto)
+        self.sender = Sender(self.client, self.rooms, self.crypto, synced)
         self.session = Session(gateway, config, self.client, self.crypto)
         self.direct = DirectRooms(
             gateway,
@@ -80,7 +84,13 @@ class MatrixAdapter:
             wall_clock=wall_clock or time.time,  # the age of commands (server timestamps)
         )
         self.sync = SyncLoop(
-            gateway, self.client, self.session, self.timeline, self.crypto, sync_timeout_ms
+            gateway,
+            self.client,
+            self.session,
+            self.timeline,
+            self.crypto,
+            sync_timeout_ms,
+            synced=synced,
         )
 
     # --- start ------------------------------------------------------------------------------

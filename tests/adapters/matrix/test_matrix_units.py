@@ -389,7 +389,7 @@ async def test_send_failures_are_classified_for_the_scheduler(
         assert isinstance(await fails(unknown), TransientFailure)  # not synced yet
         with pytest.raises(TransientFailure, match="first sync"):
             await bot.post(Place("matrix", ROOM, ROOM), "hi", key="k")  # the port: not ready
-        bot.sender.synced = True
+        bot.sync.synced.set()  # the first sync (the sender asks the sync loop)
         assert isinstance(await fails(unknown), PermanentFailure)  # in sync: not in it
     finally:
         await bot.close()

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from companion import liveness
 from companion.config import ConfigError
-from companion.ports import Clock
+from companion.ports import Clock, wait
 from companion.store import StoreUnavailable
 from companion.store.leases import AccountLeaseRepo
 
@@ -107,7 +107,7 @@ class AccountLease:
                 )
             except StoreUnavailable as error:
                 log.warning("cannot renew the lease on %s yet (%s)", self.account, error)
-                await asyncio.sleep(STORE_WAIT)
+                await wait(self.clock, STORE_WAIT)  # the app's clock: tests move it
 
     async def release(self) -> None:
         try:

@@ -35,7 +35,7 @@ from companion.events import Kind as MessageKind
 from companion.events import Place
 from companion.fmt import Md, as_md, code, fmt
 from companion.metrics import Metrics
-from companion.ports import Clock, Ports, PostError, Threads, TransientFailure, capability
+from companion.ports import Clock, Ports, PostError, Threads, TransientFailure, capability, wait
 from companion.store import Store, StoreUnavailable
 from companion.store.schedules import ScheduleRow, iso
 
@@ -166,7 +166,7 @@ class Delivery:
                     raise
                 if attempt == 1:
                     log.warning("cannot mark %d post(s) sent yet (%s); waiting", len(keys), error)
-                await asyncio.sleep(STORE_WAIT)
+                await wait(self.clock, STORE_WAIT)  # the app's clock: tests move it
 
     async def _prepare(self, jobs: list[Job]) -> None:
         """Let each kind load what its posts need in one go (a failure only costs speed)."""

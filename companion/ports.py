@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from companion.events import Actor, Kind, MessageRef, Place
@@ -271,6 +271,11 @@ class Clock(Protocol):
     async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
         """Return at ``when`` or as soon as ``wake`` is set, whichever comes first."""
         ...
+
+
+async def wait(clock: Clock, seconds: float) -> None:
+    """Wait ``seconds`` on ``clock`` (a fake clock in tests: no real sleep for a retry)."""
+    await clock.sleep_until(clock.now() + timedelta(seconds=seconds), asyncio.Event())
 
 
 class SystemClock:

@@ -44,9 +44,9 @@ async def run(gateway: Gateway, settings: Settings) -> None:
     lease = gateway.account_lease(f"matrix:{config.user_id}", config.user_id)
 
     async def first_sync() -> None:
-        # The port (so the scheduler's posts) only once the first sync has loaded the rooms:
-        # matrix-nio with encryption refuses to send to a room it has not synced.
-        adapter.sender.synced = True
+        # The port (so the scheduler's posts) only once the first sync has loaded the rooms
+        # (the sync loop has set its ``synced``): matrix-nio with encryption refuses to send
+        # to a room it has not synced.
         await gateway.attach("matrix", adapter)
 
     adapter.sync.on_first_sync = first_sync

@@ -4,12 +4,14 @@
 the ChatPort the core posts through: post, open_thread, notify (PrivateMessages),
 is_moderator (the dashboard's check) and shared_communities (anonymous questions).
 What is kept between runs lives in the bot's own key-value space (``gateway.kv``): the sync
-token, the direct rooms, and (with a password login) the device and its token. Nothing
-kept there names a member: a direct room is filed under a keyed hash of the member's id.
+token, the direct rooms (and for whom one is being opened), and (with a password login) the
+device and its token. Nothing kept there names a member: a direct room is filed under a
+keyed hash of the member's id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -50,10 +52,13 @@ class MatrixAdapter:
             crypto.store_dir(config, gateway.settings.db_path) if crypto.enabled(config) else None
         )
         self.client = new_client(config, store)
-        self.crypto = crypto.Crypto(self.client, config, store) if store else None
+        # The first sync has loaded the rooms: the sync loop's alone to set; the sender and
+        # the crypto ask it.
+        synced = asyncio.Event()
+        self.crypto = crypto.Crypto(self.client, config, store, synced) if store else None
         self.me = config.user_id
         self.rooms: dict[str, RoomState] = {}  # as last synced; the Timeline keeps it
-        self.sender = Sender(self.client, self.rooms, self.crypto)
+        self.sender = Sender(self.client, self.rooms, self.crypto, synced)
         self.session = Session(gateway, config, self.client, self.crypto)
         self.direct = DirectRooms(
             gateway,
@@ -61,6 +66,7 @@ class MatrixAdapter:
             self.client,
             self.sender,
             self.crypto,
+            rooms=self.rooms,
             encrypt=config.encrypt_direct_rooms,
         )
         self.membership = Membership(
@@ -80,7 +86,13 @@ class MatrixAdapter:
             wall_clock=wall_clock or time.time,  # the age of commands (server timestamps)
         )
         self.sync = SyncLoop(
-            gateway, self.client, self.session, self.timeline, self.crypto, sync_timeout_ms
+            gateway,
+            self.client,
+            self.session,
+            self.timeline,
+            self.crypto,
+            sync_timeout_ms,
+            synced=synced,
         )
 
     # --- start ------------------------------------------------------------------------------

@@ -152,12 +152,16 @@ def crypto_status(settings: Settings, device_id: str | None = None) -> CryptoSta
 class Crypto:
     """The encryption side of one bot account's client (``client.olm`` once logged in)."""
 
-    def __init__(self, client: AsyncClient, config: MatrixConfig, path: Path) -> None:
+    def __init__(
+        self, client: AsyncClient, config: MatrixConfig, path: Path, first_sync: asyncio.Event
+    ) -> None:
         self.client = client
         self.policy = config.unverified_devices
         self.path = path
         self.noted: dict[tuple[str, str], None] = {}  # (room, session) answered, oldest first
-        self.synced = asyncio.Event()  # matrix-nio has taken in a sync: it knows the rooms
+        # matrix-nio has taken in a sync, so it knows the rooms: the sync loop's
+        # (SyncLoop.synced), which it alone sets.
+        self.synced = first_sync
         self._querying = asyncio.Lock()
 
     @staticmethod
@@ -209,7 +213,6 @@ class Crypto:
                 await self.client.send_to_device_messages()
         except (LocalProtocolError, aiohttp.ClientError, TimeoutError, OSError) as error:
             log.warning("keeping the encryption keys up to date failed (%s); next sync", error)
-        self.synced.set()
 
     async def learn_devices(self) -> None:
         """The devices of members who joined or changed (a keys query, when any did)."""

@@ -2,8 +2,14 @@
 
 Owns: which room is the direct room with which member, both ways, kept in the store under
 a keyed hash of the member's id (``gateway.member_hash``), never the id itself (entries saved
-before the hashing are migrated on load); opening a new direct room when there is none;
-forgetting one the member left, so the next private reply opens a new one.
+before the hashing are migrated on load); opening a new direct room when there is none, once
+across crashes; forgetting one the member left, so the next private reply opens a new one.
+
+Opening a room is not idempotent on Matrix (createRoom has no transaction id), and the bot
+can stop between the homeserver making the room and the bot writing it down. So the member
+(their key) is written down as pending first; a pending member with no room is looked for
+before another room is made: a room the bot made that only the bot and that member are in
+(joined or invited) is theirs.
 """
 
 from __future__ import annotations
@@ -12,14 +18,16 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from nio import RoomCreateResponse, RoomPreset
+from nio import JoinedRoomsResponse, RoomCreateResponse, RoomGetStateResponse, RoomPreset
 
 from companion.gateway import Gateway
 from companion.ports import PostError
 from companion_adapters.matrix.client import Client
 from companion_adapters.matrix.crypto import Crypto
+from companion_adapters.matrix.rooms import RoomState
 from companion_adapters.matrix.sending import Sender
 
 log = logging.getLogger("companion_adapters.matrix")
@@ -34,6 +42,32 @@ ENCRYPTION_STATE = {
 }
 
 
+def opened_for(events: object, me: str, user_id: str) -> bool:
+    """Whether a room's state (``/state``) is a room ``me`` made with only ``user_id`` in it
+    besides (joined or invited): the direct room a stopped start was opening."""
+    if not isinstance(events, list):
+        return False
+    made_by_me = False
+    present: set[str] = set()
+    for event in events:
+        if not isinstance(event, Mapping):
+            continue
+        content = event.get("content")
+        if event.get("type") == "m.room.create" and event.get("state_key") == "":
+            made_by_me = event.get("sender") == me
+        elif (
+            event.get("type") == "m.room.member"
+            and isinstance(content, Mapping)
+            and content.get("membership") in ("join", "invite")
+        ):
+            present.add(str(event.get("state_key")))
+    return made_by_me and present == {me, user_id}
+
+
+def is_encrypted(events: list[Any]) -> bool:
+    return any(isinstance(e, Mapping) and e.get("type") == "m.room.encryption" for e in events)
+
+
 class DirectRooms:
     """``room_id in direct`` tells a direct room from a community room."""
 
@@ -45,6 +79,7 @@ class DirectRooms:
         sender: Sender,
         crypto: Crypto | None,
         *,
+        rooms: Mapping[str, RoomState],
         encrypt: bool = True,
     ) -> None:
         self.gateway = gateway
@@ -52,10 +87,13 @@ class DirectRooms:
         self.client = client
         self.sender = sender
         self.crypto = crypto
+        self.rooms = rooms  # the adapter's, as last synced: who made each room
         self.encrypt = encrypt and crypto is not None  # the rooms it opens
         self.by_room: dict[str, str] = {}  # direct room id -> member key
         self.by_member: dict[str, str] = {}  # member key -> direct room id
+        self.pending: set[str] = set()  # member keys a room was being opened for
         self._key = f"matrix:direct:{self.me}"
+        self._pending_key = f"matrix:direct-pending:{self.me}"
         self._lock = asyncio.Lock()
 
     def __contains__(self, room_id: object) -> bool:
@@ -75,6 +113,11 @@ class DirectRooms:
     async def load(self) -> None:
         """The saved direct rooms; entries from before they were hashed (a user id) are
         hashed now and saved again, so no user id stays in the database."""
+        pending = await self.gateway.kv.get(self._pending_key)
+        try:
+            self.pending = {str(key) for key in json.loads(pending or "[]")}
+        except (ValueError, TypeError):
+            log.warning("the saved list of direct rooms being opened was unreadable")
         saved = await self.gateway.kv.get(self._key)
         if not saved:
             return
@@ -95,11 +138,20 @@ class DirectRooms:
             await self._save()
 
     async def room_with(self, user_id: str) -> str:
-        """The direct room with a user: the one remembered, or a new one (invited)."""
+        """The direct room with a user: the one remembered, the one a stopped start made
+        (found again), or a new one (invited)."""
         async with self._lock:
-            known = self.by_member.get(self.member_key(user_id))
+            key = self.member_key(user_id)
+            known = self.by_member.get(key)
             if known is not None:
                 return known
+            if key in self.pending:  # opened before, perhaps, by a start that stopped
+                found = await self._opened_before(user_id)
+                if found is not None:
+                    return found
+            else:
+                self.pending.add(key)  # before the homeserver makes it: a crash finds it
+                await self._save_pending()
             # Encrypted from its first event when the bot encrypts: what it says privately
             # (a suggestion's fate, an anonymous question's receipt) stays private.
             encrypted = [ENCRYPTION_STATE] if self.encrypt else []
@@ -113,6 +165,8 @@ class DirectRooms:
                 f"opening a direct room with {user_id}",
             )
             if not isinstance(response, RoomCreateResponse):
+                self.pending.discard(key)  # refused: no room was made
+                await self._save_pending()
                 raise PostError(f"could not open a direct room with {user_id}: {response}")
             room_id = str(response.room_id)
             if self.crypto is not None:
@@ -125,9 +179,43 @@ class DirectRooms:
         self.by_room[room_id] = key
         self.by_member[key] = room_id
         await self._save()
+        if key in self.pending:
+            self.pending.discard(key)
+            await self._save_pending()
+
+    async def _opened_before(self, user_id: str) -> str | None:
+        """The room a start that stopped was opening with ``user_id``, if the homeserver
+        made it: of the rooms the bot is in and has not filed, one it made with only that
+        member besides (joined or invited). Filed now."""
+        joined = await self.sender.request(self.client.joined_rooms, "listing my rooms")
+        if not isinstance(joined, JoinedRoomsResponse):
+            log.warning("could not list the rooms I am in (%s); opening a new one", joined)
+            return None
+        for room_id in joined.rooms:
+            synced = self.rooms.get(room_id)
+            if room_id in self.by_room or (
+                synced is not None and synced.creators and self.me not in synced.creators
+            ):
+                continue  # filed already, or made by someone else (a community room)
+            state = await self.sender.request(
+                partial(self.client.room_get_state, room_id),
+                f"reading the state of {room_id}",
+            )
+            if isinstance(state, RoomGetStateResponse) and opened_for(
+                state.events, self.me, user_id
+            ):
+                log.info("found the direct room %s opened before a restart", room_id)
+                if self.crypto is not None:
+                    self.crypto.know_room(room_id, user_id, encrypted=is_encrypted(state.events))
+                await self.remember(room_id, user_id)
+                return room_id
+        return None
 
     async def _save(self) -> None:
         await self.gateway.kv.set(self._key, json.dumps(self.by_room))
+
+    async def _save_pending(self) -> None:
+        await self.gateway.kv.set(self._pending_key, json.dumps(sorted(self.pending)))
 
     def left(self, room_id: str, event: Mapping[str, Any]) -> bool:
         """The other person left (or was removed from) a direct room with the bot."""

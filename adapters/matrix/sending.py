@@ -45,12 +45,23 @@ TOKEN_REFUSED = ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN")  # the sync logs in again
 class Sender:
     """Requests and sends for one bot account; after :attr:`closed` nothing is sent."""
 
-    def __init__(self, client: Client, rooms: dict[str, RoomState], crypto: Crypto | None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        rooms: dict[str, RoomState],
+        crypto: Crypto | None,
+        first_sync: asyncio.Event,
+    ) -> None:
         self.client = client
         self.rooms = rooms  # the adapter's, as last synced: is a room encrypted?
         self.crypto = crypto
         self.closed = False
-        self.synced = False  # the first sync has loaded the rooms (the adapter sets it)
+        self._first_sync = first_sync  # the sync loop's (SyncLoop.synced): it alone sets it
+
+    @property
+    def synced(self) -> bool:
+        """The first sync has loaded the rooms (the sync loop says)."""
+        return self._first_sync.is_set()
 
     async def send_md(
         self,

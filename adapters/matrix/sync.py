@@ -5,7 +5,8 @@ events are handled, so a restart resumes where it stopped (and the first start e
 answers nothing said before it); reconnecting with backoff, or after ``retry_after_ms``
 when rate limited; a refused sync token (start afresh) or access token (log in again with
 a password, else a clear error); its health: the adapter_up and heartbeat metrics, and
-:attr:`syncs`, :attr:`failures_in_a_row` and :attr:`synced` for logs and tests.
+:attr:`syncs`, :attr:`failures_in_a_row` for logs and tests, and :attr:`synced`, the
+one record of the first sync having loaded the rooms (the sender and the crypto ask it).
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class SyncLoop:
         timeline: Timeline,
         crypto: crypto.Crypto | None,
         timeout_ms: int = SYNC_TIMEOUT_MS,
+        *,
+        synced: asyncio.Event,
     ) -> None:
         self.gateway = gateway
         self.client = client
@@ -93,7 +96,9 @@ class SyncLoop:
         # What the sync loop is doing, for logs and tests.
         self.syncs = 0
         self.failures_in_a_row = 0
-        self.synced = asyncio.Event()
+        # The first sync has loaded the rooms. Set here alone; the Sender and the Crypto
+        # ask this one event (the adapter hands it to them) rather than keeping their own.
+        self.synced = synced
         # Called once, after the first sync has loaded the rooms (the adapter attaches its
         # port then: matrix-nio cannot send to a room it has not synced).
         self.on_first_sync: Callable[[], Awaitable[None]] | None = None
@@ -132,12 +137,13 @@ class SyncLoop:
                 # learnt before a send to an encrypted room (Crypto.ready), else below.
                 await self.crypto.keep_up(learn_devices=False)
             if not self.synced.is_set():
-                # The rooms are loaded now (nio took the response in): the port goes to the
-                # gateway before this sync's events are handled, since what they change (an
-                # RSVP by reaction, say) is shown through it.
+                # The rooms are loaded now (nio took the response in): synced, so the port
+                # can send as soon as it goes to the gateway, before this sync's events are
+                # handled, since what they change (an RSVP by reaction, say) is shown
+                # through it.
+                self.synced.set()
                 if self.on_first_sync is not None:
                     await self.on_first_sync()
-                self.synced.set()
             await self.timeline.handle(response, answer=answer)
             if self.crypto is not None:
                 await self.crypto.learn_devices()

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 import pytest
 
 from companion import liveness
+from companion.accounts import STORE_WAIT
 from companion.config import ConfigError
+from companion.store import StoreUnavailable
 from tests.conftest import AppFactory
 from tests.fakes import FakeClock
 
@@ -120,3 +123,53 @@ async def test_a_holder_that_died_on_this_host_is_taken_over_at_once(
     finally:
         sleeper.kill()
         await sleeper.wait()
+
+
+async def test_renewing_waits_for_the_database_on_the_apps_clock(
+    make_app: AppFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is away when the lease is due for renewal: the sync goes on, renewing
+    is tried again every STORE_WAIT seconds of the app's clock (no real second passes), and
+    the lease is renewed once the database is back."""
+    app = await make_app()
+    leases = app.store.account_leases
+    lease = app.gateway.account_lease(ACCOUNT, "@bot:localhost")
+    await lease.take()
+    renew = leases.renew
+    tries = 0
+
+    async def flaky(account: str, holder: str, until: datetime) -> bool:
+        nonlocal tries
+        tries += 1
+        if tries <= 2:
+            raise StoreUnavailable("the PostgreSQL store is unreachable")
+        return await renew(account, holder, until)
+
+    monkeypatch.setattr(leases, "renew", flaky)
+
+    async def waiting(count: int) -> None:
+        for _ in range(100):  # it waits on the clock, not asleep for real
+            if clock.sleeping and tries == count:
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"not waiting on the app's clock after {count} tries ({tries})")
+
+    started = time.monotonic()
+    syncing = asyncio.Event()
+    kept = asyncio.create_task(lease.keep_while(syncing.wait()))
+    try:
+        await waiting(0)
+        clock.advance(LEASE / 3)  # due for renewal: the database is away
+        for tried in (1, 2):
+            await waiting(tried)
+            assert not kept.done()
+            clock.advance(timedelta(seconds=STORE_WAIT))
+        await waiting(3)  # renewed, and waiting for the next renewal
+        held = await leases.holder(ACCOUNT)
+        assert held is not None and held.until == clock.now() + LEASE
+        assert time.monotonic() - started < 0.5
+        syncing.set()
+        await asyncio.wait_for(kept, 5)
+    finally:
+        kept.cancel()
+        await lease.release()

@@ -8,11 +8,15 @@ when the platform still takes a notice there, else in the audit log.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
 
 from companion.app import App
+from companion.delivery import STORE_WAIT
 from companion.events import Kind, MessageRef, Place
 from companion.ports import PermanentFailure, TransientFailure
 from companion.store import StoreUnavailable
@@ -165,3 +169,38 @@ async def test_a_refused_one_off_post_points_to_no_schedule_that_is_not_there(
     await run_until(app, clock, clock.now() + timedelta(hours=1))
     audit = (await say(app, "audit", MODERATOR)).text
     assert "you are not allowed to post here" in audit and "schedule #" not in audit
+
+
+async def test_marking_sent_waits_for_the_database_on_the_apps_clock(
+    planned: App, port: RecordingPort, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post went out while the database was away: marking it sent is tried again every
+    STORE_WAIT seconds of the app's clock (a test moves it; no real second passes), and the
+    post is marked sent once the database is back, never sent twice."""
+    schedules = planned.store.schedules
+    mark_sent = schedules.mark_sent
+    away = 2  # the database refuses the first two tries
+
+    async def flaky(keys: Sequence[str], now: datetime) -> None:
+        nonlocal away
+        if away:
+            away -= 1
+            raise StoreUnavailable("the PostgreSQL store is unreachable")
+        await mark_sent(keys, now)
+
+    monkeypatch.setattr(schedules, "mark_sent", flaky)
+    started = time.monotonic()
+    clock.set(ONE_PM)
+    running = asyncio.create_task(planned.scheduler.run_due())
+    for refused in (1, 2):
+        for _ in range(100):  # it waits on the clock, not asleep for real
+            if clock.sleeping and away == 2 - refused:
+                break
+            await asyncio.sleep(0.005)
+        assert clock.sleeping == 1 and away == 2 - refused, "not waiting on the app's clock"
+        assert not running.done()
+        clock.advance(timedelta(seconds=STORE_WAIT))
+    await asyncio.wait_for(running, 5)
+    assert time.monotonic() - started < 0.5
+    [occurrence] = await schedules.occurrences(1)
+    assert occurrence.state == "sent" and [s.key for s in port.sent] == [occurrence.key]

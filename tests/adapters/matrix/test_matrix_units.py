@@ -19,6 +19,7 @@ from companion_adapters.matrix.settings import MatrixConfig
 
 ME = "@companion:example.org"
 ALICE = "@alice:example.org"
+BOB = "@bob:example.org"
 # An adapter of plain rooms only (the encrypted ones are tested on Synapse).
 LOCAL = {"homeserver": "http://127.0.0.1:9", "user_id": ME, "encryption": False}
 ROOM = "!AbCdEf0123456789"  # room version 12: no server part
@@ -389,7 +390,7 @@ async def test_send_failures_are_classified_for_the_scheduler(
         assert isinstance(await fails(unknown), TransientFailure)  # not synced yet
         with pytest.raises(TransientFailure, match="first sync"):
             await bot.post(Place("matrix", ROOM, ROOM), "hi", key="k")  # the port: not ready
-        bot.sender.synced = True
+        bot.sync.synced.set()  # the first sync (the sender asks the sync loop)
         assert isinstance(await fails(unknown), PermanentFailure)  # in sync: not in it
     finally:
         await bot.close()
@@ -741,3 +742,24 @@ async def test_removing_a_reaction_takes_back_only_the_answer_it_gave(make_app, 
     await answers.handle(ROOM, [{**redaction, "content": {}}])
     counts = (await app.store.events.counts([event.id]))[event.id]
     assert (counts.yes, counts.maybe, counts.no) == (0, 0, 1)
+
+
+def test_a_room_found_after_a_crash_is_the_direct_room_only_if_the_bot_made_it_for_them() -> None:
+    """After a crash between createRoom and its bookkeeping the bot looks for the room it
+    made: its own room with only that member in it (invited or joined), nobody else's."""
+    from companion_adapters.matrix.direct import opened_for
+
+    def state(creator: str, **members: str) -> list[dict[str, Any]]:
+        create = {"type": "m.room.create", "state_key": "", "sender": creator, "content": {}}
+        return [create] + [
+            {"type": "m.room.member", "state_key": who, "content": {"membership": how}}
+            for who, how in {ME: "join", **members}.items()
+        ]
+
+    assert opened_for(state(ME, **{ALICE: "invite"}), ME, ALICE)
+    assert opened_for(state(ME, **{ALICE: "join"}), ME, ALICE)
+    assert not opened_for(state(ALICE, **{ALICE: "join"}), ME, ALICE)  # her room, not a DM
+    assert not opened_for(state(ME, **{ALICE: "leave"}), ME, ALICE)  # she left it
+    assert not opened_for(state(ME, **{ALICE: "invite", BOB: "invite"}), ME, ALICE)
+    assert not opened_for(state(ME, **{BOB: "invite"}), ME, ALICE)  # someone else's
+    assert not opened_for({"errcode": "M_FORBIDDEN"}, ME, ALICE)

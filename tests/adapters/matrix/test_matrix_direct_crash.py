@@ -1,0 +1,150 @@
+"""A direct room opened once across a crash, on a real Synapse.
+
+Matrix's createRoom has no transaction id: a bot killed after the homeserver made a direct
+room, before it wrote the room down, used to open a second one after the restart (and the
+member got two invites). Here the bot is a real `companion run` subprocess talking to
+Synapse through a loopback proxy that SIGKILLs it the moment Synapse has answered its
+createRoom, before the answer reaches it: the exact window between the room's creation and
+its bookkeeping. After the restart the member has one direct room and the answer once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from companion.store import Store
+from tests.adapters.matrix.chaos import BotProcess, write_config
+from tests.matrix_server.people import Person, fresh, notice_from, replied
+from tests.matrix_server.synapse import SynapseServer
+
+pytestmark = [pytest.mark.matrix, pytest.mark.slow]
+
+FORWARDED = ("authorization", "content-type")
+
+
+class KillingProxy:
+    """Passes the bot's requests to Synapse; at the first createRoom, once Synapse has made
+    the room, calls ``kill`` (the bot never hears the room's id) and records the room."""
+
+    def __init__(self, upstream: str, kill: Callable[[], None]) -> None:
+        self.upstream = upstream
+        self.kill = kill
+        self.made: list[str] = []  # rooms made by the createRoom the bot never heard back from
+        self.created = 0  # createRoom requests that reached Synapse
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> str:
+        self._session = aiohttp.ClientSession()
+        app = web.Application(client_max_size=2**24)
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}"
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        assert self._session is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED}
+        async with self._session.request(
+            request.method,
+            self.upstream + request.rel_url.path_qs,
+            data=await request.read(),
+            headers=headers,
+        ) as answer:
+            payload = await answer.read()
+            status = answer.status
+            kind = answer.headers.get("Content-Type", "application/json")
+        if request.method == "POST" and request.path.endswith("/createRoom"):
+            self.created += 1
+            if not self.made and status == 200:
+                self.made.append(str(json.loads(payload)["room_id"]))
+                self.kill()  # made on the homeserver, unknown to the bot
+                return web.Response(status=502)
+        return web.Response(body=payload, status=status, headers={"Content-Type": kind})
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()  # ends the long polls still waiting on Synapse
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def member(synapse: SynapseServer) -> AsyncIterator[Person]:
+    person = Person(synapse, fresh(synapse, "dmmember"))
+    try:
+        yield person
+    finally:
+        await person.client.close()
+
+
+async def settle(person: Person, seconds: float) -> None:
+    """Sync for a while longer: whatever else was coming has come."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await person.sync(timeout_ms=200)
+
+
+async def test_a_bot_killed_while_opening_a_direct_room_opens_no_second_one(
+    synapse: SynapseServer, member: Person, tmp_path: Path
+) -> None:
+    bot = fresh(synapse, "dmbot")
+    config, _ = write_config(tmp_path, synapse, bot, None, encryption=False)
+    process = BotProcess(config, bot.access_token, tmp_path / "bot.log")
+    proxy = KillingProxy(synapse.base_url, process.kill)
+    url = await proxy.start()
+    config.write_text(config.read_text().replace(synapse.base_url, url))
+    try:
+        process.spawn()
+        room = await member.room(bot.user_id, name="circle")
+        await member.wait_for(notice_from(bot.user_id, room, "Hello!"), within=30)
+
+        asked = await member.say(room, "!mydata")  # answered privately: a direct room
+        deadline = time.monotonic() + 20
+        while not proxy.made:
+            assert time.monotonic() < deadline, process.tail()
+            await asyncio.sleep(0.02)
+        assert not process.alive()  # killed before it heard of the room
+        [direct] = proxy.made
+
+        process.spawn()  # restarted at once, as a supervisor would
+        pointer = await member.wait_for(
+            lambda r, e: r == room and e.get("sender") == bot.user_id and replied(e) == asked,
+            within=30,
+        )
+        assert "direct message" in pointer["content"]["body"], process.tail()
+        await settle(member, 1.5)
+        assert set(member.invited) == {direct}, process.tail()  # one direct room, the first
+        assert proxy.created == 1, process.tail()
+
+        await member.join(direct)
+        await member.wait_for(notice_from(bot.user_id, direct, "What Companion keeps"), 10)
+        await settle(member, 1.0)
+        answers = [
+            e for e in member.sent_by(bot.user_id, direct) if "What Companion keeps" in str(e)
+        ]
+        assert len(answers) == 1, process.tail()  # the answer once
+        pointers = [e for e in member.sent_by(bot.user_id, room) if replied(e) == asked]
+        assert len(pointers) == 1  # and the pointer to it once
+
+        store = await Store.open(str(tmp_path / "bot.db"))
+        try:  # filed now (under the member's keyed hash), nothing left pending
+            filed = json.loads(await store.kv.get(f"matrix:direct:{bot.user_id}") or "{}")
+            assert list(filed) == [direct] and member.id not in json.dumps(filed)
+            assert await store.kv.get(f"matrix:direct-pending:{bot.user_id}") == "[]"
+        finally:
+            await store.close()
+    finally:
+        await process.stop()
+        await proxy.stop()

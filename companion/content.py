@@ -545,6 +545,9 @@ def parse_paths(
     except tomllib.TOMLDecodeError as error:
         line = _toml_error_line(str(error))
         raise ContentError([Problem(file, line, None, None, f"not valid TOML: {error}")]) from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        msg = "not valid TOML: a number with too many digits"
+        raise ContentError([Problem(file, None, None, None, msg)]) from None
     except RecursionError:  # the parser recurses once per level: [[[[...]]]]
         raise ContentError([Problem(file, None, None, None, "nested too deeply")]) from None
     table, fields = SCHEMAS["paths.toml"]

@@ -66,7 +66,7 @@ async def export_paths(request: web.Request) -> web.Response:
 async def import_paths(request: web.Request) -> web.Response:
     """A paths file: validated whole (errors name the file and line), then added at once."""
     ctx = await community_ctx(request, write=True)
-    name, raw = uploaded(ctx)
+    name, raw = uploaded(ctx, "challenge")
     if not raw.strip():
         ctx.flash("Choose a paths file (TOML, as content/paths.toml) to import.", error=True)
     elif len(raw) > MAX_IMPORT:

@@ -116,3 +116,30 @@ async def test_a_paused_clubs_meeting_edited_still_waits_for_the_club(app, clock
     assert "Changed event #2" in (await say(app, "event edit 2 where Room 3", MODERATOR)).text
     await run_until(app, clock, datetime(2026, 3, 13, tzinfo=UTC))  # past meeting 2's day
     assert not any("Reminder" in t for t in notices(port, MEMBER)), notices(port, MEMBER)
+
+
+async def test_a_chapter_thread_says_when_its_moved_meeting_really_is(app, clock):
+    """A meeting moved to another day (`event edit N when`) is not "today" in the thread."""
+    port = RecordingPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, "timezone Europe/Berlin", MODERATOR)
+    await say(app, 'bookclub plan create "Three Chapters" 3', MODERATOR)
+    await say(
+        app,
+        "bookclub start three-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    for line in (
+        "event edit 2 when once 2026-03-13 19:30",
+        "event edit 3 when once 2026-03-18 20:00",
+    ):
+        assert "Changed event" in (await say(app, line, MODERATOR)).text
+    await run_until(app, clock, datetime(2026, 3, 20, tzinfo=UTC))
+    first, second, third = [s.text for s in port.sent if s.kind == "thread"]
+    assert "Meeting today at 19:30 (here): say whether you come with `event rsvp 1 yes`" in first
+    assert "Meeting today" not in second and "Meeting today" not in third
+    assert (
+        "Meeting on Fri 13 Mar 2026, 19:30 Europe/Berlin (here): "
+        "say whether you come with `event rsvp 2 yes`." in second
+    ), second
+    assert "This chapter's meeting (event #3) has already taken place." in third, third

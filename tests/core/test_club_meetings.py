@@ -32,7 +32,7 @@ async def test_meetings_follow_the_club_through_skip_pause_resume_and_end(make_a
     assert "A meeting at 19:30 on each discussion day: events #1 to #4" in reply.text, reply.text
     events = await app.store.events.for_community(PLACE.community_id)
     assert [(e.title, e.start_date, e.at_time, e.timezone) for e in events] == [
-        (f"Four Chapters: chapter {n}", day, "19:30", "Europe/Berlin")
+        (f"Four Chapters: chapter {n} meeting", day, "19:30", "Europe/Berlin")
         for n, day in enumerate(("2026-03-05", "2026-03-12", "2026-03-19", "2026-03-26"), 1)
     ]
     for line, who in (("event rsvp 2 yes", MEMBER), ("event rsvp 3 yes", MEMBER)):
@@ -51,8 +51,12 @@ async def test_meetings_follow_the_club_through_skip_pause_resume_and_end(make_a
     await say(app, "event reminders 24h 1h", MODERATOR)  # re-plans every event but these
     await run_until(app, clock, datetime(2026, 3, 20, 11, tzinfo=UTC))
     told = notices(port, MEMBER)
-    assert any("chapter 2** (event #2) is cancelled: the book club skips" in t for t in told)
-    assert any("chapter 3** (event #3) is postponed: the book club is paused" in t for t in told)
+    assert any(
+        "chapter 2 meeting** (event #2) is cancelled: the book club skips" in t for t in told
+    )
+    assert any(
+        "chapter 3 meeting** (event #3) is postponed: the book club is paused" in t for t in told
+    )
     assert any("(event #4) is postponed" in t for t in notices(port, OTHER))
     assert not any("Reminder" in t for t in told), told  # none while paused
 
@@ -62,7 +66,7 @@ async def test_meetings_follow_the_club_through_skip_pause_resume_and_end(make_a
     await run_until(app, clock, datetime(2026, 4, 2, 18, 0, tzinfo=UTC))
     told = notices(port, MEMBER)
     assert any("has moved with the book club. When: Thu 02 Apr 2026, 19:30" in t for t in told)
-    reminders = [t for t in told if "**Reminder:** **Four Chapters: chapter 3**" in t]
+    reminders = [t for t in told if "**Reminder:** **Four Chapters: chapter 3 meeting**" in t]
     assert len(reminders) == 2, told  # 24 hours and 1 hour before the new date
 
     await say(app, "bookclub end", MODERATOR)
@@ -97,7 +101,7 @@ async def test_a_meetings_place_is_changed_whatever_the_clubs_title_holds(app, c
     assert "Changed event #1" in reply.text, reply.text
     event = await app.store.events.get(PLACE.community_id, 1)
     assert (event.title, event.location) == (
-        "Us | Them: chapter 1",
+        "Us | Them: chapter 1 meeting",
         "https://meet.example.org/circle",
     )
 

@@ -74,6 +74,10 @@ class Resource:
     # The id of a book this work quotes from beginning to end (a review listing its quotes):
     # shown with a note saying so, and held back wherever a book club is part way through.
     quotes_whole_book: str | None = None
+    # A work that quotes or draws on one chapter of a book (its id): held back like every
+    # entry tied to that chapter (see shown_at), and never a source of a challenge day.
+    book: str | None = None
+    chapter: int | None = None
 
     @property
     def citation(self) -> Md:
@@ -299,6 +303,8 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
                 ),
             ),
             Field("quotes_whole_book", str),
+            Field("book", str),
+            Field("chapter", int, check=positive),
         ),
     ),
     "glossary.toml": (
@@ -762,7 +768,7 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
         if isinstance(book, str) and (book not in books or book == item.get("id")):
             msg = f'"{book}" is not another resource of kind book'
             problems.append(resources.problem(i, "quotes_whole_book", msg))
-    for name in ("reflections.toml", "prompts.toml", "practices.toml"):
+    for name in ("reflections.toml", "prompts.toml", "practices.toml", "resources.toml"):
         problems.extend(_chapter_tags(entries[name], books, plans))
     prompts = entries["prompts.toml"]
     for i, item in enumerate(prompts.items):

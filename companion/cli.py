@@ -364,11 +364,10 @@ def _content_exchange(args: argparse.Namespace) -> int:
         else:
             Path(args.file).write_text(text, encoding="utf-8")
         return 0
-    raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
     try:
+        name, raw = _import_file(args.file)
         if exchange.is_paths_file(raw):
             content = content_module.load(args.content)
-            name = "<stdin>" if args.file == "-" else Path(args.file).name
             now = datetime.now(UTC)
             ids = asyncio.run(
                 with_store(
@@ -383,6 +382,26 @@ def _content_exchange(args: argparse.Namespace) -> int:
         return 2
     print(f"imported {added} entries into {args.community}")
     return 0
+
+
+def _import_file(file: str) -> tuple[str, str]:
+    """The file to import (``-``: standard input): its name and text, or ExchangeError for
+    a file that cannot be read, is not UTF-8 text, or is too large to be an export."""
+    from companion import exchange
+
+    name = "<stdin>" if file == "-" else Path(file).name
+    try:
+        if file == "-":
+            data = sys.stdin.buffer.read(exchange.MAX_FILE + 1)
+        else:
+            with open(file, "rb") as opened:
+                data = opened.read(exchange.MAX_FILE + 1)
+    except OSError as error:
+        raise exchange.ExchangeError(f"{name}: cannot read it ({error.strerror})") from None
+    if len(data) > exchange.MAX_FILE:
+        limit = exchange.MAX_FILE // (1024 * 1024)
+        raise exchange.ExchangeError(f"{name}: larger than {limit} MiB, too large to import")
+    return name, exchange.decode(data, name)
 
 
 def _content_check(args: argparse.Namespace) -> int:

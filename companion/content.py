@@ -73,6 +73,10 @@ class Resource(NamedTuple):
     # The id of a book this work quotes from beginning to end (a review listing its quotes):
     # shown with a note saying so, and held back wherever a book club is part way through.
     quotes_whole_book: str | None = None
+    # A work that quotes or draws on one chapter of a book (its id): held back like every
+    # entry tied to that chapter (see shown_at), and never a source of a challenge day.
+    book: str | None = None
+    chapter: int | None = None
 
     @property
     def citation(self) -> Md:
@@ -288,6 +292,8 @@ SCHEMAS: dict[str, tuple[str, tuple[Field, ...]]] = {
                 ),
             ),
             Field("quotes_whole_book", str),
+            Field("book", str),
+            Field("chapter", int, check=positive),
         ),
     ),
     "glossary.toml": (
@@ -534,6 +540,9 @@ def parse_paths(
     except tomllib.TOMLDecodeError as error:
         line = _toml_error_line(str(error))
         raise ContentError([Problem(file, line, None, None, f"not valid TOML: {error}")]) from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        msg = "not valid TOML: a number with too many digits"
+        raise ContentError([Problem(file, None, None, None, msg)]) from None
     except RecursionError:  # the parser recurses once per level: [[[[...]]]]
         raise ContentError([Problem(file, None, None, None, "nested too deeply")]) from None
     table, fields = SCHEMAS["paths.toml"]
@@ -752,7 +761,7 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
         if isinstance(book, str) and (book not in books or book == item.get("id")):
             msg = f'"{book}" is not another resource of kind book'
             problems.append(resources.problem(i, "quotes_whole_book", msg))
-    for name in ("reflections.toml", "prompts.toml", "practices.toml"):
+    for name in ("reflections.toml", "prompts.toml", "practices.toml", "resources.toml"):
         problems.extend(_chapter_tags(entries[name], books, plans))
     prompts = entries["prompts.toml"]
     for i, item in enumerate(prompts.items):

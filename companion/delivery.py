@@ -35,7 +35,16 @@ from companion.events import Kind as MessageKind
 from companion.events import Place
 from companion.fmt import Md, as_md, code, fmt
 from companion.metrics import Metrics
-from companion.ports import Clock, Ports, PostError, Threads, TransientFailure, capability, wait
+from companion.ports import (
+    Clock,
+    PermanentFailure,
+    Ports,
+    PostError,
+    Threads,
+    TransientFailure,
+    capability,
+    wait,
+)
 from companion.store import Store, StoreUnavailable
 from companion.store.schedules import ScheduleRow, iso
 
@@ -238,7 +247,7 @@ class Delivery:
         if isinstance(error, TransientFailure | StoreUnavailable):
             await self._transient(job, error, reason, now)
             return
-        permanent = isinstance(error, PostError) and error.permanent
+        permanent = isinstance(error, PermanentFailure)
         if not isinstance(error, PostError):
             log.exception("schedule %d: post failed", row.id, exc_info=error)
         if permanent or attempts > len(self.backoff):

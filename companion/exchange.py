@@ -30,6 +30,23 @@ class ExchangeError(Exception):
     """The file cannot be imported; the message says where and why."""
 
 
+MAX_FILE = 8 * 1024 * 1024  # bytes `content import` reads: far above any real export
+
+
+def decode(data: bytes, name: str) -> str:
+    """A file's bytes as text, or ExchangeError: both formats are UTF-8 (a leading
+    byte-order mark is dropped); anything else would import garbled text."""
+    if not data.strip():
+        raise ExchangeError(f"{name}: the file is empty")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        at = error.start
+        raise ExchangeError(
+            f"{name}: not UTF-8 text (byte {data[at]:#04x} at offset {at}); save it as UTF-8"
+        ) from None
+
+
 async def export_community(store: Store, community_id: str) -> str:
     prompts = await store.prompts.for_community(community_id)
     resources = await store.contributions.resources(community_id)
@@ -56,7 +73,15 @@ def parse(text: str) -> Entries:
         data: Any = json.loads(text)
     except json.JSONDecodeError as error:
         raise ExchangeError(f"not valid JSON: {error}") from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise ExchangeError("not valid JSON: a number with too many digits") from None
     except RecursionError:  # the parser recurses once per level: [[[[...]]]]
+        raise ExchangeError("nested too deeply to be an export") from None
+    try:  # "\ud800" is valid JSON but no character: the database could not store it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ExchangeError("not valid text: an escape for half a character (\\ud800)") from None
+    except RecursionError:
         raise ExchangeError("nested too deeply to be an export") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ExchangeError(f'not a Companion export (expected "format": "{FORMAT}")')

@@ -25,7 +25,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import ClassVar, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from companion.events import Actor, Kind, MessageRef, Place
 
@@ -35,12 +35,11 @@ class PostError(Exception):
     say what the scheduler does next (companion.delivery); a bare PostError is a failure the
     port could not classify: retried with backoff a few times, then its schedule paused.
 
-    ``permanent`` tells the scheduler not to bother retrying.
+    ``permanent`` says whether retrying is pointless: true only of a PermanentFailure, the
+    one way to say so.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
+    permanent: ClassVar[bool] = False
 
 
 class TransientFailure(PostError):
@@ -49,17 +48,19 @@ class TransientFailure(PostError):
     Retried with backoff while the occurrence is within its grace; the schedule stays on."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message, permanent=False)
+        super().__init__(message)
         self.retry_after = retry_after
 
 
 class PermanentFailure(PostError):
-    """The platform said the bot may not post there (forbidden, removed, the channel or room
-    unknown once the client is in sync): the schedule is paused with ``reason`` and the
-    moderators are told once."""
+    """It will not work later: the platform said the bot may not post there (forbidden,
+    removed, the channel or room unknown once the client is in sync), or what was to be
+    posted is gone. The schedule is paused with ``reason`` and the moderators are told once."""
+
+    permanent: ClassVar[bool] = True
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason, permanent=True)
+        super().__init__(reason)
         self.reason = reason
 
 

@@ -1,8 +1,9 @@
 """`resources`: the shipped library and what this community added, searched and paged.
 
 A work that quotes a book from beginning to end (a review listing its quotes) is shown with
-a note saying so, and left out wherever a book club here is part way through a book, like
-every entry tied to a chapter the club has not reached (see content.shown_at).
+a note saying so, and left out wherever a book club here is part way through a book; a work
+tied to one chapter (it quotes it) is left out where a club has not reached that chapter,
+like every entry tied to a chapter (see content.shown_at).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.content import Content
+from companion.content import Content, shown_at
 from companion.events import Invocation, Kind, Reply
 from companion.fmt import Md, bullets, code, fmt, italic, join, lines, link, quote
 from companion.store import Store
@@ -30,6 +31,7 @@ class Entry(NamedTuple):
     tags: tuple[str, ...]
     community: bool  # added by this community (marked in lists)
     whole_book: str | None = None  # the title of a book it quotes throughout (a spoiler)
+    chapter: int | None = None  # it quotes a chapter of a book: see content.shown_at
 
 
 class Resources:
@@ -69,8 +71,13 @@ class Resources:
                 Entry(r.title, None, None, None, r.url, r.tags, True)
                 for r in await self.store.contributions.resources(community_id)
             ]
-            if community_id in await self.store.bookclubs.chapters_reached([community_id], at):
-                shipped = [e for e in shipped if e.whole_book is None]  # a club is mid-book
+            reached = (await self.store.bookclubs.chapters_reached([community_id], at)).get(
+                community_id
+            )
+            if reached is not None:  # a club is mid-book
+                shipped = [
+                    e for e in shipped if e.whole_book is None and shown_at(e.chapter, reached)
+                ]
         return own + shipped  # the community's newest first, then the library
 
     async def resources(self, inv: Invocation) -> Reply:
@@ -155,6 +162,7 @@ def _shipped(content: Content) -> list[Entry]:
             r.tags,
             False,
             whole_book(r.quotes_whole_book),
+            r.chapter,
         )
         for r in sorted(content.resources.values(), key=lambda r: r.title.lower())
     ]

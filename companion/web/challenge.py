@@ -13,7 +13,7 @@ from aiohttp import web
 
 from companion import exchange
 from companion.events import Place
-from companion.features.challenges.members import MIN_COUNT
+from companion.features.challenges.members import shown_count
 from companion.features.challenges.paths import paths_here
 from companion.web.context import community_ctx, download
 from companion.web.guard import path_id
@@ -48,12 +48,17 @@ async def page(request: web.Request) -> web.Response:
                     .astimezone(zone)
                     .strftime("%a %d %b %Y, %H:%M"),
                     "state": "open" if slot.day <= reached else "to come",
-                    "checked": str(count) if count >= MIN_COUNT else "fewer than five",
+                    "checked": shown_count(count),
                 }
             )
     paths = await paths_here(ctx.app.store, ctx.app.content, ctx.community_id)
     return ctx.render(
-        "challenge.html", "challenge", challenge=challenge, days=days, joined=joined, paths=paths
+        "challenge.html",
+        "challenge",
+        challenge=challenge,
+        days=days,
+        joined=shown_count(joined),
+        paths=paths,
     )
 
 
@@ -66,7 +71,7 @@ async def export_paths(request: web.Request) -> web.Response:
 async def import_paths(request: web.Request) -> web.Response:
     """A paths file: validated whole (errors name the file and line), then added at once."""
     ctx = await community_ctx(request, write=True)
-    name, raw = uploaded(ctx)
+    name, raw = uploaded(ctx, "challenge")
     if not raw.strip():
         ctx.flash("Choose a paths file (TOML, as content/paths.toml) to import.", error=True)
     elif len(raw) > MAX_IMPORT:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from aiohttp import web
 from markupsafe import Markup
 
-from companion.features.events.timing import next_at, recurrence
-from companion.markup import to_html
-from companion.recurrence import shown
+from companion.features.events.posts import summary, where
+from companion.features.events.timing import next_at
+from companion.markup import to_html, to_plain
 from companion.web.context import community_ctx
 from companion.web.guard import path_id
 
@@ -34,12 +34,12 @@ async def page(request: web.Request) -> web.Response:
         {
             "id": event.id,
             "title": event.title,
-            "rule": "once" if event.rule == "once" else recurrence(event).describe(),
-            "next": shown(moment, recurrence(event).zone),
-            "where": event.location or "not given",
+            # The words `event show` and the announcement use, as text (the page escapes it).
+            "when": to_plain(summary(event, now)),
+            "where": to_plain(where(event)),
             "counts": counts[event.id],
         }
-        for event, moment in upcoming
+        for event, _ in upcoming
     ]
     # The same private answer a member gets from `calendar` (the link, made on first ask).
     reply = await ctx.app.dispatcher.dispatch(ctx.invocation("calendar"))

@@ -78,20 +78,30 @@ async def export(request: web.Request) -> web.Response:
     return download(text, "application/json", "community-export.json")
 
 
-def uploaded(ctx: Ctx) -> tuple[str, str]:
+def uploaded(ctx: Ctx, page: str) -> tuple[str, str]:
     """The form's uploaded file ("file", or pasted as "data"): (its name, its text), read
-    no further than one byte past MAX_IMPORT, bytes that are not UTF-8 replaced."""
+    no further than one byte past MAX_IMPORT. A file that is not UTF-8 text, or is larger,
+    is refused here: back to ``page`` with the reason, nothing imported."""
     upload = ctx.form.get("file") if ctx.form is not None else None
-    if isinstance(upload, web.FileField):
-        data = upload.file.read(MAX_IMPORT + 1)
-        raw = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
-        return (upload.filename or "upload")[:100], raw
-    return "pasted", ctx.field("data")
+    if not isinstance(upload, web.FileField):
+        return "pasted", ctx.field("data")
+    name = (upload.filename or "upload")[:100]
+    data = upload.file.read(MAX_IMPORT + 1)
+    if isinstance(data, str):
+        return name, data
+    try:
+        if len(data) > MAX_IMPORT:  # in bytes: a file cut off at the limit is never imported
+            limit = MAX_IMPORT // 1024
+            raise exchange.ExchangeError(f"{name}: larger than {limit} KiB, too large to import")
+        return name, exchange.decode(data, name) if data.strip() else ""
+    except exchange.ExchangeError as error:
+        ctx.flash(f"Nothing imported: {error}", error=True)
+        ctx.back(page)
 
 
 async def import_(request: web.Request) -> web.Response:
     ctx = await community_ctx(request, write=True)
-    _, raw = uploaded(ctx)
+    _, raw = uploaded(ctx, "prompts")
     if not raw.strip():
         ctx.flash("Choose an export file (or paste one) to import.", error=True)
     elif len(raw) > MAX_IMPORT:

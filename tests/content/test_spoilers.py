@@ -284,3 +284,49 @@ async def test_a_review_quoting_the_whole_book_waits_until_the_club_has_read_it(
     assert await listed(FREE) == before  # another community has no club
     await say(app, "bookclub end", MOD, CLUB)
     assert await listed(CLUB) == before  # the club is over: nothing left to spoil
+
+
+async def test_a_work_that_quotes_chapter_11_waits_until_the_club_reaches_it(
+    make_app, shipped: Content, clock
+):
+    """Revisiting Allyship ends with the chapter 11 question: `resources` leaves it out where
+    a club has not read that far, and shows it from chapter 11 on."""
+    newsletter = shipped.resources["revisiting-allyship-2024"]
+    assert (newsletter.book, newsletter.chapter) == ("the-wake-up", 11)
+    app = await make_app(content=shipped, commands_per_window=0)
+
+    async def listed(place: Place) -> bool:
+        text = to_plain((await say(app, "resources hurley hall", MEMBER, place)).text)
+        return "Revisiting Allyship" in text
+
+    assert await listed(FREE) and await listed(CLUB)
+    line = "bookclub start the-wake-up 2026-03-02 every 7 days 08:00 chapters 14"
+    assert "Book club started" in (await say(app, line, MOD, CLUB)).text
+    clock.set(datetime(2026, 4, 1, 12, tzinfo=UTC))  # chapter 5
+    assert not await listed(CLUB) and await listed(FREE)
+    clock.set(datetime(2026, 5, 11, 12, tzinfo=UTC))
+    assert "This week: chapter 10" in to_plain((await say(app, "bookclub", MEMBER, CLUB)).text)
+    assert not await listed(CLUB)
+    clock.set(datetime(2026, 5, 18, 12, tzinfo=UTC))  # chapter 11 opened this morning
+    assert "This week: chapter 11" in to_plain((await say(app, "bookclub", MEMBER, CLUB)).text)
+    assert await listed(CLUB)
+
+
+def test_a_source_article_that_holds_a_chapters_idea_is_tied_to_that_chapter(shipped: Content):
+    """A work whose own text carries a chapter-bound idea is a spoiler wherever it is linked:
+    tied to that chapter, so `resources` waits and no challenge day may cite it."""
+    from tests.content.seeds import SEEDS, seeds_dir
+
+    found = seeds_dir()
+    if found is None:
+        pytest.skip("the seed articles (../shared/seeds/) are not beside this checkout")
+    tied = {}
+    for seed in SEEDS:
+        text = (found / seed.file).read_text("utf-8")
+        for idea in IDEAS:
+            if idea.found_in(text):
+                resource = shipped.resources[seed.resource]
+                tied[seed.resource] = (resource.book, resource.chapter, idea.book, idea.chapter)
+    assert tied == {
+        "revisiting-allyship-2024": ("the-wake-up", 11, "the-wake-up", 11),
+    }

@@ -204,3 +204,14 @@ async def test_a_day_cannot_send_members_to_a_review_that_quotes_the_whole_book(
         await exchange.import_paths(app.store, shipped, PLACE.community_id, text, "ours.toml", NOW)
     assert "ours.toml:" in str(raised.value) and "shown to everyone" in str(raised.value)
     assert await app.store.challenges.own_paths(PLACE.community_id) == []
+
+
+async def test_a_day_cannot_send_members_to_a_piece_that_quotes_a_later_chapter(make_app, shipped):
+    """Revisiting Allyship ends with the question of chapter 11 of The Wake Up: a day citing
+    it would put that question in front of readers at chapter 3."""
+    app = await make_app(content=shipped)
+    text = paths_file(['resources = ["revisiting-allyship-2024"]'])
+    with pytest.raises(exchange.ExchangeError) as raised:
+        await exchange.import_paths(app.store, shipped, PLACE.community_id, text, "ours.toml", NOW)
+    assert '"revisiting-allyship-2024" is tied to a chapter of a book' in str(raised.value)
+    assert await app.store.challenges.own_paths(PLACE.community_id) == []

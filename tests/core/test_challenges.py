@@ -178,13 +178,18 @@ async def test_a_nudge_at_most_once_per_missed_day_and_reviews_on_n_plus_3_and_1
     assert date(2026, 3, 3) not in days and date(2026, 3, 5) not in days  # checked-in days
 
 
-async def test_four_check_ins_show_no_count_and_five_show_five(make_app, shipped, clock, port):
+async def test_four_check_ins_or_joins_show_no_count_and_five_do(make_app, shipped, clock, port):
     app = await make_app(content=shipped)
     app.ports.attach("test", port)
     await say(app, "challenge start allyship-21 2026-03-03 09:00", MODERATOR)
     await run_until(app, clock, datetime(2026, 3, 4, 12, tzinfo=UTC))  # day 2
-    for actor in MEMBERS:
+    for count, actor in enumerate(MEMBERS, 1):
         await say(app, "challenge join", actor)
+        status = to_plain((await say(app, "challenge", MEMBERS[5])).text)
+        if count < 5:  # how many joined is a count too: the first few are not singled out
+            assert "Fewer than five joined." in status and f"{count} joined" not in status
+        else:
+            assert f"{count} joined." in status, status
     for actor in MEMBERS[:4]:
         await say(app, "challenge done", actor)
     status = to_plain((await say(app, "challenge", MEMBERS[5])).text)

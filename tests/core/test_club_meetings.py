@@ -32,7 +32,7 @@ async def test_meetings_follow_the_club_through_skip_pause_resume_and_end(make_a
     assert "A meeting at 19:30 on each discussion day: events #1 to #4" in reply.text, reply.text
     events = await app.store.events.for_community(PLACE.community_id)
     assert [(e.title, e.start_date, e.at_time, e.timezone) for e in events] == [
-        (f"Four Chapters: chapter {n}", day, "19:30", "Europe/Berlin")
+        (f"Four Chapters: chapter {n} meeting", day, "19:30", "Europe/Berlin")
         for n, day in enumerate(("2026-03-05", "2026-03-12", "2026-03-19", "2026-03-26"), 1)
     ]
     for line, who in (("event rsvp 2 yes", MEMBER), ("event rsvp 3 yes", MEMBER)):
@@ -51,8 +51,12 @@ async def test_meetings_follow_the_club_through_skip_pause_resume_and_end(make_a
     await say(app, "event reminders 24h 1h", MODERATOR)  # re-plans every event but these
     await run_until(app, clock, datetime(2026, 3, 20, 11, tzinfo=UTC))
     told = notices(port, MEMBER)
-    assert any("chapter 2** (event #2) is cancelled: the book club skips" in t for t in told)
-    assert any("chapter 3** (event #3) is postponed: the book club is paused" in t for t in told)
+    assert any(
+        "chapter 2 meeting** (event #2) is cancelled: the book club skips" in t for t in told
+    )
+    assert any(
+        "chapter 3 meeting** (event #3) is postponed: the book club is paused" in t for t in told
+    )
     assert any("(event #4) is postponed" in t for t in notices(port, OTHER))
     assert not any("Reminder" in t for t in told), told  # none while paused
 
@@ -62,7 +66,7 @@ async def test_meetings_follow_the_club_through_skip_pause_resume_and_end(make_a
     await run_until(app, clock, datetime(2026, 4, 2, 18, 0, tzinfo=UTC))
     told = notices(port, MEMBER)
     assert any("has moved with the book club. When: Thu 02 Apr 2026, 19:30" in t for t in told)
-    reminders = [t for t in told if "**Reminder:** **Four Chapters: chapter 3**" in t]
+    reminders = [t for t in told if "**Reminder:** **Four Chapters: chapter 3 meeting**" in t]
     assert len(reminders) == 2, told  # 24 hours and 1 hour before the new date
 
     await say(app, "bookclub end", MODERATOR)
@@ -97,7 +101,7 @@ async def test_a_meetings_place_is_changed_whatever_the_clubs_title_holds(app, c
     assert "Changed event #1" in reply.text, reply.text
     event = await app.store.events.get(PLACE.community_id, 1)
     assert (event.title, event.location) == (
-        "Us | Them: chapter 1",
+        "Us | Them: chapter 1 meeting",
         "https://meet.example.org/circle",
     )
 
@@ -135,7 +139,7 @@ async def test_each_meeting_gets_the_platforms_own_event_a_week_ahead_kept_in_st
     )
     await app.scheduler.run_due()
     assert port.created == [
-        ("Four Chapters: chapter 1", "here", datetime(2026, 3, 5, 19, 30, tzinfo=UTC),
+        ("Four Chapters: chapter 1 meeting", "here", datetime(2026, 3, 5, 19, 30, tzinfo=UTC),
          datetime(2026, 3, 5, 20, 30, tzinfo=UTC)),
     ]  # fmt: skip
     assert await app.gateway.native_answer(native("se1", MEMBER, "yes"))
@@ -149,10 +153,13 @@ async def test_each_meeting_gets_the_platforms_own_event_a_week_ahead_kept_in_st
     await say(app, "bookclub resume", MODERATOR)  # two days later
     await app.scheduler.run_due()
     assert port.edited == [
-        ("se1", "Four Chapters: chapter 1", datetime(2026, 3, 7, 19, 30, tzinfo=UTC))
+        ("se1", "Four Chapters: chapter 1 meeting", datetime(2026, 3, 7, 19, 30, tzinfo=UTC))
     ]
     await run_until(app, clock, datetime(2026, 3, 8, tzinfo=UTC))
-    assert [c[0] for c in port.created] == ["Four Chapters: chapter 1", "Four Chapters: chapter 2"]
+    assert [c[0] for c in port.created] == [
+        "Four Chapters: chapter 1 meeting",
+        "Four Chapters: chapter 2 meeting",
+    ]
     assert port.created[1][2] == datetime(2026, 3, 14, 19, 30, tzinfo=UTC)  # a week ahead
     await say(app, "bookclub skip", MODERATOR)  # chapter 2's meeting
     await app.scheduler.run_due()
@@ -183,10 +190,10 @@ async def test_a_meeting_moved_before_its_platform_event_gets_it_a_week_before_t
     reply = await say(app, "event edit 2 when once 2026-03-26 19:30", MODERATOR)
     assert "Changed event #2" in reply.text, reply.text
     await run_until(app, clock, datetime(2026, 3, 18, tzinfo=UTC))
-    second = [c[2] for c in port.created if c[0].endswith("chapter 2")]
+    second = [c[2] for c in port.created if c[0].endswith("chapter 2 meeting")]
     assert second == []  # not a week before its old date (5 March)
     await run_until(app, clock, datetime(2026, 3, 20, tzinfo=UTC))
-    second = [c[2] for c in port.created if c[0].endswith("chapter 2")]
+    second = [c[2] for c in port.created if c[0].endswith("chapter 2 meeting")]
     assert second == [datetime(2026, 3, 26, 19, 30, tzinfo=UTC)]
     assert port.edited == []
 
@@ -209,4 +216,31 @@ async def test_a_meetings_platform_event_is_tried_again_after_a_transient_failur
     assert port.created == []
     port.fail_with = None
     await run_until(app, clock, datetime(2026, 3, 2, 13, tzinfo=UTC))
-    assert [c[0] for c in port.created] == ["Four Chapters: chapter 1"]
+    assert [c[0] for c in port.created] == ["Four Chapters: chapter 1 meeting"]
+
+
+async def test_a_chapter_thread_says_when_its_moved_meeting_really_is(app, clock):
+    """A meeting moved to another day (`event edit N when`) is not "today" in the thread."""
+    port = RecordingPort(clock=clock)
+    app.ports.attach("test", port)
+    await say(app, "timezone Europe/Berlin", MODERATOR)
+    await say(app, 'bookclub plan create "Three Chapters" 3', MODERATOR)
+    await say(
+        app,
+        "bookclub start three-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    for line in (
+        "event edit 2 when once 2026-03-13 19:30",
+        "event edit 3 when once 2026-03-18 20:00",
+    ):
+        assert "Changed event" in (await say(app, line, MODERATOR)).text
+    await run_until(app, clock, datetime(2026, 3, 20, tzinfo=UTC))
+    first, second, third = [s.text for s in port.sent if s.kind == "thread"]
+    assert "Meeting today at 19:30 (here): say whether you come with `event rsvp 1 yes`" in first
+    assert "Meeting today" not in second and "Meeting today" not in third
+    assert (
+        "Meeting on Fri 13 Mar 2026, 19:30 Europe/Berlin (here): "
+        "say whether you come with `event rsvp 2 yes`." in second
+    ), second
+    assert "This chapter's meeting (event #3) has already taken place." in third, third

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from companion.events import Actor
+from companion.features.moderation.review import QUESTION_KIND
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.dbsearch import store_columns_containing
 from tests.fakes import RecordingPort
@@ -54,6 +55,21 @@ async def test_an_anonymous_question_is_posted_without_a_name(app, port, db_path
     assert "Quiet" not in post.text and member.id not in post.text
     assert (await store_columns_containing(app.store, member.id)) == []
     assert (await store_columns_containing(app.store, "quiet.member")) == []
+
+
+async def test_a_question_no_longer_approved_is_not_posted_and_not_retried(app, port, clock):
+    """Its post finds the question not approved (here: still pending): nothing goes out, the
+    moderators are told once, and it is not tried again (a permanent failure)."""
+    await say(app, "ask anonymously How do I speak up without centring myself?")
+    async with app.store.unit_of_work() as uow:
+        await app.scheduler.add_now(PLACE, QUESTION_KIND, "1", MODERATOR.id, repos=uow)
+    for _ in range(4):
+        await app.scheduler.run_due()
+        clock.advance(timedelta(hours=1))
+    assert not [s for s in port.sent if "How do I speak up" in s.text]
+    [told] = [s.text for s in port.sent]
+    assert "I could not post here what a command asked for" in told
+    assert "the question is no longer approved" in told
 
 
 async def test_an_approved_question_waiting_to_go_out_is_no_schedule(app, port):

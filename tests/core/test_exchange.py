@@ -1,10 +1,12 @@
 """A community's own prompts move to a file and back; a broken file changes nothing."""
 
+import io
 import json
 import subprocess
 import sys
 
 from companion import exchange
+from companion.cli import main
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 
 
@@ -78,3 +80,66 @@ def test_the_cli_round_trip(tmp_path):
         [*run, "content", "import", "--db", str(other), str(out)], capture_output=True, text=True
     )
     assert failed.returncode == 2 and "nothing imported" in failed.stderr
+
+
+def test_a_file_that_is_not_an_export_gets_one_line_and_imports_nothing(
+    tmp_path, capsys, monkeypatch
+):
+    """Whatever a moderator points `content import` at: one line on stderr naming the file
+    and why, exit 2, never a traceback, and nothing in the database."""
+    db = str(tmp_path / "c.db")
+    export = {
+        "format": exchange.FORMAT,
+        "prompts": [{"text": "Café: what did you notice?", "created_at": "2026-03-01T10:00:00"}],
+    }
+    files: dict[str, bytes | None] = {
+        "latin1.json": json.dumps(export, ensure_ascii=False).encode("latin-1"),
+        "utf16.json": json.dumps(export).encode("utf-16"),
+        "photo.jpg": bytes([0xFF, 0xD8, 0xFF, 0xE0]) + bytes(range(256)) * 8,
+        "empty.json": b"",
+        "blank.toml": b"  \n\n",
+        "folder": None,  # a directory
+        "huge.json": b"{" + b" " * 8 * 1024 * 1024 + b"}",
+        "broken.json": b'{"format": ',
+        "broken.toml": b"[[path]\nid = ",
+        "digits.json": b'{"format": ' + b"9" * 5000 + b"}",
+        "digits.toml": b"[[path]]\nid = " + b"9" * 5000 + b"\n",
+        "half.json": json.dumps(export).replace("Caf\\u00e9", "\\ud800").encode(),
+    }
+    expected = {
+        "latin1.json": "latin1.json: not UTF-8 text (byte 0xe9",
+        "utf16.json": "utf16.json: not UTF-8 text (byte 0xff at offset 0)",
+        "photo.jpg": "photo.jpg: not UTF-8 text",
+        "empty.json": "empty.json: the file is empty",
+        "blank.toml": "blank.toml: the file is empty",
+        "folder": "folder: cannot read it (Is a directory)",
+        "huge.json": "huge.json: larger than 8 MiB, too large to import",
+        "broken.json": "not valid JSON",
+        "broken.toml": "broken.toml:1: not valid TOML",
+        "digits.json": "not valid JSON: a number with too many digits",
+        "digits.toml": "digits.toml: not valid TOML: a number with too many digits",
+        "half.json": "not valid text: an escape for half a character",
+        "missing.json": "missing.json: cannot read it (No such file or directory)",
+    }
+    for name, data in files.items():
+        if data is None:
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_bytes(data)
+    for name, message in expected.items():
+        code = main(["content", "import", "--db", db, str(tmp_path / name)])
+        out, err = capsys.readouterr()
+        assert (code, out) == (2, ""), name
+        assert err.startswith(f"companion: nothing imported: {message}"), err
+        assert err.count("\n") == 1, err
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(files["latin1.json"] or b"")))
+    assert main(["content", "import", "--db", db, "-"]) == 2
+    assert capsys.readouterr().err.startswith("companion: nothing imported: <stdin>: not UTF-8")
+
+    assert main(["content", "export", "--db", db, "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["prompts"] == []
+    bom = b"\xef\xbb\xbf" + json.dumps(export).encode()  # UTF-8 as Windows Notepad saves it
+    (tmp_path / "bom.json").write_bytes(bom)
+    assert main(["content", "import", "--db", db, str(tmp_path / "bom.json")]) == 0
+    assert "imported 1 entries" in capsys.readouterr().out

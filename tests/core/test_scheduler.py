@@ -11,7 +11,7 @@ import pytest
 from companion import scheduler as scheduler_module
 from companion.commands import UserError
 from companion.events import MessageRef
-from companion.ports import PostError
+from companion.ports import PermanentFailure, PostError
 from companion.recurrence import Recurrence
 from tests.conftest import MEMBER, MODERATOR, PLACE, START, say
 from tests.core.schedule_helpers import run_until
@@ -226,7 +226,7 @@ async def test_failing_posts_retry_with_backoff_then_pause_and_tell_moderators(
 
 
 async def test_a_permanent_failure_pauses_at_once(sched_app, port, clock):
-    port.fail_with = PostError("no permission to post", permanent=True)
+    port.fail_with = PermanentFailure("no permission to post")
     await say(sched_app, "schedule reflection 13:00", MODERATOR)
     await run_until(sched_app, clock, clock.now() + timedelta(hours=2))
     assert (await sched_app.store.schedules.occurrences(1))[0].attempts == 1

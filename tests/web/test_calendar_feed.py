@@ -140,10 +140,39 @@ async def test_book_club_meetings_are_in_the_feed_at_the_times_the_club_posts(ma
     [club] = await app.store.bookclubs.clubs_in_community(PLACE.community_id)
     sessions = await app.store.bookclubs.sessions(club.id)
     assert chapters == {
-        f"Six Small Chapters: chapter {s.chapter}": datetime.fromisoformat(s.opens_at)
+        f"Six Small Chapters: chapter {s.chapter} discussion thread": datetime.fromisoformat(
+            s.opens_at
+        )
         for s in sessions
     }
     assert len(chapters) == 6
+    await web.client.close()
+
+
+async def test_a_chapters_discussion_and_its_meeting_have_different_names(make_app, clock):
+    """A club with meetings: the feed has each chapter's thread and its meeting, and a
+    member can tell them apart (the same name twice on one evening would not say which)."""
+    app = await make_app(sections=WEB)
+    web = await serve(app, RecordingPort(clock=clock))
+    await say(app, 'bookclub plan create "Two Chapters" 2', MODERATOR)
+    reply = await say(
+        app,
+        "bookclub start two-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
+        MODERATOR,
+    )
+    assert "Book club started" in reply.text, reply.text
+    response = await web.client.get(feed_path((await say(app, "calendar", MEMBER)).text))
+    calendar = icalendar.Calendar.from_ical(await response.read())
+    names = sorted(
+        (item["DTSTART"].dt.astimezone(UTC).isoformat(), str(item["SUMMARY"]))
+        for item in calendar.walk("VEVENT")
+    )
+    assert names == [
+        ("2026-03-05T18:00:00+00:00", "Two Chapters: chapter 1 discussion thread"),
+        ("2026-03-05T19:30:00+00:00", "Two Chapters: chapter 1 meeting"),
+        ("2026-03-12T18:00:00+00:00", "Two Chapters: chapter 2 discussion thread"),
+        ("2026-03-12T19:30:00+00:00", "Two Chapters: chapter 2 meeting"),
+    ]
     await web.client.close()
 
 

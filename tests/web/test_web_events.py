@@ -4,9 +4,11 @@ signed-in community's, a bad id or a missing CSRF token refused."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from companion.events import Actor, Place
+from companion.markup import to_plain
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.web.harness import Browserless, page
 
@@ -53,6 +55,23 @@ async def test_the_events_page_shows_counts_never_names_and_the_calendar_link(we
     text = await cancelled.text()
     assert "Cancelled event #2" in text and "Lunch &lt;b&gt;" not in text
     assert (await app.store.events.get(A, 2)).status == "cancelled"
+
+
+async def test_the_events_page_says_when_and_where_in_the_words_event_show_uses(
+    web: Browserless,
+):
+    app = web.app
+    await say(app, "timezone Europe/Berlin", MODERATOR)
+    await say(app, "event plan weekly tue,thu 18:30 Reading circle | Room_3 *upstairs*", MODERATOR)
+    await say(app, "event plan once 2026-03-10 12:00 Lunch | here", MODERATOR)
+    await web.sign_in_as()
+    body = await (await web.client.get(page(A, "events"))).text()
+    for number in (1, 2):
+        shown = to_plain((await say(app, f"event show {number}", MEMBER)).text).split("\n")
+        when = next(line for line in shown if line.startswith("When: "))[len("When: ") :]
+        where = next(line for line in shown if line.startswith("Where: "))[len("Where: ") :]
+        assert f"<td>{html.escape(when)}</td><td>{html.escape(where)}</td>" in body, (when, body)
+    assert "<td>Room_3 *upstairs*</td>" in body  # as typed: no Markdown escapes, no markup
 
 
 async def test_bad_requests_change_nothing(web: Browserless):

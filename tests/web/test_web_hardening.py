@@ -130,6 +130,44 @@ async def test_an_import_nested_too_deeply_is_refused_and_adds_nothing(
     assert again.status == 200 and "Imported 0 entries." in await again.text()
 
 
+async def test_an_uploaded_file_that_is_not_utf8_or_too_large_is_refused_and_adds_nothing(
+    web: Browserless, caplog, db_path
+):
+    """A Latin-1 export, a photo, a cut-off file: the reason on the page, nothing imported
+    (not an export with "?" where its accents were, nor the first half of a file)."""
+    await web.sign_in_as()
+    export = {
+        "format": "companion-community/1",
+        "prompts": [{"text": "Café: what did you notice?", "created_at": "2026-03-01T10:00:00"}],
+    }
+    paths = '[[path]]\nid = "café"\n'
+    # Multi-byte text just over the limit: cut off at the limit it is still short in characters.
+    long = json.dumps(dict(export, note="é" * 300_000), ensure_ascii=False).encode()
+    cases = [
+        ("prompts", "export.json", json.dumps(export, ensure_ascii=False).encode("latin-1")),
+        ("prompts", "photo.jpg", bytes([0xFF, 0xD8, 0xFF, 0xE0]) + bytes(range(256))),
+        ("prompts", "long.json", long),
+        ("challenge", "paths.toml", paths.encode("latin-1")),
+        ("challenge", "paths.toml", paths.encode("utf-16")),
+    ]
+    for where, name, data in cases:
+        csrf = await web.csrf(page(A, where))
+        upload = FormData()
+        upload.add_field("csrf", csrf)
+        upload.add_field("file", data, filename=name, content_type="application/octet-stream")
+        path = page(A, where) + ("/import" if where == "prompts" else "/paths")
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            response = await web.client.post(path, data=upload)
+            text = await response.text()
+        assert response.status == 200, text[:400]  # back on the page, with the reason shown
+        reason = "larger than 512 KiB" if name == "long.json" else "not UTF-8 text"
+        assert f"Nothing imported: {name}: {reason}" in text, (name, text[:2000])
+        _assert_quiet(caplog)
+    assert rows(db_path, "SELECT COUNT(*) FROM prompt") == [(0,)]
+    assert rows(db_path, "SELECT COUNT(*) FROM community_path") == [(0,)]
+
+
 # --- slow clients ---------------------------------------------------------------------------
 
 HEAD = b"GET /login?token=abc HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + b"s" * 200

@@ -12,11 +12,13 @@ from companion.delivery import Action, Post, PostKind, Thread
 from companion.events import Kind, Place
 from companion.features.bookclub.clubs import local
 from companion.features.bookclub.plans import Plans, PlanView
-from companion.fmt import bold, bullets, code, fmt, italic, lines
-from companion.recurrence import Recurrence, to_instant
+from companion.features.events.timing import next_at
+from companion.fmt import Md, bold, bullets, code, fmt, italic, lines
+from companion.recurrence import Recurrence, shown, to_instant
 from companion.scheduler import Scheduler
 from companion.store import Store, UnitOfWork
 from companion.store.bookclubs import ClubRow, SessionRow
+from companion.store.events import EventRow
 from companion.store.schedules import ScheduleRow, iso
 
 THREAD_KIND, REMINDER_KIND = "bookclub-chapter", "bookclub-reminder"
@@ -107,14 +109,7 @@ class ChapterSchedule:
         meeting = (await self.store.bookclubs.meetings(club.id)).get(session.chapter)
         event = await self.store.events.get(club.community_id, meeting) if meeting else None
         if event is not None and event.status == "planned":
-            parts.append(
-                fmt(
-                    "Meeting today at {} ({}): say whether you come with {}.",
-                    event.at_time,
-                    event.location or "here",
-                    code(f"event rsvp {event.id} yes"),
-                )
-            )
+            parts.append(meeting_line(event, self.scheduler.clock.now()))
         parts.append(
             fmt(
                 "\nMark how far you have read (only you see it): {}",
@@ -136,3 +131,23 @@ class ChapterSchedule:
             ),
             kind=Kind.REMINDER,
         )
+
+
+def meeting_line(event: EventRow, now: datetime) -> Md:
+    """The chapter's meeting as it stands when the thread is posted: it may have been moved
+    to another day (`event edit`) since the club planned it on the discussion day."""
+    upcoming = next_at(event, now)
+    if upcoming is None:
+        return fmt("This chapter's meeting (event #{}) has already taken place.", event.id)
+    zone = ZoneInfo(event.timezone)
+    when = upcoming.astimezone(zone)
+    rsvp = code(f"event rsvp {event.id} yes")
+    place = event.location or "here"
+    if when.date() == now.astimezone(zone).date():
+        return fmt(
+            "Meeting today at {} ({}): say whether you come with {}.",
+            when.strftime("%H:%M"),
+            place,
+            rsvp,
+        )
+    return fmt("Meeting on {} ({}): say whether you come with {}.", shown(when, zone), place, rsvp)

@@ -42,7 +42,8 @@ def parse_meetings(words: list[str]) -> tuple[list[str], time | None]:
 
 
 def meeting_title(club_title: str, chapter: int) -> str:
-    label = f": chapter {chapter}"
+    """ "Circle: chapter 3 meeting": never the same as the chapter's discussion thread."""
+    label = f": chapter {chapter} meeting"
     if len(club_title) + len(label) <= TITLE:
         return club_title + label
     return club_title[: TITLE - len(label) - 1].rstrip() + "\u2026" + label

@@ -1,7 +1,7 @@
 """What members do: `challenge` (what runs here), `join`, `leave`, `today`, `day <n>`,
 `done [note]`, `catchup <n> [note]` and `progress` (their opt-ins are in optins.py). A
-member sees only their own progress; everyone else sees counts, and a day's check-ins only
-once at least five checked in."""
+member sees only their own progress; everyone else sees counts, and only from five on (how
+many joined, how many checked in on a day), so nobody can be singled out."""
 
 from __future__ import annotations
 
@@ -19,8 +19,13 @@ from companion.recurrence import shown
 from companion.store import Store
 from companion.store.challenges import ChallengeRow
 
-MIN_COUNT = 5  # a day's check-ins are shown from five on, so nobody can be singled out
+MIN_COUNT = 5  # counts (joined, a day's check-ins) show from five on: nobody singled out
 MAX_NOTE = 4000
+
+
+def shown_count(count: int) -> str:
+    """A count as others see it: the number from MIN_COUNT on, else "fewer than five"."""
+    return str(count) if count >= MIN_COUNT else "fewer than five"
 
 
 class ChallengeWalk:
@@ -125,14 +130,15 @@ class ChallengeWalk:
             where = where + fmt(", paused")
         shown = [fmt("day {}: {}", d, counts[d]) for d in sorted(counts) if counts[d] >= MIN_COUNT]
         upcoming = await self._next_opening(challenge, reached + 1)
-        parts: list[object] = [fmt("{}: {}. {} joined.", italic(path.title), where, joined)]
+        people = shown_count(joined).capitalize()
+        parts: list[object] = [fmt("{}: {}. {} joined.", italic(path.title), where, people)]
         if upcoming and reached:
             parts.append(fmt("Next day opens {}.", upcoming))
         if shown:
             parts.append(fmt("Check-ins: {}.", join(shown, "; ")))
         parts.append(
             fmt(
-                "Check-ins show from five a day, so nobody can be singled out. "
+                "Counts show from five, so nobody can be singled out. "
                 "`challenge join` to walk along; `challenge today` shows today's day."
             )
         )

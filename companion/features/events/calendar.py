@@ -2,8 +2,9 @@
 web server serves at ``/calendar/<token>.ics``.
 
 The feed holds the community's events, its discussion-thread schedules and its book clubs'
-chapter meetings: each with a stable UID, a VTIMEZONE for its zone, an RRULE when it
-recurs, a SEQUENCE that grows with each change and STATUS:CANCELLED once cancelled. The
+chapter discussions (a club's meetings are events, named apart: "chapter 3 meeting"): each
+with a stable UID, a VTIMEZONE for its zone, an RRULE when it recurs, a SEQUENCE that grows
+with each change and STATUS:CANCELLED once cancelled. The
 ``icalendar`` library writes the text (folding, escaping, VTIMEZONE from the tz database).
 
 The link's token is derived from the bot's key file and a random salt per community, so the
@@ -52,6 +53,12 @@ def first_local(rule: Recurrence, since: datetime) -> datetime:
         return first.astimezone(rule.zone)
     local = next(iter(rule.local_times(datetime.combine(rule.start, time.min))))
     return to_instant(local, rule.zone).astimezone(rule.zone)
+
+
+def discussion_title(club_title: str, chapter: int) -> str:
+    """A book club's chapter thread in the feed: "Circle: chapter 3 discussion thread",
+    never the same as the chapter's meeting (an event: "Circle: chapter 3 meeting")."""
+    return f"{club_title}: chapter {chapter} discussion thread"
 
 
 def rrule_of(rule: Recurrence) -> dict[str, object] | None:
@@ -234,7 +241,7 @@ def render(
             cal.add_component(
                 _vevent(
                     f"club-{club.id}-{session.chapter}@{domain}",
-                    f"{club.title}: chapter {session.chapter}",
+                    discussion_title(club.title, session.chapter),
                     once,
                     MEETING,
                     datetime.fromisoformat(club.created_at),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from companion.commands import UserError
 from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities
-from companion.features.events.posts import EventPosts, summary
+from companion.features.events.posts import EventPosts, summary, where
 from companion.features.events.timing import ahead, parse_lead
 from companion.features.schedules import parse_when
 from companion.fmt import bold, code, fmt, join
@@ -153,7 +153,7 @@ class EventPlanner:
                     bold(changed.title),
                     changed.id,
                     summary(changed, now),
-                    changed.location or "not given",
+                    where(changed),
                 )
                 await self.posts.tell(uow, changed, note, by)
             await self.posts.refresh(uow, changed)

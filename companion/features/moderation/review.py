@@ -15,7 +15,7 @@ from companion.features.moderation.items import SUGGESTION_ID, describe, find_it
 from companion.features.prompts import title_from
 from companion.fmt import Md, bold, bullets, fmt, lines
 from companion.notices import Notices
-from companion.ports import PostError
+from companion.ports import PermanentFailure
 from companion.scheduler import Scheduler
 from companion.store import Store
 from companion.store.contributions import SuggestionRow
@@ -131,7 +131,7 @@ class Review:
     async def render_question(self, row: ScheduleRow, due: datetime) -> Action:
         item = await self.store.contributions.get(row.community_id, int(row.payload))
         if item is None or item.kind != "question" or item.status != "approved":
-            raise PostError("the question is no longer approved", permanent=True)
+            raise PermanentFailure("the question is no longer approved")
         text = lines(bold("A question from a member, asked anonymously"), item.data["question"])
         return Post(text, kind=Kind.QUESTION)
 

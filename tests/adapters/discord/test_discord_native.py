@@ -320,7 +320,7 @@ async def test_a_book_clubs_meeting_is_a_scheduled_event_until_the_club_ends(bot
     await bot.app.scheduler.run_due()
     await double.wait_until(lambda: bool(double.scheduled_events), what="the scheduled event")
     [(event_id, event)] = double.scheduled_events.items()
-    assert event["name"].endswith(": chapter 1")
+    assert event["name"].endswith(": chapter 1 meeting")
     assert event["scheduled_start_time"].startswith("2026-03-05T19:30:00")
     assert event["entity_metadata"] == {"location": "#general"}
     assert await double.interested(guild.member.user, event_id)

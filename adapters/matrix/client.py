@@ -1,9 +1,10 @@
 """matrix-nio's client as the adapter uses it, and how its answers are read.
 
 Owns: the bot account's client (nio configured not to retry: the adapter's parts retry,
-visibly in the logs), which keeps the raw invite state of each sync; the errors that mean
-"the homeserver is not reachable right now"; the backoff figures every retry shares; and
-small readers of nio's responses and events (HTTP status, rate limit, raw event dicts).
+visibly in the logs), which keeps the raw invite state of each sync and takes no room state
+from a decrypted event; the errors that mean "the homeserver is not reachable right now";
+the backoff figures every retry shares; and small readers of nio's responses and events
+(HTTP status, rate limit, raw event dicts).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from nio import AsyncClient, AsyncClientConfig, ErrorResponse
+from nio import AsyncClient, AsyncClientConfig, EncryptionError, ErrorResponse, MegolmEvent
+from nio.events import BadEventType, Event
+from nio.rooms import MatrixRoom
 
 from companion_adapters.matrix.settings import MatrixConfig
 
@@ -27,9 +30,35 @@ NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 class Client(AsyncClient):
     """matrix-nio's client, keeping the raw invite state of the last sync: nio keeps only
-    member, name and alias events of an invite, and drops m.room.encryption."""
+    member, name and alias events of an invite, and drops m.room.encryption; and never
+    taking a decrypted event as room state (below)."""
 
     raw_invites: dict[str, list[dict[str, Any]]] = {}
+
+    def _handle_timeline_event(
+        self,
+        event: Event | BadEventType,
+        room_id: str,
+        room: MatrixRoom,
+        encrypted_rooms: set[str],
+    ) -> Event | BadEventType | None:
+        """An encrypted timeline event is decrypted and nothing more. matrix-nio would then
+        apply the plaintext to its view of the room as if the homeserver had sent it: the
+        sender's claims (an ``m.room.member`` leave for another member, a join for someone
+        outside, ``m.room.power_levels``) would change whom the room keys of the bot's
+        messages are shared with, and the power levels. Only the homeserver's own state
+        events change the room; nio takes nothing from an event it cannot decrypt either.
+        (A private hook of nio's sync handling: the test
+        ``test_a_decrypted_event_never_changes_nios_room...`` fails if it moves.)"""
+        if not isinstance(event, MegolmEvent):
+            return super()._handle_timeline_event(event, room_id, room, encrypted_rooms)
+        if self.olm is None:
+            return None
+        event.room_id = room_id
+        try:
+            return self.olm.decrypt_megolm_event(event, room_id)
+        except EncryptionError:
+            return None  # stays a MegolmEvent: the timeline notes it as unreadable
 
     async def parse_body(self, transport_response: aiohttp.ClientResponse) -> dict[Any, Any]:
         body: dict[Any, Any] = await super().parse_body(transport_response)

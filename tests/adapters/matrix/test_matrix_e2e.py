@@ -383,3 +383,35 @@ async def test_an_encrypted_event_cannot_pose_as_the_rooms_power_levels(
     reply = await answer(bob, room_id, "!timezone Europe/Berlin", bot)
     assert "Only moderators" in reply["content"]["body"]
     assert not bot.adapter.rooms[room_id].is_moderator(bob.id, 50)
+    # matrix-nio's own view of the room (read by its key sharing) is not changed either.
+    assert bot.adapter.client.rooms[room_id].power_levels.get_user_level(bob.id) == 0
+
+
+async def test_an_encrypted_event_cannot_change_who_gets_the_rooms_keys(
+    start_bot: Any, members: Members
+) -> None:
+    """matrix-nio shares the keys of what the bot says with the room's members as it knows
+    them: an encrypted event posing as a membership (Bob "adding" Carol, who is not in the
+    room, or "removing" Alice) changes nobody's membership there."""
+    bot = await start_bot()
+    alice, bob, carol = members("host"), members("bob"), members("carol")
+    room_id = await secret_room(alice, bot)
+    await bring(alice, bob, room_id)
+    await carol.sync(0)  # her device's keys are on the homeserver, ready to be found
+    room = bot.adapter.client.rooms[room_id]
+
+    joined = {"membership": "join", "displayname": "carol"}
+    await bob.send(room_id, "m.room.member", joined, state_key=carol.id)
+    await answer(alice, room_id, "!define allyship", bot)
+    assert carol.id not in room.users
+    assert bot.adapter.client.olm is not None
+    session = bot.adapter.client.olm.outbound_group_sessions[room_id]
+    shared = {user for user, _ in session.users_shared_with}
+    assert {alice.id, bob.id} <= shared and carol.id not in shared
+    await carol.sync(0)  # no room key for this room reached her device
+    assert carol.client.olm is not None
+    assert not [s for s in carol.client.olm.inbound_group_store if s.room_id == room_id]
+
+    await bob.send(room_id, "m.room.member", {"membership": "leave"}, state_key=alice.id)
+    await answer(alice, room_id, "!define equity", bot)  # the reply is readable: she has the key
+    assert alice.id in room.users and bob.id in room.users

@@ -148,6 +148,7 @@ class EventPosts:
         native = self._announcements(row.platform)
         if native is not None:  # members answer by reacting to it; it shows the counts
             text = self.announcement(event, counts, due, reactions=True)
+            text = self.scheduler.ports.render(row.platform, text)
             key = occurrence_key(row.id, due)
             ref = await native.announce(place_of(event), event.title, text, key=key)
             await self.store.events.set_native(event.community_id, event.id, ref=ref.message_id)
@@ -167,6 +168,7 @@ class EventPosts:
             f"Event #{event.id}. Press Interested, or answer with `event rsvp {event.id} yes` "
             "(or maybe, no): those who say yes or maybe get a private reminder before."
         )
+        text = self.scheduler.ports.render(event.platform, text)
         return text, start
 
     async def render_next(self, row: ScheduleRow, due: datetime) -> Action:
@@ -238,7 +240,9 @@ class EventPosts:
         if native is None:
             return
         counts = (await self.store.events.counts([event.id]))[event.id]
-        text = self.announcement(event, counts, now, reactions=True)
+        text = self.scheduler.ports.render(
+            event.platform, self.announcement(event, counts, now, reactions=True)
+        )
         # Every refresh is a new edit (the same counts can come round again), and a key
         # from a per-process counter and the second could repeat after a restart, where the
         # platform would take the edit for one it has and drop it.

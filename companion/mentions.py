@@ -8,11 +8,12 @@ Matrix, or its ``[matrix] command_prefix``; ``/define allyship`` on Discord; the
 the terminal) as it leaves the core: every reply (companion.app's gateway) and every text a
 port is given (:class:`companion.ports.Ports` renders it before the call).
 
-A code span is a mention when its first word is a registered command, an alias or the group
-of two-word commands ("challenge" of "challenge done"), resolved against the registry, so
-`maybe`, `weekly thu 19:00` or a prompt id stay as they are. A span that already carries a
-prefix (``!help``, ``/define term:``) starts with no command name and is left alone, so
-rendering twice changes nothing. Escaped text (member text: ``\\```) holds no code span.
+A code span is a mention when it starts with a registered command: a one-word name or alias,
+the group of two-word commands ("challenge" of "challenge done"), or a two-word name or
+alias ("what is"), resolved against the registry, so `maybe`, `weekly thu 19:00` or a
+prompt id stay as they are. A span that already carries a prefix (``!help``, ``/define
+term:``) starts with no command name and is left alone, so rendering twice changes nothing.
+Escaped text (member text: ``\\```) holds no code span.
 """
 
 from __future__ import annotations
@@ -32,21 +33,26 @@ class Mentions:
         registry, with a configured prefix such as ``[matrix] command_prefix`` applied)."""
         self.registry = registry
         self.prefixes = dict(prefixes)
-        self._firsts: frozenset[str] = frozenset()
-        self._known = -1  # how many commands _firsts was built from
+        self._singles: frozenset[str] = frozenset()  # one-word names, aliases and groups
+        self._pairs: frozenset[str] = frozenset()  # two-word names and aliases
+        self._known = -1  # how many commands they were built from
 
     def prefix(self, platform: str) -> str:
         return self.prefixes.get(platform, "")
 
     def is_command(self, span: str) -> bool:
-        """Whether a code span's text starts with a command's name (or its group's)."""
-        words = span.split(maxsplit=1)
+        """Whether a code span's text starts with a command: its one-word name or alias, a
+        group of two-word commands ("challenge"), or a two-word name or alias ("what is")."""
+        words = span.lower().split(maxsplit=2)
         if not words:
             return False
         if self._known != len(self.registry):  # features register their commands at start
-            self._firsts = frozenset(name.split()[0] for name in self.registry.names())
+            names = [name.split() for name in self.registry.names()]
+            groups = {spec.name.split()[0] for spec in self.registry}
+            self._singles = frozenset({n[0] for n in names if len(n) == 1} | groups)
+            self._pairs = frozenset(" ".join(n) for n in names if len(n) == 2)
             self._known = len(self.registry)
-        return words[0].lower() in self._firsts
+        return words[0] in self._singles or " ".join(words[:2]) in self._pairs
 
     @overload
     def render(self, text: Md, platform: str) -> Md: ...

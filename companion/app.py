@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
+from typing import overload
 
 from companion import content as content_module
 from companion import platforms
@@ -47,6 +48,7 @@ from companion.features.schedules import Schedules
 from companion.flood import FloodGate
 from companion.gateway import Gateway, SeenByRoom
 from companion.identity import MemberHasher, load_or_create_key
+from companion.mentions import Mentions
 from companion.metrics import Metrics
 from companion.notices import Notices
 from companion.ports import ChatPort, Clock, Ports, Shards, SystemClock
@@ -186,14 +188,29 @@ class AppGateway:
                 own_direct=seen_by_room.own_direct,
             )
             if routed is not None:  # an anonymous question, routed through the direct chat
-                return Reply(routed)
-        return await app.dispatcher.run_text(line, actor, place, app.clock.now())
+                return self._shown(Reply(routed), place)
+        reply = await app.dispatcher.run_text(line, actor, place, app.clock.now())
+        return self._shown(reply, place)
 
     async def dispatch(self, inv: Invocation) -> Reply | None:
-        return await self._app.dispatcher.dispatch(inv)
+        return self._shown(await self._app.dispatcher.dispatch(inv), inv.place)
 
     def held_back(self, actor: Actor, place: Place) -> Reply:
-        return self._app.dispatcher.held_back(actor, place)
+        return self._shown(self._app.dispatcher.held_back(actor, place), place)
+
+    @overload
+    def _shown(self, reply: Reply, place: Place) -> Reply: ...
+
+    @overload
+    def _shown(self, reply: None, place: Place) -> None: ...
+
+    def _shown(self, reply: Reply | None, place: Place) -> Reply | None:
+        """The reply as members read it where it was asked: the commands it mentions carry
+        the platform's prefix (companion.mentions)."""
+        if reply is None:
+            return None
+        text = self._app.ports.render(place.platform, reply.text)
+        return reply if text == reply.text else Reply(text, private=reply.private, kind=reply.kind)
 
     async def complete(self, inv: Invocation, param: str, partial: str) -> Sequence[str]:
         return await self._app.dispatcher.complete(inv, param, partial)
@@ -244,7 +261,10 @@ async def build(
         metrics = Metrics(
             lag_gauges={p.name: (p.lag.metric, p.lag.description) for p in surfaces if p.lag}
         )
-        ports = Ports()
+        registry = Registry()
+        prefixes = {p.name: p.prefix_in(settings.section(p.name)) for p in surfaces}
+        # Every reply and post names commands as members type them there (the prefix).
+        ports = Ports(Mentions(registry, prefixes))
         scheduler = Scheduler(
             store,
             clock,
@@ -255,10 +275,9 @@ async def build(
         metrics.probe(lambda: metrics.scheduler_up.set(1 if scheduler.running else 0))
         plans = Plans(store, content)
         hasher = MemberHasher(load_or_create_key(settings.key_file))
-        registry = Registry()
         help_feature = Help(
             registry,
-            {p.name: p.prefix_in(settings.section(p.name)) for p in surfaces},
+            prefixes,
             {p.name: p.usage for p in surfaces if p.usage is not None},
         )
         events = Events(
@@ -268,7 +287,6 @@ async def build(
             Notices(store, ports, clock),
             hasher,
             WebSettings.from_settings(settings),
-            help_feature.prefixes,
         )
         features: list[Feature] = [
             help_feature,

@@ -211,11 +211,11 @@ class Delivery:
             place = place_of(row)
             threads = capability(port, Threads)
             if isinstance(action, Thread) and threads is not None:
-                await threads.open_thread(
-                    place, action.title, action.text, key=job.key, kind=action.kind
-                )
+                text = self.ports.render(row.platform, action.text)
+                await threads.open_thread(place, action.title, text, key=job.key, kind=action.kind)
             elif not isinstance(action, Silent):  # a post, or a thread where there are none
-                await port.post(place, action.text, key=job.key, kind=action.kind)
+                text = self.ports.render(row.platform, action.text)
+                await port.post(place, text, key=job.key, kind=action.kind)
         except Exception as error:  # an adapter's failure must not stop the loop
             await self._failed(job, error)
             return None
@@ -309,6 +309,7 @@ class Delivery:
         place = Place(row.platform, row.community_id, row.room_id)
         if port is not None:
             try:
+                text = self.ports.render(row.platform, text)
                 await port.post(place, text, key=f"{job.key}p"[:25], kind=MessageKind.ERROR)
                 return
             except Exception as error:

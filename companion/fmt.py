@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
-from typing import Any, LiteralString
+from collections.abc import Callable, Iterable
+from typing import Any, LiteralString, overload
 from urllib.parse import quote as percent_quote
 from urllib.parse import urlsplit
 
@@ -39,6 +39,7 @@ __all__ = [
     "lines",
     "link",
     "plain",
+    "prefix_commands",
     "quote",
     "sentence",
     "stored",
@@ -46,6 +47,9 @@ __all__ = [
 
 _BACKTICKS = re.compile(r"(?<!\\)(?:\\\\)*`")
 _CODE_SPAN = re.compile(r"`[^`]*`")
+# The core's Markdown as its renderers read it: an escape pair is one unit (so an escaped
+# backtick, as in member text, opens no span); a code span runs to the next backtick.
+_ESCAPE_OR_SPAN = re.compile(r"\\.|`([^`\n]+)`", re.DOTALL)
 # Characters a link's URL may not carry as they are: the renderers end a URL there.
 _URL_UNSAFE = "()<>\\`\"' "
 
@@ -168,6 +172,32 @@ def bullets(items: Iterable[object], *, empty: object = None) -> Md:
 def sentence(text: Md) -> Md:
     """The same Markdown with its first letter in upper case (a problem made a sentence)."""
     return Md(text[:1].upper() + text[1:])
+
+
+@overload
+def prefix_commands(text: Md, prefix: str, is_command: Callable[[str], bool]) -> Md: ...
+
+
+@overload
+def prefix_commands(text: str, prefix: str, is_command: Callable[[str], bool]) -> str: ...
+
+
+def prefix_commands(text: str, prefix: str, is_command: Callable[[str], bool]) -> str:
+    """``text`` with ``prefix`` put before each code span ``is_command`` says names a command
+    (companion.mentions decides, per platform). Markdown stays ``Md``; a plain ``str`` (a
+    scheduled event's description) stays plain."""
+    prefix = prefix.replace("`", "").replace("\n", "")  # it cannot end the span early
+    if not prefix or "`" not in text:
+        return text
+
+    def mention(match: re.Match[str]) -> str:
+        span = match.group(1)
+        if span is None or span[:1].isspace() or not is_command(span):
+            return match.group()
+        return f"`{prefix}{span}`"
+
+    shown = _ESCAPE_OR_SPAN.sub(mention, text)
+    return Md(shown) if isinstance(text, Md) else shown
 
 
 def stored(text: str) -> Md:

@@ -38,6 +38,7 @@ class Notices:
         if port is None:  # no private messages there: the notice waits in mydata
             return False
         try:
+            text = self.ports.render(place.platform, text)
             await port.notify(place, member_id, text, key=f"notice-{notice_id}")
         except Exception:
             log.warning("could not deliver notice %d; it stays in mydata", notice_id, exc_info=True)

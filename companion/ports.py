@@ -25,9 +25,21 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar, NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    ClassVar,
+    NamedTuple,
+    Protocol,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
 from companion.events import Actor, Kind, MessageRef, Place
+from companion.fmt import Md
+
+if TYPE_CHECKING:
+    from companion.mentions import Mentions
 
 
 class PostError(Exception):
@@ -320,9 +332,13 @@ class Ports:
     """The adapters' ChatPorts by platform, registered with the app: an adapter attaches its
     port once connected and detaches it when it stops. The scheduler and the features that
     post (notices, anonymous questions) look ports up here. A port attached with ``shards``
-    serves only those shards of its platform, and the scheduler claims only their posts."""
+    serves only those shards of its platform, and the scheduler claims only their posts.
 
-    def __init__(self) -> None:
+    Whatever text the core hands a port goes through :meth:`render` first: the commands it
+    mentions get the platform's prefix (companion.mentions)."""
+
+    def __init__(self, mentions: Mentions | None = None) -> None:
+        self.mentions = mentions
         self._ports: dict[str, ChatPort] = {}
         self._shards: dict[str, Shards] = {}
         self._listeners: list[Callable[[], None]] = []
@@ -341,6 +357,17 @@ class Ports:
             self._ports.pop(platform, None)
             self._shards.pop(platform, None)
             self._changed()
+
+    @overload
+    def render(self, platform: str, text: Md) -> Md: ...
+
+    @overload
+    def render(self, platform: str, text: str) -> str: ...
+
+    def render(self, platform: str, text: str) -> str:
+        """``text`` as members on ``platform`` read it: each command it mentions carries the
+        prefix they type there (``!vote 1`` on Matrix, ``/vote 1`` on Discord)."""
+        return text if self.mentions is None else self.mentions.render(text, platform)
 
     def shards(self) -> dict[str, Shards]:
         """The attached platforms that serve only some of their shards."""

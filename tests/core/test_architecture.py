@@ -66,7 +66,7 @@ def test_no_class_is_over_300_lines():
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("", "markup", "fmt", "events", "schema", "recurrence", "identity", "logs", "extras",
               "checklist", "metrics", "config", "httpedge", "liveness")),
-    ("ports", ("ports", "commands", "textparse", "flood", "links")),
+    ("ports", ("ports", "commands", "textparse", "flood", "links", "mentions")),
     ("store", ("store", "content")),
     ("services", ("delivery", "scheduler", "notices", "dispatch", "reload", "accounts")),
     ("features", ("features", "exchange", "anonymity")),

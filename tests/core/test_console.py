@@ -176,3 +176,25 @@ def test_a_second_run_on_the_same_sqlite_file_refuses_to_start(tmp_path):
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+async def test_commands_named_in_posts_and_replies_are_bare_in_the_terminal(
+    make_app, shipped, clock
+):
+    """The terminal takes a command without a prefix, so what the bot names is the bare
+    command: not the ``!`` of Matrix nor the ``/`` of Discord, which the same app knows."""
+    app = await make_app(content=shipped)
+    out = io.StringIO()
+    console = ConsoleAdapter(app.gateway, stdout=out, interactive=False)
+    app.ports.attach("console", console)
+    await console.handle("challenge start allyship-21 2026-03-02 13:00")
+    await console.handle("poll Tea or coffee? | Tea | Coffee for 1d")
+    await console.handle("define zzqx")
+    await run_until(app, clock, clock.now() + timedelta(hours=2))
+    text = out.getvalue()
+    assert "Look up the definition with define allyship and read it slowly" in text, text
+    assert "challenge done [note] checks in privately" in text, text
+    assert "Vote with vote 1 (the answer's number)" in text, text
+    assert "terms lists every entry" in text, text
+    for prefixed in ("!define", "/define", "!vote", "/vote", "!terms", "/challenge"):
+        assert prefixed not in text, prefixed

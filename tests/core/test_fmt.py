@@ -11,7 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion.events import Reply
-from companion.fmt import Md, bold, bullets, code, fmt, italic, join, lines, link, quote
+from companion.fmt import (
+    Md,
+    bold,
+    bullets,
+    code,
+    fmt,
+    italic,
+    join,
+    lines,
+    link,
+    prefix_commands,
+    quote,
+)
 from companion.markup import to_html, to_plain
 from tests.conftest import MEMBER, MODERATOR, say
 
@@ -119,3 +131,14 @@ def test_escape_skips_only_text_that_nothing_would_change(text: str) -> None:
     full = markup._SCHEME.sub(r"\\:", full)
     full = markup._LIST_START.sub(r"\\\1", full)
     assert markup.escape(text) == markup.defuse_mentions(full)
+
+
+def test_only_the_bots_own_code_spans_get_a_command_prefix() -> None:
+    """Member text with backticks is escaped, so it opens no span and is shown as typed;
+    the bot's own span naming a command gets the platform's prefix, others stay as written."""
+    said = fmt("{} said: try {} or {}", "`vote 1`", code("vote 1"), code("weekly thu 19:00"))
+    shown = prefix_commands(said, "!", lambda span: span.split()[0] == "vote")
+    assert isinstance(shown, Md)
+    assert to_plain(shown) == "`vote 1` said: try !vote 1 or weekly thu 19:00"
+    assert prefix_commands(shown, "!", lambda span: span.split()[0] == "vote") == shown
+    assert prefix_commands(said, "", lambda span: True) == said  # the terminal: bare

@@ -4,7 +4,6 @@ core). Platform-native RSVPs and polls feed the same store methods (``EventRepo.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from companion.commands import CommandSpec, Param, ParamType
@@ -37,14 +36,13 @@ class Events:
         notices: Notices,
         hasher: MemberHasher,
         web: WebSettings,
-        prefixes: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.posts = EventPosts(store, scheduler, notices)
         self.planner = EventPlanner(store, communities, self.posts)
         self.views = EventViews(store, self.planner)
         self.calendar = CalendarFeed(store, scheduler.clock, hasher, web)
-        self.polls = Polls(store, scheduler, communities, prefixes)
+        self.polls = Polls(store, scheduler, communities)
         self.timepoll = TimePoll(store, communities, self.planner, self.polls)
 
     def post_kinds(self) -> list[PostKind]:

@@ -49,7 +49,7 @@ class NativeEvents:
             f"Event #{event.id}. Press Interested, or answer with `event rsvp {event.id} yes` "
             "(or maybe, no): those who say yes or maybe get a private reminder before."
         )
-        return text, start
+        return self.scheduler.ports.render(event.platform, text), start
 
     async def render_next(self, row: ScheduleRow, due: datetime) -> Action:
         """A recurring event's meeting has ended: the platform's own event for the next."""

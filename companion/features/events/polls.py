@@ -91,12 +91,10 @@ class Polls:
         store: Store,
         scheduler: Scheduler,
         communities: Communities,
-        prefixes: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
         self.communities = communities
-        self.prefixes = dict(prefixes or {})
         # What a poll made for a purpose decides when it closes, by the purpose's "kind":
         # (uow, poll, purpose, counts, closed_now, by) -> a line for the result, or None.
         self.on_close: dict[str, Decide] = {}
@@ -196,8 +194,7 @@ class Polls:
 
     # --- what the scheduler posts -----------------------------------------------------------
 
-    def text(self, poll: PollRow, platform: str) -> Md:
-        prefix = self.prefixes.get(platform, "")
+    def text(self, poll: PollRow) -> Md:
         zone = self.communities.zone(poll.community_id)
         ends = shown(poll.closes_at, zone)
         return lines(
@@ -206,7 +203,7 @@ class Polls:
             fmt(
                 "Vote with {} (the answer's number); your latest vote counts and nobody "
                 "sees who voted for what. Open until {}.",
-                code(f"{prefix}vote 1"),
+                code("vote 1"),
                 ends,
             ),
         )
@@ -221,7 +218,7 @@ class Polls:
             return Silent()
         native = self._native(row.platform)
         if native is None:
-            return Post(self.text(poll, row.platform), kind=Kind.ANSWER)
+            return Post(self.text(poll), kind=Kind.ANSWER)
         # The platform's own poll, open as long as what is left (it ends by itself there).
         left = datetime.fromisoformat(poll.closes_at) - due
         hours = min(max(1, -(-int(left.total_seconds()) // 3600)), MAX_HOURS)
@@ -230,7 +227,7 @@ class Polls:
             place,
             poll.question,
             tuple(poll.options),
-            text=self.text(poll, row.platform),
+            text=self.scheduler.ports.render(row.platform, self.text(poll)),
             hours=hours,
             key=occurrence_key(row.id, due),
         )
@@ -269,6 +266,7 @@ class Polls:
         if native is not None and poll.native_ref is not None:  # the result ends the poll
             place = Place(row.platform, row.community_id, row.room_id, row.thread_id)
             key = occurrence_key(row.id, due)
+            text = self.scheduler.ports.render(row.platform, text)
             await native.close_poll(MessageRef(place, poll.native_ref), text, counts, key=key)
             return Silent()
         return Post(text, kind=Kind.ANSWER)

@@ -162,6 +162,7 @@ class EventPosts:
         native = self._announcements(row.platform)
         if native is not None:  # members answer by reacting to it; it shows the counts
             text = self.announcement(event, counts, due, reactions=True)
+            text = self.scheduler.ports.render(row.platform, text)
             key = occurrence_key(row.id, due)
             ref = await native.announce(place_of(event), event.title, text, key=key)
             await self.store.events.set_native(event.community_id, event.id, ref=ref.message_id)
@@ -212,7 +213,10 @@ class EventPosts:
         if event is None or event.native_ref is None or native is None:
             return Silent()
         counts = (await self.store.events.counts([event.id]))[event.id]
-        text = self.announcement(event, counts, self.scheduler.clock.now(), reactions=True)
+        text = self.scheduler.ports.render(
+            event.platform,
+            self.announcement(event, counts, self.scheduler.clock.now(), reactions=True),
+        )
         message = MessageRef(place_of(event), event.native_ref)
         try:
             await native.update(message, text, key=occurrence_key(row.id, due))

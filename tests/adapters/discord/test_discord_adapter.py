@@ -213,7 +213,7 @@ async def test_a_long_reply_is_split_on_line_boundaries(bot: Bot) -> None:
 
 async def test_only_moderators_can_schedule(bot: Bot) -> None:
     refused = await bot.ask("schedule reflection", {"time": "09:00"}, user=bot.guild.member)
-    assert refused == "Only moderators can use `schedule reflection`."
+    assert refused == "Only moderators can use `/schedule reflection`."
 
     planned = await bot.ask("schedule reflection", {"time": "09:00"}, user=bot.guild.moderator)
     assert planned.startswith("Planned #1: the reflection question")
@@ -254,7 +254,7 @@ async def test_a_channel_overwrite_does_not_make_a_community_moderator(
 
     approve, zone = {"id": 1}, {"zone": "Europe/Berlin"}
     refused = await bot.ask("approve", approve, user=keeper, channel=text)
-    assert refused == "Only moderators can use `approve`."
+    assert refused == "Only moderators can use `/approve`."
     refused = await bot.ask("timezone", zone, user=keeper, channel=text)
     assert "Only moderators" in refused, refused
     assert "Europe/Berlin" not in await bot.ask("timezone", user=keeper)

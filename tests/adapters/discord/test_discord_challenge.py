@@ -34,7 +34,7 @@ async def test_a_challenge_day_opens_a_thread_with_both_options_and_the_question
     inside = "\n".join(m.content for m in double.messages if m.channel_id == thread.id)
     for part in ("About 5 minutes:", "About 30 minutes:", "For this thread:", "Sources:"):
         assert part in inside, inside
-    assert "`define allyship`" in inside  # a command to try, as code
+    assert "`/define allyship`" in inside  # a command to try, as typed there
     assert all(0 < len(m.content) <= 2000 for m in double.messages)
 
     record = await double.slash("challenge done", {}, user=guild.member, channel=guild.text)

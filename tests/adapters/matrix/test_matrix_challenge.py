@@ -40,7 +40,7 @@ async def test_a_challenge_day_opens_a_thread_with_both_options_and_the_question
     body = in_thread["content"]["body"]
     for part in ("About 5 minutes:", "About 30 minutes:", "For this thread:", "Sources:"):
         assert part in body, body
-    assert "<code>define allyship</code>" in in_thread["content"]["formatted_body"]
+    assert "<code>!define allyship</code>" in in_thread["content"]["formatted_body"]
     assert in_thread["content"]["m.mentions"] == {}
     root_id = in_thread["content"]["m.relates_to"]["event_id"]
     root = next(e for _, e in alice.events if e.get("event_id") == root_id)

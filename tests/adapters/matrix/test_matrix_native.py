@@ -212,8 +212,12 @@ async def test_those_who_reacted_or_said_maybe_get_one_reminder_in_their_direct_
     bot, room = await community(start_bot, alice, bob, carol)
     await alice.say(room, "!event plan weekly thu 18:30 Reading circle | here")
     announcement = await alice.wait_for(notice_from(bot.id, room, "Event #1: Reading circle"))
+    assert "!event rsvp 1 yes" in announcement["content"]["body"]  # as typed on Matrix
     await react(bob, room, announcement["event_id"], "✅")
-    await edit_seen(alice, bot, edited_to(bot, room, announcement["event_id"], "1 yes · 0 maybe"))
+    edited = await edit_seen(
+        alice, bot, edited_to(bot, room, announcement["event_id"], "1 yes · 0 maybe")
+    )
+    assert "!event rsvp 1 yes" in edited["content"]["m.new_content"]["body"]
     await carol.say(room, "!event rsvp 1 maybe")
     await edit_seen(alice, bot, edited_to(bot, room, announcement["event_id"], "1 yes · 1 maybe"))
     # Carol's answer is private: stop once it has gone (the pointer to it follows it), as a
@@ -229,6 +233,7 @@ async def test_those_who_reacted_or_said_maybe_get_one_reminder_in_their_direct_
         reminder = await person.wait_for(notice_from(bot.id, direct, "Reminder:"))
         assert "Reading circle" in reminder["content"]["body"]
         assert "starts in 24 hours" in reminder["content"]["body"]
+        assert "!event rsvp 1 no" in reminder["content"]["body"]  # a private notice too
     assert alice.invited == []  # no answer, no reminder
     await bot.stop()
     bot = await start_bot(bot.user)

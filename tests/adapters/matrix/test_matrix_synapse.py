@@ -166,7 +166,7 @@ async def test_power_in_another_room_does_not_moderate_this_one(
     assert "direct message" in await answer(  # the suggester is answered privately
         alice, room_a, "!suggest term solidarity Standing with others, in deeds."
     )
-    assert "Only moderators can use approve" in await answer(bob, room_a, "!approve 1")
+    assert "Only moderators can use !approve" in await answer(bob, room_a, "!approve 1")
     assert "Only moderators" in await answer(bob, room_a, "!timezone Europe/Berlin")
     assert (await answer(bob, room_b, "!timezone Europe/Berlin")).startswith("Time zone set")
     assert "#1 approved" in await answer(alice, room_a, "!approve 1")

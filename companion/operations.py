@@ -18,7 +18,6 @@ from pathlib import Path
 from companion import content as content_module
 from companion.config import ConfigError, Settings, default_db_path
 from companion.platforms import load_settings
-from companion.store import maintenance
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,6 +85,8 @@ def _backup(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from companion.store import maintenance  # not on `companion run`'s way
+
     source = _db_path(args)
     try:
         version = asyncio.run(maintenance.backup(source, args.path))
@@ -100,6 +101,8 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from companion.store import maintenance  # not on `companion run`'s way
+
     url = _database_url(args)
     if url is not None:
         from companion.config import secret

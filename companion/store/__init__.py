@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from companion.store.base import Db, StoreUnavailable
+from companion.store.base import Db, StoreUnavailable, is_postgres_url
 from companion.store.bookclubs import BookClubRepo
 from companion.store.challenges import ChallengeRepo
 from companion.store.communities import CommunityRepo
@@ -46,7 +46,6 @@ from companion.store.kv import KeyValueRepo
 from companion.store.leases import AccountLeaseRepo
 from companion.store.members import MemberRepo
 from companion.store.polls import PollRepo
-from companion.store.postgres import PgDatabase, is_postgres_url  # asyncpg only once used
 from companion.store.prompts import PromptRepo
 from companion.store.reflections import ReflectionRepo
 from companion.store.schedules import ScheduleRepo
@@ -87,6 +86,8 @@ class Store(Repositories):
         """A SQLite file (a path or ``sqlite:///path``) or a ``postgresql://`` database."""
         text = str(target)
         if is_postgres_url(text):
+            from companion.store.postgres import PgDatabase  # its code only for a url
+
             return cls(await PgDatabase.open(text, password=password))
         return cls(await Database.open(text.removeprefix("sqlite://")))
 
@@ -95,6 +96,8 @@ class Store(Repositories):
         """An existing database, read only, not migrated: for checks that change nothing."""
         text = str(target)
         if is_postgres_url(text):
+            from companion.store.postgres import PgDatabase
+
             return cls(await PgDatabase.open_readonly(text, password=password))
         return cls(await Database.open_readonly(text.removeprefix("sqlite://")))
 

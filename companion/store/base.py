@@ -20,6 +20,10 @@ class StoreUnavailable(RuntimeError):
     driver raised underneath."""
 
 
+def is_postgres_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
 Row = Any  # a sqlite3 row or an asyncpg Record: both index and unpack like a tuple
 
 

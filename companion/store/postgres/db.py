@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from companion.store.base import StoreUnavailable
+from companion.store.base import StoreUnavailable, is_postgres_url
 
 __all__ = ["PgDatabase", "StoreUnavailable", "is_postgres_url", "migrations", "redact"]
 
@@ -23,10 +23,6 @@ log = logging.getLogger(__name__)
 
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _MIGRATION_LOCK = 7_140_014  # pg_advisory_xact_lock key: one process migrates at a time
-
-
-def is_postgres_url(target: object) -> bool:
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 @lru_cache(maxsize=1024)

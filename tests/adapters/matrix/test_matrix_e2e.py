@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from nio.api import RelationshipType
 
+from companion.features.events.posts import EDIT_EVERY
 from companion_adapters.matrix import crypto
 from tests.conftest import START
 from tests.matrix_server.encrypted import SecretPerson
@@ -343,6 +344,7 @@ async def test_an_event_in_an_encrypted_room_takes_encrypted_reactions_as_answer
     assert edit["event_id"] in await related(alice, room_id, ann, "m.replace")
 
     assert not hasattr(await bob.client.room_redact(room_id, reaction), "status_code")
+    bot.clock.advance(EDIT_EVERY)  # edits are at least that far apart on the bot's clock
     taken_back = await alice.wait_for(edited_to("0 yes · 0 maybe · 0 no"))
     assert taken_back["event_id"] in alice.decrypted
     counts = (await bot.app.store.events.counts([1]))[1]
@@ -359,8 +361,10 @@ async def test_an_event_in_an_encrypted_room_takes_encrypted_reactions_as_answer
     relates = {"rel_type": "m.annotation", "event_id": ann, "key": "❔"}
     await alice.send(room_id, "m.reaction", {"m.relates_to": relates})
     bot = await start_bot(bot.user)
+    bot.clock.advance(EDIT_EVERY)
     await alice.wait_for(edited_to("0 yes · 1 maybe · 0 no"))
     await alice.say(room_id, "!event rsvp 1 no")  # answered after the catch-up's answers
+    bot.clock.advance(EDIT_EVERY)
     await alice.wait_for(edited_to("0 yes · 0 maybe · 1 no"))
     notes = [e for e in alice.sent_by(bot.id, room_id) if e["content"].get("body") == crypto.NOTE]
     assert notes == []

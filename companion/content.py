@@ -777,6 +777,11 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
     }
     for name in ("reflections.toml", "prompts.toml", "practices.toml", "resources.toml"):
         problems.extend(_chapter_tags(entries[name], books, plans, waits))
+    myths = entries["myths.toml"]
+    for i, item in enumerate(myths.items):  # `myth N` is asked by number, whatever was read
+        if item.get("source") in waits:
+            msg = f'"{item["source"]}" waits for a chapter of a book; a myth is shown to everyone'
+            problems.append(myths.problem(i, "source", msg))
     prompts = entries["prompts.toml"]
     for i, item in enumerate(prompts.items):
         refs(prompts, i, "more_sources", resource_ids, "resource")

@@ -425,3 +425,18 @@ def test_a_practice_citing_a_work_tied_to_a_chapter_is_not_one_for_clubs_just_st
         "at least one practice (dont) must be tied to no chapter (nor cite a work tied" in p
         for p in problems
     ), problems
+
+
+def test_a_myth_citing_a_work_tied_to_a_chapter_is_refused(broken):
+    """`myth 1` is asked by number, whatever a club has read: its source may not wait."""
+    line = _replace(
+        broken / "myths.toml",
+        'source = "awaken-allyship-2019"',
+        'source = "revisiting-allyship-2024"',
+    )
+    problems = _problems(broken)
+    expected = (
+        f'myths.toml:{line}: myth "allyship-is-for-straight-white-men" field "source": '
+        '"revisiting-allyship-2024" waits for a chapter of a book; a myth is shown to everyone'
+    )
+    assert expected in problems, problems

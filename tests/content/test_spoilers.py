@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from companion.app import App
 from companion.content import Content, work_shown_at
 from companion.events import Actor, Place
 from companion.markup import to_plain
@@ -428,3 +429,23 @@ async def test_practices_and_prompts_drawn_from_the_newsletter_wait_with_it(
     assert "Letting people who face isms lead" not in listed
     listed = to_plain((await say(app, "prompt list leadership", MEMBER, FREE)).text)
     assert "Letting people who face isms lead" in listed
+
+
+async def test_a_club_started_through_another_process_shows_in_define_within_a_minute(
+    make_app, shipped: Content, clock
+):
+    """Two bot processes on one database (a Discord shard and a Matrix worker, say): the one
+    that did not see the change forgets what it remembered within a minute."""
+    shard = await make_app(content=shipped, commands_per_window=0)
+    worker = await make_app(content=shipped, commands_per_window=0)
+    clock.set(datetime(2026, 3, 2, 12, tzinfo=UTC))
+
+    async def cites(app: App) -> bool:
+        return NEWSLETTER in to_plain((await say(app, "define allyship", MEMBER, CLUB)).text)
+
+    assert await cites(worker)  # remembered there: no club here
+    line = "bookclub start the-wake-up 2026-03-02 every 7 days 08:00 chapters 14"
+    assert "Book club started" in (await say(shard, line, MOD, CLUB)).text
+    assert not await cites(shard)
+    clock.set(datetime(2026, 3, 2, 12, 1, 1, tzinfo=UTC))
+    assert not await cites(worker)

@@ -84,11 +84,10 @@ async def measure(
     return latencies
 
 
-async def bot_phase(double: TimedDouble, count: int, tmp: Path) -> list[float]:
+async def bot_phase(double: TimedDouble, count: int, db: Path) -> list[float]:
     clock = FakeClock(datetime(2026, 3, 2, 12, tzinfo=UTC))
     # One member sends every command: without this, the flood limit answers from the 11th on.
-    tmp.mkdir(parents=True, exist_ok=True)
-    settings = Settings(db_path=tmp / "bench.db", commands_per_window=10**9)
+    settings = Settings(db_path=db, commands_per_window=10**9)
     app = await build(settings, clock=clock)
     guild = double.add_default_guild()
     config = DiscordConfig(api_base=double.api_base, gateway_url=double.gateway_url)
@@ -228,7 +227,7 @@ async def main(count: int, rounds: int) -> None:
         for n in range(rounds):
             double = TimedDouble()
             async with double:
-                define += await bot_phase(double, each, Path(tmp) / f"round{n}")
+                define += await bot_phase(double, each, Path(tmp) / f"round{n}.db")
                 if not sized:
                     sized = max((c.data.get("content", "") for c in double.callbacks), key=len)
                 minimal += await minimal_phase(double, each)

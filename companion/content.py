@@ -260,6 +260,17 @@ def shown_at(chapter: int | None, reached: int | None) -> bool:
     return chapter is None or reached is None or chapter <= reached
 
 
+def work_shown_at(work: Resource, reached: int | None) -> bool:
+    """Whether a work may be named, cited or linked where book clubs have read to ``reached``.
+
+    The rule `resources` follows, for every place a work is shown: one that quotes a whole
+    book waits while any club is part way through a book; one tied to a chapter waits until
+    the club has reached it (see shown_at). Anything drawn from a work that waits, waits
+    with it; where a term has other sources, only the work is left out of its list.
+    """
+    return reached is None or (work.quotes_whole_book is None and shown_at(work.chapter, reached))
+
+
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 
 
@@ -761,8 +772,16 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
         if isinstance(book, str) and (book not in books or book == item.get("id")):
             msg = f'"{book}" is not another resource of kind book'
             problems.append(resources.problem(i, "quotes_whole_book", msg))
+    waits = {  # works held back mid-book, and with them what is drawn from them
+        r.get("id") for r in resources.items if "chapter" in r or "quotes_whole_book" in r
+    }
     for name in ("reflections.toml", "prompts.toml", "practices.toml", "resources.toml"):
-        problems.extend(_chapter_tags(entries[name], books, plans))
+        problems.extend(_chapter_tags(entries[name], books, plans, waits))
+    myths = entries["myths.toml"]
+    for i, item in enumerate(myths.items):  # `myth N` is asked by number, whatever was read
+        if item.get("source") in waits:
+            msg = f'"{item["source"]}" waits for a chapter of a book; a myth is shown to everyone'
+            problems.append(myths.problem(i, "source", msg))
     prompts = entries["prompts.toml"]
     for i, item in enumerate(prompts.items):
         refs(prompts, i, "more_sources", resource_ids, "resource")
@@ -794,7 +813,9 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
     return problems
 
 
-def _chapter_tags(e: Entries, books: set[Any], plans: dict[Any, Any]) -> list[Problem]:
+def _chapter_tags(
+    e: Entries, books: set[Any], plans: dict[Any, Any], waits: set[Any]
+) -> list[Problem]:
     """`book` and `chapter` go together (a prompt's `plan` stands in for its book)."""
     problems: list[Problem] = []
     for i, item in enumerate(e.items):
@@ -816,12 +837,17 @@ def _chapter_tags(e: Entries, books: set[Any], plans: dict[Any, Any]) -> list[Pr
                         msg = f"the book has {last} chapters"
                         problems.append(e.problem(i, "chapter", msg))
     if e.table in ("reflection", "practice") and e.items:
-        free = [item for item in e.items if "chapter" not in item]
+        free = [  # shown to a club at chapter 0: no chapter, nor a source that waits
+            item for item in e.items if "chapter" not in item and item.get("source") not in waits
+        ]
         kinds = {item.get("kind") for item in e.items} if e.table == "practice" else {None}
         for kind in sorted(kinds, key=str):
             if not any(item.get("kind") == kind for item in free):
                 what = f"{e.table} ({kind})" if kind else e.table
-                msg = f"at least one {what} must be tied to no chapter, for clubs just starting"
+                msg = (
+                    f"at least one {what} must be tied to no chapter (nor cite a work tied to"
+                    " one), for clubs just starting"
+                )
                 problems.append(Problem(e.file, None, None, "chapter", msg))
     return problems
 

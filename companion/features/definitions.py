@@ -1,11 +1,17 @@
-"""`define` and `terms`: the cited glossary, forgiving case, punctuation and small typos."""
+"""`define` and `terms`: the cited glossary, forgiving case, punctuation and small typos.
+
+A source that would spoil a book for a club here (tied to a chapter the club has not
+reached, or quoting a whole book while a club is part way through one) is left out of a
+term's sources, as `resources` leaves it out (content.work_shown_at); how far the clubs have
+read comes from memory (BookClubRepo.reached), so a definition costs no database read.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.content import Content, Term, normalize
+from companion.content import Content, Term, normalize, work_shown_at
 from companion.events import Invocation, Kind, Reply
 from companion.fmt import Md, bold, bullets, code, fmt, join, lines, link, quote
 from companion.store import Store
@@ -68,10 +74,14 @@ class Definitions:
             raise UserError(
                 fmt("I don't have {} in the glossary. {} lists every entry.", shown, code("terms"))
             )
+        reached = None
+        if not inv.place.is_direct:
+            reached = await self.store.bookclubs.reached(inv.place.community_id, inv.at)
         rendered = self.content.derived(_rendered)  # per version of the content
-        if term.id not in rendered:
-            rendered[term.id] = self.render(term)
-        return Reply(rendered[term.id], kind=Kind.DEFINITION)
+        key = (term.id, reached)
+        if key not in rendered:
+            rendered[key] = self.render(term, reached)
+        return Reply(rendered[key], kind=Kind.DEFINITION)
 
     async def _community_term(self, community_id: str, query: str) -> Md | None:
         """A term this community added through the moderation queue (one read, on a miss)."""
@@ -100,16 +110,22 @@ class Definitions:
             return fmt("{}", source.citation)
         return fmt("{} {}", source.citation, link("link", source.url))
 
-    def render(self, term: Term) -> Md:
+    def render(self, term: Term, reached: int | None = None) -> Md:
+        """The term's answer where book clubs have read to ``reached`` (None: no club is part
+        way through a book, every source is shown)."""
+
+        def shown(source_id: str) -> bool:
+            return work_shown_at(self.content.resources[source_id], reached)
+
         parts: list[object] = [bold(f"{term.term[:1].upper()}{term.term[1:]}"), term.definition]
-        if term.quote:
+        if term.quote and shown(term.quote.source):  # never a quotation without its source
             parts += ["", quote(term.quote.text), fmt("— {}", self.cite(term.quote.source))]
         if term.parts:
             parts += ["", bullets(term.parts)]
         if term.related:
             names = ", ".join(self.content.terms[r].term for r in term.related)
             parts += ["", fmt("Related: {}", names)]
-        cited = [s for s in term.sources if not term.quote or s != term.quote.source]
+        cited = [s for s in term.sources if (not term.quote or s != term.quote.source) and shown(s)]
         if cited:
             heading = "Sources:"
             if term.own_summary:  # the sources bear on the idea; none defines it so
@@ -133,6 +149,7 @@ def _names(content: Content) -> list[str]:
     return sorted({t.term for t in content.terms.values()})
 
 
-def _rendered(content: Content) -> dict[str, Md]:
-    """Each term's answer, once rendered (escaping every part costs about a millisecond)."""
+def _rendered(content: Content) -> dict[tuple[str, int | None], Md]:
+    """Each term's answer by how far clubs have read, once rendered (escaping every part
+    costs about a millisecond)."""
     return {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.content import Content, Myth, Practice, shown_at
+from companion.content import Content, Myth, Practice, shown_at, work_shown_at
 from companion.events import Invocation, Kind, Reply
 from companion.fmt import Md, fmt, lines
 from companion.store import Store
@@ -69,13 +69,14 @@ class Lessons:
         kind = inv.args.get("kind")
         reached = None
         if not inv.place.is_direct:
-            community = inv.place.community_id
-            found = await self.store.bookclubs.chapters_reached([community], inv.at)
-            reached = found.get(community)
+            reached = await self.store.bookclubs.reached(inv.place.community_id, inv.at)
         pool = [
             p
             for p in self.content.practices
-            if (kind is None or p.kind == kind) and shown_at(p.chapter, reached)
+            if (kind is None or p.kind == kind)
+            and shown_at(p.chapter, reached)
+            # adapted from a work that waits for a chapter: it waits too (never unattributed)
+            and (p.source is None or work_shown_at(self.content.resources[p.source], reached))
         ]
         if not pool:
             raise UserError("There is nothing of that kind in the practices yet.")

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from companion.commands import CommandSpec, Param, ParamType, UserError
-from companion.content import Content, shown_at
+from companion.content import Content, shown_at, work_shown_at
 from companion.events import Invocation, Kind, Reply
 from companion.fmt import Md, bold, bullets, code, fmt, join, lines
 from companion.store import Store
@@ -111,10 +111,15 @@ class Prompts:
 
     async def shown_for(self, community_id: str, at: datetime) -> list[PromptView]:
         """The prompts that may be shown now: none tied to a chapter a club here has not read."""
-        reached = (await self.store.bookclubs.chapters_reached([community_id], at)).get(
-            community_id
-        )
-        return [v for v in await self.all_for(community_id) if shown_at(v.chapter, reached)]
+        reached = await self.store.bookclubs.reached(community_id, at)
+        works = self.content.resources
+        return [
+            v
+            for v in await self.all_for(community_id)
+            if shown_at(v.chapter, reached)
+            # cited to (or naming) a work that waits for a chapter: it waits with the work
+            and all(work_shown_at(works[s], reached) for s in (v.source, *v.more_sources) if s)
+        ]
 
     async def find(self, community_id: str, shown_id: str) -> PromptView:
         from rapidfuzz import fuzz, process  # loaded on first fuzzy match: 3 MB RSS (issue 24)

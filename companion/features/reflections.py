@@ -11,7 +11,7 @@ import zlib
 from datetime import date, datetime, time
 
 from companion.commands import CommandSpec
-from companion.content import Content, Reflection, shown_at
+from companion.content import Content, Reflection, shown_at, work_shown_at
 from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities
 from companion.fmt import Md, bold, fmt, lines
@@ -96,8 +96,9 @@ class Reflections:
         Each community starts at its own offset in one shared order and keeps a cursor, so a
         pick is usually one step; the least-asked count ("cycle") only rises once every
         question has reached it, so nothing repeats before all were asked. A question tied to
-        a chapter the community's book club has not read yet is passed over (the content
-        check keeps some questions tied to no chapter, so there is always one to ask).
+        a chapter the community's book club has not read yet, or cited to a work that waits
+        for one, is passed over (the content check keeps some questions tied to neither, so
+        there is always one to ask).
         """
         order = self.content.derived(_order)
         questions = self.content.reflections
@@ -109,13 +110,20 @@ class Reflections:
         while True:
             for step in range(size):
                 index = (cursor + step) % size
-                if counts.get(order[index], 0) <= cycle and shown_at(
-                    questions[order[index]].chapter, reached
+                if counts.get(order[index], 0) <= cycle and self._shown(
+                    questions[order[index]], reached
                 ):
                     self._cursor[community_id] = (index + 1) % size
                     self._cycle[community_id] = cycle
                     return order[index]
             cycle += 1
+
+    def _shown(self, question: Reflection, reached: int | None) -> bool:
+        """Not tied to a chapter not yet reached, nor cited to a work that waits for one."""
+        source = question.source
+        return shown_at(question.chapter, reached) and (
+            source is None or work_shown_at(self.content.resources[source], reached)
+        )
 
 
 def _order(content: Content) -> list[str]:

@@ -71,10 +71,8 @@ class Resources:
                 Entry(r.title, None, None, None, r.url, r.tags, True)
                 for r in await self.store.contributions.resources(community_id)
             ]
-            reached = (await self.store.bookclubs.chapters_reached([community_id], at)).get(
-                community_id
-            )
-            if reached is not None:  # a club is mid-book
+            reached = await self.store.bookclubs.reached(community_id, at)
+            if reached is not None:  # a club is mid-book (the rule of content.work_shown_at)
                 shipped = [
                     e for e in shipped if e.whole_book is None and shown_at(e.chapter, reached)
                 ]

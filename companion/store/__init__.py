@@ -35,7 +35,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from companion.store.base import Db, StoreUnavailable, is_postgres_url
-from companion.store.bookclubs import BookClubRepo
+from companion.store.bookclubs import BookClubRepo, ReachedCache
 from companion.store.challenges import ChallengeRepo
 from companion.store.communities import CommunityRepo
 from companion.store.contributions import ContributionRepo
@@ -55,13 +55,13 @@ from companion.store.web import WebRepo
 class Repositories:
     """Every repository, over one database handle (the store's, or a unit of work's)."""
 
-    def __init__(self, db: Db) -> None:
+    def __init__(self, db: Db, reached: ReachedCache | None = None) -> None:
         self.communities = CommunityRepo(db)
         self.reflections = ReflectionRepo(db)
         self.kv = KeyValueRepo(db)
         self.prompts = PromptRepo(db)
         self.schedules = ScheduleRepo(db)
-        self.bookclubs = BookClubRepo(db)
+        self.bookclubs = BookClubRepo(db, reached)  # one cache, the store's and its units'
         self.contributions = ContributionRepo(db)
         self.members = MemberRepo(db)
         self.exchange = ExchangeRepo(db)
@@ -78,7 +78,7 @@ class UnitOfWork(Repositories):
 
 class Store(Repositories):
     def __init__(self, db: Db) -> None:
-        super().__init__(db)
+        super().__init__(db, ReachedCache())
         self.db = db
 
     @classmethod
@@ -112,8 +112,14 @@ class Store(Repositories):
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        async with self.db.unit() as bound:
-            yield UnitOfWork(bound)
+        uow: UnitOfWork | None = None
+        try:
+            async with self.db.unit() as bound:
+                uow = UnitOfWork(bound, self.bookclubs.cache)
+                yield uow
+        finally:
+            if uow is not None and uow.bookclubs.changed:
+                self.bookclubs.cache.forget()  # once more now it is committed (or rolled back)
 
 
 __all__ = ["Database", "Repositories", "Store", "StoreUnavailable", "UnitOfWork"]

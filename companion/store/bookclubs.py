@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from companion.store.base import Db
@@ -47,9 +47,39 @@ class PlanRow(NamedTuple):
     chapters: int
 
 
+class ReachedCache:
+    """How far each community's clubs have read, kept in memory between changes.
+
+    One per store, shared by its units of work: every write to a club or its sessions through
+    this store forgets it all (clubs change rarely), and an entry is only kept until the next
+    discussion opens or ``REACHED_TTL`` passes, whichever is first (the TTL bounds how long a
+    change made by another process sharing the database can go unseen).
+    """
+
+    LIMIT = 50_000  # communities remembered at once; past it, start again
+
+    def __init__(self) -> None:
+        # community -> (reached or None, computed for this moment, good until this moment)
+        self.entries: dict[str, tuple[int | None, datetime, datetime]] = {}
+        self.generation = 0  # bumped on every change, so a read racing a write is not kept
+
+    def forget(self) -> None:
+        self.entries.clear()
+        self.generation += 1
+
+
+REACHED_TTL = timedelta(seconds=60)
+
+
 class BookClubRepo:
-    def __init__(self, db: Db) -> None:
+    def __init__(self, db: Db, cache: ReachedCache | None = None) -> None:
         self.db = db
+        self.cache = cache if cache is not None else ReachedCache()
+        self.changed = False  # a club or its sessions written through this repository
+
+    def _changed(self) -> None:
+        self.changed = True
+        self.cache.forget()
 
     # --- plans ----------------------------------------------------------------------------
 
@@ -129,6 +159,7 @@ class BookClubRepo:
                 "reminder_schedule_id) VALUES (?, ?, ?, ?, ?)",
                 [(club_id, *session) for session in sessions],
             )
+            self._changed()
             return club_id
 
     async def club_in_room(self, platform: str, room_id: str) -> ClubRow | None:
@@ -188,6 +219,7 @@ class BookClubRepo:
         await self.db.execute(
             "UPDATE club SET status = ?, paused_at = ? WHERE id = ?", (status, paused_at, club_id)
         )
+        self._changed()
 
     async def update_sessions(
         self, changes: Sequence[tuple[int, int, str, str, int | None, int | None]]
@@ -199,6 +231,7 @@ class BookClubRepo:
                 "reminder_schedule_id = ? WHERE club_id = ? AND chapter = ?",
                 [(o, s, t, r, club, chapter) for club, chapter, o, s, t, r in changes],
             )
+        self._changed()
 
     # --- progress -------------------------------------------------------------------------
 
@@ -258,6 +291,32 @@ class BookClubRepo:
             for community_id, chapters, chapter in rows:
                 if int(chapter) < int(chapters):
                     reached[community_id] = min(reached.get(community_id, 10_000), int(chapter))
+        return reached
+
+    async def reached(self, community_id: str, now: datetime) -> int | None:
+        """``chapters_reached`` for one community (None: no club here is part way through a
+        book), answered from memory while nothing can have changed it: no club written through
+        this store since, no discussion opened since (see ReachedCache)."""
+        cache = self.cache
+        found = cache.entries.get(community_id)
+        if found is not None and found[1] <= now < found[2]:
+            return found[0]
+        generation = cache.generation
+        reached = (await self.chapters_reached([community_id], now)).get(community_id)
+        row = await self.db.fetchone(
+            "SELECT MIN(s.opens_at) FROM club c JOIN club_session s ON s.club_id = c.id "
+            "WHERE c.community_id = ? AND c.status != 'ended' AND c.paused_at IS NULL "
+            "AND s.state IN ('planned', 'skipped') AND s.opens_at > ?",
+            (community_id, iso(now)),
+        )
+        until = now + REACHED_TTL
+        if row and row[0]:
+            opens = datetime.fromisoformat(str(row[0]))
+            until = min(until, opens if opens.tzinfo else opens.replace(tzinfo=UTC))
+        if cache.generation == generation:  # no club changed while this was read
+            if len(cache.entries) >= cache.LIMIT:
+                cache.entries.clear()
+            cache.entries[community_id] = (reached, now, until)
         return reached
 
     async def session_for_schedule(self, schedule_id: int) -> tuple[SessionRow, ClubRow] | None:

@@ -408,3 +408,35 @@ def test_a_day_too_long_for_one_chat_message_is_refused(broken):
     )
     problems = _problems(broken)
     assert any('field "deeper"' in p and f"paths.toml:{line}:" in p for p in problems), problems
+
+
+def test_a_practice_citing_a_work_tied_to_a_chapter_is_not_one_for_clubs_just_starting(broken):
+    """A practice adapted from the newsletter (tied to chapter 11) waits with it, so it does
+    not count as the don't a club at chapter 0 can always be given."""
+    path = broken / "practices.toml"
+    blocks = path.read_text().split("[[practice]]")
+    for i, block in enumerate(blocks):
+        if 'kind = "dont"' in block and "chapter =" not in block:
+            kept = [line for line in block.splitlines() if not line.startswith("source =")]
+            blocks[i] = "\n".join([*kept, 'source = "revisiting-allyship-2024"', "", ""])
+    path.write_text("[[practice]]".join(blocks))
+    problems = _problems(broken)
+    assert any(
+        "at least one practice (dont) must be tied to no chapter (nor cite a work tied" in p
+        for p in problems
+    ), problems
+
+
+def test_a_myth_citing_a_work_tied_to_a_chapter_is_refused(broken):
+    """`myth 1` is asked by number, whatever a club has read: its source may not wait."""
+    line = _replace(
+        broken / "myths.toml",
+        'source = "awaken-allyship-2019"',
+        'source = "revisiting-allyship-2024"',
+    )
+    problems = _problems(broken)
+    expected = (
+        f'myths.toml:{line}: myth "allyship-is-for-straight-white-men" field "source": '
+        '"revisiting-allyship-2024" waits for a chapter of a book; a myth is shown to everyone'
+    )
+    assert expected in problems, problems

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from companion.content import Content
+from companion.app import App
+from companion.content import Content, work_shown_at
 from companion.events import Actor, Place
 from companion.markup import to_plain
 from tests.conftest import say
@@ -29,10 +30,20 @@ AT = 3  # the chapter the club is at
 
 
 def later(shipped: Content) -> tuple[set[str], set[str], set[str]]:
-    """Ids of the shipped reflections, general prompts and practices tied to a chapter > AT."""
-    reflections = {r.id for r in shipped.reflections.values() if (r.chapter or 0) > AT}
-    prompts = {p.id for p in shipped.prompts.values() if p.plan is None and (p.chapter or 0) > AT}
-    practices = {p.id for p in shipped.practices if (p.chapter or 0) > AT}
+    """Ids of the shipped reflections, general prompts and practices tied to a chapter > AT,
+    or citing a work that waits until after AT (Revisiting Allyship: chapter 11)."""
+
+    def waits(chapter: int | None, *sources: str | None) -> bool:
+        works = [shipped.resources[s] for s in sources if s]
+        return (chapter or 0) > AT or not all(work_shown_at(w, AT) for w in works)
+
+    reflections = {r.id for r in shipped.reflections.values() if waits(r.chapter, r.source)}
+    prompts = {
+        p.id
+        for p in shipped.prompts.values()
+        if p.plan is None and waits(p.chapter, p.source, *p.more_sources)
+    }
+    practices = {p.id for p in shipped.practices if waits(p.chapter, p.source)}
     return reflections, prompts, practices
 
 
@@ -330,3 +341,111 @@ def test_a_source_article_that_holds_a_chapters_idea_is_tied_to_that_chapter(shi
     assert tied == {
         "revisiting-allyship-2024": ("the-wake-up", 11, "the-wake-up", 11),
     }
+
+
+NEWSLETTER = "Revisiting Allyship"
+NEWSLETTER_URL = "https://www.antiracismnewsletter.com/p/revisiting-allyship"
+
+
+async def test_define_leaves_out_a_source_tied_to_a_chapter_the_club_has_not_reached(
+    make_app, shipped: Content, clock
+):
+    """`define allyship` (and every term citing the newsletter) lists it with its link where
+    no club is mid-book, leaves it out where the club is at chapter 5 or 10, and lists it
+    again from the morning chapter 11 opens: the same rule as `resources`."""
+    citing = [t.term for t in shipped.terms.values() if "revisiting-allyship-2024" in t.sources]
+    assert "allyship" in citing and len(citing) >= 5
+    app = await make_app(content=shipped, commands_per_window=0)
+    direct = Place("test", "dm:member", "r:dm")
+
+    async def cites(place: Place, term: str = "allyship") -> bool:
+        text = (await say(app, f"define {term}", MEMBER, place)).text
+        # the term and its other sources are always there
+        assert term.lower() in text.lower() and ("Sources:" in text or "reading:" in text)
+        return NEWSLETTER in to_plain(text) or NEWSLETTER_URL in text
+
+    assert await cites(CLUB) and await cites(FREE) and await cites(direct)
+    line = "bookclub start the-wake-up 2026-03-02 every 7 days 08:00 chapters 14"
+    assert "Book club started" in (await say(app, line, MOD, CLUB)).text
+    clock.set(datetime(2026, 4, 7, 12, tzinfo=UTC))  # chapter 5
+    assert "This week: chapter 5" in to_plain((await say(app, "bookclub", MEMBER, CLUB)).text)
+    for term in citing:
+        assert not await cites(CLUB, term), term
+        assert await cites(FREE, term), term  # a community without a club
+    assert await cites(direct)  # a direct message belongs to no community, as in `resources`
+    # Chapter 10, asked seconds before chapter 11 opens, then seconds after: the answer
+    # remembered from before the opening is not used after it.
+    clock.set(datetime(2026, 5, 18, 7, 59, 50, tzinfo=UTC))
+    assert "This week: chapter 10" in to_plain((await say(app, "bookclub", MEMBER, CLUB)).text)
+    assert not await cites(CLUB)
+    clock.set(datetime(2026, 5, 18, 8, 0, 10, tzinfo=UTC))
+    assert await cites(CLUB)
+    assert "This week: chapter 11" in to_plain((await say(app, "bookclub", MEMBER, CLUB)).text)
+
+
+async def test_a_moderators_change_to_a_club_shows_in_define_at_once(
+    make_app, shipped: Content, clock
+):
+    """No waiting for a remembered answer to expire: starting a club holds the newsletter
+    back at once, and ending it (or every club) shows it again at once, at the same moment."""
+    app = await make_app(content=shipped, commands_per_window=0)
+    clock.set(datetime(2026, 3, 2, 12, tzinfo=UTC))
+
+    async def cites(place: Place) -> bool:
+        return NEWSLETTER in to_plain((await say(app, "define allyship", MEMBER, place)).text)
+
+    assert await cites(CLUB)  # remembered: no club here
+    line = "bookclub start the-wake-up 2026-03-02 every 7 days 08:00 chapters 14"
+    assert "Book club started" in (await say(app, line, MOD, CLUB)).text
+    assert not await cites(CLUB)  # chapter 0, the same second
+    second = Place("test", CLUB.community_id, "r:second")
+    assert "Book club started" in (await say(app, line, MOD, second)).text
+    clock.set(datetime(2026, 4, 7, 12, tzinfo=UTC))  # both at chapter 5
+    assert not await cites(CLUB)
+    assert "Ended the book club" in (await say(app, "bookclub end", MOD, CLUB)).text
+    assert not await cites(CLUB)  # the other club here is still at chapter 5
+    assert "Ended the book club" in (await say(app, "bookclub end", MOD, second)).text
+    assert await cites(CLUB)
+
+
+async def test_practices_and_prompts_drawn_from_the_newsletter_wait_with_it(
+    make_app, shipped: Content, clock
+):
+    """A practice or prompt adapted from the newsletter names it ("adapted from ...
+    Revisiting Allyship"), so where the club has not reached chapter 11 it is not drawn at
+    all (never shown without its source); a community without a club draws them."""
+    app = await make_app(content=shipped, commands_per_window=0)
+    line = "bookclub start the-wake-up 2026-03-02 every 7 days 08:00 chapters 14"
+    assert "Book club started" in (await say(app, line, MOD, CLUB)).text
+    clock.set(datetime(2026, 4, 7, 12, tzinfo=UTC))  # chapter 5
+
+    async def draws(place: Place, command: str, times: int) -> list[str]:
+        return [to_plain((await say(app, command, MEMBER, place)).text) for _ in range(times)]
+
+    for command, times in (("practice", 150), ("practice do", 100), ("prompt", 300)):
+        assert not any(NEWSLETTER in text for text in await draws(CLUB, command, times))
+        assert any(NEWSLETTER in text for text in await draws(FREE, command, times)), command
+    listed = to_plain((await say(app, "prompt list leadership", MEMBER, CLUB)).text)
+    assert "Letting people who face isms lead" not in listed
+    listed = to_plain((await say(app, "prompt list leadership", MEMBER, FREE)).text)
+    assert "Letting people who face isms lead" in listed
+
+
+async def test_a_club_started_through_another_process_shows_in_define_within_a_minute(
+    make_app, shipped: Content, clock
+):
+    """Two bot processes on one database (a Discord shard and a Matrix worker, say): the one
+    that did not see the change forgets what it remembered within a minute."""
+    shard = await make_app(content=shipped, commands_per_window=0)
+    worker = await make_app(content=shipped, commands_per_window=0)
+    clock.set(datetime(2026, 3, 2, 12, tzinfo=UTC))
+
+    async def cites(app: App) -> bool:
+        return NEWSLETTER in to_plain((await say(app, "define allyship", MEMBER, CLUB)).text)
+
+    assert await cites(worker)  # remembered there: no club here
+    line = "bookclub start the-wake-up 2026-03-02 every 7 days 08:00 chapters 14"
+    assert "Book club started" in (await say(shard, line, MOD, CLUB)).text
+    assert not await cites(shard)
+    clock.set(datetime(2026, 3, 2, 12, 1, 1, tzinfo=UTC))
+    assert not await cites(worker)

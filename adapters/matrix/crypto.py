@@ -194,9 +194,9 @@ class Crypto:
         """Upload new one-time keys, send pending to-device messages and (unless told not
         to) learn the devices of members who joined or changed. Before a sync's events are
         handled the sync loop leaves the devices to :meth:`ready`, which learns them before
-        a send to an encrypted room, and to :meth:`learn_devices` after the events: Synapse
-        reports every sender whose membership a lazy-loading sync carries as changed, so
-        the query would otherwise come before nearly every reply, unencrypted ones too."""
+        a send to an encrypted room, and to :meth:`learn_devices` after the events, so a
+        reply in a plain room never waits for a keys query. (A member whose devices did not
+        change costs none: see ``sync.sync_filter`` for why members are not lazy-loaded.)"""
         try:
             if self.client.should_upload_keys:
                 uploaded = await self.client.keys_upload()

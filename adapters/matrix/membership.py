@@ -4,7 +4,7 @@ Owns: accepting or declining an invite (allowed inviters; an encrypted room whil
 encryption is off is declined and the inviter told why in a direct room); the hello,
 said once a joined room's state has arrived; leaving a room that turns encrypted while
 encryption is off; and which community rooms a member shares with the bot (asked of the
-homeserver, since members are lazy-loaded in the sync).
+homeserver).
 """
 
 from __future__ import annotations
@@ -144,8 +144,8 @@ class Membership:
 
     async def shared_communities(self, user_id: str) -> list[Community]:
         """The community rooms (joined, not direct, not encrypted) the member is joined to
-        (the capability behind anonymous questions). Members are lazy-loaded in the sync,
-        so the homeserver is asked, a few rooms at a time."""
+        (the capability behind anonymous questions): the homeserver is asked, a few rooms
+        at a time."""
         candidates = [
             (room_id, room)
             for room_id, room in self.rooms.items()

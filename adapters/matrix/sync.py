@@ -49,18 +49,28 @@ _STATE_TYPES = [
 
 def sync_filter(limit: int) -> dict[str, Any]:
     """Only what the bot reads: messages, poll responses and reactions (and their
-    redactions), and the state that decides power, names and encryption; members
-    lazy-loaded (just the senders), nothing else."""
+    redactions), and the state that decides power, names and encryption; nothing else.
+
+    Members are not lazy-loaded: the first sync of a run (full state) brings every
+    member's name once (in a large room, a bigger first sync), later syncs only what
+    changed. Lazy loading (just the senders) cost a keys query before nearly every reply
+    in an encrypted room (issue 24): Synapse remembers one membership per member, not per
+    room, so a member who speaks in two of the bot's rooms had their membership sent
+    again in the state of nearly every sync, and Synapse counts each membership in a
+    sync's state as a newly joined user, in ``device_lists.changed``, so matrix-nio asked
+    for their devices again (and for the bot's own, after each reply). And Synapse's
+    record of the memberships it sent outlives a restart of the bot, so a member quiet
+    since the restart was never sent again and lost their display name."""
     nothing = {"not_types": ["*"]}
     return {
         "presence": nothing,
         "account_data": nothing,
         "room": {
-            "state": {"types": _STATE_TYPES, "lazy_load_members": True},
+            "state": {"types": _STATE_TYPES, "lazy_load_members": False},  # see above
             "timeline": {
                 "types": [*_STATE_TYPES, "m.room.message", crypto.ENCRYPTED, *sorted(native.TYPES)],
                 "limit": limit,
-                "lazy_load_members": True,
+                "lazy_load_members": False,
             },
             "ephemeral": nothing,
             "account_data": nothing,

@@ -25,7 +25,7 @@ from nio import (
 )
 
 from tests.matrix_server.people import Person, fresh
-from tests.matrix_server.synapse import SynapseServer
+from tests.matrix_server.synapse import RegisteredUser, SynapseServer
 
 ENCRYPTION = {
     "type": "m.room.encryption",
@@ -36,9 +36,25 @@ ENCRYPTION = {
 _stores = itertools.count()
 
 
+def new_device(synapse: SynapseServer, user: RegisteredUser) -> RegisteredUser:
+    """``user`` logged in again with the password: a new device of the same account, as
+    when a member signs in on a second phone."""
+    body = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": user.localpart},
+        "password": user.password,
+    }
+    reply = synapse.request_json("POST", "/_matrix/client/v3/login", body)
+    return RegisteredUser(
+        user.user_id, str(reply["access_token"]), str(reply["device_id"]), user.password
+    )
+
+
 class SecretPerson(Person):
-    def __init__(self, synapse: SynapseServer, name: str, stores: Path) -> None:
-        super().__init__(synapse, fresh(synapse, name))
+    def __init__(
+        self, synapse: SynapseServer, name: str, stores: Path, user: RegisteredUser | None = None
+    ) -> None:
+        super().__init__(synapse, user or fresh(synapse, name))
         store = stores / f"member-{next(_stores)}"
         store.mkdir(parents=True)
         self.client = AsyncClient(

@@ -22,21 +22,21 @@ from nio.api import RelationshipType
 from companion.features.events.posts import EDIT_EVERY
 from companion_adapters.matrix import crypto
 from tests.conftest import START
-from tests.matrix_server.encrypted import SecretPerson
+from tests.matrix_server.encrypted import SecretPerson, new_device
 from tests.matrix_server.people import Bot, Event, notice_from, replied
-from tests.matrix_server.synapse import SynapseServer
+from tests.matrix_server.synapse import RegisteredUser, SynapseServer
 
 pytestmark = pytest.mark.matrix
 
-Members = Callable[[str], SecretPerson]
+Members = Callable[..., SecretPerson]  # (name, user=None): a new member, or another device
 
 
 @pytest.fixture
 async def members(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Members]:
     made: list[SecretPerson] = []
 
-    def make(name: str) -> SecretPerson:
-        person = SecretPerson(synapse, name, tmp_path / "members")
+    def make(name: str, user: RegisteredUser | None = None) -> SecretPerson:
+        person = SecretPerson(synapse, name, tmp_path / "members", user)
         made.append(person)
         return person
 
@@ -419,3 +419,66 @@ async def test_an_encrypted_event_cannot_change_who_gets_the_rooms_keys(
     await bob.send(room_id, "m.room.member", {"membership": "leave"}, state_key=alice.id)
     await answer(alice, room_id, "!define equity", bot)  # the reply is readable: she has the key
     assert alice.id in room.users and bob.id in room.users
+
+
+def keys_queries(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The bot's /keys/query requests from now on (each a round trip before a reply)."""
+    client = bot.adapter.client
+    made: list[str] = []
+    send = client.send
+
+    async def counted(method: str, path: str, *args: Any, **kw: Any) -> Any:
+        if path.split("?")[0].endswith("/keys/query"):
+            made.append(path)
+        return await send(method, path, *args, **kw)
+
+    monkeypatch.setattr(client, "send", counted)
+    return made
+
+
+async def test_a_member_in_two_rooms_costs_no_keys_query_per_reply(
+    start_bot: Any, members: Members, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member who talks to the bot in an encrypted room and a plain one (a circle and the
+    community room, say) with the same devices: the bot learns their devices once, not
+    again before every reply (one more round trip each time, issue 24)."""
+    bot = await start_bot()
+    alice = members("alice")
+    circle = await secret_room(alice, bot)
+    made = await alice.client.room_create(name="community", invite=[bot.id])
+    community = str(getattr(made, "room_id", ""))
+    assert community, made
+    await alice.wait_for(notice_from(bot.id, community, "Hello!"))
+    await answer(alice, circle, "!define allyship", bot)  # the devices are known from here
+    assert "equity" in (await alice.ask(community, "!define equity", bot.id)).lower()
+
+    queries = keys_queries(bot, monkeypatch)
+    for _ in range(5):
+        reply = await answer(alice, circle, "!define allyship", bot)
+        assert "allyship" in reply["content"]["body"].lower()
+        assert "equity" in (await alice.ask(community, "!define equity", bot.id)).lower()
+    assert len(queries) <= 1, f"{len(queries)} keys queries for 10 replies"
+
+
+async def test_a_members_new_device_reads_the_next_encrypted_reply(
+    start_bot: Any, members: Members, synapse: SynapseServer
+) -> None:
+    """Alice signs in on a second device: the bot's next reply in the encrypted room is
+    readable on both, whichever device asked."""
+    bot = await start_bot()
+    alice = members("alice")
+    circle = await secret_room(alice, bot)
+    await answer(alice, circle, "!define allyship", bot)  # the bot knows her first device
+
+    phone = members("alice", new_device(synapse, alice.user))
+    assert phone.id == alice.id and phone.user.device_id != alice.user.device_id
+    await phone.sync(0)  # its keys uploaded: the homeserver tells the bot of the new device
+    reply = await answer(alice, circle, "!define equity", bot)
+    seen = await phone.wait_for(lambda r, e: e.get("event_id") == reply["event_id"])
+    assert seen["event_id"] in phone.decrypted and "equity" in seen["content"]["body"].lower()
+
+    asked = await phone.say(circle, "!define allyship")  # from the new device itself
+    reply = await phone.reply_to(circle, asked, bot.id)
+    assert reply["event_id"] in phone.decrypted
+    await alice.wait_for(lambda r, e: e.get("event_id") == reply["event_id"])
+    assert reply["event_id"] in alice.decrypted

@@ -260,6 +260,31 @@ async def test_restart_answers_what_was_missed_and_nothing_twice(
     assert stale not in [replied(e) for e in alice.sent_by(bot.id, room_id)]
 
 
+async def who(inv: Invocation) -> Reply:
+    return Reply(f"You are {inv.actor.display_name}.")
+
+
+async def test_a_member_is_called_by_their_display_name_after_a_restart(
+    start_bot: Any, people: Any
+) -> None:
+    """The bot knows the members' display names from the room's state: after a restart
+    too, for a member who has said nothing since (names show in replies and the
+    dashboard's "signed in as")."""
+    named = CommandSpec("who", "Say who asked", who)
+    bot = await start_bot(commands=(named,))
+    ada = people("quiet")
+    room_id = await joined_room(ada, bot)
+    await ada.client.set_displayname("Ada Lovelace")
+    await ada.wait_for(
+        lambda r, e: r == room_id and e.get("content", {}).get("displayname") == "Ada Lovelace"
+    )
+    assert await ada.ask(room_id, "!who", bot.id) == "You are Ada Lovelace."
+    await bot.stop()
+
+    bot = await start_bot(bot.user, commands=(named,))
+    assert await ada.ask(room_id, "!who", bot.id) == "You are Ada Lovelace."
+
+
 class HourLaterOnce:
     """The wall clock as the adapter's first sync sees it after a long downtime."""
 

@@ -401,7 +401,10 @@ def test_the_sync_filter_asks_only_for_what_the_bot_reads() -> None:
 
     room = FILTER["room"]
     assert set(room["timeline"]["types"]) >= {"m.room.message", "m.room.member"}
-    assert room["state"]["lazy_load_members"] and room["timeline"]["lazy_load_members"]
+    # Not lazy-loaded: with it Synapse names a member in two of the bot's rooms as changed
+    # in nearly every sync (a keys query per encrypted reply) and drops names after a
+    # restart (test_matrix_e2e, test_matrix_synapse show both).
+    assert not room["state"]["lazy_load_members"] and not room["timeline"]["lazy_load_members"]
     assert FILTER["presence"] == {"not_types": ["*"]}
     json.dumps(FILTER)  # sent inline with each sync
 

@@ -108,7 +108,7 @@ class HealthServer:
 
         from companion import httpedge
 
-        watchdog = httpedge.Watchdog(self.config.header_timeout)
+        watchdog = httpedge.Watchdog(self.config.header_timeout, self.scheduler.clock)
         app = web.Application(middlewares=[httpedge.watching(watchdog)])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)

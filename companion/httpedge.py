@@ -16,12 +16,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from aiohttp import web, web_response
 from aiohttp.http_exceptions import HttpProcessingError
 
 SERVER = "Companion"  # the Server header: aiohttp's default names its version
+
+
+class Clock(Protocol):
+    """The app's clock (companion.ports.Clock is one; ports is a layer above this module)."""
+
+    def now(self) -> datetime: ...
+
+    async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None: ...
 
 
 class Watchdog:
@@ -30,12 +39,13 @@ class Watchdog:
     A connection counts as idle from when it opens, and again from when its last response
     has been written; :meth:`started` (from a middleware) marks the time in between as busy.
     A poll a few times per timeout is precise enough and needs nothing from aiohttp but
-    public parts.
+    public parts. Time is the app's ``clock`` (tests move a fake one: no real wait).
     """
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, clock: Clock) -> None:
         self.timeout = timeout
-        self._idle_since: dict[web.RequestHandler, float] = {}
+        self.clock = clock
+        self._idle_since: dict[web.RequestHandler, datetime] = {}
         self._busy: set[web.RequestHandler] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -50,7 +60,7 @@ class Watchdog:
 
     def _finished(self, handler: web.RequestHandler) -> None:
         self._busy.discard(handler)
-        self._idle_since[handler] = asyncio.get_running_loop().time()
+        self._idle_since[handler] = self.clock.now()
 
     def watch(self, server: web.Server) -> None:
         self._task = asyncio.create_task(self._run(server), name="web-watchdog")
@@ -62,16 +72,16 @@ class Watchdog:
                 await self._task
 
     async def _run(self, server: web.Server) -> None:
-        loop = asyncio.get_running_loop()
+        poll, limit = timedelta(seconds=self.timeout / 5), timedelta(seconds=self.timeout)
         while True:
-            await asyncio.sleep(self.timeout / 5)
-            now = loop.time()
+            await self.clock.sleep_until(self.clock.now() + poll, asyncio.Event())
+            now = self.clock.now()
             open_now = set(server.connections)
             for handler in list(self._idle_since):
                 if handler not in open_now:
                     del self._idle_since[handler]
             for handler in open_now - self._busy:
-                if now - self._idle_since.setdefault(handler, now) >= self.timeout:
+                if now - self._idle_since.setdefault(handler, now) >= limit:
                     handler.force_close()  # flushes what was written, then closes
 
 

@@ -4,9 +4,9 @@
 the ChatPort the core posts through: post, open_thread, notify (PrivateMessages),
 is_moderator (the dashboard's check) and shared_communities (anonymous questions).
 What is kept between runs lives in the bot's own key-value space (``gateway.kv``): the sync
-token, the direct rooms (and for whom one is being opened), and (with a password login) the
-device and its token. Nothing kept there names a member: a direct room is filed under a
-keyed hash of the member's id.
+token, the direct rooms (for whom one is being opened, and which one a member opened is
+being joined), and (with a password login) the device and its token. Nothing kept there
+names a member: a direct room is filed under a keyed hash of the member's id.
 """
 
 from __future__ import annotations

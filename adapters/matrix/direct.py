@@ -10,6 +10,12 @@ can stop between the homeserver making the room and the bot writing it down. So 
 (their key) is written down as pending first; a pending member with no room is looked for
 before another room is made: a room the bot made that only the bot and that member are in
 (joined or invited) is theirs.
+
+A direct room a member opens (invites the bot to, ``is_direct``) has the same window
+between the bot's join and its filing: the room is written down as being joined, with
+the member's key, before the join, and filed when a sync shows the bot in it (the first
+sync after a restart, before any command there is judged), so it is never taken for a
+community room.
 """
 
 from __future__ import annotations
@@ -92,8 +98,10 @@ class DirectRooms:
         self.by_room: dict[str, str] = {}  # direct room id -> member key
         self.by_member: dict[str, str] = {}  # member key -> direct room id
         self.pending: set[str] = set()  # member keys a room was being opened for
+        self.joining: dict[str, str] = {}  # a member's direct room being joined -> their key
         self._key = f"matrix:direct:{self.me}"
         self._pending_key = f"matrix:direct-pending:{self.me}"
+        self._joining_key = f"matrix:direct-joining:{self.me}"
         self._lock = asyncio.Lock()
 
     def __contains__(self, room_id: object) -> bool:
@@ -118,6 +126,11 @@ class DirectRooms:
             self.pending = {str(key) for key in json.loads(pending or "[]")}
         except (ValueError, TypeError):
             log.warning("the saved list of direct rooms being opened was unreadable")
+        joining = await self.gateway.kv.get(self._joining_key)
+        try:
+            self.joining = {str(k): str(v) for k, v in json.loads(joining or "{}").items()}
+        except (ValueError, AttributeError):
+            log.warning("the saved list of direct rooms being joined was unreadable")
         saved = await self.gateway.kv.get(self._key)
         if not saved:
             return
@@ -182,6 +195,34 @@ class DirectRooms:
         if key in self.pending:
             self.pending.discard(key)
             await self._save_pending()
+        if self.joining.pop(room_id, None) is not None:
+            await self._save_joining()
+
+    async def joining_room(self, room_id: str, user_id: str) -> None:
+        """The bot is about to join the direct room ``user_id`` invited it to: written down
+        first, so a crash after the join still files it (:meth:`joined`)."""
+        self.joining[room_id] = self.member_key(user_id)
+        await self._save_joining()
+
+    async def not_joined(self, room_id: str) -> None:
+        """A direct room being joined that the bot did not join (refused, or left)."""
+        if self.joining.pop(room_id, None) is not None:
+            await self._save_joining()
+
+    async def joined(self, room_id: str) -> bool:
+        """A sync shows the bot in a direct room it was joining (a start that stopped after
+        the join, before filing it): filed now, unless the member has another by then.
+        Whether it was one being joined."""
+        key = self.joining.pop(room_id, None)
+        if key is None:
+            return False
+        log.info("filing the direct room %s joined before a restart", room_id)
+        if key not in self.by_member and room_id not in self.by_room:
+            self.by_room[room_id] = key
+            self.by_member[key] = room_id
+            await self._save()
+        await self._save_joining()
+        return True
 
     async def _opened_before(self, user_id: str) -> str | None:
         """The room a start that stopped was opening with ``user_id``, if the homeserver
@@ -216,6 +257,9 @@ class DirectRooms:
 
     async def _save_pending(self) -> None:
         await self.gateway.kv.set(self._pending_key, json.dumps(sorted(self.pending)))
+
+    async def _save_joining(self) -> None:
+        await self.gateway.kv.set(self._joining_key, json.dumps(self.joining))
 
     def left(self, room_id: str, event: Mapping[str, Any]) -> bool:
         """The other person left (or was removed from) a direct room with the bot."""

@@ -62,6 +62,13 @@ class Membership:
             return self._hello(room_id)
         return None
 
+    async def joined(self, room_id: str) -> None:
+        """A sync shows the bot in a room: one it was joining as a member's direct room (a
+        start stopped between the join and the filing) is filed now, before any command in
+        it is judged, and greeted as it would have been."""
+        if room_id in self.direct.joining and await self.direct.joined(room_id):
+            self.greet.setdefault(room_id, None)
+
     async def on_invite(self, room_id: str, invite_state: Sequence[Mapping[str, Any]]) -> None:
         """Join (the hello follows in :meth:`settle`), or decline: an inviter not allowed,
         or an encrypted room while encryption is off (its inviter is told why)."""
@@ -79,19 +86,25 @@ class Membership:
                     done = f"declined the invite to {label}"
                     await self._explain_encryption(invite.inviter, room_id, done)
                 return
+            direct = (
+                invite.inviter
+                if invite.is_direct
+                and invite.inviter
+                and not self.direct.has_room_with(invite.inviter)
+                else None
+            )
+            if direct is not None:  # written down before the join: a crash after it files it
+                await self.direct.joining_room(room_id, direct)
             joined = await self.sender.request(
                 lambda: self.client.join(room_id), f"joining {room_id}"
             )
             if not isinstance(joined, JoinResponse):
                 log.warning("could not join %s: %s", room_id, joined)
+                await self.direct.not_joined(room_id)
                 return
             log.info("joined %s (invited by %s)", room_id, invite.inviter)
-            if (
-                invite.is_direct
-                and invite.inviter
-                and not self.direct.has_room_with(invite.inviter)
-            ):
-                await self.direct.remember(room_id, invite.inviter)
+            if direct is not None:
+                await self.direct.remember(room_id, direct)
             # The hello waits for the room's state in the next sync: an encrypted room whose
             # invite did not say so gets no plain-text hello.
             self.greet[room_id] = invite.inviter

@@ -68,6 +68,8 @@ class Timeline:
         for room_id, info in response.rooms.join.items():
             room = self.rooms.setdefault(room_id, RoomState())
             was_encrypted = room.encrypted
+            if room_id in self.direct.joining:  # joined before a restart, not yet filed
+                await self.membership.joined(room_id)
             room.apply_all(sources(info.state))
             events = sources(info.timeline.events)
             start = inbound.joined_at(events, self.me)
@@ -117,6 +119,8 @@ class Timeline:
             jobs.append(self.membership.on_invite(room_id, state))
         for room_id in response.rooms.leave:
             self.rooms.pop(room_id, None)
+            if room_id in self.direct.joining:
+                jobs.append(self.direct.not_joined(room_id))
             if room_id in self.direct:
                 jobs.append(self.direct.forget(room_id, leave=False))
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):

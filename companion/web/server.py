@@ -54,7 +54,7 @@ def create(app: WebGateway, settings: WebSettings) -> web.Application:
         undefined=jinja2.StrictUndefined,
     )
     state = WebState(app, settings, templates)
-    watchdog = httpedge.Watchdog(settings.header_timeout)
+    watchdog = httpedge.Watchdog(settings.header_timeout, app.clock)
     web_app = web.Application(
         client_max_size=1024 * 1024,
         middlewares=[guard.middleware(state.refuse, settings.public_url, watchdog)],

@@ -6,6 +6,10 @@ member got two invites). Here the bot is a real `companion run` subprocess talki
 Synapse through a loopback proxy that SIGKILLs it the moment Synapse has answered its
 createRoom, before the answer reaches it: the exact window between the room's creation and
 its bookkeeping. After the restart the member has one direct room and the answer once.
+
+The mirror case: a member opens the direct room (invites the bot, ``is_direct``) and the
+bot is killed the moment Synapse has answered its join, before it filed the room. After
+the restart that room is still the member's direct room, not a community.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from nio import RoomPreset
 
 from companion.store import Store
 from tests.adapters.matrix.chaos import BotProcess, write_config
@@ -30,14 +35,32 @@ pytestmark = [pytest.mark.matrix, pytest.mark.slow]
 FORWARDED = ("authorization", "content-type")
 
 
-class KillingProxy:
-    """Passes the bot's requests to Synapse; at the first createRoom, once Synapse has made
-    the room, calls ``kill`` (the bot never hears the room's id) and records the room."""
+def is_create(path: str) -> bool:
+    return path.endswith("/createRoom")
 
-    def __init__(self, upstream: str, kill: Callable[[], None]) -> None:
+
+def is_join(path: str) -> bool:
+    return "/join/" in path or (path.endswith("/join") and "/rooms/" in path)
+
+
+class KillingProxy:
+    """Passes the bot's requests to Synapse; at the first POST matching ``fatal`` (by
+    default a createRoom) once ``armed``, after Synapse has done it, calls ``kill`` (the
+    bot never hears the answer) and records the room it names."""
+
+    def __init__(
+        self,
+        upstream: str,
+        kill: Callable[[], None],
+        fatal: Callable[[str], bool] = is_create,
+        *,
+        armed: bool = True,
+    ) -> None:
         self.upstream = upstream
         self.kill = kill
-        self.made: list[str] = []  # rooms made by the createRoom the bot never heard back from
+        self.fatal = fatal
+        self.armed = armed
+        self.made: list[str] = []  # the room of the request the bot never heard back from
         self.created = 0  # createRoom requests that reached Synapse
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -65,8 +88,9 @@ class KillingProxy:
             payload = await answer.read()
             status = answer.status
             kind = answer.headers.get("Content-Type", "application/json")
-        if request.method == "POST" and request.path.endswith("/createRoom"):
+        if request.method == "POST" and is_create(request.path):
             self.created += 1
+        if request.method == "POST" and self.armed and self.fatal(request.path):
             if not self.made and status == 200:
                 self.made.append(str(json.loads(payload)["room_id"]))
                 self.kill()  # made on the homeserver, unknown to the bot
@@ -143,6 +167,71 @@ async def test_a_bot_killed_while_opening_a_direct_room_opens_no_second_one(
             filed = json.loads(await store.kv.get(f"matrix:direct:{bot.user_id}") or "{}")
             assert list(filed) == [direct] and member.id not in json.dumps(filed)
             assert await store.kv.get(f"matrix:direct-pending:{bot.user_id}") == "[]"
+        finally:
+            await store.close()
+    finally:
+        await process.stop()
+        await proxy.stop()
+
+
+async def test_a_bot_killed_while_joining_a_members_direct_room_keeps_it_direct(
+    synapse: SynapseServer, member: Person, tmp_path: Path
+) -> None:
+    bot = fresh(synapse, "dmjoinbot")
+    config, _ = write_config(tmp_path, synapse, bot, None, encryption=False)
+    process = BotProcess(config, bot.access_token, tmp_path / "bot.log")
+    proxy = KillingProxy(synapse.base_url, process.kill, is_join, armed=False)
+    url = await proxy.start()
+    config.write_text(config.read_text().replace(synapse.base_url, url))
+    try:
+        process.spawn()
+        room = await member.room(bot.user_id, name="circle")
+        await member.wait_for(notice_from(bot.user_id, room, "Hello!"), within=30)
+
+        proxy.armed = True  # the next join is the direct room's
+        dm = await member.room(
+            bot.user_id, name="", is_direct=True, preset=RoomPreset.trusted_private_chat
+        )
+        deadline = time.monotonic() + 20
+        while not proxy.made:
+            assert time.monotonic() < deadline, process.tail()
+            await asyncio.sleep(0.02)
+        assert not process.alive()  # killed in the room, before it filed it
+        assert proxy.made == [dm]
+
+        process.spawn()  # restarted at once, as a supervisor would
+        # A private-only command is taken as said in a direct chat, not in a "community".
+        question = "How do I speak up without centring myself?"
+        said = await member.say(dm, f"!ask anonymously {question}")
+        ack = await member.wait_for(
+            lambda r, e: r == dm and e.get("sender") == bot.user_id and replied(e) == said,
+            within=30,
+        )
+        assert "without your name" in ack["content"]["body"], process.tail()
+        store = await Store.open(str(tmp_path / "bot.db"))
+        try:  # queued for the circle the member shares with the bot, and nowhere else
+            assert await store.contributions.count_pending(room) == 1
+            assert await store.contributions.count_pending(dm) == 0
+        finally:
+            await store.close()
+
+        # What the bot tells the member privately goes to that room: no second one.
+        asked = await member.say(room, "!mydata")
+        pointer = await member.reply_to(room, asked, bot.user_id)
+        assert "direct message" in pointer["content"]["body"], process.tail()
+        await member.wait_for(notice_from(bot.user_id, dm, "What Companion keeps"), 10)
+        # And it is greeted as a direct room it joined without a crash would be.
+        await member.wait_for(notice_from(bot.user_id, dm, "Hello!"), 10)
+        await settle(member, 1.0)
+        assert member.invited == [] and proxy.created == 0, process.tail()
+        hellos = [e for e in member.sent_by(bot.user_id, dm) if "Hello!" in str(e)]
+        assert len(hellos) == 1
+
+        store = await Store.open(str(tmp_path / "bot.db"))
+        try:  # filed (under the member's keyed hash), nothing left being joined
+            filed = json.loads(await store.kv.get(f"matrix:direct:{bot.user_id}") or "{}")
+            assert list(filed) == [dm] and member.id not in json.dumps(filed)
+            assert await store.kv.get(f"matrix:direct-joining:{bot.user_id}") == "{}"
         finally:
             await store.close()
     finally:

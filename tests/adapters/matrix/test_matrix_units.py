@@ -518,6 +518,40 @@ async def test_direct_rooms_are_kept_under_a_keyed_hash_and_old_entries_migrate(
         await bot.close()
 
 
+async def test_a_direct_room_being_joined_is_filed_after_a_restart_once_joined(
+    app: App,
+) -> None:
+    from companion_adapters.matrix.adapter import MatrixAdapter
+
+    config = MatrixConfig.from_section(LOCAL)
+    bob = "@bob:example.org"
+    before = MatrixAdapter(app.gateway, config)
+    try:  # the start that stopped: both written down as being joined, neither filed
+        await before.direct.joining_room("!dm-1", ALICE)
+        await before.direct.joining_room("!dm-2", bob)
+    finally:
+        await before.close()
+    saved = await app.store.kv.get(f"matrix:direct-joining:{ME}")
+    assert saved is not None and "@" not in saved  # keyed hashes, no user id
+
+    bot = MatrixAdapter(app.gateway, config)
+    try:
+        await bot.direct.load()
+        assert "!dm-1" not in bot.direct and not bot.direct.has_room_with(ALICE)
+        await bot.membership.joined("!dm-1")  # a sync shows the bot in it: Alice's
+        assert "!dm-1" in bot.direct and bot.direct.is_with("!dm-1", ALICE)
+        assert bot.membership.greet == {"!dm-1": None}  # and it says hello there
+        await bot.membership.joined(ROOM)  # a room it was not joining: a community
+        assert ROOM not in bot.direct and ROOM not in bot.membership.greet
+        await bot.direct.not_joined("!dm-2")  # Bob withdrew the invite: nothing filed
+        assert not bot.direct.has_room_with(bob)
+        assert await app.store.kv.get(f"matrix:direct-joining:{ME}") == "{}"
+        filed = json.loads(await app.store.kv.get(f"matrix:direct:{ME}") or "{}")
+        assert list(filed) == ["!dm-1"]
+    finally:
+        await bot.close()
+
+
 async def test_a_private_notice_goes_to_the_members_direct_room(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:

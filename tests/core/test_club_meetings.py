@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from companion.events import Actor
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
@@ -122,21 +123,31 @@ async def test_a_paused_clubs_meeting_edited_still_waits_for_the_club(app, clock
     assert not any("Reminder" in t for t in notices(port, MEMBER)), notices(port, MEMBER)
 
 
-async def test_each_meeting_gets_the_platforms_own_event_a_week_ahead_kept_in_step(make_app, clock):
-    """Where the platform has scheduled events (Discord), each club meeting gets one a week
-    before it (not a dozen at once), "Interested" counts as a yes like `event rsvp`, and a
-    skip, a resume and the club's end edit or cancel it. (Before: none at all.)"""
-    from tests.core.test_native_answers import EventsPort, native
+async def four_chapters(make_app: Any, clock: Any, failure: Exception | None = None) -> Any:
+    """A club of four chapters with meetings at 19:30, on a port with scheduled events
+    (failing with ``failure`` while the club starts, if given)."""
+    from tests.core.test_native_answers import EventsPort
 
     app = await make_app()
     port = EventsPort(clock=clock)
     app.ports.attach("test", port)
     await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
+    port.fail_with = failure
     await say(
         app,
         "bookclub start four-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
         MODERATOR,
     )
+    return app, port
+
+
+async def test_each_meeting_gets_the_platforms_own_event_a_week_ahead_kept_in_step(make_app, clock):
+    """Where the platform has scheduled events (Discord), each club meeting gets one a week
+    before it (not a dozen at once), "Interested" counts as a yes like `event rsvp`, and a
+    skip, a resume and the club's end edit or cancel it. (Before: none at all.)"""
+    from tests.core.test_native_answers import native
+
+    app, port = await four_chapters(make_app, clock)
     await app.scheduler.run_due()
     assert port.created == [
         ("Four Chapters: chapter 1 meeting", "here", datetime(2026, 3, 5, 19, 30, tzinfo=UTC),
@@ -176,17 +187,7 @@ async def test_each_meeting_gets_the_platforms_own_event_a_week_ahead_kept_in_st
 async def test_a_meeting_moved_before_its_platform_event_gets_it_a_week_before_the_new_date(
     make_app, clock
 ):
-    from tests.core.test_native_answers import EventsPort
-
-    app = await make_app()
-    port = EventsPort(clock=clock)
-    app.ports.attach("test", port)
-    await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
-    await say(
-        app,
-        "bookclub start four-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
-        MODERATOR,
-    )
+    app, port = await four_chapters(make_app, clock)
     reply = await say(app, "event edit 2 when once 2026-03-26 19:30", MODERATOR)
     assert "Changed event #2" in reply.text, reply.text
     await run_until(app, clock, datetime(2026, 3, 18, tzinfo=UTC))
@@ -200,18 +201,8 @@ async def test_a_meeting_moved_before_its_platform_event_gets_it_a_week_before_t
 
 async def test_a_meetings_platform_event_is_tried_again_after_a_transient_failure(make_app, clock):
     from companion.ports import TransientFailure
-    from tests.core.test_native_answers import EventsPort
 
-    app = await make_app()
-    port = EventsPort(clock=clock)
-    app.ports.attach("test", port)
-    await say(app, 'bookclub plan create "Four Chapters" 4', MODERATOR)
-    port.fail_with = TransientFailure("Discord is away")
-    await say(
-        app,
-        "bookclub start four-chapters 2026-03-03 weekly thu 18:00 with meetings 19:30",
-        MODERATOR,
-    )
+    app, port = await four_chapters(make_app, clock, TransientFailure("Discord is away"))
     await app.scheduler.run_due()
     assert port.created == []
     port.fail_with = None

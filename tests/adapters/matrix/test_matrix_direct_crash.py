@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -162,16 +163,25 @@ async def test_a_bot_killed_while_opening_a_direct_room_opens_no_second_one(
         pointers = [e for e in member.sent_by(bot.user_id, room) if replied(e) == asked]
         assert len(pointers) == 1  # and the pointer to it once
 
-        store = await Store.open(str(tmp_path / "bot.db"))
-        try:  # filed now (under the member's keyed hash), nothing left pending
-            filed = json.loads(await store.kv.get(f"matrix:direct:{bot.user_id}") or "{}")
-            assert list(filed) == [direct] and member.id not in json.dumps(filed)
-            assert await store.kv.get(f"matrix:direct-pending:{bot.user_id}") == "[]"
-        finally:
-            await store.close()
+        # filed now (under the member's keyed hash), nothing left pending
+        filed, pending = await direct_rooms(tmp_path, bot.user_id, "direct-pending")
+        assert list(filed) == [direct] and member.id not in json.dumps(filed)
+        assert pending == "[]"
     finally:
         await process.stop()
         await proxy.stop()
+
+
+async def direct_rooms(
+    tmp_path: Path, bot_id: str, unfinished: str
+) -> tuple[dict[str, Any], str | None]:
+    """The direct rooms the stopped bot filed, and its record of unfinished ones."""
+    store = await Store.open(str(tmp_path / "bot.db"))
+    try:
+        filed = json.loads(await store.kv.get(f"matrix:direct:{bot_id}") or "{}")
+        return filed, await store.kv.get(f"matrix:{unfinished}:{bot_id}")
+    finally:
+        await store.close()
 
 
 async def test_a_bot_killed_while_joining_a_members_direct_room_keeps_it_direct(
@@ -227,13 +237,10 @@ async def test_a_bot_killed_while_joining_a_members_direct_room_keeps_it_direct(
         hellos = [e for e in member.sent_by(bot.user_id, dm) if "Hello!" in str(e)]
         assert len(hellos) == 1
 
-        store = await Store.open(str(tmp_path / "bot.db"))
-        try:  # filed (under the member's keyed hash), nothing left being joined
-            filed = json.loads(await store.kv.get(f"matrix:direct:{bot.user_id}") or "{}")
-            assert list(filed) == [dm] and member.id not in json.dumps(filed)
-            assert await store.kv.get(f"matrix:direct-joining:{bot.user_id}") == "{}"
-        finally:
-            await store.close()
+        # filed (under the member's keyed hash), nothing left being joined
+        filed, joining = await direct_rooms(tmp_path, bot.user_id, "direct-joining")
+        assert list(filed) == [dm] and member.id not in json.dumps(filed)
+        assert joining == "{}"
     finally:
         await process.stop()
         await proxy.stop()

@@ -47,6 +47,9 @@ def parse_days(text: str) -> tuple[int, ...]:
     return tuple(sorted(days))
 
 
+MAX_YEARS_AHEAD = 10  # a start further ahead would run a plan's dates past year 9999
+
+
 def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
@@ -72,7 +75,14 @@ def parse_when(
     at = parse_time(words[need - 1])
     today = now.astimezone(zone).date()
     if rule == "once":
-        recurrence = Recurrence("once", at, zone, parse_date(words[0]))
+        day = parse_date(words[0])
+        # Checked on the date, before any instant is computed: one at either end of the
+        # calendar has none in UTC (0001-01-01 in Berlin), nor a reminder the day before.
+        if day < today:
+            raise UserError(PASSED)
+        if day.year > today.year + MAX_YEARS_AHEAD:
+            raise UserError(fmt("That date is too far ahead; pick one within ten years."))
+        recurrence = Recurrence("once", at, zone, day)
     elif rule == "weekly":
         recurrence = Recurrence("weekly", at, zone, today, parse_days(words[0]))
     else:

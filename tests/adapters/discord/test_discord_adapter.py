@@ -647,6 +647,8 @@ async def test_bad_settings_are_config_errors(make_app: AppFactory) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({"test_guild_id": "general"}, "test_guild_id"),
         ({"moderator_role_ids": 5}, "moderator_role_ids"),
+        ({"moderator_role_ids": ["²"]}, "'²' is not a Discord id"),  # isdigit, yet no int
+        ({"moderator_role_ids": [2**64]}, "is not a Discord id"),  # no snowflake is as large
         ({"api_base": "discord.com"}, "api_base"),
         ({"gatway_url": "ws://x"}, "gatway_url"),
         ({"shard_ids": [0]}, "shard_ids needs shard_count"),

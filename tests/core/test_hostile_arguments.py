@@ -375,3 +375,14 @@ async def test_dates_at_either_end_of_the_calendar_are_refused_clearly(app: App)
     assert "No events" in (await say(app, "event list")).text
     fine = await say(app, "event plan once 2036-12-31 23:59 Later | here", MODERATOR)
     assert fine.kind is Kind.CONFIRMATION, fine.text
+
+
+async def test_a_poll_duration_out_of_range_is_refused_not_read_as_an_answer(app: App) -> None:
+    """ "for 99999999d" and "for -3h" once fell outside the duration pattern and became part
+    of the last answer: the poll silently ran 24 hours with an answer "b for -3h"."""
+    await say(app, "poll access members", MODERATOR)
+    for duration in ("99999999d", "-3h", "9" * 40 + "h"):
+        refused = await say(app, f"poll Which day? | Tue | Thu for {duration}")
+        assert refused.kind is Kind.ERROR and "1 to 768 hours" in refused.text, refused.text
+    started = await say(app, "poll Which day? | Tue | Thu for 2d")
+    assert "open for 48 hours" in started.text, started.text

@@ -36,9 +36,7 @@ Decide = Callable[
     [Repositories, PollRow, dict[str, object], dict[int, int], bool, str | None],
     Awaitable[Md | None],
 ]
-_DURATION = re.compile(
-    r"\s+for\s+(-?\d+)\s*(h|hr|hrs|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE
-)
+_DURATION = re.compile(r"\s+for\s+(-?\d+)\s*(h|hr|hrs|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE)
 
 
 def parse_poll(text: str) -> tuple[str, list[str], int]:

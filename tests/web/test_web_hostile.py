@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+from companion.events import Actor
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
 from tests.web.harness import Browserless, page
 
@@ -156,3 +157,14 @@ async def test_hostile_paths_and_queries_get_a_page_or_a_plain_4xx(
         for path in paths:
             response = await web.client.get(path, allow_redirects=False)
             await _check(web, caplog, path, response)
+
+
+async def test_a_moderator_whose_name_holds_a_lone_surrogate_or_nul_gets_the_dashboard(
+    web: Browserless, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A platform's display name is the member's to choose: Matrix JSON can carry a lone
+    surrogate, either platform a NUL. The link's row keeps the name: that was the apology."""
+    named = Actor(MODERATOR.id, "Mod\ud800\x00<b>x</b>", is_moderator=True)
+    await web.sign_in_as(named)
+    body = await _check(web, caplog, "prompts", await web.client.get(page(A, "prompts")))
+    assert "Signed in as Mod" in body and "&lt;b&gt;x&lt;/b&gt;" in body

@@ -408,3 +408,21 @@ def test_a_day_too_long_for_one_chat_message_is_refused(broken):
     )
     problems = _problems(broken)
     assert any('field "deeper"' in p and f"paths.toml:{line}:" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        ("glossary.toml", 'id = "allyship"', "id = []"),
+        ("resources.toml", 'id = "awaken-allyship-2019"', "id = {a = 1}"),
+        ("plans.toml", 'id = "the-wake-up"', "id = [1]"),
+        ("practices.toml", 'kind = "do"', "kind = {}"),
+        ("prompts.toml", 'plan = "the-wake-up"', 'plan = ["the-wake-up"]'),
+    ],
+)
+def test_a_list_or_table_where_an_id_belongs_is_a_problem_not_a_typeerror(broken, name, old, new):
+    """These once ended `companion content check` (and the bot's start) in a TypeError
+    (unhashable type) in the cross-checks, after the type problem had been found."""
+    line = _replace(broken / name, old, new)
+    problems = _problems(broken)
+    assert any(p.startswith(f"{name}:{line}:") and "must be text" in p for p in problems)

@@ -79,3 +79,27 @@ def test_the_cli_round_trip(tmp_path):
         [*run, "content", "import", "--db", str(other), str(out)], capture_output=True, text=True
     )
     assert failed.returncode == 2 and "nothing imported" in failed.stderr
+
+
+async def test_a_lone_surrogate_or_nul_in_an_import_is_kept_as_text(app):
+    """JSON's "\\ud800" decodes to a lone surrogate no store can encode (and PostgreSQL
+    refuses NUL): such an import ended in a traceback. Its text is cleaned as typed text is."""
+    prompt = {
+        "title": "Odd \ud800 title\x00",
+        "text": "What did you \ud800notice\x00 this week?",
+        "tags": [],
+        "created_at": "2026-03-01T10:00:00+00:00",
+    }
+    term = {
+        "term": "ally\ud800",
+        "definition": "Someone who acts\x00 in solidarity, again.",
+        "added_at": "2026-03-01T10:00:00+00:00",
+    }
+    text = json.dumps({"format": exchange.FORMAT, "prompts": [prompt], "terms": [term]})
+    await exchange.import_community(app.store, "c:one", text)
+    (kept,) = await app.store.prompts.for_community("c:one")
+    assert "notice" in kept.text and "\ud800" not in kept.text + kept.title
+    assert "\x00" not in kept.text + kept.title
+    assert kept.title.startswith("Odd")
+    listed = await say(app, "prompt list")
+    assert "notice" in listed.text

@@ -361,10 +361,19 @@ def _content_exchange(args: argparse.Namespace) -> int:
         text = asyncio.run(with_store(lambda s: write(s, args.community)))
         if args.file == "-":
             sys.stdout.write(text)
-        else:
+            return 0
+        try:
             Path(args.file).write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"companion: nothing exported: {args.file}: {error.strerror}", file=sys.stderr)
+            return 2
         return 0
-    raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    try:
+        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        problem = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        print(f"companion: nothing imported: {args.file}: {problem}", file=sys.stderr)
+        return 2
     try:
         if exchange.is_paths_file(raw):
             content = content_module.load(args.content)

@@ -258,7 +258,12 @@ async def build(
         )
         metrics.probe(lambda: metrics.scheduler_up.set(1 if scheduler.running else 0))
         plans = Plans(store, content)
-        hasher = MemberHasher(load_or_create_key(settings.key_file))
+        try:
+            hasher = MemberHasher(load_or_create_key(settings.key_file))
+        except (OSError, ValueError) as error:  # a directory, a file of something else
+            raise ConfigError(
+                f"The anonymity key file ([storage] key_path) cannot be used: {error}"
+            ) from None
         registry = Registry()
         help_feature = Help(
             registry,

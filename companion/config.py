@@ -273,6 +273,8 @@ def settings_from(data: dict[str, Any], path: Path, tables: Sequence[Table]) -> 
             f"Europe/Berlin, not {zone!r}."
         )
     key_path = storage.get("key_path")
+    if key_path is not None and (not isinstance(key_path, str) or not key_path.strip()):
+        raise ConfigError('[storage] key_path must name the key file, e.g. "companion.key".')
     if not amount(grace, at_most=24 * 366) or grace < 0:
         raise ConfigError("[scheduler] grace_hours must be a number of hours, 0 to 8784.")
     db_path = _resolve(base, db)

@@ -86,6 +86,10 @@ class Database:
         path = str(path)
         try:
             if path != ":memory:":
+                # Before aiosqlite, whose failed connect leaves its thread behind; one stat
+                # at start, as the mkdir below.
+                if Path(path).is_dir():  # noqa: ASYNC240
+                    raise IsADirectoryError(f"{path} is a directory")
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             conn = await _connect(path)
         except (OSError, ValueError, sqlite3.Error) as error:  # a directory, /proc, a NUL

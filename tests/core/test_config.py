@@ -101,6 +101,9 @@ BROKEN = [
     ('[storage]\npath = "/"\n', "[storage] path must name a file"),
     ('[storage]\npath = "a\\u0000b.db"\n', "[storage] path"),
     ('[storage]\npath = "/proc/1/no/such/dir/c.db"\n', "/proc/1/no/such/dir"),
+    ("[storage]\nkey_path = 5\n", "[storage] key_path"),
+    ('[storage]\npath = "c.db"\nkey_path = "/"\n', "([storage] key_path) cannot be used"),
+    ('[storage]\npath = "c.db"\nkey_path = "/proc/self/c.key"\n', "key_path) cannot be used"),
     ('[community]\ndefault_timezone = "Mars/Olympus"\n', "default_timezone"),
     ('[community]\ndefault_timezone = "../../etc/passwd"\n', "default_timezone"),
     ("[community]\ndefault_timezone = 5\n", "default_timezone"),
@@ -125,7 +128,8 @@ def test_a_wrong_value_stops_run_and_fails_doctor_with_a_message(tmp_path, capsy
     from companion.cli import main
 
     path = tmp_path / "companion.toml"
-    path.write_text("[console]\n" + table)
+    storage = "" if "[storage]" in table else '[storage]\npath = "c.db"\n'  # not in ~
+    path.write_text("[console]\n" + storage + table)
     assert main(["run", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert named in err and "Traceback" not in err, err

@@ -27,7 +27,7 @@ from companion import content as content_module
 from companion.app import App, build
 from companion.commands import APOLOGY, CommandSpec, ParamType
 from companion.config import Settings
-from companion.events import Actor, Invocation, Kind, Place, Reply
+from companion.events import Actor, Invocation, Kind, NativeAnswer, Place, Reply
 from tests.conftest import MEMBER, MODERATOR, PLACE, START, say
 from tests.core.test_output_safety import check_markdown
 from tests.fakes import FakeClock
@@ -386,3 +386,13 @@ async def test_a_poll_duration_out_of_range_is_refused_not_read_as_an_answer(app
         assert refused.kind is Kind.ERROR and "1 to 768 hours" in refused.text, refused.text
     started = await say(app, "poll Which day? | Tue | Thu for 2d")
     assert "open for 48 hours" in started.text, started.text
+
+
+async def test_a_native_answer_naming_no_storable_id_is_ignored(app: App) -> None:
+    """A Matrix member's client writes the event id a poll response or a reaction relates
+    to: a lone surrogate or a NUL there ended in a logged traceback (the store's encoder)."""
+    await say(app, "poll access members", MODERATOR)
+    await say(app, "poll Which day? | Tue | Thu")
+    for ref, member in (("\ud800", "@m:x"), ("$e\x00", "@m:x"), ("$e", "@m\ud800:x")):
+        answer = NativeAnswer(PLACE.platform, PLACE.community_id, ref, member, 1)
+        assert await app.gateway.native_answer(answer) is False

@@ -168,3 +168,35 @@ async def test_a_moderator_whose_name_holds_a_lone_surrogate_or_nul_gets_the_das
     await web.sign_in_as(named)
     body = await _check(web, caplog, "prompts", await web.client.get(page(A, "prompts")))
     assert "Signed in as Mod" in body and "&lt;b&gt;x&lt;/b&gt;" in body
+
+
+IMPORTS = [
+    b"",
+    b"\xff\xfe\x00garbage",
+    b"{",
+    b"[" * 50000,
+    b'{"format": "companion-community/1", "prompts": [{"title": "\\ud800", '
+    b'"text": "What do you \\ud800 notice\\u0000 now?", "tags": [], '
+    b'"created_at": "2026-03-01T10:00:00+00:00"}]}',
+    b'{"format": "companion-community/1", "prompts": [{"text": "<b>x</b> is this fine?", '
+    b'"tags": ["<b>x</b>"], "created_at": "0001-01-01T00:00:00+14:00"}]}',
+    b'[[path]]\nid = "\\ud800"\n',
+    b'[[path]]\nid = "x"\ntitle = "<b>x</b>"\n[[path.day]]\n',
+    b"x" * (2 * 1024 * 1024),
+]
+
+
+async def test_every_import_with_hostile_files_is_answered_not_crashed(
+    web: Browserless, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aiohttp import FormData
+
+    await web.sign_in_as()
+    caplog.set_level(logging.WARNING)
+    for name, action in (("prompts", "/import"), ("challenge", "/paths")):
+        for raw in IMPORTS:
+            form = FormData()
+            form.add_field("csrf", await web.csrf(page(A, name)))
+            form.add_field("file", raw, filename="<b>x</b>\u202e.json")
+            response = await web.client.post(page(A, name) + action, data=form)
+            await _check(web, caplog, f"{name} {raw[:40]!r}", response)

@@ -176,7 +176,7 @@ class _Errors(logging.Handler):
 class Walk:
     """One app on a SQLite file, driven from its own loop; every answer is checked."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, database_url: str | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.clock = FakeClock(START)
         content = content_module.load(content_module.default_dir())
@@ -185,7 +185,12 @@ class Walk:
         self.links |= {"https://meet.example.org/wake", "https://example.org/talk"}
         self.app: App = self.loop.run_until_complete(
             build(
-                Settings(db_path=db, suggestions_per_day=100000, commands_per_window=0),
+                Settings(
+                    db_path=db,
+                    database_url=database_url,
+                    suggestions_per_day=100000,
+                    commands_per_window=0,
+                ),
                 clock=self.clock,
                 rng=random.Random(3),
                 content=content,
@@ -239,9 +244,15 @@ def where(community: str) -> Place:
     return Place("matrix", community, f"r:{community}")
 
 
-@pytest.fixture(scope="module")
-def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
-    made = Walk(tmp_path_factory.mktemp("hostile") / "companion.db")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def walk(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Walk]:
+    """One app per store (PostgreSQL refuses what SQLite keeps: a NUL, for one)."""
+    url = None
+    if request.param == "postgresql":
+        url = str(request.getfixturevalue("postgres").fresh_database())
+    made = Walk(tmp_path_factory.mktemp("hostile") / "companion.db", url)
     for community in COMMUNITIES:
         for line in SETUP:
             reply = made.text(line, who(True, community), where(community))

@@ -135,8 +135,10 @@ def _convert(spec: CommandSpec, param: Param, raw: object) -> object:
     if param.type is ParamType.INT:
         try:
             value = int(str(raw).strip())
-        except ValueError:
-            raise UsageError(spec, f"{param.name} must be a whole number") from None
+        except ValueError:  # not a number, or one of over 4300 digits (int() will not)
+            too_long = str(raw).strip().lstrip("+-").isdecimal()
+            problem = "is too large" if too_long else "must be a whole number"
+            raise UsageError(spec, f"{param.name} {problem}") from None
         if param.min_value is not None and value < param.min_value:
             raise UsageError(spec, f"{param.name} must be at least {param.min_value}")
         if param.max_value is not None and value > param.max_value:

@@ -407,3 +407,11 @@ async def test_a_native_answer_naming_no_storable_id_is_ignored(app: App) -> Non
     for ref, member in (("\ud800", "@m:x"), ("$e\x00", "@m:x"), ("$e", "@m\ud800:x")):
         answer = NativeAnswer(PLACE.platform, PLACE.community_id, ref, member, 1)
         assert await app.gateway.native_answer(answer) is False
+
+
+async def test_a_number_of_thousands_of_digits_is_too_large_not_not_a_number(app: App) -> None:
+    """int() refuses over 4300 digits with the ValueError a word gets: the member was told
+    their number "must be a whole number"."""
+    reply = await say(app, "myth " + "9" * 5000)
+    assert reply.kind is Kind.USAGE_ERROR and "Number is too large" in reply.text, reply.text
+    assert "must be a whole number" in (await say(app, "myth nine")).text

@@ -201,6 +201,7 @@ class Schedules:
         )
         today = inv.at.astimezone(zone).date()
         recurrence = Recurrence("daily", at, zone, today)
+        await self._refuse_a_twin(inv, "reflection", recurrence, "")
         row = await self.scheduler.add(inv.place, "reflection", recurrence, "", inv.actor.id)
         return Reply(
             fmt(
@@ -225,6 +226,7 @@ class Schedules:
         else:
             view = await self.prompts.find(inv.place.community_id, choice)
             payload, what = view.ref, fmt("prompt {}", code(view.shown_id))
+        await self._refuse_a_twin(inv, "discussion", recurrence, payload)
         row = await self.scheduler.add(inv.place, "discussion", recurrence, payload, inv.actor.id)
         return Reply(
             fmt(
@@ -236,6 +238,20 @@ class Schedules:
             ),
             kind=Kind.CONFIRMATION,
         )
+
+    async def _refuse_a_twin(
+        self, inv: Invocation, kind: str, recurrence: Recurrence, payload: str
+    ) -> None:
+        """The same post planned twice for one room (the command sent twice, a client's
+        retry) would reach the members twice at the same minute."""
+        shown = recurrence.describe()
+        for row in await self.store.schedules.for_community(inv.place.community_id):
+            same = (row.kind, row.room_id, row.thread_id, row.payload, row.status)
+            here = (kind, inv.place.room_id, inv.place.thread_id, payload, "active")
+            if same == here and describe(row) == shown:
+                raise UserError(
+                    fmt("That is planned here already: #{}, {}.", row.id, describe(row))
+                )
 
     async def list_(self, inv: Invocation) -> Reply:
         rows = await self.store.schedules.for_community(inv.place.community_id)

@@ -415,3 +415,19 @@ async def test_a_number_of_thousands_of_digits_is_too_large_not_not_a_number(app
     reply = await say(app, "myth " + "9" * 5000)
     assert reply.kind is Kind.USAGE_ERROR and "Number is too large" in reply.text, reply.text
     assert "must be a whole number" in (await say(app, "myth nine")).text
+
+
+async def test_the_same_schedule_twice_in_one_room_is_refused(app: App) -> None:
+    """A command sent twice (a double click, a client's retry) planned the reflection twice:
+    the members got each question two times at the same minute."""
+    first = await say(app, "schedule reflection 09:00", MODERATOR)
+    assert first.kind is Kind.CONFIRMATION, first.text
+    again = await say(app, "schedule reflection 9:00", MODERATOR)
+    assert again.kind is Kind.ERROR and "planned here already: #" in again.text, again.text
+    await say(app, "schedule discussion weekly thu 19:30 next", MODERATOR)
+    twin = await say(app, "schedule discussion weekly thu,thu 19:30 next", MODERATOR)
+    assert twin.kind is Kind.ERROR and "planned here already" in twin.text, twin.text
+    other = await say(app, "schedule reflection 09:00 Europe/Berlin", MODERATOR)
+    assert other.kind is Kind.CONFIRMATION, other.text  # another time: its own schedule
+    listed = (await say(app, "schedule list")).text
+    assert listed.count("Reflection question") == 2 and listed.count("Discussion") == 1

@@ -431,3 +431,17 @@ async def test_the_same_schedule_twice_in_one_room_is_refused(app: App) -> None:
     assert other.kind is Kind.CONFIRMATION, other.text  # another time: its own schedule
     listed = (await say(app, "schedule list")).text
     assert listed.count("Reflection question") == 2 and listed.count("Discussion") == 1
+
+
+async def test_the_same_suggestion_twice_waits_once(app: App) -> None:
+    """A suggestion sent twice (a retry) queued twice: moderators reviewed it twice and
+    could approve two copies of one prompt."""
+    first = await say(app, "suggest prompt What did you notice this week at work?")
+    assert first.kind is Kind.CONFIRMATION, first.text
+    again = await say(app, "suggest prompt What did you notice this week at work?")
+    assert again.kind is Kind.ERROR and "already waiting for review (#" in again.text
+    term = "suggest term ally Someone who acts in solidarity, again and again"
+    assert (await say(app, term)).kind is Kind.CONFIRMATION
+    assert "already waiting" in (await say(app, term)).text
+    queue = (await say(app, "queue", MODERATOR)).text
+    assert queue.count("What did you notice this week at work?") == 1, queue

@@ -129,6 +129,10 @@ def read_config(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"No config file at {path}.") from None
+    except OSError as error:  # a directory, a file this user may not read
+        raise ConfigError(f"Cannot read the config file {path}: {error.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a config file (not UTF-8 text).") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
     for secret_key in SECRET_KEYS:

@@ -153,3 +153,16 @@ def test_a_time_zone_in_any_case_is_still_accepted(tmp_path):
     path = tmp_path / "companion.toml"
     path.write_text('[console]\n[community]\ndefault_timezone = "europe/berlin"\n')
     assert load_settings(path).default_timezone == "europe/berlin"
+
+
+def test_a_config_path_that_is_a_directory_or_binary_is_a_message(tmp_path, capsys):
+    """`--config` naming a directory or a binary file ended every command in a traceback."""
+    from companion.cli import main
+
+    binary = tmp_path / "companion.toml"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    for path, said in ((tmp_path, "Cannot read the config file"), (binary, "not UTF-8")):
+        for command in (["run"], ["doctor"], ["db", "check"], ["healthcheck"]):
+            code = main([*command, "--config", str(path)])
+            out, err = capsys.readouterr()
+            assert code != 0 and said in out + err and "Traceback" not in out + err

@@ -486,6 +486,8 @@ def _parse(directory: Path) -> Content:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             line = _toml_error_line(str(error))
             problems.append(Problem(name, line, None, None, f"not valid TOML: {error}"))
+        except OSError as error:  # a directory by that name, a file this user may not read
+            problems.append(Problem(name, None, None, None, f"cannot be read: {error.strerror}"))
     if problems:
         raise ContentError(problems)
     return _build(raw, lines)

@@ -426,3 +426,10 @@ def test_a_list_or_table_where_an_id_belongs_is_a_problem_not_a_typeerror(broken
     line = _replace(broken / name, old, new)
     problems = _problems(broken)
     assert any(p.startswith(f"{name}:{line}:") and "must be text" in p for p in problems)
+
+
+def test_a_content_file_that_is_a_directory_is_a_problem_not_an_oserror(broken):
+    (broken / "paths.toml").unlink()
+    (broken / "paths.toml").mkdir()
+    problems = _problems(broken)
+    assert any(p.startswith("paths.toml") and "cannot be read" in p for p in problems)

@@ -244,14 +244,25 @@ class Schedules:
     ) -> None:
         """The same post planned twice for one room (the command sent twice, a client's
         retry) would reach the members twice at the same minute."""
-        shown = recurrence.describe()
+        place = (inv.place.room_id, inv.place.thread_id)
+        await self._refuse_twin_of(inv, kind, place, payload, recurrence.describe(), None)
+
+    async def _refuse_twin_of(
+        self,
+        inv: Invocation,
+        kind: str,
+        place: tuple[str, str | None],
+        payload: str,
+        shown: str,
+        itself: int | None,
+    ) -> None:
         for row in await self.store.schedules.for_community(inv.place.community_id):
-            same = (row.kind, row.room_id, row.thread_id, row.payload, row.status)
-            here = (kind, inv.place.room_id, inv.place.thread_id, payload, "active")
-            if same == here and describe(row) == shown:
-                raise UserError(
-                    fmt("That is planned here already: #{}, {}.", row.id, describe(row))
-                )
+            same = (row.kind, (row.room_id, row.thread_id), row.payload, row.status)
+            if same == (kind, place, payload, "active") and row.id != itself:
+                if describe(row) == shown:
+                    raise UserError(
+                        fmt("That is planned here already: #{}, {}.", row.id, describe(row))
+                    )
 
     async def list_(self, inv: Invocation) -> Reply:
         rows = await self.store.schedules.for_community(inv.place.community_id)
@@ -313,6 +324,9 @@ class Schedules:
         row = await self._own(inv)
         if row.status == "active":
             raise UserError(fmt("#{} is not paused.", row.id))
+        # Planned again while it was paused: resuming it would post everything twice.
+        place = (row.room_id, row.thread_id)
+        await self._refuse_twin_of(inv, row.kind, place, row.payload, describe(row), row.id)
         row = await self.scheduler.set_status(row, "active")
         if row.status != "active":
             return Reply(fmt("#{} has no more dates to post, so it is finished.", row.id))

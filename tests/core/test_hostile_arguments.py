@@ -431,6 +431,11 @@ async def test_the_same_schedule_twice_in_one_room_is_refused(app: App) -> None:
     assert other.kind is Kind.CONFIRMATION, other.text  # another time: its own schedule
     listed = (await say(app, "schedule list")).text
     assert listed.count("Reflection question") == 2 and listed.count("Discussion") == 1
+    # Planned again while the first was paused: resuming the first would post it twice.
+    await say(app, "schedule pause 1", MODERATOR)
+    assert (await say(app, "schedule reflection 09:00", MODERATOR)).kind is Kind.CONFIRMATION
+    refused = await say(app, "schedule resume 1", MODERATOR)
+    assert refused.kind is Kind.ERROR and "planned here already" in refused.text, refused.text
 
 
 async def test_the_same_suggestion_twice_waits_once(app: App) -> None:

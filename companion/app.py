@@ -23,8 +23,8 @@ from companion import content as content_module
 from companion import platforms
 from companion.accounts import AccountLease
 from companion.anonymity import AnonymousRouting
-from companion.commands import Feature, Registry
-from companion.config import Settings, WebSettings, secret
+from companion.commands import Feature, Registry, UserError
+from companion.config import ConfigError, Settings, WebSettings, secret
 from companion.content import Content
 from companion.delivery import Posting
 from companion.dispatch import Dispatcher
@@ -48,6 +48,7 @@ from companion.features.schedules import Schedules
 from companion.flood import FloodGate
 from companion.gateway import Gateway, SeenByRoom
 from companion.identity import MemberHasher, load_or_create_key
+from companion.markup import to_plain
 from companion.mentions import Mentions
 from companion.metrics import Metrics
 from companion.notices import Notices
@@ -253,7 +254,10 @@ async def build(
     rng = rng or random.Random()
     store = await Store.open(settings.store_target, password=secret("COMPANION_DATABASE_PASSWORD"))
     try:
-        communities = Communities(store, settings.default_timezone)
+        try:
+            communities = Communities(store, settings.default_timezone)
+        except UserError as error:  # `companion console --timezone Mars/Olympus`
+            raise ConfigError(f"The default time zone: {to_plain(error.text)}") from None
         await communities.load()
         reflections = Reflections(store, content, communities)
         prompts = Prompts(store, content, rng)
@@ -274,7 +278,12 @@ async def build(
         )
         metrics.probe(lambda: metrics.scheduler_up.set(1 if scheduler.running else 0))
         plans = Plans(store, content)
-        hasher = MemberHasher(load_or_create_key(settings.key_file))
+        try:
+            hasher = MemberHasher(load_or_create_key(settings.key_file))
+        except (OSError, ValueError) as error:  # a directory, a file of something else
+            raise ConfigError(
+                f"The anonymity key file ([storage] key_path) cannot be used: {error}"
+            ) from None
         help_feature = Help(
             registry,
             prefixes,

@@ -361,8 +361,12 @@ def _content_exchange(args: argparse.Namespace) -> int:
         text = asyncio.run(with_store(lambda s: write(s, args.community)))
         if args.file == "-":
             sys.stdout.write(text)
-        else:
+            return 0
+        try:
             Path(args.file).write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"companion: nothing exported: {args.file}: {error.strerror}", file=sys.stderr)
+            return 2
         return 0
     try:
         name, raw = _import_file(args.file)

@@ -7,6 +7,7 @@ against its :class:`Param` list, and returns a :class:`~companion.events.Reply`.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -102,6 +103,11 @@ class CommandSpec:
         bound: dict[str, object] = {}
         for param in self.params:
             raw = values.get(param.name)
+            if isinstance(raw, str):
+                # A typed option (Discord, a dashboard form) gets what a text line gets: no
+                # control character, no NUL, no lone surrogate (JSON can carry one; no
+                # store can keep it, no homeserver can take it back).
+                raw = clean(raw)
             if raw is None or (isinstance(raw, str) and not raw.strip()):
                 if param.required:
                     raise UsageError(self, f"{param.name} is missing")
@@ -110,12 +116,28 @@ class CommandSpec:
         return bound
 
 
+def clean(text: str) -> str:
+    """Drop control and format characters (keeping newlines and tabs as spaces)."""
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch in "\n\t":
+            out.append(ch)
+        elif category in ("Cc", "Cs", "Co", "Cn") or (category == "Cf" and ch != "\u200d"):
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _convert(spec: CommandSpec, param: Param, raw: object) -> object:
     if param.type is ParamType.INT:
         try:
             value = int(str(raw).strip())
-        except ValueError:
-            raise UsageError(spec, f"{param.name} must be a whole number") from None
+        except ValueError:  # not a number, or one of over 4300 digits (int() will not)
+            too_long = str(raw).strip().lstrip("+-").isdecimal()
+            problem = "is too large" if too_long else "must be a whole number"
+            raise UsageError(spec, f"{param.name} {problem}") from None
         if param.min_value is not None and value < param.min_value:
             raise UsageError(spec, f"{param.name} must be at least {param.min_value}")
         if param.max_value is not None and value > param.max_value:

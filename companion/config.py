@@ -8,6 +8,7 @@ registry.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -17,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from platformdirs import user_data_dir
 
@@ -127,6 +129,10 @@ def read_config(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"No config file at {path}.") from None
+    except OSError as error:  # a directory, a file this user may not read
+        raise ConfigError(f"Cannot read the config file {path}: {error.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a config file (not UTF-8 text).") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
     for secret_key in SECRET_KEYS:
@@ -223,7 +229,12 @@ def settings_from(data: dict[str, Any], path: Path, tables: Sequence[Table]) -> 
     for platform in known:
         if platform.name in adapters and platform.check is not None:
             platform.check(_table(data, platform.name))
+    for name, section in data.items():
+        if isinstance(section, dict) and not isinstance(section.get("enabled", True), bool):
+            raise ConfigError(f"[{name}] enabled must be true or false.")
     db = storage.get("path", str(default_db_path()))
+    if not isinstance(db, str) or not db.strip() or "\0" in db:
+        raise ConfigError('[storage] path must name the database file, e.g. "companion.db".')
     url = storage.get("url")
     database_url: str | None = None
     if url is not None:
@@ -248,21 +259,36 @@ def settings_from(data: dict[str, Any], path: Path, tables: Sequence[Table]) -> 
     content_dir = content.get("dir")
     grace = scheduler.get("grace_hours", 6)
     per_day = community.get("suggestions_per_day", 5)
-    if not isinstance(per_day, int) or per_day < 0:
+    if not isinstance(per_day, int) or isinstance(per_day, bool) or per_day < 0:
         raise ConfigError("[community] suggestions_per_day must be a whole number, 0 or more.")
     per_window = community.get("commands_per_window", 10)
     if not isinstance(per_window, int) or isinstance(per_window, bool) or per_window < 0:
         raise ConfigError("[community] commands_per_window must be a whole number, 0 or more.")
     window = community.get("window_seconds", 30)
-    if not isinstance(window, int | float) or isinstance(window, bool) or window <= 0:
-        raise ConfigError("[community] window_seconds must be a number of seconds above 0.")
+    if not amount(window, at_most=86400) or window <= 0:
+        raise ConfigError(
+            "[community] window_seconds must be a number of seconds above 0, at most 86400."
+        )
+    zone = community.get("default_timezone", "UTC")
+    if not _zone_exists(zone):
+        raise ConfigError(
+            f"[community] default_timezone must be a time zone name such as "
+            f"Europe/Berlin, not {zone!r}."
+        )
     key_path = storage.get("key_path")
-    if not isinstance(grace, int | float) or grace < 0:
-        raise ConfigError("[scheduler] grace_hours must be a number of hours, 0 or more.")
+    if key_path is not None and (not isinstance(key_path, str) or not key_path.strip()):
+        raise ConfigError('[storage] key_path must name the key file, e.g. "companion.key".')
+    if not amount(grace, at_most=24 * 366) or grace < 0:
+        raise ConfigError("[scheduler] grace_hours must be a number of hours, 0 to 8784.")
+    db_path = _resolve(base, db)
+    if db != ":memory:" and (not db_path.name or db_path.is_dir()):
+        raise ConfigError(f"[storage] path must name a file, not the directory {db_path}.")
+    if "web" in data:
+        WebSettings.from_table(_table(data, "web"))  # a mistake there stops the start too
     return Settings(
-        db_path=_resolve(base, str(db)),
+        db_path=db_path,
         content_dir=_resolve(base, str(content_dir)) if content_dir else None,
-        default_timezone=str(community.get("default_timezone", "UTC")),
+        default_timezone=zone,
         grace_hours=float(grace),
         suggestions_per_day=per_day,
         commands_per_window=per_window,
@@ -272,6 +298,30 @@ def settings_from(data: dict[str, Any], path: Path, tables: Sequence[Table]) -> 
         sections={k: v for k, v in data.items() if isinstance(v, dict)},
         database_url=database_url,
     )
+
+
+def amount(value: object, *, at_most: float) -> bool:
+    """A number from the config file (not a boolean, not nan or inf) no larger than
+    ``at_most``: a duration far past that overflows the datetime arithmetic it feeds."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value <= at_most
+    )
+
+
+def _zone_exists(name: object) -> bool:
+    if not isinstance(name, str) or not name.strip() or "\0" in name:
+        return False
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        # The bot forgives case ("europe/berlin"), as the `timezone` command does.
+        from zoneinfo import available_timezones
+
+        return name.strip().lower() in {zone.lower() for zone in available_timezones()}
+    return True
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -349,14 +399,14 @@ class WebSettings(NamedTuple):
         minutes = table.get("unchecked_minutes", 15)
         header_timeout = table.get("header_timeout", 10)
         body_timeout = table.get("body_timeout", 30)
-        for name, value in (
-            ("session_hours", hours),
-            ("unchecked_minutes", minutes),
-            ("header_timeout", header_timeout),
-            ("body_timeout", body_timeout),
+        for name, value, at_most in (
+            ("session_hours", hours, 24 * 366),
+            ("unchecked_minutes", minutes, 60 * 24 * 366),
+            ("header_timeout", header_timeout, 3600),
+            ("body_timeout", body_timeout, 3600),
         ):
-            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"[web] {name} must be a number above 0.")
+            if not amount(value, at_most=at_most) or value <= 0:
+                raise ConfigError(f"[web] {name} must be a number above 0, at most {at_most}.")
         return cls(
             enabled=enabled,
             bind=bind,

@@ -492,6 +492,8 @@ def _parse(directory: Path) -> Content:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             line = _toml_error_line(str(error))
             problems.append(Problem(name, line, None, None, f"not valid TOML: {error}"))
+        except OSError as error:  # a directory by that name, a file this user may not read
+            problems.append(Problem(name, None, None, None, f"cannot be read: {error.strerror}"))
     if problems:
         raise ContentError(problems)
     return _build(raw, lines)
@@ -717,6 +719,10 @@ def source_name(kind: str, entry: dict[str, Any]) -> str:
     return f"{entry['creator']}, {entry['title']}{year}"
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _line_of(text_lines: list[str], key: str) -> int | None:
     for number, line in enumerate(text_lines, 1):
         if line.strip().startswith(key):
@@ -726,9 +732,11 @@ def _line_of(text_lines: list[str], key: str) -> int | None:
 
 def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
     problems: list[Problem] = []
-    resource_ids = {r.get("id") for r in entries["resources.toml"].items}
-    term_ids = {t.get("id") for t in entries["glossary.toml"].items}
-    plans = {p.get("id"): p for p in entries["plans.toml"].items}
+    # Only text is an id: a list or a table where one belongs (`id = []`, reported as "must
+    # be text") cannot be a key here, and must not end the check in a TypeError.
+    resource_ids = {_text(r.get("id")) for r in entries["resources.toml"].items}
+    term_ids = {_text(t.get("id")) for t in entries["glossary.toml"].items}
+    plans = {_text(p.get("id")): p for p in entries["plans.toml"].items}
 
     def refs(e: Entries, i: int, name: str, known: set[Any], what: str) -> None:
         value = e.items[i].get(name)
@@ -750,7 +758,7 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
                     problems.append(e.problem(i, text_field, msg))
     glossary = entries["glossary.toml"]
     for i, item in enumerate(glossary.items):
-        refs(glossary, i, "related", term_ids - {item.get("id")}, "term")
+        refs(glossary, i, "related", term_ids - {_text(item.get("id"))}, "term")
         refs(glossary, i, "sources", resource_ids, "resource")
         quote = item.get("quote")
         if isinstance(quote, dict):
@@ -765,7 +773,7 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
         if not item.get("sources") and item.get("own_summary") is not True:
             msg = "cite the sources the definition draws on, or mark it own_summary = true"
             problems.append(glossary.problem(i, "sources", msg))
-    books = {r.get("id") for r in entries["resources.toml"].items if r.get("kind") == "book"}
+    books = {_text(r.get("id")) for r in entries["resources.toml"].items if r.get("kind") == "book"}
     resources = entries["resources.toml"]
     for i, item in enumerate(resources.items):
         book = item.get("quotes_whole_book")
@@ -788,7 +796,7 @@ def _cross_check(entries: dict[str, Entries], tags: set[str]) -> list[Problem]:
         if "more_sources" in item and "source" not in item:
             msg = "further sources come after a source: give `source` first"
             problems.append(prompts.problem(i, "more_sources", msg))
-        plan = plans.get(item.get("plan", ""))
+        plan = plans.get(_text(item.get("plan", "")))
         if "plan" in item and plan is None:
             refs(prompts, i, "plan", set(plans), "plan")
         elif plan is not None and isinstance(item.get("chapter"), int):
@@ -840,7 +848,7 @@ def _chapter_tags(
         free = [  # shown to a club at chapter 0: no chapter, nor a source that waits
             item for item in e.items if "chapter" not in item and item.get("source") not in waits
         ]
-        kinds = {item.get("kind") for item in e.items} if e.table == "practice" else {None}
+        kinds = {_text(item.get("kind")) for item in e.items} if e.table == "practice" else {None}
         for kind in sorted(kinds, key=str):
             if not any(item.get("kind") == kind for item in free):
                 what = f"{e.table} ({kind})" if kind else e.table

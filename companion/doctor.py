@@ -25,6 +25,7 @@ from companion.config import (
     unknown_settings,
 )
 from companion.content import Content
+from companion.health import MetricsConfig
 from companion.platforms import DoctorContext
 from companion.schema import ContentError
 
@@ -46,6 +47,7 @@ async def diagnose(path: Path) -> list[Check]:
     try:
         # The unknown ones are reported above; the rest is checked as if they were not there.
         settings = settings_from(_known_only(data, tables), path, tables)
+        MetricsConfig.from_settings(settings)  # checked when `companion run` starts it
     except ConfigError as error:
         return [*checks, failed("settings", str(error), f"correct it in {path}")]
     content, check = _content(settings)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from companion import links
-from companion.commands import UserError
+from companion.commands import UserError, clean
 from companion.content import PATH_SOURCES, Content, LearningPath, own_terms, parse_paths
 from companion.features.challenges.paths import own_path
 from companion.features.prompts import MAX_PROMPT, title_from
@@ -91,6 +91,7 @@ def parse(text: str) -> Entries:
         title = item.get("title") or title_from(body)
         if not isinstance(title, str) or len(title) > 100:
             raise ExchangeError(f'{where}, field "title": at most 100 characters')
+        title = clean(title)
         prompts.append((title, body, _tags(item, where), _when(item, "created_at", where)))
     resources = []
     for where, item in _items(data, "resources"):
@@ -121,6 +122,10 @@ def _items(data: dict[str, Any], name: str) -> list[tuple[str, dict[str, Any]]]:
 
 def _text(item: dict[str, Any], field: str, where: str, shortest: int, longest: int) -> str:
     value = item.get(field)
+    if isinstance(value, str):
+        # As typed text is: no control character, NUL or lone surrogate (a JSON "\ud800"
+        # decodes to one, and neither store can keep it).
+        value = clean(value)
     if not isinstance(value, str) or not shortest <= len(value.strip()) <= longest:
         raise ExchangeError(f'{where}, field "{field}": {shortest} to {longest} characters')
     return value.strip()

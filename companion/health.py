@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any, NamedTuple
 
-from companion.config import ConfigError, Settings
+from companion.config import ConfigError, Settings, amount
 from companion.metrics import Metrics
 from companion.scheduler import Scheduler
 
@@ -39,21 +39,21 @@ class MetricsConfig(NamedTuple):
         stale = table.get("stale_after_seconds", STALE)
         header_timeout = table.get("header_timeout", HEADER_TIMEOUT)
         try:
-            ipaddress.ip_address(bind)
+            ipaddress.ip_address(bind if isinstance(bind, str) else "")  # 5 is not 0.0.0.5
         except (ValueError, TypeError):
             raise ConfigError(
                 f"[metrics] bind must be an IP address such as 127.0.0.1, not {bind!r}."
             ) from None
         if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
             raise ConfigError("[metrics] port must be a whole number from 1 to 65535.")
-        if not isinstance(stale, int | float) or isinstance(stale, bool) or stale <= 0:
-            raise ConfigError("[metrics] stale_after_seconds must be a number of seconds above 0.")
-        if (
-            not isinstance(header_timeout, int | float)
-            or isinstance(header_timeout, bool)
-            or header_timeout <= 0
-        ):
-            raise ConfigError("[metrics] header_timeout must be a number of seconds above 0.")
+        if not amount(stale, at_most=86400) or stale <= 0:
+            raise ConfigError(
+                "[metrics] stale_after_seconds must be a number of seconds above 0, at most 86400."
+            )
+        if not amount(header_timeout, at_most=3600) or header_timeout <= 0:
+            raise ConfigError(
+                "[metrics] header_timeout must be a number of seconds above 0, at most 3600."
+            )
         return cls(str(bind), port, float(stale), float(header_timeout))
 
 

@@ -194,8 +194,14 @@ def running(settings: Settings, where: Path | None) -> Iterator[Callable[[], Non
         return
     # On a host where Companion never ran, nothing has made the data directory yet (the SQLite
     # store makes it when it opens, after this; the PostgreSQL store never does).
-    where.parent.mkdir(parents=True, exist_ok=True)
-    with open(where, "a+", encoding="utf-8") as handle:
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(where, "a+", encoding="utf-8")  # closed by the with below
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write {where} beside the database ([storage] path): {error.strerror}."
+        ) from None
+    with handle:
         if settings.database_url is None:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -6,10 +6,9 @@ Used by the Matrix and console adapters; Discord hands over typed options instea
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import NamedTuple
 
-from companion.commands import CommandSpec, Registry, UsageError, UserError
+from companion.commands import CommandSpec, Registry, UsageError, UserError, clean
 from companion.fmt import Md, code, fmt, join
 
 MAX_LINE = 8000
@@ -20,20 +19,6 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 class Parsed(NamedTuple):
     spec: CommandSpec
     args: dict[str, str]
-
-
-def clean(text: str) -> str:
-    """Drop control and format characters (keeping newlines and tabs as spaces)."""
-    out = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if ch in "\n\t":
-            out.append(ch)
-        elif category in ("Cc", "Cs", "Co", "Cn") or (category == "Cf" and ch != "\u200d"):
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def parse(line: str, registry: Registry) -> Parsed:

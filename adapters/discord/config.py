@@ -85,7 +85,7 @@ def token() -> str:
 
 def _snowflake(key: str, value: object) -> int:
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) <= 0:
+    if isinstance(value, bool) or not text.isdecimal() or not 0 < int(text) < 2**64:
         raise ConfigError(
             f"[discord] {key}: {value!r} is not a Discord id (a number; copy it with "
             "Developer Mode on, right-click > Copy ID)."

@@ -41,7 +41,9 @@ def thread_root(content: Mapping[str, Any]) -> str | None:
     relates = content.get("m.relates_to")
     if isinstance(relates, Mapping) and relates.get("rel_type") == "m.thread":
         root = relates.get("event_id")
-        return root if isinstance(root, str) and root else None
+        # The sender's client writes this: a lone surrogate or a NUL is no event id (and
+        # no store could keep it as the place of what the command plans).
+        return root if isinstance(root, str) and root and root.isprintable() else None
     return None
 
 

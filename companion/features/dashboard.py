@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from companion.commands import CommandSpec, UserError
+from companion.commands import CommandSpec, UserError, clean
 from companion.config import LINK_LIFETIME, WebSettings
 from companion.events import Invocation, Reply
 from companion.fmt import fmt, link
@@ -52,7 +52,7 @@ class Dashboard:
         login = LoginRow(
             inv.place.platform,
             inv.actor.id,
-            inv.actor.display_name[:100],
+            clean(inv.actor.display_name)[:100],  # a NUL, a lone surrogate: not storable
             inv.place.community_id,
             inv.place.room_id,
         )

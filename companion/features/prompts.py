@@ -267,7 +267,7 @@ def _added(prompt_id: int, text: str, tags: list[str]) -> Md:
 def _own_number(shown: str) -> int:
     """The id of one of the community's own prompts (shipped ones have names, not numbers)."""
     shown = shown.strip().lstrip("#")
-    if not shown.isdigit():
+    if not shown.isdecimal():
         raise UserError("Only this community's own prompts (numbered ones) can be changed.")
     if len(shown) > 18:  # beyond any id the database hands out
         raise UserError(fmt("There is no prompt {} here.", code(shown[:20])))

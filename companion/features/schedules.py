@@ -47,6 +47,9 @@ def parse_days(text: str) -> tuple[int, ...]:
     return tuple(sorted(days))
 
 
+MAX_YEARS_AHEAD = 10  # a start further ahead would run a plan's dates past year 9999
+
+
 def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
@@ -72,7 +75,14 @@ def parse_when(
     at = parse_time(words[need - 1])
     today = now.astimezone(zone).date()
     if rule == "once":
-        recurrence = Recurrence("once", at, zone, parse_date(words[0]))
+        day = parse_date(words[0])
+        # Checked on the date, before any instant is computed: one at either end of the
+        # calendar has none in UTC (0001-01-01 in Berlin), nor a reminder the day before.
+        if day < today:
+            raise UserError(PASSED)
+        if day.year > today.year + MAX_YEARS_AHEAD:
+            raise UserError(fmt("That date is too far ahead; pick one within ten years."))
+        recurrence = Recurrence("once", at, zone, day)
     elif rule == "weekly":
         recurrence = Recurrence("weekly", at, zone, today, parse_days(words[0]))
     else:
@@ -191,6 +201,7 @@ class Schedules:
         )
         today = inv.at.astimezone(zone).date()
         recurrence = Recurrence("daily", at, zone, today)
+        await self._refuse_a_twin(inv, "reflection", recurrence, "")
         row = await self.scheduler.add(inv.place, "reflection", recurrence, "", inv.actor.id)
         return Reply(
             fmt(
@@ -215,6 +226,7 @@ class Schedules:
         else:
             view = await self.prompts.find(inv.place.community_id, choice)
             payload, what = view.ref, fmt("prompt {}", code(view.shown_id))
+        await self._refuse_a_twin(inv, "discussion", recurrence, payload)
         row = await self.scheduler.add(inv.place, "discussion", recurrence, payload, inv.actor.id)
         return Reply(
             fmt(
@@ -226,6 +238,31 @@ class Schedules:
             ),
             kind=Kind.CONFIRMATION,
         )
+
+    async def _refuse_a_twin(
+        self, inv: Invocation, kind: str, recurrence: Recurrence, payload: str
+    ) -> None:
+        """The same post planned twice for one room (the command sent twice, a client's
+        retry) would reach the members twice at the same minute."""
+        place = (inv.place.room_id, inv.place.thread_id)
+        await self._refuse_twin_of(inv, kind, place, payload, recurrence.describe(), None)
+
+    async def _refuse_twin_of(
+        self,
+        inv: Invocation,
+        kind: str,
+        place: tuple[str, str | None],
+        payload: str,
+        shown: str,
+        itself: int | None,
+    ) -> None:
+        for row in await self.store.schedules.for_community(inv.place.community_id):
+            same = (row.kind, (row.room_id, row.thread_id), row.payload, row.status)
+            if same == (kind, place, payload, "active") and row.id != itself:
+                if describe(row) == shown:
+                    raise UserError(
+                        fmt("That is planned here already: #{}, {}.", row.id, describe(row))
+                    )
 
     async def list_(self, inv: Invocation) -> Reply:
         rows = await self.store.schedules.for_community(inv.place.community_id)
@@ -287,6 +324,9 @@ class Schedules:
         row = await self._own(inv)
         if row.status == "active":
             raise UserError(fmt("#{} is not paused.", row.id))
+        # Planned again while it was paused: resuming it would post everything twice.
+        place = (row.room_id, row.thread_id)
+        await self._refuse_twin_of(inv, row.kind, place, row.payload, describe(row), row.id)
         row = await self.scheduler.set_status(row, "active")
         if row.status != "active":
             return Reply(fmt("#{} has no more dates to post, so it is finished.", row.id))

@@ -123,6 +123,15 @@ class ContributionRepo:
         )
         return SuggestionRow(*row) if row else None
 
+    async def waiting(self, community_id: str, kind: str, data: dict[str, Any]) -> int | None:
+        """The id of a pending suggestion of exactly this kind and content (a retry)."""
+        row = await self.db.fetchone(
+            "SELECT id FROM suggestion WHERE community_id = ? AND kind = ? "
+            "AND status = 'pending' AND payload = ? ORDER BY id LIMIT 1",
+            (community_id, kind, json.dumps(data, ensure_ascii=False)),
+        )
+        return int(row[0]) if row else None
+
     async def pending(self, community_id: str, limit: int = 20) -> list[SuggestionRow]:
         rows = await self.db.fetchall(
             f"SELECT {_SUGGESTION} FROM suggestion WHERE community_id = ? "  # noqa: S608

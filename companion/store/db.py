@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -12,6 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 import aiosqlite
+
+from companion.config import ConfigError
 
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -81,9 +84,18 @@ class Database:
     @classmethod
     async def open(cls, path: str | Path, *, upto: int | None = None) -> Database:
         path = str(path)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await _connect(path)
+        try:
+            if path != ":memory:":
+                # Before aiosqlite, whose failed connect leaves its thread behind; one stat
+                # at start, as the mkdir below.
+                if Path(path).is_dir():  # noqa: ASYNC240
+                    raise IsADirectoryError(f"{path} is a directory")
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = await _connect(path)
+        except (OSError, ValueError, sqlite3.Error) as error:  # a directory, /proc, a NUL
+            raise ConfigError(
+                f"cannot open the SQLite file {path} ([storage] path, or --db): {error}."
+            ) from None
         try:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA foreign_keys = ON")

@@ -66,6 +66,9 @@ def _backup(source: Path, target: Path) -> int:
             (version,) = dst.execute("PRAGMA user_version").fetchone()
         finally:
             dst.close()
+    except (sqlite3.Error, OSError) as error:  # a directory it may not write in (/proc, ro)
+        partial.unlink(missing_ok=True)
+        raise MaintenanceError(f"cannot write {partial}: {error}.") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

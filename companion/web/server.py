@@ -8,6 +8,7 @@ companion.web.context.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +25,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -66,8 +68,24 @@ def create(app: WebGateway, settings: WebSettings) -> web.Application:
     for module in (auth, schedules, events, queue, prompts, bookclub, challenge, settings_page):
         module.setup(web_app.router)
     calendar_feed.setup(web_app.router)
-    web_app.router.add_static("/static", _package_dir("static"), append_version=False)
+    _static(web_app.router, _package_dir("static"))
     return web_app
+
+
+def _static(router: web.UrlDispatcher, folder: Path) -> None:
+    """The shipped files by name, each a route of its own. aiohttp's ``add_static`` looked
+    any name up on disk: a name longer than the file system takes was a 500 and a logged
+    traceback (ENAMETOOLONG); now an unknown name is a plain 404 without touching the disk."""
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            router.add_get(f"/static/{path.name}", _file_handler(path))
+
+
+def _file_handler(path: Path) -> Handler:
+    async def serve(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(path)
+
+    return serve
 
 
 async def start(app: WebGateway, settings: WebSettings) -> tuple[web.AppRunner, int]:

@@ -440,3 +440,28 @@ def test_a_myth_citing_a_work_tied_to_a_chapter_is_refused(broken):
         '"revisiting-allyship-2024" waits for a chapter of a book; a myth is shown to everyone'
     )
     assert expected in problems, problems
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        ("glossary.toml", 'id = "allyship"', "id = []"),
+        ("resources.toml", 'id = "awaken-allyship-2019"', "id = {a = 1}"),
+        ("plans.toml", 'id = "the-wake-up"', "id = [1]"),
+        ("practices.toml", 'kind = "do"', "kind = {}"),
+        ("prompts.toml", 'plan = "the-wake-up"', 'plan = ["the-wake-up"]'),
+    ],
+)
+def test_a_list_or_table_where_an_id_belongs_is_a_problem_not_a_typeerror(broken, name, old, new):
+    """These once ended `companion content check` (and the bot's start) in a TypeError
+    (unhashable type) in the cross-checks, after the type problem had been found."""
+    line = _replace(broken / name, old, new)
+    problems = _problems(broken)
+    assert any(p.startswith(f"{name}:{line}:") and "must be text" in p for p in problems)
+
+
+def test_a_content_file_that_is_a_directory_is_a_problem_not_an_oserror(broken):
+    (broken / "paths.toml").unlink()
+    (broken / "paths.toml").mkdir()
+    problems = _problems(broken)
+    assert any(p.startswith("paths.toml") and "cannot be read" in p for p in problems)

@@ -93,3 +93,76 @@ def test_the_schema_is_what_the_example_documents():
     assert documented == {
         name: set(keys) for name, keys in schema(platforms.all_platforms()).items()
     }
+
+
+BROKEN = [
+    ("[storage]\npath = 5\n", "[storage] path"),
+    ('[storage]\npath = ""\n', "[storage] path"),
+    ('[storage]\npath = "/"\n', "[storage] path must name a file"),
+    ('[storage]\npath = "a\\u0000b.db"\n', "[storage] path"),
+    ('[storage]\npath = "/proc/1/no/such/dir/c.db"\n', "/proc/1/no/such/dir"),
+    ("[storage]\nkey_path = 5\n", "[storage] key_path"),
+    ('[storage]\npath = "c.db"\nkey_path = "/"\n', "([storage] key_path) cannot be used"),
+    ('[storage]\npath = "c.db"\nkey_path = "/proc/self/c.key"\n', "key_path) cannot be used"),
+    ('[community]\ndefault_timezone = "Mars/Olympus"\n', "default_timezone"),
+    ('[community]\ndefault_timezone = "../../etc/passwd"\n', "default_timezone"),
+    ("[community]\ndefault_timezone = 5\n", "default_timezone"),
+    ("[community]\nwindow_seconds = nan\n", "window_seconds"),
+    ("[community]\nwindow_seconds = inf\n", "window_seconds"),
+    ("[community]\nsuggestions_per_day = true\n", "suggestions_per_day"),
+    ("[scheduler]\ngrace_hours = nan\n", "grace_hours"),
+    ("[scheduler]\ngrace_hours = 1e300\n", "grace_hours"),
+    ('[metrics]\nenabled = "no"\n', "[metrics] enabled"),
+    ("[metrics]\nbind = 5\n", "[metrics] bind"),
+    ("[metrics]\nstale_after_seconds = nan\n", "stale_after_seconds"),
+    ("[web]\nenabled = true\nsession_hours = nan\n", "session_hours"),
+    ("[web]\nenabled = true\nsession_hours = 1e300\n", "session_hours"),
+    ("[web]\nenabled = true\nbody_timeout = inf\n", "body_timeout"),
+]
+
+
+@pytest.mark.parametrize(("table", "named"), BROKEN, ids=[t for t, _ in BROKEN])
+def test_a_wrong_value_stops_run_and_fails_doctor_with_a_message(tmp_path, capsys, table, named):
+    """Each of these once started anyway (and broke later: metrics on for "no", a session
+    that cannot expire), or ended in a traceback; doctor said "all checks passed" for most."""
+    from companion.cli import main
+
+    path = tmp_path / "companion.toml"
+    storage = "" if "[storage]" in table else '[storage]\npath = "c.db"\n'  # not in ~
+    path.write_text("[console]\n" + storage + table)
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err, err
+    assert main(["doctor", "--config", str(path)]) != 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+
+
+@pytest.mark.parametrize(
+    "option", [["--db", "/"], ["--db", "/proc/1/no/c.db"], ["--timezone", "Mars/Olympus"]]
+)
+def test_a_wrong_console_option_is_a_message_not_a_traceback(capsys, option):
+    from companion.cli import main
+
+    assert main(["ask", *option, "help"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("companion: ") and option[1] in err, err
+
+
+def test_a_time_zone_in_any_case_is_still_accepted(tmp_path):
+    path = tmp_path / "companion.toml"
+    path.write_text('[console]\n[community]\ndefault_timezone = "europe/berlin"\n')
+    assert load_settings(path).default_timezone == "europe/berlin"
+
+
+def test_a_config_path_that_is_a_directory_or_binary_is_a_message(tmp_path, capsys):
+    """`--config` naming a directory or a binary file ended every command in a traceback."""
+    from companion.cli import main
+
+    binary = tmp_path / "companion.toml"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    for path, said in ((tmp_path, "Cannot read the config file"), (binary, "not UTF-8")):
+        for command in (["run"], ["doctor"], ["db", "check"], ["healthcheck"]):
+            code = main([*command, "--config", str(path)])
+            out, err = capsys.readouterr()
+            assert code != 0 and said in out + err and "Traceback" not in out + err

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from companion import exchange
 from companion.cli import main
 from tests.conftest import MEMBER, MODERATOR, PLACE, say
@@ -143,3 +145,33 @@ def test_a_file_that_is_not_an_export_gets_one_line_and_imports_nothing(
     (tmp_path / "bom.json").write_bytes(bom)
     assert main(["content", "import", "--db", db, str(tmp_path / "bom.json")]) == 0
     assert "imported 1 entries" in capsys.readouterr().out
+
+
+async def test_a_nul_in_an_import_is_cleaned_and_a_lone_surrogate_refused(app):
+    """PostgreSQL refuses NUL: an import's text is cleaned as typed text is. JSON's "\ud800"
+    decodes to a lone surrogate, no character at all: the file is refused, nothing imported
+    (both once ended in a traceback)."""
+    prompt = {
+        "title": "Odd title\x00",
+        "text": "What did you notice\x00 this week?",
+        "tags": [],
+        "created_at": "2026-03-01T10:00:00+00:00",
+    }
+    term = {
+        "term": "ally",
+        "definition": "Someone who acts\x00 in solidarity, again.",
+        "added_at": "2026-03-01T10:00:00+00:00",
+    }
+    text = json.dumps({"format": exchange.FORMAT, "prompts": [prompt], "terms": [term]})
+    await exchange.import_community(app.store, "c:one", text)
+    (kept,) = await app.store.prompts.for_community("c:one")
+    assert "\x00" not in kept.text + kept.title
+    assert kept.title.startswith("Odd") and "notice" in kept.text
+    listed = await say(app, "prompt list")
+    assert "notice" in listed.text
+
+    prompt["text"] = "What did you \ud800notice this week?"
+    text = json.dumps({"format": exchange.FORMAT, "prompts": [prompt]})
+    with pytest.raises(exchange.ExchangeError, match="half a character"):
+        await exchange.import_community(app.store, "c:two", text)
+    assert await app.store.prompts.for_community("c:two") == []

@@ -183,3 +183,25 @@ def test_check_and_backup_with_a_postgresql_config_speak_of_that_database(
     schema = url.rsplit("search_path=", 1)[1]
     assert f"TABLE DATA {schema} prompt " in listed  # the bot's tables, and only its schema
     assert "TABLE DATA public" not in listed
+
+
+def test_files_that_cannot_be_written_or_read_are_one_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator's slip (a directory for a file, a place nobody may write): each of these
+    ended in a traceback (sqlite3.OperationalError, IsADirectoryError, FileNotFoundError)."""
+    _cli = Cli(capsys)
+    source = tmp_path / "companion.db"
+    assert _cli("ask", "--db", str(source), "prompt add A question about listening #x")[0] == 0
+    unwritable = Path("/proc/self/companion-backup.db")  # a directory no one can add to
+    backup = _cli("db", "backup", str(unwritable), "--db", str(source))
+    assert backup[0] == 2 and "no backup written: cannot write" in backup[2], backup
+    assert not Path(str(unwritable) + ".partial").exists()
+    export = _cli("content", "export", "--db", str(source), str(tmp_path))
+    assert export[0] == 2 and "nothing exported" in export[2], export
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00")
+    for path in (tmp_path / "missing.json", tmp_path, binary):
+        done = _cli("content", "import", "--db", str(source), str(path))
+        assert done[0] == 2 and "nothing imported" in done[2], done
+    assert "Traceback" not in capsys.readouterr().err

@@ -17,7 +17,7 @@ from companion.features.bookclub.meetings import ClubMeetings, parse_meetings
 from companion.features.bookclub.pace import parse_pace
 from companion.features.bookclub.plans import Plans
 from companion.features.communities import Communities
-from companion.features.schedules import parse_date
+from companion.features.schedules import MAX_YEARS_AHEAD, parse_date
 from companion.fmt import code, fmt, italic
 from companion.recurrence import shown, to_instant
 from companion.store import Store
@@ -102,10 +102,12 @@ class ClubLifecycle:
         zone = self.communities.zone(inv.place.community_id)
         if start < inv.at.astimezone(zone).date():
             raise UserError("That start date has passed; pick today or a later day.")
+        if start.year > inv.at.year + MAX_YEARS_AHEAD:  # its chapters would run past year 9999
+            raise UserError(fmt("That start is too far ahead; pick one within ten years."))
         words, meeting_at = parse_meetings(str(inv.args.get("pace") or "").lower().split())
         chapters = plan.chapters or plan.min_chapters
         if len(words) >= 2 and words[-2] == "chapters":
-            if not words[-1].isdigit() or not 1 <= int(words[-1]) <= 200:
+            if not words[-1].isdecimal() or not 1 <= int(words[-1]) <= 200:
                 raise UserError(fmt("`chapters N` takes N from 1 to 200."))
             chapters = int(words[-1])
             words = words[:-2]

@@ -29,7 +29,7 @@ def parse_pace(words: list[str], default_days: int) -> Pace:
     if not words:
         return Pace(default_days, None, DEFAULT_TIME)
     if words[0] == "every" and len(words) in (3, 4) and words[2] in ("day", "days"):
-        if not words[1].isdigit() or not 1 <= int(words[1]) <= 60:
+        if not words[1].isdecimal() or not 1 <= int(words[1]) <= 60:
             raise UserError(fmt("`every N days` takes N from 1 to 60."))
         at = parse_time(words[3]) if len(words) == 4 else DEFAULT_TIME
         return Pace(int(words[1]), None, at)

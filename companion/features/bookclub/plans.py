@@ -154,7 +154,7 @@ class Plans:
 
     async def _add_prompt(self, inv: Invocation, details: str) -> Reply:
         parts = details.split(maxsplit=2)
-        if len(parts) < 3 or not parts[1].isdigit():
+        if len(parts) < 3 or not parts[1].isdecimal():
             raise UserError(
                 fmt(
                     "Write the plan, the chapter and the prompt: `bookclub plan prompt "

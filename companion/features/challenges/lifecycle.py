@@ -16,14 +16,13 @@ from companion.features.challenges.days import DaySchedule, plan
 from companion.features.challenges.here import challenge_here
 from companion.features.challenges.paths import find_path, paths_here
 from companion.features.communities import Communities
-from companion.features.schedules import parse_date, parse_time
+from companion.features.schedules import MAX_YEARS_AHEAD, parse_date, parse_time
 from companion.fmt import code, fmt, italic, join
 from companion.recurrence import shown, to_instant
 from companion.store import Store
 from companion.store.schedules import iso
 
 DEFAULT_TIME = time(9, 0)
-MAX_YEARS_AHEAD = 10
 _ALREADY = fmt("A challenge already runs here; `challenge end` it first.")
 
 

@@ -55,6 +55,10 @@ class Events:
         `event rsvp`. False when nothing there has that ref or it is over."""
         community, platform, ref = answer.community_id, answer.platform, answer.ref
         choice = answer.choice
+        if not (ref.isprintable() and answer.member_id.isprintable()):
+            # What a member's client put in an event's JSON ("\ud800", a NUL) is no id the
+            # bot gave: nothing to find, and no store can even look it up.
+            return False
         poll = await self.store.polls.by_native_ref(community, platform, ref)
         if poll is not None:
             if isinstance(choice, str):

@@ -36,9 +36,7 @@ Decide = Callable[
     [Repositories, PollRow, dict[str, object], dict[int, int], bool, str | None],
     Awaitable[Md | None],
 ]
-_DURATION = re.compile(
-    r"\s+for\s+(\d{1,4})\s*(h|hr|hrs|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE
-)
+_DURATION = re.compile(r"\s+for\s+(-?\d+)\s*(h|hr|hrs|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE)
 
 
 def parse_poll(text: str) -> tuple[str, list[str], int]:
@@ -306,7 +304,10 @@ def parse_duration(text: str) -> tuple[str, int | None]:
     if not match:
         return text, None
     unit = match.group(2).lower()[0]
-    return text[: match.start()], int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[unit]
+    # Any number is the member's duration (check_hours refuses it when out of range), never
+    # part of the last answer: "for 99999d" or "for -3h" once became a 24-hour poll.
+    number = int(match.group(1)) if len(match.group(1)) <= 9 else 10**9
+    return text[: match.start()], number * {"h": 1, "d": 24, "w": 168}[unit]
 
 
 def _lead(count: int, top: int) -> Md:

@@ -71,6 +71,6 @@ def parse_lead(text: str) -> int:
     """ "24h", "15m", "90m", "2d" -> minutes; ValueError otherwise."""
     text = text.strip().lower()
     units = {"m": 1, "h": 60, "d": 1440}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdecimal():
         raise ValueError(text)
     return int(text[:-1]) * units[text[-1]]

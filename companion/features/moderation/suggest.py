@@ -117,6 +117,14 @@ class Suggestions:
             now=inv.at,
         )
 
+    async def _queue_once(self, inv: Invocation, kind: str, data: dict[str, Any]) -> int:
+        """Queue a term or a prompt, unless the very same one waits already (the command
+        sent twice, a client's retry): moderators would review it twice, and approve two."""
+        waiting = await self.store.contributions.waiting(inv.place.community_id, kind, data)
+        if waiting is not None:
+            raise UserError(fmt("That one is already waiting for review (#{}).", waiting))
+        return await self._queue(inv, kind, data)
+
     async def suggest_resource(self, inv: Invocation) -> Reply:
         url = links.check(str(inv.args["url"]))
         key = links.normalize(url)
@@ -150,14 +158,14 @@ class Suggestions:
         definition = str(inv.args["definition"]).strip()
         if len(definition) < 15:
             raise UserError("Give a definition of at least a sentence (15 characters or more).")
-        number = await self._queue(inv, "term", {"term": term, "definition": definition})
+        number = await self._queue_once(inv, "term", {"term": term, "definition": definition})
         return _thanks(number)
 
     async def suggest_prompt(self, inv: Invocation) -> Reply:
         text, tags = split_tags(str(inv.args["text"]))
         if not 10 <= len(text) <= MAX_PROMPT:
             raise UserError(fmt("A prompt is 10 to {} characters.", MAX_PROMPT))
-        number = await self._queue(inv, "prompt", {"text": text, "tags": tags})
+        number = await self._queue_once(inv, "prompt", {"text": text, "tags": tags})
         return _thanks(number)
 
     async def ask_anonymously(self, inv: Invocation) -> Reply:

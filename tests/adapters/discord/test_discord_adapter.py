@@ -232,8 +232,9 @@ async def test_manage_threads_or_a_configured_role_makes_a_moderator(
     helper = guild.add_member(double.add_user("helper"), [helpers])
     bot = await start_bot(moderator_role_ids=[facilitators.id])
 
-    for who in (facilitator, helper, bot.guild.owner):
-        answer = await bot.ask("schedule reflection", {"time": "10:00"}, user=who)
+    for minute, who in enumerate((facilitator, helper, bot.guild.owner)):
+        # A time each: the same reflection twice in one channel is refused as a twin.
+        answer = await bot.ask("schedule reflection", {"time": f"10:0{minute}"}, user=who)
         assert answer.startswith("Planned #"), (who.user.username, answer)
 
 
@@ -647,6 +648,8 @@ async def test_bad_settings_are_config_errors(make_app: AppFactory) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({"test_guild_id": "general"}, "test_guild_id"),
         ({"moderator_role_ids": 5}, "moderator_role_ids"),
+        ({"moderator_role_ids": ["²"]}, "'²' is not a Discord id"),  # isdigit, yet no int
+        ({"moderator_role_ids": [2**64]}, "is not a Discord id"),  # no snowflake is as large
         ({"api_base": "discord.com"}, "api_base"),
         ({"gatway_url": "ws://x"}, "gatway_url"),
         ({"shard_ids": [0]}, "shard_ids needs shard_count"),

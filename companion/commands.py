@@ -118,6 +118,8 @@ class CommandSpec:
 
 def clean(text: str) -> str:
     """Drop control and format characters (keeping newlines and tabs as spaces)."""
+    if text.isascii() and text.isprintable():
+        return text  # nothing to drop: most of what members type (one check, in C)
     out = []
     for ch in text:
         category = unicodedata.category(ch)

@@ -87,7 +87,7 @@ class Dispatcher:
                 raise UserError(
                     fmt("{} works inside a community, not in a direct chat.", code(spec.name))
                 )
-            bound = replace(inv, command=spec.name, args=spec.bind(inv.args))
+            bound = Invocation(spec.name, spec.bind(inv.args), inv.actor, inv.place, inv.at)
             reply = await spec.handler(bound)
         except UserError as error:
             self._done(spec.name, "refused", inv.place, started)
@@ -109,6 +109,8 @@ class Dispatcher:
     def _done(self, name: str, outcome: str, place: Place, started: float) -> None:
         seconds = time.perf_counter() - started
         self.metrics.command(name, outcome, seconds)
+        if not log.isEnabledFor(logging.INFO):
+            return  # the line and its fields cost more than the command (issue 24)
         log.info(
             "command %s: %s in %.1f ms",
             name,

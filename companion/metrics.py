@@ -9,7 +9,9 @@ outcomes, kinds and platforms: never member ids or text, so the series stay few.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 LATE_AFTER = 60.0  # seconds after its due time a scheduled post counts as late
@@ -64,11 +66,13 @@ class _Child:
         self.series.values[self.key] = float(value)
 
     def observe(self, value: float) -> None:
+        """Counted in the first bucket it fits (one step per command); a scrape adds them up
+        into Prometheus's cumulative buckets."""
         buckets = self.series.buckets
         row = self.series.observed.setdefault(self.key, [0.0] * (len(buckets) + 2))
-        for index, bound in enumerate(buckets):
-            if value <= bound:
-                row[index] += 1
+        index = bisect_left(buckets, value)
+        if index < len(buckets):
+            row[index] += 1
         row[-2] += value
         row[-1] += 1
 
@@ -230,7 +234,8 @@ def _family(series: _Series) -> Any:
     else:
         family = HistogramMetricFamily(series.name, series.documentation, labels=labels)
         for key, row in series.observed.items():
-            buckets = [(floatToGoString(b), row[i]) for i, b in enumerate(series.buckets)]
+            counts = accumulate(row[: len(series.buckets)])
+            buckets = [(floatToGoString(b), n) for b, n in zip(series.buckets, counts, strict=True)]
             buckets.append(("+Inf", row[-1]))
             family.add_metric(list(key), buckets, row[-2])
     return family

@@ -167,6 +167,37 @@ def test_each_app_has_its_own_registry() -> None:
     assert MEMBER.id.encode() not in first.exposition()
 
 
+def test_reply_time_buckets_are_those_prometheus_client_would_count() -> None:
+    """The histogram's buckets, as scraped, against prometheus_client's own Histogram given
+    the same reply times: cumulative, +Inf the count, the sum the total."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from companion.metrics import REPLY_BUCKETS, Metrics
+
+    times = [0.0001, 0.005, 0.0051, 0.03, 0.03, 0.4, 2.5, 7.0, 120.0]
+    ours = Metrics()
+    registry = CollectorRegistry(auto_describe=False)
+    theirs = Histogram(
+        "companion_reply_seconds", "x", ["command"], buckets=REPLY_BUCKETS, registry=registry
+    )
+    for seconds in times:
+        ours.command("define", "ok", seconds)
+        theirs.labels("define").observe(seconds)
+
+    def buckets(text: bytes) -> dict[tuple[str, str], float]:
+        return {
+            (sample.name, sample.labels.get("le", "")): sample.value
+            for family in text_string_to_metric_families(text.decode())
+            if family.name == "companion_reply_seconds"
+            for sample in family.samples
+            if sample.labels.get("command") == "define"
+        }
+
+    expected = buckets(generate_latest(registry))
+    assert expected[("companion_reply_seconds_bucket", "0.01")] == 3  # the oracle's own view
+    assert buckets(ours.exposition()) == expected
+
+
 def test_companion_run_serves_metrics_and_json_logs_without_member_text(tmp_path: Path) -> None:
     import socket
     import urllib.request

@@ -14,8 +14,6 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import DAILY, WEEKLY, rrule
-
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -37,6 +35,9 @@ class Recurrence(NamedTuple):
         if self.rule == "once":
             yield first
             return
+        # dateutil (and six) only once a series is walked: not on the way to a first reply
+        from dateutil.rrule import DAILY, WEEKLY, rrule
+
         if self.rule == "daily":
             rule = rrule(DAILY, dtstart=first)
         else:

@@ -17,6 +17,7 @@ OPTIONAL = {
     "asyncpg": "[storage] url = postgresql://...",
     "rapidfuzz": "a near miss (a typo in a term or command)",
     "icalendar": "a calendar feed being read (the events' iCalendar)",
+    "dateutil": "a daily or weekly schedule's next time being worked out",
     "html": "nothing (companion.markup escapes with html.escape's table, not its entities)",
 }
 

@@ -53,18 +53,18 @@ class AnonymousRouting:
         place: Place,
         at: datetime,
         *,
-        prefix: str,
         bot_name: str,
         own_direct: bool,
     ) -> Md | None:
         """The answer to an ``ask anonymously`` line, or None for any other command.
         ``own_direct``: the place is the member's own direct chat with the bot (nobody
-        else reads it)."""
+        else reads it). The commands it names are bare: the gateway gives them the
+        platform's prefix, as for every reply (companion.mentions)."""
         ask = parse(line)
         if ask is None:
             return None
         if not place.is_direct or not own_direct:
-            return use_a_direct_message(prefix, bot_name)
+            return use_a_direct_message(bot_name)
         port = capability(self.ports.get(place.platform), SharedCommunities)
         if port is None:
             return no_shared_room()
@@ -73,7 +73,7 @@ class AnonymousRouting:
             return no_shared_room()
         room = pick(rooms, ask)
         if room is None:
-            return which_room(rooms, prefix, ask.choice)
+            return which_room(rooms, ask.choice)
         # Asking needs no power, and the direct chat's power says nothing about the room.
         asker = actor._replace(is_moderator=False)
         reply = await self.dispatcher.run_text(ask.line, asker, room.place, at)
@@ -108,13 +108,13 @@ def pick(rooms: Sequence[Community], ask: AnonymousAsk) -> Community | None:
 # --- what the bot says -------------------------------------------------------------------------
 
 
-def use_a_direct_message(prefix: str, bot_id: str) -> Md:
+def use_a_direct_message(bot_id: str) -> Md:
     """The answer in a community room, where everyone sees who asked."""
     return fmt(
         "Everyone here can see who writes in this room: to stay anonymous, send {} to me "
         "({}) in a direct message. I can't delete your message here; you may want to remove "
         "it yourself.",
-        code(f"{prefix}{COMMAND} <question>"),
+        code(f"{COMMAND} <question>"),
         bot_id,
     )
 
@@ -127,7 +127,7 @@ def no_shared_room() -> Md:
     )
 
 
-def which_room(rooms: Sequence[Community], prefix: str, choice: int | None = None) -> Md:
+def which_room(rooms: Sequence[Community], choice: int | None = None) -> Md:
     """The numbered list of shared rooms, and how to pick one."""
     first = (
         fmt("There is no #{} in the list.", choice)
@@ -139,6 +139,6 @@ def which_room(rooms: Sequence[Community], prefix: str, choice: int | None = Non
         bullets(fmt("#{} {}", i, room.label) for i, room in enumerate(rooms, 1)),
         fmt(
             "Send it again with the room's number: {}",
-            code(f"{prefix}{COMMAND} #1 <question>"),
+            code(f"{COMMAND} #1 <question>"),
         ),
     )

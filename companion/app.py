@@ -184,7 +184,6 @@ class AppGateway:
                 actor,
                 place,
                 app.clock.now(),
-                prefix=seen_by_room.prefix,
                 bot_name=seen_by_room.bot_name,
                 own_direct=seen_by_room.own_direct,
             )

@@ -311,6 +311,21 @@ def amount(value: object, *, at_most: float) -> bool:
     )
 
 
+def listen_address(table: str, value: object) -> str:
+    """``value`` if it is an IP address a server of ``[table]`` can listen on; else a
+    ConfigError. A name (``999.1.1.1``, ``localhost:80``) is refused here, in what both
+    `companion run` and `companion doctor` read, not only when the server fails to start."""
+    import ipaddress  # only for a config with a [web] or [metrics] table
+
+    try:
+        ipaddress.ip_address(value if isinstance(value, str) else "")  # 5 is not 0.0.0.5
+    except ValueError:
+        raise ConfigError(
+            f"[{table}] bind must be an IP address such as 127.0.0.1, not {value!r}."
+        ) from None
+    return str(value)
+
+
 def _zone_exists(name: object) -> bool:
     if not isinstance(name, str) or not name.strip() or "\0" in name:
         return False
@@ -387,8 +402,7 @@ class WebSettings(NamedTuple):
         port = table.get("port", 8080)
         if not isinstance(enabled, bool):
             raise ConfigError("[web] enabled must be true or false.")
-        if not isinstance(bind, str) or not bind:
-            raise ConfigError("[web] bind must be an address, e.g. 127.0.0.1.")
+        bind = listen_address("web", bind)
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ConfigError("[web] port must be a port number, 0 to 65535.")
         public_url = table.get("public_url", f"http://{bind}:{port}")

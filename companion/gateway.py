@@ -34,7 +34,6 @@ class SeenByRoom(NamedTuple):
     says so: ``ask anonymously`` is then routed through the member's direct chat (see
     companion.anonymity) before anything is dispatched."""
 
-    prefix: str  # what members type before a command there, for the hints
     bot_name: str  # how members find the bot for a direct message
     own_direct: bool  # the line was typed in the member's own direct chat with the bot
 

@@ -8,12 +8,11 @@ line, no aiohttp version in ``Server``.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from typing import Any, NamedTuple
 
-from companion.config import ConfigError, Settings, amount
+from companion.config import ConfigError, Settings, amount, listen_address
 from companion.metrics import Metrics
 from companion.scheduler import Scheduler
 
@@ -38,12 +37,7 @@ class MetricsConfig(NamedTuple):
         port = table.get("port", PORT)
         stale = table.get("stale_after_seconds", STALE)
         header_timeout = table.get("header_timeout", HEADER_TIMEOUT)
-        try:
-            ipaddress.ip_address(bind if isinstance(bind, str) else "")  # 5 is not 0.0.0.5
-        except (ValueError, TypeError):
-            raise ConfigError(
-                f"[metrics] bind must be an IP address such as 127.0.0.1, not {bind!r}."
-            ) from None
+        bind = listen_address("metrics", bind)
         if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
             raise ConfigError("[metrics] port must be a whole number from 1 to 65535.")
         if not amount(stale, at_most=86400) or stale <= 0:

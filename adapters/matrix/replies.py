@@ -50,7 +50,7 @@ class Replies:
         here = outbound.reply_to(command.event_id, command.thread_root)
         try:
             own_direct = self.direct.is_with(command.room_id, command.sender)
-            seen = SeenByRoom(self.config.command_prefix, self.me, own_direct)
+            seen = SeenByRoom(self.me, own_direct)
             reply = await self.gateway.handle_text(command.line, actor, place, seen_by_room=seen)
             if reply is None:  # over the flood limit, and told so already
                 return

@@ -4,6 +4,8 @@ member shares with the bot, and gets the whole routing without copying any adapt
 from __future__ import annotations
 
 from companion.events import Actor, Place
+from companion.gateway import SeenByRoom
+from companion.mentions import Mentions
 from companion.ports import Community
 from tests.conftest import MODERATOR
 from tests.fakes import RecordingPort
@@ -20,21 +22,27 @@ class SharingPort(RecordingPort):
         return [Community(ROOMS[1], "Zebras"), Community(ROOMS[0], "Allies")]
 
 
-async def route(app, line: str, place: Place, *, own_direct: bool = True) -> str | None:
-    return await app.anonymity.route(
-        line, ASKER, place, app.clock.now(), prefix="%", bot_name="bot", own_direct=own_direct
-    )
+async def route(app, line: str, place: Place, *, own_direct: bool = True) -> str:
+    """What the member reads: the line as a surface where rooms show who writes hands it
+    to the gateway (the commands named carry the prefix members type on "fake": "%")."""
+    app.ports.mentions = Mentions(app.registry, {"fake": "%"})
+    seen = SeenByRoom("bot", own_direct)
+    reply = await app.gateway.handle_text(line, ASKER, place, seen_by_room=seen)
+    assert reply is not None
+    return reply.text
 
 
 async def test_a_new_platform_gets_anonymous_routing_from_one_method(app, clock):
     app.ports.attach("fake", SharingPort(clock=clock))
-    assert await route(app, "define allyship", DIRECT) is None  # not ours: dispatch it
+    defined = await route(app, "define allyship", DIRECT)  # not ours: dispatched
+    assert "allyship" in defined.lower() and "anonymous" not in defined
     told = await route(app, QUESTION, ROOMS[0])
     assert told is not None and "`%ask anonymously <question>`" in told
     not_own = await route(app, QUESTION, DIRECT, own_direct=False)
     assert not_own is not None and "direct message" in not_own
     listed = await route(app, QUESTION, DIRECT)
     assert listed is not None and "- #1 Allies\n- #2 Zebras" in listed
+    assert "`%ask anonymously #1 <question>`" in listed
     done = await route(app, QUESTION.replace("ly ", "ly #2 ", 1), DIRECT)
     assert done is not None and "without your name" in done
     queue = await app.dispatcher.run_text("queue", MODERATOR, ROOMS[1], clock.now())

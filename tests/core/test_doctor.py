@@ -85,6 +85,19 @@ def test_invalid_toml_is_one_failing_line(tmp_path, capsys):
     assert fix == f"      fix: correct {path} (see config.example.toml)"
 
 
+@pytest.mark.parametrize("table", ["web", "metrics"])
+def test_a_bind_that_is_no_ip_address_fails_as_run_would(tmp_path, capsys, table):
+    """`[web] bind = "999.1.1.1"` passed every check, then `companion run` stopped when the
+    dashboard could not listen; doctor now names it in the one line run prints."""
+    path = write(tmp_path, f"[{table}]", 'bind = "999.1.1.1"')
+    said = f"[{table}] bind must be an IP address such as 127.0.0.1, not '999.1.1.1'."
+    code, lines = doctor(path, capsys)
+    assert code == 1
+    assert failing(lines) == [(f"FAIL  settings: {said}", f"      fix: correct it in {path}")]
+    assert main(["run", "--config", str(path)]) == 2
+    assert capsys.readouterr().err == f"companion: {said}\n"
+
+
 def test_invalid_content_names_the_file_and_how_to_check_again(tmp_path, capsys):
     content = tmp_path / "content"
     shutil.copytree(FIXTURE_CONTENT, content)

@@ -1,6 +1,7 @@
 """Commands the bot names on a real Synapse carry the prefix members type there: a challenge
 day's "Look up `!define allyship`", a poll's "Vote with `!vote 1`", a reply's "`!terms`
-lists every entry", and with a configured ``[matrix] command_prefix`` that prefix instead.
+lists every entry", the hint for an anonymous question, and with a configured ``[matrix]
+command_prefix`` that prefix instead.
 A member who copies the bare word gets nothing on Matrix."""
 
 from __future__ import annotations
@@ -83,3 +84,10 @@ async def test_a_configured_prefix_is_the_one_shown_in_posts_polls_and_replies(
     asked = await alice.say(room_id, "?define zzqx")
     reply = (await alice.reply_to(room_id, asked, bot.id))["content"]
     assert "<code>?terms</code> lists every entry" in reply["formatted_body"], reply
+
+    # An anonymous question asked in the room: the hint names the command with "?" too.
+    asked = await alice.say(room_id, "?ask anonymously How do I speak up?")
+    told = (await alice.reply_to(room_id, asked, bot.id))["content"]
+    assert "<code>?ask anonymously &lt;question&gt;</code>" in told["formatted_body"], told
+    assert "send ?ask anonymously <question> to me" in told["body"], told
+    assert "!ask" not in told["body"], told

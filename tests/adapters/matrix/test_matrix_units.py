@@ -643,11 +643,11 @@ def test_shared_rooms_are_numbered_in_a_stable_order() -> None:
 def test_what_the_bot_says_about_anonymity_is_safe_markup() -> None:
     from companion import anonymity
 
-    here = outbound.notice(anonymity.use_a_direct_message("?", "@comp_anion:example.org"))
-    assert "?ask anonymously <question>" in here["body"] and "\n" not in here["body"]
+    here = outbound.notice(anonymity.use_a_direct_message("@comp_anion:example.org"))
+    assert "ask anonymously <question>" in here["body"] and "\n" not in here["body"]
     assert "@comp_anion:example.org" in here["body"]
     rooms = [shared_room("!a", "<b>Allies</b> @room"), shared_room("!b", None)]
-    listed = outbound.notice(anonymity.which_room(rooms, "!", choice=7))
+    listed = outbound.notice(anonymity.which_room(rooms, choice=7))
     assert "There is no #7" in listed["body"] and "#2 !b" in listed["body"]
     assert "<b>" not in listed["formatted_body"] and "@room" not in listed["body"]
 
@@ -693,12 +693,14 @@ async def test_ask_anonymously_is_routed_not_dispatched_in_a_community_room(
         question = "ask anonymously How do I speak up without centring myself?"
         told = await ask(ROOM, question)
         assert "direct message" in told and await pending(ROOM) == 0
+        assert "`!ask anonymously <question>`" in told  # as members type it here
 
         await bot.direct.remember("!dm", ALICE)
         assert "not in any room with you" in await ask("!dm", question)
         shared[:] = [shared_room("!r1", "Zebras"), shared_room("!r2", "Allies")]
         listed = await ask("!dm", question)
         assert "- #1 Allies\n- #2 Zebras" in listed and await pending("!r2") == 0
+        assert "`!ask anonymously #1 <question>`" in listed
         assert "There is no #3" in await ask("!dm", question.replace("ly ", "ly #3 ", 1))
         done = await ask("!dm", question.replace("ly ", "ly #2 ", 1))
         assert "without your name" in done

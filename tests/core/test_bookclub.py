@@ -99,9 +99,15 @@ async def test_status_counts_members_without_naming_them(app, clock):
     await say(app, "bookclub progress 1")
     await say(app, "bookclub progress 3", OTHER)
     status = (await say(app, "bookclub")).text
-    assert "2 members have marked chapter 1 done" in status
+    # Two readers are too few to show: as for challenges, counts show from five on.
+    assert "Fewer than five members have marked chapter 1 done" in status
+    assert "2 members" not in status
     assert MEMBER.display_name not in status and OTHER.display_name not in status
     assert "Next discussion: chapter 1, Thu 05 Mar 2026, 19:00 Europe/Berlin" in status
+    for n in range(3):
+        await say(app, "bookclub progress 2", Actor(f"u:reader{n}", f"Reader {n}"))
+    status = (await say(app, "bookclub")).text
+    assert "5 members have marked chapter 1 done" in status
 
 
 async def test_skip_and_end(app, port, clock):

@@ -155,6 +155,37 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(app, clock):
     assert await app.store.events.for_community(PLACE.community_id, cancelled=True) == []
 
 
+async def test_the_same_event_planned_twice_in_a_room_is_refused_and_announced_once(app, clock):
+    port = RecordingPort(clock=clock)
+    app.ports.attach("test", port)
+    await plan_circle(app)
+    again = await say(
+        app,
+        "event plan weekly thu 18:30 Reading circle | https://meet.example.org/wake",
+        MODERATOR,
+    )
+    assert "planned here already: #1" in again.text, again.text
+    assert "next Thu 05 Mar 2026, 18:30 Europe/Berlin" in again.text
+    # A one-off on the circle's first evening, with the title in other letters, is it too.
+    once = await say(app, "event plan once 2026-03-05 18:30 reading  CIRCLE", MODERATOR)
+    assert "planned here already: #1" in once.text, once.text
+    await app.scheduler.run_due()
+    assert [s.title for s in port.sent if s.kind == "thread"] == ["Reading circle"]
+
+    # Another title, another time, another room, or after a cancel: each its own event.
+    other = Place(PLACE.platform, PLACE.community_id, "r:other")
+    for line, where, number in (
+        ("event plan weekly thu 18:30 Writing circle", PLACE, 2),
+        ("event plan weekly fri 18:30 Reading circle", PLACE, 3),
+        ("event plan weekly thu 18:30 Reading circle", other, 4),
+    ):
+        reply = await say(app, line, MODERATOR, where)
+        assert f"Planned event #{number}" in reply.text, (line, reply.text)
+    await say(app, "event cancel 1", MODERATOR)
+    reply = await say(app, "event plan weekly thu 18:30 Reading circle", MODERATOR)
+    assert "Planned event #5" in reply.text, reply.text
+
+
 async def test_reminder_times_are_a_community_setting(app, clock):
     port = RecordingPort(clock=clock)
     app.ports.attach("test", port)

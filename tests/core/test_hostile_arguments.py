@@ -450,3 +450,19 @@ async def test_the_same_suggestion_twice_waits_once(app: App) -> None:
     assert "already waiting" in (await say(app, term)).text
     queue = (await say(app, "queue", MODERATOR)).text
     assert queue.count("What did you notice this week at work?") == 1, queue
+
+
+async def test_an_approved_prompt_suggested_again_is_not_queued(app: App) -> None:
+    """Once approved, a prompt is among the community's prompts: suggested again (the
+    member forgot, another member had the same idea) it is named, not queued for a copy."""
+    other = Actor("u:other", "Other member")
+    await say(app, "suggest prompt What did you notice this week at work? #practice")
+    assert "approved" in (await say(app, "approve 1", MODERATOR)).text
+    again = await say(app, "suggest prompt what did you  notice this week at work?", other)
+    assert again.kind is Kind.ERROR, again.text
+    assert "already among this community's prompts (`1`" in again.text, again.text
+    assert await app.store.contributions.count_pending(PLACE.community_id) == 0
+    # Another community has its own prompts: there the same one is a new suggestion.
+    elsewhere = PLACE._replace(community_id="c:other")
+    line = "suggest prompt What did you notice this week at work?"
+    assert (await say(app, line, other, elsewhere)).kind is Kind.CONFIRMATION

@@ -1,6 +1,7 @@
 """What members see of a book club: `bookclub` (the status), `bookclub schedule`, and the
-spoiler-safe pair: `bookclub progress` (private; others see only a count) and `bookclub
-prompts`, which shows prompts up to the chapter a member has reached and none past it.
+spoiler-safe pair: `bookclub progress` (private; others see only a count, and only from five
+on, as for challenges) and `bookclub prompts`, which shows prompts up to the chapter a member
+has reached and none past it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.events import Invocation, Kind, Reply
 from companion.features.bookclub.clubs import club_here, local
 from companion.features.bookclub.plans import Plans
+from companion.features.challenges.members import shown_count
 from companion.fmt import bold, bullets, fmt, lines
 from companion.store import Store
 from companion.store.schedules import iso
@@ -92,8 +94,9 @@ class Reading:
         else:
             parts.append("Every chapter has been discussed.")
         done = await self.store.bookclubs.finished_count(club.id, current)
-        people = "member has" if done == 1 else "members have"
-        parts.append(fmt("{} {} marked chapter {} done.", done, people, current))
+        parts.append(
+            fmt("{} members have marked chapter {} done.", shown_count(done).capitalize(), current)
+        )
         return Reply(lines(*parts))
 
     async def progress(self, inv: Invocation) -> Reply:

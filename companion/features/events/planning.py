@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from companion.commands import UserError
 from companion.events import Invocation, Kind, Reply
 from companion.features.communities import Communities
 from companion.features.events.posts import EventPosts, summary, where
 from companion.features.events.timing import ahead, parse_lead
+from companion.features.events.timing import recurrence as event_recurrence
 from companion.features.schedules import parse_when
 from companion.fmt import bold, code, fmt, join
 from companion.recurrence import Recurrence
@@ -85,6 +88,7 @@ class EventPlanner:
             inv.actor.id,
             iso(inv.at),
         )
+        await self._refuse_a_twin(inv, title, recurrence)
         async with self.store.unit_of_work() as uow:
             event = await self.create(uow, new)
             event_id = event.id
@@ -98,6 +102,30 @@ class EventPlanner:
             ),
             kind=Kind.CONFIRMATION,
         )
+
+    async def _refuse_a_twin(self, inv: Invocation, title: str, rule: Recurrence) -> None:
+        """The same event planned twice for one room (the command sent twice, two
+        moderators) would be announced twice and split the RSVPs: an event here with the
+        same title that meets at the new one's first time is named instead."""
+        first = rule.next_after(inv.at)
+        if first is None:
+            return
+        for event in await self.store.events.for_community(inv.place.community_id):
+            if (
+                event.room_id == inv.place.room_id
+                and event.platform == inv.place.platform
+                and event.title.casefold() == title.casefold()
+                and event_recurrence(event).next_after(first - timedelta(seconds=1)) == first
+            ):
+                raise UserError(
+                    fmt(
+                        "That event is planned here already: #{}, {}. See {}, or {} it.",
+                        event.id,
+                        summary(event, inv.at),
+                        code(f"event show {event.id}"),
+                        code(f"event edit {event.id}"),
+                    )
+                )
 
     async def create(self, uow: Repositories, new: NewEvent, *, announce: bool = True) -> EventRow:
         """Store an event, plan its reminders and (unless not) announce it, in the caller's

@@ -12,7 +12,7 @@ from companion.content import Content
 from companion.events import Invocation, Kind, Reply
 from companion.features.moderation.limits import SuggestionLimits
 from companion.features.prompts import MAX_PROMPT, PROMPT_TEXT, split_tags
-from companion.fmt import fmt, italic
+from companion.fmt import code, fmt, italic
 from companion.store import Store
 
 MAX_TITLE = 200
@@ -125,6 +125,20 @@ class Suggestions:
             raise UserError(fmt("That one is already waiting for review (#{}).", waiting))
         return await self._queue(inv, kind, data)
 
+    async def _refuse_a_kept_prompt(self, inv: Invocation, text: str) -> None:
+        """A prompt approved already (or added by a moderator) is among the community's
+        prompts: queued again, moderators would review it again and could add a copy."""
+        wanted = " ".join(text.split()).casefold()
+        for row in await self.store.prompts.for_community(inv.place.community_id):
+            if " ".join(row.text.split()).casefold() == wanted:
+                raise UserError(
+                    fmt(
+                        "That one is already among this community's prompts ({}; see {}).",
+                        code(str(row.id)),
+                        code("prompt list"),
+                    )
+                )
+
     async def suggest_resource(self, inv: Invocation) -> Reply:
         url = links.check(str(inv.args["url"]))
         key = links.normalize(url)
@@ -165,6 +179,7 @@ class Suggestions:
         text, tags = split_tags(str(inv.args["text"]))
         if not 10 <= len(text) <= MAX_PROMPT:
             raise UserError(fmt("A prompt is 10 to {} characters.", MAX_PROMPT))
+        await self._refuse_a_kept_prompt(inv, text)
         number = await self._queue_once(inv, "prompt", {"text": text, "tags": tags})
         return _thanks(number)
 

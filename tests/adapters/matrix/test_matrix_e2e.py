@@ -263,13 +263,21 @@ async def bring(host: SecretPerson, member: SecretPerson, room_id: str) -> None:
     await member.wait_for(lambda r, e: r == room_id and e.get("state_key") == member.id)
 
 
-async def test_a_poll_in_an_encrypted_room_counts_encrypted_votes_and_ends_encrypted(
+async def host_and_bob(
     start_bot: Any, members: Members
-) -> None:
+) -> tuple[Bot, SecretPerson, SecretPerson, str]:
+    """A bot, an encrypted room its host made for it, and Bob brought in."""
     bot = await start_bot()
     alice, bob = members("host"), members("bob")
     room_id = await secret_room(alice, bot)
     await bring(alice, bob, room_id)
+    return bot, alice, bob, room_id
+
+
+async def test_a_poll_in_an_encrypted_room_counts_encrypted_votes_and_ends_encrypted(
+    start_bot: Any, members: Members
+) -> None:
+    bot, alice, bob, room_id = await host_and_bob(start_bot, members)
 
     await alice.say(room_id, "!poll Which evening? | Tuesday | Thursday for 1d")
     start = await alice.wait_for(
@@ -312,10 +320,7 @@ async def test_a_poll_in_an_encrypted_room_counts_encrypted_votes_and_ends_encry
 async def test_an_event_in_an_encrypted_room_takes_encrypted_reactions_as_answers(
     start_bot: Any, members: Members
 ) -> None:
-    bot = await start_bot()
-    alice, bob = members("host"), members("bob")
-    room_id = await secret_room(alice, bot)
-    await bring(alice, bob, room_id)
+    bot, alice, bob, room_id = await host_and_bob(start_bot, members)
     await alice.say(room_id, "!event plan weekly thu 18:30 Reading circle | here")
     announcement = await alice.wait_for(notice_from(bot.id, room_id, "Event #1: Reading"))
     ann = announcement["event_id"]
@@ -375,10 +380,7 @@ async def test_an_encrypted_event_cannot_pose_as_the_rooms_power_levels(
 ) -> None:
     """Only the homeserver says what the room's state is: an encrypted event whose hidden
     content claims to be state (a state_key inside the ciphertext) is not state."""
-    bot = await start_bot()
-    alice, bob = members("host"), members("bob")
-    room_id = await secret_room(alice, bot)
-    await bring(alice, bob, room_id)
+    bot, alice, bob, room_id = await host_and_bob(start_bot, members)
     levels = {"users": {alice.id: 100, bob.id: 100}, "users_default": 0}
     forged = await bob.send(room_id, "m.room.power_levels", levels, state_key="")
     creator = {"room_version": "12", "additional_creators": [bob.id]}

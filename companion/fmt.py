@@ -204,3 +204,13 @@ def stored(text: str) -> Md:
     """Markdown the bot composed itself earlier (with these helpers) and kept in its own
     database, read back to be shown again (a notice in ``mydata``)."""
     return Md(text)
+
+
+# Counts members see (joined, a day's check-ins, chapters done) show from five on: nobody
+# is singled out.
+MIN_COUNT = 5
+
+
+def shown_count(count: int) -> str:
+    """A count as members see it: the number from MIN_COUNT on, else "fewer than five"."""
+    return str(count) if count >= MIN_COUNT else "fewer than five"

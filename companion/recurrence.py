@@ -11,10 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class StoredRule(Protocol):
+    """The columns a stored schedule or event keeps its rule in."""
+
+    @property
+    def rule(self) -> str: ...
+    @property
+    def at_time(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def start_date(self) -> str: ...
+    @property
+    def days(self) -> str: ...
 
 
 class Recurrence(NamedTuple):
@@ -23,6 +38,17 @@ class Recurrence(NamedTuple):
     zone: ZoneInfo
     start: date
     days: tuple[int, ...] = ()  # weekly: 0 = Monday
+
+    @classmethod
+    def stored(cls, row: StoredRule) -> Recurrence:
+        """The rule as a schedule or an event keeps it in the database."""
+        return cls(
+            rule=row.rule,
+            at=time.fromisoformat(row.at_time),
+            zone=ZoneInfo(row.timezone),
+            start=date.fromisoformat(row.start_date),
+            days=tuple(int(d) for d in row.days.split(",") if d),
+        )
 
     @property
     def weekdays(self) -> tuple[int, ...]:

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import os
 import socket
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from companion import liveness
@@ -64,13 +64,7 @@ def _b36(number: int) -> str:
 
 
 def recurrence_of(row: ScheduleRow) -> Recurrence:
-    return Recurrence(
-        rule=row.rule,
-        at=time.fromisoformat(row.at_time),
-        zone=ZoneInfo(row.timezone),
-        start=date.fromisoformat(row.start_date),
-        days=tuple(int(d) for d in row.days.split(",") if d),
-    )
+    return Recurrence.stored(row)
 
 
 class Scheduler:

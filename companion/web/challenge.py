@@ -13,8 +13,8 @@ from aiohttp import web
 
 from companion import exchange
 from companion.events import Place
-from companion.features.challenges.members import shown_count
 from companion.features.challenges.paths import paths_here
+from companion.fmt import shown_count
 from companion.web.context import community_ctx, download
 from companion.web.guard import path_id
 from companion.web.prompts import MAX_IMPORT, uploaded

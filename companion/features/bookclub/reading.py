@@ -10,8 +10,7 @@ from companion.commands import CommandSpec, Param, ParamType, UserError
 from companion.events import Invocation, Kind, Reply
 from companion.features.bookclub.clubs import club_here, local
 from companion.features.bookclub.plans import Plans
-from companion.features.challenges.members import shown_count
-from companion.fmt import bold, bullets, fmt, lines
+from companion.fmt import bold, bullets, fmt, lines, shown_count
 from companion.store import Store
 from companion.store.schedules import iso
 

@@ -14,18 +14,20 @@ from companion.events import Invocation, Kind, Reply
 from companion.features.challenges.here import challenge_here, member_here
 from companion.features.challenges.paths import find_path
 from companion.features.challenges.text import day_text
-from companion.fmt import Md, as_md, code, fmt, italic, join, lines
+from companion.fmt import MIN_COUNT, Md, as_md, code, fmt, italic, join, lines, shown_count
 from companion.recurrence import shown
 from companion.store import Store
 from companion.store.challenges import ChallengeRow
 
-MIN_COUNT = 5  # counts (joined, a day's check-ins) show from five on: nobody singled out
 MAX_NOTE = 4000
-
-
-def shown_count(count: int) -> str:
-    """A count as others see it: the number from MIN_COUNT on, else "fewer than five"."""
-    return str(count) if count >= MIN_COUNT else "fewer than five"
+NOTE = Param(  # a check-in's note, today's or a missed day's
+    "note",
+    "A note for your journal",
+    ParamType.TEXT,
+    required=False,
+    rest=True,
+    max_length=MAX_NOTE,
+)
 
 
 class ChallengeWalk:
@@ -59,16 +61,7 @@ class ChallengeWalk:
                 "challenge done",
                 "Check in for today, privately; a note goes to your journal",
                 self.done,
-                params=(
-                    Param(
-                        "note",
-                        "A note for your journal",
-                        ParamType.TEXT,
-                        required=False,
-                        rest=True,
-                        max_length=MAX_NOTE,
-                    ),
-                ),
+                params=(NOTE,),
                 private=True,
                 examples=("challenge done", "challenge done I asked before assuming"),
             ),
@@ -78,14 +71,7 @@ class ChallengeWalk:
                 self.catchup,
                 params=(
                     Param("n", "Which day", ParamType.INT, min_value=1, max_value=366),
-                    Param(
-                        "note",
-                        "A note for your journal",
-                        ParamType.TEXT,
-                        required=False,
-                        rest=True,
-                        max_length=MAX_NOTE,
-                    ),
+                    NOTE,
                 ),
                 private=True,
                 examples=("challenge catchup 3", "challenge catchup 3 I listened first"),

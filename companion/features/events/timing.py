@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from companion.events import Place
@@ -17,13 +17,7 @@ def place_of(event: EventRow) -> Place:
 
 
 def recurrence(row: EventRow) -> Recurrence:
-    return Recurrence(
-        rule=row.rule,
-        at=time.fromisoformat(row.at_time),
-        zone=ZoneInfo(row.timezone),
-        start=date.fromisoformat(row.start_date),
-        days=tuple(int(d) for d in row.days.split(",") if d),
-    )
+    return Recurrence.stored(row)
 
 
 def shifted(rule: Recurrence, minutes: int) -> Recurrence:

@@ -288,14 +288,9 @@ async def build(
             prefixes,
             {p.name: p.usage for p in surfaces if p.usage is not None},
         )
-        events = Events(
-            store,
-            scheduler,
-            communities,
-            Notices(store, ports, clock),
-            hasher,
-            WebSettings.from_settings(settings),
-        )
+        notices = Notices(store, ports, clock)  # private messages, kept until delivered
+        web = WebSettings.from_settings(settings)
+        events = Events(store, scheduler, communities, notices, hasher, web)
         features: list[Feature] = [
             help_feature,
             Definitions(content, store),
@@ -306,19 +301,19 @@ async def build(
             Schedules(store, scheduler, communities, reflections, prompts, content),
             plans,
             BookClubs(store, scheduler, communities, plans, events),
-            Challenges(store, scheduler, communities, content, Notices(store, ports, clock)),
+            Challenges(store, scheduler, communities, content, notices),
             Resources(store, content),
             Moderation(
                 store,
                 content,
                 hasher,
-                Notices(store, ports, clock),
+                notices,
                 scheduler,
                 per_day=settings.suggestions_per_day,
             ),
             Journal(store, content, communities, reflections),
             Privacy(store),
-            Dashboard(store, clock, WebSettings.from_settings(settings)),
+            Dashboard(store, clock, web),
             events,
         ]
         for feature in features:
